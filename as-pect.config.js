@@ -1,0 +1,10 @@
+// as-pect: unit tests for the filter's pure logic (tests/assembly/*.spec.ts), compiled without the WASI shim.
+export default {
+  entries: ['tests/assembly/**/*.spec.ts'],
+  include: ['tests/assembly/**/*.include.ts'],
+  disclude: [/node_modules/],
+  async instantiate(memory, createImports, instantiate, binary) {
+    return instantiate(binary, createImports({ env: { memory } }));
+  },
+  outputBinary: false,
+};

@@ -1,0 +1,33 @@
+// One CLI, several subcommands. Each subcommand lives with the part it belongs to and exports
+// `run(argv): Promise<number>` (the exit code); this file only dispatches, loading just the one it needs.
+
+type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  start: { summary: 'run the whole mesh locally: control service, sidecar (host + filter), demo upstream', load: () => import('../mesh/cli.js') },
+  control: { summary: 'run the control service', load: () => import('../control/cli.js') },
+  render: { summary: 'compile the store into WasmPlugin YAML (GitOps)', load: () => import('../control/render-cli.js') },
+  publish: { summary: 'push the filter to an OCI registry as an Istio Wasm image', load: () => import('../oci/cli.js') },
+  replay: { summary: 'run recorded requests through the filter on the Envoy-like host', load: () => import('../host/replay-cli.js') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: tollgate <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'tollgate <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    console.error(`tollgate: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const module = await command.load();
+  return module.run(rest);
+}
