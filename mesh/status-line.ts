@@ -1,0 +1,70 @@
+// The mesh's one live status line. On a terminal it rewrites itself in place; elsewhere (CI logs, files) it prints at
+// most one line per interval so logs are not flooded. Log lines printed through the same writer clear the status
+// line first and redraw it after, so the two never interleave on a terminal.
+import type { Writable } from 'node:stream';
+
+export interface MeshStatus {
+  allowed: number;
+  denied: number;
+  /** Configuration version serving in the sidecar. */
+  version?: string;
+  /** Epoch ms of the last successful usage flush seen. */
+  lastFlushAt?: number;
+  controlUp: boolean;
+  controlRestarts: number;
+}
+
+export function ago(thenMs: number | undefined, nowMs: number): string {
+  if (thenMs === undefined) return 'never';
+  const s = Math.max(0, Math.round((nowMs - thenMs) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s ago`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m ago`;
+}
+
+export function formatStatus(s: MeshStatus, nowMs: number): string {
+  const version = s.version === undefined ? 'none' : s.version.slice(0, 12);
+  const control = s.controlUp ? 'up' : 'DOWN';
+  const restarts = s.controlRestarts > 0 ? ` (restarted ${s.controlRestarts}×)` : '';
+  return `allowed ${s.allowed} · denied ${s.denied} · config ${version} · last flush ${ago(s.lastFlushAt, nowMs)} · control ${control}${restarts}`;
+}
+
+export interface StatusWriter {
+  update(line: string): void;
+  log(text: string): void;
+  /** Leaves the terminal on a fresh line. */
+  stop(): void;
+}
+
+export function statusWriter(out: Writable & { isTTY?: boolean; columns?: number }, opts: { intervalMs?: number; now?: () => number } = {}): StatusWriter {
+  const tty = out.isTTY === true;
+  const interval = opts.intervalMs ?? 30_000;
+  const now = opts.now ?? Date.now;
+  let current = '';
+  let lastPrinted = -Infinity;
+  const fit = (line: string) => (out.columns && line.length >= out.columns ? `${line.slice(0, out.columns - 2)}…` : line);
+  const draw = () => { if (current !== '') out.write(`\r\x1b[2K${fit(current)}`); };
+  const clear = () => { if (current !== '') out.write('\r\x1b[2K'); };
+  return {
+    update(line) {
+      if (tty) {
+        if (line === current) return;
+        current = line;
+        draw();
+        return;
+      }
+      if (now() - lastPrinted < interval) return;
+      lastPrinted = now();
+      out.write(`status: ${line}\n`);
+    },
+    log(text) {
+      if (tty) clear();
+      out.write(text.endsWith('\n') ? text : `${text}\n`);
+      if (tty) draw();
+    },
+    stop() {
+      if (tty && current !== '') out.write('\n');
+      current = '';
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { ago, formatStatus, statusWriter } from '../../mesh/status-line.js';
+import { curlLines, adminTokenLine } from '../../mesh/instructions.js';
+
+function sink(isTTY: boolean) {
+  const chunks: string[] = [];
+  const out = new Writable({ write(chunk, _enc, cb) { chunks.push(String(chunk)); cb(); } }) as Writable & { isTTY?: boolean; columns?: number };
+  out.isTTY = isTTY;
+  out.columns = 200;
+  return { out, text: () => chunks.join('') };
+}
+
+describe('status line', () => {
+  it('formats counts, version, flush age and control state', () => {
+    const line = formatStatus({ allowed: 12, denied: 3, version: '0123456789abcdef', lastFlushAt: 1000, controlUp: false, controlRestarts: 2 }, 4000);
+    assert.equal(line, 'allowed 12 · denied 3 · config 0123456789ab · last flush 3s ago · control DOWN (restarted 2×)');
+    assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0 }, 0), /config none · last flush never · control up$/);
+  });
+  it('says ages compactly', () => {
+    assert.deepEqual([ago(undefined, 0), ago(0, 59_000), ago(0, 61_000), ago(0, 3_725_000)], ['never', '59s ago', '1m01s ago', '1h02m ago']);
+  });
+  it('rewrites one line in place on a terminal and redraws it after a log line', () => {
+    const { out, text } = sink(true);
+    const w = statusWriter(out);
+    w.update('a');
+    w.update('a');
+    w.update('b');
+    w.log('hello');
+    w.stop();
+    assert.equal(text(), '\r\x1b[2Ka\r\x1b[2Kb\r\x1b[2Khello\n\r\x1b[2Kb\n');
+  });
+  it('prints at most one line per interval when not on a terminal', () => {
+    const { out, text } = sink(false);
+    let t = 0;
+    const w = statusWriter(out, { intervalMs: 30_000, now: () => t });
+    w.update('one');
+    t = 10_000;
+    w.update('two');
+    t = 30_000;
+    w.update('three');
+    assert.equal(text(), 'status: one\nstatus: three\n');
+  });
+});
+
+describe('newcomer instructions', () => {
+  const endpoints = { proxyUrl: 'http://127.0.0.1:10000', controlUrl: 'http://127.0.0.1:7070', tokensPath: '/h/tokens.json' };
+  const seed = { apiId: 'api_1', planId: 'pln_1', consumerId: 'con_1', keyId: 'key_1', seededAt: '' };
+  it('on first start shows the key once and curl lines for 200, 429, 401 and usage', () => {
+    const text = curlLines(endpoints, seed, 'tgk_secret').join('\n');
+    assert.match(text, /export TOLLGATE_DEMO_KEY='tgk_secret'/);
+    assert.match(text, /curl -i -H "x-api-key: \$TOLLGATE_DEMO_KEY" http:\/\/127\.0\.0\.1:10000\/demo\/hello/);
+    assert.match(text, /for i in 1 2 3 4 5 6/);
+    assert.match(text, /curl -i http:\/\/127\.0\.0\.1:10000\/demo\/hello/);
+    assert.match(text, /\/v1\/usage\?keyId=key_1/);
+  });
+  it('on later starts says how to create a new key instead of showing one', () => {
+    const text = curlLines(endpoints, seed, undefined).join('\n');
+    assert.doesNotMatch(text, /tgk_/);
+    assert.match(text, /-X POST .*\/v1\/consumers\/con_1\/keys/);
+    assert.match(text, /"planId":"pln_1"/);
+  });
+  it('prints the admin token only when it was generated', () => {
+    assert.match(adminTokenLine(endpoints, 'tga_x'), /tga_x/);
+    assert.doesNotMatch(adminTokenLine(endpoints), /tga_/);
+  });
+});
