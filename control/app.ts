@@ -1,0 +1,101 @@
+// Builds the fastify app. Fixed load order: external plugins → app plugins (store, tokens, metrics, distribution,
+// auth, errors) → routes.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { Distributor } from './distribution/distributor.js';
+import { targetsFromSettings, usageOptions, wasmPluginOptions } from './distribution/targets/from-settings.js';
+import { registerSwagger } from './plugins/external/swagger.js';
+import { registerAuth } from './plugins/app/auth.js';
+import { registerErrorHandler } from './plugins/app/error-handler.js';
+import { createMetrics } from './plugins/app/metrics.js';
+import './plugins/app/decorations.js';
+import type { ControlSettings } from './settings.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import { resolveTokens } from './tokens.js';
+import opsRoutes from './routes/ops/index.js';
+import apiRoutes from './routes/v1/apis/index.js';
+import planRoutes from './routes/v1/plans/index.js';
+import consumerRoutes from './routes/v1/consumers/index.js';
+import keyRoutes from './routes/v1/keys/index.js';
+import usageRoutes from './routes/v1/usage/index.js';
+import distributionRoutes from './routes/v1/distribution/index.js';
+
+export interface BuildOptions {
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: DestinationStream;
+  /** Receives a generated admin token, the only time it is visible; default: printed to stdout. */
+  announceAdminToken?: (token: string) => void;
+}
+
+/** Never log credentials, even if a future serializer adds headers. */
+const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'];
+
+export async function buildApp(settings: ControlSettings, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: settings.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
+    },
+    // Unknown fields are errors, not silently stripped (removeAdditional: false).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: 'idle',
+  });
+
+  // External plugins.
+  await registerSwagger(app);
+
+  // App plugins.
+  let onChange = (): void => {};
+  const store = openSqliteStore({ path: settings.dbPath, onChange: () => onChange() });
+  app.decorate('settings', settings);
+  app.decorate('store', store);
+  app.addHook('onClose', async () => store.close());
+  const announce = options.announceAdminToken ?? ((t: string): void => {
+    process.stdout.write(`tollgate control: generated admin token (shown once, stored hashed): ${t}\n`);
+  });
+  app.decorate('tokens', await resolveTokens(store.secrets, settings, announce));
+  const metrics = createMetrics();
+  metrics.dropped.inc(await store.usage.droppedTotal());
+  app.decorate('metrics', metrics);
+
+  const { targets, local } = targetsFromSettings(settings);
+  const distributor = new Distributor({
+    store,
+    targets,
+    plugin: wasmPluginOptions(settings),
+    usage: usageOptions(settings, app.tokens.reportToken),
+    debounceMs: settings.debounceMs,
+    log: app.log,
+    onDistributed: (_v, target, ok) => metrics.distributions.inc({ target, result: ok ? 'ok' : 'error' }),
+  });
+  onChange = (): void => distributor.schedule();
+  app.decorate('distributor', distributor);
+  app.decorate('local', local);
+  app.addHook('onReady', async () => distributor.distributeNow());
+  // Long polls must not hold shutdown for up to 30 s: release them before the server stops accepting.
+  app.addHook('preClose', async () => local?.close());
+  app.addHook('onClose', async () => distributor.close());
+
+  // Clients often send content-type: application/json on bodiless POST/DELETE; treat an empty body as none
+  // instead of failing with 400, and keep fastify's own (prototype-poisoning-safe) parser for everything else.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else parseJson(req, body.toString(), done);
+  });
+
+  registerAuth(app);
+  registerErrorHandler(app);
+
+  // Routes.
+  await app.register(opsRoutes);
+  await app.register(apiRoutes, { prefix: '/v1/apis' });
+  await app.register(planRoutes, { prefix: '/v1/plans' });
+  await app.register(consumerRoutes, { prefix: '/v1/consumers' });
+  await app.register(keyRoutes, { prefix: '/v1/keys' });
+  await app.register(usageRoutes, { prefix: '/v1/usage' });
+  await app.register(distributionRoutes, { prefix: '/v1/distribution' });
+  return app;
+}

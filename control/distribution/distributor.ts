@@ -1,0 +1,99 @@
+// Recompiles the store after changes (debounced) and hands the rendered WasmPlugin to every target, remembering
+// what went where and when. A failed compile or publish keeps the last good state and is reported, never thrown.
+import type { FastifyBaseLogger } from 'fastify';
+import { compile, type CompiledConfig } from '../compiler/compile.js';
+import type { Store } from '../store/repository.js';
+import { renderWasmPlugin, type WasmPlugin, type WasmPluginOptions } from './wasmplugin.js';
+import type { DistributionTarget } from './targets/target.js';
+
+export interface TargetStatus { target: string; version: string | null; distributedAt: number | null; error: string | null }
+
+export interface DistributorOptions {
+  store: Store;
+  targets: DistributionTarget[];
+  plugin: WasmPluginOptions;
+  usage: { cluster: string; authority: string; intervalMs: number; timeoutMs: number; reportToken: string };
+  debounceMs: number;
+  log: FastifyBaseLogger;
+  onDistributed?: (version: string, target: string, ok: boolean) => void;
+}
+
+export interface CurrentConfig { compiled: CompiledConfig; wasmPlugin: WasmPlugin; compiledAt: number }
+
+export class Distributor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private latest: CurrentConfig | undefined;
+  private readonly statuses = new Map<string, TargetStatus>();
+  private closed = false;
+
+  constructor(private readonly o: DistributorOptions) {
+    for (const t of o.targets) this.statuses.set(t.describe, { target: t.describe, version: null, distributedAt: null, error: null });
+  }
+
+  get current(): CurrentConfig | undefined {
+    return this.latest;
+  }
+
+  targetStatuses(): TargetStatus[] {
+    return [...this.statuses.values()];
+  }
+
+  /** A change happened: redistribute once things have been quiet for debounceMs. */
+  schedule(): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.distributeNow();
+    }, this.o.debounceMs);
+  }
+
+  /** Compile and publish now (serialised with any run in progress); resolves when every target has answered. */
+  distributeNow(): Promise<void> {
+    this.running = this.running.then(() => this.runOnce());
+    return this.running;
+  }
+
+  /** Waits for a pending debounced run, if any, to finish: tests and shutdown use it. */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.distributeNow();
+    }
+    await this.running;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private async runOnce(): Promise<void> {
+    let next: CurrentConfig;
+    try {
+      const compiled = compile(await this.o.store.snapshot(), { now: Math.floor(Date.now() / 1000), usage: this.o.usage });
+      next = { compiled, wasmPlugin: renderWasmPlugin(compiled.config, compiled.version, this.o.plugin), compiledAt: Date.now() };
+    } catch (err) {
+      this.o.log.error({ err }, 'compiling the filter configuration failed; keeping the last good one');
+      return;
+    }
+    const changed = this.latest?.compiled.version !== next.compiled.version;
+    this.latest = next;
+    await Promise.all(this.o.targets.map(async (t) => {
+      const status = this.statuses.get(t.describe)!;
+      if (!changed && status.version === next.compiled.version && status.error === null) return;
+      try {
+        await t.publish(next.wasmPlugin, next.compiled.version);
+        Object.assign(status, { version: next.compiled.version, distributedAt: Date.now(), error: null });
+        this.o.log.info({ target: t.describe, version: next.compiled.version, keys: next.compiled.config.keys.length }, 'distributed');
+        this.o.onDistributed?.(next.compiled.version, t.describe, true);
+      } catch (err) {
+        status.error = err instanceof Error ? err.message : String(err);
+        this.o.log.error({ err, target: t.describe }, 'distribution failed; will retry on the next change');
+        this.o.onDistributed?.(next.compiled.version, t.describe, false);
+      }
+    }));
+  }
+}

@@ -1,0 +1,29 @@
+// Server-side apply of the WasmPlugin to the Kubernetes API. Server-side apply because a large pluginConfig does not
+// fit the 256 KiB last-applied annotation client-side apply needs; force so tollgate owns its fields.
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import type { WasmPlugin } from '../wasmplugin.js';
+import type { DistributionTarget } from './target.js';
+
+export const FIELD_MANAGER = 'tollgate';
+
+/** In-cluster service account when running in a pod, else the kubeconfig file (KUBECONFIG or ~/.kube/config). */
+export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfigPath !== undefined) kc.loadFromFile(kubeconfigPath);
+  else if (process.env.KUBERNETES_SERVICE_HOST !== undefined) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export class KubernetesTarget implements DistributionTarget {
+  readonly describe = 'kubernetes';
+  private readonly api: KubernetesObjectApi;
+
+  constructor(kc: KubeConfig) {
+    this.api = KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  async publish(plugin: WasmPlugin): Promise<void> {
+    await this.api.patch(plugin as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  }
+}

@@ -1,0 +1,29 @@
+// What the app decorates the fastify instance with, declared once for the type checker.
+import type { Distributor } from '../../distribution/distributor.js';
+import type { LocalTarget } from '../../distribution/targets/local.js';
+import type { ControlSettings } from '../../settings.js';
+import type { Store } from '../../store/repository.js';
+import type { ControlMetrics } from './metrics.js';
+
+export type AuthMode = 'admin' | 'report' | 'public';
+
+export interface Tokens {
+  /** SHA-256 digests of accepted admin tokens. */
+  adminDigests: string[];
+  reportToken: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    settings: ControlSettings;
+    store: Store;
+    distributor: Distributor;
+    local: LocalTarget | undefined;
+    metrics: ControlMetrics;
+    tokens: Tokens;
+  }
+  interface FastifyContextConfig {
+    /** Who may call the route; routes without it need the admin token. */
+    auth?: AuthMode;
+  }
+}

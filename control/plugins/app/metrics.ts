@@ -1,0 +1,28 @@
+// Prometheus metrics, one registry per app instance (tests run several apps in one process).
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ControlMetrics {
+  registry: Registry;
+  batches: Counter<'result'>;
+  entries: Counter;
+  dropped: Counter;
+  distributions: Counter<'target' | 'result'>;
+  configKeys: Gauge;
+  configBytes: Gauge;
+  acks: Counter<'status'>;
+}
+
+export function createMetrics(): ControlMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tollgate_control_' });
+  return {
+    registry,
+    batches: new Counter({ name: 'tollgate_usage_batches_total', help: 'usage report batches received, by result (stored, duplicate)', labelNames: ['result'], registers: [registry] }),
+    entries: new Counter({ name: 'tollgate_usage_entries_total', help: 'usage entries stored', registers: [registry] }),
+    dropped: new Counter({ name: 'tollgate_usage_dropped_total', help: 'requests filters counted but could not report (their dropped field), since the store was created', registers: [registry] }),
+    distributions: new Counter({ name: 'tollgate_distributions_total', help: 'WasmPlugin publications, by target and result', labelNames: ['target', 'result'], registers: [registry] }),
+    configKeys: new Gauge({ name: 'tollgate_config_keys', help: 'keys in the current filter configuration', registers: [registry] }),
+    configBytes: new Gauge({ name: 'tollgate_config_bytes', help: 'bytes of the current filter configuration JSON', registers: [registry] }),
+    acks: new Counter({ name: 'tollgate_distribution_acks_total', help: 'acks received from local proxies, by status', labelNames: ['status'], registers: [registry] }),
+  };
+}

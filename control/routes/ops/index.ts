@@ -1,0 +1,32 @@
+// Health, readiness, metrics and the OpenAPI document: no token needed.
+import type { FastifyInstance } from 'fastify';
+import { sendProblem } from '../../plugins/app/error-handler.js';
+
+export default async function opsRoutes(app: FastifyInstance): Promise<void> {
+  const config = { auth: 'public' as const };
+
+  app.get('/healthz', { config, schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { config, schema: { hide: true } }, async (_req, reply) => {
+    const missing: string[] = [];
+    const storeOk = await app.store.ping().catch(() => false);
+    if (!storeOk) missing.push('the store is not open');
+    if (app.local !== undefined) {
+      const reason = app.local.notReadyReason(Date.now());
+      if (reason !== undefined) missing.push(reason);
+    }
+    if (missing.length > 0) return sendProblem(reply, { status: 503, title: 'Not ready', detail: missing.join('; ') });
+    return { status: 'ready', version: app.distributor.current?.compiled.version ?? null };
+  });
+
+  app.get('/metrics', { config, schema: { hide: true } }, async (_req, reply) => {
+    const current = app.distributor.current;
+    if (current !== undefined) {
+      app.metrics.configKeys.set(current.compiled.config.keys.length);
+      app.metrics.configBytes.set(Buffer.byteLength(current.compiled.json));
+    }
+    return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
+  });
+
+  app.get('/openapi.json', { config, schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ApiCreate, ApiPatch, ApiView } from '../../../schemas/apis.js';
+import { IdParams, NoContent, PageOf, PageQuery, ProblemResponses } from '../../../schemas/common.js';
+import { pageRequest } from '../../../pagination.js';
+import { apiView, pageView } from '../views.js';
+
+export default async function apiRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['apis'];
+
+  app.post('', { schema: { tags, body: ApiCreate, response: { 201: ApiView, ...ProblemResponses } } }, async (req, reply) => {
+    const api = await app.store.apis.create({ name: req.body.name, pathPrefix: req.body.pathPrefix, hosts: req.body.hosts ?? [], methods: req.body.methods ?? [] });
+    return reply.code(201).send(apiView(api));
+  });
+
+  app.get('', { schema: { tags, querystring: PageQuery, response: { 200: PageOf(ApiView), ...ProblemResponses } } }, async (req) =>
+    pageView(await app.store.apis.list(pageRequest(req.query)), apiView));
+
+  app.get('/:id', { schema: { tags, params: IdParams, response: { 200: ApiView, ...ProblemResponses } } }, async (req) =>
+    apiView(await app.store.apis.get(req.params.id)));
+
+  app.patch('/:id', { schema: { tags, params: IdParams, body: ApiPatch, response: { 200: ApiView, ...ProblemResponses } } }, async (req) =>
+    apiView(await app.store.apis.update(req.params.id, req.body)));
+
+  app.delete('/:id', { schema: { tags, params: IdParams, response: { 204: NoContent, ...ProblemResponses } } }, async (req, reply) => {
+    await app.store.apis.delete(req.params.id);
+    return reply.code(204).send(null);
+  });
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { NoContent, Problem, ProblemResponses } from '../../../schemas/common.js';
+import { AckBody, DistributionView, WasmPluginQuery, WasmPluginReply } from '../../../schemas/distribution.js';
+import { ProblemError } from '../../../errors.js';
+
+
+const isoMs = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export default async function distributionRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['distribution'];
+
+  app.get('', { schema: { tags, response: { 200: DistributionView, ...ProblemResponses } } }, async () => {
+    const current = app.distributor.current;
+    return {
+      version: current?.compiled.version ?? null,
+      compiledAt: isoMs(current?.compiledAt ?? null),
+      configBytes: current === undefined ? 0 : Buffer.byteLength(current.compiled.json),
+      keys: current?.compiled.config.keys.length ?? 0,
+      targets: app.distributor.targetStatuses().map((s) => ({ ...s, distributedAt: isoMs(s.distributedAt) })),
+      acks: (app.local?.listAcks() ?? []).map((a) => ({ ...a, receivedAt: new Date(a.receivedAt).toISOString() })),
+    };
+  });
+
+  // Local distribution contract (docs/control.md): long-poll for a WasmPlugin newer than `known`.
+  app.get('/wasmplugin', {
+    config: { auth: 'report' },
+    schema: { tags, security: [{ report: [] }], querystring: WasmPluginQuery, response: { 200: WasmPluginReply, 304: Type.Null(), 401: Problem, 503: Problem } },
+  }, async (req, reply) => {
+    if (app.local === undefined) throw new ProblemError(503, 'Local distribution disabled', "TOLLGATE_DISTRIBUTION does not include 'local'");
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    req.raw.once('close', onClose);
+    try {
+      const next = await app.local.next(req.query.known, req.query.waitSeconds * 1000, gone.signal);
+      if (next === undefined) return reply.code(304).send(null);
+      return { version: next.version, wasmPlugin: next.wasmPlugin };
+    } finally {
+      req.raw.off('close', onClose);
+    }
+  });
+
+  app.post('/acks', {
+    config: { auth: 'report' },
+    schema: { tags, security: [{ report: [] }], body: AckBody, response: { 204: NoContent, 400: Problem, 401: Problem, 503: Problem } },
+  }, async (req, reply) => {
+    if (app.local === undefined) throw new ProblemError(503, 'Local distribution disabled', "TOLLGATE_DISTRIBUTION does not include 'local'");
+    app.local.recordAck({ ...req.body, receivedAt: Date.now() });
+    app.metrics.acks.inc({ status: req.body.status });
+    req.log.info({ proxy: req.body.proxy, version: req.body.version, status: req.body.status, upstreamHealthy: req.body.upstreamHealthy }, 'distribution ack');
+    return reply.code(204).send(null);
+  });
+}

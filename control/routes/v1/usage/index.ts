@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ProblemResponses, Problem } from '../../../schemas/common.js';
+import { UsageQuery, UsageReply, UsageReportBody, UsageView } from '../../../schemas/usage.js';
+import { ProblemError } from '../../../errors.js';
+import type { UsageReport } from '../../../store/types.js';
+import { iso, unixOf } from '../views.js';
+
+/** docs/usage-report.md: a report body is at most 4 MiB. */
+export const REPORT_BODY_LIMIT = 4 * 1024 * 1024;
+const DEFAULT_RANGE: Record<'minute' | 'hour' | 'day', number> = { minute: 3600, hour: 86_400, day: 30 * 86_400 };
+
+export default async function usageRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['usage'];
+
+  app.get('', { schema: { tags, querystring: UsageQuery, response: { 200: UsageView, ...ProblemResponses } } }, async (req) => {
+    const q = req.query;
+    const to = q.to === undefined ? Math.floor(Date.now() / 1000) + 1 : unixOf(q.to);
+    const from = q.from === undefined ? to - DEFAULT_RANGE[q.granularity] : unixOf(q.from);
+    if (from >= to) throw new ProblemError(400, 'Invalid request', 'from: must be before to');
+    const summary = await app.store.usage.query({ keyId: q.keyId, consumerId: q.consumerId, apiId: q.apiId, from, to, granularity: q.granularity });
+    return { totals: summary.totals, series: summary.series.map((p) => ({ ...p, start: iso(p.start) })) };
+  });
+
+  // The filter's endpoint: report token, the public usage-report schema as the body schema (unknown fields → 400).
+  app.post('/reports', {
+    bodyLimit: REPORT_BODY_LIMIT,
+    config: { auth: 'report' },
+    schema: {
+      tags, security: [{ report: [] }], body: UsageReportBody,
+      response: { 200: UsageReply, 400: Problem, 401: Problem, 413: Problem },
+    },
+  }, async (req) => {
+    const report = req.body as UsageReport;
+    const result = await app.store.usage.ingest(report, Math.floor(Date.now() / 1000));
+    app.metrics.batches.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
+    if (!result.duplicate) {
+      app.metrics.entries.inc(result.entries);
+      if (result.dropped > 0) app.metrics.dropped.inc(result.dropped);
+    }
+    return { version: 1, batchId: report.batchId, duplicate: result.duplicate, fleet: result.fleet };
+  });
+}

@@ -1,0 +1,31 @@
+import { Type } from '@sinclair/typebox';
+import { NullableTimestamp, Strict, Timestamp } from './common.js';
+
+export const WasmPluginQuery = Type.Object({
+  known: Type.Optional(Type.String({ maxLength: 128 })),
+  waitSeconds: Type.Integer({ minimum: 0, maximum: 30, default: 0 }),
+}, Strict);
+export const WasmPluginReply = Type.Object({ version: Type.String(), wasmPlugin: Type.Unknown({ description: 'the rendered WasmPlugin object' }) });
+
+export const AckBody = Type.Object({
+  proxy: Type.String({ minLength: 1, maxLength: 128 }),
+  version: Type.String({ minLength: 1, maxLength: 128 }),
+  status: Type.Union([Type.Literal('applied'), Type.Literal('rejected')]),
+  message: Type.Optional(Type.String({ maxLength: 2048 })),
+  upstreamHealthy: Type.Optional(Type.Boolean()),
+}, Strict);
+
+export const DistributionView = Type.Object({
+  version: Type.Union([Type.String(), Type.Null()]),
+  compiledAt: NullableTimestamp,
+  configBytes: Type.Integer(),
+  keys: Type.Integer(),
+  targets: Type.Array(Type.Object({
+    target: Type.String(), version: Type.Union([Type.String(), Type.Null()]), distributedAt: NullableTimestamp,
+    error: Type.Union([Type.String(), Type.Null()]),
+  })),
+  acks: Type.Array(Type.Object({
+    proxy: Type.String(), version: Type.String(), status: Type.String(), message: Type.Optional(Type.String()),
+    upstreamHealthy: Type.Optional(Type.Boolean()), receivedAt: Timestamp,
+  })),
+});

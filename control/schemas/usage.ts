@@ -1,0 +1,29 @@
+import { Type } from '@sinclair/typebox';
+import { Id, Strict, Timestamp } from './common.js';
+import reportSchema from '../../schemas/usage-report.v1.schema.json' with { type: 'json' };
+import replySchema from '../../schemas/usage-reply.v1.schema.json' with { type: 'json' };
+
+/** The public JSON Schemas (the contract with the filter), minus the draft marker fastify's Ajv does not need. */
+function contractSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _s, $id: _i, ...rest } = schema;
+  return rest;
+}
+
+export const UsageReportBody = contractSchema(reportSchema as Record<string, unknown>);
+export const UsageReply = contractSchema(replySchema as Record<string, unknown>);
+
+const Counts = {
+  allowed: Type.Integer(), rejectedQuota: Type.Integer(), rejectedAuth: Type.Integer(), rejectedForbidden: Type.Integer(),
+};
+export const UsageQuery = Type.Object({
+  keyId: Type.Optional(Id),
+  consumerId: Type.Optional(Id),
+  apiId: Type.Optional(Id),
+  from: Type.Optional(Timestamp),
+  to: Type.Optional(Timestamp),
+  granularity: Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour' }),
+}, Strict);
+export const UsageView = Type.Object({
+  totals: Type.Object(Counts),
+  series: Type.Array(Type.Object({ start: Timestamp, ...Counts })),
+});

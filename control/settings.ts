@@ -1,0 +1,194 @@
+// Every setting of the control service, read from one place (env vars, optionally overridden by CLI flags) and
+// validated at start-up so a typo fails fast with the variable's name instead of misbehaving later.
+import { resolve } from 'node:path';
+
+export type DistributionTarget = { kind: 'dir'; path: string } | { kind: 'kubernetes' } | { kind: 'local' };
+export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+export interface TargetRef { group: string; kind: string; name: string }
+
+export interface ControlSettings {
+  host: string;
+  port: number;
+  dbPath: string;
+  /** Plaintext admin token from the environment; only its digest is stored. */
+  adminToken: string | undefined;
+  /** Plaintext report token; shipped to proxies inside the WasmPlugin anyway, so it is stored as is. */
+  reportToken: string | undefined;
+  distribution: DistributionTarget[];
+  namespace: string;
+  wasmPluginName: string;
+  pluginName: string;
+  selector: Record<string, string> | undefined;
+  targetRefs: TargetRef[] | undefined;
+  filterUrl: string;
+  filterSha256: string | undefined;
+  failStrategy: FailStrategy;
+  usageCluster: string;
+  usageAuthority: string;
+  usageIntervalMs: number;
+  usageTimeoutMs: number;
+  logLevel: string;
+  debounceMs: number;
+  kubeconfig: string | undefined;
+}
+
+/** One row of the settings table in docs/control.md: env var, CLI flag, default. */
+export interface SettingSpec { env: string; flag: string; key: keyof ControlSettings; help: string }
+
+export const SETTING_SPECS: SettingSpec[] = [
+  { env: 'TOLLGATE_CONTROL_HOST', flag: 'host', key: 'host', help: 'listen address (default 0.0.0.0)' },
+  { env: 'TOLLGATE_CONTROL_PORT', flag: 'port', key: 'port', help: 'listen port (default 7070; 0 = any free port)' },
+  { env: 'TOLLGATE_DB', flag: 'db', key: 'dbPath', help: 'SQLite file (default ./.tollgate/tollgate.db)' },
+  { env: 'TOLLGATE_ADMIN_TOKEN', flag: 'admin-token', key: 'adminToken', help: 'admin bearer token (default: generated once, printed once)' },
+  { env: 'TOLLGATE_REPORT_TOKEN', flag: 'report-token', key: 'reportToken', help: 'token proxies use for reports/distribution (default: generated, stored)' },
+  { env: 'TOLLGATE_DISTRIBUTION', flag: 'distribution', key: 'distribution', help: 'comma list of dir:<path>, kubernetes, local (default none)' },
+  { env: 'TOLLGATE_NAMESPACE', flag: 'namespace', key: 'namespace', help: 'namespace of the WasmPlugin (default default)' },
+  { env: 'TOLLGATE_WASMPLUGIN_NAME', flag: 'wasmplugin-name', key: 'wasmPluginName', help: 'metadata.name of the WasmPlugin (default tollgate)' },
+  { env: 'TOLLGATE_PLUGIN_NAME', flag: 'plugin-name', key: 'pluginName', help: 'spec.pluginName = root id (default tollgate)' },
+  { env: 'TOLLGATE_SELECTOR', flag: 'selector', key: 'selector', help: 'workload labels, e.g. app=shop,tier=web (default none)' },
+  { env: 'TOLLGATE_TARGET_REFS', flag: 'target-refs', key: 'targetRefs', help: 'Kind/name list, e.g. Gateway/public (instead of selector)' },
+  { env: 'TOLLGATE_FILTER_URL', flag: 'filter-url', key: 'filterUrl', help: 'filter image: oci://… or file:///… (default file://<cwd>/build/tollgate.wasm)' },
+  { env: 'TOLLGATE_FILTER_SHA256', flag: 'filter-sha256', key: 'filterSha256', help: '64 hex chars pinning the image (default none)' },
+  { env: 'TOLLGATE_FAIL_STRATEGY', flag: 'fail-strategy', key: 'failStrategy', help: 'FAIL_CLOSE (default), FAIL_OPEN or FAIL_RELOAD' },
+  { env: 'TOLLGATE_USAGE_CLUSTER', flag: 'usage-cluster', key: 'usageCluster', help: 'Envoy cluster the filter reports to' },
+  { env: 'TOLLGATE_USAGE_AUTHORITY', flag: 'usage-authority', key: 'usageAuthority', help: ':authority of usage reports' },
+  { env: 'TOLLGATE_USAGE_INTERVAL_MS', flag: 'usage-interval-ms', key: 'usageIntervalMs', help: 'filter flush interval, 100…3600000 (default 10000)' },
+  { env: 'TOLLGATE_USAGE_TIMEOUT_MS', flag: 'usage-timeout-ms', key: 'usageTimeoutMs', help: 'filter report timeout, 100…60000 (default 5000)' },
+  { env: 'TOLLGATE_LOG_LEVEL', flag: 'log-level', key: 'logLevel', help: 'pino level: fatal…trace, silent (default info)' },
+  { env: 'TOLLGATE_DEBOUNCE_MS', flag: 'debounce-ms', key: 'debounceMs', help: 'wait after a change before redistributing (default 200)' },
+  { env: 'KUBECONFIG', flag: 'kubeconfig', key: 'kubeconfig', help: 'kubeconfig for kubernetes mode (default: in-cluster, then ~/.kube/config)' },
+];
+
+export class SettingsError extends Error {}
+
+const DEFAULT_SERVICE = 'tollgate-control.tollgate.svc.cluster.local';
+
+export function defaultSettings(cwd = process.cwd()): ControlSettings {
+  return {
+    host: '0.0.0.0',
+    port: 7070,
+    dbPath: resolve(cwd, '.tollgate/tollgate.db'),
+    adminToken: undefined,
+    reportToken: undefined,
+    distribution: [],
+    namespace: 'default',
+    wasmPluginName: 'tollgate',
+    pluginName: 'tollgate',
+    selector: undefined,
+    targetRefs: undefined,
+    filterUrl: `file://${resolve(cwd, 'build/tollgate.wasm')}`,
+    filterSha256: undefined,
+    failStrategy: 'FAIL_CLOSE',
+    usageCluster: `outbound|7070||${DEFAULT_SERVICE}`,
+    usageAuthority: DEFAULT_SERVICE,
+    usageIntervalMs: 10_000,
+    usageTimeoutMs: 5_000,
+    logLevel: 'info',
+    debounceMs: 200,
+    kubeconfig: undefined,
+  };
+}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw)) throw new SettingsError(`${name}: expected an integer, got '${raw}'`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new SettingsError(`${name}: ${n} is outside ${min}…${max}`);
+  return n;
+}
+
+export function parseDistribution(name: string, raw: string): DistributionTarget[] {
+  const targets: DistributionTarget[] = [];
+  for (const part of raw.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    if (part === 'kubernetes' || part === 'local') targets.push({ kind: part });
+    else if (part.startsWith('dir:') && part.length > 4) targets.push({ kind: 'dir', path: resolve(part.slice(4)) });
+    else throw new SettingsError(`${name}: unknown distribution '${part}' (expected dir:<path>, kubernetes or local)`);
+  }
+  return targets;
+}
+
+function parseSelector(name: string, raw: string): Record<string, string> | undefined {
+  const labels: Record<string, string> = {};
+  for (const pair of raw.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^([A-Za-z0-9._/-]{1,253})=([A-Za-z0-9._-]{0,63})$/.exec(pair);
+    if (m === null) throw new SettingsError(`${name}: '${pair}' is not label=value`);
+    labels[m[1]!] = m[2]!;
+  }
+  return Object.keys(labels).length === 0 ? undefined : labels;
+}
+
+const REF_GROUPS: Record<string, string> = {
+  Gateway: 'gateway.networking.k8s.io',
+  GatewayClass: 'gateway.networking.k8s.io',
+  Service: '',
+  ServiceEntry: 'networking.istio.io',
+};
+
+function parseTargetRefs(name: string, raw: string): TargetRef[] | undefined {
+  const refs: TargetRef[] = [];
+  for (const part of raw.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const m = /^([A-Za-z]+)\/([a-z0-9.-]{1,253})$/.exec(part);
+    const group = m === null ? undefined : REF_GROUPS[m[1]!];
+    if (m === null || group === undefined) {
+      throw new SettingsError(`${name}: '${part}' is not Kind/name with Kind one of ${Object.keys(REF_GROUPS).join(', ')}`);
+    }
+    refs.push({ group, kind: m[1]!, name: m[2]! });
+  }
+  return refs.length === 0 ? undefined : refs;
+}
+
+function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: string): void {
+  switch (spec.key) {
+    case 'port': s.port = integer(name, raw, 0, 65535); break;
+    case 'usageIntervalMs': s.usageIntervalMs = integer(name, raw, 100, 3_600_000); break;
+    case 'usageTimeoutMs': s.usageTimeoutMs = integer(name, raw, 100, 60_000); break;
+    case 'debounceMs': s.debounceMs = integer(name, raw, 0, 60_000); break;
+    case 'distribution': s.distribution = parseDistribution(name, raw); break;
+    case 'selector': s.selector = parseSelector(name, raw); break;
+    case 'targetRefs': s.targetRefs = parseTargetRefs(name, raw); break;
+    case 'dbPath': s.dbPath = resolve(raw); break;
+    case 'failStrategy':
+      if (raw !== 'FAIL_CLOSE' && raw !== 'FAIL_OPEN' && raw !== 'FAIL_RELOAD') {
+        throw new SettingsError(`${name}: expected FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD, got '${raw}'`);
+      }
+      s.failStrategy = raw;
+      break;
+    case 'filterSha256':
+      if (!/^[a-f0-9]{64}$/.test(raw)) throw new SettingsError(`${name}: expected 64 lowercase hex chars`);
+      s.filterSha256 = raw;
+      break;
+    case 'logLevel':
+      if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw)) {
+        throw new SettingsError(`${name}: unknown log level '${raw}'`);
+      }
+      s.logLevel = raw;
+      break;
+    case 'adminToken':
+    case 'reportToken':
+      if (raw.length < 16 || raw.length > 512 || /\s/.test(raw)) {
+        throw new SettingsError(`${name}: expected 16–512 characters without whitespace`);
+      }
+      s[spec.key] = raw;
+      break;
+    case 'host': case 'namespace': case 'wasmPluginName': case 'pluginName': case 'filterUrl':
+    case 'usageCluster': case 'usageAuthority': case 'kubeconfig':
+      if (raw === '') throw new SettingsError(`${name}: must not be empty`);
+      s[spec.key] = raw;
+      break;
+    default: throw new SettingsError(`${name}: not settable`);
+  }
+}
+
+/** Settings from env vars, then flags (`--port 0` style values keyed by SettingSpec.flag) on top. */
+export function loadSettings(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}, cwd = process.cwd()): ControlSettings {
+  const s = defaultSettings(cwd);
+  for (const spec of SETTING_SPECS) {
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== '') applyOne(s, spec, spec.env, fromEnv);
+    const fromFlag = flags[spec.flag];
+    if (fromFlag !== undefined) applyOne(s, spec, `--${spec.flag}`, fromFlag);
+  }
+  if (s.selector !== undefined && s.targetRefs !== undefined) {
+    throw new SettingsError('TOLLGATE_SELECTOR and TOLLGATE_TARGET_REFS: set at most one (the WasmPlugin allows one)');
+  }
+  return s;
+}

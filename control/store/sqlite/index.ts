@@ -1,0 +1,47 @@
+// The SQLite implementation of Store.
+import type { SecretRepository, Store } from '../repository.js';
+import type { CatalogSnapshot } from '../types.js';
+import { readSnapshot, SqliteApis, SqliteConsumers, SqliteKeys, SqlitePlans } from './catalog.js';
+import { openDatabase, type Db } from './open.js';
+import { SqliteUsage } from './usage.js';
+
+class SqliteSecrets implements SecretRepository {
+  constructor(private readonly db: Db) {}
+
+  async get(name: string): Promise<string | undefined> {
+    return (this.db.prepare('SELECT value FROM secrets WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+  }
+
+  async set(name: string, value: string): Promise<void> {
+    this.db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+  }
+}
+
+export interface SqliteStoreOptions {
+  path: string;
+  /** Called after every change that can alter the compiled filter configuration. */
+  onChange?: () => void;
+  now?: () => number;
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): Store {
+  const db = openDatabase(options.path);
+  const now = options.now ?? ((): number => Math.floor(Date.now() / 1000));
+  const changed = (): void => options.onChange?.();
+  let open = true;
+  return {
+    apis: new SqliteApis(db, now, changed),
+    plans: new SqlitePlans(db, now, changed),
+    consumers: new SqliteConsumers(db, now, changed),
+    keys: new SqliteKeys(db, now, changed),
+    usage: new SqliteUsage(db),
+    secrets: new SqliteSecrets(db),
+    snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),
+    ping: async (): Promise<boolean> => open && db.prepare('SELECT 1 AS ok').get() !== undefined,
+    close: async (): Promise<void> => {
+      if (!open) return;
+      open = false;
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// Records the store holds. Times are unix seconds inside the service; REST turns them into ISO-8601 strings.
+export type Per = 'second' | 'minute' | 'hour' | 'day' | 'month';
+export type Outcome = 'allowed' | 'rejected_quota' | 'rejected_auth' | 'rejected_forbidden';
+
+export interface Api { id: string; name: string; pathPrefix: string; hosts: string[]; methods: string[]; createdAt: number; updatedAt: number }
+export interface Limit { requests: number; per: Per }
+export interface Plan { id: string; name: string; limits: Limit[]; apiIds: string[]; createdAt: number; updatedAt: number }
+export interface Consumer { id: string; name: string; createdAt: number; updatedAt: number }
+export interface ApiKey {
+  id: string;
+  consumerId: string;
+  planId: string;
+  prefix: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  /** Set on a rotated predecessor: the key that replaced it. */
+  replacedBy: string | null;
+}
+/** What the compiler needs of a key: never the plaintext, only its digest. */
+export interface CompilableKey { id: string; digest: string; consumerId: string; planId: string; expiresAt: number | null }
+
+export interface Page<T> { items: T[]; nextCursor: string | null }
+export interface PageRequest { limit: number; after: string | undefined }
+
+export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; keys: CompilableKey[] }
+
+export interface UsageEntry {
+  minute: number;
+  keyId: string;
+  apiId: string;
+  outcome: Outcome;
+  count: number;
+  status?: Partial<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
+}
+export interface UsageReport { version: 1; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number }
+export interface FleetWindow { keyId: string; per: Exclude<Per, 'second'>; windowStart: number; others: number }
+export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number }
+
+export type Granularity = 'minute' | 'hour' | 'day';
+export interface UsageQuery { keyId?: string; consumerId?: string; apiId?: string; from: number; to: number; granularity: Granularity }
+export interface UsageCounts { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number }
+export interface UsageSeriesPoint extends UsageCounts { start: number }
+export interface UsageSummary { totals: UsageCounts; series: UsageSeriesPoint[] }
