@@ -1,0 +1,42 @@
+// Memory the host writes returned data into. Every returning host call re-enters the guest through `malloc`; a
+// general allocator there would allocate on every request, so small requests are bump-allocated from a fixed arena
+// that is reset at the start of each callback (nothing the host returns is kept across callbacks: what must
+// survive is copied). Larger requests fall back to the heap and are freed at the next reset.
+
+const ARENA_SIZE: usize = 128 * 1024;
+const MAX_SPILLS = 64;
+
+let arena: usize = 0;
+let arenaTop: usize = 0;
+const spills = new StaticArray<usize>(MAX_SPILLS);
+let spillCount = 0;
+
+/** Scratch slots for the host's out-parameters (ptr, len, cas, time, token). */
+export const OUT_PTR = memory.data(8);
+export const OUT_LEN = memory.data(8);
+export const OUT_CAS = memory.data(8);
+export const OUT_U64 = memory.data(8);
+
+export function guestAlloc(size: usize): usize {
+  if (arena == 0) arena = heap.alloc(ARENA_SIZE);
+  const aligned = (size + 7) & ~<usize>7;
+  if (aligned <= ARENA_SIZE - arenaTop) {
+    const p = arena + arenaTop;
+    arenaTop += aligned;
+    return p;
+  }
+  const p = heap.alloc(size == 0 ? 1 : size);
+  if (spillCount < MAX_SPILLS) {
+    unchecked(spills[spillCount++] = p);
+  }
+  // Past MAX_SPILLS the block is leaked rather than risk freeing memory still in use; one callback never makes
+  // that many large host calls.
+  return p;
+}
+
+/** Called at the start of every callback: forget what the host returned during the previous one. */
+export function resetArena(): void {
+  arenaTop = 0;
+  for (let i = 0; i < spillCount; i++) heap.free(unchecked(spills[i]));
+  spillCount = 0;
+}

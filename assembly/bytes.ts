@@ -1,0 +1,61 @@
+// Small operations on byte ranges in linear memory (the hot path works on views, never on String).
+
+@inline export function lowerAscii(c: u32): u32 {
+  return c - 0x41 < 26 ? c | 0x20 : c;
+}
+
+export function bytesEqual(a: usize, aLen: usize, b: usize, bLen: usize): bool {
+  return aLen == bLen && memory.compare(a, b, aLen) == 0;
+}
+
+/** ASCII case-insensitive prefix test. */
+export function startsWithIgnoreCase(p: usize, len: usize, prefix: usize, prefixLen: usize): bool {
+  if (prefixLen > len) return false;
+  for (let i: usize = 0; i < prefixLen; i++) {
+    if (lowerAscii(load<u8>(p + i)) != lowerAscii(load<u8>(prefix + i))) return false;
+  }
+  return true;
+}
+
+/** Index of byte `c` in [p, p+len), or len. */
+export function indexOfByte(p: usize, len: usize, c: u8): usize {
+  for (let i: usize = 0; i < len; i++) if (load<u8>(p + i) == c) return i;
+  return len;
+}
+
+/** Copies a managed string's UTF-8 bytes into a fresh buffer (configuration time only). */
+export function utf8(s: string): ArrayBuffer {
+  return String.UTF8.encode(s, false);
+}
+
+@inline export function bufPtr(b: ArrayBuffer): usize {
+  return changetype<usize>(b);
+}
+
+@inline export function bufLen(b: ArrayBuffer): usize {
+  return <usize>b.byteLength;
+}
+
+/** Writes the decimal digits of `v` at `p`; returns the count. */
+export function writeU64(p: usize, v: u64): usize {
+  let n: usize = 1;
+  let t = v;
+  while (t >= 10) { t /= 10; n++; }
+  let q = p + n;
+  do {
+    store<u8>(--q, <u8>(0x30 + <u32>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return n;
+}
+
+const HEX = "0123456789abcdef";
+
+/** Writes `n` bytes at `src` as 2n lowercase hex chars at `dst`. */
+export function writeHex(dst: usize, src: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i++) {
+    const b = <i32>load<u8>(src + i);
+    store<u8>(dst + 2 * i, <u8>HEX.charCodeAt(b >> 4));
+    store<u8>(dst + 2 * i + 1, <u8>HEX.charCodeAt(b & 15));
+  }
+}

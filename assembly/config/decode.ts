@@ -1,0 +1,413 @@
+// Configuration decoding: raw JSON bytes → compiled Config, or a typed error naming the offending field.
+// Follows docs/filter-config.md: unknown fields rejected at every level, any key order, any number spelling.
+
+import { JsonScanner } from "../json/scanner";
+import { decodeDigest43 } from "../base64url";
+import { periodFromName } from "../window";
+import { Api, Config, KeyLocation, Limit, Plan, UsageTarget } from "./model";
+import { isHeaderName, isHostPattern, isId, isIntIn, isMethod } from "./validate";
+
+const MAX_SAFE: f64 = 9007199254740991;
+
+export class DecodeResult {
+  config: Config | null = null;
+  /** "<field path>: <problem>" when config is null. */
+  error: string = "";
+}
+
+const DIGEST = memory.data(32);
+
+class Decoder {
+  s: JsonScanner;
+  field: string = "";
+  cfg: Config = new Config();
+
+  constructor(ptr: usize, len: usize) {
+    this.s = new JsonScanner(ptr, len);
+  }
+
+  /** Records an error for `field`; always returns false so callers can `return this.bad(...)`. */
+  bad(field: string, message: string): bool {
+    if (this.field.length == 0) {
+      this.field = field;
+      this.s.fail(message);
+    }
+    return false;
+  }
+
+  /** After a scanner-level failure, attributes it to `field` if nothing more precise was recorded. */
+  check(field: string): bool {
+    if (this.s.failed && this.field.length == 0) this.field = field;
+    return !this.s.failed;
+  }
+
+  bytes(): ArrayBuffer {
+    const b = new ArrayBuffer(<i32>this.s.strLen);
+    memory.copy(changetype<usize>(b), this.s.str, this.s.strLen);
+    return b;
+  }
+
+  readString(field: string): bool {
+    if (this.s.peek() != 0x22) return this.bad(field, "must be a string");
+    this.s.readString();
+    return this.check(field);
+  }
+
+  readBool(field: string): bool {
+    const c = this.s.peek();
+    if (c != 0x74 && c != 0x66) { this.bad(field, "must be a boolean"); return false; }
+    return this.s.readBool();
+  }
+
+  readInt(field: string, min: f64, max: f64): f64 {
+    const c = this.s.peek();
+    if (c != 0x2d && (c < 0x30 || c > 0x39)) { this.bad(field, "must be an integer"); return 0; }
+    if (!this.s.readNumber()) { this.check(field); return 0; }
+    if (!isIntIn(this.s.num, min, max)) { this.bad(field, "must be an integer in " + min.toString() + ".." + max.toString()); return 0; }
+    return this.s.num;
+  }
+
+  top(): bool {
+    const s = this.s;
+    if (!s.beginObject()) return this.check("(root)");
+    let seenVersion = false, seenApis = false, seenPlans = false, seenKeys = false;
+    for (let i = 0; s.nextMember(i); i++) {
+      if (s.strIs("version")) {
+        const v = this.readInt("version", 1, 1);
+        if (s.failed) return false;
+        seenVersion = v == 1;
+      } else if (s.strIs("apis")) { if (!this.apis()) return false; seenApis = true; }
+      else if (s.strIs("plans")) { if (!this.plans()) return false; seenPlans = true; }
+      else if (s.strIs("keys")) { if (!this.keys()) return false; seenKeys = true; }
+      else if (s.strIs("keyLocations")) { if (!this.keyLocations()) return false; }
+      else if (s.strIs("hideCredentials")) { this.cfg.hideCredentials = this.readBool("hideCredentials"); }
+      else if (s.strIs("denyUnmatched")) { this.cfg.denyUnmatched = this.readBool("denyUnmatched"); }
+      else if (s.strIs("rateLimitHeaders")) { this.cfg.rateLimitHeaders = this.readBool("rateLimitHeaders"); }
+      else if (s.strIs("identityHeaders")) { if (!this.identityHeaders()) return false; }
+      else if (s.strIs("usage")) { if (!this.usage()) return false; }
+      else return this.bad(s.strValue(), "unknown field");
+      if (s.failed) return this.check("(root)");
+    }
+    if (!this.check("(root)")) return false;
+    if (!s.atEnd()) return this.bad("(root)", "trailing data after the configuration");
+    if (!seenVersion) return this.bad("version", "required");
+    if (!seenApis) return this.bad("apis", "required");
+    if (!seenPlans) return this.bad("plans", "required");
+    if (!seenKeys) return this.bad("keys", "required");
+    return this.link();
+  }
+
+  apis(): bool {
+    const s = this.s;
+    if (!s.beginArray()) return this.check("apis");
+    for (let i = 0; s.nextElement(i); i++) {
+      const f = "apis[" + i.toString() + "]";
+      const api = new Api();
+      let hasId = false, hasPrefix = false;
+      if (!s.beginObject()) return this.check(f);
+      for (let j = 0; s.nextMember(j); j++) {
+        if (s.strIs("id")) {
+          if (!this.readString(f + ".id")) return false;
+          if (!isId(s.str, s.strLen)) return this.bad(f + ".id", "must be 1-64 chars of [A-Za-z0-9._:-]");
+          api.id = this.bytes();
+          hasId = true;
+        } else if (s.strIs("pathPrefix")) {
+          if (!this.readString(f + ".pathPrefix")) return false;
+          if (s.strLen < 1 || load<u8>(s.str) != 0x2f || s.strLen > 1024) return this.bad(f + ".pathPrefix", "must start with '/' (at most 1024 chars)");
+          api.prefix = this.bytes();
+          hasPrefix = true;
+        } else if (s.strIs("hosts")) {
+          if (!s.beginArray()) return this.check(f + ".hosts");
+          for (let k = 0; s.nextElement(k); k++) {
+            const hf = f + ".hosts[" + k.toString() + "]";
+            if (k >= 64) return this.bad(f + ".hosts", "at most 64 entries");
+            if (!this.readString(hf)) return false;
+            if (!isHostPattern(s.str, s.strLen)) return this.bad(hf, "must be a lowercase host name, optionally starting with '*.'");
+            const wild = load<u8>(s.str) == 0x2a;
+            if (wild) {
+              const b = new ArrayBuffer(<i32>s.strLen - 1);
+              memory.copy(changetype<usize>(b), s.str + 1, s.strLen - 1);
+              api.hosts.push(b);
+            } else api.hosts.push(this.bytes());
+            api.wildcard.push(wild);
+          }
+          if (!this.check(f + ".hosts")) return false;
+        } else if (s.strIs("methods")) {
+          if (!s.beginArray()) return this.check(f + ".methods");
+          for (let k = 0; s.nextElement(k); k++) {
+            const mf = f + ".methods[" + k.toString() + "]";
+            if (k >= 16) return this.bad(f + ".methods", "at most 16 entries");
+            if (!this.readString(mf)) return false;
+            if (!isMethod(s.str, s.strLen)) return this.bad(mf, "must be 1-16 uppercase letters");
+            api.methods.push(this.bytes());
+          }
+          if (!this.check(f + ".methods")) return false;
+        } else return this.bad(f + "." + s.strValue(), "unknown field");
+      }
+      if (!this.check(f)) return false;
+      if (!hasId) return this.bad(f + ".id", "required");
+      if (!hasPrefix) return this.bad(f + ".pathPrefix", "required");
+      for (let k = 0; k < this.cfg.apis.length; k++) {
+        const other = unchecked(this.cfg.apis[k]).id;
+        if (other.byteLength == api.id.byteLength && memory.compare(changetype<usize>(other), changetype<usize>(api.id), <usize>other.byteLength) == 0) {
+          return this.bad(f + ".id", "duplicate API id");
+        }
+      }
+      this.cfg.apis.push(api);
+    }
+    return this.check("apis");
+  }
+
+  plans(): bool {
+    const s = this.s;
+    if (!s.beginArray()) return this.check("plans");
+    for (let i = 0; s.nextElement(i); i++) {
+      const f = "plans[" + i.toString() + "]";
+      const plan = new Plan();
+      let hasId = false, hasLimits = false, hasApiIds = false;
+      if (!s.beginObject()) return this.check(f);
+      for (let j = 0; s.nextMember(j); j++) {
+        if (s.strIs("id")) {
+          if (!this.readString(f + ".id")) return false;
+          if (!isId(s.str, s.strLen)) return this.bad(f + ".id", "must be 1-64 chars of [A-Za-z0-9._:-]");
+          plan.id = this.bytes();
+          hasId = true;
+        } else if (s.strIs("limits")) {
+          hasLimits = true;
+          if (!s.beginArray()) return this.check(f + ".limits");
+          for (let k = 0; s.nextElement(k); k++) {
+            const lf = f + ".limits[" + k.toString() + "]";
+            if (k >= 8) return this.bad(f + ".limits", "at most 8 entries");
+            if (!this.limit(lf, plan)) return false;
+          }
+          if (!this.check(f + ".limits")) return false;
+        } else if (s.strIs("apiIds")) {
+          hasApiIds = true;
+          if (!s.beginArray()) return this.check(f + ".apiIds");
+          for (let k = 0; s.nextElement(k); k++) {
+            const af = f + ".apiIds[" + k.toString() + "]";
+            if (!this.readString(af)) return false;
+            if (!isId(s.str, s.strLen)) return this.bad(af, "must be 1-64 chars of [A-Za-z0-9._:-]");
+            plan.apiIdNames.push(s.strValue());
+          }
+          if (!this.check(f + ".apiIds")) return false;
+        } else return this.bad(f + "." + s.strValue(), "unknown field");
+      }
+      if (!this.check(f)) return false;
+      if (!hasId) return this.bad(f + ".id", "required");
+      if (!hasLimits) return this.bad(f + ".limits", "required");
+      if (!hasApiIds) return this.bad(f + ".apiIds", "required");
+      this.cfg.plans.push(plan);
+    }
+    return this.check("plans");
+  }
+
+  limit(f: string, plan: Plan): bool {
+    const s = this.s;
+    let requests: f64 = -1;
+    let per = -1;
+    if (!s.beginObject()) return this.check(f);
+    for (let j = 0; s.nextMember(j); j++) {
+      if (s.strIs("requests")) {
+        requests = this.readInt(f + ".requests", 1, 2147483647);
+        if (s.failed) return false;
+      } else if (s.strIs("per")) {
+        if (!this.readString(f + ".per")) return false;
+        per = periodFromName(s.strValue());
+        if (per < 0) return this.bad(f + ".per", "must be one of second, minute, hour, day, month");
+      } else return this.bad(f + "." + s.strValue(), "unknown field");
+    }
+    if (!this.check(f)) return false;
+    if (requests < 0) return this.bad(f + ".requests", "required");
+    if (per < 0) return this.bad(f + ".per", "required");
+    plan.limits.push(new Limit(<u32>requests, per));
+    return true;
+  }
+
+  keys(): bool {
+    const s = this.s;
+    const t = this.cfg.keys;
+    if (!s.beginArray()) return this.check("keys");
+    for (let i = 0; s.nextElement(i); i++) {
+      // Field names are built only on error: 10,000 keys must parse in well under 20 ms.
+      if (!s.beginArray()) return this.check("keys[" + i.toString() + "]");
+      let n = 0;
+      let keyIdPtr: usize = 0, keyIdLen: usize = 0;
+      let plan: f64 = 0, expiresAt: f64 = 0, notBefore: f64 = 0;
+      for (; s.nextElement(n); n++) {
+        if (n >= 6) return this.bad("keys[" + i.toString() + "]", "at most 6 items");
+        if (n <= 2) {
+          if (s.peek() != 0x22) return this.bad("keys[" + i.toString() + "][" + n.toString() + "]", "must be a string");
+          if (!s.readString()) return this.check("keys[" + i.toString() + "][" + n.toString() + "]");
+          if (n == 0) {
+            if (s.strLen != 43 || !decodeDigest43(s.str, DIGEST)) return this.bad("keys[" + i.toString() + "][0]", "digest must be 43 base64url chars (SHA-256, no padding)");
+          } else if (!isId(s.str, s.strLen)) {
+            return this.bad("keys[" + i.toString() + "][" + n.toString() + "]", "must be 1-64 chars of [A-Za-z0-9._:-]");
+          } else if (n == 1) {
+            // Park the key id in the table's id pool by adding it with the consumer later; keep a copy for now.
+            keyIdPtr = heap.alloc(s.strLen);
+            memory.copy(keyIdPtr, s.str, s.strLen);
+            keyIdLen = s.strLen;
+          } else {
+            t.add(DIGEST, keyIdPtr, keyIdLen, s.str, s.strLen, 0, 0, 0);
+            heap.free(keyIdPtr);
+            keyIdPtr = 0;
+          }
+        } else {
+          const v = this.readInt("keys[" + i.toString() + "][" + n.toString() + "]", 0, MAX_SAFE);
+          if (s.failed) return false;
+          if (n == 3) plan = v; else if (n == 4) expiresAt = v; else notBefore = v;
+        }
+      }
+      if (keyIdPtr != 0) heap.free(keyIdPtr);
+      if (!this.check("keys[" + i.toString() + "]")) return false;
+      if (n < 4) return this.bad("keys[" + i.toString() + "]", "needs at least 4 items [digest, keyId, consumerId, planIndex]");
+      const k = t.count - 1;
+      unchecked(t.plan[k] = <i32>Math.min(plan, 2147483647));
+      unchecked(t.expiresAt[k] = expiresAt);
+      unchecked(t.notBefore[k] = notBefore);
+    }
+    return this.check("keys");
+  }
+
+  keyLocations(): bool {
+    const s = this.s;
+    const locs: KeyLocation[] = [];
+    if (!s.beginArray()) return this.check("keyLocations");
+    for (let i = 0; s.nextElement(i); i++) {
+      const f = "keyLocations[" + i.toString() + "]";
+      if (i >= 8) return this.bad("keyLocations", "at most 8 entries");
+      let header: ArrayBuffer | null = null, query: ArrayBuffer | null = null;
+      let prefix = new ArrayBuffer(0);
+      let hasPrefix = false;
+      if (!s.beginObject()) return this.check(f);
+      for (let j = 0; s.nextMember(j); j++) {
+        if (s.strIs("header")) {
+          if (!this.readString(f + ".header")) return false;
+          if (!isHeaderName(s.str, s.strLen, false)) return this.bad(f + ".header", "must be a lowercase header name");
+          header = this.bytes();
+        } else if (s.strIs("prefix")) {
+          if (!this.readString(f + ".prefix")) return false;
+          if (s.strLen < 1 || s.strLen > 64) return this.bad(f + ".prefix", "must be 1-64 chars");
+          prefix = this.bytes();
+          hasPrefix = true;
+        } else if (s.strIs("query")) {
+          if (!this.readString(f + ".query")) return false;
+          if (s.strLen < 1 || s.strLen > 128) return this.bad(f + ".query", "must be 1-128 chars");
+          query = this.bytes();
+        } else return this.bad(f + "." + s.strValue(), "unknown field");
+      }
+      if (!this.check(f)) return false;
+      if (header != null && query == null) locs.push(new KeyLocation(false, header, prefix));
+      else if (query != null && header == null && !hasPrefix) locs.push(new KeyLocation(true, query, prefix));
+      else return this.bad(f, "must be {\"header\"[, \"prefix\"]} or {\"query\"}");
+    }
+    if (!this.check("keyLocations")) return false;
+    if (locs.length == 0) return this.bad("keyLocations", "at least 1 entry");
+    this.cfg.locations = locs;
+    return true;
+  }
+
+  identityHeaders(): bool {
+    const s = this.s;
+    if (!s.beginObject()) return this.check("identityHeaders");
+    for (let j = 0; s.nextMember(j); j++) {
+      const isC = s.strIs("consumer"), isK = s.strIs("keyId"), isP = s.strIs("plan");
+      if (!isC && !isK && !isP) return this.bad("identityHeaders." + s.strValue(), "unknown field");
+      const f = "identityHeaders." + (isC ? "consumer" : isK ? "keyId" : "plan");
+      if (!this.readString(f)) return false;
+      if (!isHeaderName(s.str, s.strLen, true)) return this.bad(f, "must be a lowercase header name or empty");
+      if (isC) this.cfg.consumerHeader = this.bytes();
+      else if (isK) this.cfg.keyIdHeader = this.bytes();
+      else this.cfg.planHeader = this.bytes();
+    }
+    return this.check("identityHeaders");
+  }
+
+  usage(): bool {
+    const s = this.s;
+    const u = new UsageTarget();
+    let hasCluster = false, hasAuthority = false, hasPath = false, hasInterval = false;
+    if (!s.beginObject()) return this.check("usage");
+    for (let j = 0; s.nextMember(j); j++) {
+      if (s.strIs("cluster")) {
+        if (!this.readString("usage.cluster")) return false;
+        if (s.strLen < 1 || s.strLen > 512) return this.bad("usage.cluster", "must be 1-512 chars");
+        u.cluster = this.bytes(); hasCluster = true;
+      } else if (s.strIs("authority")) {
+        if (!this.readString("usage.authority")) return false;
+        if (s.strLen < 1 || s.strLen > 512) return this.bad("usage.authority", "must be 1-512 chars");
+        u.authority = this.bytes(); hasAuthority = true;
+      } else if (s.strIs("path")) {
+        if (!this.readString("usage.path")) return false;
+        if (s.strLen < 1 || load<u8>(s.str) != 0x2f || s.strLen > 1024) return this.bad("usage.path", "must start with '/' (at most 1024 chars)");
+        u.path = this.bytes(); hasPath = true;
+      } else if (s.strIs("intervalMs")) {
+        u.intervalMs = <u32>this.readInt("usage.intervalMs", 100, 3600000); hasInterval = true;
+      } else if (s.strIs("timeoutMs")) {
+        u.timeoutMs = <u32>this.readInt("usage.timeoutMs", 100, 60000);
+      } else if (s.strIs("maxEntries")) {
+        u.maxEntries = <i32>this.readInt("usage.maxEntries", 1, 1000000);
+      } else if (s.strIs("tokenHeader")) {
+        if (!this.readString("usage.tokenHeader")) return false;
+        if (!isHeaderName(s.str, s.strLen, false)) return this.bad("usage.tokenHeader", "must be a lowercase header name");
+        u.tokenHeader = this.bytes();
+      } else if (s.strIs("token")) {
+        if (!this.readString("usage.token")) return false;
+        if (s.strLen > 1024) return this.bad("usage.token", "at most 1024 chars");
+        u.token = this.bytes(); u.hasToken = true;
+      } else return this.bad("usage." + s.strValue(), "unknown field");
+      if (s.failed) return false;
+    }
+    if (!this.check("usage")) return false;
+    if (!hasCluster) return this.bad("usage.cluster", "required");
+    if (!hasAuthority) return this.bad("usage.authority", "required");
+    if (!hasPath) return this.bad("usage.path", "required");
+    if (!hasInterval) return this.bad("usage.intervalMs", "required");
+    this.cfg.usage = u;
+    return true;
+  }
+
+  /** Cross-references: plan API ids, key plan indexes, duplicate digests. */
+  link(): bool {
+    const cfg = this.cfg;
+    const words = (cfg.apis.length + 31) >>> 5;
+    for (let i = 0; i < cfg.plans.length; i++) {
+      const plan = unchecked(cfg.plans[i]);
+      plan.apiBits = new StaticArray<u32>(words);
+      for (let k = 0; k < plan.apiIdNames.length; k++) {
+        const name = String.UTF8.encode(unchecked(plan.apiIdNames[k]));
+        let found = -1;
+        for (let a = 0; a < cfg.apis.length; a++) {
+          const id = unchecked(cfg.apis[a]).id;
+          if (id.byteLength == name.byteLength && memory.compare(changetype<usize>(id), changetype<usize>(name), <usize>id.byteLength) == 0) { found = a; break; }
+        }
+        if (found < 0) return this.bad("plans[" + i.toString() + "].apiIds[" + k.toString() + "]", "unknown API id '" + unchecked(plan.apiIdNames[k]) + "'");
+        unchecked(plan.apiBits[found >>> 5] |= 1 << (found & 31));
+      }
+    }
+    const t = cfg.keys;
+    for (let i = 0; i < t.count; i++) {
+      if (unchecked(t.plan[i]) >= cfg.plans.length) return this.bad("keys[" + i.toString() + "][3]", "plan index out of range");
+    }
+    const dup = t.build();
+    if (dup >= 0) return this.bad("keys[" + dup.toString() + "][0]", "duplicate digest");
+    return true;
+  }
+}
+
+/** Decodes `len` bytes of JSON at `ptr`. Never traps. */
+export function decodeConfig(ptr: usize, len: usize): DecodeResult {
+  const r = new DecodeResult();
+  if (len == 0) {
+    r.error = "(root): configuration is empty";
+    return r;
+  }
+  const d = new Decoder(ptr, len);
+  if (d.top() && !d.s.failed) {
+    r.config = d.cfg;
+  } else {
+    r.error = (d.field.length > 0 ? d.field : "(root)") + ": " + d.s.error + " (at byte " + d.s.offset.toString() + ")";
+  }
+  return r;
+}

@@ -1,0 +1,103 @@
+// Keys by SHA-256 digest: an open-addressing table over flat arrays (no object per key), so 100,000 keys cost a
+// few MiB and a lookup is one hash probe plus a 32-byte compare.
+
+export class KeyTable {
+  count: i32 = 0;
+  /** 32 bytes per key. */
+  digests: ArrayBuffer = new ArrayBuffer(0);
+  /** Per key: keyId offset, keyId length, consumerId offset, consumerId length (into `ids`). */
+  idRefs: StaticArray<u32> = new StaticArray<u32>(0);
+  ids: ArrayBuffer = new ArrayBuffer(0);
+  private idsLen: i32 = 0;
+  plan: StaticArray<i32> = new StaticArray<i32>(0);
+  expiresAt: StaticArray<f64> = new StaticArray<f64>(0);
+  notBefore: StaticArray<f64> = new StaticArray<f64>(0);
+  /** Slot → key index + 1 (0 = empty). */
+  private slots: StaticArray<i32> = new StaticArray<i32>(0);
+  private mask: u32 = 0;
+
+  /** Reserves room for `n` keys (the array length is known before the records are read only as an estimate). */
+  private grow(n: i32): void {
+    const cap = n < 16 ? 16 : n;
+    const d = new ArrayBuffer(cap * 32);
+    memory.copy(changetype<usize>(d), changetype<usize>(this.digests), <usize>this.count * 32);
+    this.digests = d;
+    const r = new StaticArray<u32>(cap * 4);
+    memory.copy(changetype<usize>(r), changetype<usize>(this.idRefs), <usize>this.count * 16);
+    this.idRefs = r;
+    const p = new StaticArray<i32>(cap);
+    memory.copy(changetype<usize>(p), changetype<usize>(this.plan), <usize>this.count * 4);
+    this.plan = p;
+    const e = new StaticArray<f64>(cap);
+    memory.copy(changetype<usize>(e), changetype<usize>(this.expiresAt), <usize>this.count * 8);
+    this.expiresAt = e;
+    const b = new StaticArray<f64>(cap);
+    memory.copy(changetype<usize>(b), changetype<usize>(this.notBefore), <usize>this.count * 8);
+    this.notBefore = b;
+  }
+
+  private appendId(ptr: usize, len: usize): u32 {
+    const need = this.idsLen + <i32>len;
+    if (need > this.ids.byteLength) {
+      const nb = new ArrayBuffer(need < 4096 ? 4096 : need * 2);
+      memory.copy(changetype<usize>(nb), changetype<usize>(this.ids), <usize>this.idsLen);
+      this.ids = nb;
+    }
+    const off = this.idsLen;
+    memory.copy(changetype<usize>(this.ids) + <usize>off, ptr, len);
+    this.idsLen = need;
+    return <u32>off;
+  }
+
+  /** Appends a record (digest 32 bytes at `digest`). Duplicates are detected by build(). */
+  add(digest: usize, keyId: usize, keyIdLen: usize, consumer: usize, consumerLen: usize, plan: i32, expiresAt: f64, notBefore: f64): void {
+    if (this.count >= this.plan.length) this.grow(this.count * 2);
+    const i = this.count;
+    memory.copy(changetype<usize>(this.digests) + <usize>i * 32, digest, 32);
+    const k = this.appendId(keyId, keyIdLen);
+    const c = this.appendId(consumer, consumerLen);
+    unchecked(this.idRefs[i * 4] = k);
+    unchecked(this.idRefs[i * 4 + 1] = <u32>keyIdLen);
+    unchecked(this.idRefs[i * 4 + 2] = c);
+    unchecked(this.idRefs[i * 4 + 3] = <u32>consumerLen);
+    unchecked(this.plan[i] = plan);
+    unchecked(this.expiresAt[i] = expiresAt);
+    unchecked(this.notBefore[i] = notBefore);
+    this.count++;
+  }
+
+  /** Builds the hash index; returns the index of the first duplicate digest, or -1. */
+  build(): i32 {
+    let cap: u32 = 16;
+    while (cap < <u32>this.count * 2) cap <<= 1;
+    this.slots = new StaticArray<i32>(<i32>cap);
+    this.mask = cap - 1;
+    for (let i = 0; i < this.count; i++) {
+      const d = changetype<usize>(this.digests) + <usize>i * 32;
+      if (this.find(d) >= 0) return i;
+      let s = load<u32>(d) & this.mask;
+      while (unchecked(this.slots[s]) != 0) s = (s + 1) & this.mask;
+      unchecked(this.slots[s] = i + 1);
+    }
+    return -1;
+  }
+
+  /** Index of the key with this 32-byte digest, or -1. */
+  find(digest: usize): i32 {
+    if (this.slots.length == 0) return -1;
+    const a = load<u64>(digest), b = load<u64>(digest, 8), c = load<u64>(digest, 16), d = load<u64>(digest, 24);
+    let s = <u32>a & this.mask;
+    while (true) {
+      const v = unchecked(this.slots[s]);
+      if (v == 0) return -1;
+      const p = changetype<usize>(this.digests) + <usize>(v - 1) * 32;
+      if (load<u64>(p) == a && load<u64>(p, 8) == b && load<u64>(p, 16) == c && load<u64>(p, 24) == d) return v - 1;
+      s = (s + 1) & this.mask;
+    }
+  }
+
+  @inline keyIdPtr(i: i32): usize { return changetype<usize>(this.ids) + <usize>unchecked(this.idRefs[i * 4]); }
+  @inline keyIdLen(i: i32): usize { return <usize>unchecked(this.idRefs[i * 4 + 1]); }
+  @inline consumerPtr(i: i32): usize { return changetype<usize>(this.ids) + <usize>unchecked(this.idRefs[i * 4 + 2]); }
+  @inline consumerLen(i: i32): usize { return <usize>unchecked(this.idRefs[i * 4 + 3]); }
+}

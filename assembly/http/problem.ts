@@ -1,0 +1,67 @@
+// Local replies: a small application/problem+json body with a stable `type`, never echoing the key.
+
+import { proxy_send_local_response } from "../abi/imports";
+import { PairWriter } from "../abi/pairs";
+import { writeU64 } from "../bytes";
+import { Decision } from "../quota/entry";
+
+export const P_MISSING_KEY = 0;
+export const P_INVALID_KEY = 1;
+export const P_FORBIDDEN = 2;
+export const P_QUOTA = 3;
+
+function problemBody(type: string, title: string, status: i32): ArrayBuffer {
+  return String.UTF8.encode("{\"type\":\"urn:tollgate:problem:" + type + "\",\"title\":\"" + title + "\",\"status\":" + status.toString() + "}");
+}
+
+// Built once at start (no imports needed), reused for every reply.
+const BODIES: ArrayBuffer[] = [
+  problemBody("missing-key", "API key required", 401),
+  problemBody("invalid-key", "API key not valid", 401),
+  problemBody("forbidden", "Not allowed for this API key", 403),
+  problemBody("quota-exceeded", "Quota exceeded", 429),
+];
+const DETAILS: ArrayBuffer[] = [
+  String.UTF8.encode("tollgate_missing_key"), String.UTF8.encode("tollgate_invalid_key"),
+  String.UTF8.encode("tollgate_forbidden"), String.UTF8.encode("tollgate_quota_exceeded"),
+];
+const STATUS: i32[] = [401, 401, 403, 429];
+
+const CONTENT_TYPE = String.UTF8.encode("content-type");
+const PROBLEM_JSON = String.UTF8.encode("application/problem+json");
+export const RETRY_AFTER = String.UTF8.encode("retry-after");
+export const RL_LIMIT = String.UTF8.encode("ratelimit-limit");
+export const RL_REMAINING = String.UTF8.encode("ratelimit-remaining");
+export const RL_RESET = String.UTF8.encode("ratelimit-reset");
+
+const NUMS = memory.data(96);
+const writer = new PairWriter();
+
+@inline function ab(b: ArrayBuffer): usize { return changetype<usize>(b); }
+@inline function abLen(b: ArrayBuffer): usize { return <usize>b.byteLength; }
+
+/** Stages the three RateLimit-* headers (numbers written at NUMS + base). */
+export function addRateLimitHeaders(w: PairWriter, limit: u32, remaining: u32, reset: u32, base: usize): void {
+  const a = NUMS + base;
+  const la = writeU64(a, limit);
+  const lb = writeU64(a + 12, remaining);
+  const lc = writeU64(a + 24, reset);
+  w.add(ab(RL_LIMIT), abLen(RL_LIMIT), a, la);
+  w.add(ab(RL_REMAINING), abLen(RL_REMAINING), a + 12, lb);
+  w.add(ab(RL_RESET), abLen(RL_RESET), a + 24, lc);
+}
+
+/** Sends the problem reply `kind`; `d` (quota replies only) supplies Retry-After and RateLimit-* values. */
+export function sendProblem(kind: i32, d: Decision | null): void {
+  writer.reset();
+  writer.add(ab(CONTENT_TYPE), abLen(CONTENT_TYPE), ab(PROBLEM_JSON), abLen(PROBLEM_JSON));
+  if (kind == P_QUOTA && d != null) {
+    const ra = writeU64(NUMS + 48, d.hasLimit ? d.reset : 1);
+    writer.add(ab(RETRY_AFTER), abLen(RETRY_AFTER), NUMS + 48, ra);
+    if (d.hasLimit) addRateLimitHeaders(writer, d.limit, d.remaining, d.reset, 0);
+  }
+  writer.finish();
+  const body = unchecked(BODIES[kind]);
+  const details = unchecked(DETAILS[kind]);
+  proxy_send_local_response(<u32>unchecked(STATUS[kind]), ab(details), abLen(details), ab(body), abLen(body), writer.ptr, writer.len, -1);
+}

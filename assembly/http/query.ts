@@ -1,0 +1,77 @@
+// Query-string handling on the raw :path bytes: find a parameter, and rebuild the path without given parameters.
+
+import { ByteSink } from "../sink";
+
+/** Offset of the '?' in the path, or len. */
+export function queryStart(path: usize, len: usize): usize {
+  for (let i: usize = 0; i < len; i++) if (load<u8>(path + i) == 0x3f) return i;
+  return len;
+}
+
+/** End of the query: the '#' after `q`, or len. */
+function queryEnd(path: usize, len: usize, q: usize): usize {
+  for (let i = q; i < len; i++) if (load<u8>(path + i) == 0x23) return i;
+  return len;
+}
+
+/** Result of findParam: value range within the path. */
+export let paramValue: usize = 0;
+export let paramValueLen: usize = 0;
+
+/** Finds the first parameter named exactly `name` (raw bytes); sets paramValue/paramValueLen. */
+export function findParam(path: usize, len: usize, name: usize, nameLen: usize): bool {
+  const q = queryStart(path, len);
+  if (q >= len) return false;
+  const end = queryEnd(path, len, q);
+  let i = q + 1;
+  while (i <= end) {
+    let j = i;
+    while (j < end && load<u8>(path + j) != 0x26) j++;
+    // Parameter [i, j).
+    let eq = i;
+    while (eq < j && load<u8>(path + eq) != 0x3d) eq++;
+    if (eq - i == nameLen && memory.compare(path + i, name, nameLen) == 0) {
+      paramValue = eq < j ? path + eq + 1 : path + j;
+      paramValueLen = eq < j ? j - eq - 1 : 0;
+      return true;
+    }
+    i = j + 1;
+  }
+  return false;
+}
+
+/**
+ * Writes the path without every parameter whose name is one of `names` (views: ptr, len pairs) into `out`.
+ * Returns false when nothing was removed (out is then unspecified). Other parameters keep their bytes and order.
+ */
+export function pathWithout(path: usize, len: usize, names: StaticArray<usize>, count: i32, out: ByteSink): bool {
+  const q = queryStart(path, len);
+  if (q >= len) return false;
+  const end = queryEnd(path, len, q);
+  out.reset();
+  out.bytes(path, q);
+  let removed = false;
+  let kept = 0;
+  let i = q + 1;
+  while (i <= end) {
+    let j = i;
+    while (j < end && load<u8>(path + j) != 0x26) j++;
+    let eq = i;
+    while (eq < j && load<u8>(path + eq) != 0x3d) eq++;
+    let drop = false;
+    for (let k = 0; k < count; k++) {
+      const np = unchecked(names[k * 2]);
+      const nl = unchecked(names[k * 2 + 1]);
+      if (eq - i == nl && memory.compare(path + i, np, nl) == 0) { drop = true; break; }
+    }
+    if (drop) removed = true;
+    else if (j > i) {
+      out.byte(kept == 0 ? 0x3f : 0x26);
+      out.bytes(path + i, j - i);
+      kept++;
+    }
+    i = j + 1;
+  }
+  if (end < len) out.bytes(path + end, len - end);
+  return removed;
+}

@@ -1,0 +1,89 @@
+// Response side of an allowed stream: record the upstream status class (for usage) and add RateLimit-* headers.
+// Two host calls with RateLimit headers (pairs get + set), one without (the :status value).
+
+import {
+  proxy_get_header_map_pairs, proxy_get_header_map_value, proxy_set_header_map_pairs, MAP_RESPONSE_HEADERS, RESULT_OK,
+} from "../abi/imports";
+import { OUT_LEN, OUT_PTR } from "../abi/memory";
+import { PairTable, PairWriter } from "../abi/pairs";
+import { bytesEqual } from "../bytes";
+import {
+  F_ALLOWED, F_RATELIMIT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_MINUTE, S_RL_LIMIT, S_RL_REMAINING,
+  S_RL_RESET, S_STATUS, streamGet, streamRelease,
+} from "../streams";
+import { countRequest, OUT_ALLOWED } from "../usage/counters";
+import { addRateLimitHeaders, RL_LIMIT, RL_REMAINING, RL_RESET } from "./problem";
+
+const table = new PairTable();
+const writer = new PairWriter();
+const STATUS = String.UTF8.encode(":status");
+const F_COUNTED: u32 = 4;
+
+@inline function ab(b: ArrayBuffer): usize { return changetype<usize>(b); }
+@inline function abLen(b: ArrayBuffer): usize { return <usize>b.byteLength; }
+
+function parseStatus(p: usize, n: usize): u32 {
+  if (n != 3) return 0;
+  let v: u32 = 0;
+  for (let i: usize = 0; i < 3; i++) {
+    const c = <u32>load<u8>(p + i) - 0x30;
+    if (c > 9) return 0;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+export function onResponseHeaders(ctx: u32): u32 {
+  const s = streamGet(ctx);
+  if (s == 0) return 0;
+  const flags = load<u32>(s, S_FLAGS);
+  if ((flags & F_RATELIMIT) == 0) {
+    if (proxy_get_header_map_value(MAP_RESPONSE_HEADERS, ab(STATUS), 7, OUT_PTR, OUT_LEN) == RESULT_OK) {
+      store<u16>(s, <u16>parseStatus(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN)), S_STATUS);
+    }
+    return 0;
+  }
+  if (proxy_get_header_map_pairs(MAP_RESPONSE_HEADERS, OUT_PTR, OUT_LEN) != RESULT_OK ||
+      !table.decode(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN))) {
+    return 0;
+  }
+  writer.reset();
+  for (let i = 0; i < table.count; i++) {
+    const kp = table.keyPtr(i), kl = table.keyLen(i);
+    if (bytesEqual(kp, kl, ab(STATUS), 7)) {
+      store<u16>(s, <u16>parseStatus(table.valuePtr(i), table.valueLen(i)), S_STATUS);
+    }
+    // Our values replace any the upstream set.
+    if (bytesEqual(kp, kl, ab(RL_LIMIT), abLen(RL_LIMIT)) || bytesEqual(kp, kl, ab(RL_REMAINING), abLen(RL_REMAINING)) ||
+        bytesEqual(kp, kl, ab(RL_RESET), abLen(RL_RESET))) continue;
+    writer.add(kp, kl, table.valuePtr(i), table.valueLen(i));
+  }
+  addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET), 0);
+  writer.finish();
+  proxy_set_header_map_pairs(MAP_RESPONSE_HEADERS, writer.ptr, writer.len);
+  return 0;
+}
+
+/** Counts an allowed stream once (on_log, or on_delete if log never came). */
+function countStream(s: usize): void {
+  const flags = load<u32>(s, S_FLAGS);
+  if ((flags & F_ALLOWED) == 0 || (flags & F_COUNTED) != 0) return;
+  store<u32>(s, flags | F_COUNTED, S_FLAGS);
+  const minute = load<f64>(s, S_MINUTE);
+  if (minute < 0) return; // usage reporting off when the request was decided
+  const status = <i32>load<u16>(s, S_STATUS);
+  const cls = status >= 100 && status < 600 ? status / 100 : 0;
+  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUT_ALLOWED, cls);
+}
+
+export function onLog(ctx: u32): void {
+  const s = streamGet(ctx);
+  if (s != 0) countStream(s);
+}
+
+export function onDelete(ctx: u32): void {
+  const s = streamGet(ctx);
+  if (s == 0) return;
+  countStream(s);
+  streamRelease(ctx);
+}

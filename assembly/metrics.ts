@@ -1,0 +1,52 @@
+// Envoy metrics. The hot path only bumps VM-local deltas; the tick pushes them with proxy_increment_metric, so a
+// request costs no metric host call. Metric ids are defined once per root context (they are per VM in Envoy).
+
+import { proxy_define_metric, proxy_increment_metric } from "./abi/imports";
+
+export const M_ALLOWED = 0;
+export const M_DENIED_AUTH = 1;
+export const M_DENIED_FORBIDDEN = 2;
+export const M_DENIED_QUOTA = 3;
+export const M_FLUSH_OK = 4;
+export const M_FLUSH_FAILED = 5;
+export const M_DROPPED = 6;
+const COUNT = 7;
+
+const NAMES: string[] = [
+  "tollgate_allowed", "tollgate_denied_auth", "tollgate_denied_forbidden", "tollgate_denied_quota",
+  "tollgate_flush_ok", "tollgate_flush_failed", "tollgate_usage_dropped",
+];
+
+const deltas = new StaticArray<u64>(COUNT);
+const ids = new StaticArray<u32>(COUNT);
+let defined = false;
+const OUT_ID = memory.data(4);
+
+@inline export function bump(m: i32): void {
+  unchecked(deltas[m] += 1);
+}
+
+export function bumpBy(m: i32, n: u64): void {
+  if (m >= 0 && m < COUNT) unchecked(deltas[m] += n);
+}
+
+/** Defines the counters (called from each new root context's on_vm_start/on_configure). */
+export function defineMetrics(): void {
+  for (let i = 0; i < COUNT; i++) {
+    const buf = String.UTF8.encode(unchecked(NAMES[i]));
+    if (proxy_define_metric(0, changetype<usize>(buf), <usize>buf.byteLength, OUT_ID) == 0) {
+      unchecked(ids[i] = load<u32>(OUT_ID));
+    }
+  }
+  defined = true;
+}
+
+/** Pushes local deltas to Envoy (on tick). */
+export function pushMetrics(): void {
+  if (!defined) return;
+  for (let i = 0; i < COUNT; i++) {
+    const d = unchecked(deltas[i]);
+    if (d == 0) continue;
+    if (proxy_increment_metric(unchecked(ids[i]), <i64>d) == 0) unchecked(deltas[i] = 0);
+  }
+}

@@ -1,0 +1,119 @@
+// The per-key shared-data entry and the admission decision over it (pure: no host calls).
+//
+// One entry per key holds a fixed slot per period (second … month), each with the window start and the count this
+// Envoy admitted in it, plus the fleet's "others" count for a window from the last usage reply. Every period is
+// counted on every admitted request whatever the plan's limits, so the entry never grows, one get + one CAS set
+// cover any number of limits, and a plan change keeps exact counts. A slot whose window is stale is overwritten.
+
+import { Limit } from "../config/model";
+import { PERIOD_COUNT, windowEnd, windowStart } from "../window";
+
+const MAGIC: u32 = 0x31514754; // "TGQ1"
+const SLOT: usize = 32;
+export const ENTRY_SIZE: usize = 8 + SLOT * <usize>PERIOD_COUNT;
+
+// Slot layout (offsets within a slot).
+const W_START = 0;   // f64 window start (unix s) of `count`
+const COUNT = 8;     // u32 requests admitted by this proxy in that window
+const O_START = 16;  // f64 window start of `others`
+const OTHERS = 24;   // u32 requests admitted by the rest of the fleet in that window
+
+@inline function slot(entry: usize, per: i32): usize {
+  return entry + 8 + <usize>per * SLOT;
+}
+
+/** Whether `len` bytes at `p` are a well-formed entry (anything else is treated as absent). */
+export function entryValid(p: usize, len: usize): bool {
+  return p != 0 && len == ENTRY_SIZE && load<u32>(p) == MAGIC;
+}
+
+/** Initialises an empty entry at `p`. */
+export function entryInit(p: usize): void {
+  memory.fill(p, 0, ENTRY_SIZE);
+  store<u32>(p, MAGIC);
+  for (let per = 0; per < PERIOD_COUNT; per++) {
+    store<f64>(slot(p, per), -1, W_START);
+    store<f64>(slot(p, per), -1, O_START);
+  }
+}
+
+/** Requests counted against window `start` of `per`: local count plus the fleet's others for that window. */
+export function usedInWindow(p: usize, per: i32, start: f64): u64 {
+  const s = slot(p, per);
+  let used: u64 = 0;
+  if (load<f64>(s, W_START) == start) used += <u64>load<u32>(s, COUNT);
+  if (load<f64>(s, O_START) == start) used += <u64>load<u32>(s, OTHERS);
+  return used;
+}
+
+/** Stores the fleet's count for a window (from a usage reply); an older window never replaces a newer one. */
+export function entrySetOthers(p: usize, per: i32, start: f64, others: u32): void {
+  const s = slot(p, per);
+  if (load<f64>(s, O_START) > start) return;
+  store<f64>(s, start, O_START);
+  store<u32>(s, others, OTHERS);
+}
+
+/** Outcome of one decision, including the RateLimit-* values of the limit that decided. */
+export class Decision {
+  admitted: bool = true;
+  /** The limit shown in RateLimit-* headers; false when the plan has no limits. */
+  hasLimit: bool = false;
+  limit: u32 = 0;
+  remaining: u32 = 0;
+  /** Seconds until that limit's window ends (≥ 1). */
+  reset: u32 = 0;
+}
+
+/**
+ * Decides a request at `now` (unix s) against `limits` using the entry at `p`, and on admission counts it in every
+ * period's slot (in place). The tightest limit (fewest remaining; on a tie the later reset) decides the header
+ * values; on rejection, the exhausted limit whose window ends last (so Retry-After is enough for every limit).
+ */
+export function decide(p: usize, limits: Limit[], now: i64, d: Decision): void {
+  d.admitted = true;
+  d.hasLimit = false;
+  let bestRemaining: u64 = u64.MAX_VALUE;
+  let bestReset: i64 = 0;
+  let bestLimit: u32 = 0;
+  let denyReset: i64 = -1;
+  let denyLimit: u32 = 0;
+  for (let i = 0; i < limits.length; i++) {
+    const l = unchecked(limits[i]);
+    const start = windowStart(l.per, now);
+    const reset = windowEnd(l.per, start) - now;
+    const used = usedInWindow(p, l.per, <f64>start);
+    if (used >= <u64>l.requests) {
+      d.admitted = false;
+      if (reset > denyReset) { denyReset = reset; denyLimit = l.requests; }
+    } else {
+      const remaining = <u64>l.requests - used - 1;
+      if (remaining < bestRemaining || (remaining == bestRemaining && reset > bestReset)) {
+        bestRemaining = remaining; bestReset = reset; bestLimit = l.requests;
+      }
+    }
+  }
+  if (!d.admitted) {
+    d.hasLimit = true;
+    d.limit = denyLimit;
+    d.remaining = 0;
+    d.reset = <u32>denyReset;
+    return;
+  }
+  if (limits.length > 0) {
+    d.hasLimit = true;
+    d.limit = bestLimit;
+    d.remaining = <u32>bestRemaining;
+    d.reset = <u32>bestReset;
+  }
+  for (let per = 0; per < PERIOD_COUNT; per++) {
+    const s = slot(p, per);
+    const start = <f64>windowStart(per, now);
+    if (load<f64>(s, W_START) != start) {
+      store<f64>(s, start, W_START);
+      store<u32>(s, 0, COUNT);
+    }
+    const c = load<u32>(s, COUNT);
+    if (c != u32.MAX_VALUE) store<u32>(s, c + 1, COUNT);
+  }
+}

@@ -1,0 +1,120 @@
+// Root context: configuration, the reporter id, the tick (metrics + usage flush) and http_call responses.
+// The compiled configuration and all counters are module globals: a new root context (reconfiguration in the
+// same VM) replaces the configuration and keeps every count.
+
+import {
+  proxy_get_buffer_bytes, proxy_get_current_time_nanoseconds, proxy_get_shared_data, proxy_log,
+  proxy_set_shared_data, proxy_set_tick_period_milliseconds, random_get,
+  BUFFER_PLUGIN_CONFIGURATION, LOG_INFO, LOG_WARN, RESULT_OK,
+} from "./abi/imports";
+import { OUT_CAS, OUT_LEN, OUT_PTR, OUT_U64 } from "./abi/memory";
+import { writeHex } from "./bytes";
+import { decodeConfig } from "./config/decode";
+import { Config } from "./config/model";
+import { defineMetrics, pushMetrics } from "./metrics";
+import { INSERT_CAS } from "./quota/shared";
+import { setMaxEntries } from "./usage/counters";
+import { flushResponse, flushTick, setReporter } from "./usage/flush";
+
+/** Counters held per VM are capped so one report stays under the control service's 4 MiB body limit. */
+const MAX_ENTRIES_PER_BATCH = 16384;
+const METRICS_TICK_MS: u32 = 5000;
+
+export let config: Config | null = null;
+let activeRoot: u32 = 0;
+let reporterReady = false;
+
+export function log(level: u32, message: string): void {
+  const b = String.UTF8.encode(message);
+  proxy_log(level, changetype<usize>(b), <usize>b.byteLength);
+}
+
+function nowMs(): f64 {
+  if (proxy_get_current_time_nanoseconds(OUT_U64) != RESULT_OK) return 0;
+  return <f64>(load<u64>(OUT_U64) / 1000000);
+}
+
+const REPORTER_KEY = String.UTF8.encode("tg:reporter");
+const RANDOM = memory.data(8);
+const HEX = memory.data(16);
+
+function isHex16(p: usize, n: usize): bool {
+  if (n != 16) return false;
+  for (let i: usize = 0; i < 16; i++) {
+    const c = <u32>load<u8>(p + i);
+    if (!(c - 0x30 < 10 || c - 0x61 < 6)) return false;
+  }
+  return true;
+}
+
+/** Reporter id: created once per Envoy process by CAS insert-if-absent, so every VM ends up with the same one. */
+function ensureReporter(): void {
+  if (reporterReady) return;
+  const k = changetype<usize>(REPORTER_KEY), kl = <usize>REPORTER_KEY.byteLength;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    let cas = INSERT_CAS;
+    const r = proxy_get_shared_data(k, kl, OUT_PTR, OUT_LEN, OUT_CAS);
+    if (r == RESULT_OK) {
+      const p = <usize>load<u32>(OUT_PTR), n = <usize>load<u32>(OUT_LEN);
+      if (isHex16(p, n)) {
+        setReporter(p);
+        reporterReady = true;
+        return;
+      }
+      cas = load<u32>(OUT_CAS);
+    }
+    if (random_get(RANDOM, 8) != 0) store<u64>(RANDOM, <u64>nowMs() ^ 0x5deece66d);
+    writeHex(HEX, RANDOM, 8);
+    if (proxy_set_shared_data(k, kl, HEX, 16, cas) == RESULT_OK) {
+      setReporter(HEX);
+      reporterReady = true;
+      return;
+    }
+  }
+  // Shared data unusable: a VM-local id still identifies this VM's reports consistently.
+  setReporter(HEX);
+  reporterReady = true;
+}
+
+export function onVmStart(_root: u32): bool {
+  ensureReporter();
+  return true;
+}
+
+export function onConfigure(root: u32, size: u32): bool {
+  let ptr: usize = 0, len: usize = 0;
+  if (size > 0 && proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, OUT_PTR, OUT_LEN) == RESULT_OK) {
+    ptr = <usize>load<u32>(OUT_PTR);
+    len = <usize>load<u32>(OUT_LEN);
+  }
+  const r = decodeConfig(ptr, len);
+  const cfg = r.config;
+  if (cfg == null) {
+    log(LOG_WARN, "tollgate: configuration rejected: " + r.error);
+    return false;
+  }
+  ensureReporter();
+  config = cfg;
+  activeRoot = root;
+  defineMetrics();
+  const usage = cfg.usage;
+  if (usage != null) setMaxEntries(usage.maxEntries < MAX_ENTRIES_PER_BATCH ? usage.maxEntries : MAX_ENTRIES_PER_BATCH);
+  proxy_set_tick_period_milliseconds(usage != null ? usage.intervalMs : METRICS_TICK_MS);
+  log(LOG_INFO, "tollgate: configuration applied: " + cfg.apis.length.toString() + " APIs, " +
+    cfg.plans.length.toString() + " plans, " + cfg.keys.count.toString() + " keys");
+  return true;
+}
+
+export function onTick(root: u32): void {
+  // A replaced root context may still tick until Envoy deletes it; only the active one reports.
+  if (root != activeRoot) return;
+  pushMetrics();
+  const cfg = config;
+  if (cfg == null) return;
+  const usage = cfg.usage;
+  if (usage != null) flushTick(usage, nowMs());
+}
+
+export function onHttpCallResponse(_root: u32, token: u32, numHeaders: u32, bodySize: u32): void {
+  flushResponse(token, numHeaders, bodySize, nowMs());
+}

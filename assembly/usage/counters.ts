@@ -1,0 +1,137 @@
+// VM-local usage counters per (minute, key id, API id, outcome), plus upstream status classes for allowed
+// requests. They live in module globals, not in a root context, so a reconfiguration (new root context, same VM)
+// loses nothing. Bounded by usage.maxEntries: requests that would need a new counter past the cap are counted
+// in `dropped` and reported as such.
+
+export const OUT_ALLOWED: u32 = 0;
+export const OUT_REJECTED_QUOTA: u32 = 1;
+export const OUT_REJECTED_AUTH: u32 = 2;
+export const OUT_REJECTED_FORBIDDEN: u32 = 3;
+
+const REC: usize = 168;
+const C_MINUTE = 0;   // f64
+const C_COUNT = 8;    // u32
+const C_STATUS = 12;  // 5 × u32 (1xx … 5xx)
+const C_OUTCOME = 32; // u8
+const C_KEY_LEN = 33; // u8
+const C_API_LEN = 34; // u8
+const C_KEY = 36;     // 64 bytes
+const C_API = 100;    // 64 bytes
+const C_HASH = 164;   // u32
+
+let slab: usize = 0;
+let recCap: i32 = 0;
+let used: i32 = 0;
+let index = new StaticArray<i32>(0);
+let mask: u32 = 0;
+
+/** Requests not held in any counter since the last acknowledged report. */
+export let dropped: u64 = 0;
+export let maxEntries: i32 = 10000;
+
+export function setMaxEntries(n: i32): void { maxEntries = n; }
+export function addDropped(n: u64): void { dropped += n; }
+export function takeDropped(): u64 { const d = dropped; dropped = 0; return d; }
+export function counterCount(): i32 { return used; }
+
+function hashOf(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32): u32 {
+  let h: u32 = 2166136261 ^ outcome;
+  h = (h ^ <u32>(<i64>minute)) * 16777619;
+  for (let i: usize = 0; i < keyLen; i++) h = (h ^ load<u8>(key + i)) * 16777619;
+  h = (h ^ 0xff) * 16777619;
+  for (let i: usize = 0; i < apiLen; i++) h = (h ^ load<u8>(api + i)) * 16777619;
+  return h;
+}
+
+function growSlab(): void {
+  const nc = recCap == 0 ? 64 : recCap * 2;
+  const ns = heap.alloc(<usize>nc * REC);
+  if (slab != 0) {
+    memory.copy(ns, slab, <usize>used * REC);
+    heap.free(slab);
+  }
+  slab = ns;
+  recCap = nc;
+  index = new StaticArray<i32>(nc * 2);
+  mask = <u32>(nc * 2) - 1;
+  for (let r = 0; r < used; r++) place(load<u32>(slab + <usize>r * REC, C_HASH), r);
+}
+
+function place(h: u32, r: i32): void {
+  let s = h & mask;
+  while (unchecked(index[s]) != 0) s = (s + 1) & mask;
+  unchecked(index[s] = r + 1);
+}
+
+/**
+ * Counts one request. `statusClass` 1…5 adds to that upstream status class (allowed requests), 0 = none.
+ * Key and API ids are at most 64 bytes (validated configuration ids); longer input is ignored.
+ */
+export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, statusClass: i32): void {
+  if (keyLen > 64 || apiLen > 64) return;
+  const h = hashOf(minute, key, keyLen, api, apiLen, outcome);
+  if (slab != 0) {
+    let s = h & mask;
+    while (true) {
+      const v = unchecked(index[s]);
+      if (v == 0) break;
+      const p = slab + <usize>(v - 1) * REC;
+      if (load<u32>(p, C_HASH) == h && load<f64>(p, C_MINUTE) == minute && <u32>load<u8>(p, C_OUTCOME) == outcome &&
+          <usize>load<u8>(p, C_KEY_LEN) == keyLen && <usize>load<u8>(p, C_API_LEN) == apiLen &&
+          memory.compare(p + C_KEY, key, keyLen) == 0 && memory.compare(p + C_API, api, apiLen) == 0) {
+        bump(p, statusClass);
+        return;
+      }
+      s = (s + 1) & mask;
+    }
+  }
+  if (used >= maxEntries) {
+    dropped++;
+    return;
+  }
+  if (used >= recCap) growSlab();
+  const r = used++;
+  const p = slab + <usize>r * REC;
+  memory.fill(p, 0, REC);
+  store<f64>(p, minute, C_MINUTE);
+  store<u8>(p, <u8>outcome, C_OUTCOME);
+  store<u8>(p, <u8>keyLen, C_KEY_LEN);
+  store<u8>(p, <u8>apiLen, C_API_LEN);
+  memory.copy(p + C_KEY, key, keyLen);
+  memory.copy(p + C_API, api, apiLen);
+  store<u32>(p, h, C_HASH);
+  place(h, r);
+  bump(p, statusClass);
+}
+
+@inline function bump(p: usize, statusClass: i32): void {
+  const c = load<u32>(p, C_COUNT);
+  if (c != u32.MAX_VALUE) store<u32>(p, c + 1, C_COUNT);
+  if (statusClass >= 1 && statusClass <= 5) {
+    const q = p + C_STATUS + (<usize>(statusClass - 1) << 2);
+    store<u32>(q, load<u32>(q) + 1);
+  }
+}
+
+/** Forgets every counter (after they were moved into a batch). */
+export function clearCounters(): void {
+  used = 0;
+  if (index.length > 0) memory.fill(changetype<usize>(index), 0, <usize>index.length << 2);
+}
+
+// Accessors for the report writer.
+export function counterMinute(i: i32): f64 { return load<f64>(slab + <usize>i * REC, C_MINUTE); }
+export function counterCountOf(i: i32): u32 { return load<u32>(slab + <usize>i * REC, C_COUNT); }
+export function counterStatus(i: i32, cls: i32): u32 { return load<u32>(slab + <usize>i * REC + C_STATUS + (<usize>(cls - 1) << 2)); }
+export function counterOutcome(i: i32): u32 { return <u32>load<u8>(slab + <usize>i * REC, C_OUTCOME); }
+export function counterKeyPtr(i: i32): usize { return slab + <usize>i * REC + C_KEY; }
+export function counterKeyLen(i: i32): usize { return <usize>load<u8>(slab + <usize>i * REC, C_KEY_LEN); }
+export function counterApiPtr(i: i32): usize { return slab + <usize>i * REC + C_API; }
+export function counterApiLen(i: i32): usize { return <usize>load<u8>(slab + <usize>i * REC, C_API_LEN); }
+
+export function outcomeName(o: u32): string {
+  if (o == OUT_ALLOWED) return "allowed";
+  if (o == OUT_REJECTED_QUOTA) return "rejected_quota";
+  if (o == OUT_REJECTED_AUTH) return "rejected_auth";
+  return "rejected_forbidden";
+}

@@ -1,0 +1,153 @@
+// Flushing usage counters to the control service from the root context's tick (docs/usage-report.md).
+// At most one batch exists at a time: it keeps its batch id until the service acknowledges it (2xx) or refuses it
+// permanently (4xx other than 408/429: dropped and counted); failures, resets, timeouts and 5xx retry with
+// exponential back-off. New requests keep counting into the (bounded) counter table meanwhile.
+
+import {
+  proxy_get_buffer_bytes, proxy_get_header_map_value, proxy_http_call, random_get,
+  BUFFER_HTTP_CALL_RESPONSE_BODY, MAP_HTTP_CALL_RESPONSE_HEADERS, RESULT_OK,
+} from "../abi/imports";
+import { OUT_LEN, OUT_PTR } from "../abi/memory";
+import { PairWriter } from "../abi/pairs";
+import { writeHex } from "../bytes";
+import { UsageTarget } from "../config/model";
+import { bump, bumpBy, M_DROPPED, M_FLUSH_FAILED, M_FLUSH_OK } from "../metrics";
+import { storeOthers } from "../quota/shared";
+import { ByteSink } from "../sink";
+import { addDropped, clearCounters, counterCount, takeDropped } from "./counters";
+import { parseReply } from "./reply";
+import { writeReport } from "./report";
+
+const MIN_BACKOFF_MS: f64 = 1000;
+const MAX_BACKOFF_MS: f64 = 300000;
+
+const body = new ByteSink();
+const headers = new PairWriter();
+const BATCH_HEX = memory.data(32);
+const RANDOM = memory.data(16);
+const TOKEN = memory.data(4);
+const REPORTER_HEX = memory.data(16);
+
+let hasBatch = false;
+let batchRequests: u64 = 0;
+let batchDropped: u64 = 0;
+let inflightToken: u32 = 0;
+let inflight = false;
+let nextAttemptMs: f64 = 0;
+let backoffMs: f64 = 0;
+let seq: u64 = 0;
+
+/** The 16-hex-char reporter id shared by every VM of this Envoy (set once per VM at start). */
+export function setReporter(hex16: usize): void {
+  memory.copy(REPORTER_HEX, hex16, 16);
+}
+
+export function reporterPtr(): usize { return REPORTER_HEX; }
+
+/** A new random batch id; falls back to a counter mixed into the last bytes if random_get fails. */
+function newBatchId(): void {
+  if (random_get(RANDOM, 16) != 0) {
+    seq++;
+    store<u64>(RANDOM, load<u64>(RANDOM) ^ (seq * 0x9e3779b97f4a7c15));
+    store<u64>(RANDOM, load<u64>(RANDOM, 8) + seq, 8);
+  }
+  writeHex(BATCH_HEX, RANDOM, 16);
+}
+
+/** Whether a batch is waiting for an answer or a retry (for tests and the bench). */
+export function batchPending(): bool { return hasBatch; }
+
+/** Called on every tick of the active root context. */
+export function flushTick(target: UsageTarget, nowMs: f64): void {
+  if (inflight) return;
+  if (hasBatch) {
+    if (nowMs < nextAttemptMs) return;
+  } else {
+    if (counterCount() == 0) return;
+    newBatchId();
+    batchDropped = takeDropped();
+    batchRequests = writeReport(body, BATCH_HEX, REPORTER_HEX, batchDropped);
+    clearCounters();
+    hasBatch = true;
+    backoffMs = 0;
+  }
+  send(target, nowMs);
+}
+
+function send(target: UsageTarget, nowMs: f64): void {
+  headers.reset();
+  const M = String.UTF8.encode(":method"), POST = String.UTF8.encode("POST");
+  const P = String.UTF8.encode(":path"), A = String.UTF8.encode(":authority");
+  const CT = String.UTF8.encode("content-type"), JSONT = String.UTF8.encode("application/json");
+  headers.add(changetype<usize>(M), 7, changetype<usize>(POST), 4);
+  headers.add(changetype<usize>(P), 5, changetype<usize>(target.path), <usize>target.path.byteLength);
+  headers.add(changetype<usize>(A), 10, changetype<usize>(target.authority), <usize>target.authority.byteLength);
+  headers.add(changetype<usize>(CT), 12, changetype<usize>(JSONT), 16);
+  if (target.hasToken) {
+    headers.add(changetype<usize>(target.tokenHeader), <usize>target.tokenHeader.byteLength, changetype<usize>(target.token), <usize>target.token.byteLength);
+  }
+  headers.finish();
+  const r = proxy_http_call(
+    changetype<usize>(target.cluster), <usize>target.cluster.byteLength, headers.ptr, headers.len,
+    body.ptr, body.len, 0, 0, target.timeoutMs, TOKEN,
+  );
+  if (r == RESULT_OK) {
+    inflight = true;
+    inflightToken = load<u32>(TOKEN);
+  } else {
+    retryLater(nowMs);
+  }
+}
+
+function retryLater(nowMs: f64): void {
+  bump(M_FLUSH_FAILED);
+  backoffMs = backoffMs == 0 ? MIN_BACKOFF_MS : Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+  nextAttemptMs = nowMs + backoffMs;
+}
+
+function applyFleet(keyId: usize, keyIdLen: usize, per: i32, windowStart: f64, others: u32): void {
+  storeOthers(keyId, keyIdLen, per, windowStart, others);
+}
+
+const STATUS_NAME = memory.data(8);
+
+/** Reads the :status of the http_call response (0 when absent or not a number). */
+function responseStatus(): i32 {
+  store<u64>(STATUS_NAME, 0x7375746174733a); // ":status"
+  if (proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, STATUS_NAME, 7, OUT_PTR, OUT_LEN) != RESULT_OK) return 0;
+  const p = <usize>load<u32>(OUT_PTR);
+  const n = <usize>load<u32>(OUT_LEN);
+  if (n == 0 || n > 3) return 0;
+  let v = 0;
+  for (let i: usize = 0; i < n; i++) {
+    const c = <i32>load<u8>(p + i) - 0x30;
+    if (c < 0 || c > 9) return 0;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** proxy_on_http_call_response for our token; returns false when the token is not ours. */
+export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs: f64): bool {
+  if (!inflight || token != inflightToken) return false;
+  inflight = false;
+  const status = numHeaders == 0 ? 0 : responseStatus();
+  if (status >= 200 && status < 300) {
+    bump(M_FLUSH_OK);
+    hasBatch = false;
+    if (bodySize > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, bodySize, OUT_PTR, OUT_LEN) == RESULT_OK) {
+      parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
+    }
+  } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
+    // Refused for good: retrying the same bytes cannot succeed. Count its requests as dropped.
+    bump(M_FLUSH_FAILED);
+    const lost = batchRequests + batchDropped;
+    addDropped(lost);
+    bumpBy(M_DROPPED, batchRequests);
+    hasBatch = false;
+  } else {
+    retryLater(nowMs);
+  }
+  if (!hasBatch) body.reset();
+  return true;
+}
