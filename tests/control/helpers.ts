@@ -1,0 +1,70 @@
+// Shared fixtures for the control tests: a fresh app on a fresh SQLite file per test, with its log lines captured.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../control/app.js';
+import { defaultSettings, type ControlSettings } from '../../control/settings.js';
+
+export const ADMIN = 'test-admin-token-0123456789';
+export const REPORT = 'test-report-token-0123456789';
+
+export interface TestApp {
+  app: FastifyInstance;
+  dir: string;
+  dbPath: string;
+  logs: string[];
+  admin(method: InjectOptions['method'], url: string, body?: unknown): Promise<LightMyRequestResponse>;
+  report(method: InjectOptions['method'], url: string, body?: unknown): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'tollgate-control-'));
+}
+
+export async function testApp(overrides: Partial<ControlSettings> = {}): Promise<TestApp> {
+  const dir = tempDir();
+  const dbPath = join(dir, 'tollgate.db');
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    },
+  });
+  const settings: ControlSettings = {
+    ...defaultSettings(dir), dbPath, adminToken: ADMIN, reportToken: REPORT, logLevel: 'trace', debounceMs: 10, ...overrides,
+  };
+  const app = await buildApp(settings, { logStream });
+  await app.ready();
+  const call = (token: string) => (method: InjectOptions['method'], url: string, body?: unknown) =>
+    app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as InjectOptions['payload'] }) });
+  return {
+    app, dir, dbPath, logs,
+    admin: call(ADMIN),
+    report: call(REPORT),
+    close: async () => {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates api → plan → consumer → key; returns their ids and the plaintext key. */
+export async function seed(t: TestApp, limits = [{ requests: 100, per: 'minute' }]): Promise<{ apiId: string; planId: string; consumerId: string; keyId: string; key: string }> {
+  const api = (await t.admin('POST', '/v1/apis', { name: 'orders', pathPrefix: '/orders' })).json<{ id: string }>();
+  const plan = (await t.admin('POST', '/v1/plans', { name: 'gold', limits, apiIds: [api.id] })).json<{ id: string }>();
+  const consumer = (await t.admin('POST', '/v1/consumers', { name: 'acme' })).json<{ id: string }>();
+  const key = (await t.admin('POST', `/v1/consumers/${consumer.id}/keys`, { planId: plan.id })).json<{ id: string; key: string }>();
+  return { apiId: api.id, planId: plan.id, consumerId: consumer.id, keyId: key.id, key: key.key };
+}
+
+let batchCounter = 0;
+export function batchId(): string {
+  batchCounter += 1;
+  return (Date.now().toString(16) + batchCounter.toString(16).padStart(8, '0') + Math.random().toString(16).slice(2)).padEnd(32, '0').slice(0, 32);
+}
+
+export const currentMinute = (): number => Math.floor(Date.now() / 60_000) * 60;
