@@ -1,0 +1,34 @@
+// Envoy's load-time checks on a module: an ABI version export, and every import resolvable by module, name and type
+// against the 0.2.1 host functions and WASI. Failures read like Envoy's ("missing import", "import type mismatch").
+import { ABI_VERSION_EXPORTS, PROXY_SIGNATURES, WASI_MODULES, WASI_SIGNATURES, type Signature } from './abi.js';
+import { readImports, sameSignature } from './wasm-imports.js';
+import { wasm, type WasmModule } from './wasm-api.js';
+
+export type AbiVersion = '0_2_1' | '0_2_0' | '0_1_0';
+
+function signatureText(s: Signature): string {
+  return `(${s.params.join(', ')}) -> (${s.results.join(', ')})`;
+}
+
+function expected(module: string, name: string): Signature | undefined {
+  if (module === 'env') return PROXY_SIGNATURES[name];
+  if ((WASI_MODULES as readonly string[]).includes(module)) return WASI_SIGNATURES[name];
+  return undefined;
+}
+
+/** Returns the module's ABI version or throws an Error whose message says why Envoy would refuse it. */
+export function checkModule(bytes: Uint8Array, module: WasmModule): AbiVersion {
+  const exported = new Set(wasm.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name));
+  const abi = ABI_VERSION_EXPORTS.find((name) => exported.has(name));
+  if (abi === undefined) throw new Error('wasm module has no proxy_abi_version_* export (unsupported ABI version)');
+  for (const imp of readImports(bytes)) {
+    const want = expected(imp.module, imp.name);
+    if (want === undefined || imp.kind !== 'function' || imp.signature === undefined) {
+      throw new Error(`missing import: ${imp.module}.${imp.name}`);
+    }
+    if (!sameSignature(imp.signature, want)) {
+      throw new Error(`import type mismatch: ${imp.module}.${imp.name} is ${signatureText(imp.signature)}, host provides ${signatureText(want)}`);
+    }
+  }
+  return abi.slice('proxy_abi_version_'.length) as AbiVersion;
+}

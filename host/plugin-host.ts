@@ -1,0 +1,538 @@
+// createHost's implementation: one plugin on an Envoy-like topology (canary per configuration, N worker VMs and a
+// main-thread VM), streams through worker VMs, ECDS-like reconfiguration, fail strategies, and host-level stats.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import {
+  ConfigRejectedError, type DownstreamRequest, type FailStrategy, type Host, type HostEvent, type HostOptions,
+  type HostStats, type LogLevel, type LogRecord, type MetricSample, type PluginSpec, type StreamResult, type Upstream,
+  type UpstreamRequest, type UpstreamResponse,
+} from './api.js';
+import { LOG_LEVELS } from './abi.js';
+import { FilterStream, concatBytes, EMPTY, failStreamReply, type FinalReply } from './filter-stream.js';
+import { HostClock } from './host-clock.js';
+import { createHttpCaller } from './http-call.js';
+import { Interleaver } from './interleave.js';
+import { MetricRegistry, prometheusName } from './metric-registry.js';
+import { checkModule } from './module-check.js';
+import type { HeaderPairs } from './pairs.js';
+import { finishRoot } from './proxy-abi.js';
+import { SharedStore, type SharedEntry } from './shared-store.js';
+import { LinkError, Vm, VmTrap, type VmServices } from './vm.js';
+import { wasm, type WasmModule } from './wasm-api.js';
+
+const utf8 = new TextEncoder();
+const bytesOf = (v: Uint8Array | string | undefined): Uint8Array => (v === undefined ? EMPTY : typeof v === 'string' ? utf8.encode(v) : v);
+
+function defaultLog(record: LogRecord): void {
+  if (LOG_LEVELS.indexOf(record.level) < LOG_LEVELS.indexOf('info')) return;
+  process.stderr.write(`[wasm ${record.vm}] ${record.level}: ${record.message}\n`);
+}
+
+/** Downstream request headers as Envoy's HTTP/1.1 codec and connection manager hand them to filters. */
+export function downstreamHeaders(req: DownstreamRequest, requestId: string): HeaderPairs {
+  const given: HeaderPairs = Array.isArray(req.headers)
+    ? req.headers.map(([k, v]) => [k.toLowerCase(), v])
+    : Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]);
+  const hostHeader = given.find(([k]) => k === 'host')?.[1];
+  const rest = given.filter(([k]) => k !== 'host' && !k.startsWith(':'));
+  const body = bytesOf(req.body);
+  if (body.length > 0 && !rest.some(([k]) => k === 'content-length' || k === 'transfer-encoding')) {
+    rest.push(['content-length', String(body.length)]);
+  }
+  if (!rest.some(([k]) => k === 'x-forwarded-proto')) rest.push(['x-forwarded-proto', req.scheme ?? 'http']);
+  if (!rest.some(([k]) => k === 'x-request-id')) rest.push(['x-request-id', requestId]);
+  return [
+    [':authority', req.authority ?? hostHeader ?? 'localhost'],
+    [':path', req.path],
+    [':method', req.method.toUpperCase()],
+    [':scheme', req.scheme ?? 'http'],
+    ...rest,
+  ];
+}
+
+export function upstreamRequestOf(headers: HeaderPairs, body: Uint8Array): UpstreamRequest {
+  const get = (name: string) => headers.find(([k]) => k === name)?.[1] ?? '';
+  return {
+    method: get(':method'),
+    path: get(':path'),
+    authority: get(':authority'),
+    headers: headers.filter(([k]) => !k.startsWith(':')),
+    body,
+  };
+}
+
+/** Envoy's local reply headers: :status, content-length, content-type for a non-empty body, then the guest's. */
+export function localReplyHeaders(reply: FinalReply): HeaderPairs {
+  const out: HeaderPairs = [[':status', String(reply.status)], ['content-length', String(reply.body.length)]];
+  if (reply.body.length > 0) out.push(['content-type', 'text/plain']);
+  for (const [k, v] of reply.headers) out.push([k.toLowerCase(), v]);
+  return out;
+}
+
+interface Plugin {
+  spec: PluginSpec;
+  module: WasmModule;
+  vmConfig: Uint8Array;
+  pluginConfig: Uint8Array;
+  failStrategy: FailStrategy;
+}
+
+export class PluginHost implements Host {
+  readonly workers: number;
+  readonly clock: HostClock;
+  private readonly store = new SharedStore();
+  private readonly registry = new MetricRegistry();
+  private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly eventLog: HostEvent[] = [];
+  private readonly counters: HostStats = { vmFailures: 0, failClosedReplies: 0, failOpenBypasses: 0, reloads: 0, configRejections: 0, configGeneration: 0 };
+  private readonly logSink: (record: LogRecord) => void;
+  private readonly interleaver: Interleaver<Vm> | undefined;
+  private readonly services: VmServices;
+  private plugin: Plugin | undefined;
+  private workerVms: Vm[] = [];
+  private mainVm: Vm | undefined;
+  /** Active root context id per VM. */
+  private readonly activeRoot = new Map<Vm, number>();
+  private readonly liveStreams = new Set<FilterStream>();
+  private inflightCalls = 0;
+  private roundRobin = 0;
+  private capture: LogRecord[] | undefined;
+
+  constructor(private readonly options: HostOptions = {}) {
+    this.workers = Math.max(1, options.workers ?? 2);
+    this.clock = new HostClock(options.clock ?? 'virtual', options.startTimeMs ?? Date.now());
+    this.logSink = options.onLog ?? defaultLog;
+    this.interleaver = options.interleaveSeed === undefined ? undefined : new Interleaver<Vm>(options.interleaveSeed);
+    const caller = createHttpCaller(this.clock, this.agent);
+    this.services = {
+      clock: this.clock,
+      store: this.store,
+      metrics: this.registry,
+      clusters: options.clusters ?? {},
+      logLevel: LOG_LEVELS.indexOf(options.logLevel ?? 'info'),
+      properties: options.properties ?? {},
+      log: (vm, level, message) => this.emitLog({ vm, level, message }),
+      onTrap: (vm, reason) => this.vmTrapped(vm, reason),
+      onSharedDataCall: (vm) => this.interleaver?.maybeRun(vm),
+      httpCall: (cluster, headers, body, trailers, timeoutMs, done) => {
+        this.inflightCalls++;
+        let counted = true;
+        const handle = caller(cluster, headers, body, trailers, timeoutMs, (outcome) => {
+          if (counted) this.inflightCalls--;
+          counted = false;
+          done(outcome);
+        });
+        return {
+          cancel: () => {
+            if (counted) this.inflightCalls--;
+            counted = false;
+            handle.cancel();
+          },
+        };
+      },
+    };
+  }
+
+  private emitLog(record: LogRecord): void {
+    this.capture?.push(record);
+    this.logSink(record);
+  }
+
+  private event(e: HostEvent): void {
+    this.eventLog.push(e);
+  }
+
+  private vmTrapped(vm: Vm, reason: string): void {
+    if (vm.label === 'canary') return;
+    this.counters.vmFailures++;
+    this.event({ kind: 'vm_failed', vm: vm.label, reason });
+    this.emitLog({ vm: vm.label, level: 'critical', message: `wasm VM failed: ${reason}` });
+    for (const s of this.liveStreams) if (s.vm === vm) s.vmFailed();
+  }
+
+  private async newVm(label: string, worker: number, plugin: Plugin): Promise<Vm> {
+    const vm = new Vm(label, worker, plugin.spec, plugin.vmConfig, this.services);
+    await vm.start(plugin.module);
+    return vm;
+  }
+
+  /** create(R, 0) → on_vm_start → on_configure, in one VM; throws with Envoy's reason on failure. */
+  private createRoot(vm: Vm, plugin: Plugin, generation: number): number {
+    const id = vm.nextContextId++;
+    vm.contexts.set(id, { id, rootId: id, root: { generation, pendingDone: false, deleted: false } });
+    vm.call('proxy_on_context_create', [id, 0], { contextId: id });
+    if (vm.call('proxy_on_vm_start', [id, plugin.vmConfig.length], { contextId: id }) === 0) {
+      throw new Error(`proxy_on_vm_start returned false (StartFailed) in ${vm.label}`);
+    }
+    const configured = vm.call('proxy_on_configure', [id, plugin.pluginConfig.length], { contextId: id, pluginConfig: plugin.pluginConfig });
+    if (configured === 0) throw new Error(`proxy_on_configure returned false (ConfigureFailed) in ${vm.label}`);
+    this.activeRoot.set(vm, id);
+    return id;
+  }
+
+  /** The canary: a fresh clone configured once and dropped without done/delete; its side effects are real. */
+  private async canary(plugin: Plugin, generation: number): Promise<void> {
+    this.capture = [];
+    let vm: Vm | undefined;
+    try {
+      vm = await this.newVm('canary', -1, plugin);
+      this.createRoot(vm, plugin, generation);
+    } catch (err) {
+      const reason = err instanceof VmTrap ? `wasm trap in canary: ${err.message}` : (err as Error).message;
+      this.counters.configRejections++;
+      this.event({ kind: 'config_rejected', reason });
+      throw new ConfigRejectedError(reason, this.capture);
+    } finally {
+      this.capture = undefined;
+      if (vm !== undefined) {
+        for (const t of vm.ticks.values()) t.cancel();
+        vm.ticks.clear();
+        vm.failed = true; // dropped: late http_call responses and ticks go nowhere
+        vm.failReason = 'canary dropped';
+        this.activeRoot.delete(vm);
+      }
+    }
+  }
+
+  async load(spec: PluginSpec): Promise<void> {
+    if (this.plugin !== undefined) throw new Error('host already has a plugin loaded');
+    const bytes = spec.wasm;
+    let module: WasmModule;
+    try {
+      module = await wasm.compile(bytes);
+      checkModule(bytes, module);
+    } catch (err) {
+      this.counters.configRejections++;
+      this.event({ kind: 'config_rejected', reason: (err as Error).message });
+      throw new ConfigRejectedError(`wasm load failed: ${(err as Error).message}`);
+    }
+    const plugin: Plugin = {
+      spec, module, vmConfig: bytesOf(spec.vmConfig), pluginConfig: bytesOf(spec.pluginConfig),
+      failStrategy: spec.failStrategy ?? 'FAIL_CLOSE',
+    };
+    try {
+      await this.canary(plugin, 1);
+    } catch (err) {
+      if (err instanceof LinkError) throw new ConfigRejectedError(err.message);
+      throw err;
+    }
+    this.plugin = plugin;
+    this.counters.configGeneration = 1;
+    for (let n = 0; n < this.workers; n++) this.workerVms.push(await this.startVm(`worker${n}`, n, plugin));
+    this.mainVm = await this.startVm('main', -1, plugin);
+    this.event({ kind: 'config_applied', generation: 1 });
+  }
+
+  /** Starts and configures a VM; a failure after the canary passed marks just that VM failed. */
+  private async startVm(label: string, worker: number, plugin: Plugin): Promise<Vm> {
+    const vm = new Vm(label, worker, plugin.spec, plugin.vmConfig, this.services);
+    try {
+      await vm.start(plugin.module);
+      this.createRoot(vm, plugin, this.counters.configGeneration);
+    } catch (err) {
+      if (!(err instanceof VmTrap)) vm.markFailed((err as Error).message);
+    }
+    return vm;
+  }
+
+  async reconfigure(pluginConfig: Uint8Array | string): Promise<void> {
+    const current = this.requirePlugin();
+    const next: Plugin = { ...current, pluginConfig: bytesOf(pluginConfig) };
+    const generation = this.counters.configGeneration + 1;
+    await this.canary(next, generation);
+    this.plugin = next;
+    this.counters.configGeneration = generation;
+    const vms = [...this.workerVms, this.mainVm!];
+    for (const [n, vm] of vms.entries()) {
+      if (vm.failed) {
+        // A config change replaces a failed VM (FAIL_CLOSE keeps failing only until then).
+        const fresh = await this.startVm(vm.label, vm.worker, next);
+        if (n < this.workerVms.length) this.workerVms[n] = fresh;
+        else this.mainVm = fresh;
+        continue;
+      }
+      const oldRoot = this.activeRoot.get(vm);
+      try {
+        this.createRoot(vm, next, generation);
+      } catch (err) {
+        if (!(err instanceof VmTrap)) vm.markFailed((err as Error).message);
+        continue;
+      }
+      if (oldRoot !== undefined) this.shutdownRoot(vm, oldRoot);
+    }
+    this.event({ kind: 'config_applied', generation });
+  }
+
+  /** on_done(R): true → on_delete now; false → pending until the plugin calls proxy_done. */
+  private shutdownRoot(vm: Vm, rootId: number): void {
+    const ctx = vm.contexts.get(rootId);
+    if (ctx?.root === undefined) return;
+    let done: number | undefined;
+    try {
+      done = vm.call('proxy_on_done', [rootId], { contextId: rootId });
+    } catch (err) {
+      if (!(err instanceof VmTrap)) throw err;
+      return;
+    }
+    if (done === 0) ctx.root.pendingDone = true;
+    else finishRoot(vm, rootId);
+  }
+
+  private requirePlugin(): Plugin {
+    if (this.plugin === undefined) throw new Error('no plugin loaded: call load() first');
+    return this.plugin;
+  }
+
+  private pickWorker(req: DownstreamRequest): number {
+    if (req.worker !== undefined) {
+      if (req.worker < 0 || req.worker >= this.workers) throw new RangeError(`worker ${req.worker} out of range`);
+      return req.worker;
+    }
+    return this.roundRobin++ % this.workers;
+  }
+
+  /** The VM a new stream on this worker uses, applying the fail strategy of a failed VM (null = no filter). */
+  private async vmForStream(worker: number): Promise<{ vm: Vm } | { bypass: true } | { failClosed: true }> {
+    const plugin = this.requirePlugin();
+    let vm = this.workerVms[worker]!;
+    if (!vm.failed) return { vm };
+    if (plugin.failStrategy === 'FAIL_OPEN') {
+      this.counters.failOpenBypasses++;
+      return { bypass: true };
+    }
+    if (plugin.failStrategy === 'FAIL_RELOAD' && this.clock.now() - vm.failedAtMs >= (this.options.reloadBackoffMs ?? 1000)) {
+      vm = await this.startVm(vm.label, worker, plugin);
+      this.workerVms[worker] = vm;
+      this.counters.reloads++;
+      this.event({ kind: 'vm_reloaded', vm: vm.label });
+      if (!vm.failed) return { vm };
+    }
+    this.counters.failClosedReplies++;
+    return { failClosed: true };
+  }
+
+  /** Opens a stream on a worker (internal API shared with the HTTP front). */
+  async startStream(req: DownstreamRequest, worker: number): Promise<Exchange> {
+    const choice = await this.vmForStream(worker);
+    const requestId = randomUUID();
+    const headers = downstreamHeaders(req, requestId);
+    if (!('vm' in choice)) return new Exchange(this, undefined, headers, worker, 'failClosed' in choice);
+    const vm = choice.vm;
+    const info = {
+      id: requestId, source: req.source ?? '127.0.0.1:40000', startMs: this.clock.now(), protocol: 'HTTP/1.1',
+      scheme: req.scheme ?? 'http', originalPath: req.path, originalMethod: req.method,
+      originalAuthority: req.authority ?? '',
+    };
+    const stream = new FilterStream(vm, this.activeRoot.get(vm)!, info, this.requirePlugin().failStrategy, () => {
+      if (this.requirePlugin().failStrategy === 'FAIL_OPEN') this.counters.failOpenBypasses++;
+      else this.counters.failClosedReplies++;
+    });
+    this.liveStreams.add(stream);
+    return new Exchange(this, stream, headers, worker, false);
+  }
+
+  /** Called by an exchange when its stream is over. */
+  streamFinished(stream: FilterStream): void {
+    this.liveStreams.delete(stream);
+  }
+
+  interleaving(): Interleaver<Vm> | undefined {
+    return this.interleaver;
+  }
+
+  async request(req: DownstreamRequest, upstream?: Upstream): Promise<StreamResult> {
+    const exchange = await this.startStream(req, this.pickWorker(req));
+    const body = bytesOf(req.body);
+    await exchange.requestHeaders(body.length === 0 && (req.trailers ?? []).length === 0);
+    return exchange.finish(body, req.trailers, upstream);
+  }
+
+  async openStream(req: DownstreamRequest) {
+    const exchange = await this.startStream(req, this.pickWorker(req));
+    const body = bytesOf(req.body);
+    await exchange.requestHeaders(body.length === 0 && (req.trailers ?? []).length === 0);
+    return {
+      id: exchange.stream?.id ?? 0,
+      worker: exchange.worker,
+      finish: (upstream?: Upstream) => exchange.finish(body, req.trailers, upstream),
+    };
+  }
+
+  async advance(ms: number): Promise<void> {
+    await this.clock.advance(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  async settle(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inflightCalls > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  metrics(): MetricSample[] {
+    return this.registry.samples();
+  }
+
+  prometheus(): string {
+    const lines: string[] = [];
+    for (const m of this.registry.samples()) {
+      const name = prometheusName(m.name);
+      if (m.type === 'histogram') {
+        lines.push(`# TYPE ${name} summary`, `${name}_sum ${m.value}`, `${name}_count ${m.count ?? 0}`);
+      } else lines.push(`# TYPE ${name} ${m.type}`, `${name} ${m.value}`);
+    }
+    const s = this.counters;
+    const host: Array<[string, string, number]> = [
+      ['tollgate_host_vm_failures_total', 'counter', s.vmFailures],
+      ['tollgate_host_fail_closed_replies_total', 'counter', s.failClosedReplies],
+      ['tollgate_host_fail_open_bypasses_total', 'counter', s.failOpenBypasses],
+      ['tollgate_host_vm_reloads_total', 'counter', s.reloads],
+      ['tollgate_host_config_rejections_total', 'counter', s.configRejections],
+      ['tollgate_host_config_generation', 'gauge', s.configGeneration],
+    ];
+    for (const [name, type, value] of host) lines.push(`# TYPE ${name} ${type}`, `${name} ${value}`);
+    return `${lines.join('\n')}\n`;
+  }
+
+  stats(): HostStats {
+    return { ...this.counters };
+  }
+
+  events(): HostEvent[] {
+    return [...this.eventLog];
+  }
+
+  sharedData(vmId: string): Map<string, SharedEntry> {
+    return new Map(this.store.partition(vmId));
+  }
+
+  async close(): Promise<void> {
+    this.clock.cancelAll();
+    for (const vm of [...this.workerVms, ...(this.mainVm ? [this.mainVm] : [])]) {
+      for (const p of vm.pendingHttp.values()) p.handle.cancel();
+      vm.pendingHttp.clear();
+      for (const t of vm.ticks.values()) t.cancel();
+    }
+    this.agent.destroy();
+  }
+}
+
+/** The downstream ↔ filter ↔ upstream exchange of one request (used by request(), openStream() and the front). */
+export class Exchange {
+  private requestHeadersOk = false;
+  private readonly finalHeaders: HeaderPairs;
+
+  constructor(private readonly host: PluginHost, readonly stream: FilterStream | undefined, headers: HeaderPairs,
+    readonly worker: number, private readonly failClosed: boolean) {
+    this.finalHeaders = headers;
+  }
+
+  get reply(): FinalReply | undefined {
+    if (this.failClosed) return failStreamReply(true);
+    return this.stream?.reply;
+  }
+
+  get headers(): HeaderPairs {
+    return this.finalHeaders;
+  }
+
+  /** Runs the request-header phase; false when the stream ended there (local reply, reset, fail-closed). */
+  async requestHeaders(endOfStream: boolean): Promise<boolean> {
+    const s = this.stream;
+    if (s === undefined) {
+      this.requestHeadersOk = !this.failClosed;
+      return this.requestHeadersOk;
+    }
+    const interleaver = this.host.interleaving();
+    if (interleaver !== undefined) {
+      const item = { vm: s.vm, run: () => s.runRequestHeaders(this.finalHeaders, endOfStream) };
+      interleaver.enqueue(item);
+      await new Promise((resolve) => setImmediate(resolve));
+      interleaver.take(item);
+    }
+    this.requestHeadersOk = await s.decodeHeaders(this.finalHeaders, endOfStream);
+    return this.requestHeadersOk;
+  }
+
+  /** Everything after the request headers, with whole bodies (request()/openStream()). */
+  async finish(body: Uint8Array, trailers: HeaderPairs | undefined, upstream?: Upstream): Promise<StreamResult> {
+    const s = this.stream;
+    let forwardedBody = EMPTY;
+    let upstreamRequest: UpstreamRequest | undefined;
+    let response: UpstreamResponse | undefined;
+    if (this.requestHeadersOk) {
+      const hasTrailers = (trailers ?? []).length > 0;
+      if (body.length > 0 || s === undefined) {
+        const out = s === undefined ? body : await s.decodeData(body, !hasTrailers);
+        if (out !== null) forwardedBody = concatBytes(forwardedBody, out);
+      }
+      if (hasTrailers && s !== undefined && !s.ended) await s.decodeTrailers(trailers!.map(([k, v]) => [k.toLowerCase(), v]));
+      if (s === undefined || !s.ended) {
+        upstreamRequest = upstreamRequestOf(this.finalHeaders, forwardedBody);
+        response = await (upstream ?? (() => ({ status: 200, headers: [] })))(upstreamRequest);
+      }
+    }
+    return this.respond(response, upstreamRequest);
+  }
+
+  private async respond(response: UpstreamResponse | undefined, upstreamRequest: UpstreamRequest | undefined): Promise<StreamResult> {
+    const s = this.stream;
+    const hostCalls = s?.state.hostCalls ?? {};
+    const base = { worker: this.worker, hostCalls, ...(upstreamRequest ? { upstreamRequest } : {}) };
+    try {
+      if (s?.reset === true) return { status: 0, headers: [], body: EMPTY, localReply: false, details: 'stream_reset', ...base };
+      const reply = this.reply;
+      if (reply !== undefined) return await this.sendReply(reply, base);
+      const r = response!;
+      const body = bytesOf(r.body);
+      const headers: HeaderPairs = [[':status', String(r.status)], ...r.headers.map(([k, v]) => [k.toLowerCase(), v] as [string, string])];
+      if (s === undefined) return { status: r.status, headers: strip(headers), body, localReply: false, ...base };
+      const hasTrailers = (r.trailers ?? []).length > 0;
+      const ok = await s.encodeHeaders(headers, body.length === 0 && !hasTrailers);
+      if (!ok) return s.reset ? { status: 0, headers: [], body: EMPTY, localReply: false, details: 'stream_reset', ...base } : await this.sendReply(s.reply!, base);
+      let outBody = EMPTY;
+      if (body.length > 0) {
+        const out = await s.encodeData(body, !hasTrailers);
+        if (out === null) return await this.sendReply(s.reply!, base);
+        outBody = out;
+      }
+      if (hasTrailers) await s.encodeTrailers(r.trailers!.map(([k, v]) => [k.toLowerCase(), v]));
+      const status = Number(s.state.maps[2]!.pairs.find(([k]) => k === ':status')?.[1] ?? r.status);
+      s.complete('via_upstream');
+      return { status, headers: strip(s.state.maps[2]!.pairs), body: outBody, localReply: false, ...base };
+    } finally {
+      if (s !== undefined) {
+        s.complete(s.reply?.details ?? (s.reset ? 'stream_reset' : 'via_upstream'));
+        this.host.streamFinished(s);
+      }
+    }
+  }
+
+  private async sendReply(reply: FinalReply, base: Pick<StreamResult, 'worker' | 'hostCalls' | 'upstreamRequest'>): Promise<StreamResult> {
+    const s = this.stream;
+    let headers = localReplyHeaders(reply);
+    let body = reply.body;
+    if (s !== undefined && reply.duringDecode && !reply.fromHost) {
+      // Envoy sends a decoder filter's local reply through the encoder filters, this filter included.
+      await s.encodeHeaders(headers, body.length === 0);
+      headers = s.state.maps[2]?.pairs ?? headers;
+      if (body.length > 0) body = (await s.encodeData(body, true)) ?? body;
+    }
+    s?.complete(reply.details);
+    return { status: reply.status, headers: strip(headers), body, localReply: true, details: reply.details, ...base };
+  }
+}
+
+function strip(headers: HeaderPairs): HeaderPairs {
+  return headers.filter(([k]) => !k.startsWith(':'));
+}
+
+export function createHost(options: HostOptions = {}): Host {
+  return new PluginHost(options);
+}
+
+export type { LogLevel };
