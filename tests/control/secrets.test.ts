@@ -1,0 +1,82 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADMIN, REPORT, seed, testApp, type TestApp } from './helpers.js';
+import { digestOf } from '../../control/key-material.js';
+
+/** Every file of the database (main file, WAL, shared memory) as one buffer. */
+function databaseBytes(t: TestApp): Buffer {
+  return Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('tollgate.db')).map((f) => readFileSync(join(t.dir, f))));
+}
+
+describe('plaintext keys and tokens', () => {
+  let t: TestApp;
+  const keys: string[] = [];
+  before(async () => {
+    t = await testApp();
+    const s = await seed(t);
+    keys.push(s.key);
+    const rotated = await t.admin('POST', `/v1/keys/${s.keyId}/rotate`, { gracePeriodSeconds: 60 });
+    keys.push(rotated.json<{ key: string }>().key);
+    const more = await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId });
+    keys.push(more.json<{ key: string }>().key);
+    await t.app.distributor.flush();
+    // Make sure the pages are written to the files we scan.
+    await t.admin('GET', '/v1/distribution');
+  });
+  after(async () => t.close());
+
+  it('never reach the SQLite files, but their digests do', () => {
+    const bytes = databaseBytes(t);
+    for (const key of keys) {
+      assert.equal(bytes.includes(Buffer.from(key)), false, 'plaintext key in the database');
+      assert.equal(bytes.includes(Buffer.from(key.slice(4))), false, 'key body in the database');
+      assert.equal(bytes.includes(Buffer.from(digestOf(key))), true, 'digest stored');
+    }
+    assert.equal(bytes.includes(Buffer.from(ADMIN)), false, 'admin token in the database');
+  });
+
+  it('never reach the logs, not even the authorization header', () => {
+    const text = t.logs.join('');
+    assert.ok(text.length > 0, 'logs were captured');
+    for (const key of keys) assert.equal(text.includes(key), false);
+    assert.equal(text.includes(ADMIN), false);
+    assert.equal(text.includes(REPORT), false);
+  });
+
+  it('never appear in listings, the distribution view or the compiled configuration', async () => {
+    const s = (await t.admin('GET', '/v1/consumers')).json<{ items: { id: string }[] }>();
+    const bodies = [
+      (await t.admin('GET', `/v1/consumers/${s.items[0]!.id}/keys`)).body,
+      (await t.admin('GET', '/v1/distribution')).body,
+      (await t.report('GET', '/v1/distribution/wasmplugin')).body,
+      t.app.distributor.current!.compiled.json,
+    ];
+    for (const body of bodies) for (const key of keys) assert.equal(body.includes(key), false);
+  });
+});
+
+describe('generated admin token', () => {
+  it('is announced once, stored hashed, and accepted afterwards', async () => {
+    const { buildApp } = await import('../../control/app.js');
+    const { defaultSettings } = await import('../../control/settings.js');
+    const { tempDir } = await import('./helpers.js');
+    const dir = tempDir();
+    const announced: string[] = [];
+    const settings = { ...defaultSettings(dir), dbPath: join(dir, 'db.sqlite'), logLevel: 'silent' };
+    const first = await buildApp(settings, { announceAdminToken: (tok) => announced.push(tok) });
+    await first.close();
+    const second = await buildApp(settings, { announceAdminToken: (tok) => announced.push(tok) });
+    try {
+      assert.equal(announced.length, 1);
+      assert.match(announced[0]!, /^tga_/);
+      const ok = await second.inject({ method: 'GET', url: '/v1/apis', headers: { authorization: `Bearer ${announced[0]}` } });
+      assert.equal(ok.statusCode, 200);
+      const bytes = Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))));
+      assert.equal(bytes.includes(Buffer.from(announced[0]!)), false);
+    } finally {
+      await second.close();
+    }
+  });
+});
