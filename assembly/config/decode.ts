@@ -63,7 +63,7 @@ class Decoder {
     const c = this.s.peek();
     if (c != 0x2d && (c < 0x30 || c > 0x39)) { this.bad(field, "must be an integer"); return 0; }
     if (!this.s.readNumber()) { this.check(field); return 0; }
-    if (!isIntIn(this.s.num, min, max)) { this.bad(field, "must be an integer in " + min.toString() + ".." + max.toString()); return 0; }
+    if (!isIntIn(this.s.num, min, max)) { this.bad(field, "must be an integer in " + (<i64>min).toString() + ".." + (<i64>max).toString()); return 0; }
     return this.s.num;
   }
 
