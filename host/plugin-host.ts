@@ -512,6 +512,48 @@ export class Exchange {
     }
   }
 
+  /** A body chunk through the request side (front): what goes upstream now, or null when the stream ended. */
+  async decodeChunk(chunk: Uint8Array, endOfStream: boolean): Promise<Uint8Array | null> {
+    const s = this.stream;
+    if (s === undefined) return chunk;
+    return s.decodeData(chunk, endOfStream);
+  }
+
+  /** Response headers (with :status) through the filter (front): 'continue', or 'ended' (reply or reset). */
+  async responseHeaders(headers: HeaderPairs, endOfStream: boolean): Promise<'continue' | 'ended'> {
+    const s = this.stream;
+    if (s === undefined) return 'continue';
+    return (await s.encodeHeaders(headers, endOfStream)) ? 'continue' : 'ended';
+  }
+
+  /** Response headers after the filter (front). */
+  responseHeadersOut(fallback: HeaderPairs): HeaderPairs {
+    return this.stream?.state.maps[2]?.pairs ?? fallback;
+  }
+
+  async encodeChunk(chunk: Uint8Array, endOfStream: boolean): Promise<Uint8Array | null> {
+    const s = this.stream;
+    if (s === undefined) return chunk;
+    return s.encodeData(chunk, endOfStream);
+  }
+
+  get wasReset(): boolean {
+    return this.stream?.reset === true;
+  }
+
+  /** Ends the stream (log → done → delete) once the downstream response is complete (front). */
+  end(details: string): void {
+    const s = this.stream;
+    if (s === undefined) return;
+    s.complete(details);
+    this.host.streamFinished(s);
+  }
+
+  /** The local reply as the client gets it, after the sender's response callbacks (front and request()). */
+  replyResult(reply: FinalReply): Promise<StreamResult> {
+    return this.sendReply(reply, { worker: this.worker, hostCalls: this.stream?.state.hostCalls ?? {} });
+  }
+
   private async sendReply(reply: FinalReply, base: Pick<StreamResult, 'worker' | 'hostCalls' | 'upstreamRequest'>): Promise<StreamResult> {
     const s = this.stream;
     let headers = localReplyHeaders(reply);
