@@ -14,6 +14,8 @@ export interface DistributorOptions {
   plugin: WasmPluginOptions;
   usage: { cluster: string; authority: string; intervalMs: number; timeoutMs: number; reportToken: string };
   debounceMs: number;
+  /** After a failed publish, try again this much later (default 5 s). */
+  retryMs?: number;
   log: FastifyBaseLogger;
   onDistributed?: (version: string, target: string, ok: boolean) => void;
 }
@@ -22,6 +24,7 @@ export interface CurrentConfig { compiled: CompiledConfig; wasmPlugin: WasmPlugi
 
 export class Distributor {
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private latest: CurrentConfig | undefined;
   private readonly statuses = new Map<string, TargetStatus>();
@@ -68,6 +71,16 @@ export class Distributor {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed) void this.distributeNow();
+    }, this.o.retryMs ?? 5000);
+    this.retryTimer.unref();
   }
 
   private async runOnce(): Promise<void> {
@@ -91,8 +104,9 @@ export class Distributor {
         this.o.onDistributed?.(next.compiled.version, t.describe, true);
       } catch (err) {
         status.error = err instanceof Error ? err.message : String(err);
-        this.o.log.error({ err, target: t.describe }, 'distribution failed; will retry on the next change');
+        this.o.log.error({ err, target: t.describe }, 'distribution failed; will retry');
         this.o.onDistributed?.(next.compiled.version, t.describe, false);
+        this.scheduleRetry();
       }
     }));
   }
