@@ -39,6 +39,8 @@ export interface Sidecar {
   state(): SidecarState;
   /** Resolves once a first configuration is serving. */
   firstApplied: Promise<void>;
+  /** Acknowledge the serving version again now (e.g. once the listener is up, so readiness follows at once). */
+  reack(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -115,16 +117,19 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
   };
 
   const done = loop();
-  const reack = setInterval(() => {
+  const reackTimer = setInterval(() => {
     if (state.appliedVersion !== undefined && state.controlReachable) void sendAck(state.appliedVersion, 'applied');
   }, opts.reackIntervalMs ?? 10_000);
-  reack.unref();
+  reackTimer.unref();
 
   return {
     state: () => ({ ...state }),
     firstApplied,
+    async reack() {
+      if (state.appliedVersion !== undefined) await sendAck(state.appliedVersion, 'applied');
+    },
     async stop() {
-      clearInterval(reack);
+      clearInterval(reackTimer);
       abort.abort();
       await done;
     },

@@ -1,0 +1,217 @@
+// Wires the local mesh together: demo upstream, control service (supervised child process), the Envoy-like host
+// as sidecar (HTTP front + filter) fed by the control service's WasmPlugin, the demo seed and the status line.
+// Start order mirrors a pod: upstream first, then the control plane, then the sidecar, whose listener opens only
+// once the first configuration is loaded (Envoy waits for ECDS before it serves: initial_fetch_timeout 0).
+import { createWriteStream, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHost, startFront } from '../host/index.js';
+import type { Host, LogRecord } from '../host/api.js';
+import { adminClient, AdminApiError } from './admin-client.js';
+import { startDemoUpstream, type DemoUpstream } from './demo-upstream.js';
+import { distributionClient } from './distribution-client.js';
+import { buildFilter, filterNeedsBuild } from './filter-build.js';
+import { ensureHome, homePaths, readSeed, resolveTokens, writePids, writeSeed } from './home.js';
+import { adminTokenLine, curlLines } from './instructions.js';
+import { filterCounts } from './filter-metrics.js';
+import { sha256Hex } from './module-source.js';
+import { seedDemo } from './seed.js';
+import type { MeshSettings } from './settings.js';
+import { startSidecar, type Sidecar } from './sidecar.js';
+import { formatStatus, type MeshStatus, type StatusWriter } from './status-line.js';
+import { supervise, type Supervisor } from './supervisor.js';
+import { freePort, httpReachable, waitForHttp } from './wait.js';
+
+/** Envoy cluster name the filter flushes usage to; the control service compiles it into usage.cluster. */
+export const USAGE_CLUSTER = 'tollgate-control';
+
+export interface MeshOptions {
+  /** Repository root (where bin/, build/, assembly/ live). */
+  root: string;
+  out: StatusWriter;
+  /** How often the status line is refreshed. */
+  statusEveryMs?: number;
+}
+
+export interface Mesh {
+  controlUrl: string;
+  proxyUrl: string;
+  upstreamUrl: string;
+  close(): Promise<void>;
+}
+
+interface Closer { name: string; close: () => Promise<void> | void }
+
+export async function startMesh(settings: MeshSettings, opts: MeshOptions): Promise<Mesh> {
+  const { out, root } = opts;
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c.close();
+      } catch (err) {
+        out.log(`shutdown: ${c.name}: ${(err as Error).message}`);
+      }
+    }
+  };
+  try {
+    return await boot(settings, root, out, closers, closeAll, opts.statusEveryMs ?? 1000);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function boot(settings: MeshSettings, root: string, out: StatusWriter, closers: Closer[], closeAll: () => Promise<void>, statusEveryMs: number): Promise<Mesh> {
+  const paths = homePaths(settings.home);
+  ensureHome(settings.home);
+  const tokens = resolveTokens(settings.home, { admin: settings.adminToken, report: settings.reportToken });
+
+  const wasmPath = join(root, 'build', 'tollgate.wasm');
+  if (filterNeedsBuild(wasmPath, join(root, 'assembly'))) {
+    out.log('building the filter (build/tollgate.wasm is missing or older than assembly/)…');
+    await buildFilter(root);
+  }
+  const wasmSha256 = sha256Hex(readFileSync(wasmPath));
+
+  const upstream: DemoUpstream = await startDemoUpstream({ port: settings.upstreamPort, address: settings.address });
+  closers.push({ name: 'demo upstream', close: () => upstream.close() });
+  const upstreamUrl = `http://${settings.address}:${upstream.port}`;
+
+  // The control service must keep one port across restarts: the sidecar's cluster and long-poll point at it.
+  const controlPort = settings.controlPort === 0 ? await freePort() : settings.controlPort;
+  const controlUrl = `http://${settings.address}:${controlPort}`;
+  const logFd = openSync(paths.controlLog, 'a');
+  closers.push({ name: 'control log', close: () => closeSync(logFd) });
+  let controlPid: number | null = null;
+  const control: Supervisor = supervise({
+    name: 'control',
+    command: process.execPath,
+    args: [join(root, 'bin', 'tollgate.mjs'), 'control'],
+    cwd: root,
+    stdio: ['ignore', logFd, logFd],
+    env: {
+      ...process.env,
+      TOLLGATE_CONTROL_HOST: settings.address,
+      TOLLGATE_CONTROL_PORT: String(controlPort),
+      TOLLGATE_DB: paths.db,
+      TOLLGATE_ADMIN_TOKEN: tokens.admin,
+      TOLLGATE_REPORT_TOKEN: tokens.report,
+      TOLLGATE_DISTRIBUTION: 'local',
+      TOLLGATE_FILTER_URL: `file://${wasmPath}`,
+      TOLLGATE_FILTER_SHA256: wasmSha256,
+      TOLLGATE_USAGE_CLUSTER: USAGE_CLUSTER,
+      TOLLGATE_USAGE_AUTHORITY: USAGE_CLUSTER,
+      TOLLGATE_USAGE_INTERVAL_MS: String(settings.usageIntervalMs),
+    },
+    onSpawn: (child, restarts) => {
+      controlPid = child.pid ?? null;
+      writePids(settings.home, { mesh: process.pid, control: controlPid, controlRestarts: restarts });
+    },
+    onExit: ({ code, signal, restarting, delayMs }) => {
+      controlPid = null;
+      if (restarting) out.log(`control service exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms — the sidecar keeps enforcing meanwhile (log: ${paths.controlLog})`);
+    },
+  });
+  closers.push({ name: 'control service', close: () => control.stop() });
+  closers.push({ name: 'pids file', close: () => rmSync(paths.pids, { force: true }) });
+
+  if ((await waitForHttp(`${controlUrl}/healthz`, { timeoutMs: 60_000 })) !== 200) {
+    throw new Error(`the control service did not become healthy on ${controlUrl} within 60 s; see ${paths.controlLog}:\n${tail(paths.controlLog, 15)}`);
+  }
+
+  const admin = adminClient(controlUrl, tokens.admin);
+  let seed = readSeed(settings.home);
+  let demoKey: string | undefined;
+  if (seed === undefined) {
+    try {
+      const result = await seedDemo(admin);
+      writeSeed(settings.home, result.record);
+      seed = result.record;
+      demoKey = result.key;
+    } catch (err) {
+      if (!(err instanceof AdminApiError) || err.status !== 409) throw err;
+      out.log(`the store already has the demo but ${paths.seed} is gone; create keys with the REST API (${err.message})`);
+    }
+  }
+
+  const hostLog = createWriteStream(join(settings.home, 'sidecar.log'), { flags: 'a' });
+  closers.push({ name: 'sidecar log', close: () => new Promise<void>((resolve) => hostLog.end(resolve)) });
+  const host: Host = createHost({
+    workers: settings.workers,
+    clock: 'real',
+    clusters: { [USAGE_CLUSTER]: { host: settings.address, port: controlPort } },
+    onLog: (r: LogRecord) => {
+      hostLog.write(`${new Date().toISOString()} ${r.level} [${r.vm}] ${r.message}\n`);
+      if (r.level === 'warn' || r.level === 'error' || r.level === 'critical') out.log(`[filter ${r.vm}] ${r.level}: ${r.message}`);
+    },
+  });
+  closers.push({ name: 'host', close: () => host.close() });
+
+  let frontListening = false;
+  const sidecar: Sidecar = startSidecar({
+    host,
+    client: distributionClient(controlUrl, tokens.report),
+    proxyId: `sidecar~${settings.address}~tollgate-local-${process.pid}~local`,
+    upstreamHealthy: async () => frontListening && (await httpReachable(`${upstreamUrl}/healthz`)),
+    log: (level, message) => { if (level !== 'info' || !message.startsWith('configuration')) out.log(`[sidecar] ${message}`); },
+  });
+  closers.push({ name: 'sidecar', close: () => sidecar.stop() });
+  await sidecar.firstApplied;
+
+  const front = await startFront(host, { port: settings.proxyPort, address: settings.address, upstream: { host: settings.address, port: upstream.port } });
+  closers.push({ name: 'front', close: () => front.close() });
+  frontListening = true;
+  const proxyUrl = `http://${settings.address}:${front.port}`;
+  await sidecar.reack();
+  // The banner's curl lines must work when printed: wait until the control service sees its current configuration
+  // (the seeded demo included) applied by this sidecar with a healthy upstream — the same /readyz the tests use.
+  if ((await waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100 })) !== 200) {
+    out.log(`warning: ${controlUrl}/readyz is not 200 yet; the sidecar may still be applying the configuration`);
+  }
+
+  writePids(settings.home, { mesh: process.pid, control: controlPid, controlRestarts: control.restarts });
+  out.log([
+    '',
+    `tollgate local mesh is up`,
+    `  proxy (sidecar + filter)  ${proxyUrl}`,
+    `  control service           ${controlUrl}  (log: ${paths.controlLog})`,
+    `  demo upstream             ${upstreamUrl}`,
+    `  home                      ${settings.home}`,
+    '',
+    adminTokenLine({ proxyUrl, controlUrl, tokensPath: paths.tokens }, tokens.adminGenerated ? tokens.admin : undefined),
+    ...(seed === undefined ? [] : curlLines({ proxyUrl, controlUrl, tokensPath: paths.tokens }, seed, demoKey)),
+    '',
+    'Ctrl-C stops everything; a second start reuses the store.',
+    '',
+  ].join('\n'));
+
+  const status = statusSource(host, sidecar, () => control.pid !== undefined, () => control.restarts);
+  const timer = setInterval(() => out.update(formatStatus(status(), Date.now())), statusEveryMs);
+  closers.push({ name: 'status line', close: () => { clearInterval(timer); out.stop(); } });
+
+  return { controlUrl, proxyUrl, upstreamUrl, close: closeAll };
+}
+
+function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * The status line's numbers are the sidecar's own counters (the filter pushes them to the host's stats on its tick);
+ * "last flush" is when the filter's successful-flush counter last moved.
+ */
+function statusSource(host: Host, sidecar: Sidecar, controlAlive: () => boolean, restarts: () => number) {
+  const status: MeshStatus = { allowed: 0, denied: 0, controlUp: false, controlRestarts: 0 };
+  let flushesOk = 0;
+  return (): MeshStatus => {
+    const counts = filterCounts(host.metrics());
+    if (counts.flushesOk !== flushesOk) status.lastFlushAt = Date.now();
+    flushesOk = counts.flushesOk;
+    const s = sidecar.state();
+    return { ...status, allowed: counts.allowed, denied: counts.denied, version: s.appliedVersion, controlUp: controlAlive() && s.controlReachable, controlRestarts: restarts() };
+  };
+}

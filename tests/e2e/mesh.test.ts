@@ -1,0 +1,219 @@
+// End to end through real processes: `node bin/tollgate.mjs start` (control service child + sidecar host with the
+// filter + demo upstream), driven only over HTTP like a user: REST to configure, curl-like requests through the proxy.
+// One mesh is shared by the whole file; each test uses its own keys so their counts do not mix.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { admin, eventually, freePorts, startMeshProcess, USAGE_INTERVAL_MS, viaProxy, type MeshPorts, type MeshProcess } from './mesh-process.js';
+
+interface Key { id: string; key: string }
+interface Usage { totals: { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number } }
+
+let dir: string;
+let ports: MeshPorts;
+let mesh: MeshProcess;
+let call: ReturnType<typeof admin>;
+let apiId: string;
+let smallPlan: string;
+let bigPlan: string;
+let consumerId: string;
+
+async function created<T = { id: string }>(path: string, body: unknown): Promise<T> {
+  const res = await call<T>('POST', path, body);
+  assert.equal(res.status, 201, `POST ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+const newKey = (planId: string) => created<Key>(`/v1/consumers/${consumerId}/keys`, { planId });
+
+/** Waits until the sidecar has the key (the first non-401 through the proxy) and returns that reply. */
+async function distributed(key: string, path = '/shop/items') {
+  return eventually(`key ${key.slice(0, 8)}… to be distributed`, 15_000, async () => {
+    const r = await viaProxy(mesh, path, key);
+    return r.status === 401 ? undefined : r;
+  });
+}
+
+async function usageOf(keyId: string): Promise<Usage['totals']> {
+  const res = await call<Usage>('GET', `/v1/usage?keyId=${keyId}&granularity=minute`);
+  assert.equal(res.status, 200);
+  return res.body.totals;
+}
+
+/** Fixed windows are UTC-aligned; keep a quota test from straddling the top of the hour. */
+async function awayFromHourBoundary(): Promise<void> {
+  const intoHour = (Date.now() / 1000) % 3600;
+  if (intoHour > 3585) await new Promise((r) => setTimeout(r, (3601 - intoHour) * 1000));
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
+  ports = await freePorts();
+  mesh = await startMeshProcess(join(dir, 'home'), ports);
+  call = admin(mesh);
+  apiId = (await created('/v1/apis', { name: 'shop', pathPrefix: '/shop' })).id;
+  const otherApi = (await created('/v1/apis', { name: 'back-office', pathPrefix: '/back-office' })).id;
+  assert.ok(otherApi);
+  smallPlan = (await created('/v1/plans', { name: 'three-per-hour', limits: [{ requests: 3, per: 'hour' }], apiIds: [apiId] })).id;
+  bigPlan = (await created('/v1/plans', { name: 'roomy', limits: [{ requests: 100_000, per: 'hour' }], apiIds: [apiId] })).id;
+  consumerId = (await created('/v1/consumers', { name: 'e2e-consumer' })).id;
+});
+
+after(async () => {
+  if (mesh !== undefined) await mesh.stop();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('local mesh end to end', () => {
+  it('seeds the demo on first start and prints a working demo key and curl lines', async () => {
+    const out = mesh.output();
+    const demoKey = /export TOLLGATE_DEMO_KEY='([^']+)'/.exec(out)?.[1];
+    assert.ok(demoKey, `no demo key in output:\n${out}`);
+    assert.match(out, /curl -i -H "x-api-key: \$TOLLGATE_DEMO_KEY" http:\/\/127\.0\.0\.1:\d+\/demo\/hello/);
+    assert.match(out, /\/v1\/usage\?keyId=key_/);
+    const r = await viaProxy(mesh, '/demo/hello', demoKey);
+    assert.equal(r.status, 200);
+  });
+
+  it('a key created via REST works through the proxy once distributed; the upstream sees identity, not the key', async () => {
+    const k = await newKey(bigPlan);
+    const r = await distributed(k.key, '/shop/items?color=red');
+    assert.equal(r.status, 200);
+    const echo = r.json<{ path: string; headers: Record<string, string> }>();
+    assert.equal(echo.headers['x-tollgate-consumer'], consumerId);
+    assert.equal(echo.headers['x-tollgate-key-id'], k.id);
+    assert.equal(echo.headers['x-api-key'], undefined);
+    assert.equal(echo.path, '/shop/items?color=red');
+    // A client cannot forge identity headers.
+    const forged = await viaProxy(mesh, '/shop/items', k.key, { 'x-tollgate-consumer': 'con_forged' });
+    assert.equal(forged.json<{ headers: Record<string, string> }>().headers['x-tollgate-consumer'], consumerId);
+  });
+
+  it('over the limit → 429 with Retry-After and RateLimit headers', async () => {
+    await awayFromHourBoundary();
+    const k = await newKey(smallPlan);
+    const first = await distributed(k.key);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('ratelimit-limit'), '3');
+    assert.equal(first.headers.get('ratelimit-remaining'), '2');
+    assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+    assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+    const over = await viaProxy(mesh, '/shop/items', k.key);
+    assert.equal(over.status, 429);
+    const retryAfter = Number(over.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 3600, `retry-after ${over.headers.get('retry-after')}`);
+    assert.equal(over.headers.get('ratelimit-limit'), '3');
+    assert.equal(over.headers.get('ratelimit-remaining'), '0');
+    assert.ok(Number(over.headers.get('ratelimit-reset')) >= 1);
+    assert.equal(over.headers.get('content-type'), 'application/problem+json');
+    assert.match(over.body, /quota-exceeded/);
+    assert.doesNotMatch(over.body, new RegExp(k.key));
+  });
+
+  it('no key or an unknown key → 401 problem, never reaching the upstream', async () => {
+    const none = await viaProxy(mesh, '/shop/items');
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('content-type'), 'application/problem+json');
+    assert.match(none.body, /missing-key/);
+    const unknown = await viaProxy(mesh, '/shop/items', 'tgk_this-key-does-not-exist-0000000000000000000');
+    assert.equal(unknown.status, 401);
+    assert.match(unknown.body, /invalid-key/);
+    assert.doesNotMatch(unknown.body, /tgk_this-key/);
+  });
+
+  it('an API the plan does not include → 403', async () => {
+    const k = await newKey(bigPlan);
+    await distributed(k.key);
+    const r = await viaProxy(mesh, '/back-office/reports', k.key);
+    assert.equal(r.status, 403);
+    assert.match(r.body, /forbidden/);
+  });
+
+  it('usage appears in REST with exact counts after a flush (nothing doubled later)', async () => {
+    await awayFromHourBoundary();
+    const k = await newKey(smallPlan);
+    await distributed(k.key); // 1 allowed
+    for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 429);
+    assert.equal((await viaProxy(mesh, '/back-office/x', k.key)).status, 403);
+    const want = { allowed: 3, rejectedQuota: 2, rejectedAuth: 0, rejectedForbidden: 1 };
+    await eventually('usage to reach the sent counts', 15_000, async () => {
+      const t = await usageOf(k.id);
+      return t.allowed + t.rejectedQuota + t.rejectedForbidden >= 6 ? t : undefined;
+    }, 100);
+    // Several more flush intervals: a retried or duplicated batch must not add anything.
+    await new Promise((r) => setTimeout(r, USAGE_INTERVAL_MS * 4));
+    assert.deepEqual(await usageOf(k.id), want);
+  });
+
+  it('revoke → 401 within one distribution cycle', async () => {
+    const k = await newKey(bigPlan);
+    assert.equal((await distributed(k.key)).status, 200);
+    const started = performance.now();
+    const revoked = await call('POST', `/v1/keys/${k.id}/revoke`);
+    assert.equal(revoked.status, 200);
+    await eventually('the revoked key to be refused', 15_000, async () => ((await viaProxy(mesh, '/shop/items', k.key)).status === 401 ? true : undefined), 10);
+    const ms = performance.now() - started;
+    console.log(`e2e: revoke → first 401 through the proxy in ${ms.toFixed(0)} ms`);
+    // Once refused, it stays refused.
+    assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 401);
+  });
+
+  it('rotate → both keys work during the grace period, only the new one after', async () => {
+    const old = await newKey(bigPlan);
+    await distributed(old.key);
+    const rotated = await call<Key>('POST', `/v1/keys/${old.id}/rotate`, { gracePeriodSeconds: 3 });
+    assert.equal(rotated.status, 201);
+    const fresh = rotated.body;
+    assert.notEqual(fresh.key, old.key);
+    assert.equal((await distributed(fresh.key)).status, 200);
+    assert.equal((await viaProxy(mesh, '/shop/items', old.key)).status, 200, 'old key must still work during the grace period');
+    await eventually('the grace period to end for the old key', 15_000, async () => ((await viaProxy(mesh, '/shop/items', old.key)).status === 401 ? true : undefined), 200);
+    assert.equal((await viaProxy(mesh, '/shop/items', fresh.key)).status, 200);
+  });
+
+  it('control service killed → the sidecar keeps enforcing; after the restart every counted request is delivered exactly once', async () => {
+    const k = await newKey(bigPlan);
+    await distributed(k.key); // 1
+    let sent = 1;
+    for (let i = 0; i < 4; i++, sent++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+
+    const before = mesh.pids();
+    assert.ok(before.control);
+    process.kill(before.control!, 'SIGKILL');
+    await eventually('the control service to be gone', 5_000, async () => ((await fetch(`${mesh.controlUrl}/healthz`).then(() => false, () => true)) ? true : undefined));
+    // Down: allowed traffic still flows and is counted; bad keys are still refused.
+    for (let i = 0; i < 10; i++, sent++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+    assert.equal((await viaProxy(mesh, '/shop/items')).status, 401);
+
+    const restarted = await eventually('the supervisor to restart the control service', 30_000, async () => {
+      const p = mesh.pids();
+      return p.control !== null && p.control !== before.control ? p : undefined;
+    }, 100);
+    assert.ok(restarted.controlRestarts >= 1);
+    await eventually('the restarted control service to be ready', 30_000, async () => ((await fetch(`${mesh.controlUrl}/readyz`).then((r) => r.status, () => 0)) === 200 ? true : undefined), 200);
+    for (let i = 0; i < 5; i++, sent++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+
+    await eventually(`usage to reach the ${sent} requests sent`, 30_000, async () => ((await usageOf(k.id)).allowed >= sent ? true : undefined), 200);
+    await new Promise((r) => setTimeout(r, USAGE_INTERVAL_MS * 4));
+    assert.deepEqual(await usageOf(k.id), { allowed: sent, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 });
+  });
+
+  it('Ctrl-C (SIGTERM) stops everything cleanly; a second start reuses the store without showing a key again', async () => {
+    const k = await newKey(bigPlan);
+    await distributed(k.key);
+    const { control } = mesh.pids();
+    assert.equal(await mesh.stop(), 0);
+    assert.equal(existsSync(join(mesh.home, 'pids.json')), false);
+    assert.throws(() => process.kill(control!, 0), /ESRCH/);
+
+    mesh = await startMeshProcess(mesh.home, ports);
+    call = admin(mesh);
+    const out = mesh.output();
+    assert.doesNotMatch(out, /TOLLGATE_DEMO_KEY='/);
+    assert.match(out, /shown on first start only/);
+    assert.equal((await distributed(k.key)).status, 200, 'a key from the first run works after a restart');
+  });
+});
