@@ -51,7 +51,11 @@ export class Config {
   apis: Api[] = [];
   plans: Plan[] = [];
   keys: KeyTable = new KeyTable();
-  locations: KeyLocation[] = [];
+  /** Default: header x-api-key, then query api_key. */
+  locations: KeyLocation[] = [
+    new KeyLocation(false, String.UTF8.encode("x-api-key"), new ArrayBuffer(0)),
+    new KeyLocation(true, String.UTF8.encode("api_key"), new ArrayBuffer(0)),
+  ];
   hideCredentials: bool = true;
   denyUnmatched: bool = false;
   rateLimitHeaders: bool = true;

@@ -34,7 +34,8 @@ describe("configuration decoding", () => {
     expect(cfg.hideCredentials).toBe(true);
     expect(cfg.denyUnmatched).toBe(false);
     expect(cfg.rateLimitHeaders).toBe(true);
-    expect(cfg.locations.length).toBe(0); // defaults applied by the request path
+    expect(cfg.locations.length).toBe(2); // x-api-key header, then api_key query
+    expect(cfg.locations[1].isQuery).toBe(true);
     expect(cfg.usage).toBeNull();
   });
   it("accepts any key order and whitespace", () => {
