@@ -1,0 +1,135 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startControl, type RunningControl } from '../../control/server.js';
+import { ADMIN, REPORT, tempDir } from './helpers.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface Published { version: string; wasmPlugin: { kind: string; spec: { pluginConfig: { apis: { id: string }[]; usage: { token: string } } } } }
+
+describe('local distribution contract (real HTTP)', () => {
+  let c: RunningControl;
+  let dir: string;
+  const rt = { authorization: `Bearer ${REPORT}` };
+  const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  before(async () => {
+    dir = tempDir();
+    c = await startControl({ dbPath: join(dir, 'db.sqlite'), adminToken: ADMIN, reportToken: REPORT, distribution: [{ kind: 'local' }], logLevel: 'silent', debounceMs: 20 });
+  });
+  after(async () => {
+    await c.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const poll = (query: string, headers: Record<string, string> = rt): Promise<Response> => fetch(`${c.url}/v1/distribution/wasmplugin${query}`, { headers });
+  const ack = (body: unknown): Promise<Response> => fetch(`${c.url}/v1/distribution/acks`, { method: 'POST', headers: { ...rt, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('requires the report token', async () => {
+    assert.equal((await poll('', {})).status, 401);
+    assert.equal((await poll('', { authorization: `Bearer ${ADMIN}` })).status, 401);
+    assert.equal((await fetch(`${c.url}/v1/distribution/acks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 401);
+  });
+
+  it('answers 200 {version, wasmPlugin} at once for an unknown version', async () => {
+    const res = await poll('?known=something-old&waitSeconds=30');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Published;
+    assert.equal(body.wasmPlugin.kind, 'WasmPlugin');
+    assert.equal(body.wasmPlugin.spec.pluginConfig.usage.token, `Bearer ${REPORT}`);
+  });
+
+  it('answers 304 with no body when nothing changed within waitSeconds', async () => {
+    const { version } = (await (await poll('')).json()) as Published;
+    const res = await poll(`?known=${version}&waitSeconds=0`);
+    assert.equal(res.status, 304);
+    assert.equal(await res.text(), '');
+    const held = await poll(`?known=${version}&waitSeconds=1`);
+    assert.equal(held.status, 304);
+  });
+
+  it('releases a held poll with the new version when the store changes', async () => {
+    const { version } = (await (await poll('')).json()) as Published;
+    const held = poll(`?known=${version}&waitSeconds=30`);
+    await new Promise((r) => setTimeout(r, 100));
+    const created = await fetch(`${c.url}/v1/apis`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'orders', pathPrefix: '/orders' }) });
+    assert.equal(created.status, 201);
+    const res = await held;
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Published;
+    assert.notEqual(body.version, version);
+    assert.deepEqual(body.wasmPlugin.spec.pluginConfig.apis.map((a) => a.id), [((await created.json()) as { id: string }).id]);
+  });
+
+  it('validates the query and the ack body', async () => {
+    assert.equal((await poll('?waitSeconds=31')).status, 400);
+    assert.equal((await poll('?waitSeconds=-1')).status, 400);
+    assert.equal((await poll('?other=1')).status, 400);
+    assert.equal((await ack({ proxy: 'p', version: 'v', status: 'maybe' })).status, 400);
+    assert.equal((await ack({ proxy: 'p', version: 'v', status: 'applied', extra: 1 })).status, 400);
+    assert.equal((await ack({ version: 'v', status: 'applied' })).status, 400);
+  });
+
+  it('gates /readyz on a fresh healthy applied ack of the current version and shows acks', async () => {
+    const { version } = (await (await poll('')).json()) as Published;
+    // A rejected ack for the current version first: not ready, and the problem says why.
+    assert.equal((await ack({ proxy: 'sidecar-1', version, status: 'rejected', message: 'bad config' })).status, 204);
+    let ready = await fetch(`${c.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(ready.headers.get('content-type')!, /problem\+json/);
+    assert.match(((await ready.json()) as { detail: string }).detail, /rejected/);
+
+    await ack({ proxy: 'sidecar-1', version, status: 'applied', upstreamHealthy: false });
+    ready = await fetch(`${c.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(((await ready.json()) as { detail: string }).detail, /upstream/);
+
+    await ack({ proxy: 'sidecar-1', version: 'an-old-version', status: 'applied', upstreamHealthy: true });
+    ready = await fetch(`${c.url}/readyz`);
+    assert.equal(ready.status, 503);
+
+    assert.equal((await ack({ proxy: 'sidecar-1', version, status: 'applied', upstreamHealthy: true })).status, 204);
+    ready = await fetch(`${c.url}/readyz`);
+    assert.equal(ready.status, 200);
+
+    const view = (await (await fetch(`${c.url}/v1/distribution`, { headers: admin })).json()) as { version: string; acks: { proxy: string; version: string; status: string; receivedAt: string }[]; targets: { target: string; version: string }[] };
+    assert.equal(view.version, version);
+    assert.equal(view.acks[0]!.proxy, 'sidecar-1');
+    assert.equal(view.acks[0]!.status, 'applied');
+    assert.equal(view.targets[0]!.target, 'local');
+    assert.equal(view.targets[0]!.version, version);
+
+    // A change makes the ack stale: not ready until the proxy acknowledges the new version.
+    await fetch(`${c.url}/v1/consumers`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'acme' }) });
+    await fetch(`${c.url}/v1/apis`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'billing', pathPrefix: '/billing' }) });
+    await c.app.distributor.flush();
+    assert.equal((await fetch(`${c.url}/readyz`)).status, 503);
+  });
+
+  it('reports readiness from the store alone when local mode is off', async () => {
+    const d = tempDir();
+    const other = await startControl({ dbPath: join(d, 'db.sqlite'), adminToken: ADMIN, reportToken: REPORT, logLevel: 'silent' });
+    try {
+      assert.equal((await fetch(`${other.url}/readyz`)).status, 200);
+      assert.equal((await fetch(`${other.url}/v1/distribution/wasmplugin`, { headers: rt })).status, 503);
+    } finally {
+      await other.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('shuts down promptly while a poll is held', async () => {
+    const d = tempDir();
+    const other = await startControl({ dbPath: join(d, 'db.sqlite'), reportToken: REPORT, distribution: [{ kind: 'local' }], logLevel: 'silent' });
+    try {
+      const { version } = (await (await fetch(`${other.url}/v1/distribution/wasmplugin`, { headers: rt })).json()) as Published;
+      const held = fetch(`${other.url}/v1/distribution/wasmplugin?known=${version}&waitSeconds=30`, { headers: rt });
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = other.close();
+      const res = await held;
+      assert.equal(res.status, 304);
+      await closing;
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
