@@ -1,0 +1,209 @@
+// What a client and the upstream see: 401/403/429/pass-through, problem bodies, header stripping, identity
+// injection, credential hiding, and the host-call budget of an authorized request.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigRejectedError } from '../../host/index.js';
+import { baseConfig, digest, header, headerAll, startHost, type Harness } from './harness.js';
+
+function problem(body: Uint8Array): { type: string; status: number } {
+  return JSON.parse(new TextDecoder().decode(body)) as { type: string; status: number };
+}
+
+describe('filter decisions', () => {
+  let h: Harness;
+  before(async () => {
+    const cfg = baseConfig([{ requests: 2, per: 'minute' }]);
+    cfg.keys.push([digest('key-admin-plan'), 'key_nope', 'con_other', 0]);
+    cfg.keys.push([digest('a+b c/é'), 'key_weird', 'con_weird', 0]);
+    cfg.keys.push([digest('key-budget'), 'key_budget', 'con_budget', 0]);
+    h = await startHost(cfg);
+  });
+  after(async () => h.host.close());
+
+  it('passes a request matching no API untouched (no identity, no key check)', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/public/x?api_key=zzz', headers: { 'x-api-key': 'bogus' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.localReply, false);
+    assert.equal(r.upstreamRequest?.path, '/public/x?api_key=zzz');
+    assert.equal(header(r.upstreamRequest!.headers, 'x-api-key'), 'bogus');
+  });
+
+  it('strips forged identity headers even on unmatched routes', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/public', headers: { 'x-tollgate-consumer': 'root' } });
+    assert.equal(r.status, 200);
+    assert.equal(header(r.upstreamRequest!.headers, 'x-tollgate-consumer'), undefined);
+  });
+
+  it('401 missing-key as problem+json when no key is presented', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/orders/1' });
+    assert.equal(r.status, 401);
+    assert.equal(r.localReply, true);
+    assert.equal(r.upstreamRequest, undefined);
+    assert.deepEqual(problem(r.body), { type: 'urn:tollgate:problem:missing-key', title: 'API key required', status: 401 });
+    assert.ok(headerAll(r.headers, 'content-type').includes('application/problem+json'));
+  });
+
+  it('401 invalid-key for unknown, expired, not-yet-valid and over-long keys, never echoing the key', async () => {
+    for (const key of ['key-unknown', 'key-expired', 'key-future', 'k'.repeat(257)]) {
+      const r = await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': key } });
+      assert.equal(r.status, 401, key.slice(0, 20));
+      assert.equal(problem(r.body).type, 'urn:tollgate:problem:invalid-key');
+      assert.ok(!new TextDecoder().decode(r.body).includes(key));
+    }
+  });
+
+  it('401 invalid-key for malformed percent-encoding in the query key', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/orders/1?api_key=%zz' });
+    assert.equal(r.status, 401);
+    assert.equal(problem(r.body).type, 'urn:tollgate:problem:invalid-key');
+  });
+
+  it('403 forbidden when the plan lacks the API', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/admin/x', headers: { 'x-api-key': 'key-alpha' } });
+    assert.equal(r.status, 403);
+    assert.equal(problem(r.body).type, 'urn:tollgate:problem:forbidden');
+  });
+
+  it('allows, injects identity, hides the header key and strips forged identity', async () => {
+    const r = await h.host.request({
+      method: 'GET', path: '/orders/7?x=1', authority: 'Shop.Example:8080',
+      headers: { 'x-api-key': 'key-weird-not', 'x-tollgate-key-id': 'forged' },
+    });
+    assert.equal(r.status, 401);
+    const ok = await h.host.request({
+      method: 'POST', path: '/orders/7?x=1',
+      headers: { 'x-api-key': 'a+b c/é', 'x-tollgate-key-id': 'forged', 'x-tollgate-plan': 'forged', 'x-other': 'kept' },
+    });
+    assert.equal(ok.status, 200);
+    const up = ok.upstreamRequest!;
+    assert.equal(header(up.headers, 'x-api-key'), undefined);
+    assert.deepEqual(headerAll(up.headers, 'x-tollgate-key-id'), ['key_weird']);
+    assert.deepEqual(headerAll(up.headers, 'x-tollgate-consumer'), ['con_weird']);
+    assert.deepEqual(headerAll(up.headers, 'x-tollgate-plan'), ['pln_gold']);
+    assert.equal(header(up.headers, 'x-other'), 'kept');
+    assert.equal(up.path, '/orders/7?x=1');
+  });
+
+  it('reads a percent-encoded query key and removes only that parameter', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/orders/7?a=1&api_key=a%2Bb+c%2F%C3%A9&b=%20' });
+    assert.equal(r.status, 200);
+    assert.equal(r.upstreamRequest?.path, '/orders/7?a=1&b=%20');
+    assert.equal(header(r.upstreamRequest!.headers, 'x-tollgate-key-id'), 'key_weird');
+  });
+
+  it('429 quota-exceeded with Retry-After and RateLimit-* once the limit is used up', async () => {
+    const first = await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-alpha' } });
+    assert.equal(first.status, 200);
+    assert.equal(header(first.headers, 'ratelimit-limit'), '2');
+    assert.equal(header(first.headers, 'ratelimit-remaining'), '1');
+    assert.equal(header(first.headers, 'ratelimit-reset'), '60');
+    const second = await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-alpha' } });
+    assert.equal(header(second.headers, 'ratelimit-remaining'), '0');
+    const third = await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-alpha' } });
+    assert.equal(third.status, 429);
+    assert.equal(problem(third.body).type, 'urn:tollgate:problem:quota-exceeded');
+    assert.equal(header(third.headers, 'retry-after'), '60');
+    assert.equal(header(third.headers, 'ratelimit-limit'), '2');
+    assert.equal(header(third.headers, 'ratelimit-remaining'), '0');
+    assert.equal(header(third.headers, 'ratelimit-reset'), '60');
+    assert.equal(third.upstreamRequest, undefined);
+  });
+
+  it('an authorized request stays within the host-call budget (≤ 8, ≤ 2 shared-data calls)', async () => {
+    const r = await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-weird-x' } });
+    assert.equal(r.status, 401);
+    const ok = await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-budget' } });
+    assert.equal(ok.status, 200);
+    const total = Object.values(ok.hostCalls).reduce((a, b) => a + b, 0);
+    assert.ok(total <= 8, JSON.stringify(ok.hostCalls));
+    assert.ok((ok.hostCalls.proxy_get_shared_data ?? 0) + (ok.hostCalls.proxy_set_shared_data ?? 0) <= 2);
+  });
+
+  it('never trapped', () => {
+    assert.equal(h.host.stats().vmFailures, 0);
+  });
+});
+
+describe('key locations, prefixes and switches', () => {
+  it('Bearer prefix (case-insensitive), hideCredentials=false keeps the credential, disabled identity header', async () => {
+    const cfg = baseConfig();
+    cfg.keyLocations = [{ header: 'authorization', prefix: 'Bearer ' }, { query: 'k' }];
+    cfg.hideCredentials = false;
+    cfg.identityHeaders = { consumer: '', keyId: 'x-kid' };
+    cfg.rateLimitHeaders = false;
+    const h = await startHost(cfg);
+    try {
+      const r = await h.host.request({ method: 'GET', path: '/orders?k=zzz', headers: { authorization: 'bearer key-alpha' } });
+      assert.equal(r.status, 200);
+      const up = r.upstreamRequest!;
+      assert.equal(header(up.headers, 'authorization'), 'bearer key-alpha');
+      assert.equal(header(up.headers, 'x-kid'), 'key_alpha');
+      assert.equal(header(up.headers, 'x-tollgate-consumer'), undefined);
+      assert.equal(header(up.headers, 'x-tollgate-plan'), 'pln_gold');
+      assert.equal(header(r.headers, 'ratelimit-limit'), undefined);
+      const basic = await h.host.request({ method: 'GET', path: '/orders', headers: { authorization: 'Basic key-alpha' } });
+      assert.equal(basic.status, 401);
+      const q = await h.host.request({ method: 'GET', path: '/orders?k=key-alpha' });
+      assert.equal(q.status, 200);
+      assert.equal(q.upstreamRequest?.path, '/orders?k=key-alpha');
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('hideCredentials removes the Bearer credential but keeps other Authorization schemes', async () => {
+    const cfg = baseConfig();
+    cfg.keyLocations = [{ query: 'k' }, { header: 'authorization', prefix: 'Bearer ' }];
+    const h = await startHost(cfg);
+    try {
+      const r = await h.host.request({ method: 'GET', path: '/orders', headers: { authorization: 'Bearer key-alpha' } });
+      assert.equal(r.status, 200);
+      assert.equal(header(r.upstreamRequest!.headers, 'authorization'), undefined);
+      const q = await h.host.request({ method: 'GET', path: '/orders?k=key-alpha&z=1', headers: { authorization: 'Basic abc' } });
+      assert.equal(q.status, 200);
+      assert.equal(q.upstreamRequest?.path, '/orders?z=1');
+      assert.equal(header(q.upstreamRequest!.headers, 'authorization'), 'Basic abc');
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('denyUnmatched answers 403 for routes matching no API', async () => {
+    const cfg = baseConfig();
+    cfg.denyUnmatched = true;
+    const h = await startHost(cfg);
+    try {
+      const r = await h.host.request({ method: 'GET', path: '/elsewhere' });
+      assert.equal(r.status, 403);
+      assert.equal(problem(r.body).type, 'urn:tollgate:problem:forbidden');
+      const wrongMethod = await h.host.request({ method: 'DELETE', path: '/orders/1', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(wrongMethod.status, 403);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
+describe('configuration rejection', () => {
+  it('rejects an invalid configuration with one log line naming the field, keeping the previous one', async () => {
+    const h = await startHost(baseConfig());
+    try {
+      const bad = baseConfig();
+      (bad.plans[0] as { limits: unknown[] }).limits = [{ requests: 5, per: 'fortnight' }];
+      await assert.rejects(h.host.reconfigure(JSON.stringify(bad)), ConfigRejectedError);
+      assert.ok(h.logs.some((l) => l.message.includes('plans[0].limits[0].per')), JSON.stringify(h.logs.map((l) => l.message)));
+      const r = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(r.status, 200);
+      for (const garbage of ['', '{', 'null', '[]', '{"version":1}', '\u0000\u00ff', '{"version":1,"apis":[],"plans":[],"keys":[],"x":1}']) {
+        await assert.rejects(h.host.reconfigure(garbage), ConfigRejectedError);
+      }
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('refuses to load with an empty configuration', async () => {
+    await assert.rejects(startHost(''), ConfigRejectedError);
+  });
+});
