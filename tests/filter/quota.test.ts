@@ -1,0 +1,90 @@
+// Quota exactness under real CAS races (the host's interleaving scheduler runs other workers' streams inside a
+// worker's shared-data calls) and fixed windows rolling over on the virtual clock.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { baseConfig, header, startHost } from './harness.js';
+
+describe('quota exactness with 4 workers racing on one key', () => {
+  it('admits exactly the limit for each of 50 interleaving seeds', async () => {
+    const LIMIT = 17;
+    let seedsWithRaces = 0;
+    for (let seed = 1; seed <= 50; seed++) {
+      const h = await startHost(baseConfig([{ requests: LIMIT, per: 'hour' }, { requests: 1000, per: 'day' }, { requests: 5000, per: 'month' }]), {
+        workers: 4, interleaveSeed: seed,
+      });
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-alpha' }, worker: i % 4 })),
+        );
+        const admitted = results.filter((r) => r.status === 200).length;
+        const limited = results.filter((r) => r.status === 429).length;
+        assert.equal(admitted, LIMIT, `seed ${seed}`);
+        assert.equal(limited, 40 - LIMIT, `seed ${seed}`);
+        assert.equal(h.host.stats().vmFailures, 0);
+        // More reads than requests means some CAS writes lost a race and were retried.
+        const reads = results.reduce((a, r) => a + (r.hostCalls.proxy_get_shared_data ?? 0), 0);
+        if (reads > results.length) seedsWithRaces++;
+      } finally {
+        await h.host.close();
+      }
+    }
+    assert.ok(seedsWithRaces >= 25, `races happened under ${seedsWithRaces} seeds only`);
+  });
+});
+
+describe('fixed windows on the virtual clock', () => {
+  it('a per-second and a per-minute limit roll over at their boundaries', async () => {
+    const h = await startHost(baseConfig([{ requests: 2, per: 'second' }, { requests: 5, per: 'minute' }]));
+    const call = async (): Promise<number> =>
+      (await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } })).status;
+    try {
+      assert.deepEqual([await call(), await call(), await call()], [200, 200, 429]);
+      await h.host.advance(1000);
+      assert.deepEqual([await call(), await call(), await call()], [200, 200, 429]);
+      await h.host.advance(1000);
+      assert.equal(await call(), 200); // 5th of the minute
+      const r = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(r.status, 429); // minute exhausted though the second has room
+      assert.equal(header(r.headers, 'ratelimit-limit'), '5');
+      assert.equal(header(r.headers, 'retry-after'), '58');
+      await h.host.advance(58_000);
+      assert.equal(await call(), 200);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('a month limit resets on the 1st at 00:00 UTC', async () => {
+    const h = await startHost(baseConfig([{ requests: 1, per: 'month' }]), { startTimeMs: Date.UTC(2024, 1, 29, 23, 59, 0) });
+    try {
+      const first = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(first.status, 200);
+      const second = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(second.status, 429);
+      assert.equal(header(second.headers, 'retry-after'), '60');
+      await h.host.advance(60_000);
+      const march = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(march.status, 200);
+      assert.equal(header(march.headers, 'ratelimit-reset'), String(31 * 86400));
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('the shared entry does not grow as windows pass', async () => {
+    const h = await startHost(baseConfig([{ requests: 10, per: 'second' }]));
+    try {
+      const sizes = new Set<number>();
+      for (let i = 0; i < 5; i++) {
+        await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+        await h.host.advance(61_000);
+        for (const [k, v] of h.host.sharedData('tollgate')) if (k.startsWith('tg:q:')) sizes.add(v.value.length);
+      }
+      assert.equal(sizes.size, 1);
+      assert.equal([...h.host.sharedData('tollgate').keys()].filter((k) => k.startsWith('tg:q:')).length, 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
