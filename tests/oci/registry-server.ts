@@ -2,7 +2,7 @@
 // a temporary YAML file with filesystem storage in a temp dir; plus the key material its TLS and token modes need.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -45,34 +45,24 @@ export interface RunningRegistry {
   log(): string;
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
+/** Resolves once the registry logs that it listens (so we know it, not some other process, holds the port). */
 async function waitUntilListening(port: number, child: ChildProcess, log: () => string): Promise<void> {
   for (let attempt = 0; attempt < 150; attempt++) {
+    if (log().includes(`listening on 127.0.0.1:${port}`)) return;
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${log()}`);
-    if (await canConnect(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`docker-registry did not start listening on port ${port}: ${log()}`);
 }
 
-export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
+async function startOnce(options: RegistryOptions): Promise<RunningRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-registry-'));
   const port = await freePort();
   const config: Record<string, unknown> = {
     version: 0.1,
-    log: { level: 'warn', accesslog: { disabled: true } },
+    log: { level: 'info', accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: join(dir, 'data') } },
-    http: { addr: `127.0.0.1:${port}`, ...(options.tls !== undefined ? { tls: options.tls } : {}) },
+    http: { addr: `127.0.0.1:${port}`, secret: 'tollgate-test', ...(options.tls !== undefined ? { tls: options.tls } : {}) },
   };
   if (options.auth !== undefined) config.auth = options.auth;
   const configPath = join(dir, 'config.yml');
@@ -81,7 +71,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const log = () => output.slice(-2000);
+  const log = () => output.slice(-4000);
   try {
     await waitUntilListening(port, child, log);
   } catch (error) {
@@ -102,6 +92,17 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts a registry; retries with another port if the one we picked was taken in the meantime. */
+export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+    }
+  }
 }
 
 /** htpasswd line with a bcrypt hash, made by apache2-utils' htpasswd (the registry accepts bcrypt only). */
