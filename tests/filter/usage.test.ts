@@ -1,0 +1,216 @@
+// Usage reporting end to end against a real loopback HTTP server as the control cluster: report format, retries
+// with the same batch id while the control service is down, no loss or double counting, 4xx drops counted,
+// the fleet reply feeding the global quota, reconfiguration mid-traffic, and metrics.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { baseConfig, T0, startHost, type Harness, type TestConfig } from './harness.js';
+
+interface Entry { minute: number; keyId: string; apiId: string; outcome: string; count: number; status?: Record<string, number> }
+interface Report { version: number; batchId: string; reporter: string; entries: Entry[]; dropped: number }
+
+const ajv = new Ajv2020({ strict: false });
+const validateReport = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/usage-report.v1.schema.json', import.meta.url), 'utf8')) as object);
+
+/** A stand-in control service: records every report; `mode` decides the answer. */
+class Control {
+  server: Server;
+  mode: 'ok' | 'reset' | '503' | '400' = 'ok';
+  received: Array<{ report: Report; headers: Record<string, string | string[] | undefined>; answered: string }> = [];
+  fleet: (r: Report) => unknown[] = () => [];
+  port = 0;
+  constructor() {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Report;
+        const mode = this.mode;
+        this.received.push({ report, headers: req.headers, answered: mode });
+        if (mode === 'reset') { req.socket.destroy(); return; }
+        if (mode === '503') { res.writeHead(503).end(); return; }
+        if (mode === '400') { res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"type":"x"}'); return; }
+        const stored = this.received.filter((x) => x.answered === 'ok' && x.report.batchId === report.batchId).length > 1;
+        res.writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ version: 1, batchId: report.batchId, duplicate: stored, fleet: this.fleet(report) }));
+      });
+    });
+  }
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+  /** Reports the service accepted, each batch id once (what the real service would store). */
+  accepted(): Report[] {
+    const seen = new Map<string, Report>();
+    for (const r of this.received) if (r.answered === 'ok' && !seen.has(r.report.batchId)) seen.set(r.report.batchId, r.report);
+    return [...seen.values()];
+  }
+}
+
+function withUsage(cfg: TestConfig, intervalMs = 1000): TestConfig {
+  cfg.usage = { cluster: 'outbound|7070||ctl', authority: 'ctl.local', path: '/v1/usage/reports', intervalMs, token: 'Bearer tgr_test' };
+  return cfg;
+}
+
+function totals(reports: Report[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of reports) for (const e of r.entries) {
+    const k = `${e.keyId}|${e.apiId}|${e.outcome}`;
+    m.set(k, (m.get(k) ?? 0) + e.count);
+  }
+  return m;
+}
+
+async function tick(h: Harness, times = 1, ms = 1000): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await h.host.advance(ms);
+    await h.host.settle();
+  }
+}
+
+describe('usage reporting', () => {
+  let control: Control;
+  before(async () => { control = new Control(); await control.listen(); });
+  after(async () => control.close());
+
+  async function start(cfg: TestConfig): Promise<Harness> {
+    control.received = [];
+    control.mode = 'ok';
+    control.fleet = () => [];
+    return startHost(withUsage(cfg), { clusters: { 'outbound|7070||ctl': { host: '127.0.0.1', port: control.port } } });
+  }
+
+  it('reports per (minute, key, api, outcome) with status classes, valid per the schema', async () => {
+    const h = await start(baseConfig());
+    try {
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } }, () => ({ status: 201, headers: [] }));
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } }, () => ({ status: 503, headers: [] }));
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'nope' } });
+      await h.host.request({ method: 'GET', path: '/admin', headers: { 'x-api-key': 'key-alpha' } });
+      await h.host.request({ method: 'GET', path: '/public' });
+      await tick(h, 2);
+      const reports = control.accepted();
+      assert.ok(reports.length >= 1);
+      for (const r of reports) assert.ok(validateReport(r), JSON.stringify(validateReport.errors));
+      assert.equal(new Set(reports.map((r) => r.reporter)).size, 1, 'every VM shares one reporter id');
+      const t = totals(reports);
+      assert.equal(t.get('key_alpha|api_orders|allowed'), 2);
+      assert.equal(t.get('|api_orders|rejected_auth'), 1);
+      assert.equal(t.get('key_alpha|api_admin|rejected_forbidden'), 1);
+      assert.equal(t.size, 3, 'unmatched pass-through requests are not reported');
+      const statuses: Record<string, number> = {};
+      for (const r of reports) for (const e of r.entries) for (const [k, v] of Object.entries(e.status ?? {})) statuses[k] = (statuses[k] ?? 0) + v;
+      assert.deepEqual(statuses, { '2xx': 1, '5xx': 1 });
+      for (const r of reports) for (const e of r.entries) assert.equal(e.minute, T0 / 1000);
+      const req = control.received[0]!;
+      assert.equal(req.headers.authorization, 'Bearer tgr_test');
+      assert.equal(req.headers['content-type'], 'application/json');
+      const flushOk = h.host.metrics().find((m) => m.name === 'tollgate_flush_ok');
+      assert.ok(flushOk !== undefined && flushOk.value >= 1);
+      const allowed = h.host.metrics().find((m) => m.name === 'tollgate_allowed');
+      assert.equal(allowed?.value, 2);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('keeps and retries a batch (same id) while the control service is down, then delivers everything once', async () => {
+    const h = await start(baseConfig([{ requests: 1000, per: 'minute' }]));
+    try {
+      control.mode = 'reset';
+      for (let i = 0; i < 6; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await tick(h, 2);
+      const attemptedWhileDown = new Set(control.received.map((r) => r.report.batchId));
+      assert.ok(attemptedWhileDown.size >= 1);
+      control.mode = '503';
+      for (let i = 0; i < 4; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await tick(h, 4);
+      control.mode = 'ok';
+      await tick(h, 8, 5000);
+      const reports = control.accepted();
+      for (const id of attemptedWhileDown) assert.ok(reports.some((r) => r.batchId === id), `batch ${id} was retried under the same id`);
+      assert.equal(totals(reports).get('key_alpha|api_orders|allowed'), 10);
+      assert.ok(reports.every((r) => r.dropped === 0));
+      const failed = h.host.metrics().find((m) => m.name === 'tollgate_flush_failed');
+      assert.ok(failed !== undefined && failed.value >= 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('drops a batch the service refuses (400) and reports the loss as dropped', async () => {
+    const h = await start(baseConfig());
+    try {
+      control.mode = '400';
+      for (let i = 0; i < 3; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 0 });
+      await tick(h, 2);
+      const refused = control.received.length;
+      assert.ok(refused >= 1);
+      await tick(h, 3);
+      assert.equal(control.received.length, refused, 'a refused batch is not retried');
+      control.mode = 'ok';
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 0 });
+      await tick(h, 2);
+      const reports = control.accepted();
+      assert.equal(reports.reduce((a, r) => a + r.dropped, 0), 3);
+      assert.equal(totals(reports).get('key_alpha|api_orders|allowed'), 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('adds the fleet count from the reply to the local count (global quota)', async () => {
+    const h = await start(baseConfig([{ requests: 10, per: 'minute' }]));
+    try {
+      control.fleet = (r) => r.entries.filter((e) => e.keyId === 'key_alpha')
+        .map(() => ({ keyId: 'key_alpha', per: 'minute', windowStart: T0 / 1000, others: 7 }));
+      for (let i = 0; i < 2; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await h.host.advance(1000);
+      await h.host.settle();
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } })).status);
+      assert.deepEqual(statuses, [200, 429, 429]); // 2 local + 7 others + 1 = 10
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('a garbage reply is survived (no trap) and the batch still counts as delivered', async () => {
+    const h = await start(baseConfig());
+    try {
+      control.fleet = () => [{ keyId: 7, per: 'week' }, null, 'x', { keyId: 'key_alpha', per: 'minute', windowStart: -1, others: 'many' }];
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await tick(h, 2);
+      assert.equal(control.accepted().length >= 1, true);
+      assert.equal(h.host.stats().vmFailures, 0);
+      const r = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(r.status, 200);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('reconfiguration mid-traffic keeps counts: nothing lost, nothing twice', async () => {
+    const h = await start(baseConfig([{ requests: 1000, per: 'minute' }]));
+    try {
+      for (let i = 0; i < 5; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      const next = withUsage(baseConfig([{ requests: 500, per: 'hour' }]));
+      (next.plans[0] as { id: string }).id = 'pln_silver';
+      await h.host.reconfigure(JSON.stringify(next));
+      for (let i = 0; i < 4; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await tick(h, 3);
+      assert.equal(totals(control.accepted()).get('key_alpha|api_orders|allowed'), 9);
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
