@@ -336,6 +336,16 @@ export class PluginHost implements Host {
     this.liveStreams.delete(stream);
   }
 
+  /** Internal, for conformance tests: a probe run inside every guest callback (see VmServices.onCallback). */
+  setCallbackProbe(probe: ((vm: Vm, name: string, args: number[]) => void) | undefined): void {
+    this.services.onCallback = probe;
+  }
+
+  /** Internal, for tests: the current worker VMs and the main-thread VM. */
+  vms(): { workers: Vm[]; main: Vm | undefined } {
+    return { workers: [...this.workerVms], main: this.mainVm };
+  }
+
   interleaving(): Interleaver<Vm> | undefined {
     return this.interleaver;
   }

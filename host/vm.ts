@@ -26,6 +26,9 @@ export interface VmServices {
   onTrap(vm: Vm, reason: string): void;
   /** Interleaving hook, called around shared-data operations (see interleave.ts). */
   onSharedDataCall(vm: Vm): void;
+  /** Test probe: runs inside every guest callback's frame, before the guest code (conformance tests script the
+   *  guest's host calls through it). Never set in production use. */
+  onCallback?: (vm: Vm, name: string, args: number[]) => void;
   httpCall(cluster: ClusterSpec, headers: HeaderPairs, body: Uint8Array, trailers: HeaderPairs, timeoutMs: number,
     done: (outcome: HttpCallOutcome) => void): HttpCallHandle;
 }
@@ -125,6 +128,7 @@ export class Vm {
     if (f === undefined) return undefined;
     this.frames.push({ effectiveId: frame.contextId, ...frame });
     try {
+      this.services.onCallback?.(this, name, args);
       const r = f(...args);
       return typeof r === 'number' ? r >>> 0 : typeof r === 'bigint' ? Number(r) : undefined;
     } catch (err) {
