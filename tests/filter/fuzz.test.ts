@@ -1,0 +1,85 @@
+// Never trap: ≥ 10,000 random requests (hostile headers, paths, percent-encoding, binary and huge values) over
+// random valid and invalid configurations, from a seeded PRNG so failures reproduce. Asserted via host.stats().
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigRejectedError } from '../../host/index.js';
+import { baseConfig, digest, prng, startHost } from './harness.js';
+
+const ALPHABET = ['a', 'Z', '0', '%', '%2', '%zz', '%41', '+', '&', '=', '?', '#', '/', ':', '[', ']', ' ', '\u00e9', '\u0000', '\u00ff', 'api_key', 'key-alpha', 'x-api-key', 'Bearer '];
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)]!;
+}
+
+function junk(r: () => number, max: number): string {
+  const n = Math.floor(r() * max);
+  let s = '';
+  for (let i = 0; i < n; i++) s += pick(r, ALPHABET);
+  return s;
+}
+
+function randomConfig(r: () => number): unknown {
+  const cfg = baseConfig(r() < 0.5 ? [{ requests: 1 + Math.floor(r() * 5), per: pick(r, ['second', 'minute', 'hour', 'day', 'month']) }] : []);
+  if (r() < 0.3) cfg.keyLocations = [{ header: 'authorization', prefix: 'Bearer ' }, { query: pick(r, ['api_key', 'k', '%']) }];
+  if (r() < 0.3) cfg.denyUnmatched = true;
+  if (r() < 0.3) cfg.hideCredentials = false;
+  if (r() < 0.2) cfg.identityHeaders = { consumer: '', keyId: 'x-api-key', plan: 'x-tollgate-plan' };
+  if (r() < 0.3) (cfg.apis[0] as Record<string, unknown>).hosts = ['shop.example.com', '*.example.org'];
+  for (let i = 0; i < Math.floor(r() * 5); i++) cfg.keys.push([digest(`k${i}${r()}`), `key_${i}`, `con_${i}`, 0, Math.floor(r() * 2e9)]);
+  let text = JSON.stringify(cfg);
+  // A third of the configurations are corrupted (they must be rejected without a trap).
+  if (r() < 0.33) {
+    const at = Math.floor(r() * text.length);
+    text = text.slice(0, at) + junk(r, 4) + text.slice(at + Math.floor(r() * 3));
+  }
+  return text;
+}
+
+describe('fuzz: no input traps the filter', () => {
+  it('10,000 random requests over random configurations', async () => {
+    const r = prng(0x7011);
+    let requests = 0;
+    let configsApplied = 0;
+    const seen = new Set<number>();
+    for (let round = 0; requests < 10_000; round++) {
+      let h;
+      try {
+        h = await startHost(randomConfig(r));
+        configsApplied++;
+      } catch (err) {
+        assert.ok(err instanceof ConfigRejectedError, String(err));
+        continue;
+      }
+      try {
+        for (let i = 0; i < 400; i++) {
+          const headers: Array<[string, string]> = [];
+          for (let j = 0; j < Math.floor(r() * 6); j++) {
+            headers.push([pick(r, ['x-api-key', 'authorization', 'x-tollgate-consumer', 'x-tollgate-plan', 'x-junk', 'ratelimit-limit']),
+              r() < 0.05 ? 'v'.repeat(Math.floor(r() * 70_000)) : r() < 0.4 ? pick(r, ['key-alpha', 'Bearer key-alpha', 'bearer ', 'key-expired']) : junk(r, 40)]);
+          }
+          const path = pick(r, ['/orders', '/admin', '/', '/x', '']) + junk(r, 12) + (r() < 0.6 ? '?' + junk(r, 30) : '');
+          const res = await h.host.request({
+            method: pick(r, ['GET', 'POST', 'DELETE', 'get', '']),
+            path: path.startsWith('/') ? path : '/' + path,
+            authority: pick(r, ['shop.example.com', 'A.EXAMPLE.ORG:8443', '[::1]:80', '', ':', 'x'.repeat(2000)]),
+            headers,
+          }, () => ({ status: pick(r, [200, 204, 301, 404, 500, 99, 999]), headers: [['ratelimit-limit', 'upstream']] }));
+          assert.ok([200, 204, 301, 404, 500, 99, 999, 401, 403, 429].includes(res.status), `status ${res.status}`);
+          seen.add(res.status);
+          requests++;
+          if (r() < 0.05) await h.host.advance(Math.floor(r() * 120_000));
+          if (r() < 0.01) {
+            try { await h.host.reconfigure(randomConfig(r) as string); } catch (err) { assert.ok(err instanceof ConfigRejectedError); }
+          }
+        }
+        assert.equal(h.host.stats().vmFailures, 0);
+        assert.equal(h.host.stats().failClosedReplies, 0);
+      } finally {
+        await h.host.close();
+      }
+    }
+    assert.ok(requests >= 10_000);
+    assert.ok(configsApplied >= 5);
+    for (const status of [200, 401, 403, 429]) assert.ok(seen.has(status), `the fuzz reached ${status}: ${[...seen].join(',')}`);
+  });
+});
