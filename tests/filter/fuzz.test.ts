@@ -52,7 +52,7 @@ describe('fuzz: no input traps the filter', () => {
       }
       try {
         for (let i = 0; i < 400; i++) {
-          const headers: Array<[string, string]> = [];
+          const headers: Array<[string, string]> = r() < 0.3 ? [['x-api-key', 'key-alpha']] : [];
           for (let j = 0; j < Math.floor(r() * 6); j++) {
             headers.push([pick(r, ['x-api-key', 'authorization', 'x-tollgate-consumer', 'x-tollgate-plan', 'x-junk', 'ratelimit-limit']),
               r() < 0.05 ? 'v'.repeat(Math.floor(r() * 70_000)) : r() < 0.4 ? pick(r, ['key-alpha', 'Bearer key-alpha', 'bearer ', 'key-expired']) : junk(r, 40)]);
