@@ -1,0 +1,147 @@
+// Control service benchmark: usage ingestion throughput and admin REST latency, over real HTTP against the service
+// running as its own process (as deployed: `tollgate control`), so the load generator does not share its event loop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow } from './row.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ADMIN = 'bench-admin-token-0123456789';
+const REPORT = 'bench-report-token-0123456789';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** The service with its default (info) logging, as deployed; its log goes nowhere so the pipe cannot slow it. */
+async function startControl(dbPath: string): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bin', 'tollgate.mjs'), 'control'], {
+    cwd: root,
+    env: { ...process.env, TOLLGATE_DB: dbPath, TOLLGATE_CONTROL_HOST: '127.0.0.1', TOLLGATE_CONTROL_PORT: String(port), TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_REPORT_TOKEN: REPORT, TOLLGATE_LOG_LEVEL: 'info', TOLLGATE_DISTRIBUTION: 'local' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`control exited ${child.exitCode}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return { child, url };
+    if (Date.now() > deadline) throw new Error('control did not start within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text === '' ? undefined : (JSON.parse(text) as unknown) };
+}
+
+interface Seeded { apiIds: string[]; planId: string; consumerIds: string[]; keyIds: string[] }
+
+async function seed(url: string, keys: number): Promise<Seeded> {
+  const apiIds: string[] = [];
+  for (let i = 0; i < 4; i++) apiIds.push(((await call(url, 'POST', '/v1/apis', ADMIN, { name: `api${i}`, pathPrefix: `/api${i}` })).json as { id: string }).id);
+  const planId = ((await call(url, 'POST', '/v1/plans', ADMIN, { name: 'gold', limits: [{ requests: 100, per: 'minute' }, { requests: 10000, per: 'day' }], apiIds })).json as { id: string }).id;
+  const consumerIds: string[] = [];
+  const keyIds: string[] = [];
+  for (let i = 0; i < keys; i++) {
+    const consumer = ((await call(url, 'POST', '/v1/consumers', ADMIN, { name: `c${i}` })).json as { id: string }).id;
+    consumerIds.push(consumer);
+    keyIds.push(((await call(url, 'POST', `/v1/consumers/${consumer}/keys`, ADMIN, { planId })).json as { id: string }).id);
+  }
+  return { apiIds, planId, consumerIds, keyIds };
+}
+
+const OUTCOMES = ['allowed', 'allowed', 'allowed', 'rejected_quota', 'rejected_auth', 'rejected_forbidden'];
+
+/** Entries per second through POST /v1/usage/reports: `senders` proxies each flushing batches of `perBatch` entries. */
+async function ingest(url: string, s: Seeded, batches: number, perBatch: number, senders: number): Promise<number> {
+  const minute = Math.floor(Date.now() / 60_000) * 60;
+  const bodies: string[] = [];
+  for (let b = 0; b < batches; b++) {
+    const entries = [];
+    for (let e = 0; e < perBatch; e++) {
+      const n = b * perBatch + e;
+      entries.push({ minute: minute - (n % 5) * 60, keyId: s.keyIds[n % s.keyIds.length]!, apiId: s.apiIds[n % s.apiIds.length]!, outcome: OUTCOMES[Math.floor(n / s.keyIds.length) % OUTCOMES.length]!, count: 1 + (n % 7) });
+    }
+    bodies.push(JSON.stringify({ version: 1, batchId: b.toString(16).padStart(32, '0'), reporter: (b % senders).toString(16).padStart(16, '0'), entries, dropped: 0 }));
+  }
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: senders }, async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const res = await call(url, 'POST', '/v1/usage/reports', REPORT, body);
+      if (res.status !== 200) throw new Error(`ingest: ${res.status} ${JSON.stringify(res.json)}`);
+    }
+  }));
+  return (batches * perBatch) / ((performance.now() - started) / 1000);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Mixed admin traffic (70 % reads, 30 % writes) from `clients` concurrent clients; returns latencies in ms. */
+async function adminMix(url: string, s: Seeded, ops: number, clients: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < ops) {
+      const i = next++;
+      const consumer = s.consumerIds[i % s.consumerIds.length]!;
+      const kind = i % 10;
+      const t0 = performance.now();
+      let res;
+      if (kind < 2) res = await call(url, 'GET', '/v1/consumers?limit=50', ADMIN);
+      else if (kind < 4) res = await call(url, 'GET', `/v1/consumers/${consumer}/keys`, ADMIN);
+      else if (kind < 5) res = await call(url, 'GET', `/v1/apis/${s.apiIds[i % s.apiIds.length]!}`, ADMIN);
+      else if (kind < 6) res = await call(url, 'GET', `/v1/usage?consumerId=${consumer}&granularity=hour`, ADMIN);
+      else if (kind < 7) res = await call(url, 'GET', '/v1/distribution', ADMIN);
+      else if (kind < 8) res = await call(url, 'POST', '/v1/consumers', ADMIN, { name: `mix${i}` });
+      else if (kind < 9) res = await call(url, 'POST', `/v1/consumers/${consumer}/keys`, ADMIN, { planId: s.planId });
+      else res = await call(url, 'PATCH', `/v1/apis/${s.apiIds[i % s.apiIds.length]!}`, ADMIN, { methods: i % 20 === 9 ? ['GET'] : ['GET', 'POST'] });
+      latencies.push(performance.now() - t0);
+      if (res.status >= 400) throw new Error(`admin mix: ${res.status} ${JSON.stringify(res.json)}`);
+    }
+  }));
+  return latencies.sort((a, b) => a - b);
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-control-'));
+  const { child, url } = await startControl(join(dir, 'bench.db'));
+  try {
+    const s = await seed(url, 1000);
+    await ingest(url, s, 10, 1000, 4); // warm-up
+    const rowsPerSec = await ingest(url, s, 200, 2000, 8);
+    const latencies = await adminMix(url, s, 4000, 16);
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    console.error(`control: ingest ${Math.round(rowsPerSec)} entries/s (200 batches × 2000 entries, 8 senders); admin mix p50 ${p50.toFixed(2)} ms p99 ${p99.toFixed(2)} ms (4000 requests, 16 clients, 1000+ keys)`);
+    return [
+      { name: 'control.ingestRowsPerSec', value: Math.round(rowsPerSec), unit: 'entries/s', goal: '>= 20000', met: rowsPerSec >= 20_000 },
+      { name: 'control.restP99Ms', value: Number(p99.toFixed(2)), unit: 'ms' },
+      { name: 'control.restP50Ms', value: Number(p50.toFixed(2)), unit: 'ms' },
+    ];
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
