@@ -131,26 +131,25 @@ export class RegistryClient {
   /** GET /v2/: checks the registry speaks the API and settles authentication up front. */
   async ping(): Promise<void> {
     const response = await this.request('GET', '/v2/');
-    await response.body?.cancel();
     if (!response.ok) await this.fail(response, 'GET /v2/');
+    await response.body?.cancel();
   }
 
   async hasBlob(digest: Digest): Promise<boolean> {
     const response = await this.request('HEAD', `/v2/${this.repository}/blobs/${digest}`);
+    if (response.status !== 404 && !response.ok) await this.fail(response, `HEAD blob ${digest}`);
     await response.body?.cancel();
-    if (response.status === 404) return false;
-    if (!response.ok) await this.fail(response, `HEAD blob ${digest}`);
-    return true;
+    return response.status !== 404;
   }
 
   /** Monolithic upload: POST opens a session, PUT <Location>[?&]digest= sends all bytes and closes it. */
   async uploadBlob(blob: BlobContent): Promise<void> {
     const { digest } = blob.descriptor;
     const started = await this.request('POST', `/v2/${this.repository}/blobs/uploads/`, { 'content-length': '0' });
-    await started.body?.cancel();
     const location = started.headers.get('location');
-    if (started.status !== 202 || location === null) await this.fail(started, `starting the upload of ${digest}`);
-    const target = withDigestParam(new URL(location as string, this.baseUrl).href, digest);
+    if (started.status !== 202 || location === null) return this.fail(started, `starting the upload of ${digest}`);
+    await started.body?.cancel();
+    const target = withDigestParam(new URL(location, this.baseUrl).href, digest);
     const put = await this.request('PUT', target, { 'content-type': 'application/octet-stream' }, blob.bytes);
     if (put.status !== 201) await this.fail(put, `uploading blob ${digest}`);
     await put.body?.cancel();

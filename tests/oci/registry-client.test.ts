@@ -104,3 +104,19 @@ test('a manifest digest that differs from ours is reported, not trusted', async 
   const client = new RegistryClient({ registry: 'reg.example', repository: 'a', fetch });
   await assert.rejects(client.putManifest('v1', 'application/vnd.oci.image.manifest.v1+json', Buffer.from('{}')), /stored the manifest as sha256:0+, expected sha256:/);
 });
+
+test('a registry error reply is reported with its code and message and the step that failed', async () => {
+  const fetch = scriptedFetch((method) => {
+    if (method === 'GET') return new Response('{}');
+    if (method === 'HEAD') return new Response(null, { status: 404 });
+    return Response.json({ errors: [{ code: 'DENIED', message: 'quota exceeded for namespace acme' }] }, { status: 507 });
+  }, []);
+  const client = new RegistryClient({ registry: 'reg.example', repository: 'acme/filter', fetch });
+  const image = buildWasmImage(testWasm('full'), { format: 'artifact', rootIds: ['tollgate'] });
+  await assert.rejects(pushImage(client, image, 'v1'), (error: unknown) => {
+    assert.ok(error instanceof RegistryError);
+    assert.equal(error.kind, 'protocol');
+    assert.match(error.message, /^registry reg\.example: starting the upload of sha256:[a-f0-9]{64} failed with HTTP 507 \(DENIED: quota exceeded for namespace acme\)$/);
+    return true;
+  });
+});
