@@ -1,0 +1,362 @@
+// Stream lifecycle and filter semantics: callback order, header-map availability, local replies overriding the
+// callback's return, StopIteration pausing body callbacks until continue_stream, body buffers and header mutations.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodePairs, probeHost, text, utf8 } from './helpers.js';
+
+test('callback order: create(S, R) → request headers/body → response headers/body → log → done → delete', async () => {
+  const t = await probeHost();
+  t.calls.length = 0;
+  const r = await t.host.request({ method: 'POST', path: '/x', body: 'abc', worker: 0 }, () => ({ status: 200, headers: [], body: 'resp' }));
+  assert.equal(r.status, 200);
+  assert.equal(text(r.body), 'resp');
+  assert.deepEqual(t.calls, [
+    'worker0:proxy_on_context_create(2,1)',
+    'worker0:proxy_on_request_headers(2,7,0)',
+    'worker0:proxy_on_request_body(2,3,1)',
+    'worker0:proxy_on_response_headers(2,1,0)',
+    'worker0:proxy_on_response_body(2,4,1)',
+    'worker0:proxy_on_log(2)',
+    'worker0:proxy_on_done(2)',
+    'worker0:proxy_on_delete(2)',
+  ]);
+  // context ids are per VM: the next stream on worker0 is 3, the first on worker1 is 2
+  t.calls.length = 0;
+  await t.host.request({ method: 'GET', path: '/', worker: 0 });
+  await t.host.request({ method: 'GET', path: '/', worker: 1 });
+  assert.ok(t.calls.includes('worker0:proxy_on_context_create(3,1)'));
+  assert.ok(t.calls.includes('worker1:proxy_on_context_create(2,1)'));
+  await t.host.close();
+});
+
+test('request headers as Envoy presents them: pseudo-headers first, count includes them, size = key+value bytes', async () => {
+  const t = await probeHost();
+  let seen: Array<[string, string]> = [];
+  let size = -1;
+  t.on('proxy_on_request_headers', (p) => {
+    seen = p.pairs(0).pairs;
+    const slot = p.alloc(4);
+    assert.equal(p.call('get_header_map_size', 0, slot), 0);
+    size = p.u32(slot);
+  });
+  await t.host.request({ method: 'get', path: '/a?b=1', authority: 'api.example', headers: { 'X-Key': 'K1', 'x-request-id': 'rid' } });
+  assert.deepEqual(seen, [[':authority', 'api.example'], [':path', '/a?b=1'], [':method', 'GET'], [':scheme', 'http'],
+    ['x-key', 'K1'], ['x-request-id', 'rid'], ['x-forwarded-proto', 'http']]);
+  assert.equal(size, seen.reduce((s, [k, v]) => s + k.length + v.length, 0));
+  await t.host.close();
+});
+
+test('header maps: get first value, NotFound, add/replace/remove reach the upstream; response mutations reach the client', async () => {
+  const t = await probeHost();
+  t.on('proxy_on_request_headers', (p) => {
+    const [k, kl] = p.put('X-Multi');
+    const [v1, v1l] = p.put('one');
+    const [v2, v2l] = p.put('two');
+    assert.equal(p.call('add_header_map_value', 0, k, kl, v1, v1l), 0);
+    assert.equal(p.call('add_header_map_value', 0, k, kl, v2, v2l), 0);
+    assert.deepEqual(p.getHeader(0, 'x-multi'), { result: 0, value: 'one' });
+    assert.equal(p.getHeader(0, 'x-absent').result, 1, 'missing key → NotFound');
+    const [d, dl] = p.put('x-drop');
+    assert.equal(p.call('remove_header_map_value', 0, d, dl), 0);
+    const [rk, rkl] = p.put('x-replace');
+    const [rv, rvl] = p.put('new');
+    assert.equal(p.call('replace_header_map_value', 0, rk, rkl, rv, rvl), 0);
+    const [pk, pkl] = p.put(':path');
+    const [pv, pvl] = p.put('/rewritten');
+    assert.equal(p.call('replace_header_map_value', 0, pk, pkl, pv, pvl), 0);
+  });
+  t.on('proxy_on_response_headers', (p) => {
+    const [k, kl] = p.put('x-added');
+    const [v, vl] = p.put('yes');
+    assert.equal(p.call('add_header_map_value', 2, k, kl, v, vl), 0);
+    assert.equal(p.getHeader(2, ':status').value, '201');
+  });
+  const r = await t.host.request({ method: 'GET', path: '/orig', headers: [['x-drop', '1'], ['x-replace', 'a'], ['x-replace', 'b']] },
+    () => ({ status: 201, headers: [['x-up', '1']] }));
+  const up = r.upstreamRequest!;
+  assert.equal(up.path, '/rewritten');
+  assert.deepEqual(up.headers.filter(([k]) => k.startsWith('x-m') || k === 'x-replace' || k === 'x-drop'),
+    [['x-replace', 'new'], ['x-multi', 'one'], ['x-multi', 'two']]);
+  assert.equal(r.status, 201);
+  assert.deepEqual(r.headers, [['x-up', '1'], ['x-added', 'yes']]);
+  assert.ok((r.hostCalls.proxy_add_header_map_value ?? 0) >= 3);
+  await t.host.close();
+});
+
+test('map availability: request headers are gone in response callbacks, read-only in on_log; buffers only in body callbacks', async () => {
+  const t = await probeHost();
+  const results: Record<string, number> = {};
+  t.on('proxy_on_request_headers', (p) => {
+    results.bodyInHeaders = p.get('get_buffer_bytes', 0, 0, 10).result;
+    results.respHeadersInRequest = p.getHeader(2, ':status').result;
+    results.callHeadersOutsideCallback = p.getHeader(6, ':status').result;
+    results.grpcMap = p.getHeader(4, 'x').result;
+    results.badMap = p.getHeader(8, 'x').result;
+    results.badMapPairs = p.pairs(8).result;
+  });
+  t.on('proxy_on_response_headers', (p) => {
+    results.reqInResponse = p.getHeader(0, ':path').result;
+    results.reqPairsInResponse = p.pairs(0).result;
+    results.reqPairsCount = p.pairs(0).pairs.length;
+    const slot = p.alloc(4);
+    results.reqSizeInResponse = p.call('get_header_map_size', 0, slot);
+  });
+  t.on('proxy_on_log', (p) => {
+    results.reqInLog = p.getHeader(0, ':path').result;
+    results.respInLog = p.getHeader(2, ':status').result;
+    const [k, kl] = p.put('x-late');
+    results.addInLog = p.call('add_header_map_value', 0, k, kl, k, kl);
+  });
+  await t.host.request({ method: 'GET', path: '/p' });
+  assert.deepEqual(results, {
+    bodyInHeaders: 1, respHeadersInRequest: 2, callHeadersOutsideCallback: 2, grpcMap: 2, badMap: 2, badMapPairs: 2,
+    reqInResponse: 2, reqPairsInResponse: 0, reqPairsCount: 0, reqSizeInResponse: 2,
+    reqInLog: 0, respInLog: 0, addInLog: 2,
+  });
+  await t.host.close();
+});
+
+test('header pairs from the guest: malformed input (truncated, missing NUL, trailing bytes, > 1024 pairs) is an empty list', async () => {
+  const good = encodePairs([[':method', 'GET'], ['x-a', '1']]);
+  assert.equal(good.length, 38, 'the example from the notes is 38 bytes');
+  const truncated = good.subarray(0, good.length - 1);
+  const missingNul = good.slice();
+  missingNul[good.length - 1] = 0x41;
+  const trailing = new Uint8Array([...good, 0]);
+  const many = encodePairs(Array.from({ length: 1025 }, (_, n) => [`k${n}`, 'v'] as [string, string]));
+  const cases: Array<[string, Uint8Array, Array<[string, string]>]> = [
+    ['good', good, [[':method', 'GET'], ['x-a', '1']]],
+    ['truncated', truncated, []], ['missing NUL', missingNul, []], ['trailing bytes', trailing, []], ['1025 pairs', many, []],
+    ['exactly 1024 pairs', encodePairs(Array.from({ length: 1024 }, (_, n) => [`k${n}`, 'v'] as [string, string])), Array.from({ length: 1024 }, (_, n) => [`k${n}`, 'v'] as [string, string])],
+  ];
+  for (const [name, bytes, expected] of cases) {
+    const t = await probeHost();
+    let after: Array<[string, string]> | undefined;
+    t.on('proxy_on_request_headers', (p) => {
+      const big = bytes.length > 50_000;
+      let ptr: number;
+      if (big) {
+        ptr = Number(p.vm.fn('malloc')!(bytes.length));
+        p.vm.memory.write(ptr, bytes);
+      } else ptr = p.put(bytes)[0];
+      assert.equal(p.call('set_header_map_pairs', 0, ptr, bytes.length), 0);
+      after = p.pairs(0).pairs;
+    });
+    await t.host.request({ method: 'POST', path: '/' });
+    assert.deepEqual(after, expected, name);
+    await t.host.close();
+  }
+});
+
+test('send_local_response overrides Continue, skips the upstream, and still passes the sender\'s response callbacks', async () => {
+  const t = await probeHost();
+  let upstreamCalled = false;
+  t.on('proxy_on_request_headers', (p) => {
+    const [d, dl] = p.put('denied by\tpolicy');
+    const [b, bl] = p.put('no key');
+    const [h, hl] = p.put(encodePairs([['x-why', 'missing']]));
+    assert.equal(p.call('send_local_response', 401, d, dl, b, bl, h, hl, -1), 0);
+  });
+  let seenStatus = '';
+  t.on('proxy_on_response_headers', (p) => {
+    seenStatus = p.getHeader(2, ':status').value;
+  });
+  t.calls.length = 0;
+  const r = await t.host.request({ method: 'GET', path: '/', worker: 0 }, () => {
+    upstreamCalled = true;
+    return { status: 200, headers: [] };
+  });
+  assert.equal(upstreamCalled, false);
+  assert.equal(r.upstreamRequest, undefined);
+  assert.equal(r.status, 401);
+  assert.equal(r.localReply, true);
+  assert.equal(r.details, 'denied_by_policy');
+  assert.equal(text(r.body), 'no key');
+  assert.deepEqual(r.headers, [['content-length', '6'], ['content-type', 'text/plain'], ['x-why', 'missing']]);
+  assert.equal(seenStatus, '401');
+  assert.deepEqual(t.calls.map((c) => c.split('(')[0]), ['worker0:proxy_on_context_create', 'worker0:proxy_on_request_headers',
+    'worker0:proxy_on_response_headers', 'worker0:proxy_on_response_body', 'worker0:proxy_on_log', 'worker0:proxy_on_done', 'worker0:proxy_on_delete']);
+  await t.host.close();
+});
+
+test('send_local_response from a root context is accepted and has no effect', async () => {
+  const t = await probeHost({}, {}, {
+    proxy_on_configure: (p) => {
+      const [d, dl] = p.put('x');
+      assert.equal(p.call('send_local_response', 500, d, dl, 0, 0, 0, 0, -1), 0);
+    },
+  });
+  const r = await t.host.request({ method: 'GET', path: '/' });
+  assert.equal(r.status, 200);
+  await t.host.close();
+});
+
+test('StopIteration on request headers holds body callbacks until continue_stream (here from a tick via set_effective_context)', async () => {
+  const t = await probeHost();
+  let streamId = 0;
+  t.on('proxy_on_request_headers', (p, args) => {
+    streamId = args[0]!;
+    p.vm.fn('set_ret')!(1);
+  });
+  t.on('proxy_on_request_body', (p) => p.vm.fn('set_ret')!(0));
+  const vm = t.host.vms().workers[0]!;
+  t.on('proxy_on_tick', (p) => {
+    if (p.vm !== vm) return;
+    assert.equal(p.call('set_effective_context', 999), 2, 'unknown context → BadArgument');
+    assert.equal(p.call('set_effective_context', streamId), 0);
+    assert.equal(p.getHeader(0, ':path').value, '/held', 'paused request headers stay available');
+    assert.equal(p.call('continue_stream', 0), 0);
+  });
+  const pending = t.host.request({ method: 'POST', path: '/held', body: 'data', worker: 0 });
+  await t.host.advance(1);
+  assert.ok(!t.calls.some((c) => c.includes('proxy_on_request_body')), 'no body callback while paused');
+  // Deliver one tick to worker0's root context (ticks from set_tick_period are covered in ticks.test.ts).
+  vm.call('proxy_on_tick', [1], { contextId: 1 });
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(text(r.upstreamRequest!.body), 'data');
+  assert.ok(t.calls.some((c) => c.includes('proxy_on_request_body(2,4,1)')));
+  await t.host.close();
+});
+
+test('body buffers: clamped reads, set_buffer_bytes replace/append/BadArgument, status, absent buffers', async () => {
+  const t = await probeHost();
+  const r: Record<string, unknown> = {};
+  t.on('proxy_on_request_body', (p, args) => {
+    const [, size] = args;
+    r.size = size;
+    r.all = text(p.get('get_buffer_bytes', 0, 0, 100).data);
+    r.slice = text(p.get('get_buffer_bytes', 0, 2, 3).data);
+    r.pastEnd = p.get('get_buffer_bytes', 0, 50, 10);
+    r.overflow = p.call('get_buffer_bytes', 0, 1, -1, ...p.outSlots());
+    const [n, nl] = p.put('HELLO');
+    assert.equal(p.call('set_buffer_bytes', 0, 0, 5, n, nl), 0);
+    const [a, al] = p.put('!');
+    assert.equal(p.call('set_buffer_bytes', 0, 100, 0, a, al), 0);
+    r.middle = p.call('set_buffer_bytes', 0, 3, 1, a, al);
+    const status = p.alloc(8);
+    assert.equal(p.call('get_buffer_status', 0, status, status + 4), 0);
+    r.status = p.u32(status);
+    r.configBuffer = p.call('get_buffer_status', 7, status, status + 4);
+  });
+  const res = await t.host.request({ method: 'POST', path: '/', body: 'hello world' });
+  assert.equal(r.size, 11);
+  assert.equal(r.all, 'hello world');
+  assert.equal(r.slice, 'llo');
+  assert.deepEqual(r.pastEnd, { result: 0, data: new Uint8Array(0) });
+  assert.equal(r.overflow, 2);
+  assert.equal(r.middle, 2);
+  assert.equal(r.status, 'HELLO world!'.length);
+  assert.equal(r.configBuffer, 1, 'PLUGIN_CONFIGURATION exists only during on_configure');
+  assert.equal(text(res.upstreamRequest!.body), 'HELLO world!');
+  await t.host.close();
+});
+
+test('continue_stream and close_stream codes; close_stream resets the stream', async () => {
+  const t = await probeHost();
+  t.on('proxy_on_request_headers', (p) => {
+    assert.equal(p.call('continue_stream', 7), 2);
+    assert.equal(p.call('continue_stream', 2), 12);
+    assert.equal(p.call('close_stream', 0), 0);
+  });
+  const r = await t.host.request({ method: 'GET', path: '/' });
+  assert.equal(r.status, 0);
+  assert.equal(r.details, 'stream_reset');
+  assert.equal(r.upstreamRequest, undefined);
+  await t.host.close();
+});
+
+test('properties: NUL-separated paths with Envoy encodings; request.* is NotFound in root contexts', async () => {
+  const t = await probeHost({ properties: { 'xds.node.id': 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local' } }, {}, {
+    proxy_on_configure: (p) => {
+      assert.equal(p.property(['request', 'path']).result, 1);
+      assert.equal(text(p.property(['plugin_root_id']).data), 'root');
+    },
+  });
+  const got: Record<string, unknown> = {};
+  t.on('proxy_on_request_headers', (p) => {
+    got.path = text(p.property(['request', 'path']).data);
+    got.urlPath = text(p.property(['request', 'url_path']).data);
+    got.query = text(p.property(['request', 'query']).data);
+    got.method = text(p.property(['request', 'method']).data);
+    got.host = text(p.property(['request', 'host']).data);
+    got.header = text(p.property(['request', 'headers', 'x-api-key']).data);
+    got.source = text(p.property(['source', 'address']).data);
+    const port = p.property(['source', 'port']).data;
+    got.port = Number(new DataView(port.buffer, port.byteOffset).getBigInt64(0, true));
+    got.time = p.property(['request', 'time']).data.length;
+    got.dotted = p.property(['request.path']).result;
+    got.node = text(p.property(['xds', 'node', 'id']).data);
+    got.plugin = text(p.property(['plugin_name']).data);
+    got.vmId = text(p.property(['plugin_vm_id']).data);
+    got.missing = p.property(['nope']).result;
+    const [k, kl] = p.put('my\0prop');
+    const [v, vl] = p.put('val');
+    got.set = p.call('set_property', k, kl, v, vl);
+  });
+  await t.host.request({ method: 'GET', path: '/v1/x?a=1&b=2', authority: 'api.test', headers: { 'x-api-key': 'k' }, source: '10.1.2.3:5555' });
+  assert.deepEqual(got, {
+    path: '/v1/x?a=1&b=2', urlPath: '/v1/x', query: 'a=1&b=2', method: 'GET', host: 'api.test', header: 'k',
+    source: '10.1.2.3:5555', port: 5555, time: 8, dotted: 1, node: 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local',
+    plugin: 'test.plugin', vmId: 'vm1', missing: 1, set: 0,
+  });
+  await t.host.close();
+});
+
+test('out-of-bounds pointers return InvalidMemoryAccess (6) instead of trapping', async () => {
+  const t = await probeHost();
+  const codes: number[] = [];
+  t.on('proxy_on_request_headers', (p) => {
+    const huge = 0x7fffff00;
+    codes.push(p.call('log', 2, huge, 100));
+    codes.push(p.call('get_header_map_value', 0, huge, 4, 0, 4));
+    codes.push(p.call('get_header_map_pairs', 0, huge, huge));
+    codes.push(p.call('get_current_time_nanoseconds', huge));
+    codes.push(p.call('set_shared_data', huge, 3, 0, 1, 0));
+    codes.push(p.call('http_call', huge, 1, 0, 0, 0, 0, 0, 0, 0, 0));
+  });
+  const r = await t.host.request({ method: 'GET', path: '/' });
+  assert.deepEqual(codes, [6, 6, 6, 6, 6, 6]);
+  assert.equal(r.status, 200, 'the stream continues: no trap');
+  await t.host.close();
+});
+
+test('hostCalls counts the host functions a stream called', async () => {
+  const t = await probeHost();
+  t.on('proxy_on_request_headers', (p) => {
+    p.log(2, 'one');
+    p.log(2, 'two');
+    p.getHeader(0, ':path');
+  });
+  const r = await t.host.request({ method: 'GET', path: '/' });
+  assert.equal(r.hostCalls.proxy_log, 2);
+  assert.equal(r.hostCalls.proxy_get_header_map_value, 1);
+  void utf8;
+  await t.host.close();
+});
+
+test('StopIterationAndBuffer at end of stream holds the body until continue_stream', async () => {
+  const t = await probeHost();
+  let streamId = 0;
+  t.on('proxy_on_request_body', (p, args) => {
+    streamId = args[0]!;
+    p.vm.fn('set_ret')!(1);
+  });
+  const vm = t.host.vms().workers[0]!;
+  let forwarded = false;
+  const pending = t.host.request({ method: 'POST', path: '/', body: 'payload', worker: 0 }, (u) => {
+    forwarded = true;
+    return { status: 200, headers: [], body: text(u.body) };
+  });
+  await t.host.advance(5);
+  assert.equal(forwarded, false);
+  t.on('proxy_on_tick', (p) => {
+    p.vm.fn('set_ret')!(0);
+    assert.equal(p.call('set_effective_context', streamId), 0);
+    assert.equal(p.call('continue_stream', 0), 0);
+  });
+  vm.call('proxy_on_tick', [1], { contextId: 1 });
+  const r = await pending;
+  assert.equal(text(r.body), 'payload');
+  await t.host.close();
+});
