@@ -178,7 +178,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     `  demo upstream             ${upstreamUrl}`,
     `  home                      ${settings.home}`,
     '',
-    adminTokenLine({ proxyUrl, controlUrl, tokensPath: paths.tokens }, tokens.adminGenerated ? tokens.admin : undefined),
+    adminTokenLine({ proxyUrl, controlUrl, tokensPath: paths.tokens }, settings.adminToken !== undefined ? { kind: 'environment' } : tokens.adminGenerated ? { kind: 'generated', token: tokens.admin } : { kind: 'stored' }),
     ...(seed === undefined ? [] : curlLines({ proxyUrl, controlUrl, tokensPath: paths.tokens }, seed, demoKey)),
     '',
     'Ctrl-C stops everything; a second start reuses the store.',

@@ -28,12 +28,18 @@ async function created<T = { id: string }>(path: string, body: unknown): Promise
 
 const newKey = (planId: string) => created<Key>(`/v1/consumers/${consumerId}/keys`, { planId });
 
-/** Waits until the sidecar has the key (the first non-401 through the proxy) and returns that reply. */
-async function distributed(key: string, path = '/shop/items') {
-  return eventually(`key ${key.slice(0, 8)}… to be distributed`, 15_000, async () => {
-    const r = await viaProxy(mesh, path, key);
-    return r.status === 401 ? undefined : r;
-  });
+/**
+ * Waits until the sidecar knows the key: the first reply that shows the filter identified it (an allowed request
+ * whose upstream saw the key id, or a quota/forbidden refusal). A pass-through 200 does not count: until the new
+ * configuration arrives, a path may match no API at all.
+ */
+async function distributed(k: Key, path = '/shop/items') {
+  return eventually(`key ${k.id} to be distributed`, 15_000, async () => {
+    const r = await viaProxy(mesh, path, k.key);
+    if (r.status === 429 || r.status === 403) return r;
+    if (r.status === 200 && r.json<{ headers: Record<string, string> }>().headers['x-tollgate-key-id'] === k.id) return r;
+    return undefined;
+  }, 20);
 }
 
 async function usageOf(keyId: string): Promise<Usage['totals']> {
@@ -79,7 +85,7 @@ describe('local mesh end to end', () => {
 
   it('a key created via REST works through the proxy once distributed; the upstream sees identity, not the key', async () => {
     const k = await newKey(bigPlan);
-    const r = await distributed(k.key, '/shop/items?color=red');
+    const r = await distributed(k, '/shop/items?color=red');
     assert.equal(r.status, 200);
     const echo = r.json<{ path: string; headers: Record<string, string> }>();
     assert.equal(echo.headers['x-tollgate-consumer'], consumerId);
@@ -94,7 +100,7 @@ describe('local mesh end to end', () => {
   it('over the limit → 429 with Retry-After and RateLimit headers', async () => {
     await awayFromHourBoundary();
     const k = await newKey(smallPlan);
-    const first = await distributed(k.key);
+    const first = await distributed(k);
     assert.equal(first.status, 200);
     assert.equal(first.headers.get('ratelimit-limit'), '3');
     assert.equal(first.headers.get('ratelimit-remaining'), '2');
@@ -125,7 +131,7 @@ describe('local mesh end to end', () => {
 
   it('an API the plan does not include → 403', async () => {
     const k = await newKey(bigPlan);
-    await distributed(k.key);
+    await distributed(k);
     const r = await viaProxy(mesh, '/back-office/reports', k.key);
     assert.equal(r.status, 403);
     assert.match(r.body, /forbidden/);
@@ -134,7 +140,7 @@ describe('local mesh end to end', () => {
   it('usage appears in REST with exact counts after a flush (nothing doubled later)', async () => {
     await awayFromHourBoundary();
     const k = await newKey(smallPlan);
-    await distributed(k.key); // 1 allowed
+    await distributed(k); // 1 allowed
     for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
     for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 429);
     assert.equal((await viaProxy(mesh, '/back-office/x', k.key)).status, 403);
@@ -150,7 +156,7 @@ describe('local mesh end to end', () => {
 
   it('revoke → 401 within one distribution cycle', async () => {
     const k = await newKey(bigPlan);
-    assert.equal((await distributed(k.key)).status, 200);
+    assert.equal((await distributed(k)).status, 200);
     const started = performance.now();
     const revoked = await call('POST', `/v1/keys/${k.id}/revoke`);
     assert.equal(revoked.status, 200);
@@ -163,12 +169,12 @@ describe('local mesh end to end', () => {
 
   it('rotate → both keys work during the grace period, only the new one after', async () => {
     const old = await newKey(bigPlan);
-    await distributed(old.key);
+    await distributed(old);
     const rotated = await call<Key>('POST', `/v1/keys/${old.id}/rotate`, { gracePeriodSeconds: 3 });
     assert.equal(rotated.status, 201);
     const fresh = rotated.body;
     assert.notEqual(fresh.key, old.key);
-    assert.equal((await distributed(fresh.key)).status, 200);
+    assert.equal((await distributed(fresh)).status, 200);
     assert.equal((await viaProxy(mesh, '/shop/items', old.key)).status, 200, 'old key must still work during the grace period');
     await eventually('the grace period to end for the old key', 15_000, async () => ((await viaProxy(mesh, '/shop/items', old.key)).status === 401 ? true : undefined), 200);
     assert.equal((await viaProxy(mesh, '/shop/items', fresh.key)).status, 200);
@@ -176,7 +182,7 @@ describe('local mesh end to end', () => {
 
   it('control service killed → the sidecar keeps enforcing; after the restart every counted request is delivered exactly once', async () => {
     const k = await newKey(bigPlan);
-    await distributed(k.key); // 1
+    await distributed(k); // 1
     let sent = 1;
     for (let i = 0; i < 4; i++, sent++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
 
@@ -203,7 +209,7 @@ describe('local mesh end to end', () => {
 
   it('Ctrl-C (SIGTERM) stops everything cleanly; a second start reuses the store without showing a key again', async () => {
     const k = await newKey(bigPlan);
-    await distributed(k.key);
+    await distributed(k);
     const { control } = mesh.pids();
     assert.equal(await mesh.stop(), 0);
     assert.equal(existsSync(join(mesh.home, 'pids.json')), false);
@@ -214,6 +220,6 @@ describe('local mesh end to end', () => {
     const out = mesh.output();
     assert.doesNotMatch(out, /TOLLGATE_DEMO_KEY='/);
     assert.match(out, /shown on first start only/);
-    assert.equal((await distributed(k.key)).status, 200, 'a key from the first run works after a restart');
+    assert.equal((await distributed(k)).status, 200, 'a key from the first run works after a restart');
   });
 });

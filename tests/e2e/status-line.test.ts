@@ -62,7 +62,9 @@ describe('newcomer instructions', () => {
     assert.match(text, /"planId":"pln_1"/);
   });
   it('prints the admin token only when it was generated', () => {
-    assert.match(adminTokenLine(endpoints, 'tga_x'), /tga_x/);
-    assert.doesNotMatch(adminTokenLine(endpoints), /tga_/);
+    assert.match(adminTokenLine(endpoints, { kind: 'generated', token: 'tga_x' }), /export TOLLGATE_ADMIN_TOKEN='tga_x'/);
+    assert.match(adminTokenLine(endpoints, { kind: 'stored' }), /require\("\/h\/tokens\.json"\)\.admin/);
+    assert.doesNotMatch(adminTokenLine(endpoints, { kind: 'stored' }), /tga_/);
+    assert.match(adminTokenLine(endpoints, { kind: 'environment' }), /^# admin token: the TOLLGATE_ADMIN_TOKEN/);
   });
 });
