@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { parse } from 'yaml';
 import { findOne, loadObjects, manifestFiles, parseFile, type K8sObject } from './load-manifests.js';
 
@@ -48,6 +49,31 @@ test('the namespaces used are created by namespace.yaml', () => {
   const namespaces = new Set(objects.filter((o) => o.object.kind === 'Namespace').map((o) => o.object.metadata.name));
   for (const { object } of objects) if (object.metadata.namespace !== undefined) assert.ok(namespaces.has(object.metadata.namespace), `${object.kind} ${object.metadata.name}`);
   for (const ns of objects.filter((o) => o.object.kind === 'Namespace')) assert.equal(ns.object.metadata.labels?.['istio-injection'], 'enabled');
+});
+
+// Kubernetes' own models: a round trip through them drops any field the API does not know (a typo such as
+// `readOnlyRootFileSystem`, or a field at the wrong level), so the result must equal the original.
+const CORE_MODELS: Record<string, string> = {
+  Namespace: 'V1Namespace', ServiceAccount: 'V1ServiceAccount', Role: 'V1Role', RoleBinding: 'V1RoleBinding',
+  PersistentVolumeClaim: 'V1PersistentVolumeClaim', Deployment: 'V1Deployment', Service: 'V1Service',
+};
+
+/** Through the model and back, as plain JSON (the serializer leaves absent fields as undefined). */
+function roundTrip(object: unknown, model: string): unknown {
+  return JSON.parse(JSON.stringify(ObjectSerializer.serialize(ObjectSerializer.deserialize(object, model, ''), model, ''))) as unknown;
+}
+
+test('core objects contain only fields the Kubernetes API defines', () => {
+  const core = objects.filter((o) => CORE_MODELS[o.object.kind] !== undefined);
+  assert.equal(new Set(core.map((o) => o.object.kind)).size, Object.keys(CORE_MODELS).length);
+  for (const { file, object } of core) {
+    const model = CORE_MODELS[object.kind] as string;
+    assert.deepEqual(roundTrip(object, model), object, `${file}: ${object.kind} ${object.metadata.name} has fields ${model} does not define`);
+  }
+  // The check bites: a misspelled field is noticed.
+  const typo = structuredClone(deployment);
+  typo.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+  assert.notDeepEqual(roundTrip(typo, 'V1Deployment'), typo);
 });
 
 /** The CRD schema as plain JSON Schema: drop the Kubernetes extensions ajv does not know. */
