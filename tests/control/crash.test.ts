@@ -103,8 +103,9 @@ describe('kill -9 during ingestion', () => {
       assert.equal(afterRetry.size, total);
       for (const n of afterRetry.values()) assert.equal(n, 3);
     } finally {
+      const exit = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
       second.child.kill('SIGTERM');
-      await new Promise((r) => second.child.once('exit', r));
+      assert.equal(await exit, 0, 'graceful shutdown on SIGTERM exits 0');
     }
   });
 });
