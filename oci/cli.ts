@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolveCredentials, type Credentials } from './auth.js';
 import { digestHex } from './digest.js';
-import { RegistryError } from './errors.js';
 import { writeOciLayout } from './layout.js';
 import { buildWasmImage, type ImageFormat } from './manifest.js';
 import { pushImage } from './push.js';
@@ -126,8 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`\nWasmPlugin spec:\n  url: oci://${formatReference(ref)}\n  sha256: ${digestHex(result.manifestDigest)}`);
     return 0;
   } catch (error) {
-    const message = error instanceof RegistryError || error instanceof Error ? error.message : String(error);
-    console.error(`tollgate publish: ${message}`);
+    console.error(`tollgate publish: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
 }

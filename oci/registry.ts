@@ -74,7 +74,8 @@ export class RegistryClient {
 
   private async send(method: string, url: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
     const all = { ...headers };
-    if (this.authorization !== undefined) all.authorization = this.authorization;
+    // Credentials go to the registry's own origin only, never to an upload Location on another host.
+    if (this.authorization !== undefined && new URL(url).origin === new URL(this.baseUrl).origin) all.authorization = this.authorization;
     try {
       return await this.fetchImpl(url, { method, headers: all, body, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {

@@ -120,3 +120,25 @@ test('a registry error reply is reported with its code and message and the step 
     return true;
   });
 });
+
+test('credentials are not sent to an upload Location on another origin', async () => {
+  const sent: Sent[] = [];
+  const fetch = scriptedFetch((method, url) => {
+    if (url.host === 'reg.example' && sent.at(-1)?.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) {
+      return new Response(null, { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } });
+    }
+    if (method === 'GET') return new Response('{}');
+    if (method === 'HEAD') return new Response(null, { status: 404 });
+    if (method === 'POST') return new Response(null, { status: 202, headers: { location: 'https://storage.example/upload/1?sig=abc' } });
+    return new Response(null, { status: 201 });
+  }, sent);
+  const client = new RegistryClient({ registry: 'reg.example', repository: 'acme/filter', credentials: { username: 'u', password: 'p' }, fetch });
+  await pushImage(client, buildWasmImage(testWasm('cross'), { format: 'artifact', rootIds: ['tollgate'] }), 'v1');
+  const storage = sent.filter((s) => s.url.startsWith('https://storage.example/'));
+  assert.equal(storage.length, 2);
+  for (const s of storage) {
+    assert.equal(s.authorization, null);
+    assert.match(s.url, /\?sig=abc&digest=sha256%3A/);
+  }
+  assert.ok(sent.some((s) => s.url.startsWith('https://reg.example/') && s.authorization !== null));
+});
