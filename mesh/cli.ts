@@ -41,6 +41,8 @@ export async function run(argv: string[]): Promise<number> {
   const stopped = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
+    // A closed terminal sends SIGHUP: shut down cleanly then too, or the control child would be orphaned.
+    process.once('SIGHUP', () => resolve('SIGHUP'));
   });
   const starting = startMesh(settings, { root, out });
   let first: { mesh: Mesh } | { signal: string };

@@ -62,6 +62,10 @@ export async function startMesh(settings: MeshSettings, opts: MeshOptions): Prom
 }
 
 async function boot(settings: MeshSettings, root: string, out: StatusWriter, closers: Closer[], closeAll: () => Promise<void>, statusEveryMs: number): Promise<Mesh> {
+  const t0 = Date.now();
+  const phases: string[] = [];
+  let mark = t0;
+  const phase = (name: string) => { const now = Date.now(); phases.push(`${name} ${((now - mark) / 1000).toFixed(1)} s`); mark = now; };
   const paths = homePaths(settings.home);
   ensureHome(settings.home);
   const tokens = resolveTokens(settings.home, { admin: settings.adminToken, report: settings.reportToken });
@@ -72,6 +76,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     await buildFilter(root);
   }
   const wasmSha256 = sha256Hex(readFileSync(wasmPath));
+  phase('filter');
 
   const upstream: DemoUpstream = await startDemoUpstream({ port: settings.upstreamPort, address: settings.address });
   closers.push({ name: 'demo upstream', close: () => upstream.close() });
@@ -119,6 +124,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     throw new Error(`the control service did not become healthy on ${controlUrl} within 60 s; see ${paths.controlLog}:\n${tail(paths.controlLog, 15)}`);
   }
 
+  phase('control');
   const admin = adminClient(controlUrl, tokens.admin);
   let seed = readSeed(settings.home);
   let demoKey: string | undefined;
@@ -157,6 +163,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   });
   closers.push({ name: 'sidecar', close: () => sidecar.stop() });
   await sidecar.firstApplied;
+  phase('sidecar');
 
   const front = await startFront(host, { port: settings.proxyPort, address: settings.address, upstream: { host: settings.address, port: upstream.port } });
   closers.push({ name: 'front', close: () => front.close() });
@@ -168,11 +175,12 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   if ((await waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100 })) !== 200) {
     out.log(`warning: ${controlUrl}/readyz is not 200 yet; the sidecar may still be applying the configuration`);
   }
+  phase('ready');
 
   writePids(settings.home, { mesh: process.pid, control: controlPid, controlRestarts: control.restarts });
   out.log([
     '',
-    `tollgate local mesh is up`,
+    `tollgate local mesh is up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')})`,
     `  proxy (sidecar + filter)  ${proxyUrl}`,
     `  control service           ${controlUrl}  (log: ${paths.controlLog})`,
     `  demo upstream             ${upstreamUrl}`,
