@@ -1,0 +1,68 @@
+// `tollgate start` as a process, on its unhappy paths: help, bad settings, a port already taken (everything that
+// did start is taken down again: no orphaned control service).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { freePorts } from './mesh-process.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-start-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function start(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'tollgate.mjs'), 'start', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, output }); });
+  });
+}
+
+describe('tollgate start (process, unhappy paths)', () => {
+  it('--help prints the usage with the environment variables', async () => {
+    const { code, output } = await start(['--help'], {});
+    assert.equal(code, 0);
+    assert.match(output, /usage: tollgate start/);
+    for (const name of ['TOLLGATE_HOME', 'TOLLGATE_CONTROL_PORT', 'TOLLGATE_PROXY_PORT', 'TOLLGATE_UPSTREAM_PORT', 'TOLLGATE_ADMIN_TOKEN']) assert.match(output, new RegExp(name));
+  });
+
+  it('refuses a bad setting with exit code 2, naming the variable', async () => {
+    const { code, output } = await start([], { TOLLGATE_HOME: join(dir, 'bad'), TOLLGATE_PROXY_PORT: 'ten-thousand' });
+    assert.equal(code, 2);
+    assert.match(output, /TOLLGATE_PROXY_PORT/);
+    assert.equal(existsSync(join(dir, 'bad')), false, 'nothing created before the settings are valid');
+  });
+
+  it('fails cleanly when the proxy port is taken: exit 1, the reason, no orphaned control service', async () => {
+    const ports = await freePorts();
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(ports.proxy, '127.0.0.1', resolve));
+    try {
+      const home = join(dir, 'busy');
+      const { code, output } = await start([], {
+        TOLLGATE_HOME: home,
+        TOLLGATE_CONTROL_PORT: String(ports.control),
+        TOLLGATE_PROXY_PORT: String(ports.proxy),
+        TOLLGATE_UPSTREAM_PORT: String(ports.upstream),
+        TOLLGATE_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
+      });
+      assert.equal(code, 1, output);
+      assert.match(output, /EADDRINUSE/);
+      assert.equal(existsSync(join(home, 'pids.json')), false, 'pids.json removed on the way out');
+      // The control child had started (it seeded the demo); it must be gone now.
+      const logged = readFileSync(join(home, 'control.log'), 'utf8');
+      const pid = Number(/"pid":(\d+)/.exec(logged)?.[1]);
+      assert.ok(pid > 0, 'the control service ran');
+      assert.throws(() => process.kill(pid, 0), /ESRCH/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
