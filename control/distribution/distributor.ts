@@ -25,6 +25,7 @@ export interface CurrentConfig { compiled: CompiledConfig; wasmPlugin: WasmPlugi
 export class Distributor {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private firstPendingAt = 0;
   private running: Promise<void> = Promise.resolve();
   private latest: CurrentConfig | undefined;
   private readonly statuses = new Map<string, TargetStatus>();
@@ -42,14 +43,21 @@ export class Distributor {
     return [...this.statuses.values()];
   }
 
-  /** A change happened: redistribute once things have been quiet for debounceMs. */
+  /**
+   * A change happened: redistribute once things have been quiet for debounceMs, but no later than maxWait after the
+   * first pending change, so a steady stream of writes cannot hold back distribution forever.
+   */
   schedule(): void {
     if (this.closed) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    const now = Date.now();
+    if (this.timer === undefined) this.firstPendingAt = now;
+    else clearTimeout(this.timer);
+    const maxWait = Math.max(1000, this.o.debounceMs);
+    const delay = Math.max(0, Math.min(this.o.debounceMs, this.firstPendingAt + maxWait - now));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.distributeNow();
-    }, this.o.debounceMs);
+    }, delay);
   }
 
   /** Compile and publish now (serialised with any run in progress); resolves when every target has answered. */

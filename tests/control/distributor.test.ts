@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import { Distributor } from '../../control/distribution/distributor.js';
+import type { DistributionTarget } from '../../control/distribution/targets/target.js';
+import type { Store } from '../../control/store/repository.js';
+import type { CatalogSnapshot } from '../../control/store/types.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function fakeStore(): { store: Store; snapshots: number; state: CatalogSnapshot } {
+  const box = { snapshots: 0, state: { apis: [], plans: [], keys: [] } as CatalogSnapshot, store: undefined as unknown as Store };
+  box.store = { snapshot: async () => { box.snapshots++; return box.state; } } as unknown as Store;
+  return box;
+}
+
+class RecordingTarget implements DistributionTarget {
+  readonly describe = 'recording';
+  versions: string[] = [];
+  failuresLeft = 0;
+  async publish(_plugin: unknown, version: string): Promise<void> {
+    if (this.failuresLeft > 0) {
+      this.failuresLeft--;
+      throw new Error('target unavailable');
+    }
+    this.versions.push(version);
+  }
+}
+
+function distributor(box: ReturnType<typeof fakeStore>, target: RecordingTarget, debounceMs: number, retryMs = 50): Distributor {
+  return new Distributor({
+    store: box.store, targets: [target], debounceMs, retryMs, log: Fastify({ logger: { level: 'silent' } }).log,
+    plugin: { name: 't', namespace: 'n', pluginName: 't', url: 'file:///x.wasm', sha256: undefined, failStrategy: 'FAIL_CLOSE', selector: undefined, targetRefs: undefined },
+    usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' },
+  });
+}
+
+const api = (id: string) => ({ id, name: id, pathPrefix: `/${id}`, hosts: [], methods: [], createdAt: 0, updatedAt: 0 });
+
+describe('Distributor', () => {
+  it('coalesces a burst of changes into one compile and publishes only new versions', async () => {
+    const box = fakeStore();
+    const target = new RecordingTarget();
+    const d = distributor(box, target, 30);
+    await d.distributeNow();
+    assert.equal(target.versions.length, 1);
+    for (let i = 0; i < 10; i++) d.schedule();
+    await sleep(100);
+    assert.equal(box.snapshots, 2, 'one compile for the burst');
+    assert.equal(target.versions.length, 1, 'same version is not republished');
+    box.state = { ...box.state, apis: [api('api_a')] };
+    d.schedule();
+    await d.flush();
+    assert.equal(target.versions.length, 2);
+    assert.equal(d.targetStatuses()[0]!.version, target.versions[1]);
+    await d.close();
+  });
+
+  it('still distributes within maxWait under a steady stream of changes', async () => {
+    const box = fakeStore();
+    const target = new RecordingTarget();
+    const d = distributor(box, target, 200);
+    box.state = { ...box.state, apis: [api('api_b')] };
+    const until = Date.now() + 1600;
+    while (Date.now() < until) {
+      d.schedule();
+      await sleep(50);
+    }
+    assert.ok(target.versions.length >= 1, 'published although changes never paused for 200 ms');
+    await d.close();
+  });
+
+  it('keeps the last good state, records the error and retries a failed publish', async () => {
+    const box = fakeStore();
+    const target = new RecordingTarget();
+    target.failuresLeft = 1;
+    const d = distributor(box, target, 10, 30);
+    await d.distributeNow();
+    assert.match(d.targetStatuses()[0]!.error!, /unavailable/);
+    assert.equal(target.versions.length, 0);
+    await sleep(150);
+    await d.flush();
+    assert.equal(target.versions.length, 1);
+    assert.equal(d.targetStatuses()[0]!.error, null);
+    await d.close();
+  });
+});
