@@ -1,7 +1,6 @@
 // Builds the fastify app. Fixed load order: external plugins → app plugins (store, tokens, metrics, distribution,
 // auth, errors) → routes.
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { DestinationStream } from 'pino';
 import { Distributor } from './distribution/distributor.js';
 import { targetsFromSettings, usageOptions, wasmPluginOptions } from './distribution/targets/from-settings.js';
 import { registerSwagger } from './plugins/external/swagger.js';
@@ -22,7 +21,7 @@ import distributionRoutes from './routes/v1/distribution/index.js';
 
 export interface BuildOptions {
   /** Where log lines go (tests capture them); default stdout. */
-  logStream?: DestinationStream;
+  logStream?: { write(line: string): void };
   /** Receives a generated admin token, the only time it is visible; default: printed to stdout. */
   announceAdminToken?: (token: string) => void;
 }
@@ -31,6 +30,8 @@ export interface BuildOptions {
 const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'];
 
 export async function buildApp(settings: ControlSettings, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // First: a bad distribution setting must fail before anything is opened.
+  const { targets, local } = targetsFromSettings(settings);
   const app = Fastify({
     logger: {
       level: settings.logLevel,
@@ -60,7 +61,6 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   metrics.dropped.inc(await store.usage.droppedTotal());
   app.decorate('metrics', metrics);
 
-  const { targets, local } = targetsFromSettings(settings);
   const distributor = new Distributor({
     store,
     targets,

@@ -1,5 +1,5 @@
 // Settings → distribution targets.
-import type { ControlSettings } from '../../settings.js';
+import { SettingsError, type ControlSettings } from '../../settings.js';
 import { DirTarget } from './dir.js';
 import { KubernetesTarget, loadKubeConfig } from './kubernetes.js';
 import { LocalTarget } from './local.js';
@@ -10,7 +10,12 @@ export function targetsFromSettings(settings: ControlSettings): { targets: Distr
   const targets = settings.distribution.map((t): DistributionTarget => {
     switch (t.kind) {
       case 'dir': return new DirTarget(t.path);
-      case 'kubernetes': return new KubernetesTarget(loadKubeConfig(settings.kubeconfig));
+      case 'kubernetes':
+        try {
+          return new KubernetesTarget(loadKubeConfig(settings.kubeconfig));
+        } catch (err) {
+          throw new SettingsError(`TOLLGATE_DISTRIBUTION=kubernetes: cannot load the Kubernetes configuration (KUBECONFIG, in-cluster or ~/.kube/config): ${(err as Error).message}`);
+        }
       case 'local':
         local ??= new LocalTarget();
         return local;
