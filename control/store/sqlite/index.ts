@@ -1,7 +1,11 @@
 // The SQLite implementation of Store.
 import type { SecretRepository, Store } from '../repository.js';
 import type { CatalogSnapshot } from '../types.js';
-import { readSnapshot, SqliteApis, SqliteConsumers, SqliteKeys, SqlitePlans } from './catalog.js';
+import { SqliteApis } from './apis.js';
+import { SqliteConsumers } from './consumers.js';
+import { SqliteKeys } from './keys.js';
+import { SqlitePlans } from './plans.js';
+import { readSnapshot } from './snapshot.js';
 import { openDatabase, type Db } from './open.js';
 import { SqliteUsage } from './usage.js';
 

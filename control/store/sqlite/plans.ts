@@ -1,0 +1,79 @@
+// Plans and the APIs they include, in SQLite.
+import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
+import { newId } from '../../key-material.js';
+import type { PlanInput, PlanRepository } from '../repository.js';
+import type { Limit, Page, PageRequest, Plan } from '../types.js';
+import type { Db } from './open.js';
+import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+
+export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
+
+export class SqlitePlans implements PlanRepository {
+  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange) {}
+
+  private apiIds(planId: string): string[] {
+    return (this.db.prepare('SELECT api_id FROM plan_apis WHERE plan_id = ? ORDER BY api_id').all(planId) as { api_id: string }[]).map((r) => r.api_id);
+  }
+
+  private toPlan(r: PlanRow): Plan {
+    return { id: r.id, name: r.name, limits: JSON.parse(r.limits) as Limit[], apiIds: this.apiIds(r.id), createdAt: r.created_at, updatedAt: r.updated_at };
+  }
+
+  private row(id: string): Plan {
+    const r = this.db.prepare('SELECT * FROM plans WHERE id = ?').get(id) as PlanRow | undefined;
+    if (r === undefined) throw new NotFoundError('plan', id);
+    return this.toPlan(r);
+  }
+
+  private setApis(planId: string, apiIds: string[]): void {
+    const exists = this.db.prepare('SELECT 1 FROM apis WHERE id = ?');
+    for (const apiId of apiIds) {
+      if (exists.get(apiId) === undefined) throw new ProblemError(422, 'Unknown reference', `apiIds: api '${apiId}' does not exist`);
+    }
+    this.db.prepare('DELETE FROM plan_apis WHERE plan_id = ?').run(planId);
+    const insert = this.db.prepare('INSERT OR IGNORE INTO plan_apis (plan_id, api_id) VALUES (?, ?)');
+    for (const apiId of apiIds) insert.run(planId, apiId);
+  }
+
+  async create(input: PlanInput): Promise<Plan> {
+    const id = newId('pln');
+    const t = this.now();
+    this.db.transaction(() => {
+      uniqueName('plan', input.name, () => this.db.prepare(
+        'INSERT INTO plans (id, name, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(id, input.name, JSON.stringify(input.limits), t, t));
+      this.setApis(id, input.apiIds);
+    }).immediate();
+    this.changed();
+    return this.row(id);
+  }
+
+  async get(id: string): Promise<Plan> {
+    return this.row(id);
+  }
+
+  async list(p: PageRequest): Promise<Page<Plan>> {
+    const rows = this.db.prepare('SELECT * FROM plans WHERE id > ? ORDER BY id LIMIT ?').all(p.after ?? '', p.limit + 1) as PlanRow[];
+    return page(rows.map((r) => this.toPlan(r)), p.limit);
+  }
+
+  async update(id: string, patch: Partial<PlanInput>): Promise<Plan> {
+    this.db.transaction(() => {
+      const next = { ...this.row(id), ...patch };
+      uniqueName('plan', next.name, () => this.db.prepare('UPDATE plans SET name = ?, limits = ?, updated_at = ? WHERE id = ?')
+        .run(next.name, JSON.stringify(next.limits), this.now(), id));
+      if (patch.apiIds !== undefined) this.setApis(id, patch.apiIds);
+    }).immediate();
+    this.changed();
+    return this.row(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    this.row(id);
+    const used = this.db.prepare('SELECT COUNT(*) AS n FROM api_keys WHERE plan_id = ?').get(id) as { n: number };
+    if (used.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.n} key(s)`);
+    this.db.prepare('DELETE FROM plans WHERE id = ?').run(id);
+    this.changed();
+  }
+}
+

@@ -1,0 +1,22 @@
+// Pieces every SQLite repository uses: the clock and change callback they get, paging and unique-name handling.
+import { ConflictError } from '../../errors.js';
+import type { Page } from '../types.js';
+import { isConstraint } from './open.js';
+
+export type Clock = () => number;
+export type OnChange = () => void;
+
+export function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+}
+
+export function uniqueName<T>(resource: string, name: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (isConstraint(err, 'SQLITE_CONSTRAINT_UNIQUE')) throw new ConflictError(`${resource} name '${name}' is already used`);
+    throw err;
+  }
+}
+
