@@ -1,11 +1,12 @@
-// Lint TypeScript with the recommended typescript-eslint rules. AssemblyScript (assembly/, tests/assembly/) is
+// Lint TypeScript with the recommended typescript-eslint rules. AssemblyScript (assembly/, tests/assembly/,
+// tests/fixtures/sdk-passthrough/) is
 // TypeScript-shaped but not TypeScript (i32, unchecked(), decorators), so tsc-based linting does not apply to it;
 // the AssemblyScript compiler is its checker.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', '.tollgate/', 'assembly/', 'tests/assembly/', 'coverage/'] },
+  { ignores: ['node_modules/', 'build/', 'dist/', '.tollgate/', 'assembly/', 'tests/assembly/', 'tests/fixtures/sdk-passthrough/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
