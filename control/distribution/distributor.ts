@@ -20,12 +20,16 @@ export interface DistributorOptions {
   onDistributed?: (version: string, target: string, ok: boolean) => void;
 }
 
+/** Re-check at least this often even when the next expiry is far away (setTimeout's limit is ~24.8 days). */
+const MAX_PRUNE_DELAY_MS = 6 * 3600 * 1000;
+
 export interface CurrentConfig { compiled: CompiledConfig; wasmPlugin: WasmPlugin; compiledAt: number }
 
 export class Distributor {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private firstPendingAt = 0;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private latest: CurrentConfig | undefined;
   private readonly statuses = new Map<string, TargetStatus>();
@@ -80,6 +84,29 @@ export class Distributor {
     await this.flush();
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.pruneTimer !== undefined) clearTimeout(this.pruneTimer);
+  }
+
+  /**
+   * Recompile just after the earliest key expiry, so expired keys and ended rotation grace periods leave the shipped
+   * configuration without waiting for the next change (the filter already rejects them by expiresAt meanwhile).
+   */
+  private scheduleExpiryPrune(keys: readonly (readonly unknown[])[]): void {
+    if (this.pruneTimer !== undefined) clearTimeout(this.pruneTimer);
+    this.pruneTimer = undefined;
+    const nowS = Date.now() / 1000;
+    let earliest = Infinity;
+    for (const k of keys) {
+      const expiresAt = k[4];
+      if (typeof expiresAt === 'number' && expiresAt > 0 && expiresAt < earliest) earliest = expiresAt;
+    }
+    if (this.closed || earliest === Infinity) return;
+    const delayMs = Math.min(MAX_PRUNE_DELAY_MS, Math.max(0, (earliest - nowS) * 1000) + 1000);
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = undefined;
+      if (!this.closed) void this.distributeNow();
+    }, delayMs);
+    this.pruneTimer.unref();
   }
 
   private scheduleRetry(): void {
@@ -102,6 +129,7 @@ export class Distributor {
     }
     const changed = this.latest?.compiled.version !== next.compiled.version;
     this.latest = next;
+    this.scheduleExpiryPrune(next.compiled.config.keys);
     await Promise.all(this.o.targets.map(async (t) => {
       const status = this.statuses.get(t.describe)!;
       if (!changed && status.version === next.compiled.version && status.error === null) return;

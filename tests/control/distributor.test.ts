@@ -85,3 +85,24 @@ describe('Distributor', () => {
     await d.close();
   });
 });
+
+describe('Distributor expiry pruning', () => {
+  it('recompiles after the earliest key expiry so the expired key leaves the configuration', async () => {
+    const box = fakeStore();
+    const target = new RecordingTarget();
+    const d = distributor(box, target, 10);
+    const now = Math.floor(Date.now() / 1000);
+    box.state = {
+      apis: [],
+      plans: [{ id: 'pln_a', name: 'a', limits: [], apiIds: [], createdAt: 0, updatedAt: 0 }],
+      keys: [{ id: 'key_soon', digest: 'A'.repeat(43), consumerId: 'con_a', planId: 'pln_a', expiresAt: now + 1 }],
+    };
+    await d.distributeNow();
+    assert.equal(d.current!.compiled.config.keys.length, 1);
+    await sleep(3200);
+    await d.flush();
+    assert.equal(d.current!.compiled.config.keys.length, 0, 'pruned without any store change');
+    assert.equal(target.versions.length, 2);
+    await d.close();
+  });
+});
