@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ago, formatStatus, statusWriter } from '../../mesh/status-line.js';
 import { curlLines, adminTokenLine } from '../../mesh/instructions.js';
+import { filterCounts } from '../../mesh/filter-metrics.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
@@ -66,5 +67,23 @@ describe('newcomer instructions', () => {
     assert.match(adminTokenLine(endpoints, { kind: 'stored' }), /require\("\/h\/tokens\.json"\)\.admin/);
     assert.doesNotMatch(adminTokenLine(endpoints, { kind: 'stored' }), /tga_/);
     assert.match(adminTokenLine(endpoints, { kind: 'environment' }), /^# admin token: the TOLLGATE_ADMIN_TOKEN/);
+  });
+});
+
+describe('filter counters for the status line', () => {
+  it('sums allowed, every denied_* reason and successful flushes; ignores the rest', () => {
+    assert.deepEqual(filterCounts([
+      { name: 'tollgate_allowed', type: 'counter', value: 7 },
+      { name: 'tollgate_denied_auth', type: 'counter', value: 2 },
+      { name: 'tollgate_denied_quota', type: 'counter', value: 3 },
+      { name: 'tollgate_denied_forbidden', type: 'counter', value: 1 },
+      { name: 'tollgate_flush_ok', type: 'counter', value: 4 },
+      { name: 'tollgate_flush_failed', type: 'counter', value: 9 },
+      { name: 'tollgate_allowed', type: 'gauge', value: 100 },
+      { name: 'other_allowed', type: 'counter', value: 100 },
+    ]), { allowed: 7, denied: 6, flushesOk: 4 });
+  });
+  it('is all zero before the filter has pushed anything', () => {
+    assert.deepEqual(filterCounts([]), { allowed: 0, denied: 0, flushesOk: 0 });
   });
 });
