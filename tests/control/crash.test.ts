@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { ADMIN, REPORT, tempDir } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -106,6 +107,34 @@ describe('kill -9 during ingestion', () => {
       const exit = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
       second.child.kill('SIGTERM');
       assert.equal(await exit, 0, 'graceful shutdown on SIGTERM exits 0');
+    }
+  });
+
+  it('on SIGTERM finishes in-flight reports and exits 0 with every acknowledged batch on disk', async () => {
+    const dbPath = join(dir, 'graceful.db');
+    const c = await startChild(dbPath);
+    children.push(c.child);
+    const exit = new Promise<number | null>((r) => c.child.once('exit', (code) => r(code)));
+    const acked = new Set<number>();
+    let next = 0;
+    let signalled = false;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < 400 && c.child.exitCode === null) {
+        const i = next++;
+        if (await send(c.url, i)) acked.add(i);
+        if (!signalled && acked.size >= 100) {
+          signalled = true;
+          c.child.kill('SIGTERM');
+        }
+      }
+    }));
+    assert.equal(await exit, 0);
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      const stored = new Set((db.prepare('SELECT batch_id FROM usage_batches').all() as { batch_id: string }[]).map((r) => r.batch_id));
+      for (const i of acked) assert.ok(stored.has(batchIdOf(i)), `acknowledged batch ${i} on disk`);
+    } finally {
+      db.close();
     }
   });
 });
