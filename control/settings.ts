@@ -39,7 +39,7 @@ export const SETTING_SPECS: SettingSpec[] = [
   { env: 'TOLLGATE_CONTROL_HOST', flag: 'host', key: 'host', help: 'listen address (default 0.0.0.0)' },
   { env: 'TOLLGATE_CONTROL_PORT', flag: 'port', key: 'port', help: 'listen port (default 7070; 0 = any free port)' },
   { env: 'TOLLGATE_DB', flag: 'db', key: 'dbPath', help: 'SQLite file (default ./.tollgate/tollgate.db)' },
-  { env: 'TOLLGATE_ADMIN_TOKEN', flag: 'admin-token', key: 'adminToken', help: 'admin bearer token (default: generated once, printed once)' },
+  { env: 'TOLLGATE_ADMIN_TOKEN', flag: 'admin-token', key: 'adminToken', help: 'admin bearer token(s), comma-separated (default: generated once, printed once)' },
   { env: 'TOLLGATE_REPORT_TOKEN', flag: 'report-token', key: 'reportToken', help: 'token proxies use for reports/distribution (default: generated, stored)' },
   { env: 'TOLLGATE_DISTRIBUTION', flag: 'distribution', key: 'distribution', help: 'comma list of dir:<path>, kubernetes, local (default none)' },
   { env: 'TOLLGATE_NAMESPACE', flag: 'namespace', key: 'namespace', help: 'namespace of the WasmPlugin (default default)' },
@@ -136,6 +136,10 @@ function parseTargetRefs(name: string, raw: string): TargetRef[] | undefined {
   return refs.length === 0 ? undefined : refs;
 }
 
+function validToken(t: string): boolean {
+  return t.length >= 16 && t.length <= 512 && !/\s/.test(t);
+}
+
 function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: string): void {
   switch (spec.key) {
     case 'port': s.port = integer(name, raw, 0, 65535); break;
@@ -163,11 +167,14 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
       s.logLevel = raw;
       break;
     case 'adminToken':
-    case 'reportToken':
-      if (raw.length < 16 || raw.length > 512 || /\s/.test(raw)) {
-        throw new SettingsError(`${name}: expected 16–512 characters without whitespace`);
+      if (raw.split(',').some((t) => !validToken(t))) {
+        throw new SettingsError(`${name}: expected comma-separated tokens of 16–512 characters without whitespace`);
       }
-      s[spec.key] = raw;
+      s.adminToken = raw;
+      break;
+    case 'reportToken':
+      if (!validToken(raw) || raw.includes(',')) throw new SettingsError(`${name}: expected 16–512 characters without whitespace or commas`);
+      s.reportToken = raw;
       break;
     case 'host': case 'namespace': case 'wasmPluginName': case 'pluginName': case 'filterUrl':
     case 'usageCluster': case 'usageAuthority': case 'kubeconfig':

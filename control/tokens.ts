@@ -23,19 +23,20 @@ export async function resolveTokens(
   settings: { adminToken: string | undefined; reportToken: string | undefined },
   announce: (adminToken: string) => void,
 ): Promise<Tokens> {
-  let adminDigest: string;
+  let adminDigests: string[];
   if (settings.adminToken !== undefined) {
-    adminDigest = digestOf(settings.adminToken);
-    await secrets.set(ADMIN_DIGEST, adminDigest);
+    // Several comma-separated tokens are accepted, so one can be rotated without downtime.
+    adminDigests = settings.adminToken.split(',').map((t) => digestOf(t.trim()));
+    await secrets.set(ADMIN_DIGEST, adminDigests.join(','));
   } else {
     const stored = await secrets.get(ADMIN_DIGEST);
-    if (stored !== undefined) adminDigest = stored;
+    if (stored !== undefined) adminDigests = stored.split(',');
     else {
       const token = newToken('tga_');
-      adminDigest = digestOf(token);
-      await secrets.set(ADMIN_DIGEST, adminDigest);
+      adminDigests = [digestOf(token)];
+      await secrets.set(ADMIN_DIGEST, adminDigests[0]!);
       announce(token);
     }
   }
-  return { adminDigests: [adminDigest], reportToken: await resolveReportToken(secrets, settings.reportToken) };
+  return { adminDigests, reportToken: await resolveReportToken(secrets, settings.reportToken) };
 }

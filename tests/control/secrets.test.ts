@@ -80,3 +80,20 @@ describe('generated admin token', () => {
     }
   });
 });
+
+describe('several admin tokens', () => {
+  it('accepts each of the comma-separated tokens and nothing else', async () => {
+    const { testApp: make } = await import('./helpers.js');
+    const t = await make({ adminToken: 'first-admin-token-000001,second-admin-token-00002' });
+    try {
+      for (const token of ['first-admin-token-000001', 'second-admin-token-00002']) {
+        const res = await t.app.inject({ method: 'GET', url: '/v1/apis', headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.statusCode, 200);
+      }
+      const combined = await t.app.inject({ method: 'GET', url: '/v1/apis', headers: { authorization: 'Bearer first-admin-token-000001,second-admin-token-00002' } });
+      assert.equal(combined.statusCode, 401);
+    } finally {
+      await t.close();
+    }
+  });
+});
