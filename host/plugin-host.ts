@@ -94,6 +94,8 @@ export class PluginHost implements Host {
   /** Active root context id per VM. */
   private readonly activeRoot = new Map<Vm, number>();
   private readonly liveStreams = new Set<FilterStream>();
+  /** "vm:rootId" of replaced root contexts waiting for their streams to finish. */
+  private readonly retiring = new Set<string>();
   private inflightCalls = 0;
   private roundRobin = 0;
   private capture: LogRecord[] | undefined;
@@ -258,9 +260,16 @@ export class PluginHost implements Host {
         if (!(err instanceof VmTrap)) vm.markFailed((err as Error).message);
         continue;
       }
-      if (oldRoot !== undefined) this.shutdownRoot(vm, oldRoot);
+      if (oldRoot !== undefined) this.retireRoot(vm, oldRoot);
     }
     this.event({ kind: 'config_applied', generation });
+  }
+
+  /** The old root of a replaced configuration shuts down once its in-flight streams are over (they hold the plugin). */
+  private retireRoot(vm: Vm, rootId: number): void {
+    const busy = [...this.liveStreams].some((s) => s.vm === vm && s.rootId === rootId);
+    if (busy) this.retiring.add(`${vm.label}:${rootId}`);
+    else this.shutdownRoot(vm, rootId);
   }
 
   /** on_done(R): true → on_delete now; false → pending until the plugin calls proxy_done. */
@@ -334,6 +343,11 @@ export class PluginHost implements Host {
   /** Called by an exchange when its stream is over. */
   streamFinished(stream: FilterStream): void {
     this.liveStreams.delete(stream);
+    const key = `${stream.vm.label}:${stream.rootId}`;
+    if (this.retiring.has(key) && ![...this.liveStreams].some((s) => s.vm === stream.vm && s.rootId === stream.rootId)) {
+      this.retiring.delete(key);
+      if (!stream.vm.failed) this.shutdownRoot(stream.vm, stream.rootId);
+    }
   }
 
   /** Internal, for conformance tests: a probe run inside every guest callback (see VmServices.onCallback). */
