@@ -39,9 +39,15 @@ describe('supervise', () => {
 
   it('does not restart after stop(), and stop() waits for the exit (SIGTERM honoured)', async () => {
     const exits: Array<{ restarting: boolean; signal: string | null; code: number | null }> = [];
-    const sup = supervise({ name: 'stand-in', command: process.execPath, args: idleChild, stdio: 'ignore', onExit: (e) => exits.push(e) });
+    let ready: () => void = () => {};
+    const handlerInstalled = new Promise<void>((resolve) => { ready = resolve; });
+    const sup = supervise({
+      name: 'stand-in', command: process.execPath, stdio: ['ignore', 'pipe', 'ignore'], onExit: (e) => exits.push(e),
+      args: ['-e', 'process.on("SIGTERM", () => process.exit(0)); console.log("ready"); setInterval(() => {}, 1000);'],
+      onSpawn: (child) => child.stdout!.once('data', () => ready()),
+    });
     const pid = sup.pid!;
-    await new Promise((r) => setTimeout(r, 200)); // let the child install its SIGTERM handler
+    await handlerInstalled;
     await sup.stop();
     assert.equal(alive(pid), false);
     assert.deepEqual(exits.map((e) => [e.restarting, e.code]), [[false, 0]]);
@@ -49,11 +55,14 @@ describe('supervise', () => {
   });
 
   it('escalates to SIGKILL when the child ignores SIGTERM', async () => {
+    let ready: () => void = () => {};
+    const handlerInstalled = new Promise<void>((resolve) => { ready = resolve; });
     const sup = supervise({
-      name: 'stubborn', command: process.execPath, stdio: 'ignore', stopTimeoutMs: 300,
-      args: ['-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000);'],
+      name: 'stubborn', command: process.execPath, stdio: ['ignore', 'pipe', 'ignore'], stopTimeoutMs: 300,
+      args: ['-e', 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000);'],
+      onSpawn: (child) => child.stdout!.once('data', () => ready()),
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await handlerInstalled;
     const pid = sup.pid!;
     await sup.stop();
     assert.equal(alive(pid), false);
