@@ -134,3 +134,30 @@ describe('GET /v1/usage', () => {
     assert.equal((await t.admin('GET', '/v1/usage?keyId=a%20b')).statusCode, 400);
   });
 });
+
+describe('concurrent duplicates over real HTTP', () => {
+  it('counts a batch once when 50 connections deliver it at the same time', async () => {
+    const { startControl } = await import('../../control/server.js');
+    const { tempDir, ADMIN, REPORT } = await import('./helpers.js');
+    const { rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = tempDir();
+    const c = await startControl({ dbPath: join(dir, 'db.sqlite'), adminToken: ADMIN, reportToken: REPORT, logLevel: 'silent' });
+    try {
+      const minute = currentMinute() - 7200;
+      const body = JSON.stringify({ version: 1, batchId: batchId(), reporter: REPORTER_A, dropped: 0, entries: [{ minute, keyId: '', apiId: '', outcome: 'rejected_auth', count: 13 }] });
+      const replies = await Promise.all(Array.from({ length: 50 }, async () => {
+        const res = await fetch(`${c.url}/v1/usage/reports`, { method: 'POST', headers: { authorization: `Bearer ${REPORT}`, 'content-type': 'application/json' }, body });
+        return { status: res.status, reply: (await res.json()) as Reply };
+      }));
+      assert.ok(replies.every((r) => r.status === 200));
+      assert.equal(replies.filter((r) => !r.reply.duplicate).length, 1);
+      const q = `from=${new Date(minute * 1000).toISOString()}&to=${new Date((minute + 60) * 1000).toISOString()}&granularity=minute`;
+      const usage = (await (await fetch(`${c.url}/v1/usage?${q}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Usage;
+      assert.equal(usage.totals.rejectedAuth, 13);
+    } finally {
+      await c.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

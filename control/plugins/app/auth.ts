@@ -12,6 +12,7 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 export function registerAuth(app: FastifyInstance): void {
+  const reportDigest = digestOf(app.tokens.reportToken);
   app.addHook('onRequest', async (request, reply) => {
     const mode = request.routeOptions.config?.auth ?? 'admin';
     // Unknown routes answer 404 to anyone: there is nothing behind them to protect.
@@ -23,7 +24,7 @@ export function registerAuth(app: FastifyInstance): void {
     }
     const ok = mode === 'admin'
       ? app.tokens.adminDigests.some((d) => matchesDigest(token, d))
-      : matchesDigest(token, digestOf(app.tokens.reportToken));
+      : matchesDigest(token, reportDigest);
     if (!ok) {
       reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw new ProblemError(401, 'Unauthorized', `invalid ${mode} token`);
