@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './row.js';
+import { compile } from '../control/compiler/compile.js';
+import { newApiKey, newId } from '../control/key-material.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = 'bench-admin-token-0123456789';
@@ -123,7 +125,17 @@ async function adminMix(url: string, s: Seeded, ops: number, clients: number): P
   return latencies.sort((a, b) => a - b);
 }
 
+/** Bytes of the compiled configuration for 10,000 keys, each with its own consumer and an expiry. */
+function configBytesFor10kKeys(): number {
+  const keys = Array.from({ length: 10_000 }, () => ({ id: newId('key'), digest: newApiKey().digest, consumerId: newId('con'), planId: 'pln_AAAAAAAAAA', expiresAt: 4_102_444_800 }));
+  const apis = [{ id: 'api_AAAAAAAAAA', name: 'a', pathPrefix: '/', hosts: [], methods: [], createdAt: 0, updatedAt: 0 }];
+  const plans = [{ id: 'pln_AAAAAAAAAA', name: 'p', limits: [{ requests: 100, per: 'minute' as const }], apiIds: ['api_AAAAAAAAAA'], createdAt: 0, updatedAt: 0 }];
+  const usage = { cluster: 'outbound|7070||tollgate-control.tollgate.svc.cluster.local', authority: 'tollgate-control.tollgate.svc.cluster.local', intervalMs: 10_000, timeoutMs: 5_000, reportToken: `tgr_${'x'.repeat(43)}` };
+  return Buffer.byteLength(compile({ apis, plans, keys }, { now: 0, usage }).json);
+}
+
 export async function run(): Promise<BenchRow[]> {
+  const configBytes = configBytesFor10kKeys();
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-control-'));
   const { child, url } = await startControl(join(dir, 'bench.db'));
   try {
@@ -138,6 +150,7 @@ export async function run(): Promise<BenchRow[]> {
       { name: 'control.ingestRowsPerSec', value: Math.round(rowsPerSec), unit: 'entries/s', goal: '>= 20000', met: rowsPerSec >= 20_000 },
       { name: 'control.restP99Ms', value: Number(p99.toFixed(2)), unit: 'ms' },
       { name: 'control.restP50Ms', value: Number(p50.toFixed(2)), unit: 'ms' },
+      { name: 'control.config10kKeysBytes', value: configBytes, unit: 'bytes', goal: '< 1048576', met: configBytes < 1_048_576 },
     ];
   } finally {
     child.kill('SIGTERM');
