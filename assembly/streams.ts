@@ -2,6 +2,8 @@
 // open-addressing index by context id: O(1) whatever the number of live streams, no allocation per request
 // (the slab and index only grow, by doubling, when live streams exceed their capacity).
 
+import { zero8 } from "./bytes";
+
 export const REC_SIZE: usize = 160;
 // Record layout.
 export const S_CTX = 0;        // u32 context id (0 = free)
@@ -94,7 +96,7 @@ export function streamAcquire(id: u32): usize {
   if (freeTop == 0) grow(capacity * 2);
   const r = unchecked(freeList[--freeTop]);
   const p = slab + <usize>r * REC_SIZE;
-  memory.fill(p, 0, REC_SIZE);
+  zero8(p, REC_SIZE);
   store<u32>(p, id, S_CTX);
   insertIndex(id, r);
   live++;

@@ -2,17 +2,20 @@
 // Reading fills a fixed table of (ptr, len) views into host-written memory; writing appends into a growable buffer
 // that is reused across requests. Malformed input from the host reads as an empty list, never a trap.
 
+import { copyBytes } from "../bytes";
+
 export const MAX_PAIRS = 1024;
 
 /** Views of the pairs last decoded: per entry keyPtr, keyLen, valuePtr, valueLen. */
 export class PairTable {
-  readonly v: StaticArray<u32> = new StaticArray<u32>(MAX_PAIRS * 4);
+  /** Raw memory (16 bytes per pair), not a StaticArray: plain loads/stores on the hot path. */
+  private readonly v: usize = heap.alloc(MAX_PAIRS * 16);
   count: i32 = 0;
 
-  @inline keyPtr(i: i32): usize { return <usize>unchecked(this.v[i << 2]); }
-  @inline keyLen(i: i32): usize { return <usize>unchecked(this.v[(i << 2) + 1]); }
-  @inline valuePtr(i: i32): usize { return <usize>unchecked(this.v[(i << 2) + 2]); }
-  @inline valueLen(i: i32): usize { return <usize>unchecked(this.v[(i << 2) + 3]); }
+  @inline keyPtr(i: i32): usize { return <usize>load<u32>(this.v + (<usize>i << 4)); }
+  @inline keyLen(i: i32): usize { return <usize>load<u32>(this.v + (<usize>i << 4), 4); }
+  @inline valuePtr(i: i32): usize { return <usize>load<u32>(this.v + (<usize>i << 4), 8); }
+  @inline valueLen(i: i32): usize { return <usize>load<u32>(this.v + (<usize>i << 4), 12); }
 
   /** Decodes `len` bytes at `ptr`; returns false (and an empty table) when they are not well-formed pairs. */
   decode(ptr: usize, len: usize): bool {
@@ -31,11 +34,11 @@ export class PairTable {
       const k = ptr + <usize>data;
       const v = k + kl + 1;
       if (load<u8>(k + kl) != 0 || load<u8>(v + vl) != 0) { this.count = 0; return false; }
-      const j = <i32>i << 2;
-      unchecked(this.v[j] = <u32>k);
-      unchecked(this.v[j + 1] = kl);
-      unchecked(this.v[j + 2] = <u32>v);
-      unchecked(this.v[j + 3] = vl);
+      const e = this.v + (<usize>i << 4);
+      store<u32>(e, <u32>k);
+      store<u32>(e, kl, 4);
+      store<u32>(e, <u32>v, 8);
+      store<u32>(e, vl, 12);
       data = need;
     }
     this.count = <i32>n;
@@ -53,7 +56,7 @@ export class PairTable {
 
 /** Builds a pairs block. Headers are staged (views), then `finish` lays them out in one reusable buffer. */
 export class PairWriter {
-  private views: StaticArray<u32> = new StaticArray<u32>(MAX_PAIRS * 4);
+  private readonly views: usize = heap.alloc(MAX_PAIRS * 16);
   private n: i32 = 0;
   private buf: usize = 0;
   private cap: usize = 0;
@@ -68,18 +71,19 @@ export class PairWriter {
   /** Stages one header; the memory behind both views must stay valid until finish(). Past MAX_PAIRS it is ignored. */
   add(kPtr: usize, kLen: usize, vPtr: usize, vLen: usize): void {
     if (this.n >= MAX_PAIRS) return;
-    const j = this.n << 2;
-    unchecked(this.views[j] = <u32>kPtr);
-    unchecked(this.views[j + 1] = <u32>kLen);
-    unchecked(this.views[j + 2] = <u32>vPtr);
-    unchecked(this.views[j + 3] = <u32>vLen);
+    const e = this.views + (<usize>this.n << 4);
+    store<u32>(e, <u32>kPtr);
+    store<u32>(e, <u32>kLen, 4);
+    store<u32>(e, <u32>vPtr, 8);
+    store<u32>(e, <u32>vLen, 12);
     this.n++;
   }
 
   finish(): void {
     let total: usize = 4 + (<usize>this.n << 3);
     for (let i = 0; i < this.n; i++) {
-      total += <usize>unchecked(this.views[(i << 2) + 1]) + <usize>unchecked(this.views[(i << 2) + 3]) + 2;
+      const e = this.views + (<usize>i << 4);
+      total += <usize>load<u32>(e, 4) + <usize>load<u32>(e, 12) + 2;
     }
     if (total > this.cap) {
       // Grows rarely (only for unusually large header sets) and is then reused.
@@ -91,15 +95,15 @@ export class PairWriter {
     store<u32>(p, <u32>this.n);
     let data = p + 4 + (<usize>this.n << 3);
     for (let i = 0; i < this.n; i++) {
-      const j = i << 2;
-      const kl = <usize>unchecked(this.views[j + 1]);
-      const vl = <usize>unchecked(this.views[j + 3]);
+      const e = this.views + (<usize>i << 4);
+      const kl = <usize>load<u32>(e, 4);
+      const vl = <usize>load<u32>(e, 12);
       store<u32>(p + 4 + (<usize>i << 3), <u32>kl);
       store<u32>(p + 8 + (<usize>i << 3), <u32>vl);
-      memory.copy(data, <usize>unchecked(this.views[j]), kl);
+      copyBytes(data, <usize>load<u32>(e), kl);
       data += kl;
       store<u8>(data++, 0);
-      memory.copy(data, <usize>unchecked(this.views[j + 2]), vl);
+      copyBytes(data, <usize>load<u32>(e, 8), vl);
       data += vl;
       store<u8>(data++, 0);
     }

@@ -16,7 +16,20 @@ export class KeyTable {
   private slots: StaticArray<i32> = new StaticArray<i32>(0);
   private mask: u32 = 0;
 
-  /** Reserves room for `n` keys (the array length is known before the records are read only as an estimate). */
+  /**
+   * Reserves room for about `n` keys up front. The decoder estimates n from the configuration size (every record
+   * takes at least ~55 bytes of JSON), so 100,000 keys do not leave a trail of doubled-and-dropped arrays behind
+   * (the minimal runtime only collects after proxy_on_configure returns).
+   */
+  reserve(n: i32, idBytes: i32): void {
+    if (n > this.plan.length) this.grow(n);
+    if (idBytes > this.ids.byteLength) {
+      const nb = new ArrayBuffer(idBytes);
+      memory.copy(changetype<usize>(nb), changetype<usize>(this.ids), <usize>this.idsLen);
+      this.ids = nb;
+    }
+  }
+
   private grow(n: i32): void {
     const cap = n < 16 ? 16 : n;
     const d = new ArrayBuffer(cap * 32);
@@ -39,7 +52,7 @@ export class KeyTable {
   private appendId(ptr: usize, len: usize): u32 {
     const need = this.idsLen + <i32>len;
     if (need > this.ids.byteLength) {
-      const nb = new ArrayBuffer(need < 4096 ? 4096 : need * 2);
+      const nb = new ArrayBuffer(need < 4096 ? 4096 : need + (need >> 1));
       memory.copy(changetype<usize>(nb), changetype<usize>(this.ids), <usize>this.idsLen);
       this.ids = nb;
     }
@@ -51,7 +64,7 @@ export class KeyTable {
 
   /** Appends a record (digest 32 bytes at `digest`). Duplicates are detected by build(). */
   add(digest: usize, keyId: usize, keyIdLen: usize, consumer: usize, consumerLen: usize, plan: i32, expiresAt: f64, notBefore: f64): void {
-    if (this.count >= this.plan.length) this.grow(this.count * 2);
+    if (this.count >= this.plan.length) this.grow(this.count + (this.count >> 1));
     const i = this.count;
     memory.copy(changetype<usize>(this.digests) + <usize>i * 32, digest, 32);
     const k = this.appendId(keyId, keyIdLen);

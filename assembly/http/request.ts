@@ -8,7 +8,7 @@ import {
 } from "../abi/imports";
 import { OUT_LEN, OUT_PTR, OUT_U64 } from "../abi/memory";
 import { PairTable, PairWriter } from "../abi/pairs";
-import { bytesEqual, startsWithIgnoreCase } from "../bytes";
+import { bytesEqual, copyBytes, startsWithIgnoreCase } from "../bytes";
 import { Config, KeyLocation } from "../config/model";
 import { matchApi, normalizeAuthority, pathLength } from "../match";
 import { bump, M_ALLOWED, M_DENIED_AUTH, M_DENIED_FORBIDDEN, M_DENIED_QUOTA } from "../metrics";
@@ -245,9 +245,9 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   store<u32>(s, flags, S_FLAGS);
   store<f64>(s, cfg.usage != null ? <f64>(now - now % 60) : -1, S_MINUTE);
   store<u8>(s, <u8>keyIdLen, S_KEY_LEN);
-  memory.copy(s + S_KEY, keyId, keyIdLen);
+  copyBytes(s + S_KEY, keyId, keyIdLen);
   store<u8>(s, <u8>apiIdLen, S_API_LEN);
-  memory.copy(s + S_API, apiId, apiIdLen);
+  copyBytes(s + S_API, apiId, apiIdLen);
   forward(cfg, k, planIdx, pathIdx);
   return FILTER_CONTINUE;
 }

@@ -18,6 +18,8 @@ const COUNT = 8;     // u32 requests admitted by this proxy in that window
 const O_START = 16;  // f64 window start of `others`
 const OTHERS = 24;   // u32 requests admitted by the rest of the fleet in that window
 
+const STARTS = memory.data(8 * PERIOD_COUNT);
+
 @inline function slot(entry: usize, per: i32): usize {
   return entry + 8 + <usize>per * SLOT;
 }
@@ -71,6 +73,8 @@ export class Decision {
  * values; on rejection, the exhausted limit whose window ends last (so Retry-After is enough for every limit).
  */
 export function decide(p: usize, limits: Limit[], now: i64, d: Decision): void {
+  // Window starts of every period, computed once (the month's calendar arithmetic is the costly one).
+  for (let per = 0; per < PERIOD_COUNT; per++) store<i64>(STARTS + (<usize>per << 3), windowStart(per, now));
   d.admitted = true;
   d.hasLimit = false;
   let bestRemaining: u64 = u64.MAX_VALUE;
@@ -80,7 +84,7 @@ export function decide(p: usize, limits: Limit[], now: i64, d: Decision): void {
   let denyLimit: u32 = 0;
   for (let i = 0; i < limits.length; i++) {
     const l = unchecked(limits[i]);
-    const start = windowStart(l.per, now);
+    const start = load<i64>(STARTS + (<usize>l.per << 3));
     const reset = windowEnd(l.per, start) - now;
     const used = usedInWindow(p, l.per, <f64>start);
     if (used >= <u64>l.requests) {
@@ -108,7 +112,7 @@ export function decide(p: usize, limits: Limit[], now: i64, d: Decision): void {
   }
   for (let per = 0; per < PERIOD_COUNT; per++) {
     const s = slot(p, per);
-    const start = <f64>windowStart(per, now);
+    const start = <f64>load<i64>(STARTS + (<usize>per << 3));
     if (load<f64>(s, W_START) != start) {
       store<f64>(s, start, W_START);
       store<u32>(s, 0, COUNT);

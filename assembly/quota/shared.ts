@@ -7,6 +7,7 @@ import {
 } from "../abi/imports";
 import { OUT_CAS, OUT_LEN, OUT_PTR } from "../abi/memory";
 import { Limit } from "../config/model";
+import { copyBytes } from "../bytes";
 import { Decision, decide, ENTRY_SIZE, entryInit, entrySetOthers, entryValid } from "./entry";
 
 export const MAX_CAS_ATTEMPTS = 8;
@@ -27,7 +28,7 @@ const ENTRY = memory.data(<i32>ENTRY_SIZE);
 function entryKey(keyId: usize, keyIdLen: usize): usize {
   if (keyIdLen > 64) return 0;
   store<u8>(KEY, 0x74); store<u8>(KEY, 0x67, 1); store<u8>(KEY, 0x3a, 2); store<u8>(KEY, 0x71, 3); store<u8>(KEY, 0x3a, 4);
-  memory.copy(KEY + 5, keyId, keyIdLen);
+  copyBytes(KEY + 5, keyId, keyIdLen);
   return 5 + keyIdLen;
 }
 
@@ -39,7 +40,7 @@ function readEntry(klen: usize): u32 {
     const n = <usize>load<u32>(OUT_LEN);
     const cas = load<u32>(OUT_CAS);
     if (entryValid(p, n)) {
-      memory.copy(ENTRY, p, ENTRY_SIZE);
+      memory.copy(ENTRY, p, ENTRY_SIZE); // 168 bytes: one bulk copy
     } else {
       entryInit(ENTRY);
     }
