@@ -220,6 +220,6 @@ function statusSource(host: Host, sidecar: Sidecar, controlAlive: () => boolean,
     if (counts.flushesOk !== flushesOk) status.lastFlushAt = Date.now();
     flushesOk = counts.flushesOk;
     const s = sidecar.state();
-    return { ...status, allowed: counts.allowed, denied: counts.denied, version: s.appliedVersion, controlUp: controlAlive() && s.controlReachable, controlRestarts: restarts() };
+    return { ...status, allowed: counts.allowed, denied: counts.denied, version: s.appliedVersion, controlUp: controlAlive() && s.controlReachable, controlRestarts: restarts(), vmFailures: host.stats().vmFailures };
   };
 }

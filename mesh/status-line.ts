@@ -12,6 +12,8 @@ export interface MeshStatus {
   lastFlushAt?: number;
   controlUp: boolean;
   controlRestarts: number;
+  /** Filter VM traps so far (the fail strategy decided what traffic saw); shown only when there were any. */
+  vmFailures?: number;
 }
 
 export function ago(thenMs: number | undefined, nowMs: number): string {
@@ -26,7 +28,8 @@ export function formatStatus(s: MeshStatus, nowMs: number): string {
   const version = s.version === undefined ? 'none' : s.version.slice(0, 12);
   const control = s.controlUp ? 'up' : 'DOWN';
   const restarts = s.controlRestarts > 0 ? ` (restarted ${s.controlRestarts}×)` : '';
-  return `allowed ${s.allowed} · denied ${s.denied} · config ${version} · last flush ${ago(s.lastFlushAt, nowMs)} · control ${control}${restarts}`;
+  const failures = s.vmFailures ? ` · VM failures ${s.vmFailures}` : '';
+  return `allowed ${s.allowed} · denied ${s.denied} · config ${version} · last flush ${ago(s.lastFlushAt, nowMs)} · control ${control}${restarts}${failures}`;
 }
 
 export interface StatusWriter {

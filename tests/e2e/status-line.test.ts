@@ -18,6 +18,7 @@ describe('status line', () => {
     const line = formatStatus({ allowed: 12, denied: 3, version: '0123456789abcdef', lastFlushAt: 1000, controlUp: false, controlRestarts: 2 }, 4000);
     assert.equal(line, 'allowed 12 · denied 3 · config 0123456789ab · last flush 3s ago · control DOWN (restarted 2×)');
     assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0 }, 0), /config none · last flush never · control up$/);
+    assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0, vmFailures: 2 }, 0), /control up · VM failures 2$/);
   });
   it('says ages compactly', () => {
     assert.deepEqual([ago(undefined, 0), ago(0, 59_000), ago(0, 61_000), ago(0, 3_725_000)], ['never', '59s ago', '1m01s ago', '1h02m ago']);
