@@ -61,12 +61,15 @@ export function upstreamRequestOf(headers: HeaderPairs, body: Uint8Array): Upstr
   };
 }
 
-/** Envoy's local reply headers: :status, content-length, content-type for a non-empty body, then the guest's. */
+/**
+ * Envoy's local reply headers: :status, content-length (always Envoy's), content-type text/plain for a non-empty body
+ * unless the guest set one, then the guest's headers.
+ */
 export function localReplyHeaders(reply: FinalReply): HeaderPairs {
+  const guest = reply.headers.map(([k, v]) => [k.toLowerCase(), v] as [string, string]).filter(([k]) => k !== 'content-length');
   const out: HeaderPairs = [[':status', String(reply.status)], ['content-length', String(reply.body.length)]];
-  if (reply.body.length > 0) out.push(['content-type', 'text/plain']);
-  for (const [k, v] of reply.headers) out.push([k.toLowerCase(), v]);
-  return out;
+  if (reply.body.length > 0 && !guest.some(([k]) => k === 'content-type')) out.push(['content-type', 'text/plain']);
+  return [...out, ...guest];
 }
 
 interface Plugin {

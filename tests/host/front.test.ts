@@ -1,0 +1,189 @@
+// The HTTP front: real HTTP/1.1 through the plugin to a loopback upstream — header mutations both ways, local
+// replies, pauses with continue_stream, keep-alive connections pinned to one worker, hop-by-hop headers, and bodies
+// streamed through the body callbacks chunk by chunk.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startFront } from '../../host/front.js';
+import { encodePairs, probeHost } from './helpers.js';
+
+let upstream: http.Server;
+let upstreamPort = 0;
+const seen: Array<{ url: string; headers: http.IncomingHttpHeaders; body: string }> = [];
+
+before(async () => {
+  upstream = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ url: req.url!, headers: req.headers, body });
+      if (req.url === '/stream') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part1-');
+        setTimeout(() => {
+          res.write('part2-');
+          setTimeout(() => res.end('part3'), 20);
+        }, 20);
+        return;
+      }
+      res.writeHead(200, { 'x-upstream': 'yes', 'content-type': 'text/plain' });
+      res.end(`echo:${body}`);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  upstreamPort = (upstream.address() as AddressInfo).port;
+});
+
+after(async () => {
+  upstream.closeAllConnections();
+  await new Promise((resolve) => upstream.close(resolve));
+});
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  reused: boolean;
+}
+
+function send(port: number, opts: { method?: string; path: string; headers?: Record<string, string>; chunks?: string[]; agent?: http.Agent }): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers, agent: opts.agent ?? false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    const chunks = [...(opts.chunks ?? [])];
+    const writeNext = () => {
+      const c = chunks.shift();
+      if (c === undefined) {
+        req.end();
+        return;
+      }
+      req.write(c);
+      setTimeout(writeNext, 15);
+    };
+    writeNext();
+  });
+}
+
+async function frontWithProbe(failStrategy?: 'FAIL_OPEN') {
+  const t = await probeHost({ workers: 2 }, failStrategy ? { failStrategy } : {});
+  const front = await startFront(t.host, { port: 0, upstream: { host: '127.0.0.1', port: upstreamPort } });
+  return { ...t, front, close: async () => { await front.close(); await t.host.close(); } };
+}
+
+test('front: proxies through the filter with request and response header mutations', async () => {
+  const f = await frontWithProbe();
+  f.on('proxy_on_request_headers', (p) => {
+    const [k, kl] = p.put('x-added');
+    const [v, vl] = p.put('by-filter');
+    p.call('add_header_map_value', 0, k, kl, v, vl);
+  });
+  f.on('proxy_on_response_headers', (p) => {
+    const [k, kl] = p.put('x-upstream');
+    p.call('remove_header_map_value', 2, k, kl);
+    const [a, al] = p.put('x-filtered');
+    p.call('add_header_map_value', 2, a, al, a, al);
+  });
+  const r = await send(f.front.port, { method: 'POST', path: '/echo?q=1', headers: { 'content-type': 'text/plain' }, chunks: ['hello'] });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'echo:hello');
+  assert.equal(r.headers['x-upstream'], undefined);
+  assert.equal(r.headers['x-filtered'], 'x-filtered');
+  const up = seen.at(-1)!;
+  assert.equal(up.url, '/echo?q=1');
+  assert.equal(up.headers['x-added'], 'by-filter');
+  assert.match(String(up.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  await f.close();
+});
+
+test('front: local reply goes to the client and the upstream is not called', async () => {
+  const f = await frontWithProbe();
+  f.on('proxy_on_request_headers', (p) => {
+    const [b, bl] = p.put('{"error":"forbidden"}');
+    const [h, hl] = p.put(encodePairs([['content-type', 'application/json']]));
+    p.call('send_local_response', 403, 0, 0, b, bl, h, hl, -1);
+  });
+  const before = seen.length;
+  const r = await send(f.front.port, { path: '/deny' });
+  assert.equal(r.status, 403);
+  assert.equal(r.body, '{"error":"forbidden"}');
+  assert.equal(r.headers['content-type'], 'application/json', 'the guest\'s content-type replaces text/plain');
+  assert.equal(seen.length, before);
+  await f.close();
+});
+
+test('front: keep-alive connection stays on one worker; new connections go round-robin', async () => {
+  const f = await frontWithProbe();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  f.calls.length = 0;
+  const replies = [];
+  for (let i = 0; i < 3; i++) replies.push(await send(f.front.port, { path: `/ka${i}`, agent }));
+  assert.deepEqual(replies.map((r) => r.reused), [false, true, true]);
+  const workers = new Set(f.calls.filter((c) => c.includes('proxy_on_request_headers')).map((c) => c.split(':')[0]));
+  assert.equal(workers.size, 1);
+  agent.destroy();
+  f.calls.length = 0;
+  await send(f.front.port, { path: '/a' });
+  await send(f.front.port, { path: '/b' });
+  const spread = f.calls.filter((c) => c.includes('proxy_on_request_headers')).map((c) => c.split(':')[0]);
+  assert.equal(new Set(spread).size, 2);
+  await f.close();
+});
+
+test('front: hop-by-hop headers are neither shown to the filter nor forwarded', async () => {
+  const f = await frontWithProbe();
+  let filterSaw: string[] = [];
+  f.on('proxy_on_request_headers', (p) => {
+    filterSaw = p.pairs(0).pairs.map(([k]) => k);
+  });
+  await send(f.front.port, { path: '/hop', headers: { connection: 'keep-alive, x-hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'x-end': '1' } });
+  assert.ok(filterSaw.includes('x-end'));
+  assert.ok(!filterSaw.includes('x-hop') && !filterSaw.includes('keep-alive') && !filterSaw.includes('connection'));
+  const up = seen.at(-1)!;
+  assert.equal(up.headers['x-hop'], undefined);
+  assert.equal(up.headers['x-end'], '1');
+  await f.close();
+});
+
+test('front: request and response bodies stream through the body callbacks chunk by chunk', async () => {
+  const f = await frontWithProbe();
+  f.calls.length = 0;
+  const r = await send(f.front.port, { method: 'POST', path: '/stream', headers: { 'transfer-encoding': 'chunked' }, chunks: ['aaa', 'bbb', 'ccc'] });
+  assert.equal(r.body, 'part1-part2-part3');
+  assert.equal(seen.at(-1)!.body, 'aaabbbccc');
+  const requestBodies = f.calls.filter((c) => c.includes('proxy_on_request_body'));
+  const responseBodies = f.calls.filter((c) => c.includes('proxy_on_response_body'));
+  assert.ok(requestBodies.length >= 3, requestBodies.join(' '));
+  assert.ok(responseBodies.length >= 3, responseBodies.join(' '));
+  assert.match(requestBodies.at(-1)!, /,1\)$/, 'the last body callback has end_of_stream');
+  await f.close();
+});
+
+test('front: a paused request continues when the filter calls continue_stream', async () => {
+  const f = await frontWithProbe();
+  let stream = 0;
+  f.on('proxy_on_request_headers', (p, args) => {
+    stream = args[0]!;
+    p.vm.fn('set_ret')!(1);
+  });
+  const before = seen.length;
+  const pending = send(f.front.port, { path: '/paused' });
+  for (let i = 0; i < 100 && stream === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(seen.length, before, 'held while paused');
+  const vm = f.calls.find((c) => c.includes('proxy_on_request_headers'))!.split(':')[0];
+  const worker = f.host.vms().workers.find((w) => w.label === vm)!;
+  f.on('proxy_on_tick', (p) => {
+    p.vm.fn('set_ret')!(0);
+    p.call('set_effective_context', stream);
+    p.call('continue_stream', 0);
+  });
+  worker.call('proxy_on_tick', [1], { contextId: 1 });
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(seen.at(-1)!.url, '/paused');
+  await f.close();
+});
