@@ -287,7 +287,7 @@ export async function run(): Promise<BenchRow[]> {
   const idleState = { next: 5000 };
   for (let i = 0; i < 3; i++) { timeStreams(busy, busyState, ITER); timeStreams(idle, idleState, ITER); }
   const tb: number[] = [], ti: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < ROUNDS * 2; r++) {
     ti.push(timeStreams(idle, idleState, ITER));
     tb.push(timeStreams(busy, busyState, ITER));
   }

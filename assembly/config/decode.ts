@@ -403,6 +403,7 @@ class Decoder {
     }
     const dup = t.build();
     if (dup >= 0) return this.bad("keys[" + dup.toString() + "][0]", "duplicate digest");
+    cfg.finish();
     return true;
   }
 }

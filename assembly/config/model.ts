@@ -64,4 +64,38 @@ export class Config {
   keyIdHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-key-id");
   planHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-plan");
   usage: UsageTarget | null = null;
+  /**
+   * Request headers never forwarded on an allowed request, as (name, prefix) views: the identity headers, and with
+   * hideCredentials the header key locations (prefix: only values starting with it). Built by finish().
+   */
+  strip: StaticArray<usize> = new StaticArray<usize>(0);
+  stripCount: i32 = 0;
+
+  /** Derives the lookup structures the hot path uses. */
+  finish(): void {
+    const names = new Array<ArrayBuffer>();
+    const prefixes = new Array<ArrayBuffer>();
+    const none = new ArrayBuffer(0);
+    if (this.consumerHeader.byteLength > 0) { names.push(this.consumerHeader); prefixes.push(none); }
+    if (this.keyIdHeader.byteLength > 0) { names.push(this.keyIdHeader); prefixes.push(none); }
+    if (this.planHeader.byteLength > 0) { names.push(this.planHeader); prefixes.push(none); }
+    if (this.hideCredentials) {
+      for (let i = 0; i < this.locations.length; i++) {
+        const loc = unchecked(this.locations[i]);
+        if (!loc.isQuery) { names.push(loc.name); prefixes.push(loc.prefix); }
+      }
+    }
+    this.stripCount = names.length;
+    this.strip = new StaticArray<usize>(names.length * 4);
+    for (let i = 0; i < names.length; i++) {
+      unchecked(this.strip[i * 4] = changetype<usize>(unchecked(names[i])));
+      unchecked(this.strip[i * 4 + 1] = <usize>unchecked(names[i]).byteLength);
+      unchecked(this.strip[i * 4 + 2] = changetype<usize>(unchecked(prefixes[i])));
+      unchecked(this.strip[i * 4 + 3] = <usize>unchecked(prefixes[i]).byteLength);
+    }
+    // The views point into these buffers; keep them reachable for the GC.
+    this.stripOwners = names;
+  }
+
+  stripOwners: ArrayBuffer[] = [];
 }

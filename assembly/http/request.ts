@@ -71,13 +71,15 @@ function isIdentityHeader(cfg: Config, kp: usize, kl: usize): bool {
     (cfg.planHeader.byteLength > 0 && bytesEqual(kp, kl, ab(cfg.planHeader), abLen(cfg.planHeader)));
 }
 
-/** Whether header i carries a credential for a header key location (hidden from upstream when configured). */
-function isCredentialHeader(cfg: Config, i: i32): bool {
+/** Whether header i must not reach the upstream: an identity header, or (hideCredentials) a key location's. */
+function isStripped(cfg: Config, i: i32): bool {
   const kp = table.keyPtr(i), kl = table.keyLen(i);
-  for (let l = 0; l < cfg.locations.length; l++) {
-    const loc = unchecked(cfg.locations[l]);
-    if (loc.isQuery || !bytesEqual(kp, kl, ab(loc.name), abLen(loc.name))) continue;
-    if (loc.prefix.byteLength == 0 || startsWithIgnoreCase(table.valuePtr(i), table.valueLen(i), ab(loc.prefix), abLen(loc.prefix))) return true;
+  const strip = cfg.strip;
+  for (let j = 0; j < cfg.stripCount; j++) {
+    const np = unchecked(strip[j * 4]);
+    if (unchecked(strip[j * 4 + 1]) != kl || load<u8>(np) != load<u8>(kp) || memory.compare(np, kp, kl) != 0) continue;
+    const pl = unchecked(strip[j * 4 + 3]);
+    if (pl == 0 || startsWithIgnoreCase(table.valuePtr(i), table.valueLen(i), unchecked(strip[j * 4 + 2]), pl)) return true;
   }
   return false;
 }
@@ -130,8 +132,7 @@ function forward(cfg: Config, k: i32, planIdx: i32, pathIdx: i32): void {
   }
   for (let i = 0; i < table.count; i++) {
     const kp = table.keyPtr(i), kl = table.keyLen(i);
-    if (isIdentityHeader(cfg, kp, kl)) continue;
-    if (cfg.hideCredentials && isCredentialHeader(cfg, i)) continue;
+    if (isStripped(cfg, i)) continue;
     if (rewritePath && i == pathIdx) {
       writer.add(kp, kl, newPath.ptr, newPath.len);
       continue;
