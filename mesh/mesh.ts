@@ -23,6 +23,8 @@ import { freePort, httpReachable, waitForHttp } from './wait.js';
 
 /** Envoy cluster name the filter flushes usage to; the control service compiles it into usage.cluster. */
 export const USAGE_CLUSTER = 'tollgate-control';
+/** Longest wait on shutdown for the filter's last usage flush. */
+const FINAL_FLUSH_MAX_MS = 5000;
 
 export interface MeshOptions {
   /** Repository root (where bin/, build/, assembly/ live). */
@@ -140,6 +142,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     }
   }
 
+  let sidecarServing = false;
   const hostLog = createWriteStream(join(settings.home, 'sidecar.log'), { flags: 'a' });
   closers.push({ name: 'sidecar log', close: () => new Promise<void>((resolve) => hostLog.end(resolve)) });
   const host: Host = createHost({
@@ -152,6 +155,14 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     },
   });
   closers.push({ name: 'host', close: () => host.close() });
+  // Runs before the host closes (closers run in reverse) and after the listener and the follower have stopped: give
+  // the filter one more flush tick and wait for its report to land, so Ctrl-C does not lose the last interval's
+  // usage (Envoy's drain period plays this part). Bounded, because the interval may be long.
+  closers.push({ name: 'final usage flush', close: async () => {
+    if (!sidecarServing) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(settings.usageIntervalMs + 250, FINAL_FLUSH_MAX_MS)));
+    await host.settle(5000);
+  } });
 
   let frontListening = false;
   const sidecar: Sidecar = startSidecar({
@@ -163,6 +174,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   });
   closers.push({ name: 'sidecar', close: () => sidecar.stop() });
   await sidecar.firstApplied;
+  sidecarServing = true;
   phase('sidecar');
 
   const front = await startFront(host, { port: settings.proxyPort, address: settings.address, upstream: { host: settings.address, port: upstream.port } });

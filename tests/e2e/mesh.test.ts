@@ -218,10 +218,12 @@ describe('local mesh end to end', () => {
     assert.deepEqual(await usageOf(k.id), { allowed: sent, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 });
   });
 
-  it('Ctrl-C (SIGTERM) stops everything cleanly; a second start reuses the store without showing a key again', async () => {
+  it('Ctrl-C (SIGTERM) stops everything cleanly, flushing the last usage; a second start reuses the store without showing a key again', async () => {
     const k = await newKey(bigPlan);
     await distributed(k);
+    for (let i = 0; i < 3; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
     const { control } = mesh.pids();
+    // Stopped right after the traffic: the last flush interval's usage must still be delivered.
     assert.equal(await mesh.stop(), 0);
     assert.equal(existsSync(join(mesh.home, 'pids.json')), false);
     assert.throws(() => process.kill(control!, 0), /ESRCH/);
@@ -231,6 +233,7 @@ describe('local mesh end to end', () => {
     const out = mesh.output();
     assert.doesNotMatch(out, /TOLLGATE_DEMO_KEY='/);
     assert.match(out, /shown on first start only/);
+    assert.deepEqual(await usageOf(k.id), { allowed: 4, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 }, 'usage counted before Ctrl-C was flushed on the way out');
     assert.equal((await distributed(k)).status, 200, 'a key from the first run works after a restart');
   });
 });
