@@ -110,7 +110,8 @@ export async function run(argv: string[]): Promise<number> {
         path: input.path ?? '/',
         ...(input.headers !== undefined ? { headers: input.headers } : {}),
         ...(input.body !== undefined ? { body: input.body } : {}),
-        ...(input.worker !== undefined ? { worker: input.worker } : {}),
+        // A recording made with more workers still replays: the worker index wraps around.
+        ...(input.worker !== undefined ? { worker: Math.abs(Math.trunc(input.worker)) % host.workers } : {}),
         ...(input.authority !== undefined ? { authority: input.authority } : {}),
       };
       const result = await host.request(req, (u) => {
