@@ -4,7 +4,7 @@ import { newId } from '../../key-material.js';
 import type { ApiInput, ApiRepository } from '../repository.js';
 import type { Api, Page, PageRequest } from '../types.js';
 import type { Db } from './open.js';
-import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export interface ApiRow { id: string; name: string; path_prefix: string; hosts: string; methods: string; created_at: number; updated_at: number }
 export const toApi = (r: ApiRow): Api => ({
@@ -13,7 +13,7 @@ export const toApi = (r: ApiRow): Api => ({
 });
 
 export class SqliteApis implements ApiRepository {
-  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange) {}
+  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
 
   private row(id: string): Api {
     const r = this.db.prepare('SELECT * FROM apis WHERE id = ?').get(id) as ApiRow | undefined;
@@ -28,6 +28,7 @@ export class SqliteApis implements ApiRepository {
       'INSERT INTO apis (id, name, path_prefix, hosts, methods, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ).run(id, input.name, input.pathPrefix, JSON.stringify(input.hosts), JSON.stringify(input.methods), t, t));
     this.changed();
+    await this.durable();
     return this.row(id);
   }
 
@@ -46,6 +47,7 @@ export class SqliteApis implements ApiRepository {
       'UPDATE apis SET name = ?, path_prefix = ?, hosts = ?, methods = ?, updated_at = ? WHERE id = ?',
     ).run(next.name, next.pathPrefix, JSON.stringify(next.hosts), JSON.stringify(next.methods), this.now(), id));
     this.changed();
+    await this.durable();
     return this.row(id);
   }
 
@@ -55,6 +57,7 @@ export class SqliteApis implements ApiRepository {
     if (users.length > 0) throw new ConflictError(`api '${id}' is used by plan(s) ${users.map((u) => u.plan_id).join(', ')}`);
     this.db.prepare('DELETE FROM apis WHERE id = ?').run(id);
     this.changed();
+    await this.durable();
   }
 }
 

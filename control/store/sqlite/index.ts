@@ -8,9 +8,10 @@ import { SqlitePlans } from './plans.js';
 import { readSnapshot } from './snapshot.js';
 import { openDatabase, type Db } from './open.js';
 import { SqliteUsage } from './usage.js';
+import { WalSync } from './wal-sync.js';
 
 class SqliteSecrets implements SecretRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly durable: () => Promise<void>) {}
 
   async get(name: string): Promise<string | undefined> {
     return (this.db.prepare('SELECT value FROM secrets WHERE name = ?').get(name) as { value: string } | undefined)?.value;
@@ -18,6 +19,7 @@ class SqliteSecrets implements SecretRepository {
 
   async set(name: string, value: string): Promise<void> {
     this.db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+    await this.durable();
   }
 }
 
@@ -32,19 +34,23 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   const db = openDatabase(options.path);
   const now = options.now ?? ((): number => Math.floor(Date.now() / 1000));
   const changed = (): void => options.onChange?.();
+  const wal = new WalSync(options.path === ':memory:' ? undefined : `${options.path}-wal`);
+  const durable = (): Promise<void> => wal.flush();
   let open = true;
   return {
-    apis: new SqliteApis(db, now, changed),
-    plans: new SqlitePlans(db, now, changed),
-    consumers: new SqliteConsumers(db, now, changed),
-    keys: new SqliteKeys(db, now, changed),
-    usage: new SqliteUsage(db),
-    secrets: new SqliteSecrets(db),
+    apis: new SqliteApis(db, now, changed, durable),
+    plans: new SqlitePlans(db, now, changed, durable),
+    consumers: new SqliteConsumers(db, now, changed, durable),
+    keys: new SqliteKeys(db, now, changed, durable),
+    usage: new SqliteUsage(db, durable),
+    secrets: new SqliteSecrets(db, durable),
     snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),
     ping: async (): Promise<boolean> => open && db.prepare('SELECT 1 AS ok').get() !== undefined,
     close: async (): Promise<void> => {
       if (!open) return;
       open = false;
+      await wal.flush().catch(() => undefined);
+      await wal.close();
       db.close();
     },
   };

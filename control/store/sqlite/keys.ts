@@ -4,7 +4,7 @@ import { newId } from '../../key-material.js';
 import type { KeyRepository, NewKeyRecord } from '../repository.js';
 import type { ApiKey, Page, PageRequest } from '../types.js';
 import type { Db } from './open.js';
-import { page, type Clock, type OnChange } from './shared.js';
+import { page, type Clock, type Durable, type OnChange } from './shared.js';
 
 export interface KeyRow {
   id: string; consumer_id: string; plan_id: string; digest: string; prefix: string; created_at: number;
@@ -16,7 +16,7 @@ const toKey = (r: KeyRow): ApiKey => ({
 });
 
 export class SqliteKeys implements KeyRepository {
-  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange) {}
+  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
 
   private row(id: string): ApiKey {
     const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
@@ -38,6 +38,7 @@ export class SqliteKeys implements KeyRepository {
     const id = newId('key');
     this.insert(id, record);
     this.changed();
+    await this.durable();
     return this.row(id);
   }
 
@@ -57,6 +58,7 @@ export class SqliteKeys implements KeyRepository {
     if (key.revokedAt === null) {
       this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(at, id);
       this.changed();
+      await this.durable();
     }
     return this.row(id);
   }
@@ -72,6 +74,7 @@ export class SqliteKeys implements KeyRepository {
       this.db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ?').run(expiresAt, newKeyId, id);
     }).immediate();
     this.changed();
+    await this.durable();
     return this.row(newKeyId);
   }
 }

@@ -4,12 +4,12 @@ import { newId } from '../../key-material.js';
 import type { PlanInput, PlanRepository } from '../repository.js';
 import type { Limit, Page, PageRequest, Plan } from '../types.js';
 import type { Db } from './open.js';
-import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
 
 export class SqlitePlans implements PlanRepository {
-  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange) {}
+  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
 
   private apiIds(planId: string): string[] {
     return (this.db.prepare('SELECT api_id FROM plan_apis WHERE plan_id = ? ORDER BY api_id').all(planId) as { api_id: string }[]).map((r) => r.api_id);
@@ -45,6 +45,7 @@ export class SqlitePlans implements PlanRepository {
       this.setApis(id, input.apiIds);
     }).immediate();
     this.changed();
+    await this.durable();
     return this.row(id);
   }
 
@@ -65,6 +66,7 @@ export class SqlitePlans implements PlanRepository {
       if (patch.apiIds !== undefined) this.setApis(id, patch.apiIds);
     }).immediate();
     this.changed();
+    await this.durable();
     return this.row(id);
   }
 
@@ -74,6 +76,7 @@ export class SqlitePlans implements PlanRepository {
     if (used.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.n} key(s)`);
     this.db.prepare('DELETE FROM plans WHERE id = ?').run(id);
     this.changed();
+    await this.durable();
   }
 }
 

@@ -5,6 +5,8 @@ import { isConstraint } from './open.js';
 
 export type Clock = () => number;
 export type OnChange = () => void;
+/** Resolves once every committed write is on stable storage (see wal-sync.ts). */
+export type Durable = () => Promise<void>;
 
 export function page<T extends { id: string }>(rows: T[], limit: number): Page<T> {
   const items = rows.slice(0, limit);

@@ -8,6 +8,7 @@ import type {
 import { bucketsBy, fleetIncrements } from '../../usage/aggregate.js';
 import { FLEET_PERS, isFleetPer, windowStart, type FleetPer } from '../../usage/windows.js';
 import type { Db } from './open.js';
+import type { Durable } from './shared.js';
 import type Database from 'better-sqlite3';
 
 const TABLES = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' } as const;
@@ -24,7 +25,7 @@ export class SqliteUsage implements UsageRepository {
   private readonly fleetOthers: Database.Statement;
   private lastPrune = 0;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Db, private readonly durable: Durable) {
     this.insertBatch = db.prepare(
       'INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped) VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch_id) DO NOTHING',
     );
@@ -74,7 +75,7 @@ export class SqliteUsage implements UsageRepository {
   }
 
   async ingest(report: UsageReport, now: number): Promise<IngestResult> {
-    return this.db.transaction((): IngestResult => {
+    const result = this.db.transaction((): IngestResult => {
       const plans = this.plansOf(report);
       const fresh = this.insertBatch.run(report.batchId, report.reporter, now, report.entries.length, report.dropped).changes === 1;
       if (fresh) {
@@ -90,6 +91,9 @@ export class SqliteUsage implements UsageRepository {
       }
       return { duplicate: !fresh, fleet: this.fleetFor(report, plans, now), entries: report.entries.length, dropped: fresh ? report.dropped : 0 };
     }).immediate();
+    // A duplicate is acknowledged too, and its first copy may still be waiting for its fsync: always wait.
+    await this.durable();
+    return result;
   }
 
   async query(q: UsageQuery): Promise<UsageSummary> {
