@@ -6,36 +6,48 @@
 // Hand-written because no library offers group-committed fsync for better-sqlite3.
 import { open, type FileHandle } from 'node:fs/promises';
 
-export class WalSync {
-  private handle: Promise<FileHandle> | undefined;
+/**
+ * Runs `sync` so that every `flush()` is covered by a sync that started after the call: a call while none runs starts
+ * one; calls while one runs share a single follow-up.
+ */
+export class GroupCommit {
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
 
-  constructor(private readonly walPath: string | undefined) {}
+  constructor(private readonly sync: () => Promise<void>) {}
 
-  /** Resolves once everything committed before the call is on stable storage. */
   flush(): Promise<void> {
-    if (this.walPath === undefined) return Promise.resolve();
     if (this.running === null) {
       this.running = this.sync().finally(() => {
         this.running = null;
       });
       return this.running;
     }
-    // A sync is in flight but may have started before our commit: wait for it, then one more that covers us.
-    this.queued ??= this.running.then(() => {
+    // The running sync may have started before the caller's commit: wait for it, then one more that covers it.
+    const again = (): Promise<void> => {
       this.queued = null;
       return this.flush();
-    }, () => {
-      this.queued = null;
-      return this.flush();
-    });
+    };
+    this.queued ??= this.running.then(again, again);
     return this.queued;
   }
+}
 
-  private async sync(): Promise<void> {
-    this.handle ??= open(this.walPath!, 'r');
-    await (await this.handle).datasync();
+/** fdatasync of the database's WAL file, group-committed. */
+export class WalSync {
+  private handle: Promise<FileHandle> | undefined;
+  private readonly group: GroupCommit;
+
+  constructor(private readonly walPath: string | undefined) {
+    this.group = new GroupCommit(async () => {
+      this.handle ??= open(this.walPath!, 'r');
+      await (await this.handle).datasync();
+    });
+  }
+
+  /** Resolves once everything committed before the call is on stable storage. */
+  flush(): Promise<void> {
+    return this.walPath === undefined ? Promise.resolve() : this.group.flush();
   }
 
   async close(): Promise<void> {
