@@ -2,15 +2,16 @@
 // as sidecar (HTTP front + filter) fed by the control service's WasmPlugin, the demo seed and the status line.
 // Start order mirrors a pod: upstream first, then the control plane, then the sidecar, whose listener opens only
 // once the first configuration is loaded (Envoy waits for ECDS before it serves: initial_fetch_timeout 0).
-import { createWriteStream, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHost, startFront } from '../host/index.js';
 import type { Host, LogRecord } from '../host/api.js';
 import { adminClient, AdminApiError } from './admin-client.js';
 import { startDemoUpstream, type DemoUpstream } from './demo-upstream.js';
 import { distributionClient } from './distribution-client.js';
+import { startControlProcess } from './control-process.js';
 import { buildFilter, filterNeedsBuild } from './filter-build.js';
-import { ensureHome, homePaths, readSeed, resolveTokens, writePids, writeSeed } from './home.js';
+import { ensureHome, homePaths, readSeed, resolveTokens, writeSeed } from './home.js';
 import { adminTokenLine, curlLines } from './instructions.js';
 import { filterCounts } from './filter-metrics.js';
 import { sha256Hex } from './module-source.js';
@@ -18,7 +19,6 @@ import { seedDemo } from './seed.js';
 import type { MeshSettings } from './settings.js';
 import { startSidecar, type Sidecar } from './sidecar.js';
 import { formatStatus, type MeshStatus, type StatusWriter } from './status-line.js';
-import { supervise, type Supervisor } from './supervisor.js';
 import { freePort, httpReachable, waitForHttp } from './wait.js';
 
 /** Envoy cluster name the filter flushes usage to; the control service compiles it into usage.cluster. */
@@ -86,42 +86,14 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
 
   // The control service must keep one port across restarts: the sidecar's cluster and long-poll point at it.
   const controlPort = settings.controlPort === 0 ? await freePort() : settings.controlPort;
-  const controlUrl = `http://${settings.address}:${controlPort}`;
-  const logFd = openSync(paths.controlLog, 'a');
-  closers.push({ name: 'control log', close: () => closeSync(logFd) });
-  let controlPid: number | null = null;
-  const control: Supervisor = supervise({
-    name: 'control',
-    command: process.execPath,
-    args: [join(root, 'bin', 'tollgate.mjs'), 'control'],
-    cwd: root,
-    stdio: ['ignore', logFd, logFd],
-    env: {
-      ...process.env,
-      TOLLGATE_CONTROL_HOST: settings.address,
-      TOLLGATE_CONTROL_PORT: String(controlPort),
-      TOLLGATE_DB: paths.db,
-      TOLLGATE_ADMIN_TOKEN: tokens.admin,
-      TOLLGATE_REPORT_TOKEN: tokens.report,
-      TOLLGATE_DISTRIBUTION: 'local',
-      TOLLGATE_FILTER_URL: `file://${wasmPath}`,
-      TOLLGATE_FILTER_SHA256: wasmSha256,
-      TOLLGATE_USAGE_CLUSTER: USAGE_CLUSTER,
-      TOLLGATE_USAGE_AUTHORITY: USAGE_CLUSTER,
-      TOLLGATE_USAGE_INTERVAL_MS: String(settings.usageIntervalMs),
-    },
-    onSpawn: (child, restarts) => {
-      controlPid = child.pid ?? null;
-      writePids(settings.home, { mesh: process.pid, control: controlPid, controlRestarts: restarts });
-    },
-    onExit: ({ code, signal, restarting, delayMs }) => {
-      controlPid = null;
-      if (restarting) out.log(`control service exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms — the sidecar keeps enforcing meanwhile (log: ${paths.controlLog})`);
-    },
+  const control = startControlProcess({
+    root, home: settings.home, address: settings.address, port: controlPort,
+    adminToken: tokens.admin, reportToken: tokens.report, wasmPath, wasmSha256,
+    usageCluster: USAGE_CLUSTER, usageIntervalMs: settings.usageIntervalMs, log: (m) => out.log(m),
   });
   closers.push({ name: 'control service', close: () => control.stop() });
-  closers.push({ name: 'pids file', close: () => rmSync(paths.pids, { force: true }) });
 
+  const controlUrl = control.url;
   if ((await waitForHttp(`${controlUrl}/healthz`, { timeoutMs: 60_000 })) !== 200) {
     throw new Error(`the control service did not become healthy on ${controlUrl} within 60 s; see ${paths.controlLog}:\n${tail(paths.controlLog, 15)}`);
   }
@@ -189,7 +161,6 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   }
   phase('ready');
 
-  writePids(settings.home, { mesh: process.pid, control: controlPid, controlRestarts: control.restarts });
   out.log([
     '',
     `tollgate local mesh is up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')})`,
