@@ -42,7 +42,8 @@ export function splitPath(raw: string): string[] {
 
 export function resolveProperty(path: string[], ctx: ContextRecord | undefined, src: PropertySources): Uint8Array | undefined {
   const joined = path.join('.');
-  const stat = src.statics[joined];
+  // Host-wide properties are keyed by the '.'-joined path, but a single dotted segment is not a path to Envoy.
+  const stat = path.length > 1 || !joined.includes('.') ? src.statics[joined] : undefined;
   if (stat !== undefined) return encodeValue(stat);
   const [root, ...rest] = path;
   if (root === 'plugin_name' && rest.length === 0) return encodeValue(src.pluginName);

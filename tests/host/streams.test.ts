@@ -286,6 +286,7 @@ test('properties: NUL-separated paths with Envoy encodings; request.* is NotFoun
     got.port = Number(new DataView(port.buffer, port.byteOffset).getBigInt64(0, true));
     got.time = p.property(['request', 'time']).data.length;
     got.dotted = p.property(['request.path']).result;
+    got.dottedNode = p.property(['xds.node.id']).result;
     got.node = text(p.property(['xds', 'node', 'id']).data);
     got.plugin = text(p.property(['plugin_name']).data);
     got.vmId = text(p.property(['plugin_vm_id']).data);
@@ -297,7 +298,7 @@ test('properties: NUL-separated paths with Envoy encodings; request.* is NotFoun
   await t.host.request({ method: 'GET', path: '/v1/x?a=1&b=2', authority: 'api.test', headers: { 'x-api-key': 'k' }, source: '10.1.2.3:5555' });
   assert.deepEqual(got, {
     path: '/v1/x?a=1&b=2', urlPath: '/v1/x', query: 'a=1&b=2', method: 'GET', host: 'api.test', header: 'k',
-    source: '10.1.2.3:5555', port: 5555, time: 8, dotted: 1, node: 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local',
+    source: '10.1.2.3:5555', port: 5555, time: 8, dotted: 1, dottedNode: 1, node: 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local',
     plugin: 'test.plugin', vmId: 'vm1', missing: 1, set: 0,
   });
   await t.host.close();
