@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { credentialsFromHelper, helperFor, type HelperConfig } from './credential-helper.js';
 import { RegistryError, networkError } from './errors.js';
 
 export interface Credentials {
@@ -94,9 +95,16 @@ export function readDockerConfig(path: string): unknown {
   }
 }
 
-/** Flags win over the environment, which wins over docker's config.json. */
+/**
+ * Flags win over the environment, which wins over docker's config.json; within config.json, as docker does, a
+ * credential helper (credHelpers[host], then credsStore) wins over a stored `auths` entry.
+ */
 export function resolveCredentials(registry: string, flags: Credentials | undefined, env: NodeJS.ProcessEnv): Credentials | undefined {
-  return flags ?? credentialsFromEnv(env) ?? credentialsFromDockerConfig(readDockerConfig(dockerConfigPath(env)), registry);
+  const fromFlagsOrEnv = flags ?? credentialsFromEnv(env);
+  if (fromFlagsOrEnv !== undefined) return fromFlagsOrEnv;
+  const config = readDockerConfig(dockerConfigPath(env));
+  const helper = helperFor(config as HelperConfig | undefined, configKeyHost(registry));
+  return (helper === undefined ? undefined : credentialsFromHelper(helper, registry, env)) ?? credentialsFromDockerConfig(config, registry);
 }
 
 export interface TokenRequest {

@@ -28,7 +28,8 @@ options:
   -h, --help            this text
 
 Credentials, first found wins: --username/--password-stdin, TOLLGATE_REGISTRY_USERNAME/TOLLGATE_REGISTRY_PASSWORD,
-auths[<registry>].auth in $DOCKER_CONFIG/config.json or ~/.docker/config.json. Without any, the push is anonymous.
+then $DOCKER_CONFIG/config.json or ~/.docker/config.json (credHelpers/credsStore helper, else auths[<registry>].auth).
+Without any, the push is anonymous.
 Trust a private CA with NODE_EXTRA_CA_CERTS=<pem file>.`;
 
 interface PublishArgs {
