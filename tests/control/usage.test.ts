@@ -132,6 +132,10 @@ describe('GET /v1/usage', () => {
     assert.equal((await t.admin('GET', '/v1/usage?from=yesterday')).statusCode, 400);
     assert.equal((await t.admin('GET', `/v1/usage?from=${new Date().toISOString()}&to=2001-01-01T00:00:00Z`)).statusCode, 400);
     assert.equal((await t.admin('GET', '/v1/usage?keyId=a%20b')).statusCode, 400);
+    const tooWide = await t.admin('GET', '/v1/usage?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&granularity=minute');
+    assert.equal(tooWide.statusCode, 400);
+    assert.match(tooWide.json<{ detail: string }>().detail, /buckets/);
+    assert.equal((await t.admin('GET', '/v1/usage?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&granularity=day')).statusCode, 200);
   });
 });
 

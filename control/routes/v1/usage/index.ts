@@ -9,6 +9,9 @@ import { iso, unixOf } from '../views.js';
 /** docs/usage-report.md: a report body is at most 4 MiB. */
 export const REPORT_BODY_LIMIT = 4 * 1024 * 1024;
 const DEFAULT_RANGE: Record<'minute' | 'hour' | 'day', number> = { minute: 3600, hour: 86_400, day: 30 * 86_400 };
+const BUCKET_SECONDS: Record<'minute' | 'hour' | 'day', number> = { minute: 60, hour: 3600, day: 86_400 };
+/** At most this many series points per query, so one request cannot make the service build a huge reply. */
+export const MAX_SERIES_POINTS = 10_000;
 
 export default async function usageRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -18,7 +21,11 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
     const q = req.query;
     const to = q.to === undefined ? Math.floor(Date.now() / 1000) + 1 : unixOf(q.to);
     const from = q.from === undefined ? to - DEFAULT_RANGE[q.granularity] : unixOf(q.from);
+    if (Number.isNaN(from) || Number.isNaN(to)) throw new ProblemError(400, 'Invalid request', 'from/to: not a valid time');
     if (from >= to) throw new ProblemError(400, 'Invalid request', 'from: must be before to');
+    if ((to - from) / BUCKET_SECONDS[q.granularity] > MAX_SERIES_POINTS) {
+      throw new ProblemError(400, 'Invalid request', `from/to: more than ${MAX_SERIES_POINTS} ${q.granularity} buckets; narrow the range or use a coarser granularity`);
+    }
     const summary = await app.store.usage.query({ keyId: q.keyId, consumerId: q.consumerId, apiId: q.apiId, from, to, granularity: q.granularity });
     return { totals: summary.totals, series: summary.series.map((p) => ({ ...p, start: iso(p.start) })) };
   });
