@@ -271,7 +271,7 @@ class Decoder {
           if (n == 3) plan = v; else if (n == 4) expiresAt = v; else notBefore = v;
         }
       }
-      if (!this.check(keyField(i, -1))) return false;
+      if (s.failed) return this.check(keyField(i, -1));
       if (n < 4) return this.bad(keyField(i, -1), "needs at least 4 items [digest, keyId, consumerId, planIndex]");
       const k = t.count - 1;
       unchecked(t.plan[k] = <i32>Math.min(plan, 2147483647));
