@@ -511,7 +511,7 @@ export class Exchange {
     const hostCalls = s?.state.hostCalls ?? {};
     const base = { worker: this.worker, hostCalls, ...(upstreamRequest ? { upstreamRequest } : {}) };
     try {
-      if (s?.reset === true) return { status: 0, headers: [], body: EMPTY, localReply: false, details: 'stream_reset', ...base };
+      if (s?.reset === true) return { status: 0, headers: [], body: EMPTY, localReply: false, details: 'wasm_close_stream', ...base };
       const reply = this.reply;
       if (reply !== undefined) return await this.sendReply(reply, base);
       const r = response!;
@@ -520,7 +520,7 @@ export class Exchange {
       if (s === undefined) return { status: r.status, headers: strip(headers), body, localReply: false, ...base };
       const hasTrailers = (r.trailers ?? []).length > 0;
       const ok = await s.encodeHeaders(headers, body.length === 0 && !hasTrailers);
-      if (!ok) return s.reset ? { status: 0, headers: [], body: EMPTY, localReply: false, details: 'stream_reset', ...base } : await this.sendReply(s.reply!, base);
+      if (!ok) return s.reset ? { status: 0, headers: [], body: EMPTY, localReply: false, details: 'wasm_close_stream', ...base } : await this.sendReply(s.reply!, base);
       let outBody = EMPTY;
       if (body.length > 0) {
         const out = await s.encodeData(body, !hasTrailers);
@@ -533,7 +533,7 @@ export class Exchange {
       return { status, headers: strip(s.state.maps[2]!.pairs), body: outBody, localReply: false, ...base };
     } finally {
       if (s !== undefined) {
-        s.complete(s.reply?.details ?? (s.reset ? 'stream_reset' : 'via_upstream'));
+        s.complete(s.reply?.details ?? (s.reset ? 'wasm_close_stream' : 'via_upstream'));
         this.host.streamFinished(s);
       }
     }

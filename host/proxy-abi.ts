@@ -273,9 +273,10 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       const body = mem.read(bodyPtr, bodySize);
       const trailers = parsePairs(mem.read(trailersPtr, trailersSize));
       mem.checkSlot(tokenPtr, 4);
+      if ((timeoutMs | 0) < 0) return R.BadArgument;
       const cluster = svc.clusters[clusterName];
       if (cluster === undefined) return R.BadArgument;
-      const has = (name: string) => headers.some(([k, v]) => k === name && v !== '');
+      const has = (name: string) => headers.some(([k]) => k === name);
       if (!has(':path') || !has(':method') || !has(':authority')) return R.BadArgument;
       const rootId = currentRootId();
       if (rootId === undefined) return R.BadArgument;
@@ -289,9 +290,10 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
     },
     proxy_grpc_call: (): number => R.BadArgument,
     proxy_grpc_stream: (): number => R.BadArgument,
-    proxy_grpc_send: (): number => R.NotFound,
-    proxy_grpc_cancel: (): number => R.NotFound,
-    proxy_grpc_close: (): number => R.NotFound,
+    // No gRPC call or stream is ever open (Envoy token classes: call ids ≡ 1, stream ids ≡ 2 mod 4).
+    proxy_grpc_send: (token: number): number => ((token & 3) === 2 ? R.NotFound : R.BadArgument),
+    proxy_grpc_cancel: (token: number): number => ((token & 3) === 1 || (token & 3) === 2 ? R.NotFound : R.BadArgument),
+    proxy_grpc_close: (token: number): number => ((token & 3) === 1 || (token & 3) === 2 ? R.NotFound : R.BadArgument),
     proxy_set_tick_period_milliseconds(period: number): number {
       const rootId = currentRootId();
       if (rootId === undefined) return R.BadArgument;
@@ -376,18 +378,19 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.NotFound;
     },
     proxy_continue_stream(type: number): number {
-      if (type > 3) return R.BadArgument;
+      // Envoy: request/response continue (deferred until the VM call returns), downstream Ok, upstream Unimplemented.
+      if (type >>> 0 > 3) return R.BadArgument;
+      if (type === 3) return R.Unimplemented;
       const stream = vm.effective()?.stream;
-      if (stream === undefined) return R.Ok;
-      if (type > 1) return R.Unimplemented;
+      if (stream === undefined || type === 2) return R.Ok;
       stream.continued[type] = true;
       signalStream(stream);
       return R.Ok;
     },
     proxy_close_stream(type: number): number {
-      if (type > 3) return R.BadArgument;
+      if (type >>> 0 > 3) return R.BadArgument;
       const stream = vm.effective()?.stream;
-      if (stream === undefined) return R.Ok;
+      if (stream === undefined || type > 1) return R.Ok;
       stream.closed = true;
       signalStream(stream);
       return R.Ok;

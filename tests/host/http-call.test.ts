@@ -108,7 +108,7 @@ test('http_call: success delivered to the root context; maps 6/7 and buffer 4 re
   await t.host.close();
 });
 
-test('http_call argument errors: unknown cluster, missing :authority/:path/:method, malformed pairs → BadArgument', async () => {
+test('http_call argument errors: unknown cluster, missing :authority/:path/:method, negative timeout, malformed pairs → BadArgument', async () => {
   const t = await probeHost({ clusters: { svc: { host: '127.0.0.1', port } } });
   const codes: number[] = [];
   t.on('proxy_on_request_headers', (p) => {
@@ -116,12 +116,13 @@ test('http_call argument errors: unknown cluster, missing :authority/:path/:meth
     codes.push(call(p, 'svc', [[':method', 'GET'], [':path', '/']], '', 0).result);
     codes.push(call(p, 'svc', [[':method', 'GET'], [':authority', 'a']], '', 0).result);
     codes.push(call(p, 'svc', [[':path', '/'], [':authority', 'a']], '', 0).result);
+    codes.push(call(p, 'svc', GET('/'), '', -1).result);
     const [c, cl] = p.put('svc');
     const [h, hl] = p.put(new Uint8Array([1, 0, 0]));
     codes.push(p.call('http_call', c, cl, h, hl, 0, 0, 0, 0, 0, p.alloc(4)));
   });
   await t.host.request({ method: 'GET', path: '/' });
-  assert.deepEqual(codes, [2, 2, 2, 2, 2]);
+  assert.deepEqual(codes, [2, 2, 2, 2, 2, 2]);
   await t.host.close();
 });
 

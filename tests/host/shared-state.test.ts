@@ -165,9 +165,11 @@ test('misc host functions: log levels, get_log_level, time, foreign functions, g
     r.foreign = p.call('call_foreign_function', n, nl, 0, 0, ...p.outSlots());
     r.grpcCall = p.call('grpc_call', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, slot);
     r.grpcStream = p.call('grpc_stream', 0, 0, 0, 0, 0, 0, 0, 0, slot);
-    r.grpcSend = p.call('grpc_send', 1, 0, 0, 0);
+    r.grpcSend = p.call('grpc_send', 2, 0, 0, 0);
+    r.grpcSendCallId = p.call('grpc_send', 1, 0, 0, 0);
     r.grpcCancel = p.call('grpc_cancel', 1);
-    r.grpcClose = p.call('grpc_close', 1);
+    r.grpcClose = p.call('grpc_close', 2);
+    r.grpcCloseHttpToken = p.call('grpc_close', 4);
     r.done = p.call('done');
     const status = p.alloc(4);
     r.status = p.call('get_status', status, ...p.outSlots());
@@ -176,7 +178,7 @@ test('misc host functions: log levels, get_log_level, time, foreign functions, g
   await t.host.request({ method: 'GET', path: '/' });
   assert.deepEqual(r, {
     log: 0, badLevel: 2, getLevel: 0, level: 1, time: 0, ns: 1_700_000_000_000n * 1_000_000n, foreign: 1, grpcCall: 2,
-    grpcStream: 2, grpcSend: 1, grpcCancel: 1, grpcClose: 1, done: 1, status: 0, statusCode: 0,
+    grpcStream: 2, grpcSend: 1, grpcSendCallId: 2, grpcCancel: 1, grpcClose: 1, grpcCloseHttpToken: 2, done: 1, status: 0, statusCode: 0,
   });
   assert.ok(t.logs.some((l) => l.level === 'warn' && l.message === 'careful'));
   await t.host.close();

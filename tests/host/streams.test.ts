@@ -256,12 +256,14 @@ test('continue_stream and close_stream codes; close_stream resets the stream', a
   const t = await probeHost();
   t.on('proxy_on_request_headers', (p) => {
     assert.equal(p.call('continue_stream', 7), 2);
-    assert.equal(p.call('continue_stream', 2), 12);
+    assert.equal(p.call('continue_stream', 3), 12, 'upstream: Unimplemented');
+    assert.equal(p.call('continue_stream', 2), 0, 'downstream: Ok, no effect on HTTP');
+    assert.equal(p.call('close_stream', 9), 2);
     assert.equal(p.call('close_stream', 0), 0);
   });
   const r = await t.host.request({ method: 'GET', path: '/' });
   assert.equal(r.status, 0);
-  assert.equal(r.details, 'stream_reset');
+  assert.equal(r.details, 'wasm_close_stream');
   assert.equal(r.upstreamRequest, undefined);
   await t.host.close();
 });
