@@ -1,13 +1,18 @@
 // Health, readiness, metrics and the OpenAPI document: no token needed.
 import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import { sendProblem } from '../../plugins/app/error-handler.js';
+import { Problem } from '../../schemas/common.js';
+
+const Health = Type.Object({ status: Type.Literal('ok') });
+const Ready = Type.Object({ status: Type.Literal('ready'), version: Type.Union([Type.String(), Type.Null()]) });
 
 export default async function opsRoutes(app: FastifyInstance): Promise<void> {
   const config = { auth: 'public' as const };
 
-  app.get('/healthz', { config, schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config, schema: { tags: ['ops'], security: [], response: { 200: Health } } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { config, schema: { hide: true } }, async (_req, reply) => {
+  app.get('/readyz', { config, schema: { tags: ['ops'], security: [], response: { 200: Ready, 503: Problem } } }, async (_req, reply) => {
     const missing: string[] = [];
     const storeOk = await app.store.ping().catch(() => false);
     if (!storeOk) missing.push('the store is not open');
@@ -19,7 +24,7 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
     return { status: 'ready', version: app.distributor.current?.compiled.version ?? null };
   });
 
-  app.get('/metrics', { config, schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { config, schema: { tags: ['ops'], security: [], response: { 200: Type.String({ description: 'Prometheus text format' }) } } }, async (_req, reply) => {
     const current = app.distributor.current;
     if (current !== undefined) {
       app.metrics.configKeys.set(current.compiled.config.keys.length);
