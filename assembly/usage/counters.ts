@@ -3,6 +3,8 @@
 // loses nothing. Bounded by usage.maxEntries: requests that would need a new counter past the cap are counted
 // in `dropped` and reported as such.
 
+import { bump as bumpMetric, M_DROPPED } from "../metrics";
+
 export const OUT_ALLOWED: u32 = 0;
 export const OUT_REJECTED_QUOTA: u32 = 1;
 export const OUT_REJECTED_AUTH: u32 = 2;
@@ -87,6 +89,7 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
   }
   if (used >= maxEntries) {
     dropped++;
+    bumpMetric(M_DROPPED);
     return;
   }
   if (used >= recCap) growSlab();

@@ -167,6 +167,31 @@ describe('usage reporting', () => {
     }
   });
 
+  it('holds at most usage.maxEntries counters per VM and reports the overflow as dropped', async () => {
+    const cfg = baseConfig();
+    const h = await startHost({ ...withUsage(cfg), usage: { ...(withUsage(baseConfig()).usage as object), maxEntries: 2 } },
+      { clusters: { 'outbound|7070||ctl': { host: '127.0.0.1', port: control.port } } });
+    control.received = [];
+    try {
+      const on0 = { worker: 0 };
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, ...on0 });
+      await h.host.request({ method: 'GET', path: '/orders', ...on0 });
+      await h.host.request({ method: 'GET', path: '/admin', headers: { 'x-api-key': 'key-alpha' }, ...on0 });
+      await h.host.request({ method: 'GET', path: '/admin', headers: { 'x-api-key': 'key-alpha' }, ...on0 });
+      await h.host.request({ method: 'GET', path: '/orders', ...on0 });
+      await tick(h, 2);
+      const reports = control.accepted();
+      assert.equal(reports.reduce((a, r) => a + r.entries.length, 0), 2);
+      assert.equal(reports.reduce((a, r) => a + r.dropped, 0), 2);
+      const t = totals(reports);
+      assert.equal(t.get('key_alpha|api_orders|allowed'), 1);
+      assert.equal(t.get('|api_orders|rejected_auth'), 2);
+      assert.equal(h.host.metrics().find((m) => m.name === 'tollgate_usage_dropped')?.value, 2);
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('adds the fleet count from the reply to the local count (global quota)', async () => {
     const h = await start(baseConfig([{ requests: 10, per: 'minute' }]));
     try {
