@@ -57,6 +57,7 @@ export function startControlProcess(o: ControlProcessOptions): ControlProcess {
     args: [join(o.root, 'bin', 'tollgate.mjs'), 'control'],
     cwd: o.root,
     stdio: ['ignore', logFd, logFd],
+    ownProcessGroup: true,
     env: controlEnv(process.env, o),
     onSpawn: (child, restarts) => writePids(o.home, { mesh: process.pid, control: child.pid ?? null, controlRestarts: restarts }),
     onExit: ({ code, signal, restarting, delayMs }) => {

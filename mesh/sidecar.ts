@@ -111,7 +111,7 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
         if (state.controlReachable || failures === 0) opts.log('warn', `control service unreachable (${errorMessage(err)}); still enforcing ${state.appliedVersion ?? 'nothing'}, retrying`);
         state.controlReachable = false;
         failures++;
-        await sleep(Math.min(2000, 100 * 2 ** Math.min(failures, 5)));
+        await sleep(Math.min(1000, 100 * 2 ** Math.min(failures, 4)));
       }
     }
   };

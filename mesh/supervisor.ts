@@ -11,6 +11,11 @@ export interface SupervisorOptions {
   cwd?: string;
   /** Where the child's stdout/stderr go; default inherit. */
   stdio?: StdioOptions;
+  /**
+   * Own process group: a terminal's Ctrl-C (SIGINT to the whole foreground group) then reaches only the parent,
+   * which stops the child in its own order instead of the child dying first and being "restarted" mid-shutdown.
+   */
+  ownProcessGroup?: boolean;
   /** Called with each new child (e.g. to record its pid or pipe its output). */
   onSpawn?: (child: ChildProcess, restarts: number) => void;
   /** Called when a child exits; `restarting` tells whether another one will be started. */
@@ -47,7 +52,7 @@ export function supervise(opts: SupervisorOptions): Supervisor {
   const start = () => {
     timer = undefined;
     const startedAt = Date.now();
-    const current = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: opts.stdio ?? 'inherit' });
+    const current = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: opts.stdio ?? 'inherit', detached: opts.ownProcessGroup ?? false });
     child = current;
     let settle: () => void = () => {};
     exited = new Promise<void>((resolve) => { settle = resolve; });

@@ -18,7 +18,7 @@ export interface MeshProcess {
   proxyUrl: string;
   output(): string;
   pids(): PidRecord;
-  /** SIGTERM and wait; resolves with the exit code. */
+  /** Ctrl-C as a terminal sends it (SIGINT to the process group) and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
@@ -41,6 +41,8 @@ export async function startMeshProcess(home: string, ports: MeshPorts): Promise<
       TOLLGATE_USAGE_INTERVAL_MS: String(USAGE_INTERVAL_MS),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so stop() can do what a terminal's Ctrl-C does: SIGINT to the whole group.
+    detached: true,
   });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
@@ -56,7 +58,7 @@ export async function startMeshProcess(home: string, ports: MeshPorts): Promise<
     pids: () => JSON.parse(readFileSync(join(home, 'pids.json'), 'utf8')) as PidRecord,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
+      process.kill(-child.pid!, 'SIGINT');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       const code = await exited;
       clearTimeout(timer);

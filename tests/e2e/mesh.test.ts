@@ -218,13 +218,17 @@ describe('local mesh end to end', () => {
     assert.deepEqual(await usageOf(k.id), { allowed: sent, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 });
   });
 
-  it('Ctrl-C (SIGTERM) stops everything cleanly, flushing the last usage; a second start reuses the store without showing a key again', async () => {
+  it('Ctrl-C (SIGINT to the process group) stops everything cleanly, flushing the last usage; a second start reuses the store without showing a key again', async () => {
     const k = await newKey(bigPlan);
     await distributed(k);
     for (let i = 0; i < 3; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
     const { control } = mesh.pids();
     // Stopped right after the traffic: the last flush interval's usage must still be delivered.
+    const before = mesh.output().length;
     assert.equal(await mesh.stop(), 0);
+    const shutdown = mesh.output().slice(before);
+    assert.match(shutdown, /SIGINT: shutting down/);
+    assert.doesNotMatch(shutdown, /restarting in/, 'the control service is stopped by the mesh, not restarted during shutdown');
     assert.equal(existsSync(join(mesh.home, 'pids.json')), false);
     assert.throws(() => process.kill(control!, 0), /ESRCH/);
 
