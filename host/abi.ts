@@ -92,6 +92,8 @@ export const PROXY_SIGNATURES: Record<string, Signature> = {
   proxy_call_foreign_function: word(6),
   proxy_continue_stream: word(1),
   proxy_close_stream: word(1),
+  // Not a proxy_* function, but Envoy registers it in "env" for Emscripten-built modules.
+  pthread_equal: word(2),
 };
 
 /** WASI functions Envoy provides, registered under both wasi_unstable and wasi_snapshot_preview1. */

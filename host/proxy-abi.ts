@@ -27,6 +27,8 @@ function lookupMap(vm: Vm, type: number, write: boolean): MapLookup {
   return { slot };
 }
 
+const MAX_BUFFER_TYPE = BufferType.CallData;
+
 function lookupBuffer(vm: Vm, type: number): Uint8Array | undefined {
   const frame = vm.frame();
   switch (type) {
@@ -74,10 +76,9 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
 
   return {
     proxy_log(level: number, ptr: number, size: number): number {
-      const message = mem.readString(ptr, size);
       const name = LOG_LEVELS[level];
       if (name === undefined) return R.BadArgument;
-      vm.log(name, message);
+      vm.log(name, mem.readString(ptr, size));
       return R.Ok;
     },
     proxy_get_log_level(ptr: number): number {
@@ -232,6 +233,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_get_buffer_status(type: number, lengthPtr: number, flagsPtr: number): number {
+      if (type >>> 0 > MAX_BUFFER_TYPE) return R.BadArgument;
       const buffer = lookupBuffer(vm, type);
       if (buffer === undefined) return R.NotFound;
       mem.writeU32(lengthPtr, buffer.length);
@@ -239,17 +241,21 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_get_buffer_bytes(type: number, start: number, length: number, ptrPtr: number, sizePtr: number): number {
-      const s = start >>> 0;
-      const l = length >>> 0;
-      if (s + l > 0xffffffff) return R.BadArgument; // overflow, as Envoy checks
+      if (type >>> 0 > MAX_BUFFER_TYPE) return R.BadArgument;
       const buffer = lookupBuffer(vm, type);
       if (buffer === undefined) return R.NotFound;
+      const s = start >>> 0;
+      const l = length >>> 0;
+      if (s + l > 0xffffffff) return R.BadArgument; // start + length overflows, as Envoy checks
       const from = Math.min(s, buffer.length);
       const to = Math.min(buffer.length, from + l);
-      mem.copyOut(buffer.subarray(from, to), ptrPtr, sizePtr);
+      // Envoy leaves the out-slots untouched when there is nothing to copy.
+      if (to > from) mem.copyOut(buffer.subarray(from, to), ptrPtr, sizePtr);
       return R.Ok;
     },
     proxy_set_buffer_bytes(type: number, start: number, length: number, dataPtr: number, dataSize: number): number {
+      if (type >>> 0 > MAX_BUFFER_TYPE) return R.BadArgument;
+      if (lookupBuffer(vm, type) === undefined) return R.NotFound;
       const data = mem.read(dataPtr, dataSize);
       if (type !== BufferType.HttpRequestBody && type !== BufferType.HttpResponseBody) {
         return lookupBuffer(vm, type) === undefined ? R.NotFound : R.BadArgument;
@@ -272,7 +278,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       const headers = parsePairs(mem.read(headersPtr, headersSize));
       const body = mem.read(bodyPtr, bodySize);
       const trailers = parsePairs(mem.read(trailersPtr, trailersSize));
-      mem.checkSlot(tokenPtr, 4);
+      mem.writeU32(tokenPtr, 0); // Envoy verifies the slot by writing 0 before starting anything
       if ((timeoutMs | 0) < 0) return R.BadArgument;
       const cluster = svc.clusters[clusterName];
       if (cluster === undefined) return R.BadArgument;
@@ -374,9 +380,12 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       queueMicrotask(() => finishRoot(vm, ctx.id));
       return R.Ok;
     },
-    proxy_call_foreign_function(): number {
-      return R.NotFound;
+    proxy_call_foreign_function(namePtr: number, nameSize: number, argsPtr: number, argsSize: number): number {
+      mem.read(namePtr, nameSize);
+      mem.read(argsPtr, argsSize);
+      return R.NotFound; // Envoy's foreign functions (compression, CEL…) are not provided
     },
+    pthread_equal: (left: number, right: number): number => (left === right ? 1 : 0),
     proxy_continue_stream(type: number): number {
       // Envoy: request/response continue (deferred until the VM call returns), downstream Ok, upstream Unimplemented.
       if (type >>> 0 > 3) return R.BadArgument;

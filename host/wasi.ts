@@ -34,10 +34,12 @@ export function wasiFunctions(e: WasiEnvironment): WasiFunctions {
         parts.push(e.memory.read(base, len));
         total += len;
       }
+      if (total > 0) {
+        let message = Buffer.concat(parts).toString('utf8');
+        if (message.endsWith('\n')) message = message.slice(0, -1);
+        e.log(fd === 1 ? 'info' : 'error', message);
+      }
       e.memory.writeU32(nwrittenPtr, total);
-      let message = Buffer.concat(parts).toString('utf8');
-      if (message.endsWith('\n')) message = message.slice(0, -1);
-      e.log(fd === 1 ? 'info' : 'error', message);
       return ERRNO_SUCCESS;
     },
     fd_read: (): number => ERRNO_NOSYS,
@@ -45,8 +47,9 @@ export function wasiFunctions(e: WasiEnvironment): WasiFunctions {
     fd_close: (): number => ERRNO_SUCCESS,
     fd_fdstat_get(fd: number, statPtr: number): number {
       if (fd !== 1 && fd !== 2) return ERRNO_BADF;
+      // Envoy zeroes the 24-byte fdstat except fs_rights_base = FD_WRITE (64).
       const stat = new Uint8Array(24);
-      stat[0] = 2; // character device
+      stat[8] = 64;
       e.memory.write(statPtr, stat);
       return ERRNO_SUCCESS;
     },

@@ -196,6 +196,10 @@ test('WASI: fd_write routing, errno for other fds, fd_read 52, clock ids, random
     r.written = p.u32(n);
     r.badFd = p.call('wasi_fd_write', 3, iov, 1, n);
     r.read = p.call('wasi_fd_read', 0, iov, 1, n);
+    const stat = p.alloc(24);
+    r.fdstat = p.call('wasi_fd_fdstat_get', 1, stat);
+    r.rightsBase = p.u32(stat + 8);
+    r.fdstatBadFd = p.call('wasi_fd_fdstat_get', 5, stat);
     r.seek = p.call('wasi_fd_seek', 1, 0n, 0, n);
     r.close = p.call('wasi_fd_close', 1);
     const ts = p.alloc(8);
@@ -220,7 +224,7 @@ test('WASI: fd_write routing, errno for other fds, fd_read 52, clock ids, random
   const res = await t.host.request({ method: 'GET', path: '/' });
   assert.equal(res.status, 200);
   assert.deepEqual(r, {
-    stderr: 0, written: 11, badFd: 8, read: 52, seek: 0, close: 0, wall: 0, mono: 0, cpu: 58, random: 0,
+    stderr: 0, written: 11, badFd: 8, read: 52, fdstat: 0, rightsBase: 64, fdstatBadFd: 8, seek: 0, close: 0, wall: 0, mono: 0, cpu: 58, random: 0,
     randomTooBig: 28, environSizes: 0, environ: [1, 'TOLLGATE_MODE=test'.length + 1], environValue: 'TOLLGATE_MODE=test', args: 0,
     argc: 0, afterExit: true,
   });

@@ -229,6 +229,8 @@ test('body buffers: clamped reads, set_buffer_bytes replace/append/BadArgument, 
     r.slice = text(p.get('get_buffer_bytes', 0, 2, 3).data);
     r.pastEnd = p.get('get_buffer_bytes', 0, 50, 10);
     r.overflow = p.call('get_buffer_bytes', 0, 1, -1, ...p.outSlots());
+    r.badType = p.call('get_buffer_bytes', 9, 0, 1, ...p.outSlots());
+    r.absentType = p.call('get_buffer_bytes', 5, 0, 1, ...p.outSlots());
     const [n, nl] = p.put('HELLO');
     assert.equal(p.call('set_buffer_bytes', 0, 0, 5, n, nl), 0);
     const [a, al] = p.put('!');
@@ -245,6 +247,8 @@ test('body buffers: clamped reads, set_buffer_bytes replace/append/BadArgument, 
   assert.equal(r.slice, 'llo');
   assert.deepEqual(r.pastEnd, { result: 0, data: new Uint8Array(0) });
   assert.equal(r.overflow, 2);
+  assert.equal(r.badType, 2, 'buffer type > 8 → BadArgument');
+  assert.equal(r.absentType, 1, 'no gRPC receive buffer → NotFound');
   assert.equal(r.middle, 2);
   assert.equal(r.status, 'HELLO world!'.length);
   assert.equal(r.configBuffer, 1, 'PLUGIN_CONFIGURATION exists only during on_configure');
@@ -312,6 +316,7 @@ test('out-of-bounds pointers return InvalidMemoryAccess (6) instead of trapping'
   t.on('proxy_on_request_headers', (p) => {
     const huge = 0x7fffff00;
     codes.push(p.call('log', 2, huge, 100));
+    codes.push(p.call('log', 9, huge, 100) === 2 ? 6 : -1); // level is checked first (BadArgument)
     codes.push(p.call('get_header_map_value', 0, huge, 4, 0, 4));
     codes.push(p.call('get_header_map_pairs', 0, huge, huge));
     codes.push(p.call('get_current_time_nanoseconds', huge));
@@ -319,7 +324,7 @@ test('out-of-bounds pointers return InvalidMemoryAccess (6) instead of trapping'
     codes.push(p.call('http_call', huge, 1, 0, 0, 0, 0, 0, 0, 0, 0));
   });
   const r = await t.host.request({ method: 'GET', path: '/' });
-  assert.deepEqual(codes, [6, 6, 6, 6, 6, 6]);
+  assert.deepEqual(codes, [6, 6, 6, 6, 6, 6, 6]);
   assert.equal(r.status, 200, 'the stream continues: no trap');
   await t.host.close();
 });
