@@ -52,7 +52,6 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   const store = openSqliteStore({ path: settings.dbPath, onChange: () => onChange() });
   app.decorate('settings', settings);
   app.decorate('store', store);
-  app.addHook('onClose', async () => store.close());
   const announce = options.announceAdminToken ?? ((t: string): void => {
     process.stdout.write(`tollgate control: generated admin token (shown once, stored hashed): ${t}\n`);
   });
@@ -76,7 +75,11 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   app.addHook('onReady', async () => distributor.distributeNow());
   // Long polls must not hold shutdown for up to 30 s: release them before the server stops accepting.
   app.addHook('preClose', async () => local?.close());
-  app.addHook('onClose', async () => distributor.close());
+  // In this order: a pending redistribution still reads the store, and every acknowledged write is synced on close.
+  app.addHook('onClose', async () => {
+    await distributor.close();
+    await store.close();
+  });
 
   // Clients often send content-type: application/json on bodiless POST/DELETE; treat an empty body as none
   // instead of failing with 400, and keep fastify's own (prototype-poisoning-safe) parser for everything else.

@@ -106,3 +106,23 @@ describe('Distributor expiry pruning', () => {
     await d.close();
   });
 });
+
+describe('shutdown with a pending redistribution', () => {
+  it('publishes the last change before the store closes', async () => {
+    const { testApp } = await import('./helpers.js');
+    const { readFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tempDir } = await import('./helpers.js');
+    const out = tempDir();
+    const t = await testApp({ distribution: [{ kind: 'dir', path: out }], debounceMs: 10_000 });
+    try {
+      await t.admin('POST', '/v1/apis', { name: 'late', pathPrefix: '/late' });
+    } finally {
+      await t.close();
+    }
+    const yaml = readFileSync(join(out, 'wasmplugin-tollgate.yaml'), 'utf8');
+    rmSync(out, { recursive: true, force: true });
+    assert.match(yaml, /pathPrefix: \/late/);
+    assert.equal(t.logs.join('').includes('"level":50'), false, 'no error logged on close');
+  });
+});
