@@ -133,3 +133,39 @@ describe('local distribution contract (real HTTP)', () => {
     }
   });
 });
+
+describe('a held poll whose client goes away', () => {
+  it('is released (no waiter left behind)', async () => {
+    const { LocalTarget } = await import('../../control/distribution/targets/local.js');
+    const local = new LocalTarget();
+    await local.publish({} as never, 'v1');
+    const gone = new AbortController();
+    const waiting = local.next('v1', 30_000, gone.signal);
+    gone.abort();
+    assert.equal(await waiting, undefined);
+    assert.equal((local as unknown as { waiters: Set<unknown> }).waiters.size, 0);
+  });
+});
+
+describe('a long-poll client that disconnects (real HTTP)', () => {
+  it('frees its waiter on the server', async () => {
+    const d = tempDir();
+    const c = await startControl({ dbPath: join(d, 'db.sqlite'), reportToken: REPORT, distribution: [{ kind: 'local' }], logLevel: 'silent' });
+    try {
+      const headers = { authorization: `Bearer ${REPORT}` };
+      const { version } = (await (await fetch(`${c.url}/v1/distribution/wasmplugin`, { headers })).json()) as Published;
+      const waiters = (c.app.local as unknown as { waiters: Set<unknown> }).waiters;
+      const abort = new AbortController();
+      const poll = fetch(`${c.url}/v1/distribution/wasmplugin?known=${version}&waitSeconds=30`, { headers, signal: abort.signal }).catch(() => 'aborted');
+      for (let i = 0; i < 50 && waiters.size === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(waiters.size, 1, 'the poll is held');
+      abort.abort();
+      assert.equal(await poll, 'aborted');
+      for (let i = 0; i < 50 && waiters.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(waiters.size, 0, 'released when the client went away');
+    } finally {
+      await c.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -32,13 +32,14 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
     if (app.local === undefined) throw new ProblemError(503, 'Local distribution disabled', "TOLLGATE_DISTRIBUTION does not include 'local'");
     const gone = new AbortController();
     const onClose = (): void => gone.abort();
-    req.raw.once('close', onClose);
+    // The response's close event fires when the client goes away (the request's can fire once its body is read).
+    reply.raw.once('close', onClose);
     try {
       const next = await app.local.next(req.query.known, req.query.waitSeconds * 1000, gone.signal);
       if (next === undefined) return reply.code(304).send(null);
       return { version: next.version, wasmPlugin: next.wasmPlugin };
     } finally {
-      req.raw.off('close', onClose);
+      reply.raw.off('close', onClose);
     }
   });
 
