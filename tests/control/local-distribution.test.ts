@@ -50,7 +50,9 @@ describe('local distribution contract (real HTTP)', () => {
   it('releases a held poll with the new version when the store changes', async () => {
     const { version } = (await (await poll('')).json()) as Published;
     const held = poll(`?known=${version}&waitSeconds=30`);
-    await new Promise((r) => setTimeout(r, 100));
+    const waiters = (c.app.local as unknown as { waiters: Set<unknown> }).waiters;
+    for (let i = 0; i < 250 && waiters.size === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(waiters.size, 1, 'the poll is held');
     const created = await fetch(`${c.url}/v1/apis`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'orders', pathPrefix: '/orders' }) });
     assert.equal(created.status, 201);
     const res = await held;
@@ -123,7 +125,9 @@ describe('local distribution contract (real HTTP)', () => {
     try {
       const { version } = (await (await fetch(`${other.url}/v1/distribution/wasmplugin`, { headers: rt })).json()) as Published;
       const held = fetch(`${other.url}/v1/distribution/wasmplugin?known=${version}&waitSeconds=30`, { headers: rt });
-      await new Promise((r) => setTimeout(r, 100));
+      const waiters = (other.app.local as unknown as { waiters: Set<unknown> }).waiters;
+      for (let i = 0; i < 250 && waiters.size === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(waiters.size, 1, 'the poll is held');
       const closing = other.close();
       const res = await held;
       assert.equal(res.status, 304);
