@@ -22,6 +22,11 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`tollgate control: ${err.message}`);
       return 2;
     }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      console.error(`tollgate control: cannot listen: ${(err as Error).message}`);
+      return 1;
+    }
     throw err;
   }
 }

@@ -38,11 +38,20 @@ export async function startControl(settings: Partial<ControlSettings> = {}, opti
 /** Runs until SIGTERM/SIGINT; resolves with the exit code once everything acknowledged is on disk. */
 export async function serve(settings: ControlSettings): Promise<number> {
   const app = await buildApp(settings);
-  await app.listen({ host: settings.host, port: settings.port });
+  try {
+    await app.listen({ host: settings.host, port: settings.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
-      if (stopping) return;
+      if (stopping) {
+        // A second signal while draining: the operator wants out now (anything acknowledged is already on disk).
+        app.log.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
+        process.exit(130);
+      }
       stopping = true;
       app.log.info({ signal }, 'shutting down');
       app.close().then(() => resolve(0), (err: unknown) => {
@@ -50,7 +59,7 @@ export async function serve(settings: ControlSettings): Promise<number> {
         resolve(1);
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
 }
