@@ -124,9 +124,10 @@ export class FilterStream {
   /** Resolves with true when the headers may go upstream, false when the stream ended (local reply or reset). */
   async decodeHeaders(headers: HeaderPairs, endOfStream: boolean): Promise<boolean> {
     this.runRequestHeaders(headers, endOfStream);
-    if (!this.ended && !headersContinue(this.requestHeadersStatus)) await this.waitFor(REQUEST);
+    if (this.ended) return false; // Envoy keeps the header map pointer of a stopped callback (no continue happened)
+    if (!headersContinue(this.requestHeadersStatus)) await this.waitFor(REQUEST);
     const slot = this.state.maps[0];
-    if (slot !== undefined) slot.access = 'none';
+    if (slot !== undefined && !this.ended) slot.access = 'none';
     return !this.ended;
   }
 
@@ -226,7 +227,9 @@ export class FilterStream {
       return;
     }
     for (const slot of this.state.maps) if (slot !== undefined) slot.access = 'ro';
+    this.state.logPhase = true;
     this.invoke('proxy_on_log', [this.id]);
+    this.state.logPhase = false;
     this.invoke('proxy_on_done', [this.id]);
     this.invoke('proxy_on_delete', [this.id]);
     this.vm.contexts.delete(this.id);

@@ -56,8 +56,6 @@ export function resolveProperty(path: string[], ctx: ContextRecord | undefined, 
   const pathValue = header(':path') ?? stream.info.originalPath;
   const q = pathValue.indexOf('?');
   const [, srcPort] = splitHostPort(stream.info.source);
-  const fromState = stream.filterState.get(joined);
-  if (fromState !== undefined) return fromState;
   if (root === 'request') {
     const [field, name] = rest;
     if (field === 'headers' && name !== undefined && rest.length === 2) {
@@ -94,5 +92,7 @@ export function resolveProperty(path: string[], ctx: ContextRecord | undefined, 
     return undefined;
   }
   if (root === 'connection' && rest.length === 1 && rest[0] === 'mtls') return encodeValue(false);
-  return undefined;
+  if (root === 'request' || root === 'response' || root === 'source' || root === 'connection') return undefined;
+  // Anything else may be filter state set by set_property (bytes: no sub-paths).
+  return rest.length === 0 && root !== undefined ? stream.filterState.get(`wasm.${root}`) : undefined;
 }

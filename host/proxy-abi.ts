@@ -13,15 +13,25 @@ const utf8 = new TextEncoder();
 
 type MapLookup = { slot: HeaderMapSlot } | { error: number };
 
+/**
+ * Envoy's getConstMap (read) / getMap (write, and get_header_map_size): which header map a call sees right now.
+ * The http_call response maps are read-only; in on_log the request/response maps are read-only copies and a missing
+ * one reads as NotFound rather than "not available".
+ */
 function lookupMap(vm: Vm, type: number, write: boolean): MapLookup {
   if (type > MapType.HttpCallResponseTrailers || type < 0) return { error: R.BadArgument };
   if (type === MapType.HttpCallResponseHeaders || type === MapType.HttpCallResponseTrailers) {
     const call = vm.frame()?.httpCall;
-    if (call === undefined) return { error: R.BadArgument };
-    return { slot: { pairs: type === MapType.HttpCallResponseHeaders ? call.headers : call.trailers, access: 'rw' } };
+    if (call === undefined || write) return { error: R.BadArgument };
+    return { slot: { pairs: type === MapType.HttpCallResponseHeaders ? call.headers : call.trailers, access: 'ro' } };
   }
   if (type === MapType.GrpcReceiveInitialMetadata || type === MapType.GrpcReceiveTrailingMetadata) return { error: R.BadArgument };
-  const slot = vm.effective()?.stream?.maps[type];
+  const stream = vm.effective()?.stream;
+  if (stream?.logPhase === true && !write) {
+    const slot = type === MapType.RequestTrailers ? undefined : stream.maps[type];
+    return slot === undefined ? { error: R.NotFound } : { slot };
+  }
+  const slot = stream?.maps[type];
   if (slot === undefined || slot.access === 'none') return { error: R.BadArgument };
   if (write && slot.access !== 'rw') return { error: R.BadArgument };
   return { slot };
@@ -92,12 +102,12 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_set_property(pathPtr: number, pathSize: number, valuePtr: number, valueSize: number): number {
-      const path = splitPath(mem.readString(pathPtr, pathSize));
+      const path = mem.readString(pathPtr, pathSize);
       const value = mem.read(valuePtr, valueSize);
       const stream = vm.effective()?.stream;
       if (stream === undefined) return R.NotFound;
-      stream.filterState.set(`wasm.${path.join('.')}`, value);
-      stream.filterState.set(path.join('.'), value);
+      // Envoy keys the filter-state object by "wasm." + the raw path; get_property finds it by its first segment.
+      stream.filterState.set(`wasm.${path}`, value);
       return R.Ok;
     },
     proxy_get_property(pathPtr: number, pathSize: number, valuePtrPtr: number, valueSizePtr: number): number {
@@ -227,7 +237,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_get_header_map_size(type: number, sizePtr: number): number {
-      const m = lookupMap(vm, type, false);
+      const m = lookupMap(vm, type, true); // Envoy sizes the mutable map
       if ('error' in m) return m.error;
       mem.writeU32(sizePtr, m.slot.pairs.reduce((s, [k, v]) => s + utf8.encode(k).length + utf8.encode(v).length, 0));
       return R.Ok;

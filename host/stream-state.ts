@@ -37,11 +37,13 @@ export class StreamState {
   /** continue_stream requests per direction (0 request, 1 response) not yet consumed. */
   readonly continued = [false, false];
   closed = false;
+  /** True while on_log runs (Envoy's access-log phase: read-only maps, missing ones read as NotFound). */
+  logPhase = false;
   responseCode: number | undefined;
   responseDetails: string | undefined;
   requestBodySize = 0;
   readonly hostCalls: Record<string, number> = {};
-  /** Filter state written by set_property (key without the `wasm.` prefix). */
+  /** Filter state written by set_property, keyed "wasm.<raw path>" as in Envoy. */
   readonly filterState = new Map<string, Uint8Array>();
   private readonly listeners = new Set<() => void>();
 

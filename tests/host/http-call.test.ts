@@ -81,6 +81,8 @@ test('http_call: success delivered to the root context; maps 6/7 and buffer 4 re
       trailers: p.pairs(7).pairs,
       status: p.u32(status),
       requestMapFromRoot: p.getHeader(0, ':path').result,
+      addToResponseMap: p.call('add_header_map_value', 6, ...p.put('x'), ...p.put('y')),
+      responseMapSize: p.call('get_header_map_size', 6, p.alloc(4)),
     });
     if (seen.length === 2) {
       p.vm.fn('set_ret')!(0); // the response callbacks continue
@@ -100,6 +102,8 @@ test('http_call: success delivered to the root context; maps 6/7 and buffer 4 re
     assert.deepEqual(s.trailers, [['x-checksum', 'abc']]);
     assert.equal(s.status, 0);
     assert.equal(s.requestMapFromRoot, 2, 'the root context has no request headers');
+    assert.equal(s.addToResponseMap, 2, 'the http_call response maps are read-only');
+    assert.equal(s.responseMapSize, 2, 'size needs the mutable map, as in Envoy');
   }
   assert.deepEqual((sorted[0]!.args as number[]).slice(0, 2), [1, 4], 'delivered to root context 1 with its token');
   assert.equal((sorted[0]!.args as number[])[3], 1, 'one trailer');

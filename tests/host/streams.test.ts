@@ -102,6 +102,9 @@ test('map availability: request headers are gone in response callbacks, read-onl
     results.reqSizeInResponse = p.call('get_header_map_size', 0, slot);
   });
   t.on('proxy_on_log', (p) => {
+    results.reqTrailersInLog = p.getHeader(1, 'x').result;
+    const slot = p.alloc(4);
+    results.sizeInLog = p.call('get_header_map_size', 0, slot);
     results.reqInLog = p.getHeader(0, ':path').result;
     results.respInLog = p.getHeader(2, ':status').result;
     const [k, kl] = p.put('x-late');
@@ -111,7 +114,7 @@ test('map availability: request headers are gone in response callbacks, read-onl
   assert.deepEqual(results, {
     bodyInHeaders: 1, respHeadersInRequest: 2, callHeadersOutsideCallback: 2, grpcMap: 2, badMap: 2, badMapPairs: 2,
     reqInResponse: 2, reqPairsInResponse: 0, reqPairsCount: 0, reqSizeInResponse: 2,
-    reqInLog: 0, respInLog: 0, addInLog: 2,
+    reqInLog: 0, respInLog: 0, addInLog: 2, reqTrailersInLog: 1, sizeInLog: 2,
   });
   await t.host.close();
 });
@@ -158,8 +161,11 @@ test('send_local_response overrides Continue, skips the upstream, and still pass
     assert.equal(p.call('send_local_response', 401, d, dl, b, bl, h, hl, -1), 0);
   });
   let seenStatus = '';
+  let requestPathInReply = '';
   t.on('proxy_on_response_headers', (p) => {
     seenStatus = p.getHeader(2, ':status').value;
+    // The stopped header callback never continued, so Envoy still holds the request header map.
+    requestPathInReply = p.getHeader(0, ':path').value;
   });
   t.calls.length = 0;
   const r = await t.host.request({ method: 'GET', path: '/', worker: 0 }, () => {
@@ -174,6 +180,7 @@ test('send_local_response overrides Continue, skips the upstream, and still pass
   assert.equal(text(r.body), 'no key');
   assert.deepEqual(r.headers, [['content-length', '6'], ['content-type', 'text/plain'], ['x-why', 'missing']]);
   assert.equal(seenStatus, '401');
+  assert.equal(requestPathInReply, '/');
   assert.deepEqual(t.calls.map((c) => c.split('(')[0]), ['worker0:proxy_on_context_create', 'worker0:proxy_on_request_headers',
     'worker0:proxy_on_response_headers', 'worker0:proxy_on_response_body', 'worker0:proxy_on_log', 'worker0:proxy_on_done', 'worker0:proxy_on_delete']);
   await t.host.close();
@@ -276,6 +283,8 @@ test('properties: NUL-separated paths with Envoy encodings; request.* is NotFoun
   const t = await probeHost({ properties: { 'xds.node.id': 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local' } }, {}, {
     proxy_on_configure: (p) => {
       assert.equal(p.property(['request', 'path']).result, 1);
+      const [k, kl] = p.put('x');
+      assert.equal(p.call('set_property', k, kl, k, kl), 1, 'no stream info in a root context → NotFound');
       assert.equal(text(p.property(['plugin_root_id']).data), 'root');
     },
   });
@@ -297,15 +306,17 @@ test('properties: NUL-separated paths with Envoy encodings; request.* is NotFoun
     got.plugin = text(p.property(['plugin_name']).data);
     got.vmId = text(p.property(['plugin_vm_id']).data);
     got.missing = p.property(['nope']).result;
-    const [k, kl] = p.put('my\0prop');
+    const [k, kl] = p.put('my_prop');
     const [v, vl] = p.put('val');
     got.set = p.call('set_property', k, kl, v, vl);
+    got.readBack = text(p.property(['my_prop']).data);
+    got.subPath = p.property(['my_prop', 'x']).result;
   });
   await t.host.request({ method: 'GET', path: '/v1/x?a=1&b=2', authority: 'api.test', headers: { 'x-api-key': 'k' }, source: '10.1.2.3:5555' });
   assert.deepEqual(got, {
     path: '/v1/x?a=1&b=2', urlPath: '/v1/x', query: 'a=1&b=2', method: 'GET', host: 'api.test', header: 'k',
     source: '10.1.2.3:5555', port: 5555, time: 8, dotted: 1, dottedNode: 1, node: 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local',
-    plugin: 'test.plugin', vmId: 'vm1', missing: 1, set: 0,
+    plugin: 'test.plugin', vmId: 'vm1', missing: 1, set: 0, readBack: 'val', subPath: 1,
   });
   await t.host.close();
 });
