@@ -17,25 +17,6 @@ export function startsWithIgnoreCase(p: usize, len: usize, prefix: usize, prefix
   return true;
 }
 
-/** Index of byte `c` in [p, p+len), or len. */
-export function indexOfByte(p: usize, len: usize, c: u8): usize {
-  for (let i: usize = 0; i < len; i++) if (load<u8>(p + i) == c) return i;
-  return len;
-}
-
-/** Copies a managed string's UTF-8 bytes into a fresh buffer (configuration time only). */
-export function utf8(s: string): ArrayBuffer {
-  return String.UTF8.encode(s, false);
-}
-
-@inline export function bufPtr(b: ArrayBuffer): usize {
-  return changetype<usize>(b);
-}
-
-@inline export function bufLen(b: ArrayBuffer): usize {
-  return <usize>b.byteLength;
-}
-
 /** Writes the decimal digits of `v` at `p`; returns the count. */
 export function writeU64(p: usize, v: u64): usize {
   let n: usize = 1;

@@ -27,7 +27,6 @@ let freeTop: i32 = 0;
 let freeList = new StaticArray<i32>(0);
 let index = new StaticArray<i32>(0); // slot → record + 1
 let mask: u32 = 0;
-let live: i32 = 0;
 
 function ensure(): void {
   if (slab == 0) grow(256);
@@ -99,7 +98,6 @@ export function streamAcquire(id: u32): usize {
   zero8(p, REC_SIZE);
   store<u32>(p, id, S_CTX);
   insertIndex(id, r);
-  live++;
   return p;
 }
 
@@ -110,7 +108,6 @@ export function streamRelease(id: u32): void {
   const rec = unchecked(index[s]) - 1;
   store<u32>(slab + <usize>rec * REC_SIZE, 0, S_CTX);
   unchecked(freeList[freeTop++] = rec);
-  live--;
   let j = <u32>s;
   while (true) {
     unchecked(index[j] = 0);
@@ -129,8 +126,4 @@ export function streamRelease(id: u32): void {
       }
     }
   }
-}
-
-export function liveStreams(): i32 {
-  return live;
 }

@@ -18,16 +18,6 @@ export function periodFromName(name: string): i32 {
   return -1;
 }
 
-export function periodName(per: i32): string {
-  switch (per) {
-    case PER_SECOND: return "second";
-    case PER_MINUTE: return "minute";
-    case PER_HOUR: return "hour";
-    case PER_DAY: return "day";
-    default: return "month";
-  }
-}
-
 /** Days since 1970-01-01 of the first day of the month containing `days` (civil-calendar arithmetic). */
 function monthStartDays(days: i64): i64 {
   // Shift the era to start on 0000-03-01 so leap days fall at the end of the year.

@@ -287,8 +287,10 @@ export async function run(): Promise<BenchRow[]> {
   filter.counting = false;
   if (filter.localReplies !== 0) throw new Error('bench: the authorized request was rejected');
   const hostCallsAuthorized = Object.values(filter.calls).reduce((a, b) => a + b, 0);
+  for (let i = 0; i < 1000; i++) filter.stream(3 + i);
+  const filterMemoryAfterWarmup = filter.ex.memory.buffer.byteLength;
 
-  const states = { noop: { next: 1_000_000 }, filter: { next: 10 }, sdk: { next: 10 }, solo: { next: 10 } };
+  const states = { noop: { next: 1_000_000 }, filter: { next: 2000 }, sdk: { next: 10 }, solo: { next: 10 } };
   for (let i = 0; i < 3; i++) { // warm-up (JIT tiers)
     timeStreams(noop, states.noop, ITER);
     timeStreams(filter, states.filter, ITER);
@@ -302,6 +304,9 @@ export async function run(): Promise<BenchRow[]> {
     if (sdk) t.sdk.push(timeStreams(sdk, states.sdk, ITER));
     if (solo) t.solo.push(timeStreams(solo, states.solo, ITER));
   }
+  // Zero allocation on the hot path: linear memory must not have grown over all the streams timed above.
+  const memoryBefore = filterMemoryAfterWarmup;
+  const hotPathGrowth = filter.ex.memory.buffer.byteLength - memoryBefore;
   const base = best(t.noop);
   const authorizedNs = best(t.filter) - base;
   const sdkNs = sdk ? best(t.sdk) - base : NaN;
@@ -349,6 +354,7 @@ export async function run(): Promise<BenchRow[]> {
     { name: 'filter.authorizedNsPerReq', value: Math.round(authorizedNs), unit: 'ns' },
     { name: 'filter.authorizedVsSdkPassthrough', value: Number(ratio.toFixed(3)), unit: 'ratio', goal: '<= 0.5', met: ratio <= 0.5 },
     { name: 'filter.concurrency1000Ratio', value: Number(concurrencyRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: concurrencyRatio <= 1.1 },
+    { name: 'filter.hotPathMemoryGrowthBytes', value: hotPathGrowth, unit: 'bytes', goal: '== 0', met: hotPathGrowth === 0 },
     { name: 'filter.sha256NsPer43B', value: Math.round(best(shaRuns)), unit: 'ns' },
     { name: 'filter.hostCallsAuthorized', value: hostCallsAuthorized, unit: 'calls', goal: '<= 8', met: hostCallsAuthorized <= 8 },
     { name: 'filter.sharedDataCallsAuthorized', value: sharedCalls, unit: 'calls', goal: '<= 2', met: sharedCalls <= 2 },

@@ -64,7 +64,7 @@ function reject(cfg: Config, kind: i32, outcome: u32, key: usize, keyLen: usize,
   return FILTER_STOP;
 }
 
-/** Whether header `i` of the table is a configured identity header (always stripped from requests). */
+/** Whether a header name is a configured identity header (always stripped from requests). */
 function isIdentityHeader(cfg: Config, kp: usize, kl: usize): bool {
   return (cfg.consumerHeader.byteLength > 0 && bytesEqual(kp, kl, ab(cfg.consumerHeader), abLen(cfg.consumerHeader))) ||
     (cfg.keyIdHeader.byteLength > 0 && bytesEqual(kp, kl, ab(cfg.keyIdHeader), abLen(cfg.keyIdHeader))) ||

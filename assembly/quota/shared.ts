@@ -18,7 +18,7 @@ export const MAX_CAS_ATTEMPTS = 8;
  */
 export const INSERT_CAS: u32 = 0xffffffff;
 
-export const ENFORCE_DECIDED = 0;
+export const ENFORCE_DECIDED = 0; // decision in `d`
 export const ENFORCE_CONTENDED = 1;
 
 const KEY = memory.data(8 + 64);

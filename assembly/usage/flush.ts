@@ -42,8 +42,6 @@ export function setReporter(hex16: usize): void {
   memory.copy(REPORTER_HEX, hex16, 16);
 }
 
-export function reporterPtr(): usize { return REPORTER_HEX; }
-
 /** A new random batch id; falls back to a counter mixed into the last bytes if random_get fails. */
 function newBatchId(): void {
   if (random_get(RANDOM, 16) != 0) {
@@ -53,9 +51,6 @@ function newBatchId(): void {
   }
   writeHex(BATCH_HEX, RANDOM, 16);
 }
-
-/** Whether a batch is waiting for an answer or a retry (for tests and the bench). */
-export function batchPending(): bool { return hasBatch; }
 
 /** Called on every tick of the active root context. */
 export function flushTick(target: UsageTarget, nowMs: f64): void {

@@ -33,6 +33,23 @@ describe('quota exactness with 4 workers racing on one key', () => {
   });
 });
 
+describe('shared-data cost', () => {
+  it('three limits cost one get and one set per admitted request', async () => {
+    const h = await startHost(baseConfig([{ requests: 10, per: 'second' }, { requests: 100, per: 'hour' }, { requests: 1000, per: 'month' }]));
+    try {
+      const r = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.hostCalls.proxy_get_shared_data, 1);
+      assert.equal(r.hostCalls.proxy_set_shared_data, 1);
+      assert.equal(header(r.headers, 'ratelimit-limit'), '10');
+      assert.equal(header(r.headers, 'ratelimit-remaining'), '9');
+      assert.equal(header(r.headers, 'ratelimit-reset'), '1');
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
 describe('fixed windows on the virtual clock', () => {
   it('a per-second and a per-minute limit roll over at their boundaries', async () => {
     const h = await startHost(baseConfig([{ requests: 2, per: 'second' }, { requests: 5, per: 'minute' }]));
