@@ -20,7 +20,7 @@ function expected(module: string, name: string): Signature | undefined {
 export function checkModule(bytes: Uint8Array, module: WasmModule): AbiVersion {
   const exported = new Set(wasm.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name));
   const abi = ABI_VERSION_EXPORTS.find((name) => exported.has(name));
-  if (abi === undefined) throw new Error('wasm module has no proxy_abi_version_* export (unsupported ABI version)');
+  if (abi === undefined) throw new Error('Missing or unknown Proxy-Wasm ABI version (no proxy_abi_version_* export)');
   for (const imp of readImports(bytes)) {
     const want = expected(imp.module, imp.name);
     if (want === undefined || imp.kind !== 'function' || imp.signature === undefined) {

@@ -17,7 +17,7 @@ import { checkModule } from './module-check.js';
 import type { HeaderPairs } from './pairs.js';
 import { finishRoot } from './proxy-abi.js';
 import { SharedStore, type SharedEntry } from './shared-store.js';
-import { LinkError, Vm, VmTrap, type VmServices } from './vm.js';
+import { Vm, VmTrap, type VmServices } from './vm.js';
 import { wasm, type WasmModule } from './wasm-api.js';
 
 const utf8 = new TextEncoder();
@@ -148,7 +148,7 @@ export class PluginHost implements Host {
   }
 
   private vmTrapped(vm: Vm, reason: string): void {
-    if (vm.label === 'canary') return;
+    if (vm.label === 'canary' || vm.label === 'base') return;
     this.counters.vmFailures++;
     this.event({ kind: 'vm_failed', vm: vm.label, reason });
     this.emitLog({ vm: vm.label, level: 'critical', message: `wasm VM failed: ${reason}` });
@@ -173,6 +173,26 @@ export class PluginHost implements Host {
     if (configured === 0) throw new Error(`proxy_on_configure returned false (ConfigureFailed) in ${vm.label}`);
     this.activeRoot.set(vm, id);
     return id;
+  }
+
+  /**
+   * Envoy's base VM: instantiated and started once per module (its start function really runs), never given a root
+   * context; canary and thread-local VMs are clones of it. A failure here refuses the module.
+   */
+  private async baseVm(plugin: Plugin): Promise<void> {
+    this.capture = [];
+    try {
+      const vm = await this.newVm('base', -1, plugin);
+      vm.failed = true; // holds no contexts; nothing may call into it
+      vm.failReason = 'base VM';
+    } catch (err) {
+      const reason = err instanceof VmTrap ? `Failed to initialize Wasm code: ${err.message}` : (err as Error).message;
+      this.counters.configRejections++;
+      this.event({ kind: 'config_rejected', reason });
+      throw new ConfigRejectedError(`wasm load failed: ${reason}`, this.capture);
+    } finally {
+      this.capture = undefined;
+    }
   }
 
   /** The canary: a fresh clone configured once and dropped without done/delete; its side effects are real. */
@@ -215,12 +235,8 @@ export class PluginHost implements Host {
       spec, module, vmConfig: bytesOf(spec.vmConfig), pluginConfig: bytesOf(spec.pluginConfig),
       failStrategy: spec.failStrategy ?? 'FAIL_CLOSE',
     };
-    try {
-      await this.canary(plugin, 1);
-    } catch (err) {
-      if (err instanceof LinkError) throw new ConfigRejectedError(err.message);
-      throw err;
-    }
+    await this.baseVm(plugin);
+    await this.canary(plugin, 1);
     this.plugin = plugin;
     this.counters.configGeneration = 1;
     for (let n = 0; n < this.workers; n++) this.workerVms.push(await this.startVm(`worker${n}`, n, plugin));

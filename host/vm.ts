@@ -94,7 +94,8 @@ export class Vm {
     const memory = isMemory(this.exports.memory) ? this.exports.memory : undefined;
     // Envoy (proxy-wasm-cpp-host) looks up `malloc` before `proxy_on_memory_allocate`.
     const allocator = (this.fn('malloc') ?? this.fn('proxy_on_memory_allocate'));
-    this.memory.bind(memory, allocator === undefined ? undefined : (size) => Number(allocator(size)) >>> 0);
+    if (allocator === undefined) throw new LinkError('Wasm module is missing malloc function.');
+    this.memory.bind(memory, (size) => Number(allocator(size)) >>> 0);
     const initialize = this.fn('_initialize');
     const main = this.fn('main');
     const start = this.fn('_start');

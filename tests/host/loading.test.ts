@@ -24,6 +24,12 @@ test('an import with the wrong signature fails the load ("import type mismatch")
   await host.close();
 });
 
+test('a module exporting neither malloc nor proxy_on_memory_allocate is refused', async () => {
+  const { host } = newHost();
+  await assert.rejects(host.load(spec('no-malloc.wasm')), /missing malloc function/);
+  await host.close();
+});
+
 test('calling a non-start host function from _initialize traps (restricted_callback) and rejects the plugin', async () => {
   const { host } = newHost();
   await assert.rejects(host.load(spec('restricted-start.wasm')), /restricted_callback/);
@@ -37,10 +43,10 @@ test('start: _initialize may log (proxy_log, fd_write via wasi_unstable); main(0
   const { workers, main } = host.vms();
   assert.equal(workers.length, 2);
   for (const vm of [...workers, main!]) assert.equal(Number(vm.fn('main_called')!()), 1);
-  // canary + 2 workers + main thread = 4 VMs started
-  assert.equal(logs.filter((l) => l.message === 'started' && l.level === 'info').length, 4);
+  // base VM + canary + 2 workers + main thread = 5 VMs started (Envoy starts the base VM and every clone)
+  assert.deepEqual(logs.filter((l) => l.message === 'started' && l.level === 'info').map((l) => l.vm), ['base', 'canary', 'worker0', 'worker1', 'main']);
   const stdout = logs.filter((l) => l.message === 'hello from stdout');
-  assert.equal(stdout.length, 4, 'fd_write to fd 1 becomes an info log with the trailing newline stripped');
+  assert.equal(stdout.length, 5, 'fd_write to fd 1 becomes an info log with the trailing newline stripped');
   assert.ok(stdout.every((l) => l.level === 'info'));
   assert.deepEqual(logs.filter((l) => l.vm === 'canary').map((l) => l.message), ['started', 'hello from stdout']);
   await host.close();
@@ -49,7 +55,7 @@ test('start: _initialize may log (proxy_log, fd_write via wasi_unstable); main(0
 test('on_configure false in the canary rejects the configuration; workers never start', async () => {
   const { host, logs } = newHost();
   await assert.rejects(host.load(spec('start-ok.wasm', { pluginConfig: 'no' })), /ConfigureFailed/);
-  assert.ok(logs.every((l) => l.vm === 'canary'));
+  assert.ok(logs.every((l) => l.vm === 'canary' || l.vm === 'base'));
   assert.deepEqual(host.events().map((e) => e.kind), ['config_rejected']);
   await host.close();
 });
