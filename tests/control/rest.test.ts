@@ -213,3 +213,25 @@ describe('/v1/consumers and keys', () => {
     assert.equal((await t.admin('PATCH', `/v1/consumers/${consumer}`, { name: 'renamed' })).statusCode, 200);
   });
 });
+
+describe('rotating an expired key', () => {
+  it('answers 409 instead of minting a successor that is already expired', async () => {
+    let clock = 1_800_000_000;
+    const { openSqliteStore } = await import('../../control/store/sqlite/index.js');
+    const { tempDir } = await import('./helpers.js');
+    const { rmSync } = await import('node:fs');
+    const dir = tempDir();
+    const store = openSqliteStore({ path: `${dir}/db.sqlite`, now: () => clock });
+    try {
+      const api = await store.apis.create({ name: 'a', pathPrefix: '/a', hosts: [], methods: [] });
+      const plan = await store.plans.create({ name: 'p', limits: [], apiIds: [api.id] });
+      const consumer = await store.consumers.create('c');
+      const key = await store.keys.create({ consumerId: consumer.id, planId: plan.id, digest: 'A'.repeat(43), prefix: 'tgk_AAAA', expiresAt: clock + 60 });
+      clock += 61;
+      await assert.rejects(store.keys.rotate(key.id, { digest: 'B'.repeat(43), prefix: 'tgk_BBBB' }, clock + 10), /expired/);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -69,6 +69,8 @@ export class SqliteKeys implements KeyRepository {
       const old = this.row(id);
       if (old.revokedAt !== null) throw new ConflictError(`key '${id}' is revoked`);
       if (old.replacedBy !== null) throw new ConflictError(`key '${id}' was already rotated (successor ${old.replacedBy})`);
+      // The successor inherits the expiry; rotating an expired key would mint a key that is dead on arrival.
+      if (old.expiresAt !== null && old.expiresAt <= this.now()) throw new ConflictError(`key '${id}' has expired; create a new key instead`);
       this.insert(newKeyId, { ...successor, consumerId: old.consumerId, planId: old.planId, expiresAt: old.expiresAt });
       const expiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
       this.db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ?').run(expiresAt, newKeyId, id);
