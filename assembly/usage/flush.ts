@@ -33,6 +33,7 @@ let batchRequests: u64 = 0;
 let batchDropped: u64 = 0;
 let inflightToken: u32 = 0;
 let inflight = false;
+let inflightSinceMs: f64 = 0;
 let nextAttemptMs: f64 = 0;
 let backoffMs: f64 = 0;
 let seq: u64 = 0;
@@ -54,7 +55,14 @@ function newBatchId(): void {
 
 /** Called on every tick of the active root context. */
 export function flushTick(target: UsageTarget, nowMs: f64): void {
-  if (inflight) return;
+  if (inflight) {
+    // A call whose answer never comes (e.g. cancelled with the root context that owned it on reconfiguration)
+    // must not stop reporting: after twice its timeout, give up on it and retry the batch (same id, so a late
+    // arrival is not counted twice by the control service).
+    if (nowMs - inflightSinceMs <= <f64>target.timeoutMs * 2 + 1000) return;
+    inflight = false;
+    retryLater(nowMs);
+  }
   if (hasBatch) {
     if (nowMs < nextAttemptMs) return;
   } else {
@@ -88,6 +96,7 @@ function send(target: UsageTarget, nowMs: f64): void {
   );
   if (r == RESULT_OK) {
     inflight = true;
+    inflightSinceMs = nowMs;
     inflightToken = load<u32>(TOKEN);
   } else {
     retryLater(nowMs);

@@ -18,7 +18,7 @@ const validateReport = ajv.compile(JSON.parse(readFileSync(new URL('../../schema
 /** A stand-in control service: records every report; `mode` decides the answer. */
 class Control {
   server: Server;
-  mode: 'ok' | 'reset' | '503' | '400' = 'ok';
+  mode: 'ok' | 'reset' | '503' | '400' | 'hang' = 'ok';
   received: Array<{ report: Report; headers: Record<string, string | string[] | undefined>; answered: string }> = [];
   fleet: (r: Report) => unknown[] = () => [];
   port = 0;
@@ -31,6 +31,7 @@ class Control {
         const mode = this.mode;
         this.received.push({ report, headers: req.headers, answered: mode });
         if (mode === 'reset') { req.socket.destroy(); return; }
+        if (mode === 'hang') return; // never answers; closeAllConnections() ends it
         if (mode === '503') { res.writeHead(503).end(); return; }
         if (mode === '400') { res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"type":"x"}'); return; }
         const stored = this.received.filter((x) => x.answered === 'ok' && x.report.batchId === report.batchId).length > 1;
@@ -141,6 +142,31 @@ describe('usage reporting', () => {
       assert.ok(reports.every((r) => r.dropped === 0));
       const failed = h.host.metrics().find((m) => m.name === 'tollgate_flush_failed');
       assert.ok(failed !== undefined && failed.value >= 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('retries a batch whose call timed out', async () => {
+    const cfg = baseConfig();
+    const h = await startHost({ ...withUsage(cfg), usage: { ...(withUsage(baseConfig()).usage as object), timeoutMs: 500 } },
+      { clusters: { 'outbound|7070||ctl': { host: '127.0.0.1', port: control.port } } });
+    control.received = [];
+    control.mode = 'hang';
+    try {
+      for (let i = 0; i < 3; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 1 });
+      for (let i = 0; i < 4; i++) {
+        await h.host.advance(1000);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await h.host.settle(200);
+      }
+      const hung = new Set(control.received.map((r) => r.report.batchId));
+      assert.equal(hung.size, 1);
+      control.mode = 'ok';
+      await tick(h, 8, 5000);
+      const reports = control.accepted();
+      assert.ok(reports.some((r) => hung.has(r.batchId)), 'the timed-out batch was retried under its id');
+      assert.equal(totals(reports).get('key_alpha|api_orders|allowed'), 3);
     } finally {
       await h.host.close();
     }
