@@ -23,9 +23,11 @@ import { wasm, type WasmModule } from './wasm-api.js';
 const utf8 = new TextEncoder();
 const bytesOf = (v: Uint8Array | string | undefined): Uint8Array => (v === undefined ? EMPTY : typeof v === 'string' ? utf8.encode(v) : v);
 
-function defaultLog(record: LogRecord): void {
-  if (LOG_LEVELS.indexOf(record.level) < LOG_LEVELS.indexOf('info')) return;
-  process.stderr.write(`[wasm ${record.vm}] ${record.level}: ${record.message}\n`);
+function stderrLog(minimum: LogLevel): (record: LogRecord) => void {
+  return (record) => {
+    if (LOG_LEVELS.indexOf(record.level) < LOG_LEVELS.indexOf(minimum)) return;
+    process.stderr.write(`[wasm ${record.vm}] ${record.level}: ${record.message}\n`);
+  };
 }
 
 /** Downstream request headers as Envoy's HTTP/1.1 codec and connection manager hand them to filters. */
@@ -106,7 +108,7 @@ export class PluginHost implements Host {
   constructor(private readonly options: HostOptions = {}) {
     this.workers = Math.max(1, options.workers ?? 2);
     this.clock = new HostClock(options.clock ?? 'virtual', options.startTimeMs ?? Date.now());
-    this.logSink = options.onLog ?? defaultLog;
+    this.logSink = options.onLog ?? stderrLog(options.logLevel ?? 'info');
     this.interleaver = options.interleaveSeed === undefined ? undefined : new Interleaver<Vm>(options.interleaveSeed);
     const caller = createHttpCaller(this.clock, this.agent);
     this.services = {

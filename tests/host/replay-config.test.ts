@@ -1,0 +1,20 @@
+// Replay --config parsing: pluginConfig JSON or an Istio WasmPlugin, printed the way Istio hands it to Envoy.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readReplayConfig, structJson } from '../../host/replay-config.js';
+
+test('structJson: compact, keys sorted at every level, arrays kept in order', () => {
+  assert.equal(structJson({ b: 1, a: [{ z: true, y: null }, 'x'], c: { e: 1.5, d: 'q' } }), '{"a":[{"y":null,"z":true},"x"],"b":1,"c":{"d":"q","e":1.5}}');
+});
+
+test('a WasmPlugin YAML yields spec.pluginConfig, pluginName as root id and the fail strategy', () => {
+  const plugin = readReplayConfig(['kind: WasmPlugin', 'spec:', '  pluginName: tollgate', '  failStrategy: FAIL_OPEN',
+    '  pluginConfig:', '    version: 1', '    apis: []'].join('\n'));
+  assert.deepEqual(plugin, { pluginConfig: '{"apis":[],"version":1}', rootId: 'tollgate', failStrategy: 'FAIL_OPEN' });
+});
+
+test('a plain JSON file is the pluginConfig itself; FAIL_CLOSE is the WasmPlugin default', () => {
+  assert.deepEqual(readReplayConfig('{"version": 1, "apis": []}'), { pluginConfig: '{"apis":[],"version":1}' });
+  assert.equal(readReplayConfig('kind: WasmPlugin\nspec: {}\n').failStrategy, 'FAIL_CLOSE');
+  assert.equal(readReplayConfig('kind: WasmPlugin\nspec: {}\n').pluginConfig, '{}');
+});
