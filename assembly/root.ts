@@ -7,7 +7,7 @@ import {
   proxy_set_shared_data, proxy_set_tick_period_milliseconds, random_get,
   BUFFER_PLUGIN_CONFIGURATION, LOG_INFO, LOG_WARN, RESULT_OK,
 } from "./abi/imports";
-import { OUT_CAS, OUT_LEN, OUT_PTR, OUT_U64 } from "./abi/memory";
+import { OUT_CAS, clearOut, OUT_LEN, OUT_PTR, OUT_U64 } from "./abi/memory";
 import { writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
@@ -53,6 +53,7 @@ function ensureReporter(): void {
   const k = changetype<usize>(REPORTER_KEY), kl = <usize>REPORTER_KEY.byteLength;
   for (let attempt = 0; attempt < 4; attempt++) {
     let cas = INSERT_CAS;
+    clearOut();
     const r = proxy_get_shared_data(k, kl, OUT_PTR, OUT_LEN, OUT_CAS);
     if (r == RESULT_OK) {
       const p = <usize>load<u32>(OUT_PTR), n = <usize>load<u32>(OUT_LEN);
@@ -83,6 +84,7 @@ export function onVmStart(_root: u32): bool {
 
 export function onConfigure(root: u32, size: u32): bool {
   let ptr: usize = 0, len: usize = 0;
+  clearOut();
   if (size > 0 && proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, OUT_PTR, OUT_LEN) == RESULT_OK) {
     ptr = <usize>load<u32>(OUT_PTR);
     len = <usize>load<u32>(OUT_LEN);

@@ -17,6 +17,15 @@ export const OUT_LEN = memory.data(8);
 export const OUT_CAS = memory.data(8);
 export const OUT_U64 = memory.data(8);
 
+/**
+ * Zeroes the ptr/len out-slots before a host call that returns data: Envoy leaves them untouched when there is
+ * nothing to copy, and a stale pointer from an earlier call must never be read as this call's answer.
+ */
+@inline export function clearOut(): void {
+  store<u64>(OUT_PTR, 0);
+  store<u64>(OUT_LEN, 0);
+}
+
 export function guestAlloc(size: usize): usize {
   if (arena == 0) arena = heap.alloc(ARENA_SIZE);
   const aligned = (size + 7) & ~<usize>7;

@@ -6,7 +6,7 @@ import {
   proxy_get_current_time_nanoseconds, proxy_get_header_map_pairs, proxy_set_header_map_pairs,
   MAP_REQUEST_HEADERS, RESULT_OK,
 } from "../abi/imports";
-import { OUT_LEN, OUT_PTR, OUT_U64 } from "../abi/memory";
+import { clearOut, OUT_LEN, OUT_PTR, OUT_U64 } from "../abi/memory";
 import { PairTable, PairWriter } from "../abi/pairs";
 import { bytesEqual, copyBytes, startsWithIgnoreCase } from "../bytes";
 import { Config, KeyLocation } from "../config/model";
@@ -167,6 +167,7 @@ function stripForgedIdentity(cfg: Config): void {
 }
 
 export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
+  clearOut();
   if (proxy_get_header_map_pairs(MAP_REQUEST_HEADERS, OUT_PTR, OUT_LEN) != RESULT_OK ||
       !table.decode(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN))) {
     table.count = 0;

@@ -4,7 +4,7 @@
 import {
   proxy_get_header_map_pairs, proxy_get_header_map_value, proxy_set_header_map_pairs, MAP_RESPONSE_HEADERS, RESULT_OK,
 } from "../abi/imports";
-import { OUT_LEN, OUT_PTR } from "../abi/memory";
+import { clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
 import { PairTable, PairWriter } from "../abi/pairs";
 import { bytesEqual } from "../bytes";
 import {
@@ -38,11 +38,13 @@ export function onResponseHeaders(ctx: u32): u32 {
   if (s == 0) return 0;
   const flags = load<u32>(s, S_FLAGS);
   if ((flags & F_RATELIMIT) == 0) {
+    clearOut();
     if (proxy_get_header_map_value(MAP_RESPONSE_HEADERS, ab(STATUS), 7, OUT_PTR, OUT_LEN) == RESULT_OK) {
       store<u16>(s, <u16>parseStatus(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN)), S_STATUS);
     }
     return 0;
   }
+  clearOut();
   if (proxy_get_header_map_pairs(MAP_RESPONSE_HEADERS, OUT_PTR, OUT_LEN) != RESULT_OK ||
       !table.decode(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN))) {
     return 0;

@@ -5,7 +5,7 @@
 import {
   proxy_get_shared_data, proxy_set_shared_data, RESULT_CAS_MISMATCH, RESULT_OK,
 } from "../abi/imports";
-import { OUT_CAS, OUT_LEN, OUT_PTR } from "../abi/memory";
+import { OUT_CAS, clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
 import { Limit } from "../config/model";
 import { copyBytes } from "../bytes";
 import { Decision, decide, ENTRY_SIZE, entryInit, entrySetOthers, entryValid } from "./entry";
@@ -34,6 +34,7 @@ function entryKey(keyId: usize, keyIdLen: usize): usize {
 
 /** Reads the entry into ENTRY (a fresh one when absent or malformed); returns the CAS to write back with. */
 function readEntry(klen: usize): u32 {
+  clearOut();
   const r = proxy_get_shared_data(KEY, klen, OUT_PTR, OUT_LEN, OUT_CAS);
   if (r == RESULT_OK) {
     const p = <usize>load<u32>(OUT_PTR);

@@ -7,7 +7,7 @@ import {
   proxy_get_buffer_bytes, proxy_get_header_map_value, proxy_http_call, random_get,
   BUFFER_HTTP_CALL_RESPONSE_BODY, MAP_HTTP_CALL_RESPONSE_HEADERS, RESULT_OK,
 } from "../abi/imports";
-import { OUT_LEN, OUT_PTR } from "../abi/memory";
+import { clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
 import { PairWriter } from "../abi/pairs";
 import { writeHex } from "../bytes";
 import { UsageTarget } from "../config/model";
@@ -118,6 +118,7 @@ const STATUS_NAME = memory.data(8);
 /** Reads the :status of the http_call response (0 when absent or not a number). */
 function responseStatus(): i32 {
   store<u64>(STATUS_NAME, 0x7375746174733a); // ":status"
+  clearOut();
   if (proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, STATUS_NAME, 7, OUT_PTR, OUT_LEN) != RESULT_OK) return 0;
   const p = <usize>load<u32>(OUT_PTR);
   const n = <usize>load<u32>(OUT_LEN);
@@ -139,6 +140,7 @@ export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs:
   if (status >= 200 && status < 300) {
     bump(M_FLUSH_OK);
     hasBatch = false;
+    clearOut();
     if (bodySize > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, bodySize, OUT_PTR, OUT_LEN) == RESULT_OK) {
       parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
     }
