@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Host } from './api.js';
 import { EMPTY } from './filter-stream.js';
 import type { HeaderPairs } from './pairs.js';
-import { PluginHost, type Exchange } from './plugin-host.js';
+import { PluginHost, upstreamFailureReply, type Exchange } from './plugin-host.js';
 
 export interface FrontOptions {
   port: number;
@@ -41,6 +41,7 @@ function toOutgoing(pairs: HeaderPairs): Record<string, string | string[]> {
 
 async function sendLocal(exchange: Exchange, res: http.ServerResponse): Promise<void> {
   if (exchange.wasReset) {
+    exchange.end('wasm_close_stream');
     res.destroy();
     return;
   }
@@ -96,11 +97,10 @@ async function handle(host: PluginHost, worker: number, agent: http.Agent, upstr
   let upstreamRes: http.IncomingMessage;
   try {
     upstreamRes = await responded;
-  } catch {
-    exchange.end('upstream_reset_before_response_started');
-    const body = 'upstream connect error or disconnect/reset before headers';
-    res.writeHead(503, { 'content-type': 'text/plain', 'content-length': String(body.length) });
-    res.end(body);
+  } catch (err) {
+    const result = await exchange.replyResult(upstreamFailureReply((err as Error).message));
+    res.writeHead(result.status, toOutgoing(result.headers));
+    res.end(Buffer.from(result.body));
     return;
   }
   const responseHeaders: HeaderPairs = [[':status', String(upstreamRes.statusCode ?? 502)], ...endToEndHeaders(upstreamRes.rawHeaders)];
@@ -123,11 +123,13 @@ async function handle(host: PluginHost, worker: number, agent: http.Agent, upstr
     if (last !== null && last.length > 0) res.write(last);
   } else upstreamRes.resume();
   if (exchange.wasReset) {
+    exchange.end('wasm_close_stream');
     res.destroy();
     return;
   }
   res.end();
-  exchange.end('via_upstream');
+  // A reply sent after the response headers went out cannot replace them; Envoy resets the stream then.
+  exchange.end(exchange.reply?.details ?? 'via_upstream');
 }
 
 export async function startFront(host: Host, opts: FrontOptions): Promise<Front> {

@@ -518,7 +518,11 @@ export class Exchange {
       if (hasTrailers && s !== undefined && !s.ended) await s.decodeTrailers(trailers!.map(([k, v]) => [k.toLowerCase(), v]));
       if (s === undefined || !s.ended) {
         upstreamRequest = upstreamRequestOf(this.finalHeaders, forwardedBody);
-        response = await (upstream ?? (() => ({ status: 200, headers: [] })))(upstreamRequest);
+        try {
+          response = await (upstream ?? (() => ({ status: 200, headers: [] })))(upstreamRequest);
+        } catch (err) {
+          return this.replyResult(upstreamFailureReply((err as Error).message), upstreamRequest);
+        }
       }
     }
     return this.respond(response, upstreamRequest);
@@ -595,8 +599,13 @@ export class Exchange {
   }
 
   /** The local reply as the client gets it, after the sender's response callbacks (front and request()). */
-  replyResult(reply: FinalReply): Promise<StreamResult> {
-    return this.sendReply(reply, { worker: this.worker, hostCalls: this.stream?.state.hostCalls ?? {} });
+  async replyResult(reply: FinalReply, upstreamRequest?: UpstreamRequest): Promise<StreamResult> {
+    const s = this.stream;
+    try {
+      return await this.sendReply(reply, { worker: this.worker, hostCalls: s?.state.hostCalls ?? {}, ...(upstreamRequest ? { upstreamRequest } : {}) });
+    } finally {
+      if (s !== undefined) this.host.streamFinished(s);
+    }
   }
 
   private async sendReply(reply: FinalReply, base: Pick<StreamResult, 'worker' | 'hostCalls' | 'upstreamRequest'>): Promise<StreamResult> {
@@ -612,6 +621,13 @@ export class Exchange {
     s?.complete(reply.details);
     return { status: reply.status, headers: strip(headers), body, localReply: true, details: reply.details, ...base };
   }
+}
+
+/** The router's local reply when the upstream cannot be reached; like any local reply it passes the encoder filters. */
+export function upstreamFailureReply(reason: string): FinalReply {
+  const body = new TextEncoder().encode(`upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
+  return { status: 503, details: 'upstream_reset_before_response_started{connection_failure}', body, headers: [],
+    grpcStatus: undefined, fromHost: false, duringDecode: true };
 }
 
 function strip(headers: HeaderPairs): HeaderPairs {

@@ -187,3 +187,18 @@ test('front: a paused request continues when the filter calls continue_stream', 
   assert.equal(seen.at(-1)!.url, '/paused');
   await f.close();
 });
+
+test('front: an unreachable upstream gives the router\'s 503 and the stream still completes', async () => {
+  const t = await probeHost({ workers: 1 });
+  const dead = http.createServer();
+  await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+  const deadPort = (dead.address() as AddressInfo).port;
+  await new Promise((resolve) => dead.close(resolve));
+  const front = await startFront(t.host, { port: 0, upstream: { host: '127.0.0.1', port: deadPort } });
+  const r = await send(front.port, { path: '/nowhere' });
+  assert.equal(r.status, 503);
+  assert.match(r.body, /^upstream connect error/);
+  assert.ok(t.calls.some((c) => c.includes('proxy_on_delete(2)')));
+  await front.close();
+  await t.host.close();
+});

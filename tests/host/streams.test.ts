@@ -379,3 +379,19 @@ test('StopIterationAndBuffer at end of stream holds the body until continue_stre
   assert.equal(text(r.body), 'payload');
   await t.host.close();
 });
+
+test('an unreachable upstream becomes the router\'s 503 local reply, which still passes the response callbacks', async () => {
+  const t = await probeHost();
+  t.calls.length = 0;
+  const r = await t.host.request({ method: 'GET', path: '/', worker: 0 }, () => {
+    throw new Error('connection refused');
+  });
+  assert.equal(r.status, 503);
+  assert.equal(r.localReply, true);
+  assert.equal(r.details, 'upstream_reset_before_response_started{connection_failure}');
+  assert.match(text(r.body), /^upstream connect error or disconnect\/reset before headers/);
+  assert.ok(r.upstreamRequest !== undefined);
+  assert.ok(t.calls.includes('worker0:proxy_on_response_headers(2,3,0)'));
+  assert.ok(t.calls.includes('worker0:proxy_on_delete(2)'));
+  await t.host.close();
+});
