@@ -18,6 +18,7 @@ import { sha256Hex } from './module-source.js';
 import { seedDemo } from './seed.js';
 import type { MeshSettings } from './settings.js';
 import { startSidecar, type Sidecar } from './sidecar.js';
+import { reapStaleControl } from './stale-processes.js';
 import { formatStatus, type MeshStatus, type StatusWriter } from './status-line.js';
 import { freePort, httpReachable, waitForHttp } from './wait.js';
 
@@ -70,6 +71,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   const phase = (name: string) => { const now = Date.now(); phases.push(`${name} ${((now - mark) / 1000).toFixed(1)} s`); mark = now; };
   const paths = homePaths(settings.home);
   ensureHome(settings.home);
+  await reapStaleControl(settings.home, (m) => out.log(m));
   const tokens = resolveTokens(settings.home, { admin: settings.adminToken, report: settings.reportToken });
 
   const wasmPath = join(root, 'build', 'tollgate.wasm');

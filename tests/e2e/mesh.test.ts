@@ -2,6 +2,7 @@
 // filter + demo upstream), driven only over HTTP like a user: REST to configure, curl-like requests through the proxy.
 // One mesh is shared by the whole file; each test uses its own keys so their counts do not mix.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,5 +240,20 @@ describe('local mesh end to end', () => {
     assert.match(out, /shown on first start only/);
     assert.deepEqual(await usageOf(k.id), { allowed: 4, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 }, 'usage counted before Ctrl-C was flushed on the way out');
     assert.equal((await distributed(k)).status, 200, 'a key from the first run works after a restart');
+  });
+
+  it('a mesh killed with SIGKILL leaves its control service behind; the next start stops it and comes up', async () => {
+    const { control } = mesh.pids();
+    mesh.child.kill('SIGKILL');
+    await once(mesh.child, 'exit');
+    assert.doesNotThrow(() => process.kill(control!, 0), 'the control service outlived its mesh (own process group)');
+
+    mesh = await startMeshProcess(mesh.home, ports);
+    call = admin(mesh);
+    assert.match(mesh.output(), new RegExp(`stopping a control service left over from an earlier run \\(pid ${control}\\)`));
+    assert.throws(() => process.kill(control!, 0), /ESRCH/);
+    assert.notEqual(mesh.pids().control, control);
+    const k = await newKey(bigPlan);
+    assert.equal((await distributed(k)).status, 200);
   });
 });
