@@ -45,7 +45,9 @@ export class FilterStream {
   reset = false;
   requestHeadersRan = false;
   private requestHeadersStatus: number | undefined;
-  private readonly pendingBody = [EMPTY, EMPTY];
+  /** Body data held by the host per direction (not yet forwarded) and whether the last body status buffered. */
+  private readonly heldBody = [EMPTY, EMPTY];
+  private readonly buffering = [false, false];
   private decoding = true;
   private completed = false;
 
@@ -131,33 +133,46 @@ export class FilterStream {
     return !this.ended;
   }
 
+  /**
+   * One body chunk through a body callback, with Envoy's statuses: Continue forwards what is held plus this chunk;
+   * StopIterationAndBuffer holds it and the next callback sees the whole buffered body; StopIterationAndWatermark
+   * holds it but the next callback sees only its own chunk; StopIterationNoBuffer drops the chunk. At end of stream a
+   * stop waits for continue_stream; a continue_stream that arrived earlier releases what is held with the next chunk.
+   */
   private async data(direction: number, chunk: Uint8Array, endOfStream: boolean): Promise<Uint8Array | null> {
     if (this.ended) return null;
     const trailersMap = direction === REQUEST ? 1 : 3;
     if (direction === REQUEST) this.state.requestBodySize += chunk.length;
-    if (this.bypass || this.vm.failed) return chunk;
-    const pending = concatBytes(this.pendingBody[direction]!, chunk);
-    this.state.buffers[direction] = { bytes: pending };
+    if (this.bypass || this.vm.failed) return concatBytes(this.takeHeld(direction), chunk);
+    let released = EMPTY;
+    if (this.state.continued[direction] === true) released = this.takeHeld(direction);
+    const buffering = this.buffering[direction] === true;
+    const held = buffering ? EMPTY : this.takeHeld(direction);
+    const exposed = buffering ? concatBytes(this.takeHeld(direction), chunk) : chunk;
+    this.state.buffers[direction] = { bytes: exposed };
     if (endOfStream && this.state.maps[trailersMap] === undefined) this.state.maps[trailersMap] = { pairs: [], access: 'rw' };
     this.state.continued[direction] = false;
     const callback = direction === REQUEST ? 'proxy_on_request_body' : 'proxy_on_response_body';
-    const status = this.invoke(callback, [this.id, pending.length, endOfStream ? 1 : 0]);
-    const buffered = this.state.buffers[direction]?.bytes ?? pending;
+    const status = this.invoke(callback, [this.id, exposed.length, endOfStream ? 1 : 0]);
+    const after = this.state.buffers[direction]?.bytes ?? exposed;
     this.state.buffers[direction] = undefined;
     const trailers = this.state.maps[trailersMap];
     if (trailers !== undefined) trailers.access = 'none';
     if (this.ended) return null;
-    if (status === undefined || status === 0) {
-      this.pendingBody[direction] = EMPTY;
-      return buffered;
-    }
-    // StopIterationAndBuffer / Watermark / NoBuffer: hold the data; at end of stream wait for continue_stream.
-    this.pendingBody[direction] = buffered;
-    if (!endOfStream) return EMPTY;
+    this.buffering[direction] = status === 1;
+    if (status === undefined || status === 0) return concatBytes(released, concatBytes(held, after));
+    this.heldBody[direction] = status === 3 ? held : concatBytes(held, after);
+    if (!endOfStream) return released;
     await this.waitFor(direction);
     if (this.ended) return null;
-    this.pendingBody[direction] = EMPTY;
-    return buffered;
+    return concatBytes(released, this.takeHeld(direction));
+  }
+
+  private takeHeld(direction: number): Uint8Array {
+    const held = this.heldBody[direction] ?? EMPTY;
+    this.heldBody[direction] = EMPTY;
+    this.buffering[direction] = false;
+    return held;
   }
 
   /** Body chunk through the filter; returns what goes on (possibly empty while buffering), null when ended. */

@@ -202,3 +202,28 @@ test('front: an unreachable upstream gives the router\'s 503 and the stream stil
   await front.close();
   await t.host.close();
 });
+
+test('front: body statuses — Buffer accumulates, Watermark holds but shows each chunk, NoBuffer drops', async () => {
+  const f = await frontWithProbe();
+  const sizes: number[] = [];
+  let mode = 1;
+  f.on('proxy_on_request_body', (p, args) => {
+    sizes.push(args[1]!);
+    p.vm.fn('set_ret')!(args[2] === 1 ? 0 : mode);
+  });
+  const post = () => send(f.front.port, { method: 'POST', path: '/echo', headers: { 'transfer-encoding': 'chunked' }, chunks: ['aaa', 'bbb', 'ccc'] });
+  let r = await post();
+  assert.equal(r.body, 'echo:aaabbbccc');
+  assert.equal(sizes.at(-1), 9, 'StopIterationAndBuffer: the end-of-stream callback sees the whole body');
+  assert.deepEqual([...sizes].sort((a, b) => a - b), sizes, 'sizes only grow while buffering');
+  sizes.length = 0;
+  mode = 2;
+  r = await post();
+  assert.equal(r.body, 'echo:aaabbbccc', 'watermark-held data is forwarded on Continue');
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 9, 'each callback sees only its own chunk');
+  sizes.length = 0;
+  mode = 3;
+  r = await post();
+  assert.equal(r.body, 'echo:', 'StopIterationNoBuffer: the chunks are not kept');
+  await f.close();
+});
