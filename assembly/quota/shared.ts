@@ -32,7 +32,10 @@ function entryKey(keyId: usize, keyIdLen: usize): usize {
   return 5 + keyIdLen;
 }
 
-/** Reads the entry into ENTRY (a fresh one when absent or malformed); returns the CAS to write back with. */
+// Set by readEntry: where the entry is (the host's copy in the callback arena, updated in place, or ENTRY).
+let entryPtr: usize = 0;
+
+/** Reads the entry (a fresh one when absent or malformed) into entryPtr; returns the CAS to write back with. */
 function readEntry(klen: usize): u32 {
   clearOut();
   const r = proxy_get_shared_data(KEY, klen, OUT_PTR, OUT_LEN, OUT_CAS);
@@ -41,13 +44,15 @@ function readEntry(klen: usize): u32 {
     const n = <usize>load<u32>(OUT_LEN);
     const cas = load<u32>(OUT_CAS);
     if (entryValid(p, n)) {
-      memory.copy(ENTRY, p, ENTRY_SIZE); // 168 bytes: one bulk copy
+      entryPtr = p; // ours until the callback returns: decide in place, no copy
     } else {
       entryInit(ENTRY);
+      entryPtr = ENTRY;
     }
     return cas;
   }
   entryInit(ENTRY);
+  entryPtr = ENTRY;
   return INSERT_CAS;
 }
 
@@ -61,9 +66,9 @@ export function enforceQuota(keyId: usize, keyIdLen: usize, limits: Limit[], now
   const klen = entryKey(keyId, keyIdLen);
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen);
-    decide(ENTRY, limits, now, d);
+    decide(entryPtr, limits, now, d);
     if (!d.admitted) return ENFORCE_DECIDED;
-    const w = proxy_set_shared_data(KEY, klen, ENTRY, ENTRY_SIZE, cas);
+    const w = proxy_set_shared_data(KEY, klen, entryPtr, ENTRY_SIZE, cas);
     if (w != RESULT_CAS_MISMATCH) return ENFORCE_DECIDED;
   }
   return ENFORCE_CONTENDED;
@@ -75,8 +80,8 @@ export function storeOthers(keyId: usize, keyIdLen: usize, per: i32, windowStart
   if (klen == 0) return false;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen);
-    entrySetOthers(ENTRY, per, windowStart, others);
-    const w = proxy_set_shared_data(KEY, klen, ENTRY, ENTRY_SIZE, cas);
+    entrySetOthers(entryPtr, per, windowStart, others);
+    const w = proxy_set_shared_data(KEY, klen, entryPtr, ENTRY_SIZE, cas);
     if (w != RESULT_CAS_MISMATCH) return true;
   }
   return false;
