@@ -119,6 +119,18 @@ describe('filter decisions', () => {
     assert.ok((ok.hostCalls.proxy_get_shared_data ?? 0) + (ok.hostCalls.proxy_set_shared_data ?? 0) <= 2);
   });
 
+  it('pushes allowed/denied counters to Envoy metrics on the tick', async () => {
+    const value = (name: string): number => h.host.metrics().find((m) => m.name === name)?.value ?? 0;
+    assert.equal(value('tollgate_allowed'), 0, 'nothing is pushed before the first tick');
+    await h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': 'key-budget' } });
+    await h.host.advance(5000);
+    // Everything this suite did so far, summed over the workers.
+    assert.equal(value('tollgate_allowed'), 6);
+    assert.equal(value('tollgate_denied_auth'), 8);
+    assert.equal(value('tollgate_denied_forbidden'), 1);
+    assert.equal(value('tollgate_denied_quota'), 1);
+  });
+
   it('never trapped', () => {
     assert.equal(h.host.stats().vmFailures, 0);
   });
