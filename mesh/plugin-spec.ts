@@ -53,8 +53,8 @@ export function planFromWasmPlugin(object: unknown): PluginPlan {
   const failStrategy = (spec.failStrategy ?? 'FAIL_CLOSE') as FailStrategy;
   if (!FAIL_STRATEGIES.includes(failStrategy)) throw new WasmPluginError(`spec.failStrategy ${String(spec.failStrategy)} is not one of ${FAIL_STRATEGIES.join(', ')}`);
   const name = `${plugin.metadata?.namespace ?? 'default'}.${plugin.metadata?.name ?? 'wasmplugin'}`;
-  // Istio: pluginName becomes the root id; empty means the default root context. The VM id is left to Istio (it
-  // shares VMs by module); one plugin per sidecar here, so the plugin name serves as the VM id.
+  // Istio: pluginName becomes the root id; empty means the default root context. It also names the VM here: one
+  // plugin per sidecar, and a stable VM id keeps shared data (quota counters, reporter id) across configurations.
   const rootId = spec.pluginName ?? '';
   const env: Record<string, string> = {};
   for (const entry of spec.vmConfig?.env ?? []) {
@@ -64,7 +64,7 @@ export function planFromWasmPlugin(object: unknown): PluginPlan {
   return {
     name,
     rootId,
-    vmId: name,
+    vmId: rootId === '' ? name : rootId,
     url: spec.url,
     ...(spec.sha256 ? { sha256: spec.sha256 } : {}),
     pluginConfig: spec.pluginConfig === undefined ? '' : canonicalJson(spec.pluginConfig),

@@ -32,10 +32,14 @@ describe('planFromWasmPlugin', () => {
     const plan = planFromWasmPlugin(wasmPlugin({ failStrategy: 'FAIL_OPEN' }));
     assert.equal(plan.rootId, 'tollgate');
     assert.equal(plan.name, 'shop.tollgate');
-    assert.equal(plan.vmId, 'shop.tollgate');
+    assert.equal(plan.vmId, 'tollgate');
     assert.equal(plan.pluginConfig, '{"apis":[],"keys":[],"plans":[],"version":1}');
     assert.equal(plan.failStrategy, 'FAIL_OPEN');
     assert.equal(plan.sha256, SHA);
+  });
+  it('names the VM after the plugin name, or the plugin when there is none', () => {
+    assert.equal(planFromWasmPlugin(wasmPlugin({ pluginName: undefined })).vmId, 'shop.tollgate');
+    assert.equal(planFromWasmPlugin(wasmPlugin({ pluginName: undefined })).rootId, '');
   });
   it('defaults failStrategy to FAIL_CLOSE like Istio', () => {
     assert.equal(planFromWasmPlugin(wasmPlugin()).failStrategy, 'FAIL_CLOSE');
