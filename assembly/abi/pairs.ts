@@ -6,11 +6,31 @@ import { copyBytes } from "../bytes";
 
 export const MAX_PAIRS = 1024;
 
+/** What PairWriter.finishFrom does with a decoded pair. */
+export const PAIR_KEEP: u8 = 0;
+export const PAIR_SKIP: u8 = 1;
+export const PAIR_REPLACE: u8 = 2;
+
 /** Views of the pairs last decoded: per entry keyPtr, keyLen, valuePtr, valueLen. */
 export class PairTable {
   /** Raw memory (16 bytes per pair), not a StaticArray: plain loads/stores on the hot path. */
   private readonly v: usize = heap.alloc(MAX_PAIRS * 16);
+  /** Per pair: PAIR_KEEP / PAIR_SKIP / PAIR_REPLACE, reset by decode. */
+  private readonly ops: usize = heap.alloc(MAX_PAIRS);
   count: i32 = 0;
+  /** The decoded block (sizes at src + 4 + 8i; data contiguous, in order). */
+  src: usize = 0;
+  replacePtr: usize = 0;
+  replaceLen: usize = 0;
+
+  @inline op(i: i32): u8 { return load<u8>(this.ops + <usize>i); }
+  @inline skip(i: i32): void { store<u8>(this.ops + <usize>i, PAIR_SKIP); }
+  /** Replaces pair i's value (one replacement per table; the bytes must stay valid until the writer finishes). */
+  replace(i: i32, ptr: usize, len: usize): void {
+    store<u8>(this.ops + <usize>i, PAIR_REPLACE);
+    this.replacePtr = ptr;
+    this.replaceLen = len;
+  }
 
   @inline keyPtr(i: i32): usize { return <usize>load<u32>(this.v + (<usize>i << 4)); }
   @inline keyLen(i: i32): usize { return <usize>load<u32>(this.v + (<usize>i << 4), 4); }
@@ -20,6 +40,7 @@ export class PairTable {
   /** Decodes `len` bytes at `ptr`; returns false (and an empty table) when they are not well-formed pairs. */
   decode(ptr: usize, len: usize): bool {
     this.count = 0;
+    this.src = ptr;
     if (ptr == 0 || len < 4) return len == 0;
     const n = load<u32>(ptr);
     if (n > <u32>MAX_PAIRS) return false;
@@ -39,6 +60,7 @@ export class PairTable {
       store<u32>(e, kl, 4);
       store<u32>(e, <u32>v, 8);
       store<u32>(e, vl, 12);
+      store<u8>(this.ops + <usize>i, PAIR_KEEP);
       data = need;
     }
     this.count = <i32>n;
@@ -79,34 +101,102 @@ export class PairWriter {
     this.n++;
   }
 
-  finish(): void {
-    let total: usize = 4 + (<usize>this.n << 3);
-    for (let i = 0; i < this.n; i++) {
-      const e = this.views + (<usize>i << 4);
-      total += <usize>load<u32>(e, 4) + <usize>load<u32>(e, 12) + 2;
-    }
+  private ensure(total: usize): void {
     if (total > this.cap) {
       // Grows rarely (only for unusually large header sets) and is then reused.
       if (this.buf != 0) heap.free(this.buf);
       this.cap = total < 8192 ? 8192 : total * 2;
       this.buf = heap.alloc(this.cap);
     }
-    const p = this.buf;
-    store<u32>(p, <u32>this.n);
-    let data = p + 4 + (<usize>this.n << 3);
+  }
+
+  /** Writes the staged headers' sizes at `sp` and data at `dp`. */
+  private writeStaged(sp: usize, dp: usize): void {
     for (let i = 0; i < this.n; i++) {
       const e = this.views + (<usize>i << 4);
       const kl = <usize>load<u32>(e, 4);
       const vl = <usize>load<u32>(e, 12);
-      store<u32>(p + 4 + (<usize>i << 3), <u32>kl);
-      store<u32>(p + 8 + (<usize>i << 3), <u32>vl);
-      copyBytes(data, <usize>load<u32>(e), kl);
-      data += kl;
-      store<u8>(data++, 0);
-      copyBytes(data, <usize>load<u32>(e, 8), vl);
-      data += vl;
-      store<u8>(data++, 0);
+      store<u32>(sp + (<usize>i << 3), <u32>kl);
+      store<u32>(sp + (<usize>i << 3), <u32>vl, 4);
+      copyBytes(dp, <usize>load<u32>(e), kl);
+      dp += kl;
+      store<u8>(dp++, 0);
+      copyBytes(dp, <usize>load<u32>(e, 8), vl);
+      dp += vl;
+      store<u8>(dp++, 0);
     }
+  }
+
+  /**
+   * Lays out the decoded pairs of `t` (minus skipped ones, with the replaced value) followed by the staged headers.
+   * Runs of kept pairs are copied in bulk (their sizes and their data are contiguous in the host's block), which is
+   * what makes rewriting a whole header map cheap when only a header or two change.
+   */
+  finishFrom(t: PairTable): void {
+    let count = this.n;
+    let dataSize: usize = 0;
+    for (let i = 0; i < t.count; i++) {
+      const op = t.op(i);
+      if (op == PAIR_SKIP) continue;
+      count++;
+      dataSize += t.keyLen(i) + (op == PAIR_REPLACE ? t.replaceLen : t.valueLen(i)) + 2;
+    }
+    for (let i = 0; i < this.n; i++) {
+      const e = this.views + (<usize>i << 4);
+      dataSize += <usize>load<u32>(e, 4) + <usize>load<u32>(e, 12) + 2;
+    }
+    const total = 4 + (<usize>count << 3) + dataSize;
+    this.ensure(total);
+    const p = this.buf;
+    store<u32>(p, <u32>count);
+    let sp = p + 4;
+    let dp = p + 4 + (<usize>count << 3);
+    let i = 0;
+    while (i < t.count) {
+      const op = t.op(i);
+      if (op == PAIR_KEEP) {
+        let j = i + 1;
+        while (j < t.count && t.op(j) == PAIR_KEEP) j++;
+        const sizes = <usize>(j - i) << 3;
+        copyBytes(sp, t.src + 4 + (<usize>i << 3), sizes);
+        sp += sizes;
+        const from = t.keyPtr(i);
+        const to = t.valuePtr(j - 1) + t.valueLen(j - 1) + 1;
+        copyBytes(dp, from, to - from);
+        dp += to - from;
+        i = j;
+      } else {
+        if (op == PAIR_REPLACE) {
+          const kl = t.keyLen(i);
+          store<u32>(sp, <u32>kl);
+          store<u32>(sp, <u32>t.replaceLen, 4);
+          sp += 8;
+          copyBytes(dp, t.keyPtr(i), kl);
+          dp += kl;
+          store<u8>(dp++, 0);
+          copyBytes(dp, t.replacePtr, t.replaceLen);
+          dp += t.replaceLen;
+          store<u8>(dp++, 0);
+        }
+        i++;
+      }
+    }
+    this.writeStaged(sp, dp);
+    this.ptr = p;
+    this.len = total;
+  }
+
+  /** Lays out the staged headers only. */
+  finish(): void {
+    let total: usize = 4 + (<usize>this.n << 3);
+    for (let i = 0; i < this.n; i++) {
+      const e = this.views + (<usize>i << 4);
+      total += <usize>load<u32>(e, 4) + <usize>load<u32>(e, 12) + 2;
+    }
+    this.ensure(total);
+    const p = this.buf;
+    store<u32>(p, <u32>this.n);
+    this.writeStaged(p + 4, p + 4 + (<usize>this.n << 3));
     this.ptr = p;
     this.len = total;
   }

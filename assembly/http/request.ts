@@ -131,13 +131,8 @@ function forward(cfg: Config, k: i32, planIdx: i32, pathIdx: i32): void {
     if (n > 0) rewritePath = pathWithout(table.valuePtr(pathIdx), table.valueLen(pathIdx), queryNames, n, newPath);
   }
   for (let i = 0; i < table.count; i++) {
-    const kp = table.keyPtr(i), kl = table.keyLen(i);
-    if (isStripped(cfg, i)) continue;
-    if (rewritePath && i == pathIdx) {
-      writer.add(kp, kl, newPath.ptr, newPath.len);
-      continue;
-    }
-    writer.add(kp, kl, table.valuePtr(i), table.valueLen(i));
+    if (isStripped(cfg, i)) table.skip(i);
+    else if (rewritePath && i == pathIdx) table.replace(i, newPath.ptr, newPath.len);
   }
   const keys = cfg.keys;
   if (cfg.consumerHeader.byteLength > 0) writer.add(ab(cfg.consumerHeader), abLen(cfg.consumerHeader), keys.consumerPtr(k), keys.consumerLen(k));
@@ -146,7 +141,7 @@ function forward(cfg: Config, k: i32, planIdx: i32, pathIdx: i32): void {
     const pid = unchecked(cfg.plans[planIdx]).id;
     writer.add(ab(cfg.planHeader), abLen(cfg.planHeader), ab(pid), abLen(pid));
   }
-  writer.finish();
+  writer.finishFrom(table);
   proxy_set_header_map_pairs(MAP_REQUEST_HEADERS, writer.ptr, writer.len);
 }
 
@@ -159,10 +154,9 @@ function stripForgedIdentity(cfg: Config): void {
   if (!found) return;
   writer.reset();
   for (let i = 0; i < table.count; i++) {
-    const kp = table.keyPtr(i), kl = table.keyLen(i);
-    if (!isIdentityHeader(cfg, kp, kl)) writer.add(kp, kl, table.valuePtr(i), table.valueLen(i));
+    if (isIdentityHeader(cfg, table.keyPtr(i), table.keyLen(i))) table.skip(i);
   }
-  writer.finish();
+  writer.finishFrom(table);
   proxy_set_header_map_pairs(MAP_REQUEST_HEADERS, writer.ptr, writer.len);
 }
 

@@ -57,11 +57,10 @@ export function onResponseHeaders(ctx: u32): u32 {
     }
     // Our values replace any the upstream set.
     if (bytesEqual(kp, kl, ab(RL_LIMIT), abLen(RL_LIMIT)) || bytesEqual(kp, kl, ab(RL_REMAINING), abLen(RL_REMAINING)) ||
-        bytesEqual(kp, kl, ab(RL_RESET), abLen(RL_RESET))) continue;
-    writer.add(kp, kl, table.valuePtr(i), table.valueLen(i));
+        bytesEqual(kp, kl, ab(RL_RESET), abLen(RL_RESET))) table.skip(i);
   }
   addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET), 0);
-  writer.finish();
+  writer.finishFrom(table);
   proxy_set_header_map_pairs(MAP_RESPONSE_HEADERS, writer.ptr, writer.len);
   return 0;
 }
