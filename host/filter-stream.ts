@@ -67,6 +67,11 @@ export class FilterStream {
     this.invoke('proxy_on_context_create', [this.id, this.rootId]);
   }
 
+  /** Context creation without header callbacks (a request refused before the filter chain still gets on_log). */
+  createForLog(): void {
+    this.create();
+  }
+
   private invoke(name: string, args: number[]): number | undefined {
     if (this.bypass || this.vm.failed) return undefined;
     let status: number | undefined;

@@ -14,6 +14,7 @@ import { createHttpCaller } from './http-call.js';
 import { Interleaver } from './interleave.js';
 import { MetricRegistry, prometheusName } from './metric-registry.js';
 import { checkModule } from './module-check.js';
+import { headerLimitViolation } from './downstream-limits.js';
 import type { HeaderPairs } from './pairs.js';
 import { finishRoot } from './proxy-abi.js';
 import { SharedStore, type SharedEntry } from './shared-store.js';
@@ -322,10 +323,11 @@ export class PluginHost implements Host {
   }
 
   /** The VM a new stream on this worker uses, applying the fail strategy of a failed VM (null = no filter). */
-  private async vmForStream(worker: number): Promise<{ vm: Vm } | { bypass: true } | { failClosed: true }> {
+  private async vmForStream(worker: number, rejectedByCodec = false): Promise<{ vm: Vm } | { bypass: true } | { failClosed: true }> {
     const plugin = this.requirePlugin();
     let vm = this.workerVms[worker]!;
     if (!vm.failed) return { vm };
+    if (rejectedByCodec) return { bypass: true };
     if (plugin.failStrategy === 'FAIL_OPEN') {
       this.counters.failOpenBypasses++;
       return { bypass: true };
@@ -343,10 +345,17 @@ export class PluginHost implements Host {
 
   /** Opens a stream on a worker (internal API shared with the HTTP front). */
   async startStream(req: DownstreamRequest, worker: number): Promise<Exchange> {
-    const choice = await this.vmForStream(worker);
     const requestId = randomUUID();
     const headers = downstreamHeaders(req, requestId);
-    if (!('vm' in choice)) return new Exchange(this, undefined, headers, worker, 'failClosed' in choice);
+    const violation = headerLimitViolation(headers);
+    // The codec's 431 comes before the filter chain (and before any failed-VM handling).
+    const tooLarge: FinalReply | undefined = violation === undefined ? undefined : {
+      status: 431, details: violation, body: EMPTY, headers: [], grpcStatus: undefined, fromHost: true, duringDecode: true,
+    };
+    const choice = await this.vmForStream(worker, tooLarge !== undefined);
+    if (!('vm' in choice)) {
+      return new Exchange(this, undefined, headers, worker, tooLarge ?? ('failClosed' in choice ? failStreamReply(true) : undefined));
+    }
     const vm = choice.vm;
     const info = {
       id: requestId, source: req.source ?? '127.0.0.1:40000', startMs: this.clock.now(), protocol: 'HTTP/1.1',
@@ -358,7 +367,7 @@ export class PluginHost implements Host {
       else this.counters.failClosedReplies++;
     });
     this.liveStreams.add(stream);
-    return new Exchange(this, stream, headers, worker, false);
+    return new Exchange(this, stream, headers, worker, tooLarge);
   }
 
   /** Called by an exchange when its stream is over. */
@@ -471,14 +480,14 @@ export class Exchange {
   private requestHeadersOk = false;
   private readonly finalHeaders: HeaderPairs;
 
+  /** hostReply: a reply made before the filter runs (fail-closed VM, codec 431). */
   constructor(private readonly host: PluginHost, readonly stream: FilterStream | undefined, headers: HeaderPairs,
-    readonly worker: number, private readonly failClosed: boolean) {
+    readonly worker: number, private readonly hostReply: FinalReply | undefined) {
     this.finalHeaders = headers;
   }
 
   get reply(): FinalReply | undefined {
-    if (this.failClosed) return failStreamReply(true);
-    return this.stream?.reply;
+    return this.hostReply ?? this.stream?.reply;
   }
 
   get headers(): HeaderPairs {
@@ -488,9 +497,14 @@ export class Exchange {
   /** Runs the request-header phase; false when the stream ended there (local reply, reset, fail-closed). */
   async requestHeaders(endOfStream: boolean): Promise<boolean> {
     const s = this.stream;
+    if (this.hostReply !== undefined) {
+      // The filter never sees the headers, yet Envoy's access-log hook creates its context: create → log → done → delete.
+      s?.createForLog();
+      return false;
+    }
     if (s === undefined) {
-      this.requestHeadersOk = !this.failClosed;
-      return this.requestHeadersOk;
+      this.requestHeadersOk = true;
+      return true;
     }
     const interleaver = this.host.interleaving();
     if (interleaver !== undefined) {

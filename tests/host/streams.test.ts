@@ -395,3 +395,23 @@ test('an unreachable upstream becomes the router\'s 503 local reply, which still
   assert.ok(t.calls.includes('worker0:proxy_on_delete(2)'));
   await t.host.close();
 });
+
+test('request headers over Envoy\'s codec limits get 431 before the filter; the guest sees create → log → done → delete', async () => {
+  const t = await probeHost();
+  const many = Object.fromEntries(Array.from({ length: 101 }, (_, n) => [`x-h${n}`, 'v']));
+  t.calls.length = 0;
+  let upstream = false;
+  const r = await t.host.request({ method: 'GET', path: '/', headers: many, worker: 0 }, () => {
+    upstream = true;
+    return { status: 200, headers: [] };
+  });
+  assert.deepEqual([r.status, r.details, r.localReply, upstream], [431, 'http1.too_many_headers', true, false]);
+  assert.deepEqual(t.calls.map((c) => c.split('(')[0]), ['worker0:proxy_on_context_create', 'worker0:proxy_on_log',
+    'worker0:proxy_on_done', 'worker0:proxy_on_delete']);
+  const big = await t.host.request({ method: 'GET', path: '/', headers: { 'x-big': 'a'.repeat(61 * 1024) } });
+  assert.deepEqual([big.status, big.details], [431, 'http1.headers_too_large']);
+  // 100 headers (x-forwarded-proto and x-request-id included) are fine
+  const fits = Object.fromEntries(Array.from({ length: 98 }, (_, n) => [`x-h${n}`, 'v']));
+  assert.equal((await t.host.request({ method: 'GET', path: '/', headers: fits })).status, 200);
+  await t.host.close();
+});
