@@ -64,6 +64,20 @@ export function startControlProcess(o: ControlProcessOptions): ControlProcess {
       if (restarting) o.log(`control service exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms — the sidecar keeps enforcing meanwhile (log: ${paths.controlLog})`);
     },
   });
+  // Its own process group keeps a terminal's Ctrl-C from reaching it, so it must not outlive a mesh that dies
+  // another way (an uncaught error, a broken stdout pipe): 'exit' handlers run synchronously even then. Only
+  // SIGKILL of the mesh escapes this; the next start reaps that one (stale-processes.ts).
+  const killOnExit = () => {
+    const pid = supervisor.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('exit', killOnExit);
   return {
     url: `http://${o.address}:${o.port}`,
     get pid() { return supervisor.pid; },
@@ -72,6 +86,7 @@ export function startControlProcess(o: ControlProcessOptions): ControlProcess {
       try {
         await supervisor.stop();
       } finally {
+        process.off('exit', killOnExit);
         closeSync(logFd);
         rmSync(paths.pids, { force: true });
       }

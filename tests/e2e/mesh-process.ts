@@ -44,6 +44,26 @@ export async function startMeshProcess(home: string, ports: MeshPorts): Promise<
     // Its own process group, so stop() can do what a terminal's Ctrl-C does: SIGINT to the whole group.
     detached: true,
   });
+  // If this test process dies without its after() hooks, take the mesh and its control service with it (SIGTERM:
+  // the mesh shuts down by itself; the control service is signalled too, being in a process group of its own).
+  const reap = () => {
+    const pids: number[] = [-child.pid!];
+    try {
+      const control = (JSON.parse(readFileSync(join(home, 'pids.json'), 'utf8')) as PidRecord).control;
+      if (control !== null) pids.push(control);
+    } catch {
+      // no pids file yet
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   let output = '';
   child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
