@@ -64,7 +64,8 @@ describe('fuzz: no input traps the filter', () => {
             authority: pick(r, ['shop.example.com', 'A.EXAMPLE.ORG:8443', '[::1]:80', '', ':', 'x'.repeat(2000)]),
             headers,
           }, () => ({ status: pick(r, [200, 204, 301, 404, 500, 99, 999]), headers: [['ratelimit-limit', 'upstream']] }));
-          assert.ok([200, 204, 301, 404, 500, 99, 999, 401, 403, 429].includes(res.status), `status ${res.status}`);
+          // 431: the host, like Envoy's codec, refuses oversized header sets before the filter runs.
+          assert.ok([200, 204, 301, 404, 500, 99, 999, 401, 403, 429, 431].includes(res.status), `status ${res.status}`);
           seen.add(res.status);
           requests++;
           if (r() < 0.05) await h.host.advance(Math.floor(r() * 120_000));
