@@ -1,0 +1,84 @@
+// The filter enforces docs/filter-config.md itself; this checks it agrees with the machine-readable contract
+// (schemas/filter-config.v1.schema.json): for valid configurations and seeded single-field mutations of them, the
+// filter loads exactly those the schema accepts. (Cross-references the schema cannot express — plan indexes, API
+// ids, duplicate ids/digests — are left intact by the mutations; the filter additionally rejects those.)
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { ConfigRejectedError } from '../../host/index.js';
+import { baseConfig, prng, startHost } from './harness.js';
+
+const ajv = new Ajv2020({ strict: false });
+const validate = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/filter-config.v1.schema.json', import.meta.url), 'utf8')) as object);
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function full(): Record<string, Json> {
+  const cfg = baseConfig([{ requests: 5, per: 'minute' }, { requests: 100, per: 'day' }]) as unknown as Record<string, Json>;
+  (cfg.apis as Json[])[0] = { id: 'api_orders', pathPrefix: '/orders', methods: ['GET', 'POST'], hosts: ['shop.example.com', '*.example.org'] };
+  cfg.keyLocations = [{ header: 'authorization', prefix: 'Bearer ' }, { query: 'api_key' }];
+  cfg.hideCredentials = true;
+  cfg.denyUnmatched = false;
+  cfg.rateLimitHeaders = true;
+  cfg.identityHeaders = { consumer: 'x-c', keyId: '', plan: 'x-p' };
+  cfg.usage = { cluster: 'outbound|7070||ctl', authority: 'ctl', path: '/v1/usage/reports', intervalMs: 1000, timeoutMs: 500, tokenHeader: 'authorization', token: 'Bearer t', maxEntries: 100 };
+  return cfg;
+}
+
+/** Every path to a leaf or container, except those holding cross-references. */
+function paths(v: Json, at: Array<string | number> = []): Array<Array<string | number>> {
+  const here = at.join('.');
+  if (/^plans\.\d+\.apiIds\.\d+$|^keys\.\d+\.3$/.test(here)) return [];
+  const out: Array<Array<string | number>> = at.length > 0 ? [at] : [];
+  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
+  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
+  return out;
+}
+
+const REPLACEMENTS: Json[] = [
+  null, true, false, 0, 1, -1, 1.5, 2147483648, 1e3, '', 'x', 'X-Upper', '/p', 'a b', 'minute', 'week', '*.x.com', 'GET', 'get',
+  'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgh', 'n4bQgYhMfWWaL+qgxVrQFaO_TxsrC4Is0V1sFbDwCgg', 'a'.repeat(65), [], {}, [1], { unknown: 1 },
+];
+
+function mutate(cfg: Record<string, Json>, r: () => number): Record<string, Json> {
+  const copy = structuredClone(cfg) as Record<string, Json>;
+  const all = paths(copy);
+  const path = all[Math.floor(r() * all.length)]!;
+  let parent: Json = copy;
+  for (const k of path.slice(0, -1)) parent = (parent as Record<string | number, Json>)[k]!;
+  const last = path[path.length - 1]!;
+  const container = parent as Record<string | number, Json>;
+  const roll = r();
+  if (roll < 0.15 && !Array.isArray(container)) delete container[last];
+  else if (roll < 0.25 && !Array.isArray(container)) container['extra_' + String(last)] = 1;
+  else container[last] = REPLACEMENTS[Math.floor(r() * REPLACEMENTS.length)]!;
+  return copy;
+}
+
+async function filterAccepts(cfg: unknown): Promise<boolean> {
+  try {
+    const h = await startHost(cfg, { workers: 1 });
+    await h.host.close();
+    return true;
+  } catch (err) {
+    if (err instanceof ConfigRejectedError) return false;
+    throw err;
+  }
+}
+
+describe('filter configuration checks agree with the JSON schema', () => {
+  it('on valid configurations and 300 seeded mutations', async () => {
+    const r = prng(0xc0f1);
+    const cases: Array<Record<string, Json>> = [full(), baseConfig() as unknown as Record<string, Json>];
+    for (let i = 0; i < 300; i++) cases.push(mutate(full(), r));
+    let accepted = 0;
+    for (const cfg of cases) {
+      const schemaOk = validate(cfg);
+      const filterOk = await filterAccepts(cfg);
+      assert.equal(filterOk, schemaOk, `schema ${schemaOk ? 'accepts' : 'rejects'} but the filter ${filterOk ? 'accepts' : 'rejects'}: ${JSON.stringify(cfg)}\n${JSON.stringify(validate.errors)}`);
+      if (schemaOk) accepted++;
+    }
+    assert.ok(accepted >= 20 && accepted < cases.length - 100, `a useful mix: ${accepted} of ${cases.length} valid`);
+  });
+});
