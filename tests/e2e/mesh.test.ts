@@ -180,13 +180,13 @@ describe('local mesh end to end', () => {
   it('rotate → both keys work during the grace period, only the new one after', async () => {
     const old = await newKey(bigPlan);
     await distributed(old);
-    const rotated = await call<Key>('POST', `/v1/keys/${old.id}/rotate`, { gracePeriodSeconds: 3 });
+    const rotated = await call<Key>('POST', `/v1/keys/${old.id}/rotate`, { gracePeriodSeconds: 5 });
     assert.equal(rotated.status, 201);
     const fresh = rotated.body;
     assert.notEqual(fresh.key, old.key);
     assert.equal((await distributed(fresh)).status, 200);
     assert.equal((await viaProxy(mesh, '/shop/items', old.key)).status, 200, 'old key must still work during the grace period');
-    await eventually('the grace period to end for the old key', 15_000, async () => ((await viaProxy(mesh, '/shop/items', old.key)).status === 401 ? true : undefined), 200);
+    await eventually('the grace period to end for the old key', 20_000, async () => ((await viaProxy(mesh, '/shop/items', old.key)).status === 401 ? true : undefined), 200);
     assert.equal((await viaProxy(mesh, '/shop/items', fresh.key)).status, 200);
   });
 
