@@ -9,6 +9,7 @@ export const P_MISSING_KEY = 0;
 export const P_INVALID_KEY = 1;
 export const P_FORBIDDEN = 2;
 export const P_QUOTA = 3;
+export const P_BAD_REQUEST = 4;
 
 function problemBody(type: string, title: string, status: i32): ArrayBuffer {
   return String.UTF8.encode("{\"type\":\"urn:tollgate:problem:" + type + "\",\"title\":\"" + title + "\",\"status\":" + status.toString() + "}");
@@ -20,12 +21,14 @@ const BODIES: ArrayBuffer[] = [
   problemBody("invalid-key", "API key not valid", 401),
   problemBody("forbidden", "Not allowed for this API key", 403),
   problemBody("quota-exceeded", "Quota exceeded", 429),
+  problemBody("bad-request", "Request headers could not be read", 400),
 ];
 const DETAILS: ArrayBuffer[] = [
   String.UTF8.encode("tollgate_missing_key"), String.UTF8.encode("tollgate_invalid_key"),
   String.UTF8.encode("tollgate_forbidden"), String.UTF8.encode("tollgate_quota_exceeded"),
+  String.UTF8.encode("tollgate_bad_request"),
 ];
-const STATUS: i32[] = [401, 401, 403, 429];
+const STATUS: i32[] = [401, 401, 403, 429, 400];
 
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const PROBLEM_JSON = String.UTF8.encode("application/problem+json");

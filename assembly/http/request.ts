@@ -22,7 +22,7 @@ import {
   S_RL_RESET, streamAcquire,
 } from "../streams";
 import { countRequest, OUT_REJECTED_AUTH, OUT_REJECTED_FORBIDDEN, OUT_REJECTED_QUOTA } from "../usage/counters";
-import { P_FORBIDDEN, P_INVALID_KEY, P_MISSING_KEY, P_QUOTA, sendProblem } from "./problem";
+import { P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_MISSING_KEY, P_QUOTA, sendProblem } from "./problem";
 import { paramValue, paramValueLen, findParam, pathWithout } from "./query";
 
 export const FILTER_CONTINUE: u32 = 0;
@@ -164,7 +164,11 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   clearOut();
   if (proxy_get_header_map_pairs(MAP_REQUEST_HEADERS, OUT_PTR, OUT_LEN) != RESULT_OK ||
       !table.decode(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN))) {
-    table.count = 0;
+    // Fail closed: headers we cannot read (more than MAX_PAIRS, or malformed) must not become a way around the
+    // key check by making the request look unmatched.
+    bump(M_DENIED_FORBIDDEN);
+    sendProblem(P_BAD_REQUEST, null);
+    return FILTER_STOP;
   }
   let methodIdx = -1, pathIdx = -1, authIdx = -1;
   for (let i = 0; i < table.count; i++) {
