@@ -58,6 +58,12 @@ export interface HostOptions {
    * pending work of other VMs (see Host.race). The seed makes the schedule reproducible.
    */
   interleaveSeed?: number;
+  /**
+   * Apply Envoy's HTTP/1.1 codec limits (100 headers, 60 KiB of request headers → 431 before the filter) to
+   * request()/openStream() too. The HTTP front always applies them. Default false, so programmatic tests can feed the
+   * filter headers a raised Envoy limit would let through.
+   */
+  enforceHeaderLimits?: boolean;
   /** Properties served to get_property that are not per-request (e.g. xds.node.id). Path segments joined by '.'. */
   properties?: Record<string, string | number | boolean | Uint8Array>;
 }

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Host } from './api.js';
+import { MAX_REQUEST_HEADERS_BYTES } from './downstream-limits.js';
 import { EMPTY } from './filter-stream.js';
 import type { HeaderPairs } from './pairs.js';
 import { PluginHost, upstreamFailureReply, type Exchange } from './plugin-host.js';
@@ -64,7 +65,7 @@ async function handle(host: PluginHost, worker: number, agent: http.Agent, upstr
   const exchange = await host.startStream({
     method: req.method ?? 'GET', path: req.url ?? '/', headers,
     source: `${socket.remoteAddress ?? '127.0.0.1'}:${socket.remotePort ?? 0}`,
-  }, worker);
+  }, worker, true);
   const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined ||
     req.headers['content-length'] === '0';
   if (!(await exchange.requestHeaders(bodyless))) {
@@ -138,7 +139,8 @@ export async function startFront(host: Host, opts: FrontOptions): Promise<Front>
   const workerOf = new WeakMap<Socket, number>();
   let next = 0;
   const sockets = new Set<Socket>();
-  const server = http.createServer({ keepAlive: true }, (req, res) => {
+  // Node's own header limit (16 KiB) is raised above Envoy's 60 KiB so Envoy's rule decides (downstream-limits.ts).
+  const server = http.createServer({ keepAlive: true, maxHeaderSize: 2 * MAX_REQUEST_HEADERS_BYTES }, (req, res) => {
     const worker = workerOf.get(req.socket) ?? 0;
     handle(host, worker, agent, opts.upstream, req, res).catch((err: unknown) => {
       if (!res.headersSent) {

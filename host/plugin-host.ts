@@ -344,10 +344,10 @@ export class PluginHost implements Host {
   }
 
   /** Opens a stream on a worker (internal API shared with the HTTP front). */
-  async startStream(req: DownstreamRequest, worker: number): Promise<Exchange> {
+  async startStream(req: DownstreamRequest, worker: number, codecLimits = this.options.enforceHeaderLimits === true): Promise<Exchange> {
     const requestId = randomUUID();
     const headers = downstreamHeaders(req, requestId);
-    const violation = headerLimitViolation(headers);
+    const violation = codecLimits ? headerLimitViolation(headers) : undefined;
     // The codec's 431 comes before the filter chain (and before any failed-VM handling).
     const tooLarge: FinalReply | undefined = violation === undefined ? undefined : {
       status: 431, details: violation, body: EMPTY, headers: [], grpcStatus: undefined, fromHost: true, duringDecode: true,

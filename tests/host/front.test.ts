@@ -13,7 +13,7 @@ let upstreamPort = 0;
 const seen: Array<{ url: string; headers: http.IncomingHttpHeaders; body: string }> = [];
 
 before(async () => {
-  upstream = http.createServer((req, res) => {
+  upstream = http.createServer({ maxHeaderSize: 128 * 1024 }, (req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -225,5 +225,17 @@ test('front: body statuses — Buffer accumulates, Watermark holds but shows eac
   mode = 3;
   r = await post();
   assert.equal(r.body, 'echo:', 'StopIterationNoBuffer: the chunks are not kept');
+  await f.close();
+});
+
+test('front: the codec limits apply (61 KiB of headers → 431, the filter never sees the headers)', async () => {
+  const f = await frontWithProbe();
+  f.calls.length = 0;
+  const r = await send(f.front.port, { path: '/big', headers: { 'x-big': 'a'.repeat(61 * 1024) } });
+  assert.equal(r.status, 431);
+  assert.ok(!f.calls.some((c) => c.includes('proxy_on_request_headers')));
+  assert.ok(f.calls.some((c) => c.includes('proxy_on_log')));
+  const ok = await send(f.front.port, { path: '/fine', headers: { 'x-big': 'a'.repeat(20 * 1024) } });
+  assert.equal(ok.status, 200, 'above Node\'s 16 KiB default, within Envoy\'s 60 KiB');
   await f.close();
 });

@@ -397,7 +397,7 @@ test('an unreachable upstream becomes the router\'s 503 local reply, which still
 });
 
 test('request headers over Envoy\'s codec limits get 431 before the filter; the guest sees create → log → done → delete', async () => {
-  const t = await probeHost();
+  const t = await probeHost({ enforceHeaderLimits: true });
   const many = Object.fromEntries(Array.from({ length: 101 }, (_, n) => [`x-h${n}`, 'v']));
   t.calls.length = 0;
   let upstream = false;
@@ -413,5 +413,12 @@ test('request headers over Envoy\'s codec limits get 431 before the filter; the 
   // 100 headers (x-forwarded-proto and x-request-id included) are fine
   const fits = Object.fromEntries(Array.from({ length: 98 }, (_, n) => [`x-h${n}`, 'v']));
   assert.equal((await t.host.request({ method: 'GET', path: '/', headers: fits })).status, 200);
+  await t.host.close();
+});
+
+test('without enforceHeaderLimits request() lets large headers reach the filter (as a raised Envoy limit would)', async () => {
+  const t = await probeHost();
+  const r = await t.host.request({ method: 'GET', path: '/', headers: { 'x-big': 'a'.repeat(70_000) } });
+  assert.equal(r.status, 200);
   await t.host.close();
 });
