@@ -186,7 +186,13 @@ describe('local mesh end to end', () => {
     assert.notEqual(fresh.key, old.key);
     assert.equal((await distributed(fresh)).status, 200);
     assert.equal((await viaProxy(mesh, '/shop/items', old.key)).status, 200, 'old key must still work during the grace period');
-    await eventually('the grace period to end for the old key', 20_000, async () => ((await viaProxy(mesh, '/shop/items', old.key)).status === 401 ? true : undefined), 200);
+    const view = await call<{ status: string; expiresAt: string | null; replacedBy: string | null }>('GET', `/v1/keys/${old.id}`);
+    assert.equal(view.body.replacedBy, fresh.id);
+    assert.ok(view.body.expiresAt, 'the predecessor carries the end of its grace period');
+    const graceEndsMs = Date.parse(view.body.expiresAt);
+    await eventually('the grace period to end for the old key', 20_000, async () => ((await viaProxy(mesh, '/shop/items', old.key)).status === 401 ? true : undefined), 100);
+    // A lower bound only (a slow machine can be late, never early): refused no sooner than the grace period ends.
+    assert.ok(Date.now() >= graceEndsMs, `old key refused ${graceEndsMs - Date.now()} ms before its grace period ended`);
     assert.equal((await viaProxy(mesh, '/shop/items', fresh.key)).status, 200);
   });
 
