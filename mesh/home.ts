@@ -48,7 +48,11 @@ export function writeJsonAtomic(path: string, value: unknown, mode = 0o600): voi
 
 export function readJson<T>(path: string): T | undefined {
   if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON (${(err as Error).message}); fix or remove it`);
+  }
 }
 
 export function generateToken(prefix: string): string {

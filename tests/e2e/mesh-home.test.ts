@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -59,5 +59,11 @@ describe('mesh home: tokens and seed record', () => {
     const record = { apiId: 'api_1', planId: 'pln_1', consumerId: 'con_1', keyId: 'key_1', seededAt: '2026-01-01T00:00:00.000Z' };
     writeSeed(home, record);
     assert.deepEqual(readSeed(home), record);
+  });
+  it('names the file when a state file is corrupt', () => {
+    const home = tempHome();
+    ensureHome(home);
+    writeFileSync(homePaths(home).tokens, '{"admin": ');
+    assert.throws(() => resolveTokens(home, {}), /tokens\.json is not valid JSON/);
   });
 });
