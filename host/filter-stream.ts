@@ -67,6 +67,12 @@ export class FilterStream {
     this.invoke('proxy_on_context_create', [this.id, this.rootId]);
   }
 
+  /** Downstream reset: ends the stream and releases anything waiting for continue_stream. */
+  abort(): void {
+    this.reset = true;
+    this.state.signal();
+  }
+
   /** Context creation without header callbacks (a request refused before the filter chain still gets on_log). */
   createForLog(): void {
     this.create();

@@ -66,6 +66,20 @@ async function handle(host: PluginHost, worker: number, agent: http.Agent, upstr
     method: req.method ?? 'GET', path: req.url ?? '/', headers,
     source: `${socket.remoteAddress ?? '127.0.0.1'}:${socket.remotePort ?? 0}`,
   }, worker, true);
+  // A client that goes away resets the stream, releasing a paused filter (Envoy: downstream reset → onDestroy).
+  res.on('close', () => {
+    if (!res.writableFinished) exchange.abort();
+  });
+  try {
+    await proxy(exchange, agent, upstream, req, res);
+  } finally {
+    // Whatever happened (client gone, upstream error, a throw), the stream ends: log → done → delete. No-op if done.
+    exchange.end(exchange.reply?.details ?? 'downstream_remote_disconnect');
+  }
+}
+
+async function proxy(exchange: Exchange, agent: http.Agent, upstream: FrontOptions['upstream'], req: http.IncomingMessage,
+  res: http.ServerResponse): Promise<void> {
   const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined ||
     req.headers['content-length'] === '0';
   if (!(await exchange.requestHeaders(bodyless))) {

@@ -600,6 +600,11 @@ export class Exchange {
     return s.encodeData(chunk, endOfStream);
   }
 
+  /** The downstream went away: the stream is reset (front). */
+  abort(): void {
+    this.stream?.abort();
+  }
+
   get wasReset(): boolean {
     return this.stream?.reset === true;
   }

@@ -239,3 +239,18 @@ test('front: the codec limits apply (61 KiB of headers → 431, the filter never
   assert.equal(ok.status, 200, 'above Node\'s 16 KiB default, within Envoy\'s 60 KiB');
   await f.close();
 });
+
+test('front: a client that disconnects while the filter holds its request ends the stream (log → done → delete)', async () => {
+  const f = await frontWithProbe();
+  f.on('proxy_on_request_headers', (p) => p.vm.fn('set_ret')!(1));
+  f.calls.length = 0;
+  const req = http.request({ host: '127.0.0.1', port: f.front.port, path: '/held', agent: false });
+  req.on('error', () => undefined);
+  req.end();
+  for (let i = 0; i < 200 && !f.calls.some((c) => c.includes('proxy_on_request_headers')); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  req.destroy();
+  for (let i = 0; i < 200 && !f.calls.some((c) => c.includes('proxy_on_delete')); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(f.calls.filter((c) => /on_log|on_done|on_delete/.test(c)).map((c) => c.split(':')[1]!.split('(')[0]),
+    ['proxy_on_log', 'proxy_on_done', 'proxy_on_delete']);
+  await f.close();
+});
