@@ -145,7 +145,7 @@ export class PairWriter {
       const e = this.views + (<usize>i << 4);
       dataSize += <usize>load<u32>(e, 4) + <usize>load<u32>(e, 12) + 2;
     }
-    const total = 4 + (<usize>count << 3) + dataSize;
+    const total: usize = 4 + (<usize>count << 3) + dataSize;
     this.ensure(total);
     const p = this.buf;
     store<u32>(p, <u32>count);
