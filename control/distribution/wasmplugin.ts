@@ -43,6 +43,9 @@ export function renderWasmPlugin(config: FilterConfig, version: string, o: WasmP
       failStrategy: o.failStrategy,
       ...(o.selector !== undefined ? { selector: { matchLabels: o.selector } } : {}),
       ...(o.targetRefs !== undefined ? { targetRefs: o.targetRefs } : {}),
+      // Bound to sidecars (selector or whole namespace), the filter must guard the workload's inbound API only, not
+      // its outbound calls to other services. Gateways (targetRefs) have no such direction, so no match there.
+      ...(o.targetRefs === undefined ? { match: [{ mode: 'SERVER' }] } : {}),
       pluginConfig: config,
     },
   };

@@ -43,6 +43,13 @@ describe('renderWasmPlugin', () => {
     }
   });
 
+  it('binds sidecars to inbound traffic only (match SERVER); gateways (targetRefs) get no direction', () => {
+    assert.deepEqual(renderWasmPlugin(compiled.config, compiled.version, options).spec.match, [{ mode: 'SERVER' }]);
+    assert.deepEqual(renderWasmPlugin(compiled.config, compiled.version, { ...options, selector: undefined }).spec.match, [{ mode: 'SERVER' }]);
+    const gateway = renderWasmPlugin(compiled.config, compiled.version, { ...options, selector: undefined, targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public' }] });
+    assert.equal('match' in gateway.spec, false);
+  });
+
   it('would be caught by the schema if it rendered a bad field', () => {
     const plugin = renderWasmPlugin(compiled.config, compiled.version, { ...options, sha256: 'sha256:abc' });
     assert.equal(validateCrd(plugin), false);
