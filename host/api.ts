@@ -82,6 +82,8 @@ export interface DownstreamRequest {
   worker?: number;
   /** Source address "ip:port" for source.* properties. Default "127.0.0.1:40000". */
   source?: string;
+  /** Destination (listener) address "ip:port" for destination.* properties. Default "127.0.0.1:8080". */
+  destination?: string;
 }
 
 export interface UpstreamRequest {

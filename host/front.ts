@@ -65,6 +65,7 @@ async function handle(host: PluginHost, worker: number, agent: http.Agent, upstr
   const exchange = await host.startStream({
     method: req.method ?? 'GET', path: req.url ?? '/', headers,
     source: `${socket.remoteAddress ?? '127.0.0.1'}:${socket.remotePort ?? 0}`,
+    destination: `${socket.localAddress ?? '127.0.0.1'}:${socket.localPort ?? 0}`,
   }, worker, true);
   // A client that goes away resets the stream, releasing a paused filter (Envoy: downstream reset → onDestroy).
   res.on('close', () => {

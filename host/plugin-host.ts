@@ -358,7 +358,7 @@ export class PluginHost implements Host {
     }
     const vm = choice.vm;
     const info = {
-      id: requestId, source: req.source ?? '127.0.0.1:40000', startMs: this.clock.now(), protocol: 'HTTP/1.1',
+      id: requestId, source: req.source ?? '127.0.0.1:40000', destination: req.destination ?? '127.0.0.1:8080', startMs: this.clock.now(), protocol: 'HTTP/1.1',
       scheme: req.scheme ?? 'http', originalPath: req.path, originalMethod: req.method,
       originalAuthority: req.authority ?? '',
     };

@@ -91,8 +91,18 @@ export function resolveProperty(path: string[], ctx: ContextRecord | undefined, 
     if (rest[0] === 'port') return encodeValue(srcPort);
     return undefined;
   }
-  if (root === 'connection' && rest.length === 1 && rest[0] === 'mtls') return encodeValue(false);
-  if (root === 'request' || root === 'response' || root === 'source' || root === 'connection') return undefined;
+  if (root === 'destination' && rest.length === 1) {
+    if (rest[0] === 'address') return encodeValue(stream.info.destination);
+    if (rest[0] === 'port') return encodeValue(splitHostPort(stream.info.destination)[1]);
+    return undefined;
+  }
+  if (root === 'connection' && rest.length === 1) {
+    // Plain-text listener: no TLS, so no SNI and no peer certificate (host-wide properties can say otherwise).
+    if (rest[0] === 'mtls') return encodeValue(false);
+    if (rest[0] === 'requested_server_name') return encodeValue('');
+    return undefined;
+  }
+  if (root === 'request' || root === 'response' || root === 'source' || root === 'connection' || root === 'destination') return undefined;
   // Anything else may be filter state set by set_property (bytes: no sub-paths).
   return rest.length === 0 && root !== undefined ? stream.filterState.get(`wasm.${root}`) : undefined;
 }

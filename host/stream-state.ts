@@ -20,6 +20,7 @@ export interface LocalReply {
 export interface RequestInfo {
   id: string;
   source: string;
+  destination: string;
   startMs: number;
   protocol: string;
   scheme: string;

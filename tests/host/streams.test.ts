@@ -297,6 +297,8 @@ test('properties: NUL-separated paths with Envoy encodings; request.* is NotFoun
     got.host = text(p.property(['request', 'host']).data);
     got.header = text(p.property(['request', 'headers', 'x-api-key']).data);
     got.source = text(p.property(['source', 'address']).data);
+    got.destination = text(p.property(['destination', 'address']).data);
+    got.mtls = Array.from(p.property(['connection', 'mtls']).data);
     const port = p.property(['source', 'port']).data;
     got.port = Number(new DataView(port.buffer, port.byteOffset).getBigInt64(0, true));
     got.time = p.property(['request', 'time']).data.length;
@@ -315,7 +317,7 @@ test('properties: NUL-separated paths with Envoy encodings; request.* is NotFoun
   await t.host.request({ method: 'GET', path: '/v1/x?a=1&b=2', authority: 'api.test', headers: { 'x-api-key': 'k' }, source: '10.1.2.3:5555' });
   assert.deepEqual(got, {
     path: '/v1/x?a=1&b=2', urlPath: '/v1/x', query: 'a=1&b=2', method: 'GET', host: 'api.test', header: 'k',
-    source: '10.1.2.3:5555', port: 5555, time: 8, dotted: 1, dottedNode: 1, node: 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local',
+    source: '10.1.2.3:5555', destination: '127.0.0.1:8080', mtls: [0], port: 5555, time: 8, dotted: 1, dottedNode: 1, node: 'sidecar~10.0.0.1~shop.ns~ns.svc.cluster.local',
     plugin: 'test.plugin', vmId: 'vm1', missing: 1, set: 0, readBack: 'val', subPath: 1,
   });
   await t.host.close();
