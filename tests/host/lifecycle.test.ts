@@ -192,3 +192,12 @@ test('a trap in a root callback (tick) fails the VM: the next stream on it gets 
   assert.deepEqual([r.status, r.details], [503, 'wasm_fail_stream']);
   await t.host.close();
 });
+
+test('FAIL_CLOSE: a trap in a response callback replaces the upstream response with 503 wasm_fail_stream', async () => {
+  const t = await probeHost({ workers: 1 });
+  t.on('proxy_on_response_headers', (p) => p.vm.fn('t_trap')!());
+  const r = await t.host.request({ method: 'GET', path: '/' }, () => ({ status: 200, headers: [['x-up', '1']], body: 'upstream body' }));
+  assert.deepEqual([r.status, r.details, r.body.length, r.localReply], [503, 'wasm_fail_stream', 0, true]);
+  assert.ok(r.upstreamRequest !== undefined, 'the request did reach the upstream');
+  await t.host.close();
+});
