@@ -1,8 +1,8 @@
 // `tollgate start`: the whole mesh on this machine (see docs/local-mesh.md). Runs until SIGINT/SIGTERM.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startMesh, type Mesh } from './mesh.js';
-import { meshSettingsFromEnv, SettingsError } from './settings.js';
+import { startMesh, StartInterruptedError, type Mesh } from './mesh.js';
+import { meshSettingsFromEnv, SettingsError, type MeshSettings } from './settings.js';
 import { statusWriter } from './status-line.js';
 
 const USAGE = `usage: tollgate start
@@ -21,13 +21,18 @@ environment:
   TOLLGATE_WORKERS            sidecar worker VMs (default 2)`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
-  if (values.help) {
+  let help: boolean | undefined;
+  try {
+    help = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true }).values.help;
+  } catch (err) {
+    console.error(`tollgate start: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (help) {
     console.log(USAGE);
     return 0;
   }
-  const out = statusWriter(process.stdout, {});
-  let settings;
+  let settings: MeshSettings;
   try {
     settings = meshSettingsFromEnv(process.env, process.cwd());
   } catch (err) {
@@ -37,27 +42,37 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const out = statusWriter(process.stdout, {});
   const root = fileURLToPath(new URL('..', import.meta.url));
+  const interrupt = new AbortController();
   const stopped = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    // A closed terminal sends SIGHUP: shut down cleanly then too, or the control child would be orphaned.
-    process.once('SIGHUP', () => resolve('SIGHUP'));
+    let received: string | undefined;
+    const onSignal = (signal: string) => {
+      if (received === undefined) {
+        received = signal;
+        interrupt.abort();
+        resolve(signal);
+        return;
+      }
+      // A second Ctrl-C while shutting down: leave now. process.exit still runs the 'exit' hooks, which signal the
+      // control service, so nothing is left behind.
+      out.log(`${signal} again: exiting without waiting`);
+      process.exit(130);
+    };
+    // A closed terminal sends SIGHUP: shut down cleanly then too.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal));
   });
-  const starting = startMesh(settings, { root, out });
-  let first: { mesh: Mesh } | { signal: string };
+  let mesh: Mesh;
   try {
-    first = await Promise.race([starting.then((mesh) => ({ mesh })), stopped.then((signal) => ({ signal }))]);
+    mesh = await startMesh(settings, { root, out, signal: interrupt.signal });
   } catch (err) {
+    if (err instanceof StartInterruptedError) {
+      out.log('start interrupted; everything that had started is stopped.');
+      return 130;
+    }
     console.error(`tollgate start: ${(err as Error).message}`);
     return 1;
   }
-  if ('signal' in first) {
-    // Stopped while starting: let the start finish (or fail), then take down whatever came up.
-    await starting.then((mesh) => mesh.close(), () => undefined);
-    return 130;
-  }
-  const mesh = first.mesh;
   const signal = await stopped;
   out.log(`${signal}: shutting down…`);
   await mesh.close();

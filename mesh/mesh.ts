@@ -33,6 +33,23 @@ export interface MeshOptions {
   out: StatusWriter;
   /** How often the status line is refreshed. */
   statusEveryMs?: number;
+  /** Aborts a start in progress (Ctrl-C while waiting for the control service or the first configuration). */
+  signal?: AbortSignal;
+}
+
+export class StartInterruptedError extends Error {
+  override name = 'StartInterruptedError';
+}
+
+/** Resolves like `p`, or rejects as soon as `signal` aborts. */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.reject(new StartInterruptedError('start interrupted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new StartInterruptedError('start interrupted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export interface Mesh {
@@ -57,14 +74,14 @@ export async function startMesh(settings: MeshSettings, opts: MeshOptions): Prom
     }
   };
   try {
-    return await boot(settings, root, out, closers, closeAll, opts.statusEveryMs ?? 1000);
+    return await boot(settings, root, out, closers, closeAll, opts.statusEveryMs ?? 1000, opts.signal);
   } catch (err) {
     await closeAll();
     throw err;
   }
 }
 
-async function boot(settings: MeshSettings, root: string, out: StatusWriter, closers: Closer[], closeAll: () => Promise<void>, statusEveryMs: number): Promise<Mesh> {
+async function boot(settings: MeshSettings, root: string, out: StatusWriter, closers: Closer[], closeAll: () => Promise<void>, statusEveryMs: number, signal: AbortSignal | undefined): Promise<Mesh> {
   const t0 = Date.now();
   const phases: string[] = [];
   let mark = t0;
@@ -96,7 +113,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   closers.push({ name: 'control service', close: () => control.stop() });
 
   const controlUrl = control.url;
-  if ((await waitForHttp(`${controlUrl}/healthz`, { timeoutMs: 60_000 })) !== 200) {
+  if ((await unlessAborted(waitForHttp(`${controlUrl}/healthz`, { timeoutMs: 60_000, signal }), signal)) !== 200) {
     throw new Error(`the control service did not become healthy on ${controlUrl} within 60 s; see ${paths.controlLog}:\n${tail(paths.controlLog, 15)}`);
   }
 
@@ -147,7 +164,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     log: (level, message) => { if (level !== 'info' || !message.startsWith('configuration')) out.log(`[sidecar] ${message}`); },
   });
   closers.push({ name: 'sidecar', close: () => sidecar.stop() });
-  await sidecar.firstApplied;
+  await unlessAborted(sidecar.firstApplied, signal);
   sidecarServing = true;
   phase('sidecar');
 
@@ -158,7 +175,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   await sidecar.reack();
   // The banner's curl lines must work when printed: wait until the control service sees its current configuration
   // (the seeded demo included) applied by this sidecar with a healthy upstream — the same /readyz the tests use.
-  if ((await waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100 })) !== 200) {
+  if ((await unlessAborted(waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100, signal }), signal)) !== 200) {
     out.log(`warning: ${controlUrl}/readyz is not 200 yet; the sidecar may still be applying the configuration`);
   }
   phase('ready');

@@ -1,22 +1,24 @@
 // `tollgate start` as a process, on its unhappy paths: help, bad settings, a port already taken (everything that
 // did start is taken down again: no orphaned control service).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { freePorts } from './mesh-process.js';
+import type { PidRecord } from '../../mesh/home.js';
+import { eventually, freePorts } from './mesh-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-start-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function start(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+function start(args: string[], env: Record<string, string>, onSpawn?: (child: ChildProcess) => void): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, 'bin', 'tollgate.mjs'), 'start', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     let output = '';
     child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
@@ -31,6 +33,13 @@ describe('tollgate start (process, unhappy paths)', () => {
     assert.equal(code, 0);
     assert.match(output, /usage: tollgate start/);
     for (const name of ['TOLLGATE_HOME', 'TOLLGATE_CONTROL_PORT', 'TOLLGATE_PROXY_PORT', 'TOLLGATE_UPSTREAM_PORT', 'TOLLGATE_ADMIN_TOKEN']) assert.match(output, new RegExp(name));
+  });
+
+  it('refuses an unknown option with exit code 2 and the usage', async () => {
+    const { code, output } = await start(['--bogus'], {});
+    assert.equal(code, 2);
+    assert.match(output, /--bogus/);
+    assert.match(output, /usage: tollgate start/);
   });
 
   it('refuses a bad setting with exit code 2, naming the variable', async () => {
@@ -64,5 +73,31 @@ describe('tollgate start (process, unhappy paths)', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('Ctrl-C while starting stops what had started: exit 130, the control service gone', async () => {
+    const ports = await freePorts();
+    const home = join(dir, 'interrupted');
+    let control: number | undefined;
+    const { code, output } = await start([], {
+      TOLLGATE_HOME: home,
+      TOLLGATE_CONTROL_PORT: String(ports.control),
+      TOLLGATE_PROXY_PORT: String(ports.proxy),
+      TOLLGATE_UPSTREAM_PORT: String(ports.upstream),
+    }, (child) => {
+      // As soon as the control service has been spawned (pids.json written), interrupt the start.
+      void eventually('the control service to be spawned', 60_000, async () => {
+        try {
+          return (JSON.parse(readFileSync(join(home, 'pids.json'), 'utf8')) as PidRecord).control ?? undefined;
+        } catch {
+          return undefined;
+        }
+      }, 20).then((pid) => { control = pid; child.kill('SIGINT'); });
+    });
+    assert.equal(code, 130, output);
+    assert.match(output, /start interrupted/);
+    assert.ok(control);
+    assert.throws(() => process.kill(control!, 0), /ESRCH/);
+    assert.equal(existsSync(join(home, 'pids.json')), false);
   });
 });
