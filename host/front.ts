@@ -7,7 +7,9 @@ import type { Host } from './api.js';
 import { MAX_REQUEST_HEADERS_BYTES } from './downstream-limits.js';
 import { EMPTY } from './filter-stream.js';
 import type { HeaderPairs } from './pairs.js';
-import { PluginHost, upstreamFailureReply, type Exchange } from './plugin-host.js';
+import type { Exchange } from './exchange.js';
+import { upstreamFailureReply } from './http-messages.js';
+import { PluginHost } from './plugin-host.js';
 
 export interface FrontOptions {
   port: number;
