@@ -57,6 +57,9 @@ export class PluginHost implements Host {
   /** Active root context id per VM. */
   private readonly activeRoot = new Map<Vm, number>();
   private readonly liveStreams = new Set<FilterStream>();
+  /** Canary verdict per plugin configuration: true, or the rejection reason. */
+  private readonly canaryVerdicts = new Map<string, true | string>();
+  private configChain: Promise<unknown> = Promise.resolve();
   /** "vm:rootId" of replaced root contexts waiting for their streams to finish. */
   private readonly retiring = new Set<string>();
   private inflightCalls = 0;
@@ -157,16 +160,22 @@ export class PluginHost implements Host {
 
   /** The canary: a fresh clone configured once and dropped without done/delete; its side effects are real. */
   private async canary(plugin: Plugin, generation: number): Promise<void> {
+    // Envoy caches the canary's verdict per plugin configuration on the base VM: a configuration seen before is not
+    // run again (a rejected one is refused again without a canary).
+    const key = Buffer.from(plugin.pluginConfig).toString('latin1');
+    const cached = this.canaryVerdicts.get(key);
+    if (cached === true) return;
+    if (cached !== undefined) this.rejectConfig(cached, []);
     this.capture = [];
     let vm: Vm | undefined;
     try {
       vm = await this.newVm('canary', -1, plugin);
       this.createRoot(vm, plugin, generation);
+      this.canaryVerdicts.set(key, true);
     } catch (err) {
       const reason = err instanceof VmTrap ? `wasm trap in canary: ${err.message}` : (err as Error).message;
-      this.counters.configRejections++;
-      this.event({ kind: 'config_rejected', reason });
-      throw new ConfigRejectedError(reason, this.capture);
+      this.canaryVerdicts.set(key, reason);
+      this.rejectConfig(reason, this.capture);
     } finally {
       this.capture = undefined;
       if (vm !== undefined) {
@@ -216,7 +225,20 @@ export class PluginHost implements Host {
     return vm;
   }
 
-  async reconfigure(pluginConfig: Uint8Array | string): Promise<void> {
+  private rejectConfig(reason: string, logs: LogRecord[]): never {
+    this.counters.configRejections++;
+    this.event({ kind: 'config_rejected', reason });
+    throw new ConfigRejectedError(reason, logs);
+  }
+
+  /** Configuration updates apply one at a time, in call order (as xDS updates do on the main thread). */
+  reconfigure(pluginConfig: Uint8Array | string): Promise<void> {
+    const run = this.configChain.then(() => this.applyConfig(pluginConfig));
+    this.configChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyConfig(pluginConfig: Uint8Array | string): Promise<void> {
     const current = this.requirePlugin();
     const next: Plugin = { ...current, pluginConfig: bytesOf(pluginConfig) };
     const generation = this.counters.configGeneration + 1;

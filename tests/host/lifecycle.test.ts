@@ -201,3 +201,25 @@ test('FAIL_CLOSE: a trap in a response callback replaces the upstream response w
   assert.ok(r.upstreamRequest !== undefined, 'the request did reach the upstream');
   await t.host.close();
 });
+
+test('the canary verdict is cached per configuration; updates apply in call order', async () => {
+  const t = await probeHost({ workers: 1 }, { pluginConfig: 'a' });
+  t.on('proxy_on_configure', (p) => {
+    if (text(p.get('get_buffer_bytes', 7, 0, 100).data) === 'bad') p.vm.fn('t_trap')!();
+  });
+  t.calls.length = 0;
+  await Promise.all([t.host.reconfigure('bb'), t.host.reconfigure('a')]);
+  const canaryRuns = t.calls.filter((c) => c.startsWith('canary:proxy_on_configure'));
+  assert.deepEqual(canaryRuns, ['canary:proxy_on_configure(1,2)'], 'only the new configuration "bb" ran a canary; "a" was known good');
+  assert.deepEqual(t.calls.filter((c) => c.startsWith('worker0:proxy_on_configure')),
+    ['worker0:proxy_on_configure(2,2)', 'worker0:proxy_on_configure(3,1)'], 'applied in call order');
+  t.calls.length = 0;
+  await t.host.request({ method: 'GET', path: '/' });
+  assert.equal(t.calls[0], 'worker0:proxy_on_context_create(4,3)', 'streams use the root of the last update');
+  await assert.rejects(t.host.reconfigure('bad'), /canary/);
+  t.calls.length = 0;
+  await assert.rejects(t.host.reconfigure('bad'), /canary/);
+  assert.equal(t.calls.length, 0, 'a known-bad configuration is refused without running anything');
+  assert.equal(t.host.stats().configRejections, 2);
+  await t.host.close();
+});
