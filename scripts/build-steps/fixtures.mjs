@@ -30,8 +30,8 @@ async function buildWat() {
 
 async function buildSdkPassthrough() {
   const asc = (await import('assemblyscript/asc')).default;
-  // The SDK's documented setup (its own asconfig, so the repo's filter asconfig is not picked up): abort routed to
-  // the SDK's proc_exit-based handler.
+  // The SDK's documented setup (abort routed to its proc_exit-based handler) in the fixture's own asconfig, so the
+  // repo's filter asconfig is not picked up; it extends the WASI shim because the SDK's FastEdge helpers use `process`.
   const { error, stderr } = await asc.main([
     'tests/fixtures/sdk-passthrough/index.ts',
     '--config', 'tests/fixtures/sdk-passthrough/asconfig.json',
