@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import type { PidRecord } from '../../mesh/home.js';
-import { eventually, freePorts } from './mesh-process.js';
+import { eventually } from './mesh-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-start-'));
@@ -50,16 +50,16 @@ describe('tollgate start (process, unhappy paths)', () => {
   });
 
   it('fails cleanly when the proxy port is taken: exit 1, the reason, no orphaned control service', async () => {
-    const ports = await freePorts();
     const blocker: Server = createServer();
-    await new Promise<void>((resolve) => blocker.listen(ports.proxy, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const ports = { proxy: (blocker.address() as AddressInfo).port };
     try {
       const home = join(dir, 'busy');
       const { code, output } = await start([], {
         TOLLGATE_HOME: home,
-        TOLLGATE_CONTROL_PORT: String(ports.control),
+        TOLLGATE_CONTROL_PORT: '0',
         TOLLGATE_PROXY_PORT: String(ports.proxy),
-        TOLLGATE_UPSTREAM_PORT: String(ports.upstream),
+        TOLLGATE_UPSTREAM_PORT: '0',
         TOLLGATE_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
       });
       assert.equal(code, 1, output);
@@ -76,14 +76,14 @@ describe('tollgate start (process, unhappy paths)', () => {
   });
 
   it('Ctrl-C while starting stops what had started: exit 130, the control service gone', async () => {
-    const ports = await freePorts();
     const home = join(dir, 'interrupted');
     let control: number | undefined;
+    // Port 0 everywhere: the mesh picks free ports itself, so no other test can take them in between.
     const { code, output } = await start([], {
       TOLLGATE_HOME: home,
-      TOLLGATE_CONTROL_PORT: String(ports.control),
-      TOLLGATE_PROXY_PORT: String(ports.proxy),
-      TOLLGATE_UPSTREAM_PORT: String(ports.upstream),
+      TOLLGATE_CONTROL_PORT: '0',
+      TOLLGATE_PROXY_PORT: '0',
+      TOLLGATE_UPSTREAM_PORT: '0',
     }, (child) => {
       // As soon as the control service has been spawned (pids.json written), interrupt the start.
       void eventually('the control service to be spawned', 60_000, async () => {
