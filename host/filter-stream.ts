@@ -14,6 +14,10 @@ export interface FinalReply extends LocalReply {
   duringDecode: boolean;
 }
 
+/** Envoy's default per_connection_buffer_limit_bytes: what a buffering filter may hold. */
+export const BUFFER_LIMIT_BYTES = 1024 * 1024;
+const utf8 = new TextEncoder();
+
 const REQUEST = 0;
 const RESPONSE = 1;
 
@@ -158,6 +162,13 @@ export class FilterStream {
     let released = EMPTY;
     if (this.state.continued[direction] === true) released = this.takeHeld(direction);
     const buffering = this.buffering[direction] === true;
+    if (buffering && direction === REQUEST && this.heldBody[direction]!.length + chunk.length > BUFFER_LIMIT_BYTES) {
+      // The filter manager's buffer limit: 413 before the VM sees the chunk (it passes the encoder callbacks).
+      this.reply = { status: 413, details: 'request_payload_too_large', body: utf8.encode('Payload Too Large'), headers: [],
+        grpcStatus: undefined, fromHost: false, duringDecode: true };
+      this.takeHeld(direction);
+      return null;
+    }
     const held = buffering ? EMPTY : this.takeHeld(direction);
     const exposed = buffering ? concatBytes(this.takeHeld(direction), chunk) : chunk;
     this.state.buffers[direction] = { bytes: exposed };

@@ -98,10 +98,14 @@ async function proxy(exchange: Exchange, agent: http.Agent, upstream: FrontOptio
   const responded = upstreamResponse(upstreamReq);
   responded.catch(() => undefined);
   if (!bodyless) {
+    let ended = false;
     for await (const chunk of req) {
+      // After a reply the rest of the body is read and dropped (breaking the loop would destroy the socket
+      // before the reply is written).
+      if (ended) continue;
       const out = await exchange.decodeChunk(new Uint8Array(chunk as Buffer), false);
-      if (out === null) break;
-      if (out.length > 0) upstreamReq.write(out);
+      if (out === null) ended = true;
+      else if (out.length > 0) upstreamReq.write(out);
     }
     const last = exchange.reply === undefined && !exchange.wasReset ? await exchange.decodeChunk(EMPTY, true) : null;
     if (last === null) {

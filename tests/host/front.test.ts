@@ -254,3 +254,21 @@ test('front: a client that disconnects while the filter holds its request ends t
     ['proxy_on_log', 'proxy_on_done', 'proxy_on_delete']);
   await f.close();
 });
+
+test('front: a buffering filter that exceeds the 1 MiB buffer limit gets 413 before it sees the next chunk', async () => {
+  const f = await frontWithProbe();
+  const sizes: number[] = [];
+  f.on('proxy_on_request_body', (p, args) => {
+    sizes.push(args[1]!);
+    p.vm.fn('set_ret')!(1);
+  });
+  f.on('proxy_on_response_headers', (p) => p.vm.fn('set_ret')!(0)); // the 413 itself passes through
+  const before = seen.length;
+  const chunk = 'x'.repeat(700 * 1024);
+  const r = await send(f.front.port, { method: 'POST', path: '/big', headers: { 'transfer-encoding': 'chunked' }, chunks: [chunk, chunk, chunk] });
+  assert.equal(r.status, 413);
+  assert.equal(r.body, 'Payload Too Large');
+  assert.equal(seen.length, before, 'nothing reached the upstream');
+  assert.ok(Math.max(...sizes) <= 1024 * 1024, `the filter never held more than the limit (${Math.max(...sizes)})`);
+  await f.close();
+});
