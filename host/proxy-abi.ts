@@ -200,7 +200,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       const value = mem.readString(valuePtr, valueSize);
       const m = lookupMap(vm, type, true);
       if ('error' in m) return m.error;
-      m.slot.pairs.push([key, value]);
+      addHeader(m.slot.pairs, key, value);
       return R.Ok;
     },
     proxy_replace_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
@@ -233,7 +233,8 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       const pairs = parsePairs(mem.read(ptr, size));
       const m = lookupMap(vm, type, true);
       if ('error' in m) return m.error;
-      m.slot.pairs.splice(0, m.slot.pairs.length, ...pairs.map(([k, v]) => [k.toLowerCase(), v] as [string, string]));
+      m.slot.pairs.splice(0, m.slot.pairs.length);
+      for (const [k, v] of pairs) addHeader(m.slot.pairs, k.toLowerCase(), v);
       return R.Ok;
     },
     proxy_get_header_map_size(type: number, sizePtr: number): number {
@@ -424,15 +425,21 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Envoy's setCopy: the first occurrence takes the value, later duplicates go; absent keys are appended. */
-export function replaceHeader(pairs: HeaderPairs, key: string, value: string): void {
-  const first = pairs.findIndex(([k]) => k === key);
-  if (first < 0) {
+/** Envoy's addCopy: appended, except pseudo-headers, which Envoy keeps ahead of all regular headers. */
+export function addHeader(pairs: HeaderPairs, key: string, value: string): void {
+  if (!key.startsWith(':')) {
     pairs.push([key, value]);
     return;
   }
-  pairs[first] = [key, value];
-  for (let n = pairs.length - 1; n > first; n--) if (pairs[n]![0] === key) pairs.splice(n, 1);
+  const firstRegular = pairs.findIndex(([k]) => !k.startsWith(':'));
+  pairs.splice(firstRegular < 0 ? pairs.length : firstRegular, 0, [key, value]);
+}
+
+/** Envoy's setCopy (current behaviour): every occurrence is removed, then the header is added once. */
+export function replaceHeader(pairs: HeaderPairs, key: string, value: string): void {
+  const kept = pairs.filter(([k]) => k !== key);
+  pairs.splice(0, pairs.length, ...kept);
+  addHeader(pairs, key, value);
 }
 
 /** Deletes a root context after on_done said true or the plugin called proxy_done. */

@@ -76,7 +76,7 @@ test('header maps: get first value, NotFound, add/replace/remove reach the upstr
   const up = r.upstreamRequest!;
   assert.equal(up.path, '/rewritten');
   assert.deepEqual(up.headers.filter(([k]) => k.startsWith('x-m') || k === 'x-replace' || k === 'x-drop'),
-    [['x-replace', 'new'], ['x-multi', 'one'], ['x-multi', 'two']]);
+    [['x-multi', 'one'], ['x-multi', 'two'], ['x-replace', 'new']], 'replace = remove all + add (Envoy setCopy)');
   assert.equal(r.status, 201);
   assert.deepEqual(r.headers, [['x-up', '1'], ['x-added', 'yes']]);
   assert.ok((r.hostCalls.proxy_add_header_map_value ?? 0) >= 3);
@@ -422,5 +422,23 @@ test('without enforceHeaderLimits request() lets large headers reach the filter 
   const t = await probeHost();
   const r = await t.host.request({ method: 'GET', path: '/', headers: { 'x-big': 'a'.repeat(70_000) } });
   assert.equal(r.status, 200);
+  await t.host.close();
+});
+
+test('pseudo-headers stay ahead of regular headers when added, replaced or set as pairs', async () => {
+  const t = await probeHost();
+  const seen: Array<Array<[string, string]>> = [];
+  t.on('proxy_on_request_headers', (p) => {
+    const [k, kl] = p.put(':x-extra');
+    const [v, vl] = p.put('1');
+    p.call('add_header_map_value', 0, k, kl, v, vl);
+    seen.push(p.pairs(0).pairs.slice(0, 5).map(([a]) => [a, ''] as [string, string]));
+    const [h, hl] = p.put(encodePairs([['x-a', '1'], [':method', 'PUT'], ['x-b', '2'], [':path', '/p']]));
+    p.call('set_header_map_pairs', 0, h, hl);
+    seen.push(p.pairs(0).pairs);
+  });
+  await t.host.request({ method: 'GET', path: '/', headers: { 'x-first': '1' } });
+  assert.deepEqual(seen[0]!.map(([k]) => k), [':authority', ':path', ':method', ':scheme', ':x-extra']);
+  assert.deepEqual(seen[1], [[':method', 'PUT'], [':path', '/p'], ['x-a', '1'], ['x-b', '2']]);
   await t.host.close();
 });
