@@ -3,6 +3,7 @@
 // One mesh is shared by the whole file; each test uses its own keys so their counts do not mix.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { Agent, get as httpGet } from 'node:http';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +163,26 @@ describe('local mesh end to end', () => {
     // Several more flush intervals: a retried or duplicated batch must not add anything.
     await new Promise((r) => setTimeout(r, USAGE_INTERVAL_MS * 4));
     assert.deepEqual(await usageOf(k.id), want);
+  });
+
+  it('concurrent keep-alive traffic over both workers: every request counted exactly once', async () => {
+    const k = await newKey(bigPlan);
+    await distributed(k); // 1
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    const get = () => new Promise<number>((resolve, reject) => {
+      const req = httpGet(`${mesh.proxyUrl}/shop/items`, { agent, headers: { 'x-api-key': k.key } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    const statuses = await Promise.all(Array.from({ length: 400 }, get));
+    agent.destroy();
+    assert.deepEqual(statuses.filter((s) => s !== 200), []);
+    const sent = 401;
+    await eventually(`usage to reach ${sent}`, 20_000, async () => ((await usageOf(k.id)).allowed >= sent ? true : undefined), 100);
+    await new Promise((r) => setTimeout(r, USAGE_INTERVAL_MS * 3));
+    assert.deepEqual(await usageOf(k.id), { allowed: sent, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 });
   });
 
   it('revoke → 401 within one distribution cycle', async () => {
