@@ -8,7 +8,7 @@ import { StreamState, type LocalReply, type RequestInfo } from './stream-state.j
 import { VmTrap, type Vm } from './vm.js';
 
 export interface FinalReply extends LocalReply {
-  /** True for replies the host made itself (wasm_fail_stream). */
+  /** True for replies made instead of the filter (wasm_fail_stream, codec 431): no response callbacks run. */
   fromHost: boolean;
   /** Sent from a request-side callback (it then still runs through the response callbacks). */
   duringDecode: boolean;
