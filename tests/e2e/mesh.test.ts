@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Agent, get as httpGet } from 'node:http';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,6 +83,11 @@ describe('local mesh end to end', () => {
     assert.match(out, /\/v1\/usage\?keyId=key_/);
     const r = await viaProxy(mesh, '/demo/hello', demoKey);
     assert.equal(r.status, 200);
+    // Shown once, stored nowhere: not in the mesh's state files, the logs or the SQLite files.
+    for (const name of readdirSync(mesh.home)) {
+      const bytes = readFileSync(join(mesh.home, name));
+      assert.equal(bytes.includes(demoKey), false, `the demo key is in ${name}`);
+    }
   });
 
   it('a key created via REST works through the proxy once distributed; the upstream sees identity, not the key', async () => {
