@@ -23,7 +23,12 @@ export const UsageQuery = Type.Object({
   to: Type.Optional(Timestamp),
   granularity: Type.Union([Type.Literal('minute'), Type.Literal('hour'), Type.Literal('day')], { default: 'hour' }),
 }, Strict);
+/** Upstream response status classes of the allowed requests. */
+const UpstreamStatus = Type.Object({
+  '1xx': Type.Integer(), '2xx': Type.Integer(), '3xx': Type.Integer(), '4xx': Type.Integer(), '5xx': Type.Integer(),
+});
 export const UsageView = Type.Object({
   totals: Type.Object(Counts),
-  series: Type.Array(Type.Object({ start: Timestamp, ...Counts })),
+  upstreamStatus: UpstreamStatus,
+  series: Type.Array(Type.Object({ start: Timestamp, ...Counts, upstreamStatus: UpstreamStatus })),
 });

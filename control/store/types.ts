@@ -31,8 +31,11 @@ export interface UsageEntry {
   apiId: string;
   outcome: Outcome;
   count: number;
-  status?: Partial<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
+  status?: Partial<StatusCounts>;
 }
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+export type StatusCounts = Record<StatusClass, number>;
 export interface UsageReport { version: 1; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number }
 export interface FleetWindow { keyId: string; per: Exclude<Per, 'second'>; windowStart: number; others: number }
 export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number }
@@ -40,5 +43,6 @@ export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entrie
 export type Granularity = 'minute' | 'hour' | 'day';
 export interface UsageQuery { keyId?: string; consumerId?: string; apiId?: string; from: number; to: number; granularity: Granularity }
 export interface UsageCounts { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number }
-export interface UsageSeriesPoint extends UsageCounts { start: number }
-export interface UsageSummary { totals: UsageCounts; series: UsageSeriesPoint[] }
+/** `upstreamStatus`: response status classes of the allowed requests. */
+export interface UsageSeriesPoint extends UsageCounts { start: number; upstreamStatus: StatusCounts }
+export interface UsageSummary { totals: UsageCounts; upstreamStatus: StatusCounts; series: UsageSeriesPoint[] }

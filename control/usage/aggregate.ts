@@ -1,8 +1,12 @@
 // Collapses a report's entries into the rows the store adds to, so a batch costs one upsert per distinct bucket.
-import type { Outcome, UsageEntry } from '../store/types.js';
+import { STATUS_CLASSES, type Outcome, type StatusCounts, type UsageEntry } from '../store/types.js';
 import { windowStart, type FleetPer } from './windows.js';
 
-export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number }
+export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number; status: StatusCounts }
+
+export function zeroStatus(): StatusCounts {
+  return { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
+}
 export interface FleetIncrement { keyId: string; per: FleetPer; windowStart: number; count: number }
 
 export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'): Bucket[] {
@@ -10,9 +14,13 @@ export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'
   for (const e of entries) {
     const start = windowStart(size, e.minute);
     const id = `${start}\u0000${e.keyId}\u0000${e.apiId}\u0000${e.outcome}`;
-    const b = byKey.get(id);
-    if (b === undefined) byKey.set(id, { start, keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: e.count });
-    else b.count += e.count;
+    let b = byKey.get(id);
+    if (b === undefined) {
+      b = { start, keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: 0, status: zeroStatus() };
+      byKey.set(id, b);
+    }
+    b.count += e.count;
+    for (const c of STATUS_CLASSES) b.status[c] += e.status?.[c] ?? 0;
   }
   return [...byKey.values()];
 }

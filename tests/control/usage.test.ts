@@ -92,8 +92,8 @@ describe('GET /v1/usage', () => {
     t = await testApp();
     s = await seed(t);
     const entries = [
-      { minute: day + 60, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 5 },
-      { minute: day + 120, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 6 },
+      { minute: day + 60, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 5, status: { '2xx': 4, '5xx': 1 } },
+      { minute: day + 120, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 6, status: { '2xx': 5 } },
       { minute: day + 3600, keyId: s.keyId, apiId: s.apiId, outcome: 'rejected_quota', count: 2 },
       { minute: day + 3600, keyId: '', apiId: s.apiId, outcome: 'rejected_auth', count: 9 },
       { minute: day + 7200, keyId: s.keyId, apiId: '', outcome: 'rejected_forbidden', count: 1 },
@@ -115,6 +115,16 @@ describe('GET /v1/usage', () => {
     const dayly = (await t.admin('GET', `/v1/usage?${range}&granularity=day`)).json<Usage>();
     assert.equal(dayly.series.length, 1);
     assert.deepEqual(dayly.totals, minute.totals);
+  });
+
+  it('keeps the upstream status classes of allowed requests, in totals and per point', async () => {
+    const zero = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
+    for (const granularity of ['minute', 'hour', 'day']) {
+      const u = (await t.admin('GET', `/v1/usage?${range}&granularity=${granularity}`)).json<{ upstreamStatus: typeof zero; series: { upstreamStatus: typeof zero }[] }>();
+      assert.deepEqual(u.upstreamStatus, { ...zero, '2xx': 9, '5xx': 1 }, granularity);
+      const perPoint = u.series.reduce((n, p) => n + p.upstreamStatus['2xx'] + p.upstreamStatus['5xx'], 0);
+      assert.equal(perPoint, 10, granularity);
+    }
   });
 
   it('filters by key, consumer and API', async () => {

@@ -1,7 +1,8 @@
 // Schema migrations, applied in order inside one transaction each; the applied ones are recorded in
 // schema_migrations. TypeScript strings rather than .sql files so the esbuild bundle (dist/control.js) carries them.
 import { initial } from './001-initial.js';
+import { statusClasses } from './002-status-classes.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial];
+export const MIGRATIONS: Migration[] = [initial, statusClasses];

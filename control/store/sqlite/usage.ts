@@ -3,15 +3,17 @@
 // concurrently duplicated batch is counted once, by any number of service processes sharing the file.
 import type { UsageRepository } from '../repository.js';
 import type {
-  FleetWindow, IngestResult, Limit, UsageCounts, UsageQuery, UsageReport, UsageSummary,
+  FleetWindow, IngestResult, Limit, UsageCounts, UsageQuery, UsageReport, UsageSeriesPoint, UsageSummary,
 } from '../types.js';
-import { bucketsBy, fleetIncrements } from '../../usage/aggregate.js';
+import { bucketsBy, fleetIncrements, zeroStatus } from '../../usage/aggregate.js';
+import { STATUS_CLASSES } from '../types.js';
 import { FLEET_PERS, isFleetPer, windowStart, type FleetPer } from '../../usage/windows.js';
 import type { Db } from './open.js';
 import type { Durable } from './shared.js';
 import type Database from 'better-sqlite3';
 
 const TABLES = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' } as const;
+const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
 /** How long a fleet window's counts are kept after it starts (the window's length plus slack). */
 const FLEET_RETENTION: Record<FleetPer, number> = { minute: 300, hour: 3 * 3600, day: 2 * 86_400, month: 63 * 86_400 };
 
@@ -30,8 +32,10 @@ export class SqliteUsage implements UsageRepository {
       'INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped) VALUES (?, ?, ?, ?, ?) ON CONFLICT (batch_id) DO NOTHING',
     );
     const upsert = (table: string): Database.Statement => db.prepare(
-      `INSERT INTO ${table} (start, key_id, api_id, outcome, consumer_id, count) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = count + excluded.count`,
+      `INSERT INTO ${table} (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
+       VALUES (?, ?, ?, ?, ?, ?, ${STATUS_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = count + excluded.count,
+       ${STATUS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
     );
     this.addBucket = { minute: upsert(TABLES.minute), hour: upsert(TABLES.hour), day: upsert(TABLES.day) };
     this.addFleet = db.prepare(
@@ -82,7 +86,9 @@ export class SqliteUsage implements UsageRepository {
         const consumerOf = (keyId: string): string => plans.get(keyId)?.consumerId ?? '';
         for (const size of ['minute', 'hour', 'day'] as const) {
           const stmt = this.addBucket[size];
-          for (const b of bucketsBy(report.entries, size)) stmt.run(b.start, b.keyId, b.apiId, b.outcome, consumerOf(b.keyId), b.count);
+          for (const b of bucketsBy(report.entries, size)) {
+            stmt.run(b.start, b.keyId, b.apiId, b.outcome, consumerOf(b.keyId), b.count, ...STATUS_CLASSES.map((c) => b.status[c]));
+          }
         }
         for (const inc of fleetIncrements(report.entries, (keyId) => plans.get(keyId)?.pers ?? [])) {
           this.addFleet.run(inc.keyId, inc.per, inc.windowStart, report.reporter, inc.count);
@@ -103,22 +109,29 @@ export class SqliteUsage implements UsageRepository {
     if (q.consumerId !== undefined) { where.push('consumer_id = ?'); args.push(q.consumerId); }
     if (q.apiId !== undefined) { where.push('api_id = ?'); args.push(q.apiId); }
     const rows = this.db.prepare(
-      `SELECT start, outcome, SUM(count) AS n FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} GROUP BY start, outcome ORDER BY start`,
-    ).all(...args) as { start: number; outcome: string; n: number }[];
+      `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+       FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} GROUP BY start, outcome ORDER BY start`,
+    ).all(...args) as ({ start: number; outcome: string; n: number } & Record<string, number>)[];
     const totals: UsageCounts = { allowed: 0, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 };
-    const series = new Map<number, UsageCounts & { start: number }>();
+    const upstreamStatus = zeroStatus();
+    const series = new Map<number, UsageSeriesPoint>();
     for (const r of rows) {
       let point = series.get(r.start);
       if (point === undefined) {
-        point = { start: r.start, allowed: 0, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 };
+        point = { start: r.start, allowed: 0, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0, upstreamStatus: zeroStatus() };
         series.set(r.start, point);
+      }
+      for (const c of STATUS_CLASSES) {
+        const n = r[`status_${c}`] ?? 0;
+        point.upstreamStatus[c] += n;
+        upstreamStatus[c] += n;
       }
       const field = OUTCOME_FIELD[r.outcome];
       if (field === undefined) continue;
       point[field] += r.n;
       totals[field] += r.n;
     }
-    return { totals, series: [...series.values()] };
+    return { totals, upstreamStatus, series: [...series.values()] };
   }
 
   async droppedTotal(): Promise<number> {

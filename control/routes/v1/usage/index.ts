@@ -27,7 +27,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
       throw new ProblemError(400, 'Invalid request', `from/to: more than ${MAX_SERIES_POINTS} ${q.granularity} buckets; narrow the range or use a coarser granularity`);
     }
     const summary = await app.store.usage.query({ keyId: q.keyId, consumerId: q.consumerId, apiId: q.apiId, from, to, granularity: q.granularity });
-    return { totals: summary.totals, series: summary.series.map((p) => ({ ...p, start: iso(p.start) })) };
+    return { totals: summary.totals, upstreamStatus: summary.upstreamStatus, series: summary.series.map((p) => ({ ...p, start: iso(p.start) })) };
   });
 
   // The filter's endpoint: report token, the public usage-report schema as the body schema (unknown fields → 400).
