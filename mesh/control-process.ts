@@ -54,9 +54,10 @@ export function startControlProcess(o: ControlProcessOptions): ControlProcess {
   const supervisor: Supervisor = supervise({
     name: 'control',
     command: process.execPath,
-    args: [join(o.root, 'bin', 'tollgate.mjs'), 'control'],
+    args: ['--import', pathToFileURL(join(o.root, 'mesh', 'parent-watch.mjs')).href, join(o.root, 'bin', 'tollgate.mjs'), 'control'],
     cwd: o.root,
-    stdio: ['ignore', logFd, logFd],
+    // stdin: a pipe nobody writes to; parent-watch.mjs stops the service when it ends (the mesh is gone).
+    stdio: ['pipe', logFd, logFd],
     ownProcessGroup: true,
     env: controlEnv(process.env, o),
     onSpawn: (child, restarts) => writePids(o.home, { mesh: process.pid, control: child.pid ?? null, controlRestarts: restarts }),
@@ -65,8 +66,8 @@ export function startControlProcess(o: ControlProcessOptions): ControlProcess {
     },
   });
   // Its own process group keeps a terminal's Ctrl-C from reaching it, so it must not outlive a mesh that dies
-  // another way (an uncaught error, a broken stdout pipe): 'exit' handlers run synchronously even then. Only
-  // SIGKILL of the mesh escapes this; the next start reaps that one (stale-processes.ts).
+  // another way: 'exit' handlers run synchronously on errors and process.exit; a SIGKILLed mesh is noticed by the
+  // child itself (parent-watch.mjs), and anything left is reaped by the next start (stale-processes.ts).
   const killOnExit = () => {
     const pid = supervisor.pid;
     if (pid !== undefined) {
