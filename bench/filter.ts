@@ -6,6 +6,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { BenchRow } from './row.js';
+import { serializePairs } from '../host/pairs.js';
 
 const ROOT = 1;
 const NOW_NS = 1767225600_000_000_000n + 30_000_000_000n;
@@ -19,29 +20,12 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Exports = Record<string, (...args: number[]) => number> & { memory: { readonly buffer: ArrayBuffer } };
 
-function encodePairs(pairs: Array<[string, string]>): Uint8Array {
-  const enc = new TextEncoder();
-  const parts = pairs.map(([k, v]) => [enc.encode(k), enc.encode(v)] as const);
-  let size = 4 + parts.length * 8;
-  for (const [k, v] of parts) size += k.length + v.length + 2;
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, parts.length, true);
-  let off = 4 + parts.length * 8;
-  parts.forEach(([k, v], i) => {
-    dv.setUint32(4 + i * 8, k.length, true);
-    dv.setUint32(8 + i * 8, v.length, true);
-    out.set(k, off); off += k.length + 1;
-    out.set(v, off); off += v.length + 1;
-  });
-  return out;
-}
 
 /** A minimal Proxy-Wasm host: just enough of ABI 0.2.1 for a stream's lifecycle, with call counting. */
 class StubHost {
   ex!: Exports;
   requestPairs: Uint8Array = new Uint8Array(0);
-  responsePairs = encodePairs([[':status', '200'], ['content-type', 'application/json'], ['content-length', '2']]);
+  responsePairs = serializePairs([[':status', '200'], ['content-type', 'application/json'], ['content-length', '2']]);
   pluginConfig: Uint8Array = new Uint8Array(0);
   nextCas = 1;
   counting = false;
@@ -232,7 +216,7 @@ function best(xs: number[]): number {
 
 async function host(wasm: Uint8Array, cfg: string): Promise<StubHost> {
   const h = new StubHost();
-  h.requestPairs = encodePairs(REQUEST);
+  h.requestPairs = serializePairs(REQUEST);
   await h.load(wasm, cfg);
   return h;
 }

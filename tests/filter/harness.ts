@@ -70,14 +70,5 @@ export function headerAll(headers: Array<[string, string]>, name: string): strin
   return headers.filter(([k]) => k === name).map(([, v]) => v);
 }
 
-/** Seeded PRNG (mulberry32) so randomized tests are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG so randomized tests are reproducible: the host's own (mulberry32). */
+export { seededRandom as prng } from '../../host/interleave.js';
