@@ -26,6 +26,12 @@ function headersContinue(status: number | undefined): boolean {
   return status === undefined || status === 0 || status === 2;
 }
 
+/** Envoy (convertVmCallResultToFilterDataStatus): a body status above 3 (or negative, read unsigned) is
+ * StopIterationNoBuffer. */
+function bodyStatus(status: number | undefined): number | undefined {
+  return status === undefined || status >>> 0 <= 3 ? status : 3;
+}
+
 export const EMPTY: Uint8Array = new Uint8Array(0);
 
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -175,7 +181,7 @@ export class FilterStream {
     if (endOfStream && this.state.maps[trailersMap] === undefined) this.state.maps[trailersMap] = { pairs: [], access: 'rw' };
     this.state.continued[direction] = false;
     const callback = direction === REQUEST ? 'proxy_on_request_body' : 'proxy_on_response_body';
-    const status = this.invoke(callback, [this.id, exposed.length, endOfStream ? 1 : 0]);
+    const status = bodyStatus(this.invoke(callback, [this.id, exposed.length, endOfStream ? 1 : 0]));
     const after = this.state.buffers[direction]?.bytes ?? exposed;
     this.state.buffers[direction] = undefined;
     const trailers = this.state.maps[trailersMap];

@@ -35,8 +35,12 @@ export class MetricRegistry {
   }
 }
 
-/** Envoy's Prometheus stat-name sanitizing: anything outside [a-zA-Z0-9_] becomes '_'. */
-export function prometheusName(name: string): string {
+/**
+ * Envoy's Prometheus name for a `wasmcustom.` stat (PrometheusStatsFormatter::metricName): the namespace is stripped,
+ * anything outside [a-zA-Z0-9_] becomes '_', and no `envoy_` prefix is added — so a name that is empty or starts with
+ * a digit is not a valid Prometheus name and Envoy leaves the metric out (undefined here).
+ */
+export function prometheusName(name: string): string | undefined {
   const clean = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  return /^[0-9]/.test(clean) ? `_${clean}` : clean;
+  return clean === '' || /^[0-9]/.test(clean) ? undefined : clean;
 }

@@ -311,7 +311,10 @@ export class PluginHost implements Host {
       this.counters.failOpenBypasses++;
       return { bypass: true };
     }
-    if (plugin.failStrategy === 'FAIL_RELOAD' && this.clock.now() - vm.failedAtMs >= (this.options.reloadBackoffMs ?? 1000)) {
+    // Envoy (PluginConfig::maybeReloadHandleIfNeeded) measures the back-off from the handle's last load — its
+    // creation or the previous reload attempt — not from the failure: a VM that ran for longer than the back-off is
+    // rebuilt on the very next request, and a reload that fails again waits a full back-off.
+    if (plugin.failStrategy === 'FAIL_RELOAD' && this.clock.now() - vm.loadedAtMs >= (this.options.reloadBackoffMs ?? 1000)) {
       vm = await this.startVm(vm.label, worker, plugin);
       this.workerVms[worker] = vm;
       this.counters.reloads++;
@@ -414,6 +417,7 @@ export class PluginHost implements Host {
     const lines: string[] = [];
     for (const m of this.registry.samples()) {
       const name = prometheusName(m.name);
+      if (name === undefined) continue;
       if (m.type === 'histogram') {
         lines.push(`# TYPE ${name} summary`, `${name}_sum ${m.value}`, `${name}_count ${m.count ?? 0}`);
       } else lines.push(`# TYPE ${name} ${m.type}`, `${name} ${m.value}`);

@@ -349,6 +349,8 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_increment_metric(id: number, delta: bigint): number {
+      // Envoy decides by the id's type bits first: only counter and gauge ids can be incremented at all.
+      if ((id & 3) > 1) return R.BadArgument;
       const stat = vm.metricIds.get(id >>> 0);
       if (stat === undefined) return R.NotFound;
       if (stat.kind === 'counter') {
@@ -371,6 +373,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_get_metric(id: number, resultPtr: number): number {
+      if ((id & 3) > 1) return R.BadArgument; // histogram ids (and type bits 3): Envoy has no value to return
       const stat = vm.metricIds.get(id >>> 0);
       if (stat === undefined) return R.NotFound;
       if (stat.kind === 'histogram') return R.BadArgument;

@@ -71,11 +71,15 @@ export class Vm {
   failed = false;
   failReason = '';
   failedAtMs = 0;
+  /** When this VM was created (Envoy's handle `last_load`): FAIL_RELOAD's back-off counts from here. */
+  readonly loadedAtMs: number;
   private restricted = false;
   private exports: Record<string, unknown> = {};
 
   constructor(readonly label: string, readonly worker: number, readonly spec: PluginSpec, readonly vmConfig: Uint8Array,
-    readonly services: VmServices) {}
+    readonly services: VmServices) {
+    this.loadedAtMs = services.clock.now();
+  }
 
   get busy(): boolean {
     return this.frames.length > 0 || this.restricted;

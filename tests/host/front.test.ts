@@ -222,7 +222,7 @@ test('front: an unreachable upstream gives the router\'s 503 and the stream stil
   await t.host.close();
 });
 
-test('front: body statuses — Buffer accumulates, Watermark holds but shows each chunk, NoBuffer drops', async () => {
+test('front: body statuses — Buffer accumulates, Watermark holds but shows each chunk, NoBuffer (and > 3) drops', async () => {
   const f = await frontWithProbe();
   const sizes: number[] = [];
   let mode = 1;
@@ -244,6 +244,9 @@ test('front: body statuses — Buffer accumulates, Watermark holds but shows eac
   mode = 3;
   r = await post();
   assert.equal(r.body, 'echo:', 'StopIterationNoBuffer: the chunks are not kept');
+  mode = 7;
+  r = await post();
+  assert.equal(r.body, 'echo:', 'a status above 3 is StopIterationNoBuffer, as Envoy maps it');
   await f.close();
 });
 

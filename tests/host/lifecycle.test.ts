@@ -180,6 +180,27 @@ test('FAIL_RELOAD: 503 until the back-off passes, then a fresh VM (start, root c
   await t.host.close();
 });
 
+test('FAIL_RELOAD: the back-off counts from the VM\'s last load (as Envoy\'s handle last_load), not from the trap', async () => {
+  const t = await probeHost({ workers: 1, reloadBackoffMs: 1000 }, { failStrategy: 'FAIL_RELOAD' });
+  t.on('proxy_on_request_headers', (p) => {
+    if (p.getHeader(0, ':path').value === '/boom') p.vm.fn('t_trap')!();
+  });
+  await t.host.advance(5000); // the worker VM has been up for longer than the back-off
+  const old = t.host.vms().workers[0]!;
+  assert.equal((await t.host.request({ method: 'GET', path: '/boom' })).status, 503);
+  assert.equal((await t.host.request({ method: 'GET', path: '/x' })).status, 200, 'rebuilt on the very next request');
+  const fresh = t.host.vms().workers[0]!;
+  assert.notEqual(fresh, old);
+  // The rebuilt VM traps at once: now the back-off (from the reload) applies in full.
+  assert.equal((await t.host.request({ method: 'GET', path: '/boom' })).status, 503);
+  await t.host.advance(999);
+  assert.equal((await t.host.request({ method: 'GET', path: '/x' })).status, 503);
+  await t.host.advance(1);
+  assert.equal((await t.host.request({ method: 'GET', path: '/x' })).status, 200);
+  assert.equal(t.host.stats().reloads, 2);
+  await t.host.close();
+});
+
 test('a trap in a root callback (tick) fails the VM: the next stream on it gets 503', async () => {
   const t = await probeHost({ workers: 1 });
   t.on('proxy_on_tick', (p) => p.vm.fn('t_trap')!());

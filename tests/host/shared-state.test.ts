@@ -114,6 +114,7 @@ test('metrics: ids per VM and type, process-wide stats, Envoy\'s codes, promethe
     const g = define(1, 'tollgate.inflight');
     const h = define(2, 'tollgate.latency-ms');
     const c2 = define(0, 'tollgate.denied');
+    define(0, '9lives'); // not a valid Prometheus name once the namespace is stripped: Envoy leaves it out
     ids[label] = [c, g, h, c2];
     r.badType = define(3, 'x');
     r.incCounter = p.call('increment_metric', c, 2n);
@@ -127,6 +128,10 @@ test('metrics: ids per VM and type, process-wide stats, Envoy\'s codes, promethe
     const slot = p.alloc(8);
     r.getHist = p.call('get_metric', h, slot);
     r.getUnknown = p.call('get_metric', 4000, slot);
+    r.getUnknownHist = p.call('get_metric', 4002, slot);
+    r.incUnknown = p.call('increment_metric', 4000, 1n);
+    r.incUnknownHist = p.call('increment_metric', 4002, 1n);
+    r.recordUnknown = p.call('record_metric', 4002, 1n);
     r.getCounter = p.call('get_metric', c, slot);
     r.counterValue = Number(p.u64(slot));
   });
@@ -136,6 +141,8 @@ test('metrics: ids per VM and type, process-wide stats, Envoy\'s codes, promethe
   assert.deepEqual(r, {
     badType: -2, incCounter: 0, incZero: 2, incNegative: 2, gaugeInc: 0, gaugeDec: 0, histInc: 2, record: 0,
     recordCounter: 0, getHist: 2, getUnknown: 1, getCounter: 0, counterValue: 4,
+    // Envoy checks the id's type bits before looking it up: histogram-typed ids → BadArgument even when unknown.
+    getUnknownHist: 2, incUnknown: 1, incUnknownHist: 2, recordUnknown: 1,
   });
   const byName = Object.fromEntries(t.host.metrics().map((m) => [m.name, m]));
   assert.equal(byName['tollgate.requests']!.value, 4, 'counters from both workers add up');
@@ -147,6 +154,8 @@ test('metrics: ids per VM and type, process-wide stats, Envoy\'s codes, promethe
   assert.match(prom, /^tollgate_latency_ms_count 2$/m);
   assert.match(prom, /^tollgate_host_vm_failures_total 0$/m);
   assert.doesNotMatch(prom, /wasmcustom/);
+  assert.doesNotMatch(prom, /9lives/);
+  assert.ok(t.host.metrics().some((m) => m.name === '9lives'), 'the stat itself exists');
   await t.host.close();
 });
 
