@@ -1,6 +1,7 @@
 // Builds the fastify app. Fixed load order: external plugins → app plugins (store, tokens, metrics, distribution,
 // auth, errors) → routes.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import { Distributor } from './distribution/distributor.js';
 import { targetsFromSettings, usageOptions, wasmPluginOptions } from './distribution/targets/from-settings.js';
 import { registerSwagger } from './plugins/external/swagger.js';
@@ -29,6 +30,22 @@ export interface BuildOptions {
 /** Never log credentials, even if a future serializer adds headers. */
 const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'];
 
+/**
+ * Query strings and path parameters arrive as text, so they need type coercion ('10' → 10); JSON bodies are typed
+ * already, and coercing them would accept {"name": 123} or {"requests": "5"} or a bare string for an array. Bodies get
+ * their own Ajv instance (fastify's own compiler, same options) without coercion.
+ */
+function strictBodyValidators(): ReturnType<typeof AjvCompiler> {
+  const fromPool = AjvCompiler();
+  return (externalSchemas, options) => {
+    const ajvOptions = (options ?? {}) as { customOptions?: Record<string, unknown> };
+    const noCoercion = { ...ajvOptions, customOptions: { ...ajvOptions.customOptions, coerceTypes: false } };
+    const strict = fromPool(externalSchemas, noCoercion as never);
+    const coercing = fromPool(externalSchemas, options);
+    return ((route: { httpPart?: string }) => (route.httpPart === 'body' ? strict : coercing)(route as never)) as never;
+  };
+}
+
 export async function buildApp(settings: ControlSettings, options: BuildOptions = {}): Promise<FastifyInstance> {
   // First: a bad distribution setting must fail before anything is opened.
   const { targets, local } = targetsFromSettings(settings);
@@ -40,6 +57,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
     },
     // Unknown fields are errors, not silently stripped (removeAdditional: false).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: strictBodyValidators() } },
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
   });
@@ -88,6 +106,10 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
     if (body.length === 0) done(null, undefined);
     else parseJson(req, body.toString(), done);
   });
+
+  // Every body this API takes is JSON; fastify's default text/plain parser would turn a wrong content type into a
+  // confusing 'body must be object' 400 instead of 415.
+  app.removeContentTypeParser('text/plain');
 
   registerAuth(app);
   registerErrorHandler(app);
