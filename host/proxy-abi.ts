@@ -407,6 +407,14 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       const stream = vm.effective()?.stream;
       if (stream === undefined || type === 2) return R.Ok;
       stream.continued[type] = true;
+      // Envoy drops its request header/trailer pointers at once (for either direction), so even the rest of this
+      // callback can no longer read or change them.
+      if (stream.logPhase !== true) {
+        for (const map of [MapType.RequestHeaders, MapType.RequestTrailers]) {
+          const slot = stream.maps[map];
+          if (slot !== undefined) slot.access = 'none';
+        }
+      }
       signalStream(stream);
       return R.Ok;
     },

@@ -226,6 +226,46 @@ test('StopIteration on request headers holds body callbacks until continue_strea
   await t.host.close();
 });
 
+test('set_effective_context lasts only for the callback that set it: the next callback starts on its own context', async () => {
+  const t = await probeHost({ workers: 1 });
+  let streamId = 0;
+  t.on('proxy_on_request_headers', (p, args) => {
+    streamId = args[0]!;
+    p.vm.fn('set_ret')!(1); // paused: the stream stays alive between the ticks
+  });
+  const vm = t.host.vms().workers[0]!;
+  const seen: Array<[string, number, number]> = [];
+  let tick = 0;
+  t.on('proxy_on_tick', (p) => {
+    if (p.vm !== vm) return;
+    tick++;
+    if (tick === 1) assert.equal(p.call('set_effective_context', streamId), 0);
+    seen.push([`tick${tick}`, p.getHeader(0, ':path').result, p.property(['request', 'path']).result]);
+    if (tick === 3) {
+      p.vm.fn('set_ret')!(0); // the probe's return value is global: let the response callbacks continue
+      assert.equal(p.call('set_effective_context', streamId), 0);
+      assert.equal(p.call('continue_stream', 0), 0);
+      // Envoy forgets the request headers as soon as continue_stream is called, not when the callback returns.
+      seen.push(['tick3 after continue', p.getHeader(0, ':path').result, p.property(['request', 'path']).result]);
+    }
+  });
+  const pending = t.host.request({ method: 'GET', path: '/held', worker: 0 });
+  await t.host.advance(1);
+  for (let n = 0; n < 3; n++) vm.call('proxy_on_tick', [1], { contextId: 1 });
+  assert.equal((await pending).status, 200);
+  assert.deepEqual(seen, [
+    ['tick1', 0, 0], // acting as the stream: its paused request headers and request.* properties
+    ['tick2', 2, 1], // a new callback is back on the root context: no header map (BadArgument), request.* NotFound
+    ['tick3', 2, 1],
+    ['tick3 after continue', 2, 0],
+  ]);
+  // Once the stream is deleted its id is unknown again.
+  t.on('proxy_on_tick', (p) => seen.push(['after', p.call('set_effective_context', streamId), 0]));
+  vm.call('proxy_on_tick', [1], { contextId: 1 });
+  assert.deepEqual(seen.at(-1), ['after', 2, 0]);
+  await t.host.close();
+});
+
 test('body buffers: clamped reads, set_buffer_bytes replace/append/BadArgument, status, absent buffers', async () => {
   const t = await probeHost();
   const r: Record<string, unknown> = {};
