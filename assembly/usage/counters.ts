@@ -33,6 +33,7 @@ export let maxEntries: i32 = 10000;
 
 export function setMaxEntries(n: i32): void { maxEntries = n; }
 export function addDropped(n: u64): void { dropped += n; }
+export function droppedCount(): u64 { return dropped; }
 export function takeDropped(): u64 { const d = dropped; dropped = 0; return d; }
 export function counterCount(): i32 { return used; }
 

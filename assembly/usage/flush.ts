@@ -14,12 +14,18 @@ import { UsageTarget } from "../config/model";
 import { bump, bumpBy, M_DROPPED, M_FLUSH_FAILED, M_FLUSH_OK } from "../metrics";
 import { storeOthers } from "../quota/shared";
 import { ByteSink } from "../sink";
-import { addDropped, clearCounters, counterCount, takeDropped } from "./counters";
+import { addDropped, clearCounters, counterCount, droppedCount, takeDropped } from "./counters";
 import { parseReply } from "./reply";
 import { writeReport } from "./report";
 
 const MIN_BACKOFF_MS: f64 = 1000;
 const MAX_BACKOFF_MS: f64 = 300000;
+/**
+ * At most this much of a reply body is read. A real reply (a fleet entry per key and window of the report) stays
+ * far below it; a control service answering gigabytes must not make the host's copy fail to allocate (a trap).
+ * A longer reply is parsed up to the cut: the entries before it are applied, the rest ignored.
+ */
+const MAX_REPLY_BYTES: u32 = 4 * 1024 * 1024;
 
 const body = new ByteSink();
 const headers = new PairWriter();
@@ -66,7 +72,9 @@ export function flushTick(target: UsageTarget, nowMs: f64): void {
   if (hasBatch) {
     if (nowMs < nextAttemptMs) return;
   } else {
-    if (counterCount() == 0) return;
+    // Nothing counted and nothing dropped: no report. A drop alone (a refused batch, or the table full) is reported
+    // on its own, so the loss is known even if no further request comes.
+    if (counterCount() == 0 && droppedCount() == 0) return;
     newBatchId();
     batchDropped = takeDropped();
     batchRequests = writeReport(body, BATCH_HEX, REPORTER_HEX, batchDropped);
@@ -141,7 +149,8 @@ export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs:
     bump(M_FLUSH_OK);
     hasBatch = false;
     clearOut();
-    if (bodySize > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, bodySize, OUT_PTR, OUT_LEN) == RESULT_OK) {
+    const want = bodySize < MAX_REPLY_BYTES ? bodySize : MAX_REPLY_BYTES;
+    if (want > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, want, OUT_PTR, OUT_LEN) == RESULT_OK) {
       parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
     }
   } else if (status >= 400 && status < 500 && status != 408 && status != 429) {

@@ -18,7 +18,9 @@ const validateReport = ajv.compile(JSON.parse(readFileSync(new URL('../../schema
 /** A stand-in control service: records every report; `mode` decides the answer. */
 class Control {
   server: Server;
-  mode: 'ok' | 'reset' | '503' | '400' | 'hang' = 'ok';
+  mode: 'ok' | 'reset' | '503' | '400' | 'hang' | 'raw' = 'ok';
+  /** The 200 body sent in 'raw' mode (garbage replies). */
+  raw: Buffer = Buffer.alloc(0);
   received: Array<{ report: Report; headers: Record<string, string | string[] | undefined>; answered: string }> = [];
   fleet: (r: Report) => unknown[] = () => [];
   port = 0;
@@ -33,6 +35,7 @@ class Control {
         if (mode === 'reset') { req.socket.destroy(); return; }
         if (mode === 'hang') return; // never answers; closeAllConnections() ends it
         if (mode === '503') { res.writeHead(503).end(); return; }
+        if (mode === 'raw') { res.writeHead(200, { 'content-type': 'application/json' }).end(this.raw); return; }
         if (mode === '400') { res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"type":"x"}'); return; }
         const stored = this.received.filter((x) => x.answered === 'ok' && x.report.batchId === report.batchId).length > 1;
         res.writeHead(200, { 'content-type': 'application/json' })
@@ -178,16 +181,38 @@ describe('usage reporting', () => {
       control.mode = '400';
       for (let i = 0; i < 3; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 0 });
       await tick(h, 2);
-      const refused = control.received.length;
-      assert.ok(refused >= 1);
+      assert.ok(control.received.length >= 1);
       await tick(h, 3);
-      assert.equal(control.received.length, refused, 'a refused batch is not retried');
+      // Later reports carry the loss as `dropped` (refused again here), but no refused batch id is ever resent.
+      const ids = control.received.map((r) => r.report.batchId);
+      assert.equal(new Set(ids).size, ids.length, 'a refused batch is not retried');
+      assert.ok(control.received.slice(1).every((r) => r.report.entries.length === 0 && r.report.dropped === 3));
       control.mode = 'ok';
       await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 0 });
       await tick(h, 2);
       const reports = control.accepted();
       assert.equal(reports.reduce((a, r) => a + r.dropped, 0), 3);
       assert.equal(totals(reports).get('key_alpha|api_orders|allowed'), 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('reports a refused batch as dropped even when no further request comes', async () => {
+    const h = await start(baseConfig());
+    try {
+      control.mode = '400';
+      for (let i = 0; i < 4; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 1 });
+      await tick(h, 1);
+      assert.ok(control.received.length >= 1);
+      control.mode = 'ok';
+      await tick(h, 2);
+      const reports = control.accepted();
+      assert.equal(reports.reduce((a, r) => a + r.dropped, 0), 4, 'the loss is reported without waiting for new traffic');
+      assert.equal(reports.reduce((a, r) => a + r.entries.length, 0), 0);
+      for (const r of reports) assert.ok(validateReport(r), JSON.stringify(validateReport.errors));
+      await tick(h, 3);
+      assert.equal(control.accepted().length, reports.length, 'nothing left to report: no empty reports');
     } finally {
       await h.host.close();
     }
@@ -244,6 +269,59 @@ describe('usage reporting', () => {
       assert.equal(h.host.stats().vmFailures, 0);
       const r = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
       assert.equal(r.status, 200);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('survives replies that are not JSON at all (binary, truncated, deeply nested, oversized)', async () => {
+    const h = await start(baseConfig([{ requests: 1000, per: 'minute' }]));
+    try {
+      const deep = '{"fleet":' + '['.repeat(100_000);
+      const bodies = [
+        Buffer.from([0x00, 0xff, 0xfe, 0x7b, 0x22, 0x80, 0xc3]),
+        Buffer.from('{"fleet":[{"keyId":"key_alpha","per":"minute","windowStart":1767225600,"oth'),
+        Buffer.from(deep),
+        Buffer.from('{"fleet":[{"keyId":"key_alpha","per":"minute","windowStart":1e400,"others":-0}],"x":"\ud800"}'),
+        // Over the filter's read cap: only the first 4 MiB are read, the parse stops there.
+        Buffer.concat([Buffer.from('{"pad":"'), Buffer.alloc(5 * 1024 * 1024, 0x61), Buffer.from('"}')]),
+      ];
+      let sent = 0;
+      for (const body of bodies) {
+        control.mode = 'raw';
+        control.raw = body;
+        await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+        sent++;
+        await tick(h, 2);
+        assert.equal(h.host.stats().vmFailures, 0, `reply ${body.subarray(0, 20).toString('latin1')}`);
+      }
+      // Every garbage reply was a 200: each batch was delivered once, and requests still pass.
+      const got = control.received.filter((r) => r.answered === 'raw');
+      assert.equal(new Set(got.map((r) => r.report.batchId)).size, got.length, 'a 2xx batch is never resent');
+      assert.equal(totals(got.map((r) => r.report)).get('key_alpha|api_orders|allowed'), sent);
+      const r = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(r.status, 200);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('reconfiguration while a batch waits for retry loses nothing and counts nothing twice', async () => {
+    const h = await start(baseConfig([{ requests: 1000, per: 'minute' }]));
+    try {
+      control.mode = 'reset';
+      for (let i = 0; i < 5; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await tick(h, 2);
+      assert.ok(control.received.length >= 1, 'a batch was attempted and failed before the reconfiguration');
+      const next = withUsage(baseConfig([{ requests: 500, per: 'hour' }]));
+      (next.plans[0] as { id: string }).id = 'pln_silver';
+      await h.host.reconfigure(JSON.stringify(next));
+      for (let i = 0; i < 3; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      control.mode = 'ok';
+      await tick(h, 10, 5000);
+      assert.equal(totals(control.accepted()).get('key_alpha|api_orders|allowed'), 8);
+      assert.ok(control.accepted().every((r) => r.dropped === 0));
+      assert.equal(h.host.stats().vmFailures, 0);
     } finally {
       await h.host.close();
     }
