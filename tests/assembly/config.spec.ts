@@ -106,4 +106,31 @@ describe("configuration decoding", () => {
     }
     expect(true).toBe(true);
   });
+  it("never traps on binary mutations (any byte, invalid UTF-8 included) and names the field in the error", () => {
+    const src = String.UTF8.encode(EXAMPLE);
+    const n = src.byteLength;
+    const buf = new ArrayBuffer(n);
+    let seed: u32 = 777;
+    let rejected = 0;
+    for (let i = 0; i < 3000; i++) {
+      memory.copy(changetype<usize>(buf), changetype<usize>(src), <usize>n);
+      for (let k = 0; k < 3; k++) {
+        seed = seed * 1103515245 + 12345;
+        const pos = <usize>((seed >>> 8) % <u32>n);
+        seed = seed * 1103515245 + 12345;
+        store<u8>(changetype<usize>(buf) + pos, <u8>(seed >>> 16));
+      }
+      const r = decodeConfig(changetype<usize>(buf), <usize>n);
+      if (r.config == null) {
+        rejected++;
+        expect(r.error.length).toBeGreaterThan(0);
+      }
+    }
+    expect(rejected).toBeGreaterThan(1000);
+    // Invalid UTF-8 in an unknown member name reaches the error message without a trap.
+    const bad = String.UTF8.encode('{"version":1,"Zx":1}');
+    store<u8>(changetype<usize>(bad) + 14, 0xff); // the Z
+    const e = decodeConfig(changetype<usize>(bad), <usize>bad.byteLength).error;
+    expect(e.includes("unknown field")).toBe(true, e);
+  });
 });

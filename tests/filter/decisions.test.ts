@@ -180,6 +180,30 @@ describe('key locations, prefixes and switches', () => {
     }
   });
 
+  it('hideCredentials removes the key from the header AND the query parameter when both are sent', async () => {
+    const h = await startHost(baseConfig());
+    try {
+      // Key taken from the header (first location); the query copy, even a different value, must not leak either.
+      const r = await h.host.request({
+        method: 'GET', path: '/orders/1?a=1&api_key=key-alpha&api_key=other-secret&b=2#frag',
+        headers: { 'x-api-key': 'key-alpha' },
+      });
+      assert.equal(r.status, 200);
+      const up = r.upstreamRequest!;
+      assert.equal(header(up.headers, 'x-api-key'), undefined);
+      assert.equal(up.path, '/orders/1?a=1&b=2#frag');
+      assert.equal(header(up.headers, 'x-tollgate-key-id'), 'key_alpha');
+      // Key taken from the query alone: nothing of it is left in the rewritten path.
+      const q = await h.host.request({ method: 'GET', path: '/orders/1?api_key=key-alpha' });
+      assert.equal(q.status, 200);
+      assert.equal(q.upstreamRequest?.path, '/orders/1');
+      assert.ok(!JSON.stringify(q.upstreamRequest).includes('key-alpha'));
+      assert.ok(!JSON.stringify(up).includes('key-alpha') && !JSON.stringify(up).includes('other-secret'));
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('denyUnmatched answers 403 for routes matching no API', async () => {
     const cfg = baseConfig();
     cfg.denyUnmatched = true;
@@ -215,7 +239,16 @@ describe('configuration rejection', () => {
     }
   });
 
-  it('refuses to load with an empty configuration', async () => {
-    await assert.rejects(startHost(''), ConfigRejectedError);
+  it('refuses to load with an empty or absent configuration (size 0), with a log line and no trap', async () => {
+    // Envoy calls proxy_on_configure(root, 0) both for an empty pluginConfig and for none at all.
+    for (const cfg of ['', new Uint8Array(0)]) {
+      await assert.rejects(startHost(cfg), (err: unknown) => {
+        assert.ok(err instanceof ConfigRejectedError);
+        assert.ok(err.logs.some((l) => l.message.includes('configuration rejected: (root): configuration is empty')),
+          JSON.stringify(err.logs.map((l) => l.message)));
+        assert.ok(!/trap|unreachable|abort/i.test(err.message), err.message);
+        return true;
+      });
+    }
   });
 });

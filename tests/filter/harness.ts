@@ -57,7 +57,7 @@ export async function startHost(config: unknown, options: HostOptions = {}): Pro
     rootId: 'tollgate',
     vmId: 'tollgate',
     wasm: wasm(),
-    pluginConfig: typeof config === 'string' ? config : JSON.stringify(config),
+    pluginConfig: typeof config === 'string' || config instanceof Uint8Array ? config : JSON.stringify(config),
   });
   return { host, logs };
 }
