@@ -126,6 +126,20 @@ describe('pagination', () => {
     assert.equal(new Set(seen).size, 7);
   });
 
+  it('ends without an empty page on an exact multiple, on an empty list, and after the cursor item is deleted', async () => {
+    const empty = (await t.admin('GET', '/v1/apis?limit=5')).json<{ items: unknown[]; nextCursor: string | null }>();
+    assert.deepEqual(empty, { items: [], nextCursor: null });
+    const all = (await t.admin('GET', '/v1/consumers?limit=500')).json<{ items: { id: string }[] }>().items;
+    const size = all.length; // 7 from the test before, or however many this run made
+    const first = (await t.admin('GET', `/v1/consumers?limit=${size}`)).json<{ items: unknown[]; nextCursor: string | null }>();
+    assert.equal(first.items.length, size);
+    assert.equal(first.nextCursor, null, 'no cursor to an empty page');
+    const page = (await t.admin('GET', '/v1/consumers?limit=2')).json<{ items: { id: string }[]; nextCursor: string }>();
+    assert.equal((await t.admin('DELETE', `/v1/consumers/${page.items[1]!.id}`)).statusCode, 204);
+    const rest = (await t.admin('GET', `/v1/consumers?limit=500&cursor=${page.nextCursor}`)).json<{ items: { id: string }[] }>().items;
+    assert.deepEqual(rest.map((c) => c.id), all.slice(2).map((c) => c.id), 'the walk goes on after a deleted cursor item');
+  });
+
   it('rejects limits out of range and forged cursors', async () => {
     assert.equal((await t.admin('GET', '/v1/consumers?limit=0')).statusCode, 400);
     assert.equal((await t.admin('GET', '/v1/consumers?limit=501')).statusCode, 400);
