@@ -30,9 +30,63 @@ interface ReplayLine {
   authority?: string;
 }
 
+class UsageError extends Error {}
+
+function readInput(what: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+function intOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPairList = (v: unknown): v is Array<[string, string]> =>
+  Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string');
+
+/** One input line, checked field by field so a bad recording is a clear error (exit 2), never a crash. */
+export function parseReplayLine(line: string, n: number): ReplayLine {
+  let input: unknown;
+  try {
+    input = JSON.parse(line);
+  } catch {
+    throw new UsageError(`line ${n}: not JSON`);
+  }
+  if (!isRecord(input)) throw new UsageError(`line ${n}: expected a JSON object`);
+  for (const key of ['method', 'path', 'body', 'authority'] as const) {
+    if (input[key] !== undefined && typeof input[key] !== 'string') throw new UsageError(`line ${n}: "${key}" must be a string`);
+  }
+  const headers = input.headers;
+  if (headers !== undefined && !isPairList(headers) && !(isRecord(headers) && Object.values(headers).every((v) => typeof v === 'string'))) {
+    throw new UsageError(`line ${n}: "headers" must be an object of strings or a list of [name, value] pairs`);
+  }
+  if (input.worker !== undefined && !(Number.isSafeInteger(input.worker) && (input.worker as number) >= 0)) {
+    throw new UsageError(`line ${n}: "worker" must be an integer ≥ 0`);
+  }
+  if (input.advanceMs !== undefined && !(typeof input.advanceMs === 'number' && Number.isFinite(input.advanceMs) && input.advanceMs >= 0)) {
+    throw new UsageError(`line ${n}: "advanceMs" must be a number ≥ 0`);
+  }
+  return input as ReplayLine;
+}
+
+function readConfig(text: string): ReturnType<typeof readReplayConfig> {
+  try {
+    return readReplayConfig(text);
+  } catch (err) {
+    throw new UsageError(`--config is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
 function parseCluster(spec: string): [string, { host: string; port: number }] {
   const m = /^([^=]+)=(.+):(\d+)$/.exec(spec);
-  if (m === null) throw new Error(`bad --cluster '${spec}' (want NAME=HOST:PORT)`);
+  if (m === null) throw new UsageError(`bad --cluster '${spec}' (want NAME=HOST:PORT)`);
   return [m[1]!, { host: m[2]!, port: Number(m[3]) }];
 }
 
@@ -66,11 +120,29 @@ export async function run(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const plugin = readReplayConfig(readFileSync(values.config, 'utf8'));
+  let setup;
+  try {
+    setup = {
+      workers: intOption('workers', values.workers, 1) ?? 2,
+      startMs: intOption('start-ms', values['start-ms'], 0),
+      clusters: Object.fromEntries((values.cluster ?? []).map(parseCluster)),
+      wasm: readInput('--wasm', values.wasm),
+      plugin: readConfig(readInput('--config', values.config).toString('utf8')),
+      // Every line is checked before anything runs, so a bad recording prints no partial output.
+      lines: readInput('requests', positionals[0]!).toString('utf8').split('\n')
+        .map((line, n) => ({ line, n: n + 1 })).filter(({ line }) => line.trim() !== '')
+        .map(({ line, n }) => parseReplayLine(line, n)),
+    };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`replay: ${err.message}`);
+    return 2;
+  }
+  const { plugin } = setup;
   const host = createHost({
-    workers: values.workers === undefined ? 2 : Number(values.workers),
-    clusters: Object.fromEntries((values.cluster ?? []).map(parseCluster)),
-    ...(values['start-ms'] !== undefined ? { startTimeMs: Number(values['start-ms']) } : {}),
+    workers: setup.workers,
+    clusters: setup.clusters,
+    ...(setup.startMs !== undefined ? { startTimeMs: setup.startMs } : {}),
     onLog: (r) => {
       if (r.level === 'warn' || r.level === 'error' || r.level === 'critical') process.stderr.write(`[wasm ${r.vm}] ${r.level}: ${r.message}\n`);
     },
@@ -80,7 +152,7 @@ export async function run(argv: string[]): Promise<number> {
       name: 'replay',
       rootId: values['root-id'] ?? plugin.rootId ?? 'tollgate',
       vmId: values['vm-id'] ?? 'tollgate',
-      wasm: readFileSync(values.wasm),
+      wasm: setup.wasm,
       pluginConfig: plugin.pluginConfig,
       ...(plugin.failStrategy ? { failStrategy: plugin.failStrategy } : {}),
     });
@@ -93,16 +165,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const lines = readFileSync(positionals[0]!, 'utf8').split('\n').filter((l) => l.trim() !== '');
   try {
-    for (const [n, line] of lines.entries()) {
-      let input: ReplayLine;
-      try {
-        input = JSON.parse(line) as ReplayLine;
-      } catch {
-        console.error(`replay: line ${n + 1} is not JSON`);
-        return 2;
-      }
+    for (const input of setup.lines) {
       if (input.advanceMs !== undefined) await host.advance(input.advanceMs);
       let seen: UpstreamRequest | undefined;
       const req: DownstreamRequest = {
@@ -111,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(input.headers !== undefined ? { headers: input.headers } : {}),
         ...(input.body !== undefined ? { body: input.body } : {}),
         // A recording made with more workers still replays: the worker index wraps around.
-        ...(input.worker !== undefined ? { worker: Math.abs(Math.trunc(input.worker)) % host.workers } : {}),
+        ...(input.worker !== undefined ? { worker: input.worker % host.workers } : {}),
         ...(input.authority !== undefined ? { authority: input.authority } : {}),
       };
       const result = await host.request(req, (u) => {

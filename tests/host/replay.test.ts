@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseReplayLine } from '../../host/replay-cli.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const wasm = join(root, 'build/fixtures/deny-header.wasm');
@@ -72,4 +73,37 @@ test('replay: --help prints usage; missing arguments exit 2', () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /usage: tollgate replay/);
   assert.equal(replay('--wasm', wasm).status, 2);
+});
+
+test('replay: bad input is a clear error with exit 2 and no partial output, never a crash', () => {
+  writeFileSync(join(dir, 'bad.jsonl'), [JSON.stringify({ method: 'GET', path: '/' }), 'null'].join('\n'));
+  const cases: Array<[string[], RegExp]> = [
+    [['--config', join(dir, 'missing.json'), join(dir, 'requests.jsonl')], /cannot read --config .*missing\.json/],
+    [['--config', join(dir, 'config.json'), '--workers', '0', join(dir, 'requests.jsonl')], /--workers must be an integer ≥ 1/],
+    [['--config', join(dir, 'config.json'), join(dir, 'bad.jsonl')], /line 2: expected a JSON object/],
+  ];
+  for (const [args, message] of cases) {
+    const r = replay('--wasm', wasm, ...args);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('replay input lines are checked field by field', () => {
+  assert.deepEqual(parseReplayLine('{"method":"POST","headers":[["a","1"]],"worker":1,"advanceMs":5}', 1),
+    { method: 'POST', headers: [['a', '1']], worker: 1, advanceMs: 5 });
+  const bad: Array<[string, RegExp]> = [
+    ['{"method":', /line 3: not JSON/],
+    ['[1]', /expected a JSON object/],
+    ['{"path":7}', /"path" must be a string/],
+    ['{"headers":{"a":1}}', /"headers" must be/],
+    ['{"headers":[["a"]]}', /"headers" must be/],
+    ['{"worker":-1}', /"worker" must be an integer/],
+    ['{"worker":1.5}', /"worker" must be an integer/],
+    ['{"advanceMs":-5}', /"advanceMs" must be a number/],
+    ['{"advanceMs":"5"}', /"advanceMs" must be a number/],
+  ];
+  for (const [line, message] of bad) assert.throws(() => parseReplayLine(line, 3), message, line);
 });
