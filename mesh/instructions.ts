@@ -16,7 +16,8 @@ export type AdminTokenSource = { kind: 'generated'; token: string } | { kind: 's
 export function adminTokenLine(e: Endpoints, source: AdminTokenSource): string {
   switch (source.kind) {
     case 'generated': return `export TOLLGATE_ADMIN_TOKEN=${q(source.token)}   # generated now, kept in ${e.tokensPath}`;
-    case 'stored': return `export TOLLGATE_ADMIN_TOKEN="$(node -p "require(${JSON.stringify(e.tokensPath)}).admin")"`;
+    // The script is single-quoted for the shell, the path double-quoted for JavaScript: no quote nests in its own kind.
+    case 'stored': return `export TOLLGATE_ADMIN_TOKEN="$(node -p ${q(`require(${JSON.stringify(e.tokensPath)}).admin`)})"`;
     case 'environment': return '# admin token: the TOLLGATE_ADMIN_TOKEN this mesh was started with';
   }
 }
@@ -34,8 +35,9 @@ export function curlLines(e: Endpoints, seed: SeedRecord, key: string | undefine
     `for i in 1 2 3 4 5 6; do curl -s -o /dev/null -w '%{http_code}\\n' -H "x-api-key: ${keyRef}" ${url}; done`,
     `# without a key (401):`,
     `curl -i ${url}`,
-    `# usage, after the next flush:`,
-    `curl -s -H "authorization: Bearer $TOLLGATE_ADMIN_TOKEN" '${e.controlUrl}/v1/usage?keyId=${seed.keyId}&granularity=minute'`,
+    // On a later start the key is a new one whose id is not known here; the consumer covers it.
+    key === undefined ? `# usage of the demo consumer's keys, after the next flush:` : `# usage, after the next flush:`,
+    `curl -s -H "authorization: Bearer $TOLLGATE_ADMIN_TOKEN" '${e.controlUrl}/v1/usage?${key === undefined ? `consumerId=${seed.consumerId}` : `keyId=${seed.keyId}`}&granularity=minute'`,
   ];
   return lines;
 }

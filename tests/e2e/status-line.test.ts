@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ago, formatStatus, statusWriter } from '../../mesh/status-line.js';
@@ -63,9 +67,32 @@ describe('newcomer instructions', () => {
     assert.match(text, /-X POST .*\/v1\/consumers\/con_1\/keys/);
     assert.match(text, /"planId":"pln_1"/);
   });
+  it('on later starts queries usage by the demo consumer (the new key id is not known when the lines are printed)', () => {
+    const text = curlLines(endpoints, seed, undefined).join('\n');
+    assert.match(text, /\/v1\/usage\?consumerId=con_1&granularity=minute/);
+    assert.doesNotMatch(text, /keyId=key_1/);
+  });
+  it('the later-start lines run in a real shell: the stored admin token is read, the new key is extracted', () => {
+    const dir = mkdtempSync(join(tmpdir(), "tollgate it's here "));
+    try {
+      const tokensPath = join(dir, 'tokens.json');
+      writeFileSync(tokensPath, JSON.stringify({ admin: 'tga_stored', report: 'tgr_x' }));
+      const lines = [adminTokenLine({ ...endpoints, tokensPath }, { kind: 'stored' }), curlLines({ ...endpoints, tokensPath }, seed, undefined)[0]!];
+      // curl is replaced by a shell function that checks the token it was given and answers like the control service.
+      const script = [
+        `curl() { case "$*" in *"Bearer tga_stored"*) echo '{"id":"key_2","key":"tgk_fresh"}';; *) echo '{}';; esac; }`,
+        ...lines,
+        'printf "%s %s" "$TOLLGATE_ADMIN_TOKEN" "$TOLLGATE_DEMO_KEY"',
+      ].join('\n');
+      const out = execFileSync('bash', ['-c', script], { encoding: 'utf8' });
+      assert.equal(out, 'tga_stored tgk_fresh');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('prints the admin token only when it was generated', () => {
     assert.match(adminTokenLine(endpoints, { kind: 'generated', token: 'tga_x' }), /export TOLLGATE_ADMIN_TOKEN='tga_x'/);
-    assert.match(adminTokenLine(endpoints, { kind: 'stored' }), /require\("\/h\/tokens\.json"\)\.admin/);
+    assert.match(adminTokenLine(endpoints, { kind: 'stored' }), /node -p 'require\("\/h\/tokens\.json"\)\.admin'/);
     assert.doesNotMatch(adminTokenLine(endpoints, { kind: 'stored' }), /tga_/);
     assert.match(adminTokenLine(endpoints, { kind: 'environment' }), /^# admin token: the TOLLGATE_ADMIN_TOKEN/);
   });
