@@ -421,5 +421,6 @@ export function decodeConfig(ptr: usize, len: usize): DecodeResult {
   } else {
     r.error = (d.field.length > 0 ? d.field : "(root)") + ": " + d.s.error + " (at byte " + d.s.offset.toString() + ")";
   }
+  d.s.release(); // everything kept was copied out of the scanner's buffer
   return r;
 }

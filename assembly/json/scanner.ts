@@ -104,6 +104,18 @@ export class JsonScanner {
     return String.UTF8.decodeUnsafe(this.str, this.strLen, false);
   }
 
+  /**
+   * Frees the string buffer. It is raw heap memory, which the garbage collector does not see: every scanner must be
+   * released when its caller is done, or each configuration and each usage reply leaks its longest string (a
+   * garbage reply with a 4 MiB string would leak 8 MiB per flush until allocation fails, i.e. a trap).
+   */
+  release(): void {
+    if (this.str != 0) heap.free(this.str);
+    this.str = 0;
+    this.strLen = 0;
+    this.strCap = 0;
+  }
+
   private ensureStr(n: usize): void {
     if (n <= this.strCap) return;
     const cap: usize = n < 256 ? 256 : n * 2;

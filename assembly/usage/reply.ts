@@ -14,6 +14,12 @@ const KEY = memory.data(64);
 /** Parses a reply; returns the number of fleet entries delivered, or -1 when the reply is malformed. */
 export function parseReply(ptr: usize, len: usize, sink: FleetSink): i32 {
   const s = new JsonScanner(ptr, len);
+  const n = parseWith(s, sink);
+  s.release();
+  return n;
+}
+
+function parseWith(s: JsonScanner, sink: FleetSink): i32 {
   let delivered = 0;
   if (!s.beginObject()) return -1;
   for (let i = 0; s.nextMember(i); i++) {

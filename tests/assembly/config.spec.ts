@@ -133,4 +133,16 @@ describe("configuration decoding", () => {
     const e = decodeConfig(changetype<usize>(bad), <usize>bad.byteLength).error;
     expect(e.includes("unknown field")).toBe(true, e);
   });
+  it("frees its string buffer: decoding many configurations with long strings does not grow memory", () => {
+    let long = "";
+    for (let i = 0; i < 100000; i++) long += "a";
+    const bad = String.UTF8.encode('{"version":1,"apis":[{"id":"' + long + '","pathPrefix":"/"}],"plans":[],"keys":[]}');
+    decodeConfig(changetype<usize>(bad), <usize>bad.byteLength);
+    const before = memory.size();
+    for (let i = 0; i < 200; i++) {
+      expect(decodeConfig(changetype<usize>(bad), <usize>bad.byteLength).error.includes("apis[0].id")).toBe(true);
+    }
+    // A leaked 200 KB buffer per decode would be ~40 MB (> 600 pages).
+    expect(memory.size() - before).toBeLessThan(16);
+  });
 });

@@ -51,4 +51,18 @@ describe("usage reply parsing", () => {
     for (let i = 0; i < 10000; i++) deep += "[";
     expect(parse('{"x":' + deep)).toBe(-1);
   });
+  it("frees its string buffer: parsing many replies with long strings does not grow memory", () => {
+    let pad = "";
+    for (let i = 0; i < 100000; i++) pad += "a";
+    const reply = String.UTF8.encode('{"pad":"' + pad + '","fleet":[]}');
+    const truncated = String.UTF8.encode('{"pad":"' + pad);
+    parseReply(changetype<usize>(reply), <usize>reply.byteLength, sink); // warm-up: the first buffer may stay cached
+    const before = memory.size();
+    for (let i = 0; i < 200; i++) {
+      expect(parseReply(changetype<usize>(reply), <usize>reply.byteLength, sink)).toBe(0);
+      expect(parseReply(changetype<usize>(truncated), <usize>truncated.byteLength, sink)).toBe(-1);
+    }
+    // A leaked 200 KB buffer per parse would be ~80 MB (> 1,200 pages).
+    expect(memory.size() - before).toBeLessThan(16);
+  });
 });

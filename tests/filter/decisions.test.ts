@@ -204,6 +204,36 @@ describe('key locations, prefixes and switches', () => {
     }
   });
 
+  it('a 256-byte key is accepted (raw or fully percent-encoded), 257 bytes are refused, and upstream RateLimit-* are replaced', async () => {
+    const k256 = 'k'.repeat(256);
+    const cfg = baseConfig();
+    cfg.keys.push([digest(k256), 'key_long', 'con_long', 0]);
+    const h = await startHost(cfg);
+    try {
+      const upstream = (): { status: number; headers: Array<[string, string]> } =>
+        ({ status: 200, headers: [['ratelimit-limit', '999999'], ['ratelimit-remaining', 'x']] });
+      const raw = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': k256 } }, upstream);
+      assert.equal(raw.status, 200);
+      assert.deepEqual(headerAll(raw.headers, 'ratelimit-limit'), ['100']);
+      assert.deepEqual(headerAll(raw.headers, 'ratelimit-remaining'), ['99']);
+      const encoded = '%6B'.repeat(256); // 768 bytes on the wire, 256 decoded
+      const q = await h.host.request({ method: 'GET', path: `/orders?api_key=${encoded}` });
+      assert.equal(q.status, 200);
+      assert.equal(header(q.upstreamRequest!.headers, 'x-tollgate-key-id'), 'key_long');
+      for (const req of [
+        { method: 'GET', path: '/orders', headers: { 'x-api-key': k256 + 'k' } },
+        { method: 'GET', path: `/orders?api_key=${encoded}%6B` },
+        { method: 'GET', path: `/orders?api_key=${'k'.repeat(300)}` },
+      ]) {
+        const r = await h.host.request(req);
+        assert.equal(r.status, 401, req.path.slice(0, 30));
+        assert.equal(problem(r.body).type, 'urn:tollgate:problem:invalid-key');
+      }
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('denyUnmatched answers 403 for routes matching no API', async () => {
     const cfg = baseConfig();
     cfg.denyUnmatched = true;
