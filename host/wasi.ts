@@ -43,8 +43,15 @@ export function wasiFunctions(e: WasiEnvironment): WasiFunctions {
       return ERRNO_SUCCESS;
     },
     fd_read: (): number => ERRNO_NOSYS,
-    fd_seek: (): number => ERRNO_SUCCESS,
-    fd_close: (): number => ERRNO_SUCCESS,
+    // Envoy's Context::error logs these at trace level and carries on.
+    fd_seek(): number {
+      e.log('trace', 'wasi_unstable fd_seek');
+      return ERRNO_SUCCESS;
+    },
+    fd_close(): number {
+      e.log('trace', 'wasi_unstable fd_close');
+      return ERRNO_SUCCESS;
+    },
     fd_fdstat_get(fd: number, statPtr: number): number {
       if (fd !== 1 && fd !== 2) return ERRNO_BADF;
       // Envoy zeroes the 24-byte fdstat except fs_rights_base = FD_WRITE (64).
@@ -83,14 +90,16 @@ export function wasiFunctions(e: WasiEnvironment): WasiFunctions {
     },
     random_get(buf: number, len: number): number {
       if (len >>> 0 > 65536) return ERRNO_INVAL;
+      if (len === 0) return ERRNO_SUCCESS; // nothing written, the pointer is not checked
       const bytes = new Uint8Array(len >>> 0);
       randomFillSync(bytes);
       e.memory.write(buf, bytes);
       return ERRNO_SUCCESS;
     },
-    proc_exit(code: number): void {
-      // Envoy only logs: the VM keeps running, the guest's caller decides what happens next.
-      e.log('info', `proc_exit(${code}) called`);
+    proc_exit(): void {
+      // Envoy only logs (Context::error, at trace level): the VM keeps running, the guest's caller decides what
+      // happens next.
+      e.log('trace', 'wasi_unstable proc_exit');
     },
   };
 }

@@ -159,7 +159,10 @@ test('send_local_response overrides Continue, skips the upstream, and still pass
     const [b, bl] = p.put('no key');
     const [h, hl] = p.put(encodePairs([['x-why', 'missing']]));
     assert.equal(p.call('send_local_response', 401, d, dl, b, bl, h, hl, -1), 0);
+    // Deferred until the VM call returns: nothing of the reply has run yet and the callback's frame is intact.
+    afterSend = { last: t.calls.at(-1)!, path: p.getHeader(0, ':path').value };
   });
+  let afterSend = { last: '', path: '' };
   let seenStatus = '';
   let requestPathInReply = '';
   t.on('proxy_on_response_headers', (p) => {
@@ -181,6 +184,7 @@ test('send_local_response overrides Continue, skips the upstream, and still pass
   assert.deepEqual(r.headers, [['content-length', '6'], ['content-type', 'text/plain'], ['x-why', 'missing']]);
   assert.equal(seenStatus, '401');
   assert.equal(requestPathInReply, '/');
+  assert.deepEqual(afterSend, { last: 'worker0:proxy_on_request_headers(2,6,1)', path: '/' });
   assert.deepEqual(t.calls.map((c) => c.split('(')[0]), ['worker0:proxy_on_context_create', 'worker0:proxy_on_request_headers',
     'worker0:proxy_on_response_headers', 'worker0:proxy_on_response_body', 'worker0:proxy_on_log', 'worker0:proxy_on_done', 'worker0:proxy_on_delete']);
   await t.host.close();
