@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigRejectedError } from '../../host/index.js';
-import { baseConfig, digest, header, headerAll, startHost, type Harness } from './harness.js';
+import { baseConfig, digest, header, headerAll, startHost, T0, type Harness } from './harness.js';
 
 function problem(body: Uint8Array): { type: string; status: number } {
   return JSON.parse(new TextDecoder().decode(body)) as { type: string; status: number };
@@ -229,6 +229,28 @@ describe('key locations, prefixes and switches', () => {
         assert.equal(r.status, 401, req.path.slice(0, 30));
         assert.equal(problem(r.body).type, 'urn:tollgate:problem:invalid-key');
       }
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('notBefore and expiresAt bound a key to [notBefore, expiresAt) on the clock', async () => {
+    const cfg = baseConfig();
+    const t0 = T0 / 1000;
+    cfg.keys.push([digest('key-window'), 'key_window', 'con_w', 0, t0 + 20, t0 + 10]);
+    const h = await startHost(cfg);
+    const call = async (): Promise<number> =>
+      (await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-window' } })).status;
+    try {
+      assert.equal(await call(), 401, 'not yet valid');
+      await h.host.advance(9_000);
+      assert.equal(await call(), 401, 'one second before notBefore');
+      await h.host.advance(1_000);
+      assert.equal(await call(), 200, 'at notBefore');
+      await h.host.advance(9_000);
+      assert.equal(await call(), 200, 'one second before expiresAt');
+      await h.host.advance(1_000);
+      assert.equal(await call(), 401, 'at expiresAt');
     } finally {
       await h.host.close();
     }

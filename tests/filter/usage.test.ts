@@ -150,6 +150,25 @@ describe('usage reporting', () => {
     }
   });
 
+  it('backs off exponentially while the control service keeps failing', async () => {
+    const h = await start(baseConfig());
+    try {
+      control.mode = 'reset';
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 0 });
+      const attemptsAt: number[] = [];
+      for (let t = 1; t <= 40; t++) {
+        const before = control.received.length;
+        await tick(h, 1);
+        if (control.received.length > before) attemptsAt.push(t);
+      }
+      // Interval 1 s, back-off 1 s doubling: attempts at ticks 1, 2, 4, 8, 16, 32 (not on every tick).
+      assert.deepEqual(attemptsAt, [1, 2, 4, 8, 16, 32]);
+      assert.equal(new Set(control.received.map((r) => r.report.batchId)).size, 1, 'one batch, retried under its id');
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('retries a batch whose call timed out', async () => {
     const cfg = baseConfig();
     const h = await startHost({ ...withUsage(cfg), usage: { ...(withUsage(baseConfig()).usage as object), timeoutMs: 500 } },
