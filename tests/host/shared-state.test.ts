@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeHost, text, utf8, type Probe } from './helpers.js';
+import { SharedStore } from '../../host/shared-store.js';
 
 function setShared(p: Probe, key: string, value: string, cas: number): number {
   const [k, kl] = p.put(key);
@@ -43,6 +44,20 @@ test('shared data: NotFound leaves cas unwritten; cas 0 is unconditional; stale 
   });
   assert.equal(text(t.host.sharedData('vm1').get('k')!.value), 'v4');
   await t.host.close();
+});
+
+test('the CAS counter is one for every vm_id and skips 0 when it wraps (a cas of 0 would mean "unconditional")', () => {
+  const store = new SharedStore();
+  const v = utf8.encode('x');
+  assert.equal(store.set('a', 'k', v, 0), 0);
+  assert.equal(store.set('b', 'k', v, 0), 0);
+  assert.deepEqual([store.get('a', 'k')!.cas, store.get('b', 'k')!.cas], [1, 2], 'one counter across vm_ids');
+  (store as unknown as { casCounter: number }).casCounter = 0xfffffffe;
+  store.set('a', 'k', v, 0);
+  assert.equal(store.get('a', 'k')!.cas, 0xffffffff);
+  store.set('a', 'k', v, 0);
+  assert.equal(store.get('a', 'k')!.cas, 1, 'wraps past 0');
+  assert.equal(store.set('a', 'k', v, 0xffffffff), 8, 'the old cas is stale');
 });
 
 test('shared data is process-wide per vm_id: the canary\'s writes are visible to workers and the main thread', async () => {

@@ -119,7 +119,7 @@ test('map availability: request headers are gone in response callbacks, read-onl
   await t.host.close();
 });
 
-test('header pairs from the guest: malformed input (truncated, missing NUL, trailing bytes, > 1024 pairs) is an empty list', async () => {
+test('header pairs from the guest: malformed input (truncated, missing NUL, trailing bytes, > 1024 pairs, > 1 MiB) is an empty list', async () => {
   const good = encodePairs([[':method', 'GET'], ['x-a', '1']]);
   assert.equal(good.length, 38, 'the example from the notes is 38 bytes');
   const truncated = good.subarray(0, good.length - 1);
@@ -127,8 +127,20 @@ test('header pairs from the guest: malformed input (truncated, missing NUL, trai
   missingNul[good.length - 1] = 0x41;
   const trailing = new Uint8Array([...good, 0]);
   const many = encodePairs(Array.from({ length: 1025 }, (_, n) => [`k${n}`, 'v'] as [string, string]));
+  // One pair ("k", "x" × n) is 4 + 8 + 2 + 1 + n bytes: Envoy's limit is 1 MiB for the whole serialized list.
+  const onePair = (n: number) => {
+    const bytes = new Uint8Array(15 + n).fill(0x78);
+    new DataView(bytes.buffer).setUint32(0, 1, true);
+    new DataView(bytes.buffer).setUint32(4, 1, true);
+    new DataView(bytes.buffer).setUint32(8, n, true);
+    bytes.set([0x6b, 0], 12);
+    bytes[14 + n] = 0;
+    return bytes;
+  };
+  const MiB = 1024 * 1024;
   const cases: Array<[string, Uint8Array, Array<[string, string]>]> = [
     ['good', good, [[':method', 'GET'], ['x-a', '1']]],
+    ['exactly 1 MiB', onePair(MiB - 15), [['k', 'x'.repeat(MiB - 15)]]], ['1 MiB + 1 byte', onePair(MiB - 14), []],
     ['truncated', truncated, []], ['missing NUL', missingNul, []], ['trailing bytes', trailing, []], ['1025 pairs', many, []],
     ['exactly 1024 pairs', encodePairs(Array.from({ length: 1024 }, (_, n) => [`k${n}`, 'v'] as [string, string])), Array.from({ length: 1024 }, (_, n) => [`k${n}`, 'v'] as [string, string])],
   ];
