@@ -39,6 +39,8 @@ function lookupMap(vm: Vm, type: number, write: boolean): MapLookup {
 
 const MAX_BUFFER_TYPE = BufferType.CallData;
 
+const badMapType = (type: number): boolean => type >>> 0 > MapType.HttpCallResponseTrailers;
+
 function lookupBuffer(vm: Vm, type: number): Uint8Array | undefined {
   const frame = vm.frame();
   switch (type) {
@@ -187,6 +189,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return result;
     },
     proxy_get_header_map_value(type: number, keyPtr: number, keySize: number, valuePtrPtr: number, valueSizePtr: number): number {
+      if (badMapType(type)) return R.BadArgument; // checked before any memory access, as Envoy does
       const key = mem.readString(keyPtr, keySize).toLowerCase();
       const m = lookupMap(vm, type, false);
       if ('error' in m) return m.error;
@@ -196,6 +199,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
+      if (badMapType(type)) return R.BadArgument; // checked before any memory access, as Envoy does
       const key = mem.readString(keyPtr, keySize).toLowerCase();
       const value = mem.readString(valuePtr, valueSize);
       const m = lookupMap(vm, type, true);
@@ -204,6 +208,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_replace_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
+      if (badMapType(type)) return R.BadArgument; // checked before any memory access, as Envoy does
       const key = mem.readString(keyPtr, keySize).toLowerCase();
       const value = mem.readString(valuePtr, valueSize);
       const m = lookupMap(vm, type, true);
@@ -212,6 +217,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_remove_header_map_value(type: number, keyPtr: number, keySize: number): number {
+      if (badMapType(type)) return R.BadArgument; // checked before any memory access, as Envoy does
       const key = mem.readString(keyPtr, keySize).toLowerCase();
       const m = lookupMap(vm, type, true);
       if ('error' in m) return m.error;
@@ -230,6 +236,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
+      if (badMapType(type)) return R.BadArgument; // checked before any memory access, as Envoy does
       const pairs = parsePairs(mem.read(ptr, size));
       const m = lookupMap(vm, type, true);
       if ('error' in m) return m.error;
@@ -238,6 +245,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_get_header_map_size(type: number, sizePtr: number): number {
+      if (badMapType(type)) return R.BadArgument; // checked before any memory access, as Envoy does
       const m = lookupMap(vm, type, true); // Envoy sizes the mutable map
       if ('error' in m) return m.error;
       mem.writeU32(sizePtr, m.slot.pairs.reduce((s, [k, v]) => s + utf8.encode(k).length + utf8.encode(v).length, 0));

@@ -391,9 +391,14 @@ test('out-of-bounds pointers return InvalidMemoryAccess (6) instead of trapping'
     codes.push(p.call('get_current_time_nanoseconds', huge));
     codes.push(p.call('set_shared_data', huge, 3, 0, 1, 0));
     codes.push(p.call('http_call', huge, 1, 0, 0, 0, 0, 0, 0, 0, 0));
+    // Like the log level, a header map type is checked before memory: a bad type is BadArgument whatever the pointers.
+    badType.push(...['get_header_map_value', 'add_header_map_value', 'replace_header_map_value'].map((f) => p.call(f, 8, huge, 4, huge, 4)));
+    badType.push(p.call('remove_header_map_value', 8, huge, 4), p.call('set_header_map_pairs', 8, huge, 4), p.call('get_header_map_size', 8, huge));
   });
+  const badType: number[] = [];
   const r = await t.host.request({ method: 'GET', path: '/' });
   assert.deepEqual(codes, [6, 6, 6, 6, 6, 6, 6]);
+  assert.deepEqual(badType, [2, 2, 2, 2, 2, 2]);
   assert.equal(r.status, 200, 'the stream continues: no trap');
   await t.host.close();
 });
