@@ -73,10 +73,16 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
     if (vm.failed || root?.root === undefined || root.root.deleted) return;
     try {
       if (outcome.kind === 'reset') {
-        vm.status = { code: R.BrokenConnection, message: 'reset' };
-        vm.call('proxy_on_http_call_response', [rootId, token, 0, 0, 0], { contextId: rootId });
+        // Envoy sets the root context's status for the callback and afterwards clears only the message: the code
+        // stays 11 until something else sets it (a later successful response does not).
+        const status = { code: R.BrokenConnection, message: 'reset' };
+        vm.statuses.set(rootId, status);
+        try {
+          vm.call('proxy_on_http_call_response', [rootId, token, 0, 0, 0], { contextId: rootId });
+        } finally {
+          status.message = '';
+        }
       } else {
-        vm.status = { code: R.Ok, message: '' };
         vm.call('proxy_on_http_call_response',
           [rootId, token, outcome.headers.length, outcome.body.length, outcome.trailers.length],
           { contextId: rootId, httpCall: { headers: outcome.headers, body: outcome.body, trailers: outcome.trailers } });
@@ -98,9 +104,12 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.Ok;
     },
     proxy_get_status(codePtr: number, msgPtrPtr: number, msgSizePtr: number): number {
+      const ctx = vm.effective();
+      // Each context has its own status; only root contexts (which own http_calls) ever get a non-zero one.
+      const status = (ctx === undefined ? undefined : vm.statuses.get(ctx.id)) ?? { code: R.Ok, message: '' };
       mem.checkSlot(codePtr, 4);
-      mem.copyOut(utf8.encode(vm.status.message), msgPtrPtr, msgSizePtr);
-      mem.writeU32(codePtr, vm.status.code);
+      mem.copyOut(utf8.encode(status.message), msgPtrPtr, msgSizePtr);
+      mem.writeU32(codePtr, status.code);
       return R.Ok;
     },
     proxy_set_property(pathPtr: number, pathSize: number, valuePtr: number, valueSize: number): number {

@@ -67,7 +67,8 @@ export class Vm {
   readonly ticks = new Map<number, TimerHandle>();
   nextContextId = 1;
   nextHttpToken = 4;
-  status: { code: number; message: string } = { code: 0, message: '' };
+  /** proxy_get_status per root context (Envoy's Context::status_code_/status_message_): the code is sticky. */
+  readonly statuses = new Map<number, { code: number; message: string }>();
   failed = false;
   failReason = '';
   failedAtMs = 0;

@@ -153,6 +153,19 @@ test('http_call failure: connection refused and reset arrive as (token, 0, 0, 0)
     assert.equal(s.headers, 0);
   }
   assert.deepEqual(seen.map((s) => s.args[1]).sort(), [4, 8]);
+  // Envoy clears only the message after the failure callback: the root context's code stays 11, even while a later
+  // successful response is delivered, whereas a stream context has a status of its own (0).
+  let streamStatus = -1;
+  t.on('proxy_on_request_headers', (p) => {
+    assert.equal(call(p, 'svc', GET('/later'), '', 1000).result, 0);
+    const status = p.alloc(4);
+    p.call('get_status', status, ...p.outSlots());
+    streamStatus = p.u32(status);
+  });
+  await t.host.request({ method: 'GET', path: '/', worker: 1 });
+  await until(() => seen.length === 3, t.host);
+  assert.equal(streamStatus, 0);
+  assert.deepEqual([seen[2]!.args[1], seen[2]!.headers > 0, seen[2]!.status, seen[2]!.message], [12, true, 11, '']);
   await t.host.close();
 });
 
