@@ -242,6 +242,39 @@ test('StopIteration on request headers holds body callbacks until continue_strea
   await t.host.close();
 });
 
+test('request-header status mapping: 0 and 2 continue; 1, 3, 4 and anything above (or negative) stop all iteration', async () => {
+  for (const ret of [0, 2, 1, 3, 4, 5, -1]) {
+    const t = await probeHost({ workers: 1 });
+    let streamId = 0;
+    t.on('proxy_on_request_headers', (p, args) => {
+      streamId = args[0]!;
+      p.vm.fn('set_ret')!(ret);
+    });
+    t.on('proxy_on_request_body', (p) => p.vm.fn('set_ret')!(0));
+    let done = false;
+    const pending = t.host.request({ method: 'POST', path: '/', body: 'b', worker: 0 }).then((r) => {
+      done = true;
+      return r;
+    });
+    await t.host.advance(1);
+    const stops = ret !== 0 && ret !== 2;
+    const bodySeen = () => t.calls.some((c) => c.includes('proxy_on_request_body'));
+    assert.equal(done, !stops, `status ${ret}`);
+    assert.equal(bodySeen(), !stops, `status ${ret}: body callback`);
+    if (stops) {
+      t.on('proxy_on_tick', (p) => {
+        p.call('set_effective_context', streamId);
+        p.call('continue_stream', 0);
+      });
+      const vm = t.host.vms().workers[0]!;
+      vm.call('proxy_on_tick', [1], { contextId: 1 });
+    }
+    assert.equal((await pending).status, 200, `status ${ret}`);
+    assert.ok(bodySeen(), `status ${ret}: body after continue`);
+    await t.host.close();
+  }
+});
+
 test('set_effective_context lasts only for the callback that set it: the next callback starts on its own context', async () => {
   const t = await probeHost({ workers: 1 });
   let streamId = 0;
