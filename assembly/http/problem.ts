@@ -21,7 +21,7 @@ const BODIES: ArrayBuffer[] = [
   problemBody("invalid-key", "API key not valid", 401),
   problemBody("forbidden", "Not allowed for this API key", 403),
   problemBody("quota-exceeded", "Quota exceeded", 429),
-  problemBody("bad-request", "Request headers could not be read", 400),
+  problemBody("bad-request", "Request headers could not be read, or the path is ambiguous", 400),
 ];
 const DETAILS: ArrayBuffer[] = [
   String.UTF8.encode("tollgate_missing_key"), String.UTF8.encode("tollgate_invalid_key"),

@@ -23,6 +23,7 @@ import {
 } from "../streams";
 import { countRequest, OUT_REJECTED_AUTH, OUT_REJECTED_FORBIDDEN, OUT_REJECTED_QUOTA } from "../usage/counters";
 import { P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_MISSING_KEY, P_QUOTA, sendProblem } from "./problem";
+import { normalizePath, pathNeedsNormalizing } from "./path";
 import { paramValue, paramValueLen, findParam, pathWithout } from "./query";
 
 export const FILTER_CONTINUE: u32 = 0;
@@ -34,6 +35,8 @@ const MAX_HOST_BYTES: usize = 1024;
 const table = new PairTable();
 const writer = new PairWriter();
 const newPath = new ByteSink();
+/** The normalized path used for matching (only for paths that need it; see path.ts). */
+const matchPath = new ByteSink();
 const HOST = memory.data(<i32>MAX_HOST_BYTES);
 // Percent-decoding never grows, and a raw value over 3 × 256 bytes cannot decode to ≤ 256: 768 bytes suffice.
 const KEY = memory.data(<i32>MAX_KEY_BYTES * 3);
@@ -184,10 +187,23 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   if (authIdx >= 0 && table.valueLen(authIdx) <= MAX_HOST_BYTES) {
     hostLen = normalizeAuthority(table.valuePtr(authIdx), table.valueLen(authIdx), HOST);
   }
+  let mPath = path, mLen = pathLength(path, fullPathLen);
+  if (pathNeedsNormalizing(mPath, mLen)) {
+    matchPath.reset();
+    const buf = matchPath.reserve(mLen);
+    const n = normalizePath(path, mLen, buf);
+    if (n < 0) {
+      // A dot segment: refused whatever the route, or it could be matched as one API and served as another.
+      bump(M_DENIED_FORBIDDEN);
+      sendProblem(P_BAD_REQUEST, null);
+      return FILTER_STOP;
+    }
+    mPath = buf; mLen = <usize>n;
+  }
   const apiIdx = matchApi(
     cfg.apis,
     methodIdx >= 0 ? table.valuePtr(methodIdx) : 0, methodIdx >= 0 ? table.valueLen(methodIdx) : 0,
-    HOST, hostLen, path, pathLength(path, fullPathLen),
+    HOST, hostLen, mPath, mLen,
   );
   if (apiIdx < 0) {
     if (cfg.denyUnmatched) return reject(cfg, P_FORBIDDEN, OUT_REJECTED_FORBIDDEN, 0, 0, 0, 0, nowSeconds(), null);

@@ -1,6 +1,7 @@
 import { percentDecode } from "../../assembly/percent";
 import { matchApi, normalizeAuthority, pathLength } from "../../assembly/match";
 import { findParam, paramValue, paramValueLen, pathWithout } from "../../assembly/http/query";
+import { normalizePath, pathNeedsNormalizing } from "../../assembly/http/path";
 import { decodeConfig } from "../../assembly/config/decode";
 import { ByteSink } from "../../assembly/sink";
 
@@ -95,5 +96,37 @@ describe("query parameters", () => {
     expect(String.UTF8.decodeUnsafe(sink.ptr, sink.len)).toBe("/p");
     b = String.UTF8.encode("/p?a=1");
     expect(pathWithout(changetype<usize>(b), <usize>b.byteLength, names, 1, sink)).toBe(false);
+  });
+});
+
+function np(s: string): string {
+  const b = String.UTF8.encode(s);
+  if (!pathNeedsNormalizing(changetype<usize>(b), <usize>b.byteLength)) return "=" + s;
+  const out = new ArrayBuffer(b.byteLength + 1);
+  const n = normalizePath(changetype<usize>(b), <usize>b.byteLength, changetype<usize>(out));
+  if (n < 0) return "<refused>";
+  return String.UTF8.decodeUnsafe(changetype<usize>(out), <usize>n);
+}
+
+describe("path normalization for matching", () => {
+  it("leaves ordinary paths alone (no copy)", () => {
+    expect(np("/orders/7")).toBe("=/orders/7");
+    expect(np("/v1/a.b/c..d")).toBe("=/v1/a.b/c..d");
+    expect(np("")).toBe("=");
+  });
+  it("decodes unreserved escapes, reads \\ %2F %5C as '/', merges slashes", () => {
+    expect(np("/%6Frders/1")).toBe("/orders/1");
+    expect(np("//orders///1")).toBe("/orders/1");
+    expect(np("/orders\\1")).toBe("/orders/1");
+    expect(np("/orders%2f1%5C2")).toBe("/orders/1/2");
+    expect(np("/a%20b/%7e%2D")).toBe("/a%20b/~-");
+    expect(np("/.well-known/x")).toBe("/.well-known/x");
+    expect(np("/a%2")).toBe("/a%2");
+    expect(np("/a%zz")).toBe("/a%zz");
+  });
+  it("refuses '.' and '..' segments, however spelled", () => {
+    const bad: string[] = ["/orders/../admin", "/./orders", "/orders/.", "/orders/..", "/%2e%2E/admin", "/orders%2F..%2Fadmin",
+      "/orders\\..\\admin", "/orders//..//admin", "..", ".", "/.%2e/x", "/orders/%2e"];
+    for (let i = 0; i < bad.length; i++) expect(np(bad[i])).toBe("<refused>", bad[i]);
   });
 });

@@ -256,6 +256,27 @@ describe('key locations, prefixes and switches', () => {
     }
   });
 
+  it('matches on the normalized path: escaped or doubled spellings need the key, dot segments are refused', async () => {
+    const h = await startHost(baseConfig());
+    try {
+      for (const path of ['/%6Frders/1', '//orders/1', '/orders%2F1', '/%6frders']) {
+        const r = await h.host.request({ method: 'GET', path });
+        assert.equal(r.status, 401, `${path} is /orders: a key is required`);
+      }
+      const ok = await h.host.request({ method: 'GET', path: '/%6Frders/1?x=1', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.upstreamRequest?.path, '/%6Frders/1?x=1', 'the upstream gets the path as sent');
+      for (const path of ['/orders/../admin', '/orders/%2e%2e/admin', '/public/./x', '/orders%2F..%2Fadmin?api_key=key-alpha']) {
+        const r = await h.host.request({ method: 'GET', path, headers: { 'x-api-key': 'key-alpha' } });
+        assert.equal(r.status, 400, path);
+        assert.equal(problem(r.body).type, 'urn:tollgate:problem:bad-request');
+        assert.equal(r.upstreamRequest, undefined);
+      }
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('denyUnmatched answers 403 for routes matching no API', async () => {
     const cfg = baseConfig();
     cfg.denyUnmatched = true;
