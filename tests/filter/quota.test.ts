@@ -33,6 +33,37 @@ describe('quota exactness with 4 workers racing on one key', () => {
   });
 });
 
+describe('CAS retries running out', () => {
+  it('answers 429 with Retry-After: 1 after 8 lost CAS writes, and counts nothing', async () => {
+    const h = await startHost(baseConfig([{ requests: 100, per: 'minute' }]));
+    try {
+      const call = (): ReturnType<typeof h.host.request> =>
+        h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal((await call()).status, 200);
+      // Simulate a key hammered by other workers: the entry's CAS changes on every read, so every write loses.
+      // (sharedData() copies the map, not its entries: this reaches the store's live entry.)
+      const entry = h.host.sharedData('tollgate').get('tg:q:key_alpha')!;
+      const realCas = entry.cas;
+      let bumps = 0;
+      Object.defineProperty(entry, 'cas', { configurable: true, get: () => realCas + ++bumps });
+      const contended = await call();
+      assert.equal(contended.status, 429);
+      assert.equal(header(contended.headers, 'retry-after'), '1');
+      assert.equal(header(contended.headers, 'ratelimit-limit'), undefined, 'no limit decided: no RateLimit-* values');
+      assert.equal(contended.hostCalls.proxy_get_shared_data, 8);
+      assert.equal(contended.hostCalls.proxy_set_shared_data, 8);
+      assert.equal(JSON.parse(new TextDecoder().decode(contended.body)).type, 'urn:tollgate:problem:quota-exceeded');
+      Object.defineProperty(entry, 'cas', { configurable: true, writable: true, value: realCas });
+      const after = await call();
+      assert.equal(after.status, 200);
+      assert.equal(header(after.headers, 'ratelimit-remaining'), '98', 'the contended request was not counted');
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
 describe('shared-data cost', () => {
   it('three limits cost one get and one set per admitted request', async () => {
     const h = await startHost(baseConfig([{ requests: 10, per: 'second' }, { requests: 100, per: 'hour' }, { requests: 1000, per: 'month' }]));
