@@ -1,6 +1,7 @@
 // Flushing usage counters to the control service from the root context's tick (docs/usage-report.md).
 // At most one batch exists at a time: it keeps its batch id until the service acknowledges it (2xx) or refuses it
-// permanently (4xx other than 408/429: dropped and counted); failures, resets, timeouts and 5xx retry with
+// permanently (a 4xx saying the report itself is bad: dropped and counted); failures, resets, timeouts, 5xx and
+// the 4xx that a later attempt can get past (see isPermanentRefusal) retry with
 // exponential back-off. New requests keep counting into the (bounded) counter table meanwhile.
 
 import {
@@ -140,6 +141,17 @@ function responseStatus(): i32 {
   return v;
 }
 
+/**
+ * Whether a status means retrying the same report can never succeed, so its counts are dropped (and counted as
+ * dropped). Not 401/403/404: a wrong token or path is fixed by a reconfiguration (a report token rotation, say), and
+ * the retry is sent with the configuration current then; dropping would lose the counts of every interval until
+ * the fix. Not 408/429: the service asks to come back later.
+ */
+export function isPermanentRefusal(status: i32): bool {
+  if (status < 400 || status >= 500) return false;
+  return status != 401 && status != 403 && status != 404 && status != 408 && status != 429;
+}
+
 /** proxy_on_http_call_response for our token; returns false when the token is not ours. */
 export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs: f64): bool {
   if (!inflight || token != inflightToken) return false;
@@ -153,7 +165,7 @@ export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs:
     if (want > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, want, OUT_PTR, OUT_LEN) == RESULT_OK) {
       parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
     }
-  } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
+  } else if (isPermanentRefusal(status)) {
     // Refused for good: retrying the same bytes cannot succeed. Count its requests as dropped.
     bump(M_FLUSH_FAILED);
     const lost = batchRequests + batchDropped;

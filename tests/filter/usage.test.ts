@@ -18,7 +18,7 @@ const validateReport = ajv.compile(JSON.parse(readFileSync(new URL('../../schema
 /** A stand-in control service: records every report; `mode` decides the answer. */
 class Control {
   server: Server;
-  mode: 'ok' | 'reset' | '503' | '400' | 'hang' | 'raw' = 'ok';
+  mode: 'ok' | 'reset' | '503' | '400' | '401' | 'hang' | 'raw' = 'ok';
   /** The 200 body sent in 'raw' mode (garbage replies). */
   raw: Buffer = Buffer.alloc(0);
   received: Array<{ report: Report; headers: Record<string, string | string[] | undefined>; answered: string }> = [];
@@ -35,6 +35,7 @@ class Control {
         if (mode === 'reset') { req.socket.destroy(); return; }
         if (mode === 'hang') return; // never answers; closeAllConnections() ends it
         if (mode === '503') { res.writeHead(503).end(); return; }
+        if (mode === '401') { res.writeHead(401, { 'content-type': 'application/problem+json' }).end('{"type":"t"}'); return; }
         if (mode === 'raw') { res.writeHead(200, { 'content-type': 'application/json' }).end(this.raw); return; }
         if (mode === '400') { res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"type":"x"}'); return; }
         const stored = this.received.filter((x) => x.answered === 'ok' && x.report.batchId === report.batchId).length > 1;
@@ -212,6 +213,30 @@ describe('usage reporting', () => {
       const reports = control.accepted();
       assert.equal(reports.reduce((a, r) => a + r.dropped, 0), 3);
       assert.equal(totals(reports).get('key_alpha|api_orders|allowed'), 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('keeps a batch refused with 401 and delivers it with the token of the next configuration (token rotation)', async () => {
+    const h = await start(baseConfig([{ requests: 1000, per: 'minute' }]));
+    try {
+      control.mode = '401';
+      for (let i = 0; i < 3; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      await tick(h, 3);
+      assert.ok(control.received.length >= 1);
+      assert.ok(control.received.every((r) => r.headers.authorization === 'Bearer tgr_test'));
+      const rotated = withUsage(baseConfig([{ requests: 1000, per: 'minute' }]));
+      (rotated.usage as { token: string }).token = 'Bearer tgr_rotated';
+      await h.host.reconfigure(JSON.stringify(rotated));
+      control.mode = 'ok';
+      await tick(h, 10, 5000);
+      const ok = control.received.filter((r) => r.answered === 'ok');
+      assert.ok(ok.length >= 1 && ok.every((r) => r.headers.authorization === 'Bearer tgr_rotated'));
+      const reports = control.accepted();
+      assert.equal(totals(reports).get('key_alpha|api_orders|allowed'), 3);
+      assert.ok(reports.every((r) => r.dropped === 0), 'nothing was dropped');
+      assert.equal(h.host.metrics().find((m) => m.name === 'tollgate_usage_dropped')?.value ?? 0, 0);
     } finally {
       await h.host.close();
     }
