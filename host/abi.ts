@@ -94,6 +94,8 @@ export const PROXY_SIGNATURES: Record<string, Signature> = {
   proxy_close_stream: word(1),
   // Not a proxy_* function, but Envoy registers it in "env" for Emscripten-built modules.
   pthread_equal: word(2),
+  // Also registered in "env" by proxy-wasm-cpp-host (a no-op for Emscripten-built modules).
+  emscripten_notify_memory_growth: { params: ['i32'], results: [] },
 };
 
 /** WASI functions Envoy provides, registered under both wasi_unstable and wasi_snapshot_preview1. */

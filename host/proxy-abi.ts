@@ -417,6 +417,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       return R.NotFound; // Envoy's foreign functions (compression, CEL…) are not provided
     },
     pthread_equal: (left: number, right: number): number => (left === right ? 1 : 0),
+    emscripten_notify_memory_growth: (): number => 0, // void import: the value is ignored
     proxy_continue_stream(type: number): number {
       // Envoy: request/response continue (deferred until the VM call returns), downstream Ok, upstream Unimplemented.
       if (type >>> 0 > 3) return R.BadArgument;

@@ -198,11 +198,14 @@ test('misc host functions: log levels, get_log_level, time, foreign functions, g
     const status = p.alloc(4);
     r.status = p.call('get_status', status, ...p.outSlots());
     r.statusCode = p.u32(status);
+    r.pthreadEqual = [p.call('pthread_equal', 7, 7), p.call('pthread_equal', 7, 8)];
+    r.memoryGrowth = p.call('emscripten_notify_memory_growth', 0);
   });
   await t.host.request({ method: 'GET', path: '/' });
   assert.deepEqual(r, {
     log: 0, badLevel: 2, getLevel: 0, level: 1, time: 0, ns: 1_700_000_000_000n * 1_000_000n, foreign: 1, grpcCall: 2,
     grpcStream: 2, grpcSend: 1, grpcSendCallId: 2, grpcCancel: 1, grpcClose: 1, grpcCloseHttpToken: 2, done: 1, status: 0, statusCode: 0,
+    pthreadEqual: [1, 0], memoryGrowth: 0,
   });
   assert.ok(t.logs.some((l) => l.level === 'warn' && l.message === 'careful'));
   await t.host.close();
