@@ -93,6 +93,8 @@ export interface UpstreamRequest {
   /** Headers as the upstream would receive them (no pseudo-headers), in order. */
   headers: Array<[string, string]>;
   body: Uint8Array;
+  /** Request trailers after the filter (only when the request had trailers). */
+  trailers?: Array<[string, string]>;
 }
 
 export interface UpstreamResponse {
@@ -120,6 +122,8 @@ export interface StreamResult {
   hostCalls: Record<string, number>;
   /** Worker index that served it. */
   worker: number;
+  /** Response trailers after the filter (only when the upstream sent trailers). */
+  trailers?: Array<[string, string]>;
 }
 
 export interface MetricSample {

@@ -71,9 +71,11 @@ export class Exchange {
         const out = s === undefined ? body : await s.decodeData(body, !hasTrailers);
         if (out !== null) forwardedBody = concatBytes(forwardedBody, out);
       }
-      if (hasTrailers && s !== undefined && !s.ended) await s.decodeTrailers(trailers!.map(([k, v]) => [k.toLowerCase(), v]));
+      let forwardedTrailers: HeaderPairs | null = hasTrailers ? trailers!.map(([k, v]) => [k.toLowerCase(), v]) : null;
+      if (forwardedTrailers !== null && s !== undefined && !s.ended) forwardedTrailers = await s.decodeTrailers(forwardedTrailers);
       if (s === undefined || !s.ended) {
         upstreamRequest = upstreamRequestOf(this.finalHeaders, forwardedBody);
+        if (forwardedTrailers !== null) upstreamRequest.trailers = forwardedTrailers;
         try {
           response = await (upstream ?? (() => ({ status: 200, headers: [] })))(upstreamRequest);
         } catch (err) {
@@ -95,7 +97,10 @@ export class Exchange {
       const r = response!;
       const body = bytesOf(r.body);
       const headers: HeaderPairs = [[':status', String(r.status)], ...r.headers.map(([k, v]) => [k.toLowerCase(), v] as [string, string])];
-      if (s === undefined) return { status: r.status, headers: strip(headers), body, localReply: false, ...base };
+      if (s === undefined) {
+        const passed = (r.trailers ?? []).length > 0 ? { trailers: r.trailers!.map(([k, v]) => [k.toLowerCase(), v] as [string, string]) } : {};
+        return { status: r.status, headers: strip(headers), body, localReply: false, ...base, ...passed };
+      }
       const hasTrailers = (r.trailers ?? []).length > 0;
       const ok = await s.encodeHeaders(headers, body.length === 0 && !hasTrailers);
       if (!ok) return s.reset ? { status: 0, headers: [], body: EMPTY, localReply: false, details: 'wasm_close_stream', ...base } : await this.sendReply(s.reply!, base);
@@ -105,10 +110,18 @@ export class Exchange {
         if (out === null) return await this.sendReply(s.reply!, base);
         outBody = out;
       }
-      if (hasTrailers) await s.encodeTrailers(r.trailers!.map(([k, v]) => [k.toLowerCase(), v]));
+      let outTrailers: HeaderPairs | null = null;
+      if (hasTrailers) {
+        outTrailers = await s.encodeTrailers(r.trailers!.map(([k, v]) => [k.toLowerCase(), v]));
+        if (outTrailers === null) {
+          if (s.reset) return { status: 0, headers: [], body: EMPTY, localReply: false, details: 'wasm_close_stream', ...base };
+          return await this.sendReply(s.reply!, base);
+        }
+      }
       const status = Number(s.state.maps[2]!.pairs.find(([k]) => k === ':status')?.[1] ?? r.status);
       s.complete('via_upstream');
-      return { status, headers: strip(s.state.maps[2]!.pairs), body: outBody, localReply: false, ...base };
+      return { status, headers: strip(s.state.maps[2]!.pairs), body: outBody, localReply: false, ...base,
+        ...(outTrailers !== null ? { trailers: outTrailers } : {}) };
     } finally {
       if (s !== undefined) {
         s.complete(s.reply?.details ?? (s.reset ? 'wasm_close_stream' : 'via_upstream'));

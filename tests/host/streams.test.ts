@@ -275,6 +275,60 @@ test('request-header status mapping: 0 and 2 continue; 1, 3, 4 and anything abov
   }
 });
 
+test('trailers: callbacks in order, maps 1/3 readable and writable only in their callback, a stop waits for continue_stream', async () => {
+  const t = await probeHost({ workers: 1 });
+  const seen: Record<string, unknown> = {};
+  let streamId = 0;
+  t.on('proxy_on_request_headers', (p, args) => {
+    streamId = args[0]!;
+    seen.requestTrailersInHeaders = p.getHeader(1, 'x-t').result;
+  });
+  t.on('proxy_on_request_body', (p, args) => {
+    seen.bodyEndOfStream = args[2];
+  });
+  t.on('proxy_on_request_trailers', (p, args) => {
+    seen.requestTrailerCount = args[1];
+    seen.requestTrailer = p.getHeader(1, 'x-t').value;
+    const [k, kl] = p.put('x-added');
+    const [v, vl] = p.put('yes');
+    seen.addRequestTrailer = p.call('add_header_map_value', 1, k, kl, v, vl);
+  });
+  t.on('proxy_on_response_trailers', (p) => {
+    seen.requestTrailersInResponse = p.getHeader(1, 'x-t').result;
+    seen.responseTrailer = p.getHeader(3, 'grpc-status').value;
+    const [k, kl] = p.put('grpc-status');
+    const [v, vl] = p.put('7');
+    seen.replaceResponseTrailer = p.call('replace_header_map_value', 3, k, kl, v, vl);
+    p.vm.fn('set_ret')!(1); // StopIteration: the response waits for continue_stream
+  });
+  let done = false;
+  const pending = t.host.request({ method: 'POST', path: '/', body: 'b', trailers: [['X-T', '1']], worker: 0 },
+    (u) => ({ status: 200, headers: [], body: `trailers:${JSON.stringify(u.trailers)}`, trailers: [['grpc-status', '0']] }))
+    .then((r) => {
+      done = true;
+      return r;
+    });
+  await t.host.advance(1);
+  assert.equal(done, false, 'a response-trailers stop holds the response');
+  t.on('proxy_on_tick', (p) => {
+    p.vm.fn('set_ret')!(0);
+    p.call('set_effective_context', streamId);
+    p.call('continue_stream', 1);
+  });
+  t.host.vms().workers[0]!.call('proxy_on_tick', [1], { contextId: 1 });
+  const r = await pending;
+  assert.equal(text(r.body), 'trailers:[["x-t","1"],["x-added","yes"]]', 'request trailer changes reach the upstream');
+  assert.deepEqual(r.trailers, [['grpc-status', '7']], 'response trailer changes reach the client');
+  assert.deepEqual(seen, {
+    requestTrailersInHeaders: 2, bodyEndOfStream: 0, requestTrailerCount: 1, requestTrailer: '1', addRequestTrailer: 0,
+    requestTrailersInResponse: 2, responseTrailer: '0', replaceResponseTrailer: 0,
+  });
+  const order = t.calls.map((c) => c.split(':')[1]!.split('(')[0]).filter((c) => c !== 'proxy_on_tick');
+  assert.deepEqual(order.slice(-9), ['proxy_on_request_headers', 'proxy_on_request_body', 'proxy_on_request_trailers',
+    'proxy_on_response_headers', 'proxy_on_response_body', 'proxy_on_response_trailers', 'proxy_on_log', 'proxy_on_done', 'proxy_on_delete']);
+  await t.host.close();
+});
+
 test('set_effective_context lasts only for the callback that set it: the next callback starts on its own context', async () => {
   const t = await probeHost({ workers: 1 });
   let streamId = 0;
