@@ -38,6 +38,7 @@ function lookupMap(vm: Vm, type: number, write: boolean): MapLookup {
 }
 
 const MAX_BUFFER_TYPE = BufferType.CallData;
+const EMPTY_BYTES = new Uint8Array(0);
 
 const badMapType = (type: number): boolean => type >>> 0 > MapType.HttpCallResponseTrailers;
 
@@ -46,7 +47,9 @@ function lookupBuffer(vm: Vm, type: number): Uint8Array | undefined {
   switch (type) {
     case BufferType.HttpRequestBody:
     case BufferType.HttpResponseBody:
-      return vm.effective()?.stream?.buffers[type]?.bytes;
+      // Envoy's getBuffer always hands out its body buffer wrapper, empty when no body is attached: status and reads
+      // are Ok with 0 bytes outside a body callback; only writes need the live buffer (NotFound otherwise).
+      return vm.effective()?.stream?.buffers[type]?.bytes ?? EMPTY_BYTES;
     case BufferType.HttpCallResponseBody:
       return frame?.httpCall?.body;
     case BufferType.VmConfiguration:

@@ -83,11 +83,18 @@ test('header maps: get first value, NotFound, add/replace/remove reach the upstr
   await t.host.close();
 });
 
-test('map availability: request headers are gone in response callbacks, read-only in on_log; buffers only in body callbacks', async () => {
+test('map availability: request headers are gone in response callbacks, read-only in on_log; body buffers empty outside body callbacks', async () => {
   const t = await probeHost();
   const results: Record<string, number> = {};
   t.on('proxy_on_request_headers', (p) => {
+    // Envoy's body buffer wrapper exists outside body callbacks too: reads are Ok and empty, writes NotFound.
     results.bodyInHeaders = p.get('get_buffer_bytes', 0, 0, 10).result;
+    const len = p.alloc(8);
+    p.vm.memory.write(len, new Uint8Array([9, 9, 9, 9, 9, 9, 9, 9]));
+    results.bodyStatusInHeaders = p.call('get_buffer_status', 0, len, len + 4);
+    results.bodyLengthInHeaders = p.u32(len);
+    const [d, dl] = p.put('x');
+    results.bodyWriteInHeaders = p.call('set_buffer_bytes', 0, 0, 0, d, dl);
     results.respHeadersInRequest = p.getHeader(2, ':status').result;
     results.callHeadersOutsideCallback = p.getHeader(6, ':status').result;
     results.grpcMap = p.getHeader(4, 'x').result;
@@ -112,7 +119,7 @@ test('map availability: request headers are gone in response callbacks, read-onl
   });
   await t.host.request({ method: 'GET', path: '/p' });
   assert.deepEqual(results, {
-    bodyInHeaders: 1, respHeadersInRequest: 2, callHeadersOutsideCallback: 2, grpcMap: 2, badMap: 2, badMapPairs: 2,
+    bodyInHeaders: 0, bodyStatusInHeaders: 0, bodyLengthInHeaders: 0, bodyWriteInHeaders: 1, respHeadersInRequest: 2, callHeadersOutsideCallback: 2, grpcMap: 2, badMap: 2, badMapPairs: 2,
     reqInResponse: 2, reqPairsInResponse: 0, reqPairsCount: 0, reqSizeInResponse: 2,
     reqInLog: 0, respInLog: 0, addInLog: 2, reqTrailersInLog: 1, sizeInLog: 2,
   });
