@@ -114,6 +114,7 @@ export const WASI_SIGNATURES: Record<string, Signature> = {
   clock_time_get: { params: ['i32', 'i64', 'i32'], results: ['i32'] },
   random_get: word(2),
   proc_exit: { params: ['i32'], results: [] },
+  path_open: { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i64', 'i64', 'i32', 'i32'], results: ['i32'] },
 };
 
 export const WASI_MODULES = ['wasi_unstable', 'wasi_snapshot_preview1'] as const;

@@ -15,6 +15,7 @@ export interface WasiEnvironment {
 const ERRNO_SUCCESS = 0;
 const ERRNO_BADF = 8;
 const ERRNO_INVAL = 28;
+const ERRNO_NOENT = 44;
 const ERRNO_NOSYS = 52;
 const ERRNO_NOTSUP = 58;
 
@@ -60,6 +61,7 @@ export function wasiFunctions(e: WasiEnvironment): WasiFunctions {
       e.memory.write(statPtr, stat);
       return ERRNO_SUCCESS;
     },
+    path_open: (): number => ERRNO_NOENT, // no file system
     fd_prestat_get: (): number => ERRNO_BADF,
     fd_prestat_dir_name: (): number => ERRNO_NOSYS,
     environ_sizes_get(countPtr: number, sizePtr: number): number {

@@ -25,6 +25,12 @@ test('an import the 0.2.1 host does not provide fails the load ("missing import"
   await host.close();
 });
 
+test('host functions newer than the module\'s ABI are not linked (get_log_level needs 0.2.1)', async () => {
+  const { host } = newHost();
+  await assert.rejects(host.load(spec('abi-0-2-0-log-level.wasm')), /missing import: env\.proxy_get_log_level/);
+  await host.close();
+});
+
 test('an import with the wrong signature fails the load ("import type mismatch")', async () => {
   const { host } = newHost();
   await assert.rejects(host.load(spec('wrong-signature.wasm')), /import type mismatch: env\.proxy_log/);

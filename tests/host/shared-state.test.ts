@@ -229,6 +229,7 @@ test('WASI: fd_write routing, errno for other fds, fd_read 52, clock ids, random
     r.fdstatBadFd = p.call('wasi_fd_fdstat_get', 5, stat);
     r.seek = p.call('wasi_fd_seek', 1, 0n, 0, n);
     r.close = p.call('wasi_fd_close', 1);
+    r.pathOpen = p.call('wasi_path_open', 3, 0, 0, 0, 0, 0n, 0n, 0, n);
     const ts = p.alloc(8);
     r.wall = p.call('wasi_clock_time_get', 0, 0n, ts);
     r.mono = p.call('wasi_clock_time_get', 1, 0n, ts);
@@ -253,7 +254,7 @@ test('WASI: fd_write routing, errno for other fds, fd_read 52, clock ids, random
   const res = await t.host.request({ method: 'GET', path: '/' });
   assert.equal(res.status, 200);
   assert.deepEqual(r, {
-    stderr: 0, written: 11, badFd: 8, read: 52, fdstat: 0, rightsBase: 64, fdstatBadFd: 8, seek: 0, close: 0, wall: 0, mono: 0, cpu: 58, random: 0,
+    stderr: 0, written: 11, badFd: 8, read: 52, fdstat: 0, rightsBase: 64, fdstatBadFd: 8, seek: 0, close: 0, pathOpen: 44, wall: 0, mono: 0, cpu: 58, random: 0,
     randomTooBig: 28, randomEmptyAnywhere: 0, randomOutOfBounds: 21, environSizes: 0, environ: [1, 'TOLLGATE_MODE=test'.length + 1], environValue: 'TOLLGATE_MODE=test', args: 0,
     argc: 0, afterExit: true,
   });
