@@ -487,4 +487,10 @@ export function finishRoot(vm: Vm, rootId: number): void {
     if (!(err instanceof VmTrap)) throw err;
   }
   vm.contexts.delete(rootId);
+  // Envoy's ~Context cancels the root context's outstanding http_calls: no response is ever delivered for them.
+  for (const [token, pending] of vm.pendingHttp) {
+    if (pending.rootId !== rootId) continue;
+    pending.handle.cancel();
+    vm.pendingHttp.delete(token);
+  }
 }

@@ -9,6 +9,7 @@ import { encodePairs, probeHost, text, type Probe } from './helpers.js';
 let server: http.Server;
 let port = 0;
 let deadPort = 0;
+let hangClosed = 0;
 const received: Array<{ method: string; url: string; host: string; body: string; key: string }> = [];
 
 before(async () => {
@@ -22,6 +23,10 @@ before(async () => {
         return;
       }
       if (req.url === '/slow') return; // never answers
+      if (req.url === '/hang') {
+        res.on('close', () => hangClosed++); // never answers; counts requests the caller gave up
+        return;
+      }
       res.setHeader('x-svc', 'yes');
       res.setHeader('trailer', 'x-checksum');
       res.write('po');
@@ -187,6 +192,25 @@ test('http_call timeout: a synthesized 504 response on the host clock; timeout 0
   assert.deepEqual(seen, [{ token: 4, status: '504', body: 'upstream request timeout' }]);
   await t.host.advance(3_600_000);
   assert.equal(seen.length, 1);
+  await t.host.close();
+});
+
+test('http_call: deleting the root context (after a config change) cancels its outstanding calls', async () => {
+  const t = await probeHost({ workers: 1, clusters: { svc: { host: '127.0.0.1', port } } });
+  const responses: number[] = [];
+  t.on('proxy_on_request_headers', (p) => {
+    if (p.vm.label === 'worker0') assert.equal(call(p, 'svc', GET('/hang'), '', 0).result, 0);
+  });
+  t.on('proxy_on_http_call_response', (_p, args) => responses.push(args[1]!));
+  await t.host.request({ method: 'GET', path: '/', worker: 0 });
+  await until(() => received.some((r) => r.url === '/hang'), t.host);
+  const closedBefore = hangClosed;
+  t.on('proxy_on_request_headers', undefined);
+  await t.host.reconfigure('{"v":2}');
+  await until(() => t.calls.includes('worker0:proxy_on_delete(1)'), t.host);
+  await until(() => hangClosed > closedBefore, t.host);
+  assert.equal(hangClosed, closedBefore + 1, 'the upstream sees the call abandoned');
+  assert.deepEqual(responses, [], 'no response (nor failure) is delivered for a cancelled call');
   await t.host.close();
 });
 
