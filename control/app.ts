@@ -27,6 +27,9 @@ export interface BuildOptions {
   announceAdminToken?: (token: string) => void;
 }
 
+/** How long shutdown waits for open connections before cutting them (see the preClose hook). */
+export const DRAIN_MS = 1000;
+
 /** Never log credentials, even if a future serializer adds headers. */
 const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'];
 
@@ -92,7 +95,14 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   app.decorate('local', local);
   app.addHook('onReady', async () => distributor.distributeNow());
   // Long polls must not hold shutdown for up to 30 s: release them before the server stops accepting.
-  app.addHook('preClose', async () => local?.close());
+  app.addHook('preClose', async () => {
+    local?.close();
+    // Fastify's close waits for every open connection to end, and a client that went away mid-request can leave a
+    // server socket open for seconds (seen with aborted long polls: ~4 s; in the mesh the supervisor's 10 s SIGKILL
+    // came first). Requests in flight get DRAIN_MS to finish; then the rest are cut. Nothing acknowledged is lost:
+    // an acknowledgement is only sent after the write is durable, and an unacknowledged report is retried.
+    setTimeout(() => app.server.closeAllConnections(), DRAIN_MS).unref();
+  });
   // In this order: a pending redistribution still reads the store, and every acknowledged write is synced on close.
   app.addHook('onClose', async () => {
     await distributor.close();
