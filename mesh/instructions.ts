@@ -27,7 +27,7 @@ export function curlLines(e: Endpoints, seed: SeedRecord, key: string | undefine
   const keyRef = '$TOLLGATE_DEMO_KEY';
   const lines = [
     key === undefined
-      ? `# the demo key was shown on first start only (never stored). New one:\nexport TOLLGATE_DEMO_KEY="$(curl -s -X POST -H "authorization: Bearer $TOLLGATE_ADMIN_TOKEN" -H 'content-type: application/json' -d ${q(JSON.stringify({ planId: seed.planId }))} ${e.controlUrl}/v1/consumers/${seed.consumerId}/keys | node -p 'JSON.parse(require("fs").readFileSync(0)).key')"`
+      ? `# the demo key was shown on first start only (never stored). New one:\nexport TOLLGATE_DEMO_KEY="$(curl -s -X POST -H "authorization: Bearer $TOLLGATE_ADMIN_TOKEN" -H 'content-type: application/json' -d ${q(JSON.stringify({ planId: seed.planId }))} ${e.controlUrl}/v1/consumers/${seed.consumerId}/keys | node -p 'JSON.parse(require("fs").readFileSync(0)).key')"; sleep 1   # the sidecar has the new key within a second`
       : `export TOLLGATE_DEMO_KEY=${q(key)}   # the demo key: shown this once, never stored`,
     `# allowed (200, echo of what the upstream received):`,
     `curl -i -H "x-api-key: ${keyRef}" ${url}`,
