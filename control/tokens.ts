@@ -1,7 +1,8 @@
 // Admin and report tokens: taken from the settings or generated on first start. The admin token is stored only as a
 // digest and printed once when generated. The report token is stored as is: it is shipped to every proxy inside the
 // WasmPlugin's pluginConfig anyway, so hashing it here would protect nothing.
-import { digestOf, newToken } from './key-material.js';
+import { digestOf, matchesDigest, newToken } from './key-material.js';
+import { SettingsError } from './settings.js';
 import type { SecretRepository } from './store/repository.js';
 import type { Tokens } from './plugins/app/decorations.js';
 
@@ -24,19 +25,25 @@ export async function resolveTokens(
   announce: (adminToken: string) => void,
 ): Promise<Tokens> {
   let adminDigests: string[];
+  let generated: string | undefined;
   if (settings.adminToken !== undefined) {
     // Several comma-separated tokens are accepted, so one can be rotated without downtime.
     adminDigests = settings.adminToken.split(',').map((t) => digestOf(t.trim()));
-    await secrets.set(ADMIN_DIGEST, adminDigests.join(','));
   } else {
     const stored = await secrets.get(ADMIN_DIGEST);
     if (stored !== undefined) adminDigests = stored.split(',');
     else {
-      const token = newToken('tga_');
-      adminDigests = [digestOf(token)];
-      await secrets.set(ADMIN_DIGEST, adminDigests[0]!);
-      announce(token);
+      generated = newToken('tga_');
+      adminDigests = [digestOf(generated)];
     }
   }
-  return { adminDigests, reportToken: await resolveReportToken(secrets, settings.reportToken) };
+  const reportToken = await resolveReportToken(secrets, settings.reportToken);
+  // The report token is shipped to every proxy inside the WasmPlugin: were it also an admin token, every proxy (and
+  // everyone who can read WasmPlugins) would hold admin rights. Checked before anything is stored.
+  if (adminDigests.some((d) => matchesDigest(reportToken, d))) {
+    throw new SettingsError('TOLLGATE_REPORT_TOKEN: must differ from every admin token (it is shipped to every proxy)');
+  }
+  if (settings.adminToken !== undefined || generated !== undefined) await secrets.set(ADMIN_DIGEST, adminDigests.join(','));
+  if (generated !== undefined) announce(generated);
+  return { adminDigests, reportToken };
 }

@@ -97,3 +97,24 @@ describe('several admin tokens', () => {
     }
   });
 });
+
+describe('a report token equal to an admin token', () => {
+  it('is refused at start-up: the report token is shipped to every proxy in the WasmPlugin', async () => {
+    const { buildApp } = await import('../../control/app.js');
+    const { defaultSettings } = await import('../../control/settings.js');
+    const { tempDir } = await import('./helpers.js');
+    const { rmSync } = await import('node:fs');
+    const dir = tempDir();
+    try {
+      const base = { ...defaultSettings(dir), dbPath: `${dir}/db`, logLevel: 'silent' };
+      await assert.rejects(buildApp({ ...base, adminToken: 'other-admin-token-00001,shared-token-0000000001', reportToken: 'shared-token-0000000001' }), /must differ from every admin token/);
+      // Also when the admin token was generated and stored earlier and the report token comes from the environment.
+      const announced: string[] = [];
+      const app = await buildApp({ ...base, adminToken: undefined, reportToken: undefined }, { announceAdminToken: (t) => announced.push(t) });
+      await app.close();
+      await assert.rejects(buildApp({ ...base, adminToken: undefined, reportToken: announced[0] }), /must differ/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
