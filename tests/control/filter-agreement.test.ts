@@ -1,0 +1,35 @@
+// Whatever REST accepts must compile to a configuration the real filter applies: otherwise one odd API would make
+// every proxy refuse every later configuration, revocations included (they keep serving the previous one).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { seed, testApp } from './helpers.js';
+import { startHost } from '../filter/harness.js';
+
+describe('REST-valid extremes and the real filter', () => {
+  it('compile to a configuration every VM of the filter applies', async () => {
+    const t = await testApp();
+    try {
+      const s = await seed(t);
+      const prefixes = ['/a"b\\c', '/\u0001\u007f', '/ü€😀', '/a b?c#d', `/${'x'.repeat(1023)}`, '/\\u0000'];
+      for (const [i, pathPrefix] of prefixes.entries()) {
+        const res = await t.admin('POST', '/v1/apis', { name: `w${i} "quoted" \\ name`, pathPrefix, hosts: ['*.a-b.example.com', 'x'], methods: ['PURGE'] });
+        assert.equal(res.statusCode, 201, `${JSON.stringify(pathPrefix)}: ${res.body}`);
+      }
+      const apis = (await t.admin('GET', '/v1/apis?limit=500')).json<{ items: { id: string }[] }>().items.map((a) => a.id);
+      const limits = [{ requests: 2147483647, per: 'second' }, { requests: 1, per: 'month' }, ...['minute', 'hour', 'day', 'second', 'minute', 'hour'].map((per) => ({ requests: 7, per }))];
+      assert.equal((await t.admin('PATCH', `/v1/plans/${s.planId}`, { apiIds: apis, limits })).statusCode, 200);
+      assert.equal((await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId, expiresAt: '9999-12-31T23:59:59Z' })).statusCode, 201);
+      await t.app.distributor.flush();
+      const { host, logs } = await startHost(t.app.distributor.current!.compiled.json);
+      try {
+        const applied = logs.filter((l) => /configuration applied: 7 APIs, 1 plans, 2 keys/.test(l.message));
+        assert.ok(applied.length >= 2, `applied by the VMs: ${JSON.stringify(logs.map((l) => l.message))}`);
+        assert.deepEqual(logs.filter((l) => l.level !== 'info' && l.level !== 'debug' && l.level !== 'trace').map((l) => l.message), []);
+      } finally {
+        await host.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
