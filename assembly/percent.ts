@@ -31,3 +31,33 @@ export function percentDecode(src: usize, len: usize, dst: usize): isize {
   }
   return <isize>o;
 }
+
+/**
+ * Whether the form-encoded component at `raw` decodes to exactly the `nameLen` bytes at `name`, without allocating.
+ * Query parameter names are compared this way so `api%5Fkey` is the same parameter as `api_key` (as an upstream's
+ * query parser would read it): otherwise such a copy of the key would neither be found nor hidden. A malformed
+ * escape compares as its literal bytes.
+ */
+export function decodedEquals(raw: usize, rawLen: usize, name: usize, nameLen: usize): bool {
+  let i: usize = 0;
+  let o: usize = 0;
+  while (i < rawLen) {
+    if (o >= nameLen) return false;
+    let c = <u32>load<u8>(raw + i);
+    let step: usize = 1;
+    if (c == 0x25 && i + 2 < rawLen) {
+      const h = hexValue(<u32>load<u8>(raw + i + 1));
+      const l = hexValue(<u32>load<u8>(raw + i + 2));
+      if (h >= 0 && l >= 0) {
+        c = <u32>((h << 4) | l);
+        step = 3;
+      }
+    } else if (c == 0x2b) {
+      c = 0x20;
+    }
+    if (c != <u32>load<u8>(name + o)) return false;
+    o++;
+    i += step;
+  }
+  return o == nameLen;
+}

@@ -1,6 +1,7 @@
 // Query-string handling on the raw :path bytes: find a parameter, and rebuild the path without given parameters.
 
 import { ByteSink } from "../sink";
+import { decodedEquals } from "../percent";
 
 /** Offset of the '?' in the path, or len. */
 export function queryStart(path: usize, len: usize): usize {
@@ -18,7 +19,7 @@ function queryEnd(path: usize, len: usize, q: usize): usize {
 export let paramValue: usize = 0;
 export let paramValueLen: usize = 0;
 
-/** Finds the first parameter named exactly `name` (raw bytes); sets paramValue/paramValueLen. */
+/** Finds the first parameter whose percent-decoded name is `name`; sets paramValue/paramValueLen (raw bytes). */
 export function findParam(path: usize, len: usize, name: usize, nameLen: usize): bool {
   const q = queryStart(path, len);
   if (q >= len) return false;
@@ -30,7 +31,7 @@ export function findParam(path: usize, len: usize, name: usize, nameLen: usize):
     // Parameter [i, j).
     let eq = i;
     while (eq < j && load<u8>(path + eq) != 0x3d) eq++;
-    if (eq - i == nameLen && memory.compare(path + i, name, nameLen) == 0) {
+    if (decodedEquals(path + i, eq - i, name, nameLen)) {
       paramValue = eq < j ? path + eq + 1 : path + j;
       paramValueLen = eq < j ? j - eq - 1 : 0;
       return true;
@@ -62,7 +63,7 @@ export function pathWithout(path: usize, len: usize, names: StaticArray<usize>, 
     for (let k = 0; k < count; k++) {
       const np = unchecked(names[k * 2]);
       const nl = unchecked(names[k * 2 + 1]);
-      if (eq - i == nl && memory.compare(path + i, np, nl) == 0) { drop = true; break; }
+      if (decodedEquals(path + i, eq - i, np, nl)) { drop = true; break; }
     }
     if (drop) removed = true;
     else if (j > i) {

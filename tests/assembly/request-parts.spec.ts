@@ -97,6 +97,23 @@ describe("query parameters", () => {
     b = String.UTF8.encode("/p?a=1");
     expect(pathWithout(changetype<usize>(b), <usize>b.byteLength, names, 1, sink)).toBe(false);
   });
+  it("compares names percent-decoded, so an encoded copy of the key is found and removed too", () => {
+    const n = String.UTF8.encode("api_key");
+    let b = String.UTF8.encode("/p?x=1&api%5Fkey=abc");
+    expect(findParam(changetype<usize>(b), <usize>b.byteLength, changetype<usize>(n), <usize>n.byteLength)).toBe(true);
+    expect(String.UTF8.decodeUnsafe(paramValue, paramValueLen)).toBe("abc");
+    b = String.UTF8.encode("/p?%61pi%5fkey=abc");
+    expect(findParam(changetype<usize>(b), <usize>b.byteLength, changetype<usize>(n), <usize>n.byteLength)).toBe(true);
+    // Not the same name: a malformed escape stays literal, and a longer decoded name does not match.
+    b = String.UTF8.encode("/p?api%5Gkey=abc&api_key2=x&api%5F=y");
+    expect(findParam(changetype<usize>(b), <usize>b.byteLength, changetype<usize>(n), <usize>n.byteLength)).toBe(false);
+    const sink = new ByteSink();
+    const names = new StaticArray<usize>(2);
+    names[0] = changetype<usize>(n); names[1] = <usize>n.byteLength;
+    b = String.UTF8.encode("/p?api%5Fkey=abc&y=1&api_key=def&api%5Gkey=z");
+    expect(pathWithout(changetype<usize>(b), <usize>b.byteLength, names, 1, sink)).toBe(true);
+    expect(String.UTF8.decodeUnsafe(sink.ptr, sink.len)).toBe("/p?y=1&api%5Gkey=z");
+  });
 });
 
 function np(s: string): string {

@@ -199,6 +199,13 @@ describe('key locations, prefixes and switches', () => {
       assert.equal(q.upstreamRequest?.path, '/orders/1');
       assert.ok(!JSON.stringify(q.upstreamRequest).includes('key-alpha'));
       assert.ok(!JSON.stringify(up).includes('key-alpha') && !JSON.stringify(up).includes('other-secret'));
+      // An encoded parameter name is the same parameter to the upstream's query parser: it is read and removed too.
+      const e = await h.host.request({ method: 'GET', path: '/orders/1?api%5Fkey=key-alpha&b=2', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(e.status, 200);
+      assert.equal(e.upstreamRequest?.path, '/orders/1?b=2');
+      const only = await h.host.request({ method: 'GET', path: '/orders/1?%61pi_key=key-alpha' });
+      assert.equal(only.status, 200);
+      assert.equal(only.upstreamRequest?.path, '/orders/1');
     } finally {
       await h.host.close();
     }
