@@ -70,6 +70,9 @@ export class Config {
    */
   strip: StaticArray<usize> = new StaticArray<usize>(0);
   stripCount: i32 = 0;
+  /** With hideCredentials, the query key locations' names as (ptr, len) views, removed from the forwarded path. */
+  stripQuery: StaticArray<usize> = new StaticArray<usize>(0);
+  stripQueryCount: i32 = 0;
 
   /** Derives the lookup structures the hot path uses. */
   finish(): void {
@@ -95,6 +98,21 @@ export class Config {
     }
     // The views point into these buffers; keep them reachable for the GC.
     this.stripOwners = names;
+    // Query names are owned by this.locations, which the configuration keeps.
+    let queries = 0;
+    if (this.hideCredentials) {
+      for (let i = 0; i < this.locations.length; i++) if (unchecked(this.locations[i]).isQuery) queries++;
+    }
+    this.stripQueryCount = queries;
+    this.stripQuery = new StaticArray<usize>(queries * 2);
+    let q = 0;
+    for (let i = 0; i < this.locations.length && q < queries; i++) {
+      const loc = unchecked(this.locations[i]);
+      if (!loc.isQuery) continue;
+      unchecked(this.stripQuery[q * 2] = changetype<usize>(loc.name));
+      unchecked(this.stripQuery[q * 2 + 1] = <usize>loc.name.byteLength);
+      q++;
+    }
   }
 
   stripOwners: ArrayBuffer[] = [];

@@ -43,7 +43,6 @@ const KEY = memory.data(<i32>MAX_KEY_BYTES * 3);
 const DIGEST = memory.data(32);
 const decision = new Decision();
 const contended = new Decision();
-const queryNames = new StaticArray<usize>(16);
 
 const METHOD = String.UTF8.encode(":method");
 const PATH = String.UTF8.encode(":path");
@@ -122,16 +121,8 @@ function findKey(cfg: Config, path: usize, pathLen: usize): bool {
 function forward(cfg: Config, k: i32, planIdx: i32, pathIdx: i32): void {
   writer.reset();
   let rewritePath = false;
-  if (cfg.hideCredentials && pathIdx >= 0) {
-    let n = 0;
-    for (let l = 0; l < cfg.locations.length && n < 8; l++) {
-      const loc = unchecked(cfg.locations[l]);
-      if (!loc.isQuery) continue;
-      unchecked(queryNames[n * 2] = ab(loc.name));
-      unchecked(queryNames[n * 2 + 1] = abLen(loc.name));
-      n++;
-    }
-    if (n > 0) rewritePath = pathWithout(table.valuePtr(pathIdx), table.valueLen(pathIdx), queryNames, n, newPath);
+  if (cfg.stripQueryCount > 0 && pathIdx >= 0) {
+    rewritePath = pathWithout(table.valuePtr(pathIdx), table.valueLen(pathIdx), cfg.stripQuery, cfg.stripQueryCount, newPath);
   }
   for (let i = 0; i < table.count; i++) {
     if (isStripped(cfg, i)) table.skip(i);
