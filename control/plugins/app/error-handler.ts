@@ -1,6 +1,7 @@
 // The one error handler: every failure leaves as RFC 9457 application/problem+json.
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
+import { ConflictError, InvalidFieldError, NotFoundError, ProblemError } from '../../errors.js';
 
 export interface ProblemBody {
   type: string;
@@ -11,26 +12,33 @@ export interface ProblemBody {
   errors?: { path: string; message: string }[];
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
-  413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
-};
+/** RFC 9110's phrases where Node still has the older ones (413 Payload Too Large, 422 Unprocessable Entity). */
+const PHRASES: Record<number, string> = { 413: 'Content Too Large', 422: 'Unprocessable Content' };
 
+/** The title of an `about:blank` problem: the status phrase (RFC 9457 §4.2.1), never a description of this case. */
+export function statusPhrase(status: number): string {
+  return PHRASES[status] ?? STATUS_CODES[status] ?? (status < 500 ? 'Client Error' : 'Server Error');
+}
+
+/**
+ * Every problem reply is `about:blank`, so the title follows from the status; what went wrong belongs in `detail`.
+ * A caller's `title` is ignored for that reason (kept in the signature so existing callers still compile).
+ */
 export function sendProblem(reply: FastifyReply, body: Omit<ProblemBody, 'type' | 'title'> & { title?: string }): FastifyReply {
-  const problem: ProblemBody = { type: 'about:blank', title: body.title ?? TITLES[body.status] ?? 'Error', ...body };
+  const { title: _ignored, ...rest } = body;
+  const problem: ProblemBody = { type: 'about:blank', title: statusPhrase(rest.status), ...rest };
   return reply.code(problem.status).type('application/problem+json').serializer(JSON.stringify).send(problem);
 }
 
-function toProblem(err: FastifyError | Error): Omit<ProblemBody, 'type'> {
-  if (err instanceof NotFoundError) return { status: 404, title: 'Not Found', detail: err.message };
-  if (err instanceof ConflictError) return { status: 409, title: 'Conflict', detail: err.message };
-  if (err instanceof ProblemError) return { status: err.status, title: err.title, detail: err.message };
+function toProblem(err: FastifyError | Error): Omit<ProblemBody, 'type' | 'title'> {
+  if (err instanceof NotFoundError) return { status: 404, detail: err.message };
+  if (err instanceof ConflictError) return { status: 409, detail: err.message };
+  if (err instanceof ProblemError) return { status: err.status, detail: err.message };
+  if (err instanceof InvalidFieldError) return { status: 400, detail: err.message, errors: [{ path: err.path, message: err.reason }] };
   const fe = err as FastifyError;
   if (fe.validation !== undefined) {
     return {
       status: 400,
-      title: 'Invalid request',
       detail: fe.message,
       errors: fe.validation.map((v) => ({
         path: `${fe.validationContext ?? ''}${v.instancePath}`,
@@ -41,9 +49,9 @@ function toProblem(err: FastifyError | Error): Omit<ProblemBody, 'type'> {
     };
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, title: TITLES[fe.statusCode] ?? 'Client Error', detail: fe.message };
+    return { status: fe.statusCode, detail: fe.message };
   }
-  return { status: 500, title: 'Internal Server Error', detail: 'the service failed; see its log' };
+  return { status: 500, detail: 'the service failed; see its log' };
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {

@@ -3,13 +3,22 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ApiCreate, ApiPatch, ApiView } from '../../../schemas/apis.js';
 import { IdParams, NoContent, PageOf, PageQuery, ProblemResponses } from '../../../schemas/common.js';
 import { pageRequest } from '../../../pagination.js';
+import { pathPrefixProblem } from '../../../path-prefix.js';
+import { InvalidFieldError } from '../../../errors.js';
 import { apiView, pageView } from '../views.js';
+
+/** Refuses a prefix the filter could never match (control/path-prefix.ts), naming the field like schema errors do. */
+function checkPathPrefix(prefix: string | undefined): void {
+  const problem = prefix === undefined ? null : pathPrefixProblem(prefix);
+  if (problem !== null) throw new InvalidFieldError('body/pathPrefix', problem);
+}
 
 export default async function apiRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['apis'];
 
   app.post('', { schema: { tags, body: ApiCreate, response: { 201: ApiView, ...ProblemResponses } } }, async (req, reply) => {
+    checkPathPrefix(req.body.pathPrefix);
     const api = await app.store.apis.create({ name: req.body.name, pathPrefix: req.body.pathPrefix, hosts: req.body.hosts ?? [], methods: req.body.methods ?? [] });
     return reply.code(201).send(apiView(api));
   });
@@ -20,8 +29,10 @@ export default async function apiRoutes(fastify: FastifyInstance): Promise<void>
   app.get('/:id', { schema: { tags, params: IdParams, response: { 200: ApiView, ...ProblemResponses } } }, async (req) =>
     apiView(await app.store.apis.get(req.params.id)));
 
-  app.patch('/:id', { schema: { tags, params: IdParams, body: ApiPatch, response: { 200: ApiView, ...ProblemResponses } } }, async (req) =>
-    apiView(await app.store.apis.update(req.params.id, req.body)));
+  app.patch('/:id', { schema: { tags, params: IdParams, body: ApiPatch, response: { 200: ApiView, ...ProblemResponses } } }, async (req) => {
+    checkPathPrefix(req.body.pathPrefix);
+    return apiView(await app.store.apis.update(req.params.id, req.body));
+  });
 
   app.delete('/:id', { schema: { tags, params: IdParams, response: { 204: NoContent, ...ProblemResponses } } }, async (req, reply) => {
     await app.store.apis.delete(req.params.id);
