@@ -12,9 +12,10 @@ import { writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
 import { defineMetrics, pushMetrics } from "./metrics";
+import { setColdStartShare } from "./quota/primed";
 import { INSERT_CAS } from "./quota/shared";
 import { setMaxEntries } from "./usage/counters";
-import { flushResponse, flushTick, setReporter } from "./usage/flush";
+import { flushAtConfigure, flushResponse, flushTick, setReporter } from "./usage/flush";
 
 /** Counters held per VM are capped so one report stays under the control service's 4 MiB body limit. */
 const MAX_ENTRIES_PER_BATCH = 16384;
@@ -101,7 +102,11 @@ export function onConfigure(root: u32, size: u32): bool {
   defineMetrics();
   const usage = cfg.usage;
   if (usage != null) setMaxEntries(usage.maxEntries < MAX_ENTRIES_PER_BATCH ? usage.maxEntries : MAX_ENTRIES_PER_BATCH);
+  // Without a control service there are no fleet counts to wait for: no cold-start restriction.
+  setColdStartShare(usage != null ? usage.coldStartShare : 1);
   proxy_set_tick_period_milliseconds(usage != null ? usage.intervalMs : METRICS_TICK_MS);
+  // A process that has not synced yet (just started) asks for the fleet's counts now, not at the first tick.
+  if (usage != null) flushAtConfigure(usage, nowMs());
   log(LOG_INFO, "tollgate: configuration applied: " + cfg.apis.length.toString() + " APIs, " +
     cfg.plans.length.toString() + " plans, " + cfg.keys.count.toString() + " keys");
   return true;

@@ -359,6 +359,12 @@ class Decoder {
         u.timeoutMs = <u32>this.readInt("usage.timeoutMs", 100, 60000);
       } else if (s.strIs("maxEntries")) {
         u.maxEntries = <i32>this.readInt("usage.maxEntries", 1, 1000000);
+      } else if (s.strIs("coldStartShare")) {
+        const c = s.peek();
+        if (c != 0x2d && (c < 0x30 || c > 0x39)) return this.bad("usage.coldStartShare", "must be a number");
+        if (!s.readNumber()) return this.check("usage.coldStartShare");
+        if (!(s.num >= 0 && s.num <= 1)) return this.bad("usage.coldStartShare", "must be a number in 0..1");
+        u.coldStartShare = s.num;
       } else if (s.strIs("tokenHeader")) {
         if (!this.readString("usage.tokenHeader")) return false;
         if (!isHeaderName(s.str, s.strLen, false)) return this.bad("usage.tokenHeader", "must be a lowercase header name");

@@ -45,6 +45,8 @@ export class UsageTarget {
   token: ArrayBuffer = new ArrayBuffer(0);
   hasToken: bool = false;
   maxEntries: i32 = 10000;
+  /** Share of each hour/day/month limit admitted until the process has synced the fleet's counts (0…1). */
+  coldStartShare: f64 = 0.1;
 }
 
 export class Config {

@@ -231,7 +231,7 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   if (!plan.allowsApi(apiIdx)) {
     return reject(cfg, P_FORBIDDEN, OUT_REJECTED_FORBIDDEN, keyId, keyIdLen, apiId, apiIdLen, now, null);
   }
-  if (enforceQuota(keyId, keyIdLen, plan.limits, now, decision) == ENFORCE_CONTENDED) {
+  if (enforceQuota(ab(plan.id), abLen(plan.id), keys.consumerPtr(k), keys.consumerLen(k), plan.limits, now, decision) == ENFORCE_CONTENDED) {
     contended.admitted = false;
     contended.hasLimit = false;
     return reject(cfg, P_QUOTA, OUT_REJECTED_QUOTA, keyId, keyIdLen, apiId, apiIdLen, now, contended);

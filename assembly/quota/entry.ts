@@ -1,12 +1,12 @@
-// The per-key shared-data entry and the admission decision over it (pure: no host calls).
+// The per-subscription shared-data entry and the admission decision over it (pure: no host calls).
 //
-// One entry per key holds a fixed slot per period (second … month), each with the window start and the count this
+// One entry per subscription (plan, consumer; quota/subscription.ts) holds a fixed slot per period (second … month), each with the window start and the count this
 // Envoy admitted in it, plus the fleet's "others" count for a window from the last usage reply. Every period is
 // counted on every admitted request whatever the plan's limits, so the entry never grows, one get + one CAS set
 // cover any number of limits, and a plan change keeps exact counts. A slot whose window is stale is overwritten.
 
 import { Limit } from "../config/model";
-import { PERIOD_COUNT, windowEnd, windowStart } from "../window";
+import { PER_HOUR, PERIOD_COUNT, windowEnd, windowStart } from "../window";
 
 const MAGIC: u32 = 0x31514754; // "TGQ1"
 const SLOT: usize = 32;
@@ -68,11 +68,23 @@ export class Decision {
 }
 
 /**
+ * The limit enforced while this Envoy has not yet learnt the fleet's counts (cold start, docs/filter.md): for hour,
+ * day and month windows max(1, floor(requests × share)), because a restart forgot what was admitted earlier in them;
+ * second and minute limits are unchanged (one minute window bounds their exposure). `share` ≥ 1 = no restriction.
+ */
+export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
+  if (share >= 1 || per < PER_HOUR) return requests;
+  const e = Math.floor(<f64>requests * (share > 0 ? share : 0));
+  return e < 1 ? 1 : <u32>e;
+}
+
+/**
  * Decides a request at `now` (unix s) against `limits` using the entry at `p`, and on admission counts it in every
  * period's slot (in place). The tightest limit (fewest remaining; on a tie the later reset) decides the header
  * values; on rejection, the exhausted limit whose window ends last (so Retry-After is enough for every limit).
+ * `coldShare` < 1 applies the cold-start limit (effectiveLimit), which the RateLimit-* values then show.
  */
-export function decide(p: usize, limits: Limit[], now: i64, d: Decision): void {
+export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1): void {
   // Window starts of every period, computed once (the month's calendar arithmetic is the costly one).
   for (let per = 0; per < PERIOD_COUNT; per++) store<i64>(STARTS + (<usize>per << 3), windowStart(per, now));
   d.admitted = true;
@@ -84,16 +96,17 @@ export function decide(p: usize, limits: Limit[], now: i64, d: Decision): void {
   let denyLimit: u32 = 0;
   for (let i = 0; i < limits.length; i++) {
     const l = unchecked(limits[i]);
+    const requests = coldShare < 1 ? effectiveLimit(l.requests, l.per, coldShare) : l.requests;
     const start = load<i64>(STARTS + (<usize>l.per << 3));
     const reset = windowEnd(l.per, start) - now;
     const used = usedInWindow(p, l.per, <f64>start);
-    if (used >= <u64>l.requests) {
+    if (used >= <u64>requests) {
       d.admitted = false;
-      if (reset > denyReset) { denyReset = reset; denyLimit = l.requests; }
+      if (reset > denyReset) { denyReset = reset; denyLimit = requests; }
     } else {
-      const remaining = <u64>l.requests - used - 1;
+      const remaining = <u64>requests - used - 1;
       if (remaining < bestRemaining || (remaining == bestRemaining && reset > bestReset)) {
-        bestRemaining = remaining; bestReset = reset; bestLimit = l.requests;
+        bestRemaining = remaining; bestReset = reset; bestLimit = requests;
       }
     }
   }

@@ -1,5 +1,5 @@
-// Quota enforcement against the key's shared-data entry: one get + one CAS set per admitted request, whatever the
-// number of limits. A CAS mismatch (another worker wrote in between) re-reads and re-decides, at most
+// Quota enforcement against the subscription's shared-data entry (quota/subscription.ts): one get + one CAS set per
+// admitted request, whatever the number of limits. A CAS mismatch (another worker wrote in between) re-reads and re-decides, at most
 // MAX_CAS_ATTEMPTS times; see docs/filter.md for what happens when they run out.
 
 import {
@@ -7,8 +7,9 @@ import {
 } from "../abi/imports";
 import { OUT_CAS, clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
 import { Limit } from "../config/model";
-import { copyBytes } from "../bytes";
 import { Decision, decide, ENTRY_SIZE, entryInit, entrySetOthers, entryValid } from "./entry";
+import { quotaShare } from "./primed";
+import { SUBSCRIPTION_KEY_MAX, subscriptionKey, subscriptionKeyOf } from "./subscription";
 
 export const MAX_CAS_ATTEMPTS = 8;
 /**
@@ -21,16 +22,8 @@ export const INSERT_CAS: u32 = 0xffffffff;
 export const ENFORCE_DECIDED = 0; // decision in `d`
 export const ENFORCE_CONTENDED = 1;
 
-const KEY = memory.data(8 + 64);
+const KEY = memory.data(<i32>SUBSCRIPTION_KEY_MAX);
 const ENTRY = memory.data(<i32>ENTRY_SIZE);
-
-/** Writes "tg:q:<keyId>" to the key buffer; returns its length (0 for an id longer than 64 bytes). */
-function entryKey(keyId: usize, keyIdLen: usize): usize {
-  if (keyIdLen > 64) return 0;
-  store<u8>(KEY, 0x74); store<u8>(KEY, 0x67, 1); store<u8>(KEY, 0x3a, 2); store<u8>(KEY, 0x71, 3); store<u8>(KEY, 0x3a, 4);
-  copyBytes(KEY + 5, keyId, keyIdLen);
-  return 5 + keyIdLen;
-}
 
 // Set by readEntry: where the entry is (the host's copy in the callback arena, updated in place, or ENTRY).
 let entryPtr: usize = 0;
@@ -56,17 +49,22 @@ function readEntry(klen: usize): u32 {
   return INSERT_CAS;
 }
 
-/** Decides one request for a key; fills `d`. Returns ENFORCE_CONTENDED when every CAS attempt lost a race. */
-export function enforceQuota(keyId: usize, keyIdLen: usize, limits: Limit[], now: i64, d: Decision): i32 {
+/**
+ * Decides one request of the subscription (plan id, consumer id); fills `d`. Returns ENFORCE_CONTENDED when every
+ * CAS attempt lost a race. Until the process is primed, hour/day/month limits are cut to the cold-start share.
+ */
+export function enforceQuota(plan: usize, planLen: usize, consumer: usize, consumerLen: usize, limits: Limit[], now: i64, d: Decision): i32 {
   if (limits.length == 0) {
     d.admitted = true;
     d.hasLimit = false;
     return ENFORCE_DECIDED;
   }
-  const klen = entryKey(keyId, keyIdLen);
+  const klen = subscriptionKey(KEY, plan, planLen, consumer, consumerLen);
+  if (klen == 0) return ENFORCE_CONTENDED; // ids are validated configuration ids: unreachable, but fail closed
+  const share = quotaShare();
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen);
-    decide(entryPtr, limits, now, d);
+    decide(entryPtr, limits, now, d, share);
     if (!d.admitted) return ENFORCE_DECIDED;
     const w = proxy_set_shared_data(KEY, klen, entryPtr, ENTRY_SIZE, cas);
     if (w != RESULT_CAS_MISMATCH) return ENFORCE_DECIDED;
@@ -74,9 +72,12 @@ export function enforceQuota(keyId: usize, keyIdLen: usize, limits: Limit[], now
   return ENFORCE_CONTENDED;
 }
 
-/** Stores the fleet's count for one window of a key (global quota). Returns false when every attempt lost. */
-export function storeOthers(keyId: usize, keyIdLen: usize, per: i32, windowStart: f64, others: u32): bool {
-  const klen = entryKey(keyId, keyIdLen);
+/**
+ * Stores the fleet's count for one window of a subscription given as "<planId>/<consumerId>" (global quota).
+ * Returns false when the subscription is not valid or every attempt lost.
+ */
+export function storeOthers(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
+  const klen = subscriptionKeyOf(KEY, sub, subLen);
   if (klen == 0) return false;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen);

@@ -3,6 +3,8 @@
 // permanently (a 4xx saying the report itself is bad: dropped and counted); failures, resets, timeouts, 5xx and
 // the 4xx that a later attempt can get past (see isPermanentRefusal) retry with
 // exponential back-off. New requests keep counting into the (bounded) counter table meanwhile.
+// Until the process is primed (quota/primed.ts) every batch is a sync report, sent even when empty and first at
+// configure time without waiting for a tick; its successful answer primes the process.
 
 import {
   proxy_get_buffer_bytes, proxy_get_header_map_value, proxy_http_call, random_get,
@@ -13,10 +15,11 @@ import { PairWriter } from "../abi/pairs";
 import { writeHex } from "../bytes";
 import { UsageTarget } from "../config/model";
 import { bump, bumpBy, M_DROPPED, M_FLUSH_FAILED, M_FLUSH_OK } from "../metrics";
+import { isPrimed, markPrimed } from "../quota/primed";
 import { storeOthers } from "../quota/shared";
 import { ByteSink } from "../sink";
 import { addDropped, clearCounters, counterCount, droppedCount, takeDropped } from "./counters";
-import { parseReply } from "./reply";
+import { lastReply, parseReply, REPLY_VERSION } from "./reply";
 import { writeReport } from "./report";
 
 const MIN_BACKOFF_MS: f64 = 1000;
@@ -36,6 +39,8 @@ const TOKEN = memory.data(4);
 const REPORTER_HEX = memory.data(16);
 
 let hasBatch = false;
+/** The batch is a sync report: a 2xx answer with the fleet applied primes the process. */
+let batchSync = false;
 let batchRequests: u64 = 0;
 let batchDropped: u64 = 0;
 let inflightToken: u32 = 0;
@@ -73,17 +78,35 @@ export function flushTick(target: UsageTarget, nowMs: f64): void {
   if (hasBatch) {
     if (nowMs < nextAttemptMs) return;
   } else {
-    // Nothing counted and nothing dropped: no report. A drop alone (a refused batch, or the table full) is reported
-    // on its own, so the loss is known even if no further request comes.
-    if (counterCount() == 0 && droppedCount() == 0) return;
-    newBatchId();
-    batchDropped = takeDropped();
-    batchRequests = writeReport(body, BATCH_HEX, REPORTER_HEX, batchDropped);
-    clearCounters();
-    hasBatch = true;
-    backoffMs = 0;
+    // Nothing counted and nothing dropped: no report, unless the process still needs its sync. A drop alone (a
+    // refused batch, or the table full) is reported on its own, so the loss is known even if no further request
+    // comes.
+    const sync = !isPrimed();
+    if (!sync && counterCount() == 0 && droppedCount() == 0) return;
+    newBatch(sync);
   }
   send(target, nowMs);
+}
+
+/**
+ * Called at configure time: an unprimed process syncs at once instead of waiting for the first tick (its long
+ * windows are restricted until then). A batch already in flight or waiting for its retry is left to the tick.
+ */
+export function flushAtConfigure(target: UsageTarget, nowMs: f64): void {
+  if (inflight || hasBatch || isPrimed()) return;
+  newBatch(true);
+  send(target, nowMs);
+}
+
+/** Moves the counters into a new batch with a new id. */
+function newBatch(sync: bool): void {
+  newBatchId();
+  batchDropped = takeDropped();
+  batchRequests = writeReport(body, BATCH_HEX, REPORTER_HEX, batchDropped, sync);
+  clearCounters();
+  hasBatch = true;
+  batchSync = sync;
+  backoffMs = 0;
 }
 
 function send(target: UsageTarget, nowMs: f64): void {
@@ -118,8 +141,8 @@ function retryLater(nowMs: f64): void {
   nextAttemptMs = nowMs + backoffMs;
 }
 
-function applyFleet(keyId: usize, keyIdLen: usize, per: i32, windowStart: f64, others: u32): void {
-  storeOthers(keyId, keyIdLen, per, windowStart, others);
+function applyFleet(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
+  return storeOthers(sub, subLen, per, windowStart, others);
 }
 
 const STATUS_NAME = memory.data(8);
@@ -163,7 +186,10 @@ export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs:
     clearOut();
     const want = bodySize < MAX_REPLY_BYTES ? bodySize : MAX_REPLY_BYTES;
     if (want > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, want, OUT_PTR, OUT_LEN) == RESULT_OK) {
-      parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
+      const n = parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
+      // Primed only when the whole fleet picture is in: a well-formed version-2 answer to a sync report, every entry
+      // stored. Otherwise the next batch is a sync report again.
+      if (batchSync && n >= 0 && lastReply.version == REPLY_VERSION && lastReply.unstored == 0) markPrimed();
     }
   } else if (isPermanentRefusal(status)) {
     // Refused for good: retrying the same bytes cannot succeed. Count its requests as dropped.

@@ -1,61 +1,87 @@
-// The control service's reply to a usage report (schemas/usage-reply.v1.schema.json): only `fleet` matters to
-// the filter. Parsed with the non-trapping scanner; unknown fields are skipped and a malformed reply simply stops
-// the parse (entries already applied stay applied — each is a valid, independent fact).
+// The control service's reply to a usage report (schemas/usage-reply.v2.schema.json): `fleet` (the rest of the
+// fleet's count per subscription and window) and `version`. Parsed with the non-trapping scanner; unknown fields
+// are skipped and a malformed reply simply stops the parse (entries already applied stay applied — each is a valid,
+// independent fact).
 
 import { JsonScanner } from "../json/scanner";
-import { isId, isIntIn } from "../config/validate";
+import { isIntIn } from "../config/validate";
+import { subscriptionSplit } from "../quota/subscription";
 import { periodFromName, PER_SECOND } from "../window";
 
-/** Receives each valid fleet entry. */
-export type FleetSink = (keyId: usize, keyIdLen: usize, per: i32, windowStart: f64, others: u32) => void;
+/** The reply version whose fleet entries are per subscription; an answer to a sync report must have it to prime. */
+export const REPLY_VERSION: i32 = 2;
 
-const KEY = memory.data(64);
+/** Receives each valid fleet entry; `sub` is a validated "<planId>/<consumerId>". Returns false when not stored. */
+export type FleetSink = (sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32) => bool;
 
-/** Parses a reply; returns the number of fleet entries delivered, or -1 when the reply is malformed. */
-export function parseReply(ptr: usize, len: usize, sink: FleetSink): i32 {
-  const s = new JsonScanner(ptr, len);
-  const n = parseWith(s, sink);
-  s.release();
-  return n;
+const SUB = memory.data(129);
+
+/** Outcome of the last parse. */
+export class ReplyResult {
+  /** The reply's `version`, 0 when absent or not an integer. */
+  version: i32 = 0;
+  /** Valid fleet entries delivered to the sink. */
+  delivered: i32 = 0;
+  /** Delivered entries the sink could not store. */
+  unstored: i32 = 0;
+  /** False when the reply is not well-formed JSON of the expected shape (parse stopped). */
+  wellFormed: bool = false;
 }
 
-function parseWith(s: JsonScanner, sink: FleetSink): i32 {
-  let delivered = 0;
-  if (!s.beginObject()) return -1;
+export const lastReply = new ReplyResult();
+
+/** Parses a reply into `lastReply`; returns the number of fleet entries delivered, or -1 when the reply is malformed. */
+export function parseReply(ptr: usize, len: usize, sink: FleetSink): i32 {
+  lastReply.version = 0;
+  lastReply.delivered = 0;
+  lastReply.unstored = 0;
+  const s = new JsonScanner(ptr, len);
+  const ok = parseWith(s, sink);
+  s.release();
+  lastReply.wellFormed = ok;
+  return ok ? lastReply.delivered : -1;
+}
+
+function parseWith(s: JsonScanner, sink: FleetSink): bool {
+  if (!s.beginObject()) return false;
   for (let i = 0; s.nextMember(i); i++) {
-    if (!s.strIs("fleet")) {
-      if (!s.skipValue()) return -1;
+    if (s.strIs("version") && (s.peek() == 0x2d || <u32>(s.peek() - 0x30) < 10)) {
+      if (!s.readNumber()) return false;
+      lastReply.version = isIntIn(s.num, 0, 1000000) ? <i32>s.num : 0;
       continue;
     }
-    if (!s.beginArray()) return -1;
+    if (!s.strIs("fleet")) {
+      if (!s.skipValue()) return false;
+      continue;
+    }
+    if (!s.beginArray()) return false;
     for (let k = 0; s.nextElement(k); k++) {
-      if (!s.beginObject()) return -1;
-      let keyLen: usize = 0;
+      if (!s.beginObject()) return false;
+      let subLen: usize = 0;
       let per = -1;
       let start: f64 = -1, others: f64 = -1;
       for (let j = 0; s.nextMember(j); j++) {
-        if (s.strIs("keyId") && s.peek() == 0x22) {
-          if (!s.readString()) return -1;
-          if (isId(s.str, s.strLen)) { memory.copy(KEY, s.str, s.strLen); keyLen = s.strLen; }
+        if (s.strIs("subscription") && s.peek() == 0x22) {
+          if (!s.readString()) return false;
+          if (subscriptionSplit(s.str, s.strLen) >= 0) { memory.copy(SUB, s.str, s.strLen); subLen = s.strLen; }
         } else if (s.strIs("per") && s.peek() == 0x22) {
-          if (!s.readString()) return -1;
+          if (!s.readString()) return false;
           per = periodFromName(s.strValue());
         } else if (s.strIs("windowStart") && s.peek() != 0x22 && s.peek() != 0x7b && s.peek() != 0x5b) {
-          if (!s.readNumber()) return -1;
+          if (!s.readNumber()) return false;
           start = s.num;
         } else if (s.strIs("others") && s.peek() != 0x22 && s.peek() != 0x7b && s.peek() != 0x5b) {
-          if (!s.readNumber()) return -1;
+          if (!s.readNumber()) return false;
           others = s.num;
-        } else if (!s.skipValue()) return -1;
+        } else if (!s.skipValue()) return false;
       }
-      if (s.failed) return -1;
-      if (keyLen > 0 && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
-        sink(KEY, keyLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others);
-        delivered++;
+      if (s.failed) return false;
+      if (subLen > 0 && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
+        if (!sink(SUB, subLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others)) lastReply.unstored++;
+        lastReply.delivered++;
       }
     }
-    if (s.failed) return -1;
+    if (s.failed) return false;
   }
-  if (s.failed) return -1;
-  return delivered;
+  return !s.failed;
 }

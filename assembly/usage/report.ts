@@ -7,14 +7,17 @@ import {
   counterOutcome, counterStatus, OUT_ALLOWED, outcomeName,
 } from "./counters";
 
-/** Writes the report; returns the number of requests in its entries. */
-export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize, dropped: u64): u64 {
+/**
+ * Writes the report; returns the number of requests in its entries. `sync` asks the control service for the fleet
+ * windows of every subscription in this reporter's scope, not only those in the entries (a restarted proxy).
+ */
+export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize, dropped: u64, sync: bool = false): u64 {
   out.reset();
   out.ascii("{\"version\":1,\"batchId\":\"");
   out.bytes(batchIdHex, 32);
   out.ascii("\",\"reporter\":\"");
   out.bytes(reporterHex, 16);
-  out.ascii("\",\"entries\":[");
+  out.ascii(sync ? "\",\"sync\":true,\"entries\":[" : "\",\"entries\":[");
   let total: u64 = 0;
   const n = counterCount();
   for (let i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Id, Strict, Timestamp } from './common.js';
 import reportSchema from '../../schemas/usage-report.v1.schema.json' with { type: 'json' };
-import replySchema from '../../schemas/usage-reply.v1.schema.json' with { type: 'json' };
+import replySchema from '../../schemas/usage-reply.v2.schema.json' with { type: 'json' };
 
 /** The public JSON Schemas (the contract with the filter), minus the draft marker fastify's Ajv does not need. */
 function contractSchema(schema: Record<string, unknown>): Record<string, unknown> {

@@ -1,6 +1,7 @@
-import { Decision, decide, ENTRY_SIZE, entryInit, entrySetOthers, usedInWindow } from "../../assembly/quota/entry";
+import { Decision, decide, effectiveLimit, ENTRY_SIZE, entryInit, entrySetOthers, usedInWindow } from "../../assembly/quota/entry";
+import { SUBSCRIPTION_KEY_MAX, subscriptionKey, subscriptionKeyOf, subscriptionSplit } from "../../assembly/quota/subscription";
 import { Limit } from "../../assembly/config/model";
-import { PER_DAY, PER_MINUTE, PER_MONTH, PER_SECOND } from "../../assembly/window";
+import { PER_DAY, PER_HOUR, PER_MINUTE, PER_MONTH, PER_SECOND } from "../../assembly/window";
 
 const T: i64 = 1767225600 + 3600 + 30; // 2026-01-01T01:00:30Z
 
@@ -89,5 +90,93 @@ describe("quota decision over one shared entry", () => {
     decide(p, [], T, d);
     expect(d.admitted).toBe(true);
     expect(d.hasLimit).toBe(false);
+  });
+});
+
+function ptr(b: ArrayBuffer): usize { return changetype<usize>(b); }
+function len(b: ArrayBuffer): usize { return <usize>b.byteLength; }
+const OUT = memory.data(<i32>SUBSCRIPTION_KEY_MAX + 8);
+
+describe("subscription entry key (quota follows plan + consumer, not the key)", () => {
+  it("is tg:q:<planId>/<consumerId>, whatever key the request used", () => {
+    const plan = String.UTF8.encode("pln_gold"), consumer = String.UTF8.encode("con_acme");
+    const n = subscriptionKey(OUT, ptr(plan), len(plan), ptr(consumer), len(consumer));
+    expect(String.UTF8.decodeUnsafe(OUT, n)).toBe("tg:q:pln_gold/con_acme");
+  });
+  it("fits the longest ids (5 + 64 + 1 + 64 bytes) without writing past the buffer", () => {
+    const a = String.UTF8.encode("a".repeat(64)), b = String.UTF8.encode("b".repeat(64));
+    store<u64>(OUT + SUBSCRIPTION_KEY_MAX, 0x7777777777777777);
+    const n = subscriptionKey(OUT, ptr(a), len(a), ptr(b), len(b));
+    expect(n).toBe(SUBSCRIPTION_KEY_MAX);
+    expect(String.UTF8.decodeUnsafe(OUT, n)).toBe("tg:q:" + "a".repeat(64) + "/" + "b".repeat(64));
+    expect(load<u64>(OUT + SUBSCRIPTION_KEY_MAX)).toBe(0x7777777777777777);
+    const c = String.UTF8.encode("c".repeat(65));
+    expect(subscriptionKey(OUT, ptr(c), len(c), ptr(b), len(b))).toBe(0);
+    expect(subscriptionKey(OUT, ptr(a), 0, ptr(b), len(b))).toBe(0);
+  });
+  it("a reply's \"<planId>/<consumerId>\" names the same entry; anything else names none", () => {
+    const sub = String.UTF8.encode("pln_gold/con_acme");
+    const n = subscriptionKeyOf(OUT, ptr(sub), len(sub));
+    expect(String.UTF8.decodeUnsafe(OUT, n)).toBe("tg:q:pln_gold/con_acme");
+    const bad: string[] = ["", "/", "pln_gold", "pln_gold/", "/con_acme", "pln_gold/con/acme", "pln gold/con_acme",
+      "pln_gold/con_acme\n", "a".repeat(65) + "/b", "a/" + "b".repeat(65), "pln_gold//con_acme"];
+    for (let i = 0; i < bad.length; i++) {
+      const b = String.UTF8.encode(bad[i]);
+      expect(subscriptionSplit(ptr(b), len(b))).toBe(-1, bad[i]);
+      expect(subscriptionKeyOf(OUT, ptr(b), len(b))).toBe(0, bad[i]);
+    }
+    const longest = String.UTF8.encode("a".repeat(64) + "/" + "b".repeat(64));
+    expect(subscriptionSplit(ptr(longest), len(longest))).toBe(64);
+  });
+});
+
+describe("cold start: the effective limit before the first fleet sync", () => {
+  it("is max(1, floor(requests x share)) for hour, day and month; second and minute unchanged", () => {
+    expect(effectiveLimit(100, PER_HOUR, 0.1)).toBe(10);
+    expect(effectiveLimit(1000, PER_DAY, 0.1)).toBe(100);
+    expect(effectiveLimit(99, PER_MONTH, 0.1)).toBe(9);
+    expect(effectiveLimit(5, PER_DAY, 0.1)).toBe(1);
+    expect(effectiveLimit(5, PER_DAY, 0)).toBe(1);
+    expect(effectiveLimit(7, PER_HOUR, 1)).toBe(7);
+    expect(effectiveLimit(2147483647, PER_MONTH, 0.5)).toBe(1073741823);
+    expect(effectiveLimit(100, PER_MINUTE, 0.1)).toBe(100);
+    expect(effectiveLimit(100, PER_SECOND, 0.1)).toBe(100);
+  });
+  it("decide admits only the share of an hour limit and shows it in the RateLimit values", () => {
+    const p = fresh();
+    const limits: Limit[] = [new Limit(50, PER_MINUTE), new Limit(30, PER_HOUR)];
+    const d = new Decision();
+    for (let i = 0; i < 3; i++) {
+      decide(p, limits, T, d, 0.1);
+      expect(d.admitted).toBe(true);
+    }
+    expect(d.limit).toBe(3);
+    expect(d.remaining).toBe(0);
+    decide(p, limits, T, d, 0.1);
+    expect(d.admitted).toBe(false);
+    expect(d.limit).toBe(3);
+    expect(d.reset).toBe(<u32>(3600 - 30));
+    // Primed (share 1): the full limit, counting what was admitted while cold.
+    decide(p, limits, T, d, 1);
+    expect(d.admitted).toBe(true);
+    expect(usedInWindow(p, PER_HOUR, <f64>(T - 30))).toBe(4);
+  });
+  it("the fleet's count applies against the share as well", () => {
+    const p = fresh();
+    const limits: Limit[] = [new Limit(100, PER_DAY)];
+    const d = new Decision();
+    entrySetOthers(p, PER_DAY, <f64>(T - 3630), 9);
+    decide(p, limits, T, d, 0.1);
+    expect(d.admitted).toBe(true);
+    decide(p, limits, T, d, 0.1);
+    expect(d.admitted).toBe(false);
+  });
+  it("a minute limit is not cut", () => {
+    const p = fresh();
+    const limits: Limit[] = [new Limit(4, PER_MINUTE)];
+    const d = new Decision();
+    for (let i = 0; i < 4; i++) { decide(p, limits, T, d, 0.1); expect(d.admitted).toBe(true); }
+    decide(p, limits, T, d, 0.1);
+    expect(d.admitted).toBe(false);
   });
 });

@@ -1,18 +1,20 @@
-import { parseReply } from "../../assembly/usage/reply";
+import { lastReply, parseReply } from "../../assembly/usage/reply";
 import { PER_DAY, PER_MINUTE } from "../../assembly/window";
 
 let delivered = 0;
-let lastKey = "";
+let lastSub = "";
 let lastPer = -1;
 let lastStart: f64 = 0;
 let lastOthers: u32 = 0;
+let storeOk = true;
 
-function sink(keyId: usize, keyIdLen: usize, per: i32, windowStart: f64, others: u32): void {
+function sink(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
   delivered++;
-  lastKey = String.UTF8.decodeUnsafe(keyId, keyIdLen);
+  lastSub = String.UTF8.decodeUnsafe(sub, subLen);
   lastPer = per;
   lastStart = windowStart;
   lastOthers = others;
+  return storeOk;
 }
 
 function parse(json: string): i32 {
@@ -20,33 +22,63 @@ function parse(json: string): i32 {
   return parseReply(changetype<usize>(b), <usize>b.byteLength, sink);
 }
 
-describe("usage reply parsing", () => {
-  it("delivers valid fleet entries", () => {
+describe("usage reply parsing (version 2: fleet per subscription)", () => {
+  it("delivers valid fleet entries with their subscription and reads the version", () => {
     delivered = 0;
-    const n = parse('{"version":1,"batchId":"5f0c6d1e9a7b4c2d8e3f1a0b9c8d7e6f","duplicate":false,"fleet":[' +
-      '{"keyId":"key_a","per":"day","windowStart":1.7672256e9,"others":5120},' +
-      '{"others":7,"windowStart":1767225600,"per":"minute","keyId":"key_b"}]}');
+    storeOk = true;
+    const n = parse('{"version":2,"batchId":"5f0c6d1e9a7b4c2d8e3f1a0b9c8d7e6f","duplicate":false,"fleet":[' +
+      '{"subscription":"pln_gold/con_acme","per":"day","windowStart":1.7672256e9,"others":5120},' +
+      '{"others":7,"windowStart":1767225600,"per":"minute","subscription":"pln_silver/con_b.2:x-y"}]}');
     expect(n).toBe(2);
     expect(delivered).toBe(2);
-    expect(lastKey).toBe("key_b");
+    expect(lastSub).toBe("pln_silver/con_b.2:x-y");
     expect(lastPer).toBe(PER_MINUTE);
     expect(lastStart).toBe(1767225600.0);
     expect(lastOthers).toBe(7);
+    expect(lastReply.version).toBe(2);
+    expect(lastReply.wellFormed).toBe(true);
+    expect(lastReply.unstored).toBe(0);
+  });
+  it("ignores per-key (version 1) entries and subscriptions that are not <planId>/<consumerId>", () => {
+    delivered = 0;
+    storeOk = true;
+    const n = parse('{"version":1,"fleet":[{"keyId":"key_a","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":"pln_gold","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":"pln_gold/con/acme","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":"pln gold/con_acme","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":"/con_acme","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":"pln_gold/","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":"' + "p".repeat(65) + '/c","per":"day","windowStart":0,"others":1},' +
+      '{"subscription":7,"per":"day","windowStart":0,"others":1}]}');
+    expect(n).toBe(0);
+    expect(delivered).toBe(0);
+    expect(lastReply.version).toBe(1);
   });
   it("skips invalid entries and unknown fields", () => {
     delivered = 0;
-    const n = parse('{"extra":{"a":[1,2,{"b":null}]},"fleet":[{"keyId":"bad id","per":"day","windowStart":0,"others":1},' +
-      '{"keyId":"k","per":"second","windowStart":0,"others":1},{"keyId":"k","per":"day","windowStart":-5,"others":1},' +
-      '{"keyId":"k","per":"day","windowStart":0,"others":1.5},{"keyId":"k","per":"day","windowStart":0,"others":1e12}]}');
+    storeOk = true;
+    const n = parse('{"extra":{"a":[1,2,{"b":null}]},"version":"2","fleet":[{"subscription":"p/c","per":"second","windowStart":0,"others":1},' +
+      '{"subscription":"p/c","per":"day","windowStart":-5,"others":1},' +
+      '{"subscription":"p/c","per":"day","windowStart":0,"others":1.5},{"subscription":"p/c","per":"day","windowStart":0,"others":1e12}]}');
     expect(n).toBe(1);
     expect(lastPer).toBe(PER_DAY);
     expect(lastOthers).toBe(u32.MAX_VALUE);
+    expect(lastReply.version).toBe(0); // a string version is no version
+  });
+  it("counts entries the sink could not store", () => {
+    storeOk = false;
+    expect(parse('{"version":2,"fleet":[{"subscription":"p/c","per":"day","windowStart":0,"others":1}]}')).toBe(1);
+    expect(lastReply.unstored).toBe(1);
+    storeOk = true;
   });
   it("reports malformed replies without trapping", () => {
-    const bad: string[] = ["", "x", "{", "[]", '{"fleet":', '{"fleet":[', '{"fleet":[{"keyId":"k"', '{"fleet":[1]}', '{"a":tru}',
-      '{"fleet":[{"keyId":"k","per":"day","windowStart":0,"others":1}', "\u0000\u00ff"];
-    for (let i = 0; i < bad.length; i++) expect(parse(bad[i])).toBe(-1, bad[i]);
-    expect(parse('{"fleet":[{"keyId":true}]}')).toBe(0); // well-formed, just not a valid entry
+    const bad: string[] = ["", "x", "{", "[]", '{"fleet":', '{"fleet":[', '{"fleet":[{"subscription":"p/c"', '{"fleet":[1]}', '{"a":tru}',
+      '{"fleet":[{"subscription":"p/c","per":"day","windowStart":0,"others":1}', "\u0000\u00ff", '{"version":-}'];
+    for (let i = 0; i < bad.length; i++) {
+      expect(parse(bad[i])).toBe(-1, bad[i]);
+      expect(lastReply.wellFormed).toBe(false, bad[i]);
+    }
+    expect(parse('{"fleet":[{"subscription":true}]}')).toBe(0); // well-formed, just not a valid entry
     let deep = "";
     for (let i = 0; i < 10000; i++) deep += "[";
     expect(parse('{"x":' + deep)).toBe(-1);

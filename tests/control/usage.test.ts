@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { batchId, currentMinute, seed, testApp, type TestApp } from './helpers.js';
 
-const replySchema = JSON.parse(readFileSync(new URL('../../schemas/usage-reply.v1.schema.json', import.meta.url), 'utf8')) as object;
+const replySchema = JSON.parse(readFileSync(new URL('../../schemas/usage-reply.v2.schema.json', import.meta.url), 'utf8')) as object;
 const validateReply = new Ajv2020().compile(replySchema);
 
 interface Reply { version: 1; batchId: string; duplicate: boolean; fleet: { keyId: string; per: string; windowStart: number; others: number }[] }

@@ -1,8 +1,9 @@
 // Quota exactness under real CAS races (the host's interleaving scheduler runs other workers' streams inside a
-// worker's shared-data calls) and fixed windows rolling over on the virtual clock.
+// worker's shared-data calls), fixed windows rolling over on the virtual clock, and quota belonging to the
+// subscription (plan + consumer) rather than to a key.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseConfig, header, startHost } from './harness.js';
+import { baseConfig, digest, header, startHost } from './harness.js';
 
 describe('quota exactness with 4 workers racing on one key', () => {
   it('admits exactly the limit for each of 50 interleaving seeds', async () => {
@@ -42,7 +43,7 @@ describe('CAS retries running out', () => {
       assert.equal((await call()).status, 200);
       // Simulate a key hammered by other workers: the entry's CAS changes on every read, so every write loses.
       // (sharedData() copies the map, not its entries: this reaches the store's live entry.)
-      const entry = h.host.sharedData('tollgate').get('tg:q:key_alpha')!;
+      const entry = h.host.sharedData('tollgate').get('tg:q:pln_gold/con_acme')!;
       const realCas = entry.cas;
       let bumps = 0;
       Object.defineProperty(entry, 'cas', { configurable: true, get: () => realCas + ++bumps });
@@ -131,6 +132,64 @@ describe('fixed windows on the virtual clock', () => {
       }
       assert.equal(sizes.size, 1);
       assert.equal([...h.host.sharedData('tollgate').keys()].filter((k) => k.startsWith('tg:q:')).length, 1);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
+describe('quota follows the subscription (plan + consumer), not the key', () => {
+  const get = (key: string): { method: string; path: string; headers: Record<string, string> } =>
+    ({ method: 'GET', path: '/orders', headers: { 'x-api-key': key } });
+
+  it('a rotated key gets only what its predecessor left: old key used N, new key gets limit - N', async () => {
+    const LIMIT = 10, N = 4;
+    const cfg = baseConfig([{ requests: LIMIT, per: 'day' }]);
+    const h = await startHost(cfg);
+    try {
+      for (let i = 0; i < N; i++) assert.equal((await h.host.request(get('key-alpha'))).status, 200);
+      // Rotation: the new key is added for the same consumer and plan; the old one stays valid for its grace period.
+      cfg.keys.push([digest('key-rotated'), 'key_rotated', 'con_acme', 0]);
+      await h.host.reconfigure(JSON.stringify(cfg));
+      const statuses: number[] = [];
+      for (let i = 0; i < LIMIT; i++) statuses.push((await h.host.request(get('key-rotated'))).status);
+      assert.deepEqual(statuses, [...Array<number>(LIMIT - N).fill(200), ...Array<number>(N).fill(429)]);
+      assert.equal((await h.host.request(get('key-alpha'))).status, 429, 'the old key shares the exhausted quota');
+      const entries = [...h.host.sharedData('tollgate').keys()].filter((k) => k.startsWith('tg:q:'));
+      assert.deepEqual(entries, ['tg:q:pln_gold/con_acme']);
+      const first = await h.host.request(get('key-rotated'));
+      assert.equal(header(first.headers, 'ratelimit-remaining'), '0');
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('two keys of one subscription used at once share one quota, exactly, across workers', async () => {
+    const cfg = baseConfig([{ requests: 9, per: 'hour' }]);
+    cfg.keys.push([digest('key-beta'), 'key_beta', 'con_acme', 0]);
+    const h = await startHost(cfg, { workers: 4, interleaveSeed: 7 });
+    try {
+      const results = await Promise.all(Array.from({ length: 24 }, (_, i) =>
+        h.host.request({ ...get(i % 2 === 0 ? 'key-alpha' : 'key-beta'), worker: i % 4 })));
+      assert.equal(results.filter((r) => r.status === 200).length, 9);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('another consumer on the same plan, or the same consumer on another plan, has its own quota', async () => {
+    const cfg = baseConfig([{ requests: 2, per: 'hour' }]);
+    cfg.plans.push({ id: 'pln_silver', limits: [{ requests: 2, per: 'hour' }], apiIds: ['api_orders'] });
+    cfg.keys.push([digest('key-other'), 'key_other', 'con_other', 0]);
+    cfg.keys.push([digest('key-silver'), 'key_silver', 'con_acme', 1]);
+    const h = await startHost(cfg);
+    try {
+      for (const key of ['key-alpha', 'key-other', 'key-silver']) {
+        assert.deepEqual([(await h.host.request(get(key))).status, (await h.host.request(get(key))).status, (await h.host.request(get(key))).status],
+          [200, 200, 429], key);
+      }
+      const entries = [...h.host.sharedData('tollgate').keys()].filter((k) => k.startsWith('tg:q:')).sort();
+      assert.deepEqual(entries, ['tg:q:pln_gold/con_acme', 'tg:q:pln_gold/con_other', 'tg:q:pln_silver/con_acme']);
     } finally {
       await h.host.close();
     }

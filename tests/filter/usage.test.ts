@@ -1,67 +1,19 @@
 // Usage reporting end to end against a real loopback HTTP server as the control cluster: report format, retries
 // with the same batch id while the control service is down, no loss or double counting, 4xx drops counted,
-// the fleet reply feeding the global quota, reconfiguration mid-traffic, and metrics.
+// the fleet reply feeding the global quota, reconfiguration mid-traffic, and metrics. Each test starts after the
+// proxy's start-up sync (cold-start.test.ts covers that) so it sees only the reports it causes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { baseConfig, T0, startHost, type Harness, type TestConfig } from './harness.js';
-
-interface Entry { minute: number; keyId: string; apiId: string; outcome: string; count: number; status?: Record<string, number> }
-interface Report { version: number; batchId: string; reporter: string; entries: Entry[]; dropped: number }
+import { Control, USAGE_CLUSTER, type Report } from './control-stub.js';
 
 const ajv = new Ajv2020({ strict: false });
 const validateReport = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/usage-report.v1.schema.json', import.meta.url), 'utf8')) as object);
 
-/** A stand-in control service: records every report; `mode` decides the answer. */
-class Control {
-  server: Server;
-  mode: 'ok' | 'reset' | '503' | '400' | '401' | 'hang' | 'raw' = 'ok';
-  /** The 200 body sent in 'raw' mode (garbage replies). */
-  raw: Buffer = Buffer.alloc(0);
-  received: Array<{ report: Report; headers: Record<string, string | string[] | undefined>; answered: string }> = [];
-  fleet: (r: Report) => unknown[] = () => [];
-  port = 0;
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Report;
-        const mode = this.mode;
-        this.received.push({ report, headers: req.headers, answered: mode });
-        if (mode === 'reset') { req.socket.destroy(); return; }
-        if (mode === 'hang') return; // never answers; closeAllConnections() ends it
-        if (mode === '503') { res.writeHead(503).end(); return; }
-        if (mode === '401') { res.writeHead(401, { 'content-type': 'application/problem+json' }).end('{"type":"t"}'); return; }
-        if (mode === 'raw') { res.writeHead(200, { 'content-type': 'application/json' }).end(this.raw); return; }
-        if (mode === '400') { res.writeHead(400, { 'content-type': 'application/problem+json' }).end('{"type":"x"}'); return; }
-        const stored = this.received.filter((x) => x.answered === 'ok' && x.report.batchId === report.batchId).length > 1;
-        res.writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ version: 1, batchId: report.batchId, duplicate: stored, fleet: this.fleet(report) }));
-      });
-    });
-  }
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-  /** Reports the service accepted, each batch id once (what the real service would store). */
-  accepted(): Report[] {
-    const seen = new Map<string, Report>();
-    for (const r of this.received) if (r.answered === 'ok' && !seen.has(r.report.batchId)) seen.set(r.report.batchId, r.report);
-    return [...seen.values()];
-  }
-}
-
-function withUsage(cfg: TestConfig, intervalMs = 1000): TestConfig {
-  cfg.usage = { cluster: 'outbound|7070||ctl', authority: 'ctl.local', path: '/v1/usage/reports', intervalMs, token: 'Bearer tgr_test' };
+function withUsage(cfg: TestConfig, intervalMs = 1000, extra: Record<string, unknown> = {}): TestConfig {
+  cfg.usage = { cluster: USAGE_CLUSTER, authority: 'ctl.local', path: '/v1/usage/reports', intervalMs, token: 'Bearer tgr_test', ...extra };
   return cfg;
 }
 
@@ -86,11 +38,18 @@ describe('usage reporting', () => {
   before(async () => { control = new Control(); await control.listen(); });
   after(async () => control.close());
 
-  async function start(cfg: TestConfig): Promise<Harness> {
+  /** A host whose start-up sync has been answered (primed), with the record of received reports cleared. */
+  async function start(cfg: TestConfig, usage: Record<string, unknown> = {}): Promise<Harness> {
     control.received = [];
     control.mode = 'ok';
     control.fleet = () => [];
-    return startHost(withUsage(cfg), { clusters: { 'outbound|7070||ctl': { host: '127.0.0.1', port: control.port } } });
+    const h = await startHost(withUsage(cfg, 1000, usage), { clusters: control.clusters() });
+    for (let i = 0; i < 50 && !h.host.sharedData('tollgate').has('tg:primed'); i++) await h.host.settle();
+    await h.host.settle();
+    assert.ok(h.host.sharedData('tollgate').has('tg:primed'), 'the start-up sync primed the proxy');
+    assert.ok(control.received.length >= 1 && control.received.every((r) => r.report.sync === true));
+    control.received = [];
+    return h;
   }
 
   it('reports per (minute, key, api, outcome) with status classes, valid per the schema', async () => {
@@ -171,10 +130,7 @@ describe('usage reporting', () => {
   });
 
   it('retries a batch whose call timed out', async () => {
-    const cfg = baseConfig();
-    const h = await startHost({ ...withUsage(cfg), usage: { ...(withUsage(baseConfig()).usage as object), timeoutMs: 500 } },
-      { clusters: { 'outbound|7070||ctl': { host: '127.0.0.1', port: control.port } } });
-    control.received = [];
+    const h = await start(baseConfig(), { timeoutMs: 500 });
     control.mode = 'hang';
     try {
       for (let i = 0; i < 3; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 1 });
@@ -263,10 +219,7 @@ describe('usage reporting', () => {
   });
 
   it('holds at most usage.maxEntries counters per VM and reports the overflow as dropped', async () => {
-    const cfg = baseConfig();
-    const h = await startHost({ ...withUsage(cfg), usage: { ...(withUsage(baseConfig()).usage as object), maxEntries: 2 } },
-      { clusters: { 'outbound|7070||ctl': { host: '127.0.0.1', port: control.port } } });
-    control.received = [];
+    const h = await start(baseConfig(), { maxEntries: 2 });
     try {
       const on0 = { worker: 0 };
       await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, ...on0 });
@@ -287,11 +240,11 @@ describe('usage reporting', () => {
     }
   });
 
-  it('adds the fleet count from the reply to the local count (global quota)', async () => {
+  it('adds the fleet count from the reply to the local count of the subscription (global quota)', async () => {
     const h = await start(baseConfig([{ requests: 10, per: 'minute' }]));
     try {
       control.fleet = (r) => r.entries.filter((e) => e.keyId === 'key_alpha')
-        .map(() => ({ keyId: 'key_alpha', per: 'minute', windowStart: T0 / 1000, others: 7 }));
+        .map(() => ({ subscription: 'pln_gold/con_acme', per: 'minute', windowStart: T0 / 1000, others: 7 }));
       for (let i = 0; i < 2; i++) await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
       await h.host.advance(1000);
       await h.host.settle();
@@ -306,7 +259,10 @@ describe('usage reporting', () => {
   it('a garbage reply is survived (no trap) and the batch still counts as delivered', async () => {
     const h = await start(baseConfig());
     try {
-      control.fleet = () => [{ keyId: 7, per: 'week' }, null, 'x', { keyId: 'key_alpha', per: 'minute', windowStart: -1, others: 'many' }];
+      control.fleet = () => [{ subscription: 7, per: 'week' }, null, 'x',
+        { subscription: 'pln_gold/con_acme', per: 'minute', windowStart: -1, others: 'many' },
+        { subscription: 'pln_gold/con_acme/x', per: 'minute', windowStart: T0 / 1000, others: 1000 },
+        { keyId: 'key_alpha', per: 'minute', windowStart: T0 / 1000, others: 1000 }];
       await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
       await tick(h, 2);
       assert.equal(control.accepted().length >= 1, true);
@@ -324,9 +280,9 @@ describe('usage reporting', () => {
       const deep = '{"fleet":' + '['.repeat(100_000);
       const bodies = [
         Buffer.from([0x00, 0xff, 0xfe, 0x7b, 0x22, 0x80, 0xc3]),
-        Buffer.from('{"fleet":[{"keyId":"key_alpha","per":"minute","windowStart":1767225600,"oth'),
+        Buffer.from('{"fleet":[{"subscription":"pln_gold/con_acme","per":"minute","windowStart":1767225600,"oth'),
         Buffer.from(deep),
-        Buffer.from('{"fleet":[{"keyId":"key_alpha","per":"minute","windowStart":1e400,"others":-0}],"x":"\ud800"}'),
+        Buffer.from('{"fleet":[{"subscription":"pln_gold/con_acme","per":"minute","windowStart":1e400,"others":-0}],"x":"\ud800"}'),
         // Over the filter's read cap: only the first 4 MiB are read, the parse stops there.
         Buffer.concat([Buffer.from('{"pad":"'), Buffer.alloc(5 * 1024 * 1024, 0x61), Buffer.from('"}')]),
       ];
