@@ -11,6 +11,7 @@ import { createMetrics } from './plugins/app/metrics.js';
 import './plugins/app/decorations.js';
 import type { ControlSettings } from './settings.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { requestLogView } from './request-log.js';
 import { resolveTokens } from './tokens.js';
 import opsRoutes from './routes/ops/index.js';
 import apiRoutes from './routes/v1/apis/index.js';
@@ -56,6 +57,8 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
     logger: {
       level: settings.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
+      // Request lines carry the path only: query strings can hold credentials (control/request-log.ts).
+      serializers: { req: requestLogView },
       ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
     },
     // Unknown fields are errors, not silently stripped (removeAdditional: false).

@@ -2,10 +2,10 @@
 // and restarted independently of the sidecar), supervised, its output appended to a log file, its pid recorded.
 // The environment is the contract with the control service (docs/control.md): local distribution of the very
 // WasmPlugin production would get, pinned to the filter's bytes, and usage sent to the sidecar's cluster name.
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { homePaths, writePids } from './home.js';
+import { homePaths, openPrivateLog, writePids } from './home.js';
 import { supervise, type Supervisor } from './supervisor.js';
 
 export interface ControlProcessOptions {
@@ -50,7 +50,7 @@ export function controlEnv(base: NodeJS.ProcessEnv, o: Omit<ControlProcessOption
 
 export function startControlProcess(o: ControlProcessOptions): ControlProcess {
   const paths = homePaths(o.home);
-  const logFd = openSync(paths.controlLog, 'a');
+  const logFd = openPrivateLog(paths.controlLog);
   const supervisor: Supervisor = supervise({
     name: 'control',
     command: process.execPath,

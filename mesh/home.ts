@@ -2,7 +2,7 @@
 // development secrets kept with owner-only permissions, like a kubeconfig; API keys are never written here (only
 // the ids of what the demo seeded), because plaintext keys are shown once and never stored.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, fchmodSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MeshTokens {
@@ -32,10 +32,21 @@ export const homePaths = (home: string) => ({
   pids: join(home, 'pids.json'),
   db: join(home, 'tollgate.db'),
   controlLog: join(home, 'control.log'),
+  sidecarLog: join(home, 'sidecar.log'),
 });
 
 export function ensureHome(home: string): void {
   mkdirSync(home, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Opens a log file for appending, owner-only: logs can carry what a request or a crash printed, and they sit beside
+ * the tokens. A log left readable by an older version is tightened. Returns the descriptor (the caller closes it).
+ */
+export function openPrivateLog(path: string): number {
+  const fd = openSync(path, 'a', 0o600);
+  if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+  return fd;
 }
 
 /** Write via a temp file and rename, so a crash never leaves half a JSON file behind. */

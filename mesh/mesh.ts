@@ -11,7 +11,7 @@ import { startDemoUpstream, type DemoUpstream } from './demo-upstream.js';
 import { distributionClient } from './distribution-client.js';
 import { startControlProcess } from './control-process.js';
 import { buildFilter, filterNeedsBuild } from './filter-build.js';
-import { ensureHome, homePaths, readSeed, resolveTokens, writeSeed } from './home.js';
+import { ensureHome, homePaths, openPrivateLog, readSeed, resolveTokens, writeSeed } from './home.js';
 import { adminTokenLine, curlLines } from './instructions.js';
 import { filterCounts } from './filter-metrics.js';
 import { sha256Hex } from './module-source.js';
@@ -134,7 +134,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   }
 
   let sidecarServing = false;
-  const hostLog = createWriteStream(join(settings.home, 'sidecar.log'), { flags: 'a' });
+  const hostLog = createWriteStream(paths.sidecarLog, { fd: openPrivateLog(paths.sidecarLog) });
   closers.push({ name: 'sidecar log', close: () => new Promise<void>((resolve) => hostLog.end(resolve)) });
   const host: Host = createHost({
     workers: settings.workers,

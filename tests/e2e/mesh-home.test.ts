@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { ensureHome, homePaths, readSeed, resolveTokens, writeSeed } from '../../mesh/home.js';
+import { after, before, describe, it } from 'node:test';
+import { ensureHome, homePaths, openPrivateLog, readSeed, resolveTokens, writeSeed } from '../../mesh/home.js';
 import { meshSettingsFromEnv, SettingsError } from '../../mesh/settings.js';
+import { startControlProcess } from '../../mesh/control-process.js';
+import { freePort, waitForHttp } from '../../mesh/wait.js';
 
 const dirs: string[] = [];
 const tempHome = () => {
@@ -65,5 +67,61 @@ describe('mesh home: tokens and seed record', () => {
     ensureHome(home);
     writeFileSync(homePaths(home).tokens, '{"admin": ');
     assert.throws(() => resolveTokens(home, {}), /tokens\.json is not valid JSON/);
+  });
+});
+
+describe('mesh home: owner-only directory and logs', () => {
+  const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+  let umask = 0;
+  before(() => { umask = process.umask(0o022); }); // the common default, under which files come out 0644
+  after(() => { process.umask(umask); });
+
+  it('creates the home 0700 and its logs 0600 (both logs the mesh writes)', () => {
+    const home = tempHome();
+    ensureHome(home);
+    assert.equal(mode(home), '700');
+    for (const log of [homePaths(home).controlLog, homePaths(home).sidecarLog]) {
+      const fd = openPrivateLog(log);
+      writeSync(fd, 'a line\n');
+      closeSync(fd);
+      assert.equal(mode(log), '600', log);
+    }
+  });
+  it('keeps the real control process\'s log, database, -wal and -shm at 0600', async () => {
+    const home = tempHome();
+    ensureHome(home);
+    const root = join(import.meta.dirname, '..', '..');
+    const admin = 'mesh-home-admin-token-0123456789';
+    const port = await freePort();
+    const control = startControlProcess({
+      root, home, address: '127.0.0.1', port, adminToken: admin, reportToken: 'mesh-home-report-token-0123456789',
+      wasmPath: join(root, 'build', 'tollgate.wasm'), wasmSha256: '0'.repeat(64), usageCluster: 'tollgate-control',
+      usageIntervalMs: 1000, log: () => {},
+    });
+    try {
+      assert.equal(await waitForHttp(`${control.url}/healthz`, { timeoutMs: 60_000 }), 200);
+      // A committed write, so the WAL and its index exist.
+      const res = await fetch(`${control.url}/v1/apis`, {
+        method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'orders', pathPrefix: '/orders' }),
+      });
+      assert.equal(res.status, 201);
+      const paths = homePaths(home);
+      for (const f of [paths.controlLog, paths.db, `${paths.db}-wal`, `${paths.db}-shm`]) assert.equal(mode(f), '600', f);
+    } finally {
+      await control.stop();
+    }
+  });
+  it('tightens a log left world-readable by an older version and appends to it', () => {
+    const home = tempHome();
+    ensureHome(home);
+    const log = homePaths(home).controlLog;
+    writeFileSync(log, 'old\n');
+    chmodSync(log, 0o644);
+    const fd = openPrivateLog(log);
+    writeSync(fd, 'new\n');
+    closeSync(fd);
+    assert.equal(mode(log), '600');
+    assert.equal(readFileSync(log, 'utf8'), 'old\nnew\n');
   });
 });
