@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import { Distributor } from './distribution/distributor.js';
-import { targetsFromSettings, usageOptions, wasmPluginOptions } from './distribution/targets/from-settings.js';
+import { pluginImage, targetsFromSettings, usageEndpoint } from './distribution/targets/from-settings.js';
 import { registerSwagger } from './plugins/external/swagger.js';
 import { registerAuth } from './plugins/app/auth.js';
 import { registerErrorHandler } from './plugins/app/error-handler.js';
@@ -12,13 +12,14 @@ import './plugins/app/decorations.js';
 import type { ControlSettings } from './settings.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { requestLogView } from './request-log.js';
-import { resolveTokens } from './tokens.js';
+import { ensureDefaultTarget, resolveTokens } from './tokens.js';
 import opsRoutes from './routes/ops/index.js';
 import apiRoutes from './routes/v1/apis/index.js';
 import planRoutes from './routes/v1/plans/index.js';
 import consumerRoutes from './routes/v1/consumers/index.js';
 import keyRoutes from './routes/v1/keys/index.js';
 import usageRoutes from './routes/v1/usage/index.js';
+import targetRoutes from './routes/v1/targets/index.js';
 import distributionRoutes from './routes/v1/distribution/index.js';
 
 export interface BuildOptions {
@@ -80,6 +81,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
     process.stdout.write(`tollgate control: generated admin token (shown once, stored hashed): ${t}\n`);
   });
   app.decorate('tokens', await resolveTokens(store.secrets, settings, announce));
+  app.decorate('defaultTarget', await ensureDefaultTarget(store, settings, app.tokens.adminDigests));
   const metrics = createMetrics();
   metrics.dropped.inc(await store.usage.droppedTotal());
   app.decorate('metrics', metrics);
@@ -87,8 +89,8 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   const distributor = new Distributor({
     store,
     targets,
-    plugin: wasmPluginOptions(settings),
-    usage: usageOptions(settings, app.tokens.reportToken),
+    plugin: pluginImage(settings),
+    usage: usageEndpoint(settings),
     debounceMs: settings.debounceMs,
     log: app.log,
     onDistributed: (_v, target, ok) => metrics.distributions.inc({ target, result: ok ? 'ok' : 'error' }),
@@ -135,5 +137,6 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   await app.register(keyRoutes, { prefix: '/v1/keys' });
   await app.register(usageRoutes, { prefix: '/v1/usage' });
   await app.register(distributionRoutes, { prefix: '/v1/distribution' });
+  await app.register(targetRoutes, { prefix: '/v1/targets' });
   return app;
 }

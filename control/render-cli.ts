@@ -1,12 +1,13 @@
-// `tollgate render [--out DIR]`: compile the store once and print (or write) the WasmPlugin YAML, for GitOps.
-import { compile } from './compiler/compile.js';
+// `tollgate render [--out DIR]`: compile the store once and print (or write) every target's WasmPlugin YAML, for
+// GitOps.
 import { parseSettingFlags, settingsHelp } from './cli-flags.js';
 import { DirTarget } from './distribution/targets/dir.js';
-import { usageOptions, wasmPluginOptions } from './distribution/targets/from-settings.js';
-import { renderWasmPlugin, wasmPluginYaml } from './distribution/wasmplugin.js';
+import { pluginImage, usageEndpoint } from './distribution/targets/from-settings.js';
+import { renderTarget } from './distribution/distributor.js';
+import { wasmPluginYaml } from './distribution/wasmplugin.js';
 import { loadSettings, SettingsError } from './settings.js';
 import { openSqliteStore } from './store/sqlite/index.js';
-import { resolveReportToken } from './tokens.js';
+import { ensureDefaultTarget, resolveTokens } from './tokens.js';
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -17,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (parsed.help) {
-    console.log(`usage: tollgate render [--out DIR] [options]\n\n  --out DIR  write wasmplugin-<name>.yaml into DIR (atomically) instead of printing it\n${settingsHelp()}`);
+    console.log(`usage: tollgate render [--out DIR] [options]\n\n  --out DIR  write wasmplugin-<name>.yaml per target into DIR (atomically) instead of printing them\n${settingsHelp()}`);
     return 0;
   }
   try {
@@ -25,15 +26,22 @@ export async function run(argv: string[]): Promise<number> {
     const settings = loadSettings(process.env, parsed.flags);
     const store = openSqliteStore({ path: settings.dbPath });
     try {
-      const reportToken = await resolveReportToken(store.secrets, settings.reportToken);
-      const compiled = compile(await store.snapshot(), { now: Math.floor(Date.now() / 1000), usage: usageOptions(settings, reportToken) });
-      const plugin = renderWasmPlugin(compiled.config, compiled.version, wasmPluginOptions(settings));
-      if (out !== undefined) {
-        await new DirTarget(out).publish(plugin);
-        console.error(`tollgate render: wrote ${DirTarget.fileName(plugin)} (version ${compiled.version}, ${compiled.config.keys.length} keys)`);
-      } else {
-        process.stdout.write(wasmPluginYaml(plugin));
+      // The default target follows the settings, as when the service starts (admin tokens are only checked against).
+      const { adminDigests } = await resolveTokens(store.secrets, { adminToken: settings.adminToken, reportToken: settings.reportToken }, () => {});
+      await ensureDefaultTarget(store, settings, adminDigests);
+      const snapshot = await store.snapshot();
+      const now = Math.floor(Date.now() / 1000);
+      const docs: string[] = [];
+      for (const target of snapshot.targets) {
+        const { compiled, wasmPlugin } = renderTarget(snapshot, target, { plugin: pluginImage(settings), usage: usageEndpoint(settings), now });
+        if (out !== undefined) {
+          await new DirTarget(out).publish(wasmPlugin);
+          console.error(`tollgate render: wrote ${DirTarget.fileName(wasmPlugin)} (version ${compiled.version}, ${compiled.config.keys.length} keys)`);
+        } else {
+          docs.push(wasmPluginYaml(wasmPlugin));
+        }
       }
+      if (out === undefined) process.stdout.write(docs.join('---\n'));
       return 0;
     } finally {
       await store.close();

@@ -10,6 +10,7 @@ export interface RunningControl {
   app: FastifyInstance;
   /** Admin token when the caller supplied or the service generated one in this process, else undefined. */
   adminToken: string | undefined;
+  /** The default target's reporter credential as it was at start-up. */
   reportToken: string;
   close(): Promise<void>;
 }
@@ -30,7 +31,7 @@ export async function startControl(settings: Partial<ControlSettings> = {}, opti
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
     adminToken: full.adminToken ?? generated,
-    reportToken: app.tokens.reportToken,
+    reportToken: app.defaultTarget.reportToken,
     close: () => app.close(),
   };
 }

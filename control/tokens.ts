@@ -1,21 +1,31 @@
-// Admin and report tokens: taken from the settings or generated on first start. The admin token is stored only as a
-// digest and printed once when generated. The report token is stored as is: it is shipped to every proxy inside the
-// WasmPlugin's pluginConfig anyway, so hashing it here would protect nothing.
+// The admin token and the default target's reporter credential: taken from the settings or generated on first
+// start. The admin token is stored only as a digest and printed once when generated. Reporter credentials are stored
+// as they are (see store/sqlite/targets.ts): each ships inside its target's WasmPlugin anyway.
 import { digestOf, matchesDigest, newToken } from './key-material.js';
-import { SettingsError } from './settings.js';
-import type { SecretRepository } from './store/repository.js';
+import { DEFAULT_REPORT_TOKEN_GRACE_S } from './reporter-credentials.js';
+import { SettingsError, type ControlSettings } from './settings.js';
+import type { SecretRepository, Store } from './store/repository.js';
+import type { TargetWithCredentials } from './store/types.js';
 import type { Tokens } from './plugins/app/decorations.js';
 
 const ADMIN_DIGEST = 'admin_token_digest';
-const REPORT_TOKEN = 'report_token';
+/** Where versions before targets kept the one report token: an upgraded store's default target takes it over. */
+const LEGACY_REPORT_TOKEN = 'report_token';
 
-export async function resolveReportToken(secrets: SecretRepository, fromSettings: string | undefined): Promise<string> {
-  if (fromSettings !== undefined) return fromSettings;
-  const stored = await secrets.get(REPORT_TOKEN);
-  if (stored !== undefined) return stored;
-  const token = newToken('tgr_');
-  await secrets.set(REPORT_TOKEN, token);
-  return token;
+/**
+ * The default target, placed where the settings say, with the configured reporter credential (or the stored one, or
+ * a new one). Refuses a credential that is also an admin token: every proxy of the target (and everyone who can read
+ * its WasmPlugin) would hold admin rights.
+ */
+export async function ensureDefaultTarget(store: Store, settings: ControlSettings, adminDigests: readonly string[]): Promise<TargetWithCredentials> {
+  const legacy = await store.secrets.get(LEGACY_REPORT_TOKEN);
+  const placement = { name: settings.wasmPluginName, namespace: settings.namespace, selector: settings.selector ?? null, targetRefs: settings.targetRefs ?? null };
+  const graceUntil = Math.floor(Date.now() / 1000) + DEFAULT_REPORT_TOKEN_GRACE_S;
+  const target = await store.targets.ensureDefault(placement, settings.reportToken, () => legacy ?? newToken('tgr_'), graceUntil);
+  if (adminDigests.some((d) => matchesDigest(target.reportToken, d))) {
+    throw new SettingsError('the default target\'s reporter credential equals an admin token: rotate it (POST /v1/targets/default/report-token:rotate) or set TOLLGATE_REPORT_TOKEN');
+  }
+  return target;
 }
 
 /** `announce` receives the generated admin token: the one time it is ever visible. */
@@ -37,13 +47,11 @@ export async function resolveTokens(
       adminDigests = [digestOf(generated)];
     }
   }
-  const reportToken = await resolveReportToken(secrets, settings.reportToken);
-  // The report token is shipped to every proxy inside the WasmPlugin: were it also an admin token, every proxy (and
-  // everyone who can read WasmPlugins) would hold admin rights. Checked before anything is stored.
-  if (adminDigests.some((d) => matchesDigest(reportToken, d))) {
+  // Checked before anything is stored (ensureDefaultTarget checks the stored credential too).
+  if (settings.reportToken !== undefined && adminDigests.some((d) => matchesDigest(settings.reportToken!, d))) {
     throw new SettingsError('TOLLGATE_REPORT_TOKEN: must differ from every admin token (it is shipped to every proxy)');
   }
   if (settings.adminToken !== undefined || generated !== undefined) await secrets.set(ADMIN_DIGEST, adminDigests.join(','));
   if (generated !== undefined) announce(generated);
-  return { adminDigests, reportToken };
+  return { adminDigests };
 }

@@ -2,7 +2,7 @@
 // total order, so the same state gives the same bytes whatever order it was written in, and the version is the
 // SHA-256 of those bytes.
 import { createHash } from 'node:crypto';
-import type { CatalogSnapshot, Limit, Per } from '../store/types.js';
+import type { CatalogSnapshot, Limit, Per, Target } from '../store/types.js';
 import { canonicalJson } from './canonical-json.js';
 import type { FilterApi, FilterConfig, FilterPlan, FilterUsage, KeyRecord } from './filter-config.js';
 
@@ -12,6 +12,11 @@ export interface CompileOptions {
   usage?: Omit<FilterUsage, 'path' | 'tokenHeader' | 'token'> & { reportToken: string };
   /** Keys that expired before this unix second are left out (the filter would reject them anyway). */
   now: number;
+  /**
+   * What the target covers and how it treats what it does not (default: every API, unmatched requests pass). A
+   * restricted target gets only its APIs, the plans that include one of them (with only those), and their keys.
+   */
+  target?: Pick<Target, 'apiIds' | 'denyUnmatched' | 'passPathForms'>;
 }
 
 export interface CompiledConfig { config: FilterConfig; json: string; version: string }
@@ -28,15 +33,18 @@ function sortLimits(limits: Limit[]): Limit[] {
   return [...limits].sort((a, b) => PER_ORDER[a.per] - PER_ORDER[b.per] || a.requests - b.requests);
 }
 
-export function compile(snapshot: CatalogSnapshot, options: CompileOptions): CompiledConfig {
-  const apis = orderApis(snapshot.apis.map((a): FilterApi => ({
+export function compile(snapshot: Omit<CatalogSnapshot, 'targets'>, options: CompileOptions): CompiledConfig {
+  const only = options.target === undefined || options.target.apiIds.length === 0 ? null : new Set(options.target.apiIds);
+  const inTarget = (apiId: string): boolean => only === null || only.has(apiId);
+  const apis = orderApis(snapshot.apis.filter((a) => inTarget(a.id)).map((a): FilterApi => ({
     id: a.id,
     pathPrefix: a.pathPrefix,
     ...(a.hosts.length > 0 ? { hosts: [...a.hosts].sort(byString) } : {}),
     ...(a.methods.length > 0 ? { methods: [...a.methods].sort(byString) } : {}),
   })));
   const plans = snapshot.plans
-    .map((p): FilterPlan => ({ id: p.id, limits: sortLimits(p.limits), apiIds: [...p.apiIds].sort(byString) }))
+    .filter((p) => only === null || p.apiIds.some(inTarget))
+    .map((p): FilterPlan => ({ id: p.id, limits: sortLimits(p.limits), apiIds: p.apiIds.filter(inTarget).sort(byString) }))
     .sort((a, b) => byString(a.id, b.id));
   const planIndex = new Map(plans.map((p, i) => [p.id, i]));
   const keys = snapshot.keys
@@ -48,6 +56,9 @@ export function compile(snapshot: CatalogSnapshot, options: CompileOptions): Com
       return k.expiresAt === null ? base : [...base, k.expiresAt];
     });
   const config: FilterConfig = { version: 1, apis, plans, keys };
+  // Written only when they differ from the filter's defaults, so a default target compiles to the same bytes as before.
+  if (options.target?.denyUnmatched === true) config.denyUnmatched = true;
+  if (options.target !== undefined && options.target.passPathForms.length > 0) config.passPathForms = [...options.target.passPathForms].sort(byString);
   if (options.usage !== undefined) {
     const { reportToken, ...rest } = options.usage;
     config.usage = { ...rest, path: USAGE_PATH, tokenHeader: 'authorization', token: `Bearer ${reportToken}` };

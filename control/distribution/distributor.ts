@@ -1,18 +1,24 @@
-// Recompiles the store after changes (debounced) and hands the rendered WasmPlugin to every target, remembering
-// what went where and when. A failed compile or publish keeps the last good state and is reported, never thrown.
+// Recompiles the store after changes (debounced): one configuration per target (each with its own APIs and reporter
+// credential), rendered as that target's WasmPlugin and handed to every sink, remembering what went where and when.
+// A failed compile or publish keeps the last good state and is reported, never thrown.
 import type { FastifyBaseLogger } from 'fastify';
 import { compile, type CompiledConfig } from '../compiler/compile.js';
 import type { Store } from '../store/repository.js';
-import { renderWasmPlugin, type WasmPlugin, type WasmPluginOptions } from './wasmplugin.js';
+import type { CatalogSnapshot, TargetWithCredentials } from '../store/types.js';
+import { DEFAULT_TARGET_ID } from '../store/sqlite/targets.js';
+import { renderWasmPlugin, type PluginImage, type WasmPlugin } from './wasmplugin.js';
 import type { DistributionTarget } from './targets/target.js';
 
-export interface TargetStatus { target: string; version: string | null; distributedAt: number | null; error: string | null }
+/** `target`: the sink; `wasmPlugin`: namespace/name of what went there. */
+export interface TargetStatus { target: string; wasmPlugin: string; version: string | null; distributedAt: number | null; error: string | null }
+
+export interface UsageEndpoint { cluster: string; authority: string; intervalMs: number; timeoutMs: number }
 
 export interface DistributorOptions {
   store: Store;
   targets: DistributionTarget[];
-  plugin: WasmPluginOptions;
-  usage: { cluster: string; authority: string; intervalMs: number; timeoutMs: number; reportToken: string };
+  plugin: PluginImage;
+  usage: UsageEndpoint;
   debounceMs: number;
   /** After a failed publish, try again this much later (default 5 s). */
   retryMs?: number;
@@ -23,7 +29,17 @@ export interface DistributorOptions {
 /** Re-check at least this often even when the next expiry is far away (setTimeout's limit is ~24.8 days). */
 const MAX_PRUNE_DELAY_MS = 6 * 3600 * 1000;
 
-export interface CurrentConfig { compiled: CompiledConfig; wasmPlugin: WasmPlugin; compiledAt: number }
+export interface CurrentConfig { targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; compiledAt: number }
+
+/** One target's configuration and WasmPlugin (pure: the same snapshot and target give the same bytes). */
+export function renderTarget(snapshot: Omit<CatalogSnapshot, 'targets'>, target: TargetWithCredentials, o: { plugin: PluginImage; usage: UsageEndpoint; now: number }): CurrentConfig {
+  const compiled = compile(snapshot, { now: o.now, target, usage: { ...o.usage, reportToken: target.reportToken } });
+  const wasmPlugin = renderWasmPlugin(compiled.config, compiled.version, {
+    ...o.plugin, name: target.name, namespace: target.namespace,
+    selector: target.selector ?? undefined, targetRefs: target.targetRefs ?? undefined,
+  });
+  return { targetId: target.id, compiled, wasmPlugin, compiledAt: Date.now() };
+}
 
 export class Distributor {
   private timer: NodeJS.Timeout | undefined;
@@ -31,16 +47,19 @@ export class Distributor {
   private firstPendingAt = 0;
   private pruneTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
-  private latest: CurrentConfig | undefined;
+  private latest = new Map<string, CurrentConfig>();
   private readonly statuses = new Map<string, TargetStatus>();
   private closed = false;
 
-  constructor(private readonly o: DistributorOptions) {
-    for (const t of o.targets) this.statuses.set(t.describe, { target: t.describe, version: null, distributedAt: null, error: null });
+  constructor(private readonly o: DistributorOptions) {}
+
+  /** The default target's configuration. */
+  get current(): CurrentConfig | undefined {
+    return this.latest.get(DEFAULT_TARGET_ID);
   }
 
-  get current(): CurrentConfig | undefined {
-    return this.latest;
+  currentFor(targetId: string): CurrentConfig | undefined {
+    return this.latest.get(targetId);
   }
 
   targetStatuses(): TargetStatus[] {
@@ -91,7 +110,7 @@ export class Distributor {
    * Recompile just after the earliest key expiry, so expired keys and ended rotation grace periods leave the shipped
    * configuration without waiting for the next change (the filter already rejects them by expiresAt meanwhile).
    */
-  private scheduleExpiryPrune(keys: readonly (readonly unknown[])[]): void {
+  private scheduleExpiryPrune(keys: Iterable<readonly unknown[]>): void {
     if (this.pruneTimer !== undefined) clearTimeout(this.pruneTimer);
     this.pruneTimer = undefined;
     const nowS = Date.now() / 1000;
@@ -119,31 +138,62 @@ export class Distributor {
   }
 
   private async runOnce(): Promise<void> {
-    let next: CurrentConfig;
+    const next = new Map<string, CurrentConfig>();
     try {
-      const compiled = compile(await this.o.store.snapshot(), { now: Math.floor(Date.now() / 1000), usage: this.o.usage });
-      next = { compiled, wasmPlugin: renderWasmPlugin(compiled.config, compiled.version, this.o.plugin), compiledAt: Date.now() };
+      const snapshot = await this.o.store.snapshot();
+      const now = Math.floor(Date.now() / 1000);
+      for (const t of snapshot.targets) next.set(t.id, renderTarget(snapshot, t, { plugin: this.o.plugin, usage: this.o.usage, now }));
     } catch (err) {
       this.o.log.error({ err }, 'compiling the filter configuration failed; keeping the last good one');
       return;
     }
-    const changed = this.latest?.compiled.version !== next.compiled.version;
+    const previous = this.latest;
     this.latest = next;
-    this.scheduleExpiryPrune(next.compiled.config.keys);
-    await Promise.all(this.o.targets.map(async (t) => {
-      const status = this.statuses.get(t.describe)!;
-      if (!changed && status.version === next.compiled.version && status.error === null) return;
-      try {
-        await t.publish(next.wasmPlugin, next.compiled.version);
-        Object.assign(status, { version: next.compiled.version, distributedAt: Date.now(), error: null });
-        this.o.log.info({ target: t.describe, version: next.compiled.version, keys: next.compiled.config.keys.length }, 'distributed');
-        this.o.onDistributed?.(next.compiled.version, t.describe, true);
-      } catch (err) {
-        status.error = err instanceof Error ? err.message : String(err);
-        this.o.log.error({ err, target: t.describe }, 'distribution failed; will retry');
-        this.o.onDistributed?.(next.compiled.version, t.describe, false);
-        this.scheduleRetry();
-      }
-    }));
+    this.scheduleExpiryPrune([...next.values()].flatMap((c) => c.compiled.config.keys));
+    const jobs: Promise<void>[] = [];
+    for (const cur of next.values()) {
+      const name = `${cur.wasmPlugin.metadata.namespace}/${cur.wasmPlugin.metadata.name}`;
+      for (const t of this.o.targets) jobs.push(this.publishOne(t, cur, name, previous.get(cur.targetId)));
+    }
+    // Targets deleted since the last run: their WasmPlugins are withdrawn from every sink.
+    for (const gone of previous.values()) {
+      if (next.has(gone.targetId)) continue;
+      for (const t of this.o.targets) jobs.push(this.retractOne(t, gone));
+    }
+    await Promise.all(jobs);
+  }
+
+  private async publishOne(t: DistributionTarget, cur: CurrentConfig, name: string, before: CurrentConfig | undefined): Promise<void> {
+    const key = `${t.describe}\u0000${cur.targetId}`;
+    let status = this.statuses.get(key);
+    if (status === undefined) {
+      status = { target: t.describe, wasmPlugin: name, version: null, distributedAt: null, error: null };
+      this.statuses.set(key, status);
+    }
+    const moved = before !== undefined && (before.wasmPlugin.metadata.name !== cur.wasmPlugin.metadata.name || before.wasmPlugin.metadata.namespace !== cur.wasmPlugin.metadata.namespace);
+    if (status.version === cur.compiled.version && status.error === null && !moved) return;
+    try {
+      // A target renamed or moved to another namespace leaves its old WasmPlugin behind otherwise.
+      if (moved) await t.retract?.(before.wasmPlugin, before.targetId);
+      await t.publish(cur.wasmPlugin, cur.compiled.version, cur.targetId);
+      Object.assign(status, { wasmPlugin: name, version: cur.compiled.version, distributedAt: Date.now(), error: null });
+      this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version, keys: cur.compiled.config.keys.length }, 'distributed');
+      this.o.onDistributed?.(cur.compiled.version, t.describe, true);
+    } catch (err) {
+      status.error = err instanceof Error ? err.message : String(err);
+      this.o.log.error({ err, target: t.describe, wasmPlugin: name }, 'distribution failed; will retry');
+      this.o.onDistributed?.(cur.compiled.version, t.describe, false);
+      this.scheduleRetry();
+    }
+  }
+
+  private async retractOne(t: DistributionTarget, gone: CurrentConfig): Promise<void> {
+    this.statuses.delete(`${t.describe}\u0000${gone.targetId}`);
+    try {
+      await t.retract?.(gone.wasmPlugin, gone.targetId);
+      this.o.log.info({ target: t.describe, wasmPlugin: `${gone.wasmPlugin.metadata.namespace}/${gone.wasmPlugin.metadata.name}` }, 'withdrawn');
+    } catch (err) {
+      this.o.log.error({ err, target: t.describe }, 'withdrawing a deleted target\'s WasmPlugin failed');
+    }
   }
 }

@@ -14,6 +14,9 @@ export interface WasmPluginOptions {
   targetRefs: TargetRef[] | undefined;
 }
 
+/** What every target's WasmPlugin shares: the filter image and how Envoy treats its failures. */
+export type PluginImage = Pick<WasmPluginOptions, 'pluginName' | 'url' | 'sha256' | 'failStrategy'>;
+
 export interface WasmPlugin {
   apiVersion: 'extensions.istio.io/v1alpha1';
   kind: 'WasmPlugin';

@@ -15,16 +15,18 @@ export const AckBody = Type.Object({
   upstreamHealthy: Type.Optional(Type.Boolean()),
 }, Strict);
 
+/** The default target's configuration, every (sink, target) status, and the acks of every target. */
 export const DistributionView = Type.Object({
   version: Type.Union([Type.String(), Type.Null()]),
   compiledAt: NullableTimestamp,
   configBytes: Type.Integer(),
   keys: Type.Integer(),
   targets: Type.Array(Type.Object({
-    target: Type.String(), version: Type.Union([Type.String(), Type.Null()]), distributedAt: NullableTimestamp,
+    target: Type.String({ description: 'the sink' }), wasmPlugin: Type.String({ description: 'namespace/name' }), version: Type.Union([Type.String(), Type.Null()]), distributedAt: NullableTimestamp,
     error: Type.Union([Type.String(), Type.Null()]),
   })),
   acks: Type.Array(Type.Object({
+    target: Type.String({ description: 'the target whose credential sent it' }),
     proxy: Type.String(), version: Type.String(), status: Type.String(), message: Type.Optional(Type.String()),
     upstreamHealthy: Type.Optional(Type.Boolean()), receivedAt: Timestamp,
   })),

@@ -2,8 +2,8 @@
 // today and a PostgreSQL backend could implement them next (see docs/control.md for why repositories rather than a
 // query builder). Methods are async so a networked backend fits without changing callers.
 import type {
-  Api, ApiKey, CatalogSnapshot, Consumer, IngestResult, Page, PageRequest, Plan, Limit, UsageQuery, UsageReport,
-  UsageSummary,
+  Api, ApiKey, CatalogSnapshot, Consumer, IngestResult, Page, PageRequest, PathForm, Plan, Limit, ReporterScope,
+  Target, TargetWithCredentials, UsageQuery, UsageReport, UsageSummary,
 } from './types.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
@@ -50,9 +50,34 @@ export interface KeyRepository {
   rotate(id: string, successor: Pick<NewKeyRecord, 'digest' | 'prefix'>, graceEndsAt: number): Promise<ApiKey>;
 }
 
+/** Where a target's WasmPlugin goes. */
+export type TargetPlacement = Pick<Target, 'name' | 'namespace' | 'selector' | 'targetRefs'>;
+export interface TargetInput extends TargetPlacement { apiIds: string[]; denyUnmatched: boolean; passPathForms: PathForm[] }
+
+export interface TargetRepository {
+  create(input: TargetInput, reportToken: string): Promise<TargetWithCredentials>;
+  get(id: string): Promise<TargetWithCredentials>;
+  list(page: PageRequest): Promise<Page<TargetWithCredentials>>;
+  all(): Promise<TargetWithCredentials[]>;
+  /** The default target's placement comes from the settings: ProblemError 409 when a patch tries to change it. */
+  update(id: string, patch: Partial<TargetInput>): Promise<TargetWithCredentials>;
+  /** ConflictError for the default target. */
+  delete(id: string): Promise<void>;
+  /** `token` becomes current; the current one stays valid until `previousValidUntil` (unix s). */
+  rotateReportToken(id: string, token: string, previousValidUntil: number): Promise<TargetWithCredentials>;
+  /**
+   * Creates the default target with this placement, or moves it there (its policy fields stay). A configured token
+   * replaces the stored one (the old one stays valid until `graceUntil`); a new target without one gets `newToken()`.
+   */
+  ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials>;
+}
+
 export interface UsageRepository {
-  /** Idempotent by batch id; durable when the promise resolves. `now` picks the fleet windows of the reply. */
-  ingest(report: UsageReport, now: number): Promise<IngestResult>;
+  /**
+   * Idempotent by batch id; durable when the promise resolves. Entries outside `scope` or the accepted time range are
+   * refused (counted, not stored). `now` picks the fleet windows of the reply.
+   */
+  ingest(report: UsageReport, scope: ReporterScope, now: number): Promise<IngestResult>;
   query(q: UsageQuery): Promise<UsageSummary>;
   droppedTotal(): Promise<number>;
 }
@@ -68,6 +93,7 @@ export interface Store {
   consumers: ConsumerRepository;
   keys: KeyRepository;
   usage: UsageRepository;
+  targets: TargetRepository;
   secrets: SecretRepository;
   /** Everything the compiler reads, from one consistent read. */
   snapshot(): Promise<CatalogSnapshot>;

@@ -23,7 +23,7 @@ export interface CompilableKey { id: string; digest: string; consumerId: string;
 export interface Page<T> { items: T[]; nextCursor: string | null }
 export interface PageRequest { limit: number; after: string | undefined }
 
-export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; keys: CompilableKey[] }
+export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; keys: CompilableKey[]; targets: TargetWithCredentials[] }
 
 export interface UsageEntry {
   minute: number;
@@ -36,9 +36,38 @@ export interface UsageEntry {
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 export type StatusCounts = Record<StatusClass, number>;
-export interface UsageReport { version: 1; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number }
-export interface FleetWindow { keyId: string; per: Exclude<Per, 'second'>; windowStart: number; others: number }
-export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number }
+/** `sync`: also answer with every subscription's fleet windows in the reporter's scope (a proxy that just started). */
+export interface UsageReport { version: 1; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number; sync?: boolean }
+/** `subscription` is `<planId>/<consumerId>`: quota belongs to the subscription, across all of its keys. */
+export interface FleetWindow { subscription: string; per: Exclude<Per, 'second'>; windowStart: number; others: number }
+/** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
+export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }
+
+export type PathForm = 'asterisk' | 'authority';
+/**
+ * Where one compiled configuration goes (one WasmPlugin) and what it covers. `apiIds` empty = every API. The
+ * reporter credential is scoped to the target: it reports only for the APIs and subscriptions the target was given.
+ */
+export interface Target {
+  id: string;
+  name: string;
+  namespace: string;
+  selector: Record<string, string> | null;
+  targetRefs: { group: string; kind: string; name: string }[] | null;
+  apiIds: string[];
+  denyUnmatched: boolean;
+  passPathForms: PathForm[];
+  createdAt: number;
+  updatedAt: number;
+}
+/** A target with its reporter credentials (only the compiler and the credential check see these). */
+export interface TargetWithCredentials extends Target {
+  reportToken: string;
+  previousReportToken: string | null;
+  previousValidUntil: number | null;
+}
+/** What a reporter credential may report for: its target's APIs (null = every API). */
+export interface ReporterScope { targetId: string; apiIds: ReadonlySet<string> | null }
 
 export type Granularity = 'minute' | 'hour' | 'day';
 export interface UsageQuery { keyId?: string; consumerId?: string; apiId?: string; from: number; to: number; granularity: Granularity }

@@ -17,7 +17,7 @@ const api = (id: string, pathPrefix: string, extra: Partial<Api> = {}): Api => (
 const plan = (id: string, apiIds: string[], extra: Partial<Plan> = {}): Plan => ({ id, name: id, limits: [{ requests: 10, per: 'minute' }], apiIds, createdAt: 0, updatedAt: 0, ...extra });
 const key = (id: string, planId: string, expiresAt: number | null = null): CompilableKey => ({ id, digest: digestOf(`secret-${id}`), consumerId: `con_${id}`, planId, expiresAt });
 
-function snapshot(): CatalogSnapshot {
+function snapshot(): Omit<CatalogSnapshot, 'targets'> {
   return {
     apis: [api('api_b', '/orders'), api('api_a', '/orders/admin', { methods: ['POST', 'GET'], hosts: ['z.example.com', 'a.example.com'] }), api('api_c', '/orders')],
     plans: [plan('pln_2', ['api_c', 'api_a'], { limits: [{ requests: 1000, per: 'day' }, { requests: 5, per: 'second' }] }), plan('pln_1', ['api_b'])],
@@ -25,7 +25,7 @@ function snapshot(): CatalogSnapshot {
   };
 }
 
-const reversed = (s: CatalogSnapshot): CatalogSnapshot => ({ apis: [...s.apis].reverse(), plans: [...s.plans].reverse(), keys: [...s.keys].reverse() });
+const reversed = (s: Omit<CatalogSnapshot, 'targets'>): Omit<CatalogSnapshot, 'targets'> => ({ apis: [...s.apis].reverse(), plans: [...s.plans].reverse(), keys: [...s.keys].reverse() });
 
 describe('compile', () => {
   it('produces a configuration valid against the filter-config schema', () => {

@@ -33,7 +33,8 @@ async function startChild(dbPath: string): Promise<{ child: ChildProcess; url: s
   return { child, url };
 }
 
-const BASE_MINUTE = 1_700_000_040 - (1_700_000_040 % 60);
+// Recent enough for the accepted range (control/usage/report-rules.ts: a week back), one minute per batch after it.
+const BASE_MINUTE = Math.floor(Date.now() / 60_000) * 60 - 2 * 86_400;
 const batchIdOf = (i: number): string => i.toString(16).padStart(32, '0');
 const reportOf = (i: number) => ({
   version: 1, batchId: batchIdOf(i), reporter: '00000000000000aa', dropped: 0,

@@ -4,12 +4,17 @@ import Fastify from 'fastify';
 import { Distributor } from '../../control/distribution/distributor.js';
 import type { DistributionTarget } from '../../control/distribution/targets/target.js';
 import type { Store } from '../../control/store/repository.js';
-import type { CatalogSnapshot } from '../../control/store/types.js';
+import type { CatalogSnapshot, TargetWithCredentials } from '../../control/store/types.js';
+
+const defaultTarget: TargetWithCredentials = {
+  id: 'default', name: 't', namespace: 'n', selector: null, targetRefs: null, apiIds: [], denyUnmatched: false, passPathForms: [],
+  createdAt: 0, updatedAt: 0, reportToken: 'tgr_x', previousReportToken: null, previousValidUntil: null,
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function fakeStore(): { store: Store; snapshots: number; state: CatalogSnapshot } {
-  const box = { snapshots: 0, state: { apis: [], plans: [], keys: [] } as CatalogSnapshot, store: undefined as unknown as Store };
+  const box = { snapshots: 0, state: { apis: [], plans: [], keys: [], targets: [defaultTarget] } as CatalogSnapshot, store: undefined as unknown as Store };
   box.store = { snapshot: async () => { box.snapshots++; return box.state; } } as unknown as Store;
   return box;
 }
@@ -30,8 +35,8 @@ class RecordingTarget implements DistributionTarget {
 function distributor(box: ReturnType<typeof fakeStore>, target: RecordingTarget, debounceMs: number, retryMs = 50): Distributor {
   return new Distributor({
     store: box.store, targets: [target], debounceMs, retryMs, log: Fastify({ logger: { level: 'silent' } }).log,
-    plugin: { name: 't', namespace: 'n', pluginName: 't', url: 'file:///x.wasm', sha256: undefined, failStrategy: 'FAIL_CLOSE', selector: undefined, targetRefs: undefined },
-    usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' },
+    plugin: { pluginName: 't', url: 'file:///x.wasm', sha256: undefined, failStrategy: 'FAIL_CLOSE' },
+    usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000 },
   });
 }
 
@@ -97,6 +102,7 @@ describe('Distributor expiry pruning', () => {
       apis: [],
       plans: [{ id: 'pln_a', name: 'a', limits: [], apiIds: [], createdAt: 0, updatedAt: 0 }],
       keys: [{ id: 'key_soon', digest: 'A'.repeat(43), consumerId: 'con_a', planId: 'pln_a', expiresAt: now + 1 }],
+      targets: [defaultTarget],
     };
     await d.distributeNow();
     assert.equal(d.current!.compiled.config.keys.length, 1);

@@ -142,9 +142,9 @@ describe('a held poll whose client goes away', () => {
   it('is released (no waiter left behind)', async () => {
     const { LocalTarget } = await import('../../control/distribution/targets/local.js');
     const local = new LocalTarget();
-    await local.publish({} as never, 'v1');
+    await local.publish({} as never, 'v1', 'default');
     const gone = new AbortController();
-    const waiting = local.next('v1', 30_000, gone.signal);
+    const waiting = local.next('default', 'v1', 30_000, gone.signal);
     gone.abort();
     assert.equal(await waiting, undefined);
     assert.equal((local as unknown as { waiters: Set<unknown> }).waiters.size, 0);

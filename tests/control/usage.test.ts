@@ -7,7 +7,7 @@ import { batchId, currentMinute, seed, testApp, type TestApp } from './helpers.j
 const replySchema = JSON.parse(readFileSync(new URL('../../schemas/usage-reply.v2.schema.json', import.meta.url), 'utf8')) as object;
 const validateReply = new Ajv2020().compile(replySchema);
 
-interface Reply { version: 1; batchId: string; duplicate: boolean; fleet: { keyId: string; per: string; windowStart: number; others: number }[] }
+interface Reply { version: 2; batchId: string; duplicate: boolean; refused: number; fleet: { subscription: string; per: string; windowStart: number; others: number }[] }
 interface Usage { totals: Record<string, number>; series: ({ start: string } & Record<string, number>)[] }
 
 const REPORTER_A = '0123456789abcdef';
@@ -24,14 +24,14 @@ describe('POST /v1/usage/reports', () => {
 
   const report = (entries: unknown[], extra: Record<string, unknown> = {}) => ({ version: 1, batchId: batchId(), reporter: REPORTER_A, entries, dropped: 0, ...extra });
 
-  it('stores a report, replies per the schema with the fleet windows of the key plan (minute and longer)', async () => {
+  it('stores a report, replies per the schema with the fleet windows of the key\'s subscription (minute and longer)', async () => {
     const res = await t.report('POST', '/v1/usage/reports', report([{ minute: currentMinute(), keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 7, status: { '2xx': 7 } }]));
     assert.equal(res.statusCode, 200);
     const reply = res.json<Reply>();
     assert.equal(validateReply(reply), true, JSON.stringify(validateReply.errors));
     assert.equal(reply.duplicate, false);
     assert.deepEqual(reply.fleet.map((f) => f.per).sort(), ['day', 'minute']);
-    assert.ok(reply.fleet.every((f) => f.keyId === s.keyId && f.others === 0));
+    assert.ok(reply.fleet.every((f) => f.subscription === `${s.planId}/${s.consumerId}` && f.others === 0));
   });
 
   it('reports the rest of the fleet, never the asking reporter itself', async () => {

@@ -1,6 +1,6 @@
 // GitOps: the WasmPlugin as YAML in a directory, replaced atomically (write a temp file, fsync, rename) so a
 // reader or a crash never sees half a file.
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { wasmPluginYaml, type WasmPlugin } from '../wasmplugin.js';
 import type { DistributionTarget } from './target.js';
@@ -31,5 +31,9 @@ export class DirTarget implements DistributionTarget {
   async publish(plugin: WasmPlugin): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await writeFileAtomic(join(this.dir, DirTarget.fileName(plugin)), wasmPluginYaml(plugin));
+  }
+
+  async retract(plugin: WasmPlugin): Promise<void> {
+    await rm(join(this.dir, DirTarget.fileName(plugin)), { force: true });
   }
 }

@@ -4,6 +4,8 @@ import { DirTarget } from './dir.js';
 import { KubernetesTarget, loadKubeConfig } from './kubernetes.js';
 import { LocalTarget } from './local.js';
 import type { DistributionTarget } from './target.js';
+import type { UsageEndpoint } from '../distributor.js';
+import type { PluginImage } from '../wasmplugin.js';
 
 export function targetsFromSettings(settings: ControlSettings): { targets: DistributionTarget[]; local: LocalTarget | undefined } {
   let local: LocalTarget | undefined;
@@ -24,25 +26,17 @@ export function targetsFromSettings(settings: ControlSettings): { targets: Distr
   return { targets, local };
 }
 
-export function wasmPluginOptions(settings: ControlSettings) {
-  return {
-    name: settings.wasmPluginName,
-    namespace: settings.namespace,
-    pluginName: settings.pluginName,
-    url: settings.filterUrl,
-    sha256: settings.filterSha256,
-    failStrategy: settings.failStrategy,
-    selector: settings.selector,
-    targetRefs: settings.targetRefs,
-  };
+/** The filter image every target's WasmPlugin runs (placement comes from each target). */
+export function pluginImage(settings: ControlSettings): PluginImage {
+  return { pluginName: settings.pluginName, url: settings.filterUrl, sha256: settings.filterSha256, failStrategy: settings.failStrategy };
 }
 
-export function usageOptions(settings: ControlSettings, reportToken: string) {
+/** Where every target's filter reports (its credential comes from the target). */
+export function usageEndpoint(settings: ControlSettings): UsageEndpoint {
   return {
     cluster: settings.usageCluster,
     authority: settings.usageAuthority,
     intervalMs: settings.usageIntervalMs,
     timeoutMs: settings.usageTimeoutMs,
-    reportToken,
   };
 }

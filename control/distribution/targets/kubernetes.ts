@@ -26,4 +26,13 @@ export class KubernetesTarget implements DistributionTarget {
   async publish(plugin: WasmPlugin): Promise<void> {
     await this.api.patch(plugin as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
+
+  async retract(plugin: WasmPlugin): Promise<void> {
+    try {
+      await this.api.delete({ apiVersion: plugin.apiVersion, kind: plugin.kind, metadata: { name: plugin.metadata.name, namespace: plugin.metadata.namespace } });
+    } catch (err) {
+      // Already gone is what we wanted.
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
 }

@@ -1,5 +1,6 @@
-// The local mesh's channel: the current WasmPlugin held in memory, long-polled by the sidecar
-// (GET /v1/distribution/wasmplugin?known=&waitSeconds=), which acknowledges what it applied (POST /v1/distribution/acks).
+// The local mesh's channel: each target's current WasmPlugin held in memory, long-polled by its proxies
+// (GET /v1/distribution/wasmplugin?known=&waitSeconds=, with the target's reporter credential), which acknowledge
+// what they applied (POST /v1/distribution/acks).
 import type { WasmPlugin } from '../wasmplugin.js';
 import type { DistributionTarget } from './target.js';
 
@@ -14,28 +15,45 @@ export interface Ack {
 
 export interface Published { version: string; wasmPlugin: WasmPlugin }
 
+/**
+ * Acks kept per target: one per proxy name, the oldest forgotten past this, so a reporter credential cannot grow the
+ * service's memory by inventing proxy names.
+ */
+export const MAX_ACKS_PER_TARGET = 1000;
+
 export class LocalTarget implements DistributionTarget {
   readonly describe = 'local';
-  private current: Published | undefined;
+  private readonly current = new Map<string, Published>();
   private waiters = new Set<() => void>();
-  private readonly acks = new Map<string, Ack>();
+  private readonly acks = new Map<string, Map<string, Ack>>();
   private closing = false;
 
-  async publish(plugin: WasmPlugin, version: string): Promise<void> {
-    this.current = { version, wasmPlugin: plugin };
+  async publish(plugin: WasmPlugin, version: string, targetId: string): Promise<void> {
+    this.current.set(targetId, { version, wasmPlugin: plugin });
     this.wakeAll();
   }
 
-  get published(): Published | undefined {
-    return this.current;
+  async retract(_plugin: WasmPlugin, targetId: string): Promise<void> {
+    this.current.delete(targetId);
+    this.acks.delete(targetId);
+    this.wakeAll();
+  }
+
+  published(targetId: string): Published | undefined {
+    return this.current.get(targetId);
   }
 
   /**
-   * Resolves with the current WasmPlugin at once unless the caller already knows it; then waits up to `waitMs` for a
-   * newer one and resolves undefined (304) if none came. `signal` ends the wait early (client gone, shutdown).
+   * Resolves with the target's current WasmPlugin at once unless the caller already knows it; then waits up to
+   * `waitMs` for a newer one and resolves undefined (304) if none came. `signal` ends the wait early (client gone,
+   * shutdown).
    */
-  async next(known: string | undefined, waitMs: number, signal?: AbortSignal): Promise<Published | undefined> {
-    if (this.current !== undefined && this.current.version !== known) return this.current;
+  async next(targetId: string, known: string | undefined, waitMs: number, signal?: AbortSignal): Promise<Published | undefined> {
+    const now = (): Published | undefined => {
+      const cur = this.current.get(targetId);
+      return cur !== undefined && cur.version !== known ? cur : undefined;
+    };
+    if (now() !== undefined) return now();
     if (waitMs <= 0 || this.closing || signal?.aborted === true) return undefined;
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -48,7 +66,7 @@ export class LocalTarget implements DistributionTarget {
       this.waiters.add(done);
       signal?.addEventListener('abort', done, { once: true });
     });
-    return this.current !== undefined && this.current.version !== known ? this.current : undefined;
+    return now();
   }
 
   /** Releases every waiting poll (they answer 304 unless a new version arrived): used on shutdown. */
@@ -62,23 +80,38 @@ export class LocalTarget implements DistributionTarget {
     this.wakeAll();
   }
 
-  recordAck(ack: Ack): void {
-    this.acks.set(ack.proxy, ack);
+  recordAck(targetId: string, ack: Ack): void {
+    let acks = this.acks.get(targetId);
+    if (acks === undefined) {
+      acks = new Map();
+      this.acks.set(targetId, acks);
+    }
+    // Re-inserted so the map's order is oldest first.
+    acks.delete(ack.proxy);
+    acks.set(ack.proxy, ack);
+    if (acks.size > MAX_ACKS_PER_TARGET) acks.delete(acks.keys().next().value!);
   }
 
-  listAcks(): Ack[] {
-    return [...this.acks.values()].sort((a, b) => b.receivedAt - a.receivedAt);
+  listAcks(targetId: string): Ack[] {
+    return [...(this.acks.get(targetId)?.values() ?? [])].sort((a, b) => b.receivedAt - a.receivedAt);
   }
 
-  /** Why the local mesh is not ready yet, or undefined when the newest ack is a fresh healthy apply of `version`. */
-  notReadyReason(now: number, freshnessMs = 30_000): string | undefined {
-    if (this.current === undefined) return 'no configuration compiled yet';
-    const newest = this.listAcks()[0];
-    if (newest === undefined) return `no proxy has acknowledged configuration ${this.current.version}`;
-    if (newest.version !== this.current.version) return `newest ack (${newest.proxy}) is for ${newest.version}, current is ${this.current.version}`;
+  /**
+   * Why the target's proxies are not ready yet, or undefined when some proxy has freshly acknowledged a healthy apply
+   * of the current version. Any such proxy will do, so an ack sent by someone holding the credential (say, a false
+   * 'rejected') cannot make readiness fail while the real proxy keeps acknowledging.
+   */
+  notReadyReason(targetId: string, now: number, freshnessMs = 30_000): string | undefined {
+    const cur = this.current.get(targetId);
+    if (cur === undefined) return 'no configuration compiled yet';
+    const acks = this.listAcks(targetId);
+    const fresh = acks.filter((a) => now - a.receivedAt <= freshnessMs);
+    if (fresh.some((a) => a.version === cur.version && a.status === 'applied' && a.upstreamHealthy === true)) return undefined;
+    const newest = acks[0];
+    if (newest === undefined) return `no proxy has acknowledged configuration ${cur.version}`;
+    if (newest.version !== cur.version) return `newest ack (${newest.proxy}) is for ${newest.version}, current is ${cur.version}`;
     if (newest.status !== 'applied') return `proxy ${newest.proxy} rejected ${newest.version}${newest.message !== undefined ? `: ${newest.message}` : ''}`;
     if (newest.upstreamHealthy !== true) return `proxy ${newest.proxy} reports its upstream unhealthy`;
-    if (now - newest.receivedAt > freshnessMs) return `newest ack is ${Math.round((now - newest.receivedAt) / 1000)} s old (max ${freshnessMs / 1000} s)`;
-    return undefined;
+    return `newest ack is ${Math.round((now - newest.receivedAt) / 1000)} s old (max ${freshnessMs / 1000} s)`;
   }
 }

@@ -1,7 +1,11 @@
 import type { WasmPlugin } from '../wasmplugin.js';
 
-/** Somewhere a rendered WasmPlugin goes. `describe` names it in GET /v1/distribution. */
+/**
+ * Somewhere rendered WasmPlugins go (a sink; each target's WasmPlugin goes to every sink). `describe` names it in
+ * GET /v1/distribution. `retract` withdraws the WasmPlugin of a target that was deleted or moved.
+ */
 export interface DistributionTarget {
   readonly describe: string;
-  publish(plugin: WasmPlugin, version: string): Promise<void>;
+  publish(plugin: WasmPlugin, version: string, targetId: string): Promise<void>;
+  retract?(plugin: WasmPlugin, targetId: string): Promise<void>;
 }

@@ -1,7 +1,9 @@
-// Bearer-token guard for every route: the admin token for the admin API, the report token for what proxies call,
-// nothing for health and metrics. Routes opt out with config.auth; the default is the strictest.
+// Bearer-token guard for every route: the admin token for the admin API, a target's reporter credential for what
+// proxies call (the request then carries that target), nothing for health and metrics. Routes opt out with
+// config.auth; the default is the strictest.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { digestOf, matchesDigest } from '../../key-material.js';
+import { matchesDigest } from '../../key-material.js';
+import { targetForToken } from '../../reporter-credentials.js';
 import { ProblemError } from '../../errors.js';
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -12,7 +14,7 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 export function registerAuth(app: FastifyInstance): void {
-  const reportDigest = digestOf(app.tokens.reportToken);
+  app.decorateRequest('reporterTarget', undefined);
   app.addHook('onRequest', async (request, reply) => {
     const mode = request.routeOptions.config?.auth ?? 'admin';
     // Unknown routes answer 404 to anyone: there is nothing behind them to protect.
@@ -22,9 +24,12 @@ export function registerAuth(app: FastifyInstance): void {
       reply.header('www-authenticate', 'Bearer');
       throw new ProblemError(401, 'Unauthorized', 'missing bearer token');
     }
-    const ok = mode === 'admin'
-      ? app.tokens.adminDigests.some((d) => matchesDigest(token, d))
-      : matchesDigest(token, reportDigest);
+    let ok: boolean;
+    if (mode === 'admin') ok = app.tokens.adminDigests.some((d) => matchesDigest(token, d));
+    else {
+      request.reporterTarget = targetForToken(await app.store.targets.all(), token, Math.floor(Date.now() / 1000));
+      ok = request.reporterTarget !== undefined;
+    }
     if (!ok) {
       reply.header('www-authenticate', 'Bearer error="invalid_token"');
       throw new ProblemError(401, 'Unauthorized', `invalid ${mode} token`);

@@ -6,6 +6,7 @@ export interface ControlMetrics {
   batches: Counter<'result'>;
   entries: Counter;
   dropped: Counter;
+  refused: Counter;
   distributions: Counter<'target' | 'result'>;
   configKeys: Gauge;
   configBytes: Gauge;
@@ -17,9 +18,10 @@ export function createMetrics(): ControlMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_control_' });
   return {
     registry,
-    batches: new Counter({ name: 'tollgate_usage_batches_total', help: 'usage report batches received, by result (stored, duplicate)', labelNames: ['result'], registers: [registry] }),
+    batches: new Counter({ name: 'tollgate_usage_batches_total', help: 'usage report batches received, by result (stored, duplicate, refused)', labelNames: ['result'], registers: [registry] }),
     entries: new Counter({ name: 'tollgate_usage_entries_total', help: 'usage entries stored', registers: [registry] }),
     dropped: new Counter({ name: 'tollgate_usage_dropped_total', help: 'requests filters counted but could not report (their dropped field), since the store was created', registers: [registry] }),
+    refused: new Counter({ name: 'tollgate_usage_entries_refused_total', help: 'usage report entries refused: outside the reporting target\'s scope or the accepted time range', registers: [registry] }),
     distributions: new Counter({ name: 'tollgate_distributions_total', help: 'WasmPlugin publications, by target and result', labelNames: ['target', 'result'], registers: [registry] }),
     configKeys: new Gauge({ name: 'tollgate_config_keys', help: 'keys in the current filter configuration', registers: [registry] }),
     configBytes: new Gauge({ name: 'tollgate_config_bytes', help: 'bytes of the current filter configuration JSON', registers: [registry] }),

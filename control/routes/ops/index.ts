@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { sendProblem } from '../../plugins/app/error-handler.js';
 import { Problem } from '../../schemas/common.js';
+import { DEFAULT_TARGET_ID } from '../../store/sqlite/targets.js';
 
 const Health = Type.Object({ status: Type.Literal('ok') });
 const Ready = Type.Object({ status: Type.Literal('ready'), version: Type.Union([Type.String(), Type.Null()]) });
@@ -17,7 +18,8 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
     const storeOk = await app.store.ping().catch(() => false);
     if (!storeOk) missing.push('the store is not open');
     if (app.local !== undefined) {
-      const reason = app.local.notReadyReason(Date.now());
+      // The local mesh's sidecar follows the default target.
+      const reason = app.local.notReadyReason(DEFAULT_TARGET_ID, Date.now());
       if (reason !== undefined) missing.push(reason);
     }
     if (missing.length > 0) return sendProblem(reply, { status: 503, title: 'Not ready', detail: missing.join('; ') });

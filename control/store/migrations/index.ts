@@ -2,7 +2,8 @@
 // schema_migrations. TypeScript strings rather than .sql files so the esbuild bundle (dist/control.js) carries them.
 import { initial } from './001-initial.js';
 import { statusClasses } from './002-status-classes.js';
+import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions];

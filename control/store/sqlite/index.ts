@@ -5,6 +5,7 @@ import { SqliteApis } from './apis.js';
 import { SqliteConsumers } from './consumers.js';
 import { SqliteKeys } from './keys.js';
 import { SqlitePlans } from './plans.js';
+import { SqliteTargets } from './targets.js';
 import { readSnapshot } from './snapshot.js';
 import { openDatabase, type Db } from './open.js';
 import { SqliteUsage } from './usage.js';
@@ -43,6 +44,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     consumers: new SqliteConsumers(db, now, changed, durable),
     keys: new SqliteKeys(db, now, changed, durable),
     usage: new SqliteUsage(db, durable),
+    targets: new SqliteTargets(db, now, changed, durable),
     secrets: new SqliteSecrets(db, durable),
     snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),
     ping: async (): Promise<boolean> => open && db.prepare('SELECT 1 AS ok').get() !== undefined,

@@ -5,6 +5,7 @@ import { toApi } from './apis.js';
 import type { KeyRow } from './keys.js';
 import type { PlanRow } from './plans.js';
 import type { Db } from './open.js';
+import { readTargets } from './targets.js';
 
 export function readSnapshot(db: Db): CatalogSnapshot {
   return db.transaction(() => {
@@ -17,6 +18,6 @@ export function readSnapshot(db: Db): CatalogSnapshot {
     }));
     const keys = (db.prepare('SELECT id, digest, consumer_id, plan_id, expires_at FROM api_keys WHERE revoked_at IS NULL').all() as KeyRow[])
       .map((r): CompilableKey => ({ id: r.id, digest: r.digest, consumerId: r.consumer_id, planId: r.plan_id, expiresAt: r.expires_at }));
-    return { apis, plans, keys };
+    return { apis, plans, keys, targets: readTargets(db) };
   })();
 }

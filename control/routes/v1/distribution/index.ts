@@ -20,11 +20,13 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
       configBytes: current === undefined ? 0 : Buffer.byteLength(current.compiled.json),
       keys: current?.compiled.config.keys.length ?? 0,
       targets: app.distributor.targetStatuses().map((s) => ({ ...s, distributedAt: isoMs(s.distributedAt) })),
-      acks: (app.local?.listAcks() ?? []).map((a) => ({ ...a, receivedAt: new Date(a.receivedAt).toISOString() })),
+      acks: (await app.store.targets.all()).flatMap((t) => (app.local?.listAcks(t.id) ?? [])
+        .map((a) => ({ target: t.id, ...a, receivedAt: new Date(a.receivedAt).toISOString() }))),
     };
   });
 
-  // Local distribution contract (docs/control.md): long-poll for a WasmPlugin newer than `known`.
+  // Local distribution contract (docs/control.md): long-poll for a WasmPlugin newer than `known`. The credential says
+  // which target's WasmPlugin: a proxy sees only its own target's configuration.
   app.get('/wasmplugin', {
     config: { auth: 'report' },
     schema: { tags, security: [{ report: [] }], querystring: WasmPluginQuery, response: { 200: WasmPluginReply, 304: Type.Null(), 401: Problem, 503: Problem } },
@@ -35,7 +37,7 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
     // The response's close event fires when the client goes away (the request's can fire once its body is read).
     reply.raw.once('close', onClose);
     try {
-      const next = await app.local.next(req.query.known, req.query.waitSeconds * 1000, gone.signal);
+      const next = await app.local.next(req.reporterTarget!.id, req.query.known, req.query.waitSeconds * 1000, gone.signal);
       if (next === undefined) return reply.code(304).send(null);
       return { version: next.version, wasmPlugin: next.wasmPlugin };
     } finally {
@@ -48,9 +50,9 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
     schema: { tags, security: [{ report: [] }], body: AckBody, response: { 204: NoContent, 400: Problem, 401: Problem, 503: Problem } },
   }, async (req, reply) => {
     if (app.local === undefined) throw new ProblemError(503, 'Local distribution disabled', "TOLLGATE_DISTRIBUTION does not include 'local'");
-    app.local.recordAck({ ...req.body, receivedAt: Date.now() });
+    app.local.recordAck(req.reporterTarget!.id, { ...req.body, receivedAt: Date.now() });
     app.metrics.acks.inc({ status: req.body.status });
-    req.log.info({ proxy: req.body.proxy, version: req.body.version, status: req.body.status, upstreamHealthy: req.body.upstreamHealthy }, 'distribution ack');
+    req.log.info({ target: req.reporterTarget!.id, proxy: req.body.proxy, version: req.body.version, status: req.body.status, upstreamHealthy: req.body.upstreamHealthy }, 'distribution ack');
     return reply.code(204).send(null);
   });
 }

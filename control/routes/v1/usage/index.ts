@@ -5,6 +5,8 @@ import { UsageQuery, UsageReply, UsageReportBody, UsageView } from '../../../sch
 import { ProblemError } from '../../../errors.js';
 import type { UsageReport } from '../../../store/types.js';
 import { iso, unixOf } from '../views.js';
+import { scopeOf } from '../../../reporter-credentials.js';
+import { impossibleReport } from '../../../usage/report-rules.js';
 
 /** docs/usage-report.md: a report body is at most 4 MiB. */
 export const REPORT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -30,22 +32,34 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
     return { totals: summary.totals, upstreamStatus: summary.upstreamStatus, series: summary.series.map((p) => ({ ...p, start: iso(p.start) })) };
   });
 
-  // The filter's endpoint: report token, the public usage-report schema as the body schema (unknown fields → 400).
+  // The filter's endpoint: a target's reporter credential, the public usage-report schema as the body schema (unknown
+  // fields → 400). A report no correct filter could send → 422 (the filter drops it); entries outside the target's
+  // scope or time range are refused one by one (`refused` in the reply) and the rest is stored.
   app.post('/reports', {
     bodyLimit: REPORT_BODY_LIMIT,
     config: { auth: 'report' },
     schema: {
       tags, security: [{ report: [] }], body: UsageReportBody,
-      response: { 200: UsageReply, 400: Problem, 401: Problem, 413: Problem },
+      response: { 200: UsageReply, 400: Problem, 401: Problem, 413: Problem, 422: Problem },
     },
   }, async (req) => {
     const report = req.body as UsageReport;
-    const result = await app.store.usage.ingest(report, Math.floor(Date.now() / 1000));
+    const impossible = impossibleReport(report);
+    if (impossible !== undefined) {
+      app.metrics.batches.inc({ result: 'refused' });
+      throw new ProblemError(422, 'Unprocessable Content', impossible);
+    }
+    const target = req.reporterTarget!;
+    const result = await app.store.usage.ingest(report, scopeOf(target), Math.floor(Date.now() / 1000));
     app.metrics.batches.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
     if (!result.duplicate) {
       app.metrics.entries.inc(result.entries);
       if (result.dropped > 0) app.metrics.dropped.inc(result.dropped);
+      if (result.refused > 0) {
+        app.metrics.refused.inc(result.refused);
+        req.log.warn({ target: target.id, reporter: report.reporter, refused: result.refused }, 'usage entries outside the reporter\'s scope or time range refused');
+      }
     }
-    return { version: 1, batchId: report.batchId, duplicate: result.duplicate, fleet: result.fleet };
+    return { version: 2, batchId: report.batchId, duplicate: result.duplicate, fleet: result.fleet, refused: result.refused };
   });
 }

@@ -1,0 +1,155 @@
+// Distribution targets and their reporter credentials, in SQLite. The credential is stored as is: it ships inside
+// the target's WasmPlugin, so a digest here would protect nothing the WasmPlugin does not already expose.
+import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
+import { newId } from '../../key-material.js';
+import type { TargetInput, TargetPlacement, TargetRepository } from '../repository.js';
+import type { Page, PageRequest, PathForm, Target, TargetWithCredentials } from '../types.js';
+import type { Db } from './open.js';
+import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
+
+export const DEFAULT_TARGET_ID = 'default';
+
+interface TargetRow {
+  id: string; name: string; namespace: string; selector: string | null; target_refs: string | null; api_ids: string;
+  deny_unmatched: number; pass_path_forms: string; report_token: string; previous_report_token: string | null;
+  previous_valid_until: number | null; created_at: number; updated_at: number;
+}
+
+function toTarget(r: TargetRow): TargetWithCredentials {
+  return {
+    id: r.id, name: r.name, namespace: r.namespace,
+    selector: r.selector === null ? null : JSON.parse(r.selector) as Record<string, string>,
+    targetRefs: r.target_refs === null ? null : JSON.parse(r.target_refs) as Target['targetRefs'],
+    apiIds: JSON.parse(r.api_ids) as string[],
+    denyUnmatched: r.deny_unmatched === 1,
+    passPathForms: JSON.parse(r.pass_path_forms) as PathForm[],
+    createdAt: r.created_at, updatedAt: r.updated_at,
+    reportToken: r.report_token, previousReportToken: r.previous_report_token, previousValidUntil: r.previous_valid_until,
+  };
+}
+
+/** The public view: no credentials. */
+export function withoutCredentials(t: TargetWithCredentials): Target {
+  const { reportToken: _c, previousReportToken: _p, previousValidUntil: _u, ...rest } = t;
+  return rest;
+}
+
+export function readTargets(db: Db): TargetWithCredentials[] {
+  return (db.prepare('SELECT * FROM targets ORDER BY id').all() as TargetRow[]).map(toTarget);
+}
+
+export class SqliteTargets implements TargetRepository {
+  constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
+
+  private row(id: string): TargetWithCredentials {
+    const r = this.db.prepare('SELECT * FROM targets WHERE id = ?').get(id) as TargetRow | undefined;
+    if (r === undefined) throw new NotFoundError('target', id);
+    return toTarget(r);
+  }
+
+  private checkApis(apiIds: string[]): void {
+    const exists = this.db.prepare('SELECT 1 FROM apis WHERE id = ?');
+    for (const apiId of apiIds) {
+      if (exists.get(apiId) === undefined) throw new ProblemError(422, 'Unknown reference', `apiIds: api '${apiId}' does not exist`);
+    }
+  }
+
+  private insert(id: string, input: TargetInput, reportToken: string): void {
+    const t = this.now();
+    uniqueName('target', input.name, () => this.db.prepare(
+      `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
+       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(id, input.name, input.namespace, input.selector === null ? null : JSON.stringify(input.selector),
+      input.targetRefs === null ? null : JSON.stringify(input.targetRefs), JSON.stringify([...new Set(input.apiIds)].sort()),
+      input.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(input.passPathForms)].sort()), reportToken, t, t));
+  }
+
+  async create(input: TargetInput, reportToken: string): Promise<TargetWithCredentials> {
+    const id = newId('tgt');
+    this.db.transaction(() => {
+      this.checkApis(input.apiIds);
+      this.insert(id, input, reportToken);
+    }).immediate();
+    this.changed();
+    await this.durable();
+    return this.row(id);
+  }
+
+  async get(id: string): Promise<TargetWithCredentials> {
+    return this.row(id);
+  }
+
+  async list(p: PageRequest): Promise<Page<TargetWithCredentials>> {
+    const rows = this.db.prepare('SELECT * FROM targets WHERE id > ? ORDER BY id LIMIT ?').all(p.after ?? '', p.limit + 1) as TargetRow[];
+    return page(rows.map(toTarget), p.limit);
+  }
+
+  async all(): Promise<TargetWithCredentials[]> {
+    return readTargets(this.db);
+  }
+
+  async update(id: string, patch: Partial<TargetInput>): Promise<TargetWithCredentials> {
+    this.db.transaction(() => {
+      const cur = this.row(id);
+      if (id === DEFAULT_TARGET_ID && (patch.name !== undefined || patch.namespace !== undefined || patch.selector !== undefined || patch.targetRefs !== undefined)) {
+        throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched and passPathForms can be changed here');
+      }
+      const next = { ...cur, ...patch };
+      if (patch.apiIds !== undefined) this.checkApis(patch.apiIds);
+      uniqueName('target', next.name, () => this.db.prepare(
+        `UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ?, api_ids = ?, deny_unmatched = ?,
+         pass_path_forms = ?, updated_at = ? WHERE id = ?`,
+      ).run(next.name, next.namespace, next.selector === null ? null : JSON.stringify(next.selector),
+        next.targetRefs === null ? null : JSON.stringify(next.targetRefs), JSON.stringify([...new Set(next.apiIds)].sort()),
+        next.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(next.passPathForms)].sort()), this.now(), id));
+    }).immediate();
+    this.changed();
+    await this.durable();
+    return this.row(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    this.row(id);
+    if (id === DEFAULT_TARGET_ID) throw new ConflictError('the default target cannot be deleted (its placement comes from the service settings)');
+    this.db.prepare('DELETE FROM targets WHERE id = ?').run(id);
+    this.changed();
+    await this.durable();
+  }
+
+  async rotateReportToken(id: string, token: string, previousValidUntil: number): Promise<TargetWithCredentials> {
+    this.db.transaction(() => {
+      this.row(id);
+      this.db.prepare(
+        `UPDATE targets SET previous_report_token = report_token, previous_valid_until = ?, report_token = ?, updated_at = ?
+         WHERE id = ?`,
+      ).run(previousValidUntil, token, this.now(), id);
+    }).immediate();
+    this.changed();
+    await this.durable();
+    return this.row(id);
+  }
+
+  async ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials> {
+    const existing = this.db.prepare('SELECT * FROM targets WHERE id = ?').get(DEFAULT_TARGET_ID) as TargetRow | undefined;
+    if (existing === undefined) {
+      const token = configuredToken ?? newToken();
+      this.db.transaction(() => this.insert(DEFAULT_TARGET_ID, { ...placement, apiIds: [], denyUnmatched: false, passPathForms: [] }, token)).immediate();
+    } else {
+      const cur = toTarget(existing);
+      const token = configuredToken ?? cur.reportToken;
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ? WHERE id = ?').run(
+          placement.name, placement.namespace, placement.selector === null ? null : JSON.stringify(placement.selector),
+          placement.targetRefs === null ? null : JSON.stringify(placement.targetRefs), DEFAULT_TARGET_ID);
+        // A token set in the settings replaces the stored one; proxies still holding the old one keep reporting
+        // until the new WasmPlugin reaches them.
+        if (token !== cur.reportToken) {
+          this.db.prepare('UPDATE targets SET previous_report_token = report_token, previous_valid_until = ?, report_token = ? WHERE id = ?')
+            .run(graceUntil, token, DEFAULT_TARGET_ID);
+        }
+      }).immediate();
+    }
+    await this.durable();
+    return this.row(DEFAULT_TARGET_ID);
+  }
+}

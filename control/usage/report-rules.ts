@@ -1,0 +1,35 @@
+// What a usage report may claim, checked before anything is stored (docs/usage-report.md, "Validation"). Pure.
+// Reports that no correct filter can send are refused whole (422: the filter drops them and counts them as
+// dropped); entries that a correct filter can send but that fall outside the reporter's scope or the accepted time
+// range (a key deleted meanwhile, a proxy whose clock is off) are refused one by one, and the rest is stored.
+import { STATUS_CLASSES, type UsageEntry, type UsageReport } from '../store/types.js';
+
+/** Entries for minutes older than this are refused: a batch retried for a week has lost its meaning. */
+export const MAX_REPORT_AGE_S = 7 * 86_400;
+/** Entries this far ahead of the service's clock are accepted (proxy clocks drift); further ahead are refused. */
+export const CLOCK_SKEW_S = 300;
+/** A report claiming more dropped requests than this is refused (2^32 − 1 would swamp the dropped metric). */
+export const MAX_DROPPED_PER_REPORT = 1_000_000_000;
+
+/** Why no correct filter could have sent this report, or undefined. */
+export function impossibleReport(report: UsageReport): string | undefined {
+  if (report.dropped > MAX_DROPPED_PER_REPORT) return `dropped: more than ${MAX_DROPPED_PER_REPORT}`;
+  const seen = new Set<string>();
+  for (let i = 0; i < report.entries.length; i++) {
+    const e = report.entries[i]!;
+    const id = `${e.minute}\u0000${e.keyId}\u0000${e.apiId}\u0000${e.outcome}`;
+    if (seen.has(id)) return `entries[${i}]: the same minute, keyId, apiId and outcome appear twice`;
+    seen.add(id);
+    if (e.status === undefined) continue;
+    if (e.outcome !== 'allowed') return `entries[${i}].status: only allowed requests reach the upstream`;
+    let sum = 0;
+    for (const c of STATUS_CLASSES) sum += e.status[c] ?? 0;
+    if (sum > e.count) return `entries[${i}].status: the classes add up to ${sum}, more than count ${e.count}`;
+  }
+  return undefined;
+}
+
+/** Whether an entry's minute is inside the accepted range at `now` (unix s). */
+export function minuteAccepted(e: UsageEntry, now: number): boolean {
+  return e.minute >= now - MAX_REPORT_AGE_S && e.minute <= now + CLOCK_SKEW_S;
+}
