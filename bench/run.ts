@@ -5,10 +5,13 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { BenchRow } from './row.js';
+import { prepareBench } from './prepare.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// A fresh clone has no build/: build what the parts read before any of them runs.
+await prepareBench(join(here, '..'));
 const parts = readdirSync(here)
-  .filter((f) => f.endsWith('.ts') && !['run.ts', 'row.ts'].includes(f) && !f.endsWith('.d.ts'))
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'row.ts', 'prepare.ts'].includes(f) && !f.endsWith('.d.ts'))
   .sort();
 
 const rows: BenchRow[] = [];

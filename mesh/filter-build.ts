@@ -21,10 +21,15 @@ export function filterNeedsBuild(wasmPath: string, sourceDir: string): boolean {
   return statSync(wasmPath).mtimeMs < newestMtime(sourceDir);
 }
 
-export function buildFilter(root: string): Promise<void> {
+/** Runs the named steps of the project's build (scripts/build-steps/, e.g. 'filter', 'fixtures') in a child process. */
+export function buildSteps(root: string, steps: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'scripts/build.mjs'), 'filter'], { cwd: root, stdio: 'inherit' });
+    const child = spawn(process.execPath, [join(root, 'scripts/build.mjs'), ...steps], { cwd: root, stdio: 'inherit' });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`filter build failed (exit ${code})`))));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${steps.join(', ')} build failed (exit ${code})`))));
   });
+}
+
+export function buildFilter(root: string): Promise<void> {
+  return buildSteps(root, ['filter']);
 }
