@@ -4,6 +4,7 @@
 import { JsonScanner } from "../json/scanner";
 import { decodeDigest43 } from "../base64url";
 import { periodFromName } from "../window";
+import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
 import { Api, Config, KeyLocation, Limit, Plan, UsageTarget } from "./model";
 import { isHeaderName, isHostPattern, isId, isIntIn, isMethod } from "./validate";
 
@@ -90,6 +91,7 @@ class Decoder {
       else if (s.strIs("keyLocations")) { if (!this.keyLocations()) return false; }
       else if (s.strIs("hideCredentials")) { this.cfg.hideCredentials = this.readBool("hideCredentials"); }
       else if (s.strIs("denyUnmatched")) { this.cfg.denyUnmatched = this.readBool("denyUnmatched"); }
+      else if (s.strIs("passPathForms")) { if (!this.passPathForms()) return false; }
       else if (s.strIs("rateLimitHeaders")) { this.cfg.rateLimitHeaders = this.readBool("rateLimitHeaders"); }
       else if (s.strIs("identityHeaders")) { if (!this.identityHeaders()) return false; }
       else if (s.strIs("usage")) { if (!this.usage()) return false; }
@@ -316,6 +318,23 @@ class Decoder {
     if (!this.check("keyLocations")) return false;
     if (locs.length == 0) return this.bad("keyLocations", "at least 1 entry");
     this.cfg.locations = locs;
+    return true;
+  }
+
+  /** passPathForms: ["asterisk", "authority"] in any order (a repeat is harmless). */
+  passPathForms(): bool {
+    const s = this.s;
+    let bits: u32 = 0;
+    if (!s.beginArray()) return this.check("passPathForms");
+    for (let i = 0; s.nextElement(i); i++) {
+      const f = "passPathForms[" + i.toString() + "]";
+      if (!this.readString(f)) return false;
+      if (s.strIs("asterisk")) bits |= PASS_ASTERISK;
+      else if (s.strIs("authority")) bits |= PASS_AUTHORITY;
+      else return this.bad(f, "must be one of asterisk, authority");
+    }
+    if (!this.check("passPathForms")) return false;
+    this.cfg.passPathForms = bits;
     return true;
   }
 

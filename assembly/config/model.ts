@@ -1,6 +1,7 @@
 // The compiled, runtime form of the filter configuration (docs/filter-config.md). Built once per
 // proxy_on_configure; the hot path only reads it. Byte strings are ArrayBuffers so requests compare raw bytes.
 
+import { challengeFor } from "./challenge";
 import { KeyTable } from "./keytable";
 
 export class Api {
@@ -60,6 +61,8 @@ export class Config {
   ];
   hideCredentials: bool = true;
   denyUnmatched: bool = false;
+  /** PASS_ASTERISK | PASS_AUTHORITY (http/form.ts): request-target forms passed untouched instead of 400. */
+  passPathForms: u32 = 0;
   rateLimitHeaders: bool = true;
   /** Identity header names; empty = disabled. */
   consumerHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-consumer");
@@ -72,9 +75,13 @@ export class Config {
    */
   strip: StaticArray<usize> = new StaticArray<usize>(0);
   stripCount: i32 = 0;
+  /** The first identityStripCount entries of strip are the identity headers (also stripped when spelled with '_'). */
+  identityStripCount: i32 = 0;
   /** With hideCredentials, the query key locations' names as (ptr, len) views, removed from the forwarded path. */
   stripQuery: StaticArray<usize> = new StaticArray<usize>(0);
   stripQueryCount: i32 = 0;
+  /** The WWW-Authenticate value of 401 replies (config/challenge.ts). Built by finish(). */
+  wwwAuthenticate: ArrayBuffer = new ArrayBuffer(0);
 
   /** Derives the lookup structures the hot path uses. */
   finish(): void {
@@ -84,6 +91,7 @@ export class Config {
     if (this.consumerHeader.byteLength > 0) { names.push(this.consumerHeader); prefixes.push(none); }
     if (this.keyIdHeader.byteLength > 0) { names.push(this.keyIdHeader); prefixes.push(none); }
     if (this.planHeader.byteLength > 0) { names.push(this.planHeader); prefixes.push(none); }
+    this.identityStripCount = names.length;
     if (this.hideCredentials) {
       for (let i = 0; i < this.locations.length; i++) {
         const loc = unchecked(this.locations[i]);
@@ -115,6 +123,7 @@ export class Config {
       unchecked(this.stripQuery[q * 2 + 1] = <usize>loc.name.byteLength);
       q++;
     }
+    this.wwwAuthenticate = challengeFor(this.locations);
   }
 
   stripOwners: ArrayBuffer[] = [];

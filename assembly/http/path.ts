@@ -2,9 +2,11 @@
 // default in Envoy; Istio turns it on), so the filter may see spellings that an upstream resolves to another path:
 // `/%6Frders` or `//orders` (which would look unmatched and pass without a key) and `/orders/../admin` (which would
 // be authorized as /orders). Matching therefore uses a normalized copy (the upstream still gets the raw path):
-// percent-escapes of unreserved characters decoded, `\`, `%2F` and `%5C` read as `/`, runs of slashes merged. A
-// path with a `.` or `..` segment after that is refused (400): clients resolve dot segments before sending, and
-// guessing how the upstream would resolve them is exactly the ambiguity an attacker wants.
+// percent-escapes of unreserved characters decoded, `\`, `%2F` and `%5C` read as `/`, `;` path parameters dropped
+// from each segment (Tomcat and Spring route `/orders;jsessionid=1/x` and `/;/orders` as `/orders/x` and `/orders`),
+// runs of slashes merged. A path with a `.` or `..` segment after that (`/..;/admin` included) is refused (400):
+// clients resolve dot segments before sending, and guessing how the upstream would resolve them is exactly the
+// ambiguity an attacker wants. An escaped `;` (`%3B`) is data, not a parameter, for those servers too: kept.
 
 @inline function hexValue(c: u32): i32 {
   if (c - 0x30 < 10) return <i32>(c - 0x30);
@@ -21,7 +23,7 @@
 export function pathNeedsNormalizing(p: usize, len: usize): bool {
   for (let i: usize = 0; i < len; i++) {
     const c = load<u8>(p + i);
-    if (c == 0x25 || c == 0x5c) return true; // '%' or '\'
+    if (c == 0x25 || c == 0x5c || c == 0x3b) return true; // '%', '\' or ';'
     if (c == 0x2f && i + 1 < len) {
       const d = load<u8>(p + i + 1);
       if (d == 0x2f || d == 0x2e) return true; // "//" or "/."
@@ -34,10 +36,12 @@ export function pathNeedsNormalizing(p: usize, len: usize): bool {
 /**
  * Writes the normalized path to `dst` (room for `len` bytes: it never grows) and returns its length, or -1 when it
  * has a `.` or `..` segment. Escapes that are not unreserved characters (other than %2F / %5C) stay as they are.
+ * A segment's `;params` (from a literal `;` to the segment's end) are dropped before the dot-segment check.
  */
 export function normalizePath(src: usize, len: usize, dst: usize): isize {
   let o: usize = 0;
   let segStart: usize = 0;
+  let inParams = false;
   let i: usize = 0;
   while (i <= len) {
     let sep: usize = 0;
@@ -50,7 +54,7 @@ export function normalizePath(src: usize, len: usize, dst: usize): isize {
         if (h >= 0 && l >= 0) {
           const v = <u32>((h << 4) | l);
           if (v == 0x2f || v == 0x5c) sep = 3;
-          else if (isUnreserved(v)) {
+          else if (isUnreserved(v) && !inParams) {
             store<u8>(dst + o++, <u8>v);
             i += 3;
             continue;
@@ -65,10 +69,12 @@ export function normalizePath(src: usize, len: usize, dst: usize): isize {
       if (i == len) break;
       if (o == 0 || load<u8>(dst + o - 1) != 0x2f) store<u8>(dst + o++, 0x2f);
       segStart = o;
+      inParams = false;
       i += sep;
       continue;
     }
-    store<u8>(dst + o++, <u8>c);
+    if (c == 0x3b) inParams = true;
+    if (!inParams) store<u8>(dst + o++, <u8>c);
     i++;
   }
   return <isize>o;

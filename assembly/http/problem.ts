@@ -1,4 +1,5 @@
-// Local replies: a small application/problem+json body with a stable `type`, never echoing the key.
+// Local replies: a small application/problem+json body with a stable `type`, never echoing the key. A 401 carries
+// WWW-Authenticate and a 405 carries Allow (the caller passes the value as the reply's one extra header).
 
 import { proxy_send_local_response } from "../abi/imports";
 import { PairWriter } from "../abi/pairs";
@@ -10,6 +11,7 @@ export const P_INVALID_KEY = 1;
 export const P_FORBIDDEN = 2;
 export const P_QUOTA = 3;
 export const P_BAD_REQUEST = 4;
+export const P_METHOD_NOT_ALLOWED = 5;
 
 function problemBody(type: string, title: string, status: i32): ArrayBuffer {
   return String.UTF8.encode("{\"type\":\"urn:tollgate:problem:" + type + "\",\"title\":\"" + title + "\",\"status\":" + status.toString() + "}");
@@ -22,13 +24,14 @@ const BODIES: ArrayBuffer[] = [
   problemBody("forbidden", "Not allowed for this API key", 403),
   problemBody("quota-exceeded", "Quota exceeded", 429),
   problemBody("bad-request", "Request headers could not be read, or the path is ambiguous", 400),
+  problemBody("method-not-allowed", "Method not allowed for this API", 405),
 ];
 const DETAILS: ArrayBuffer[] = [
   String.UTF8.encode("tollgate_missing_key"), String.UTF8.encode("tollgate_invalid_key"),
   String.UTF8.encode("tollgate_forbidden"), String.UTF8.encode("tollgate_quota_exceeded"),
-  String.UTF8.encode("tollgate_bad_request"),
+  String.UTF8.encode("tollgate_bad_request"), String.UTF8.encode("tollgate_method_not_allowed"),
 ];
-const STATUS: i32[] = [401, 401, 403, 429, 400];
+const STATUS: i32[] = [401, 401, 403, 429, 400, 405];
 
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const PROBLEM_JSON = String.UTF8.encode("application/problem+json");
@@ -36,6 +39,8 @@ export const RETRY_AFTER = String.UTF8.encode("retry-after");
 export const RL_LIMIT = String.UTF8.encode("ratelimit-limit");
 export const RL_REMAINING = String.UTF8.encode("ratelimit-remaining");
 export const RL_RESET = String.UTF8.encode("ratelimit-reset");
+export const WWW_AUTHENTICATE = String.UTF8.encode("www-authenticate");
+export const ALLOW = String.UTF8.encode("allow");
 
 const NUMS = memory.data(96);
 const writer = new PairWriter();
@@ -56,8 +61,14 @@ export function addRateLimitHeaders(w: PairWriter, limit: u32, remaining: u32, r
 
 /** Sends the problem reply `kind`; `d` (quota replies only) supplies Retry-After and RateLimit-* values. */
 export function sendProblem(kind: i32, d: Decision | null): void {
+  sendProblemWith(kind, d, 0, 0, 0, 0);
+}
+
+/** sendProblem plus one header (name, value views; nameLen 0 = none): WWW-Authenticate on a 401, Allow on a 405. */
+export function sendProblemWith(kind: i32, d: Decision | null, name: usize, nameLen: usize, value: usize, valueLen: usize): void {
   writer.reset();
   writer.add(ab(CONTENT_TYPE), abLen(CONTENT_TYPE), ab(PROBLEM_JSON), abLen(PROBLEM_JSON));
+  if (nameLen > 0) writer.add(name, nameLen, value, valueLen);
   if (kind == P_QUOTA && d != null) {
     const ra = writeU64(NUMS + 48, d.hasLimit ? d.reset : 1);
     writer.add(ab(RETRY_AFTER), abLen(RETRY_AFTER), NUMS + 48, ra);

@@ -1,6 +1,7 @@
-// The hot path: request headers → API match → key → digest lookup → plan → quota → forward or reply.
-// Host calls on an allowed request: get_header_map_pairs, get_current_time, get_shared_data,
-// set_shared_data, set_header_map_pairs. Nothing here allocates: buffers are preallocated and reused.
+// The hot path: request headers → target form → host → API match → key → digest lookup → plan → method → quota →
+// forward or reply (the order is docs/filter.md's "Hot path"). Host calls on an allowed request:
+// get_header_map_pairs, get_current_time, get_shared_data, set_shared_data, set_header_map_pairs. Nothing here
+// allocates: buffers are preallocated and reused.
 
 import {
   proxy_get_current_time_nanoseconds, proxy_get_header_map_pairs, proxy_set_header_map_pairs,
@@ -9,8 +10,8 @@ import {
 import { clearOut, OUT_LEN, OUT_PTR, OUT_U64 } from "../abi/memory";
 import { PairTable, PairWriter } from "../abi/pairs";
 import { bytesEqual, copyBytes, startsWithIgnoreCase } from "../bytes";
-import { Config, KeyLocation } from "../config/model";
-import { matchApi, normalizeAuthority, pathLength } from "../match";
+import { Config, KeyLocation, Plan } from "../config/model";
+import { hostRestrictedPrefix, matchApi, matchPathHost, normalizeAuthority, pathLength } from "../match";
 import { bump, M_ALLOWED, M_DENIED_AUTH, M_DENIED_FORBIDDEN, M_DENIED_QUOTA } from "../metrics";
 import { percentDecode } from "../percent";
 import { Decision } from "../quota/entry";
@@ -22,7 +23,13 @@ import {
   S_RL_RESET, streamAcquire,
 } from "../streams";
 import { countRequest, OUT_REJECTED_AUTH, OUT_REJECTED_FORBIDDEN, OUT_REJECTED_QUOTA } from "../usage/counters";
-import { P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_MISSING_KEY, P_QUOTA, sendProblem } from "./problem";
+import { allowedMethods, ALLOW_PTR } from "./allow";
+import { formPasses, FORM_ORIGIN, requestForm } from "./form";
+import { namesEqualDashFolded } from "./headername";
+import {
+  ALLOW, P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_METHOD_NOT_ALLOWED, P_MISSING_KEY, P_QUOTA, sendProblem,
+  sendProblemWith, WWW_AUTHENTICATE,
+} from "./problem";
 import { normalizePath, pathNeedsNormalizing } from "./path";
 import { paramValue, paramValueLen, findParam, pathWithout } from "./query";
 
@@ -56,21 +63,39 @@ function nowSeconds(): i64 {
   return <i64>(load<u64>(OUT_U64) / 1000000000);
 }
 
-/** Counts a rejection (usage + metric) and replies. */
-function reject(cfg: Config, kind: i32, outcome: u32, key: usize, keyLen: usize, api: usize, apiLen: usize, now: i64, d: Decision | null): u32 {
+/** Counts a rejection (usage + metric). */
+function count(cfg: Config, outcome: u32, key: usize, keyLen: usize, api: usize, apiLen: usize, now: i64): void {
   bump(outcome == OUT_REJECTED_AUTH ? M_DENIED_AUTH : outcome == OUT_REJECTED_QUOTA ? M_DENIED_QUOTA : M_DENIED_FORBIDDEN);
   if (cfg.usage != null) {
     countRequest(<f64>(now - now % 60), key, keyLen, api, apiLen, outcome, 0);
   }
-  sendProblem(kind, d);
+}
+
+/** Counts a rejection and replies; 401s carry the configuration's WWW-Authenticate challenge. */
+function reject(cfg: Config, kind: i32, outcome: u32, key: usize, keyLen: usize, api: usize, apiLen: usize, now: i64, d: Decision | null): u32 {
+  count(cfg, outcome, key, keyLen, api, apiLen, now);
+  if (kind == P_MISSING_KEY || kind == P_INVALID_KEY) {
+    sendProblemWith(kind, d, ab(WWW_AUTHENTICATE), abLen(WWW_AUTHENTICATE), ab(cfg.wwwAuthenticate), abLen(cfg.wwwAuthenticate));
+  } else {
+    sendProblem(kind, d);
+  }
   return FILTER_STOP;
 }
 
-/** Whether a header name is a configured identity header (always stripped from requests). */
+/** 400 bad-request before any API is known (not counted in usage: there is no API to count it under). */
+function badRequest(): u32 {
+  bump(M_DENIED_FORBIDDEN);
+  sendProblem(P_BAD_REQUEST, null);
+  return FILTER_STOP;
+}
+
+/** Whether a header name is a configured identity header, '-' and '_' alike (always stripped from requests). */
 function isIdentityHeader(cfg: Config, kp: usize, kl: usize): bool {
-  return (cfg.consumerHeader.byteLength > 0 && bytesEqual(kp, kl, ab(cfg.consumerHeader), abLen(cfg.consumerHeader))) ||
-    (cfg.keyIdHeader.byteLength > 0 && bytesEqual(kp, kl, ab(cfg.keyIdHeader), abLen(cfg.keyIdHeader))) ||
-    (cfg.planHeader.byteLength > 0 && bytesEqual(kp, kl, ab(cfg.planHeader), abLen(cfg.planHeader)));
+  const strip = cfg.strip;
+  for (let j = 0; j < cfg.identityStripCount; j++) {
+    if (unchecked(strip[j * 4 + 1]) == kl && namesEqualDashFolded(unchecked(strip[j * 4]), kp, kl)) return true;
+  }
+  return false;
 }
 
 /** Whether header i must not reach the upstream: an identity header, or (hideCredentials) a key location's. */
@@ -79,7 +104,12 @@ function isStripped(cfg: Config, i: i32): bool {
   const strip = cfg.strip;
   for (let j = 0; j < cfg.stripCount; j++) {
     const np = unchecked(strip[j * 4]);
-    if (unchecked(strip[j * 4 + 1]) != kl || load<u8>(np) != load<u8>(kp) || memory.compare(np, kp, kl) != 0) continue;
+    if (unchecked(strip[j * 4 + 1]) != kl) continue;
+    if (load<u8>(np) != load<u8>(kp) || memory.compare(np, kp, kl) != 0) {
+      // Not the exact name; an identity header spelled with '_' is still a forgery (CGI reads both alike).
+      if (j < cfg.identityStripCount && namesEqualDashFolded(np, kp, kl)) return true;
+      continue;
+    }
     const pl = unchecked(strip[j * 4 + 3]);
     if (pl == 0 || startsWithIgnoreCase(table.valuePtr(i), table.valueLen(i), unchecked(strip[j * 4 + 2]), pl)) return true;
   }
@@ -154,15 +184,31 @@ function stripForgedIdentity(cfg: Config): void {
   proxy_set_header_map_pairs(MAP_REQUEST_HEADERS, writer.ptr, writer.len);
 }
 
+/**
+ * A valid key on a protected path with a method none of its APIs lists: 403 if the plan includes none of the APIs
+ * on this path and host, else 405 with Allow. Counted as rejected_forbidden (under the first included API); no quota.
+ */
+function wrongMethod(cfg: Config, plan: Plan, keyId: usize, keyIdLen: usize, first: i32, host: usize, hostLen: usize, path: usize, pathLen: usize, now: i64): u32 {
+  let j = first;
+  while (j >= 0 && !plan.allowsApi(j)) j = matchPathHost(cfg.apis, host, hostLen, path, pathLen, j + 1);
+  if (j < 0) {
+    const id = unchecked(cfg.apis[first]).id;
+    return reject(cfg, P_FORBIDDEN, OUT_REJECTED_FORBIDDEN, keyId, keyIdLen, ab(id), abLen(id), now, null);
+  }
+  const id = unchecked(cfg.apis[j]).id;
+  count(cfg, OUT_REJECTED_FORBIDDEN, keyId, keyIdLen, ab(id), abLen(id), now);
+  const n = allowedMethods(cfg.apis, host, hostLen, path, pathLen);
+  sendProblemWith(P_METHOD_NOT_ALLOWED, null, ab(ALLOW), abLen(ALLOW), ALLOW_PTR, n);
+  return FILTER_STOP;
+}
+
 export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   clearOut();
   if (proxy_get_header_map_pairs(MAP_REQUEST_HEADERS, OUT_PTR, OUT_LEN) != RESULT_OK ||
       !table.decode(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN))) {
     // Fail closed: headers we cannot read (more than MAX_PAIRS, or malformed) must not become a way around the
     // key check by making the request look unmatched.
-    bump(M_DENIED_FORBIDDEN);
-    sendProblem(P_BAD_REQUEST, null);
-    return FILTER_STOP;
+    return badRequest();
   }
   let methodIdx = -1, pathIdx = -1, authIdx = -1;
   for (let i = 0; i < table.count; i++) {
@@ -172,8 +218,18 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
     else if (pathIdx < 0 && bytesEqual(kp, kl, ab(PATH), 5)) pathIdx = i;
     else if (authIdx < 0 && bytesEqual(kp, kl, ab(AUTHORITY), 10)) authIdx = i;
   }
+  const method = methodIdx >= 0 ? table.valuePtr(methodIdx) : 0;
+  const methodLen = methodIdx >= 0 ? table.valueLen(methodIdx) : 0;
   const path = pathIdx >= 0 ? table.valuePtr(pathIdx) : 0;
   const fullPathLen = pathIdx >= 0 ? table.valueLen(pathIdx) : 0;
+  // Only an origin-form :path ("/…") can be matched; any other form would look unmatched and pass without a key.
+  const form = requestForm(method, methodLen, path, fullPathLen);
+  if (form != FORM_ORIGIN) {
+    if (!formPasses(form, cfg.passPathForms)) return badRequest();
+    stripForgedIdentity(cfg);
+    return FILTER_CONTINUE;
+  }
+  // 0 = no usable host (absent, too long, or not a host name once normalized).
   let hostLen: usize = 0;
   if (authIdx >= 0 && table.valueLen(authIdx) <= MAX_HOST_BYTES) {
     hostLen = normalizeAuthority(table.valuePtr(authIdx), table.valueLen(authIdx), HOST);
@@ -183,25 +239,25 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
     matchPath.reset();
     const buf = matchPath.reserve(mLen);
     const n = normalizePath(path, mLen, buf);
-    if (n < 0) {
-      // A dot segment: refused whatever the route, or it could be matched as one API and served as another.
-      bump(M_DENIED_FORBIDDEN);
-      sendProblem(P_BAD_REQUEST, null);
-      return FILTER_STOP;
-    }
+    // A dot segment: refused whatever the route, or it could be matched as one API and served as another.
+    if (n < 0) return badRequest();
     mPath = buf; mLen = <usize>n;
   }
-  const apiIdx = matchApi(
-    cfg.apis,
-    methodIdx >= 0 ? table.valuePtr(methodIdx) : 0, methodIdx >= 0 ? table.valueLen(methodIdx) : 0,
-    HOST, hostLen, mPath, mLen,
-  );
+  // Without a host, a host-restricted API cannot be told apart from another route on the same path: fail closed.
+  if (hostLen == 0 && hostRestrictedPrefix(cfg.apis, mPath, mLen)) return badRequest();
+  const apiIdx = matchApi(cfg.apis, method, methodLen, HOST, hostLen, mPath, mLen);
+  // The API whose key rules apply: the match, or on a protected path whose APIs do not list this method, the first
+  // of them (the key is still checked first, then 403 or 405).
+  let guardIdx = apiIdx;
   if (apiIdx < 0) {
-    if (cfg.denyUnmatched) return reject(cfg, P_FORBIDDEN, OUT_REJECTED_FORBIDDEN, 0, 0, 0, 0, nowSeconds(), null);
-    stripForgedIdentity(cfg);
-    return FILTER_CONTINUE;
+    guardIdx = matchPathHost(cfg.apis, HOST, hostLen, mPath, mLen, 0);
+    if (guardIdx < 0) {
+      if (cfg.denyUnmatched) return reject(cfg, P_FORBIDDEN, OUT_REJECTED_FORBIDDEN, 0, 0, 0, 0, nowSeconds(), null);
+      stripForgedIdentity(cfg);
+      return FILTER_CONTINUE;
+    }
   }
-  const api = unchecked(cfg.apis[apiIdx]);
+  const api = unchecked(cfg.apis[guardIdx]);
   const apiId = ab(api.id), apiIdLen = abLen(api.id);
 
   if (!findKey(cfg, path, fullPathLen)) {
@@ -228,6 +284,7 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   }
   const planIdx = unchecked(keys.plan[k]);
   const plan = unchecked(cfg.plans[planIdx]);
+  if (apiIdx < 0) return wrongMethod(cfg, plan, keyId, keyIdLen, guardIdx, HOST, hostLen, mPath, mLen, now);
   if (!plan.allowsApi(apiIdx)) {
     return reject(cfg, P_FORBIDDEN, OUT_REJECTED_FORBIDDEN, keyId, keyIdLen, apiId, apiIdLen, now, null);
   }

@@ -292,8 +292,10 @@ describe('key locations, prefixes and switches', () => {
       const r = await h.host.request({ method: 'GET', path: '/elsewhere' });
       assert.equal(r.status, 403);
       assert.equal(problem(r.body).type, 'urn:tollgate:problem:forbidden');
+      // A method the API does not list is not "unmatched": the path is protected (key first, then 405 with Allow).
       const wrongMethod = await h.host.request({ method: 'DELETE', path: '/orders/1', headers: { 'x-api-key': 'key-alpha' } });
-      assert.equal(wrongMethod.status, 403);
+      assert.equal(wrongMethod.status, 405);
+      assert.equal(header(wrongMethod.headers, 'allow'), 'GET, POST');
     } finally {
       await h.host.close();
     }

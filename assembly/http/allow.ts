@@ -1,0 +1,44 @@
+// The Allow header of a 405: the methods of every API whose path prefix and host match the request, in
+// configuration order, each once, joined by ", ". Built into a fixed buffer (no allocation); a list that would not
+// fit is cut at a whole method, since a shorter Allow is still a correct reply and a trap is not.
+
+import { Api } from "../config/model";
+import { matchPathHost } from "../match";
+
+const CAP: usize = 1024;
+const BUF = memory.data(<i32>CAP);
+
+/** Start of the value written by allowedMethods. */
+export const ALLOW_PTR: usize = BUF;
+
+function listed(len: usize, m: usize, ml: usize): bool {
+  let i: usize = 0;
+  while (i < len) {
+    let j = i;
+    while (j < len && load<u8>(BUF + j) != 0x2c) j++;
+    if (j - i == ml && memory.compare(BUF + i, m, ml) == 0) return true;
+    i = j + 2; // past ", "
+  }
+  return false;
+}
+
+/** Writes the Allow value at ALLOW_PTR and returns its length (0 when no API matches path and host). */
+export function allowedMethods(apis: Api[], host: usize, hostLen: usize, path: usize, pathLen: usize): usize {
+  let len: usize = 0;
+  let i = matchPathHost(apis, host, hostLen, path, pathLen, 0);
+  while (i >= 0) {
+    const methods = unchecked(apis[i]).methods;
+    for (let k = 0; k < methods.length; k++) {
+      const m = unchecked(methods[k]);
+      const mp = changetype<usize>(m), ml = <usize>m.byteLength;
+      if (listed(len, mp, ml)) continue;
+      const sep: usize = len > 0 ? 2 : 0;
+      if (len + sep + ml > CAP) return len;
+      if (sep > 0) { store<u8>(BUF + len, 0x2c); store<u8>(BUF + len + 1, 0x20); }
+      memory.copy(BUF + len + sep, mp, ml);
+      len += sep + ml;
+    }
+    i = matchPathHost(apis, host, hostLen, path, pathLen, i + 1);
+  }
+  return len;
+}
