@@ -29,6 +29,15 @@ async function created<T = { id: string }>(path: string, body: unknown): Promise
 }
 
 const newKey = (planId: string) => created<Key>(`/v1/consumers/${consumerId}/keys`, { planId });
+/**
+ * Quota belongs to the subscription (plan + consumer): a test that counts against a small limit gets a consumer of
+ * its own, so other tests' keys on the same plan do not share its count.
+ */
+let consumers = 0;
+async function newKeyOfOwnConsumer(planId: string): Promise<Key> {
+  const c = await created(`/v1/consumers`, { name: `e2e-consumer-${++consumers}` });
+  return created<Key>(`/v1/consumers/${c.id}/keys`, { planId });
+}
 
 /**
  * Waits until the sidecar knows the key: the first reply that shows the filter identified it (an allowed request
@@ -108,7 +117,7 @@ describe('local mesh end to end', () => {
 
   it('over the limit → 429 with Retry-After and RateLimit headers', async () => {
     await awayFromHourBoundary();
-    const k = await newKey(smallPlan);
+    const k = await newKeyOfOwnConsumer(smallPlan);
     const first = await distributed(k);
     assert.equal(first.status, 200);
     assert.equal(first.headers.get('ratelimit-limit'), '3');
@@ -155,7 +164,7 @@ describe('local mesh end to end', () => {
 
   it('usage appears in REST with exact counts after a flush (nothing doubled later)', async () => {
     await awayFromHourBoundary();
-    const k = await newKey(smallPlan);
+    const k = await newKeyOfOwnConsumer(smallPlan);
     await distributed(k); // 1 allowed
     for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
     for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 429);
@@ -222,6 +231,19 @@ describe('local mesh end to end', () => {
     assert.equal((await viaProxy(mesh, '/shop/items', fresh.key)).status, 200);
   });
 
+  it('rotate → the new key shares the subscription\'s quota: rotating brings no fresh limit', async () => {
+    await awayFromHourBoundary();
+    const old = await newKeyOfOwnConsumer(smallPlan);
+    await distributed(old); // 1 of 3
+    assert.equal((await viaProxy(mesh, '/shop/items', old.key)).status, 200); // 2 of 3
+    const fresh = (await call<Key>('POST', `/v1/keys/${old.id}/rotate`, { gracePeriodSeconds: 60 })).body;
+    assert.equal((await distributed(fresh)).status, 200, 'the third request of the hour, on the new key');
+    const over = await viaProxy(mesh, '/shop/items', fresh.key);
+    assert.equal(over.status, 429, 'the new key has no fresh limit');
+    assert.equal(over.headers.get('ratelimit-remaining'), '0');
+    assert.equal((await viaProxy(mesh, '/shop/items', old.key)).status, 429, 'nor the old one in its grace period');
+  });
+
   it('control service killed → the sidecar keeps enforcing; after the restart every counted request is delivered exactly once', async () => {
     const k = await newKey(bigPlan);
     await distributed(k); // 1
@@ -255,6 +277,12 @@ describe('local mesh end to end', () => {
     const k = await newKey(bigPlan);
     await distributed(k);
     for (let i = 0; i < 3; i++) assert.equal((await viaProxy(mesh, '/shop/items', k.key)).status, 200);
+    // A key that used its whole hour before the restart (the restart must not forget it).
+    await awayFromHourBoundary();
+    const spent = await newKeyOfOwnConsumer(smallPlan);
+    await distributed(spent);
+    for (let i = 0; i < 2; i++) assert.equal((await viaProxy(mesh, '/shop/items', spent.key)).status, 200);
+    assert.equal((await viaProxy(mesh, '/shop/items', spent.key)).status, 429);
     const { control } = mesh.pids();
     // Stopped right after the traffic: the last flush interval's usage must still be delivered.
     const before = mesh.output().length;
@@ -272,6 +300,12 @@ describe('local mesh end to end', () => {
     assert.match(out, /shown on first start only/);
     assert.deepEqual(await usageOf(k.id), { allowed: 4, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0 }, 'usage counted before Ctrl-C was flushed on the way out');
     assert.equal((await distributed(k)).status, 200, 'a key from the first run works after a restart');
+    // The restarted sidecar synced the fleet's counts at start: the spent key stays refused. Before that sync it may
+    // admit at most its cold-start share, max(1, floor(3 × 0.1)) = 1 (docs/filter.md).
+    const after = [];
+    for (let i = 0; i < 3; i++) after.push((await viaProxy(mesh, '/shop/items', spent.key)).status);
+    assert.ok(after.filter((st) => st === 200).length <= 1, `after the restart: ${after.join(', ')}`);
+    assert.equal(after[2], 429);
   });
 
   it('a mesh killed with SIGKILL takes its control service down too (it watches its stdin pipe); the next start comes up', async () => {
