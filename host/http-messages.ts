@@ -1,5 +1,7 @@
 // The HTTP messages the host builds around the filter, the way Envoy's codec, connection manager and router would:
-// downstream request headers, the upstream request, local reply headers and the router's upstream-failure reply.
+// downstream request headers, the upstream request, local reply headers, the codec's and the router's own replies, and
+// a response serialised for a raw socket.
+import { STATUS_CODES } from 'node:http';
 import type { DownstreamRequest, UpstreamRequest } from './api.js';
 import type { FinalReply } from './filter-stream.js';
 import type { HeaderPairs } from './pairs.js';
@@ -8,7 +10,10 @@ const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const bytesOf = (v: Uint8Array | string | undefined): Uint8Array => (v === undefined ? EMPTY : typeof v === 'string' ? utf8.encode(v) : v);
 
-/** Downstream request headers as Envoy's HTTP/1.1 codec and connection manager hand them to filters. */
+/**
+ * Downstream request headers as Envoy's HTTP/1.1 codec and connection manager hand them to filters. An empty path
+ * means no :path at all: Envoy's codec gives a CONNECT none (and refuses an empty :path on anything else).
+ */
 export function downstreamHeaders(req: DownstreamRequest, requestId: string): HeaderPairs {
   const given: HeaderPairs = Array.isArray(req.headers)
     ? req.headers.map(([k, v]) => [k.toLowerCase(), v])
@@ -23,7 +28,7 @@ export function downstreamHeaders(req: DownstreamRequest, requestId: string): He
   if (!rest.some(([k]) => k === 'x-request-id')) rest.push(['x-request-id', requestId]);
   return [
     [':authority', req.authority ?? hostHeader ?? 'localhost'],
-    [':path', req.path],
+    ...(req.path === '' ? [] : [[':path', req.path] as [string, string]]),
     [':method', req.method.toUpperCase()],
     [':scheme', req.scheme ?? 'http'],
     ...rest,
@@ -57,6 +62,28 @@ export function upstreamFailureReply(reason: string): FinalReply {
   const body = new TextEncoder().encode(`upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
   return { status: 503, details: 'upstream_reset_before_response_started{connection_failure}', body, headers: [],
     grpcStatus: undefined, fromHost: false, duringDecode: true };
+}
+
+/** The router's local reply when no route matches (a CONNECT: route matchers need a path); it passes the filters. */
+export function routeNotFoundReply(): FinalReply {
+  return { status: 404, details: 'route_not_found', body: EMPTY, headers: [], grpcStatus: undefined, fromHost: false, duringDecode: true };
+}
+
+/** A reply made by the codec or the connection manager before the filter chain (the filter sees only create → log). */
+export function codecReply(status: number, details: string, body: string): FinalReply {
+  return { status, details, body: utf8.encode(body), headers: [], grpcStatus: undefined, fromHost: true, duringDecode: true };
+}
+
+/** A response as bytes, for sockets node's HTTP server no longer writes to (a refused parse, CONNECT). */
+export function serializeResponse(status: number, headers: HeaderPairs, body: Uint8Array, close: boolean): Uint8Array {
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`];
+  for (const [k, v] of headers) if (!k.startsWith(':') && k !== 'connection') lines.push(`${k}: ${v}`);
+  if (close) lines.push('connection: close');
+  const head = utf8.encode(`${lines.join('\r\n')}\r\n\r\n`);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head, 0);
+  out.set(body, head.length);
+  return out;
 }
 
 export function strip(headers: HeaderPairs): HeaderPairs {

@@ -325,13 +325,17 @@ export class PluginHost implements Host {
     return { failClosed: true };
   }
 
-  /** Opens a stream on a worker (internal API shared with the HTTP front). */
-  async startStream(req: DownstreamRequest, worker: number, codecLimits = this.options.enforceHeaderLimits === true): Promise<Exchange> {
+  /**
+   * Opens a stream on a worker (internal API shared with the HTTP front). `refused`: the front's codec/connection
+   * manager reply for a request refused before the filter chain (the header limits' 431 still comes first).
+   */
+  async startStream(req: DownstreamRequest, worker: number, codecLimits = this.options.enforceHeaderLimits === true,
+    refused?: FinalReply): Promise<Exchange> {
     const requestId = randomUUID();
     const headers = downstreamHeaders(req, requestId);
     const violation = codecLimits ? headerLimitViolation(headers) : undefined;
     // The codec's 431 comes before the filter chain (and before any failed-VM handling).
-    const tooLarge: FinalReply | undefined = violation === undefined ? undefined : {
+    const tooLarge: FinalReply | undefined = violation === undefined ? refused : {
       status: 431, details: violation, body: EMPTY, headers: [], grpcStatus: undefined, fromHost: true, duringDecode: true,
     };
     const choice = await this.vmForStream(worker, tooLarge !== undefined);

@@ -1,10 +1,11 @@
 // The HTTP front: real HTTP/1.1 through the plugin to a loopback upstream — header mutations both ways, local
 // replies, pauses with continue_stream, keep-alive connections pinned to one worker, hop-by-hop headers, and bodies
-// streamed through the body callbacks chunk by chunk.
+// streamed through the body callbacks chunk by chunk; request targets read as Envoy's HTTP/1 codec reads them (raw
+// bytes on a socket: absolute-form, asterisk-form, CONNECT, versions other than HTTP/1.1).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { startFront } from '../../host/front.js';
 import { encodePairs, probeHost } from './helpers.js';
 
@@ -292,5 +293,142 @@ test('front: a buffering filter that exceeds the 1 MiB buffer limit gets 413 bef
   assert.equal(r.body, 'Payload Too Large');
   assert.equal(seen.length, before, 'nothing reached the upstream');
   assert.ok(Math.max(...sizes) <= 1024 * 1024, `the filter never held more than the limit (${Math.max(...sizes)})`);
+  await f.close();
+});
+
+interface RawReply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The server closed the connection after the reply. */
+  closed: boolean;
+}
+
+/** Sends raw bytes and reads one response (content-length framed); waits briefly to see whether the server closes. */
+function rawRequest(port: number, bytes: string): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes, 'latin1'));
+    let buf = Buffer.alloc(0);
+    let parsed: Omit<RawReply, 'closed'> | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (parsed === undefined) reject(new Error(`no complete response: ${JSON.stringify(buf.toString('latin1'))}`));
+      else resolve({ ...parsed, closed });
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0 || parsed !== undefined) return;
+      const [statusLine, ...lines] = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      const length = Number(headers['content-length'] ?? 0);
+      if (buf.length < end + 4 + length) return;
+      parsed = { status: Number(statusLine!.split(' ')[1]), headers, body: buf.subarray(end + 4, end + 4 + length).toString() };
+      timer = setTimeout(() => finish(false), 150);
+    });
+    socket.on('end', () => finish(true));
+    socket.on('error', (err) => (parsed === undefined ? reject(err) : finish(true)));
+  });
+}
+
+/** A probe front that records the request headers the filter saw (undefined: on_request_headers never ran). */
+async function targetProbe() {
+  const f = await frontWithProbe();
+  const state: { saw: Array<[string, string]> | undefined } = { saw: undefined };
+  f.on('proxy_on_request_headers', (p) => {
+    state.saw = p.pairs(0).pairs;
+  });
+  const callbacks = () => f.calls.map((c) => c.split(':')[1]!.split('(')[0]);
+  return { ...f, state, callbacks, pseudo: (name: string) => state.saw?.find(([k]) => k === name)?.[1] };
+}
+
+test('front: an absolute-form target reaches the filter as Envoy\'s codec splits it (:authority from the URL, origin-form :path)', async () => {
+  const f = await targetProbe();
+  const before = seen.length;
+  // The security finding: node hands over req.url "http://x/orders"; a filter expecting origin-form matched no API.
+  const r = await rawRequest(f.front.port, 'GET http://x/orders?a=1 HTTP/1.1\r\nHost: other\r\n\r\n');
+  assert.equal(r.status, 200);
+  assert.equal(f.pseudo(':path'), '/orders?a=1');
+  assert.equal(f.pseudo(':authority'), 'x', 'the URL\'s authority replaces Host');
+  assert.equal(f.pseudo(':scheme'), 'http');
+  assert.equal(f.state.saw!.some(([k]) => k === 'host'), false);
+  assert.equal(seen.length, before + 1);
+  assert.equal(seen.at(-1)!.url, '/orders?a=1');
+  assert.equal(seen.at(-1)!.headers.host, 'x');
+  // https in absolute-form sets :scheme; x-forwarded-proto still tells the plaintext connection.
+  await rawRequest(f.front.port, 'GET https://x:8443/p HTTP/1.1\r\nHost: other\r\n\r\n');
+  assert.deepEqual([f.pseudo(':scheme'), f.pseudo(':authority'), f.pseudo(':path'), f.pseudo('x-forwarded-proto')], ['https', 'x:8443', '/p', 'http']);
+  await f.close();
+});
+
+test('front: targets Envoy refuses before the filter get Envoy\'s status; the filter sees only create → log → done → delete', async () => {
+  const f = await targetProbe();
+  const cases: Array<[string, number, string, boolean]> = [
+    // [raw request, status, body, connection closed]
+    ['OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', 404, '', false],
+    ['GET * HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'Bad Request', true],
+    ['GET ftp://x/a HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'Bad Request', true],
+    ['GET http://x?q HTTP/1.1\r\nHost: x\r\n\r\n', 404, '', false],
+    ['GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n', 400, '', true],
+    ['GET /a HTTP/1.1\r\n\r\n', 400, '', true],
+    ['M-SEARCH /a HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'Bad Request', true],
+  ];
+  for (const [bytes, status, body, closed] of cases) {
+    f.calls.length = 0;
+    f.state.saw = undefined;
+    const before = seen.length;
+    const r = await rawRequest(f.front.port, bytes);
+    const what = JSON.stringify(bytes.split('\r\n')[0]);
+    assert.deepEqual([r.status, r.body, r.closed], [status, body, closed], what);
+    assert.equal(f.state.saw, undefined, `${what}: the filter never saw the headers`);
+    assert.equal(seen.length, before, `${what}: nothing reached the upstream`);
+    assert.deepEqual(f.callbacks(), ['proxy_on_context_create', 'proxy_on_log', 'proxy_on_done', 'proxy_on_delete'], what);
+  }
+  await f.close();
+});
+
+test('front: HTTP/1.0, HTTP/0.9 and other versions get Envoy\'s 426 (accept_http_10 off); a malformed one a 400', async () => {
+  const f = await targetProbe();
+  // HTTP/1.2 and 3.0 are refused by node's own parser: the front still answers as Envoy (426), not node (400).
+  for (const bytes of ['GET /a HTTP/1.0\r\n\r\n', 'GET /a\r\n\r\n', 'GET /a HTTP/1.2\r\nHost: x\r\n\r\n', 'GET /a HTTP/2.0\r\nHost: x\r\n\r\n', 'GET /a HTTP/3.0\r\nHost: x\r\n\r\n']) {
+    f.calls.length = 0;
+    const r = await rawRequest(f.front.port, bytes);
+    assert.deepEqual([r.status, r.body, r.closed, r.headers['content-type']], [426, 'Upgrade Required', true, 'text/plain'], JSON.stringify(bytes));
+    assert.equal(f.state.saw, undefined);
+    assert.deepEqual(f.callbacks(), ['proxy_on_context_create', 'proxy_on_log', 'proxy_on_done', 'proxy_on_delete']);
+  }
+  for (const bytes of ['GET /a HTTP/1.10\r\nHost: x\r\n\r\n', 'GET orders HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /a FOO\r\nHost: x\r\n\r\n']) {
+    const r = await rawRequest(f.front.port, bytes);
+    assert.deepEqual([r.status, r.body, r.closed], [400, 'Bad Request', true], JSON.stringify(bytes));
+  }
+  assert.equal(f.state.saw, undefined);
+  await f.close();
+});
+
+test('front: CONNECT reaches the filter with :authority host:port and no :path, then no route matches (404); no tunnel', async () => {
+  const f = await targetProbe();
+  const before = seen.length;
+  const r = await rawRequest(f.front.port, 'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n');
+  assert.deepEqual([r.status, r.body, r.closed], [404, '', true]);
+  assert.equal(f.pseudo(':method'), 'CONNECT');
+  assert.equal(f.pseudo(':authority'), 'x:443');
+  assert.equal(f.pseudo(':path'), undefined);
+  assert.equal(seen.length, before);
+  // The router's 404 passes the filter's response callbacks, as any local reply does.
+  assert.ok(f.calls.some((c) => c.includes('proxy_on_response_headers')));
+  // An authority that is not host:port is the codec's 400, before the filter.
+  f.state.saw = undefined;
+  const bad = await rawRequest(f.front.port, 'CONNECT /a HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.deepEqual([bad.status, bad.closed], [400, true]);
+  assert.equal(f.state.saw, undefined);
+  // A filter's local reply to a CONNECT is what the client gets.
+  f.on('proxy_on_request_headers', (p) => {
+    const [b, bl] = p.put('no');
+    p.call('send_local_response', 403, 0, 0, b, bl, 0, 0, -1);
+  });
+  const denied = await rawRequest(f.front.port, 'CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n');
+  assert.deepEqual([denied.status, denied.body], [403, 'no']);
   await f.close();
 });
