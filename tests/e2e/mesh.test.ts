@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Agent, get as httpGet } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,6 +146,28 @@ describe('local mesh end to end', () => {
     assert.equal(unknown.status, 401);
     assert.match(unknown.body, /invalid-key/);
     assert.doesNotMatch(unknown.body, /tgk_this-key/);
+  });
+
+  // Security regression: node hands the sidecar an absolute-form target as req.url; passed on as :path it matched no
+  // API and went upstream without a key. Envoy's codec (and now the host) splits it: :authority x, :path /demo/orders.
+  it('an absolute-form request target without a key is refused by the filter (401), not forwarded', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(ports.proxy, '127.0.0.1', () => socket.write('GET http://x/demo/orders HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        const end = got.indexOf('\r\n\r\n');
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(got)?.[1] ?? NaN);
+        if (end >= 0 && got.length >= end + 4 + length) {
+          socket.destroy();
+          resolve(got);
+        }
+      });
+      socket.on('error', reject);
+      socket.on('end', () => resolve(got));
+    });
+    assert.match(raw, /^HTTP\/1\.1 401 /, raw);
+    assert.match(raw, /missing-key/);
   });
 
   // Envoy's local reply adds content-type text/plain only when the filter set none (source/common/http/utility.cc).
