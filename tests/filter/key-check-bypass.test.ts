@@ -3,13 +3,12 @@
 // parameters, and the WWW-Authenticate challenge of 401s.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ConfigRejectedError } from '../../host/index.js';
-import type { AddressInfo } from 'node:net';
 import type { PluginHost } from '../../host/plugin-host.js';
 import type { HeaderPairs } from '../../host/pairs.js';
+import { Control, USAGE_CLUSTER } from './control-stub.js';
 import { baseConfig, digest, header, headerAll, startHost, type Harness, type TestConfig } from './harness.js';
 
 function problem(body: Uint8Array): { type: string; status: number } {
@@ -132,38 +131,15 @@ describe('request-target forms (only origin-form can be matched)', () => {
   });
 });
 
-/** A stand-in control service that records usage reports. */
-class Reports {
-  server: Server;
-  port = 0;
-  entries: Array<{ keyId: string; apiId: string; outcome: string; count: number }> = [];
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { batchId: string; entries: Reports['entries'] };
-        this.entries.push(...report.entries);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 1, batchId: report.batchId, duplicate: false, fleet: [] }));
-      });
-    });
-  }
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-  total(keyId: string, apiId: string, outcome: string): number {
-    return this.entries.filter((e) => e.keyId === keyId && e.apiId === apiId && e.outcome === outcome).reduce((a, e) => a + e.count, 0);
-  }
+/** Requests of one (key, API, outcome) the stand-in control service accepted, each batch once. */
+function total(control: Control, keyId: string, apiId: string, outcome: string): number {
+  return control.accepted().flatMap((r) => r.entries)
+    .filter((e) => e.keyId === keyId && e.apiId === apiId && e.outcome === outcome).reduce((a, e) => a + e.count, 0);
 }
 
 describe('methods an API does not list', () => {
-  let reports: Reports;
-  before(async () => { reports = new Reports(); await reports.listen(); });
+  let reports: Control;
+  before(async () => { reports = new Control(); await reports.listen(); });
   after(async () => reports.close());
 
   function config(): TestConfig {
@@ -180,12 +156,12 @@ describe('methods an API does not list', () => {
     ];
     cfg.keys.push([digest('key-none'), 'key_none', 'con_none', 1]);
     cfg.keys.push([digest('key-write'), 'key_write', 'con_write', 2]);
-    cfg.usage = { cluster: 'ctl', authority: 'ctl.local', path: '/v1/usage/reports', intervalMs: 1000, token: 'Bearer t' };
+    cfg.usage = { cluster: USAGE_CLUSTER, authority: 'ctl.local', path: '/v1/usage/reports', intervalMs: 1000, token: 'Bearer t' };
     return cfg;
   }
 
   it('still needs the key (401), then 403 without the API, then 405 with Allow; no quota used; counted as forbidden', async () => {
-    const h = await startHost(config(), { clusters: { ctl: { host: '127.0.0.1', port: reports.port } } });
+    const h = await startHost(config(), { clusters: reports.clusters() });
     try {
       const none = await h.host.request({ method: 'DELETE', path: '/orders/1' });
       assert.equal(none.status, 401, 'DELETE on a GET/POST API passed without a key');
@@ -209,9 +185,9 @@ describe('methods an API does not list', () => {
       await h.host.settle();
       await h.host.advance(1000);
       await h.host.settle();
-      assert.equal(reports.total('key_alpha', 'api_orders', 'rejected_forbidden'), 3);
-      assert.equal(reports.total('key_none', 'api_orders', 'rejected_forbidden'), 1);
-      assert.equal(reports.total('', 'api_orders', 'rejected_auth'), 2);
+      assert.equal(total(reports, 'key_alpha', 'api_orders', 'rejected_forbidden'), 3);
+      assert.equal(total(reports, 'key_none', 'api_orders', 'rejected_forbidden'), 1);
+      assert.equal(total(reports, '', 'api_orders', 'rejected_auth'), 2);
       await h.host.advance(5000);
       assert.equal(h.host.metrics().find((m) => m.name === 'tollgate_denied_forbidden')?.value, 4);
     } finally {
