@@ -204,7 +204,7 @@ test('RBAC: a namespaced Role in the WasmPlugin namespace granting only WasmPlug
   for (const rule of role.rules) {
     assert.deepEqual(rule.apiGroups, ['extensions.istio.io']);
     assert.deepEqual(rule.resources, ['wasmplugins']);
-    for (const verb of rule.verbs) assert.ok(['get', 'create', 'patch'].includes(verb), verb);
+    for (const verb of rule.verbs) assert.ok(['get', 'create', 'patch', 'delete'].includes(verb), verb);
     // Everything but create (which RBAC cannot restrict by name) is limited to the one WasmPlugin.
     if (!(rule.verbs.length === 1 && rule.verbs[0] === 'create')) assert.deepEqual(rule.resourceNames, [wasmPlugin.metadata.name]);
   }
