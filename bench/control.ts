@@ -78,8 +78,15 @@ async function ingest(url: string, s: Seeded, batches: number, perBatch: number,
   for (let b = 0; b < batches; b++) {
     const entries = [];
     for (let e = 0; e < perBatch; e++) {
+      // One counter per (minute, key, API, outcome) in a batch, as a filter sends (the service refuses duplicates):
+      // e picks the key, then the API, then a slot that (with the batch) sets the minute (up to 30 back) and outcome.
       const n = b * perBatch + e;
-      entries.push({ minute: minute - (n % 5) * 60, keyId: s.keyIds[n % s.keyIds.length]!, apiId: s.apiIds[n % s.apiIds.length]!, outcome: OUTCOMES[Math.floor(n / s.keyIds.length) % OUTCOMES.length]!, count: 1 + (n % 7) });
+      const k = s.keyIds.length, a = s.apiIds.length;
+      const slot = b + Math.floor(e / (k * a));
+      entries.push({
+        minute: minute - (slot % 30) * 60, keyId: s.keyIds[e % k]!, apiId: s.apiIds[Math.floor(e / k) % a]!,
+        outcome: OUTCOMES[slot % OUTCOMES.length]!, count: 1 + (n % 7),
+      });
     }
     bodies.push(JSON.stringify({ version: 1, batchId: b.toString(16).padStart(32, '0'), reporter: (b % senders).toString(16).padStart(16, '0'), entries, dropped: 0 }));
   }
