@@ -6,7 +6,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { BenchRow } from './row.js';
-import { serializePairs } from '../host/pairs.js';
+import { serializePairs } from '../host/abi/pairs.js';
 
 const ROOT = 1;
 const NOW_NS = 1767225600_000_000_000n + 30_000_000_000n;

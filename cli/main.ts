@@ -8,7 +8,7 @@ const commands: Record<string, Command> = {
   control: { summary: 'run the control service', load: () => import('../control/cli.js') },
   render: { summary: 'compile the store into WasmPlugin YAML (GitOps)', load: () => import('../control/render-cli.js') },
   publish: { summary: 'push the filter to an OCI registry as an Istio Wasm image', load: () => import('../oci/cli.js') },
-  replay: { summary: 'run recorded requests through the filter on the Envoy-like host', load: () => import('../host/replay-cli.js') },
+  replay: { summary: 'run recorded requests through the filter on the Envoy-like host', load: () => import('../host/replay/cli.js') },
 };
 
 function usage(): string {

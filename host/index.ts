@@ -1,5 +1,5 @@
 // The host's public entry point: createHost (the Envoy stand-in), startFront (its HTTP listener) and the API types.
 // Other parts import only from here.
-export { createHost } from './plugin-host.js';
-export { startFront, type Front, type FrontOptions } from './front.js';
-export * from './api.js';
+export { createHost } from './runtime/plugin-host.js';
+export { startFront, type Front, type FrontOptions } from './http/front.js';
+export * from './contract.js';

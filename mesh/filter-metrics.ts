@@ -1,6 +1,6 @@
 // Reads the filter's Envoy counters (defined by assembly/metrics.ts) off the host, for the status line. Names are the
 // filter's public metric names (Prometheus: tollgate_allowed, tollgate_denied_*, tollgate_flush_ok).
-import type { MetricSample } from '../host/api.js';
+import type { MetricSample } from '../host/index.js';
 
 export interface FilterCounts {
   allowed: number;

@@ -4,8 +4,7 @@
 // once the first configuration is loaded (Envoy waits for ECDS before it serves: initial_fetch_timeout 0).
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHost, startFront } from '../host/index.js';
-import type { Host, LogRecord } from '../host/api.js';
+import { createHost, startFront, type Host, type LogRecord } from '../host/index.js';
 import { adminClient, AdminApiError } from './admin-client.js';
 import { startDemoUpstream, type DemoUpstream } from './demo-upstream.js';
 import { distributionClient } from './distribution-client.js';

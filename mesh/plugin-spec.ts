@@ -1,7 +1,7 @@
 // Maps a rendered Istio WasmPlugin onto the plugin Envoy would run (what istiod + istio-agent do before ECDS):
 // pluginName → root id, `<namespace>.<name>` → plugin name, pluginConfig → compact sorted JSON bytes, failStrategy
 // → failure policy, vmConfig.env → WASI environment. Pure, so the sidecar's adapter stays thin and this is testable.
-import type { FailStrategy, PluginSpec } from '../host/api.js';
+import type { FailStrategy, PluginSpec } from '../host/index.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** The subset of extensions.istio.io/v1alpha1 WasmPlugin the local sidecar honours. */

@@ -3,7 +3,7 @@
 // canaries the new configuration and keeps the old one serving when it is refused. Every version is acknowledged
 // (applied/rejected), and the applied one is re-acknowledged periodically with the upstream's health so the control
 // service's /readyz reflects a sidecar that is really serving.
-import type { Host } from '../host/api.js';
+import type { Host } from '../host/index.js';
 import type { DistributionClient } from './distribution-client.js';
 import { fetchModule } from './module-source.js';
 import { planChange, planFromWasmPlugin, pluginSpecFromPlan, type PluginPlan } from './plugin-spec.js';

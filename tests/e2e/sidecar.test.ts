@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { ConfigRejectedError, type Host } from '../../host/api.js';
+import { ConfigRejectedError, type Host } from '../../host/index.js';
 import { distributionClient, type Ack } from '../../mesh/distribution-client.js';
 import { sha256Hex } from '../../mesh/module-source.js';
 import { startSidecar } from '../../mesh/sidecar.js';

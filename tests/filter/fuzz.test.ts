@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigRejectedError } from '../../host/index.js';
-import type { PluginHost } from '../../host/plugin-host.js';
+import type { PluginHost } from '../../host/runtime/plugin-host.js';
 import { baseConfig, digest, prng, startHost } from './harness.js';
 
 const ALPHABET = ['a', 'Z', '0', '%', '%2', '%zz', '%41', '%2e', '%2F', '.', '\\', '+', '&', '=', '?', '#', '/', ':', '[', ']', ' ', '\u00e9', '\u0000', '\u00ff', 'api_key', 'key-alpha', 'x-api-key', 'Bearer ', ';', '..;', '%3B', '@'];

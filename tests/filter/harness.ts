@@ -71,4 +71,4 @@ export function headerAll(headers: Array<[string, string]>, name: string): strin
 }
 
 /** Seeded PRNG so randomized tests are reproducible: the host's own (mulberry32). */
-export { seededRandom as prng } from '../../host/interleave.js';
+export { seededRandom as prng } from '../../host/runtime/interleave.js';

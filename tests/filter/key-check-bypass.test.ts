@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ConfigRejectedError } from '../../host/index.js';
-import type { PluginHost } from '../../host/plugin-host.js';
-import type { HeaderPairs } from '../../host/pairs.js';
+import type { PluginHost } from '../../host/runtime/plugin-host.js';
+import type { HeaderPairs } from '../../host/abi/pairs.js';
 import { Control, USAGE_CLUSTER } from './control-stub.js';
 import { baseConfig, digest, header, headerAll, startHost, type Harness, type TestConfig } from './harness.js';
 

@@ -3,9 +3,9 @@
 // wasm → host boundary.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HostOptions, LogRecord, PluginSpec } from '../../host/api.js';
-import { PluginHost } from '../../host/plugin-host.js';
-import type { Vm } from '../../host/vm.js';
+import type { HostOptions, LogRecord, PluginSpec } from '../../host/index.js';
+import { PluginHost } from '../../host/runtime/plugin-host.js';
+import type { Vm } from '../../host/runtime/vm.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 

@@ -2,7 +2,7 @@
 // the allocator lookup order, and the canary (rejects bad configurations before any worker serves).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigRejectedError } from '../../host/api.js';
+import { ConfigRejectedError } from '../../host/index.js';
 import { newHost, probeHost, spec } from './helpers.js';
 
 test('a module without a proxy_abi_version export is refused', async () => {

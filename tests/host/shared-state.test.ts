@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { probeHost, text, utf8, type Probe } from './helpers.js';
-import { SharedStore } from '../../host/shared-store.js';
+import { SharedStore } from '../../host/runtime/shared-store.js';
 
 function setShared(p: Probe, key: string, value: string, cas: number): number {
   const [k, kl] = p.put(key);

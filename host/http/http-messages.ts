@@ -2,9 +2,9 @@
 // downstream request headers, the upstream request, local reply headers, the codec's and the router's own replies, and
 // a response serialised for a raw socket.
 import { STATUS_CODES } from 'node:http';
-import type { DownstreamRequest, UpstreamRequest } from './api.js';
-import type { FinalReply } from './filter-stream.js';
-import type { HeaderPairs } from './pairs.js';
+import type { DownstreamRequest, UpstreamRequest } from '../contract.js';
+import type { FinalReply } from '../runtime/filter-stream.js';
+import type { HeaderPairs } from '../abi/pairs.js';
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);

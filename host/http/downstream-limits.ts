@@ -1,6 +1,6 @@
 // The HTTP/1.1 codec's request-header limits (Envoy defaults: max_headers_count 100, max_request_headers_kb 60).
 // A request over them is answered 431 by the connection manager before any filter sees its headers.
-import type { HeaderPairs } from './pairs.js';
+import type { HeaderPairs } from '../abi/pairs.js';
 
 export const MAX_HEADERS_COUNT = 100;
 export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;

@@ -1,8 +1,8 @@
 // Envoy's load-time checks on a module: an ABI version export, and every import resolvable by module, name and type
 // against the 0.2.1 host functions and WASI. Failures read like Envoy's ("missing import", "import type mismatch").
-import { ABI_VERSION_EXPORTS, PROXY_SIGNATURES, WASI_MODULES, WASI_SIGNATURES, type Signature } from './abi.js';
+import { ABI_VERSION_EXPORTS, PROXY_SIGNATURES, WASI_MODULES, WASI_SIGNATURES, type Signature } from './signatures.js';
 import { readImports, sameSignature } from './wasm-imports.js';
-import { wasm, type WasmModule } from './wasm-api.js';
+import { wasm, type WasmModule } from '../runtime/webassembly.js';
 
 export type AbiVersion = '0_2_1' | '0_2_0' | '0_1_0';
 

@@ -6,8 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { startFront } from '../../host/front.js';
-import { encodePairs, probeHost } from './helpers.js';
+import { startFront } from '../../../host/http/front.js';
+import { encodePairs, probeHost } from '../helpers.js';
 
 let upstream: http.Server;
 let upstreamPort = 0;

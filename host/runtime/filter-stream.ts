@@ -2,8 +2,8 @@
 // callback, header/body/trailer callbacks per direction with Envoy's status mapping (header Stop → StopAll until
 // continue_stream), local replies that override the callback's return and go out after the VM call returns, and
 // log → done → delete at the end. A trap applies the plugin's fail strategy to this stream.
-import type { FailStrategy } from './api.js';
-import type { HeaderPairs } from './pairs.js';
+import type { FailStrategy } from '../contract.js';
+import type { HeaderPairs } from '../abi/pairs.js';
 import { StreamState, type LocalReply, type RequestInfo } from './stream-state.js';
 import { VmTrap, type Vm } from './vm.js';
 

@@ -2,7 +2,7 @@
 // become log lines, most file operations are no-ops or errors, proc_exit returns instead of exiting.
 import { randomFillSync } from 'node:crypto';
 import type { GuestMemory } from './guest-memory.js';
-import type { LogLevel } from './api.js';
+import type { LogLevel } from '../contract.js';
 
 export interface WasiEnvironment {
   memory: GuestMemory;

@@ -5,21 +5,21 @@ import { randomUUID } from 'node:crypto';
 import {
   ConfigRejectedError, type DownstreamRequest, type FailStrategy, type Host, type HostEvent, type HostOptions,
   type HostStats, type LogLevel, type LogRecord, type MetricSample, type PluginSpec, type StreamResult, type Upstream,
-} from './api.js';
-import { LOG_LEVELS } from './abi.js';
+} from '../contract.js';
+import { LOG_LEVELS } from '../abi/signatures.js';
 import { FilterStream, EMPTY, failStreamReply, type FinalReply } from './filter-stream.js';
 import { HostClock } from './host-clock.js';
-import { createHttpCaller } from './http-call.js';
+import { createHttpCaller } from '../http/http-call.js';
 import { Interleaver } from './interleave.js';
 import { MetricRegistry, prometheusName } from './metric-registry.js';
-import { checkModule } from './module-check.js';
-import { Exchange } from './exchange.js';
-import { downstreamHeaders } from './http-messages.js';
-import { headerLimitViolation } from './downstream-limits.js';
-import { finishRoot } from './proxy-abi.js';
+import { checkModule } from '../abi/module-check.js';
+import { Exchange } from '../http/exchange.js';
+import { downstreamHeaders } from '../http/http-messages.js';
+import { headerLimitViolation } from '../http/downstream-limits.js';
+import { finishRoot } from '../abi/host-functions.js';
 import { SharedStore, type SharedEntry } from './shared-store.js';
 import { Vm, VmTrap, type VmServices } from './vm.js';
-import { wasm, type WasmModule } from './wasm-api.js';
+import { wasm, type WasmModule } from './webassembly.js';
 
 const utf8 = new TextEncoder();
 const bytesOf = (v: Uint8Array | string | undefined): Uint8Array => (v === undefined ? EMPTY : typeof v === 'string' ? utf8.encode(v) : v);

@@ -1,7 +1,7 @@
 // Replay --config parsing: pluginConfig JSON or an Istio WasmPlugin, printed the way Istio hands it to Envoy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readReplayConfig, structJson } from '../../host/replay-config.js';
+import { readReplayConfig, structJson } from '../../../host/replay/config.js';
 
 test('structJson: compact, keys sorted at every level, arrays kept in order', () => {
   assert.equal(structJson({ b: 1, a: [{ z: true, y: null }, 'x'], c: { e: 1.5, d: 'q' } }), '{"a":[{"y":null,"z":true},"x"],"b":1,"c":{"d":"q","e":1.5}}');

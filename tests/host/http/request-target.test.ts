@@ -1,8 +1,8 @@
-// The pure request-target decisions (host/request-target.ts) against what Envoy's HTTP/1 codec (balsa parser,
+// The pure request-target decisions (host/http/request-target.ts) against what Envoy's HTTP/1 codec (balsa parser,
 // handlePath, checkProtocolVersion) and connection manager do with each form of target, at Envoy's defaults.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRequest, parseErrorRefusal, readRequestLine, requestLineOf, type Verdict } from '../../host/request-target.js';
+import { checkRequest, parseErrorRefusal, readRequestLine, requestLineOf, type Verdict } from '../../../host/http/request-target.js';
 
 const line = (method: string, target: string, version = 'HTTP/1.1') => ({ method, target, version });
 const refusal = (v: Verdict) => ('refused' in v ? [v.refused.status, v.refused.details] : v.target);

@@ -5,14 +5,14 @@
 // refused here too, with Envoy's status, and the filter only sees what Envoy would hand it.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Host } from './api.js';
+import type { Host } from '../contract.js';
 import { MAX_REQUEST_HEADERS_BYTES } from './downstream-limits.js';
-import { EMPTY } from './filter-stream.js';
-import type { HeaderPairs } from './pairs.js';
+import { EMPTY } from '../runtime/filter-stream.js';
+import type { HeaderPairs } from '../abi/pairs.js';
 import type { Exchange } from './exchange.js';
-import type { FinalReply } from './filter-stream.js';
+import type { FinalReply } from '../runtime/filter-stream.js';
 import { codecReply, routeNotFoundReply, serializeResponse, upstreamFailureReply } from './http-messages.js';
-import { PluginHost } from './plugin-host.js';
+import { PluginHost } from '../runtime/plugin-host.js';
 import { checkRequest, parseErrorRefusal, requestLineOf, type Refusal, type RequestLine } from './request-target.js';
 
 export interface FrontOptions {

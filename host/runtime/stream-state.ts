@@ -1,6 +1,6 @@
 // What a stream context exposes to host functions: its header maps (with Envoy's availability rules), the body
 // buffer of the running body callback, pending local reply and continue requests, and per-stream request info.
-import type { HeaderPairs } from './pairs.js';
+import type { HeaderPairs } from '../abi/pairs.js';
 
 export type MapAccess = 'none' | 'ro' | 'rw';
 

@@ -1,7 +1,7 @@
 // get_property: NUL-separated paths resolved the way Envoy's CEL attributes are, with Envoy's value encodings
 // (strings raw, integers int64 LE, booleans one byte, timestamps int64 ns, maps in header-pair format).
 import { serializePairs } from './pairs.js';
-import type { ContextRecord } from './stream-state.js';
+import type { ContextRecord } from '../runtime/stream-state.js';
 
 export type PropertyValue = string | number | boolean | Uint8Array;
 

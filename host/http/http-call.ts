@@ -1,9 +1,9 @@
 // proxy_http_call transport: a real HTTP/1.1 request to a named cluster over node:http. Like Envoy's AsyncClient, a
 // timeout becomes a synthesized 504 response and a connection failure/reset becomes a failure (no response).
 import http from 'node:http';
-import type { ClusterSpec } from './api.js';
-import type { HostClock } from './host-clock.js';
-import type { HeaderPairs } from './pairs.js';
+import type { ClusterSpec } from '../contract.js';
+import type { HostClock } from '../runtime/host-clock.js';
+import type { HeaderPairs } from '../abi/pairs.js';
 
 export type HttpCallOutcome =
   | { kind: 'response'; headers: HeaderPairs; body: Uint8Array; trailers: HeaderPairs }

@@ -2,7 +2,7 @@
 // used, with its pluginName and failStrategy. Istio hands pluginConfig (a protobuf Struct) to Envoy as compact JSON
 // with object keys sorted; both inputs are passed on that way.
 import { parse } from 'yaml';
-import type { FailStrategy } from './api.js';
+import type { FailStrategy } from '../contract.js';
 
 export interface ReplayPlugin {
   pluginConfig: string;

@@ -1,7 +1,7 @@
 // Reads function import signatures from a module's binary. WebAssembly.Module.imports() gives names and kinds but not
 // types, and Envoy refuses a module whose import types differ from the host's; the type and import sections are
 // simple enough that a small reader is cheaper than pulling a full decoder in.
-import type { Signature, ValType } from './abi.js';
+import type { Signature, ValType } from './signatures.js';
 
 export interface ImportEntry {
   module: string;

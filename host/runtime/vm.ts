@@ -1,18 +1,18 @@
 // One Wasm VM (an Envoy thread-local clone): instantiation with Envoy's strict linking, the start function with the
 // restricted import set, context bookkeeping, callback frames (current/effective context, http_call response data,
 // plugin configuration), and trap → VM failure.
-import type { ClusterSpec, LogLevel, PluginSpec } from './api.js';
-import { PROXY_SIGNATURES, START_ALLOWED, WASI_MODULES, WASI_SIGNATURES, WasmResult } from './abi.js';
-import { GuestMemory, OutOfBounds } from './guest-memory.js';
+import type { ClusterSpec, LogLevel, PluginSpec } from '../contract.js';
+import { PROXY_SIGNATURES, START_ALLOWED, WASI_MODULES, WASI_SIGNATURES, WasmResult } from '../abi/signatures.js';
+import { GuestMemory, OutOfBounds } from '../abi/guest-memory.js';
 import type { HostClock, TimerHandle } from './host-clock.js';
 import type { MetricRegistry, Stat } from './metric-registry.js';
-import type { HeaderPairs } from './pairs.js';
-import { proxyFunctions } from './proxy-abi.js';
+import type { HeaderPairs } from '../abi/pairs.js';
+import { proxyFunctions } from '../abi/host-functions.js';
 import type { SharedStore } from './shared-store.js';
 import type { ContextRecord, StreamState } from './stream-state.js';
-import { wasiFunctions } from './wasi.js';
-import { isMemory, wasm, type WasmImports, type WasmInstance, type WasmModule } from './wasm-api.js';
-import type { HttpCallHandle, HttpCallOutcome } from './http-call.js';
+import { wasiFunctions } from '../abi/wasi.js';
+import { isMemory, wasm, type WasmImports, type WasmInstance, type WasmModule } from './webassembly.js';
+import type { HttpCallHandle, HttpCallOutcome } from '../http/http-call.js';
 
 /** Everything a VM needs from its host (shared across all VMs of the host). */
 export interface VmServices {

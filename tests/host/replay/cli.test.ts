@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseReplayLine } from '../../host/replay-cli.js';
+import { parseReplayLine } from '../../../host/replay/cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
+const root = new URL('../../..', import.meta.url).pathname;
 const wasm = join(root, 'build/fixtures/deny-header.wasm');
 let dir = '';
 

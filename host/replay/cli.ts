@@ -2,9 +2,9 @@
 // per request plus a final metrics line. Format: docs/host.md.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigRejectedError, type DownstreamRequest, type UpstreamRequest } from './api.js';
-import { createHost } from './plugin-host.js';
-import { readReplayConfig } from './replay-config.js';
+import { ConfigRejectedError, type DownstreamRequest, type UpstreamRequest } from '../contract.js';
+import { createHost } from '../runtime/plugin-host.js';
+import { readReplayConfig } from './config.js';
 
 const USAGE = `usage: tollgate replay --wasm FILE --config FILE [options] requests.jsonl
 

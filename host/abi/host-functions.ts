@@ -1,12 +1,12 @@
 // The env.proxy_* host functions of ABI 0.2.1, with Envoy's return codes. Each takes the guest's raw arguments;
 // bounds failures (OutOfBounds) are turned into InvalidMemoryAccess by the VM's import wrapper.
-import { BufferType, LOG_LEVELS, MapType, WasmResult } from './abi.js';
-import { METRIC_KINDS } from './metric-registry.js';
+import { BufferType, LOG_LEVELS, MapType, WasmResult } from './signatures.js';
+import { METRIC_KINDS } from '../runtime/metric-registry.js';
 import { parsePairs, serializePairs, type HeaderPairs } from './pairs.js';
 import { resolveProperty, splitPath } from './properties.js';
-import type { HeaderMapSlot, StreamState } from './stream-state.js';
-import { VmTrap, type Vm } from './vm.js';
-import type { HttpCallOutcome } from './http-call.js';
+import type { HeaderMapSlot, StreamState } from '../runtime/stream-state.js';
+import { VmTrap, type Vm } from '../runtime/vm.js';
+import type { HttpCallOutcome } from '../http/http-call.js';
 
 const R = WasmResult;
 const utf8 = new TextEncoder();

@@ -2,7 +2,7 @@
 // bound, and replays the same schedule for the same seed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Interleaver, seededRandom } from '../../host/interleave.js';
+import { Interleaver, seededRandom } from '../../../host/runtime/interleave.js';
 
 interface FakeVm { name: string; busy: boolean }
 

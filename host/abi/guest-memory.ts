@@ -2,7 +2,7 @@
 // check surfaces as InvalidMemoryAccess to the guest instead of a host exception. The buffer is re-read on every
 // access because memory.grow detaches the old ArrayBuffer.
 
-import type { WasmMemory } from './wasm-api.js';
+import type { WasmMemory } from '../runtime/webassembly.js';
 
 export class OutOfBounds extends Error {}
 

@@ -1,12 +1,12 @@
 // One request's path downstream ↔ filter ↔ upstream, shared by request()/openStream() (whole bodies) and the HTTP
 // front (chunks): runs the stream's phases in order, turns replies into what the client receives, and always ends the
 // stream (log → done → delete).
-import type { StreamResult, Upstream, UpstreamRequest, UpstreamResponse } from './api.js';
-import { concatBytes, EMPTY, type FilterStream, type FinalReply } from './filter-stream.js';
+import type { StreamResult, Upstream, UpstreamRequest, UpstreamResponse } from '../contract.js';
+import { concatBytes, EMPTY, type FilterStream, type FinalReply } from '../runtime/filter-stream.js';
 import { localReplyHeaders, strip, upstreamFailureReply, upstreamRequestOf } from './http-messages.js';
-import type { Interleaver } from './interleave.js';
-import type { HeaderPairs } from './pairs.js';
-import type { Vm } from './vm.js';
+import type { Interleaver } from '../runtime/interleave.js';
+import type { HeaderPairs } from '../abi/pairs.js';
+import type { Vm } from '../runtime/vm.js';
 
 /** What an exchange needs from its host. */
 export interface ExchangeHost {

@@ -1,6 +1,6 @@
 // Process-wide `wasmcustom.*` stats. Each VM maps its own metric ids (counter 4, 8, …; gauge 5, 9, …; histogram 6,
 // 10, …) onto these shared stats, so a counter incremented on every worker adds up in one place.
-import type { MetricSample } from './api.js';
+import type { MetricSample } from '../contract.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 export const METRIC_KINDS: MetricKind[] = ['counter', 'gauge', 'histogram'];
