@@ -2,17 +2,14 @@
 // auth, errors) → routes.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
-import { Distributor } from './distribution/distributor.js';
-import { pluginImage, targetsFromSettings, usageEndpoint } from './distribution/targets/from-settings.js';
+import { composeCore, composeDistribution, sinksFor } from './compose.js';
 import { registerSwagger } from './plugins/external/swagger.js';
 import { registerAuth } from './plugins/app/auth.js';
 import { registerErrorHandler } from './plugins/app/error-handler.js';
 import { createMetrics } from './plugins/app/metrics.js';
 import './plugins/app/decorations.js';
 import type { ControlSettings } from './settings.js';
-import { openSqliteStore } from './store/sqlite/index.js';
 import { requestLogView } from './request-log.js';
-import { ensureDefaultTarget, resolveTokens } from './tokens.js';
 import opsRoutes from './routes/ops/index.js';
 import apiRoutes from './routes/v1/apis/index.js';
 import planRoutes from './routes/v1/plans/index.js';
@@ -53,7 +50,7 @@ function strictBodyValidators(): ReturnType<typeof AjvCompiler> {
 
 export async function buildApp(settings: ControlSettings, options: BuildOptions = {}): Promise<FastifyInstance> {
   // First: a bad distribution setting must fail before anything is opened.
-  const { targets, local } = targetsFromSettings(settings);
+  const sinks = sinksFor(settings);
   const app = Fastify({
     logger: {
       level: settings.logLevel,
@@ -72,30 +69,22 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   // External plugins.
   await registerSwagger(app);
 
-  // App plugins.
-  let onChange = (): void => {};
-  const store = openSqliteStore({ path: settings.dbPath, onChange: () => onChange() });
-  app.decorate('settings', settings);
-  app.decorate('store', store);
+  // App plugins: the parts come from the composition root (compose.ts).
   const announce = options.announceAdminToken ?? ((t: string): void => {
     process.stdout.write(`tollgate control: generated admin token (shown once, stored hashed): ${t}\n`);
   });
-  app.decorate('tokens', await resolveTokens(store.secrets, settings, announce));
-  app.decorate('defaultTarget', await ensureDefaultTarget(store, settings, app.tokens.adminDigests));
+  const core = await composeCore(settings, announce);
+  const { store } = core;
   const metrics = createMetrics();
-  metrics.dropped.inc(await store.usage.droppedTotal());
+  metrics.dropped.inc(await core.usage.droppedTotal());
+  const { distributor, local } = composeDistribution(core, settings, sinks, app.log,
+    (_v, sink, ok) => metrics.distributions.inc({ target: sink, result: ok ? 'ok' : 'error' }));
+  app.decorate('settings', settings);
+  app.decorate('store', store);
+  app.decorate('usage', core.usage);
+  app.decorate('tokens', core.tokens);
+  app.decorate('defaultTarget', core.defaultTarget);
   app.decorate('metrics', metrics);
-
-  const distributor = new Distributor({
-    store,
-    targets,
-    plugin: pluginImage(settings),
-    usage: usageEndpoint(settings),
-    debounceMs: settings.debounceMs,
-    log: app.log,
-    onDistributed: (_v, target, ok) => metrics.distributions.inc({ target, result: ok ? 'ok' : 'error' }),
-  });
-  onChange = (): void => distributor.schedule();
   app.decorate('distributor', distributor);
   app.decorate('local', local);
   app.addHook('onReady', async () => distributor.distributeNow());

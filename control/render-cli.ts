@@ -6,8 +6,7 @@ import { pluginImage, usageEndpoint } from './distribution/targets/from-settings
 import { renderTarget } from './distribution/distributor.js';
 import { wasmPluginYaml } from './distribution/wasmplugin.js';
 import { loadSettings, SettingsError } from './settings.js';
-import { openSqliteStore } from './store/sqlite/index.js';
-import { ensureDefaultTarget, resolveTokens } from './tokens.js';
+import { composeCore } from './compose.js';
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -24,11 +23,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const out = parsed.extra.out;
     const settings = loadSettings(process.env, parsed.flags);
-    const store = openSqliteStore({ path: settings.dbPath });
+    // The same parts as the service (compose.ts): the default target follows the settings as when it starts.
+    const { store } = await composeCore(settings, undefined);
     try {
-      // The default target follows the settings, as when the service starts (admin tokens are only checked against).
-      const { adminDigests } = await resolveTokens(store.secrets, { adminToken: settings.adminToken, reportToken: settings.reportToken }, () => {});
-      await ensureDefaultTarget(store, settings, adminDigests);
       const snapshot = await store.snapshot();
       const now = Math.floor(Date.now() / 1000);
       const docs: string[] = [];

@@ -28,11 +28,14 @@ export async function ensureDefaultTarget(store: Store, settings: ControlSetting
   return target;
 }
 
-/** `announce` receives the generated admin token: the one time it is ever visible. */
+/**
+ * `announce` receives the generated admin token: the one time it is ever visible. Without `announce` (tools that
+ * only read, like `tollgate render`) no token is generated: with none configured or stored, no admin token works.
+ */
 export async function resolveTokens(
   secrets: SecretRepository,
   settings: { adminToken: string | undefined; reportToken: string | undefined },
-  announce: (adminToken: string) => void,
+  announce: ((adminToken: string) => void) | undefined,
 ): Promise<Tokens> {
   let adminDigests: string[];
   let generated: string | undefined;
@@ -42,6 +45,7 @@ export async function resolveTokens(
   } else {
     const stored = await secrets.get(ADMIN_DIGEST);
     if (stored !== undefined) adminDigests = stored.split(',');
+    else if (announce === undefined) adminDigests = [];
     else {
       generated = newToken('tga_');
       adminDigests = [digestOf(generated)];
@@ -52,6 +56,6 @@ export async function resolveTokens(
     throw new SettingsError('TOLLGATE_REPORT_TOKEN: must differ from every admin token (it is shipped to every proxy)');
   }
   if (settings.adminToken !== undefined || generated !== undefined) await secrets.set(ADMIN_DIGEST, adminDigests.join(','));
-  if (generated !== undefined) announce(generated);
+  if (generated !== undefined) announce?.(generated);
   return { adminDigests };
 }

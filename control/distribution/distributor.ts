@@ -3,6 +3,7 @@
 // A failed compile or publish keeps the last good state and is reported, never thrown.
 import type { FastifyBaseLogger } from 'fastify';
 import { compile, type CompiledConfig } from '../compiler/compile.js';
+import type { ChangeFeed } from '../store/changes.js';
 import type { Store } from '../store/repository.js';
 import type { CatalogSnapshot, TargetWithCredentials } from '../store/types.js';
 import { DEFAULT_TARGET_ID } from '../store/sqlite/targets.js';
@@ -16,6 +17,8 @@ export interface UsageEndpoint { cluster: string; authority: string; intervalMs:
 
 export interface DistributorOptions {
   store: Store;
+  /** The store's change feed: every change schedules a redistribution (absent: only explicit runs). */
+  changes?: ChangeFeed;
   targets: DistributionTarget[];
   plugin: PluginImage;
   usage: UsageEndpoint;
@@ -51,7 +54,11 @@ export class Distributor {
   private readonly statuses = new Map<string, TargetStatus>();
   private closed = false;
 
-  constructor(private readonly o: DistributorOptions) {}
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly o: DistributorOptions) {
+    this.unsubscribe = o.changes?.subscribe(() => this.schedule()) ?? ((): void => {});
+  }
 
   /** The default target's configuration. */
   get current(): CurrentConfig | undefined {
@@ -100,6 +107,7 @@ export class Distributor {
   }
 
   async close(): Promise<void> {
+    this.unsubscribe();
     await this.flush();
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);

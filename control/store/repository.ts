@@ -2,8 +2,8 @@
 // today and a PostgreSQL backend could implement them next (see docs/control.md for why repositories rather than a
 // query builder). Methods are async so a networked backend fits without changing callers.
 import type {
-  Api, ApiKey, CatalogSnapshot, Consumer, IngestResult, Page, PageRequest, PathForm, Plan, Limit, ReporterScope,
-  Target, TargetWithCredentials, UsageQuery, UsageReport, UsageSummary,
+  Api, ApiKey, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
+  StatusCounts, Target, TargetWithCredentials, UsageQuery,
 } from './types.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
@@ -72,13 +72,48 @@ export interface TargetRepository {
   ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials>;
 }
 
+/** What the usage service needs of a key: its subscription, its plan's limits (parsed here, once) and APIs. */
+export interface KeyFacts { keyId: string; consumerId: string; planId: string; limits: Limit[]; planApiIds: string[] }
+/** A plan as the fleet rules see it. */
+export interface PlanFacts { limits: Limit[]; apiIds: string[] }
+
+/** One row to add to a minute/hour/day usage table. */
+export interface UsageRow { start: number; keyId: string; apiId: string; outcome: Outcome; consumerId: string; count: number; status: StatusCounts }
+/** Allowed requests a reporter adds to a subscription's window; the stored total never exceeds `cap`. */
+export interface FleetAdd { planId: string; consumerId: string; per: FleetPer; windowStart: number; reporter: string; count: number; cap: number }
+export interface FleetWindowKey { planId: string; consumerId: string; per: FleetPer; windowStart: number }
+
+/** A batch as stored: its id row and the rows it adds, written together or not at all. */
+export interface StoredBatch {
+  batchId: string; reporter: string; targetId: string; receivedAt: number; entries: number; dropped: number; refused: number;
+  rows: Record<Granularity, UsageRow[]>;
+  fleet: FleetAdd[];
+}
+
+/** Grouped counts of one bucket and outcome, as a usage query reads them. */
+export interface UsageQueryRow { start: number; outcome: string; count: number; status: StatusCounts }
+
+/**
+ * Usage storage only (control/usage/ holds the rules: validation, scope, fleet replies, retention). A networked
+ * backend implements the same methods; storeBatch is the one that must be atomic and idempotent by batch id.
+ */
 export interface UsageRepository {
+  keyFacts(keyIds: readonly string[]): Promise<Map<string, KeyFacts>>;
+  planFacts(planIds: readonly string[]): Promise<Map<string, PlanFacts>>;
+  /** Which of these API ids exist. */
+  existingApis(apiIds: readonly string[]): Promise<Set<string>>;
   /**
-   * Idempotent by batch id; durable when the promise resolves. Entries outside `scope` or the accepted time range are
-   * refused (counted, not stored). `now` picks the fleet windows of the reply.
+   * Stores the batch id and, only if it was not stored before, its rows and fleet additions, in one transaction.
+   * Resolves true when stored now, false for a duplicate; in both cases only once it is durable.
    */
-  ingest(report: UsageReport, scope: ReporterScope, now: number): Promise<IngestResult>;
-  query(q: UsageQuery): Promise<UsageSummary>;
+  storeBatch(batch: StoredBatch): Promise<boolean>;
+  /** For each window: the sum of every reporter's count but `reporter`'s. */
+  fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]>;
+  /** Subscriptions with counts in the window (every reporter but `reporter`), largest first, at most `limit`. */
+  fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]>;
+  /** Deletes fleet counts of windows that started before the cut-off of their size. */
+  pruneFleet(before: Record<FleetPer, number>): Promise<void>;
+  query(q: UsageQuery): Promise<UsageQueryRow[]>;
   droppedTotal(): Promise<number>;
 }
 

@@ -1,5 +1,7 @@
 // Records the store holds. Times are unix seconds inside the service; REST turns them into ISO-8601 strings.
 export type Per = 'second' | 'minute' | 'hour' | 'day' | 'month';
+/** Window sizes whose counts are shared across the fleet (one flush interval is far below them). */
+export type FleetPer = Exclude<Per, 'second'>;
 export type Outcome = 'allowed' | 'rejected_quota' | 'rejected_auth' | 'rejected_forbidden';
 
 export interface Api { id: string; name: string; pathPrefix: string; hosts: string[]; methods: string[]; createdAt: number; updatedAt: number }
@@ -39,7 +41,7 @@ export type StatusCounts = Record<StatusClass, number>;
 /** `sync`: also answer with every subscription's fleet windows in the reporter's scope (a proxy that just started). */
 export interface UsageReport { version: 1; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number; sync?: boolean }
 /** `subscription` is `<planId>/<consumerId>`: quota belongs to the subscription, across all of its keys. */
-export interface FleetWindow { subscription: string; per: Exclude<Per, 'second'>; windowStart: number; others: number }
+export interface FleetWindow { subscription: string; per: FleetPer; windowStart: number; others: number }
 /** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
 export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }
 

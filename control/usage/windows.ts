@@ -1,5 +1,5 @@
 // Fixed windows aligned to UTC calendar boundaries, the same ones the filter enforces (docs/filter-config.md).
-import type { Per } from '../store/types.js';
+import type { FleetPer, Per } from '../store/types.js';
 
 const SECONDS: Record<Exclude<Per, 'month'>, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
 
@@ -14,8 +14,8 @@ export function windowStart(per: Per, t: number): number {
 }
 
 /** Window sizes whose counts are shared across the fleet: one flush interval is far below them. */
-export const FLEET_PERS = ['minute', 'hour', 'day', 'month'] as const;
-export type FleetPer = (typeof FLEET_PERS)[number];
+export const FLEET_PERS: readonly FleetPer[] = ['minute', 'hour', 'day', 'month'];
+export type { FleetPer };
 
 export function isFleetPer(per: Per): per is FleetPer {
   return per !== 'second';

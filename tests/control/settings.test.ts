@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadSettings, SettingsError } from '../../control/settings.js';
@@ -65,6 +65,26 @@ describe('tollgate render', () => {
       assert.match(plugin.spec.pluginConfig.usage.token, /^Bearer tgr_/);
       assert.equal(await renderRun(['--db', dbPath, '--bogus']), 2);
       assert.equal(await renderRun(['--db', dbPath, '--fail-strategy', 'NOPE']), 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes one YAML per target, and generates no admin token that nobody would see', async () => {
+    const dir = tempDir();
+    try {
+      const dbPath = join(dir, 'db.sqlite');
+      assert.equal(await renderRun(['--db', dbPath, '--out', join(dir, 'out')]), 0);
+      // A service started afterwards still generates (and shows) the admin token: render stored none.
+      const { buildApp } = await import('../../control/app.js');
+      const announced: string[] = [];
+      const app = await buildApp({ ...loadSettings({}), dbPath, logLevel: 'silent', adminToken: undefined }, { announceAdminToken: (t) => announced.push(t) });
+      const created = await app.inject({ method: 'POST', url: '/v1/targets', headers: { authorization: `Bearer ${announced[0]}` }, payload: { name: 'second', namespace: 'shop' } });
+      assert.equal(created.statusCode, 201);
+      await app.close();
+      assert.equal(announced.length, 1);
+      assert.equal(await renderRun(['--db', dbPath, '--out', join(dir, 'out')]), 0);
+      assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['wasmplugin-second.yaml', 'wasmplugin-tollgate.yaml']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import type { Distributor } from '../../distribution/distributor.js';
 import type { LocalTarget } from '../../distribution/targets/local.js';
 import type { ControlSettings } from '../../settings.js';
 import type { Store } from '../../store/repository.js';
+import type { UsageService } from '../../usage/service.js';
 import type { TargetWithCredentials } from '../../store/types.js';
 import type { ControlMetrics } from './metrics.js';
 
@@ -17,6 +18,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     settings: ControlSettings;
     store: Store;
+    usage: UsageService;
     distributor: Distributor;
     local: LocalTarget | undefined;
     metrics: ControlMetrics;

@@ -1,6 +1,7 @@
 // The SQLite implementation of Store.
 import type { SecretRepository, Store } from '../repository.js';
 import type { CatalogSnapshot } from '../types.js';
+import type { ChangeFeed } from '../changes.js';
 import { SqliteApis } from './apis.js';
 import { SqliteConsumers } from './consumers.js';
 import { SqliteKeys } from './keys.js';
@@ -26,15 +27,15 @@ class SqliteSecrets implements SecretRepository {
 
 export interface SqliteStoreOptions {
   path: string;
-  /** Called after every change that can alter the compiled filter configuration. */
-  onChange?: () => void;
+  /** Told after every change that can alter a compiled filter configuration. */
+  changes?: ChangeFeed;
   now?: () => number;
 }
 
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   const db = openDatabase(options.path);
   const now = options.now ?? ((): number => Math.floor(Date.now() / 1000));
-  const changed = (): void => options.onChange?.();
+  const changed = (): void => options.changes?.publish();
   const wal = new WalSync(options.path === ':memory:' ? undefined : `${options.path}-wal`);
   const durable = (): Promise<void> => wal.flush();
   let open = true;

@@ -2,9 +2,9 @@
 import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
 import { newId } from '../../key-material.js';
 import type { PlanInput, PlanRepository } from '../repository.js';
-import type { Limit, Page, PageRequest, Plan } from '../types.js';
+import type { Page, PageRequest, Plan } from '../types.js';
 import type { Db } from './open.js';
-import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
+import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
 
@@ -16,7 +16,7 @@ export class SqlitePlans implements PlanRepository {
   }
 
   private toPlan(r: PlanRow): Plan {
-    return { id: r.id, name: r.name, limits: JSON.parse(r.limits) as Limit[], apiIds: this.apiIds(r.id), createdAt: r.created_at, updatedAt: r.updated_at };
+    return { id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: this.apiIds(r.id), createdAt: r.created_at, updatedAt: r.updated_at };
   }
 
   private row(id: string): Plan {

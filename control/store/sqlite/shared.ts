@@ -1,6 +1,6 @@
 // Pieces every SQLite repository uses: the clock and change callback they get, paging and unique-name handling.
 import { ConflictError } from '../../errors.js';
-import type { Page } from '../types.js';
+import type { Limit, Page } from '../types.js';
 import { isConstraint } from './open.js';
 
 export type Clock = () => number;
@@ -22,3 +22,8 @@ export function uniqueName<T>(resource: string, name: string, write: () => T): T
   }
 }
 
+
+/** Plan limits as stored (JSON text): parsed here only, for every repository that reads a plan. */
+export function parseLimits(json: string): Limit[] {
+  return JSON.parse(json) as Limit[];
+}

@@ -1,11 +1,12 @@
 // The compiler's view of the catalog, read in one transaction so it is consistent.
-import type { CatalogSnapshot, CompilableKey, Limit, Plan } from '../types.js';
+import type { CatalogSnapshot, CompilableKey, Plan } from '../types.js';
 import type { ApiRow } from './apis.js';
 import { toApi } from './apis.js';
 import type { KeyRow } from './keys.js';
 import type { PlanRow } from './plans.js';
 import type { Db } from './open.js';
 import { readTargets } from './targets.js';
+import { parseLimits } from './shared.js';
 
 export function readSnapshot(db: Db): CatalogSnapshot {
   return db.transaction(() => {
@@ -14,7 +15,7 @@ export function readSnapshot(db: Db): CatalogSnapshot {
     const byPlan = new Map<string, string[]>();
     for (const l of links) byPlan.set(l.plan_id, [...(byPlan.get(l.plan_id) ?? []), l.api_id]);
     const plans = (db.prepare('SELECT * FROM plans').all() as PlanRow[]).map((r): Plan => ({
-      id: r.id, name: r.name, limits: JSON.parse(r.limits) as Limit[], apiIds: byPlan.get(r.id) ?? [], createdAt: r.created_at, updatedAt: r.updated_at,
+      id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], createdAt: r.created_at, updatedAt: r.updated_at,
     }));
     const keys = (db.prepare('SELECT id, digest, consumer_id, plan_id, expires_at FROM api_keys WHERE revoked_at IS NULL').all() as KeyRow[])
       .map((r): CompilableKey => ({ id: r.id, digest: r.digest, consumerId: r.consumer_id, planId: r.plan_id, expiresAt: r.expires_at }));

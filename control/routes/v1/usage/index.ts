@@ -28,7 +28,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
     if ((to - from) / BUCKET_SECONDS[q.granularity] > MAX_SERIES_POINTS) {
       throw new ProblemError(400, 'Invalid request', `from/to: more than ${MAX_SERIES_POINTS} ${q.granularity} buckets; narrow the range or use a coarser granularity`);
     }
-    const summary = await app.store.usage.query({ keyId: q.keyId, consumerId: q.consumerId, apiId: q.apiId, from, to, granularity: q.granularity });
+    const summary = await app.usage.query({ keyId: q.keyId, consumerId: q.consumerId, apiId: q.apiId, from, to, granularity: q.granularity });
     return { totals: summary.totals, upstreamStatus: summary.upstreamStatus, series: summary.series.map((p) => ({ ...p, start: iso(p.start) })) };
   });
 
@@ -50,7 +50,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
       throw new ProblemError(422, 'Unprocessable Content', impossible);
     }
     const target = req.reporterTarget!;
-    const result = await app.store.usage.ingest(report, scopeOf(target), Math.floor(Date.now() / 1000));
+    const result = await app.usage.ingest(report, scopeOf(target), Math.floor(Date.now() / 1000));
     app.metrics.batches.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
     if (!result.duplicate) {
       app.metrics.entries.inc(result.entries);
