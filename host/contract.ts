@@ -1,5 +1,5 @@
-// The host's public programmatic API. Everything outside host/ (filter tests, replay, the local mesh, benchmarks)
-// uses only these types and `createHost` from host/index.ts, so the host's internals can change freely.
+// The host's public contract: the types and errors of its programmatic API. Everything outside host/ (filter tests,
+// replay, the local mesh, benchmarks) uses only these and `createHost`/`startFront` via host/index.ts.
 
 export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
 

@@ -1,8 +1,10 @@
 // The env.proxy_* host functions of ABI 0.2.1, with Envoy's return codes. Each takes the guest's raw arguments;
-// bounds failures (OutOfBounds) are turned into InvalidMemoryAccess by the VM's import wrapper.
-import { BufferType, LOG_LEVELS, MapType, WasmResult } from './signatures.js';
+// bounds failures (OutOfBounds) are turned into InvalidMemoryAccess by the VM's import wrapper. The host wires this
+// table into each VM through VmServices.hostFunctions, so this file depends on the VM and the VM not on it.
+import { BufferType, LOG_LEVELS, MapType, WasmResult } from './constants.js';
+import { addHeader, replaceHeader } from './header-map.js';
 import { METRIC_KINDS } from '../runtime/metric-registry.js';
-import { parsePairs, serializePairs, type HeaderPairs } from './pairs.js';
+import { parsePairs, serializePairs } from './pairs.js';
 import { resolveProperty, splitPath } from './properties.js';
 import type { HeaderMapSlot, StreamState } from '../runtime/stream-state.js';
 import { VmTrap, type Vm } from '../runtime/vm.js';
@@ -411,7 +413,7 @@ export function proxyFunctions(vm: Vm): Record<string, (...args: never[]) => num
       const root = ctx?.root;
       if (ctx === undefined || root === undefined || !root.pendingDone) return R.NotFound;
       root.pendingDone = false;
-      queueMicrotask(() => finishRoot(vm, ctx.id));
+      queueMicrotask(() => vm.finishRoot(ctx.id));
       return R.Ok;
     },
     proxy_call_foreign_function(namePtr: number, nameSize: number, argsPtr: number, argsSize: number): number {
@@ -455,42 +457,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-/** Envoy's addCopy: appended, except pseudo-headers, which Envoy keeps ahead of all regular headers. */
-export function addHeader(pairs: HeaderPairs, key: string, value: string): void {
-  if (!key.startsWith(':')) {
-    pairs.push([key, value]);
-    return;
-  }
-  const firstRegular = pairs.findIndex(([k]) => !k.startsWith(':'));
-  pairs.splice(firstRegular < 0 ? pairs.length : firstRegular, 0, [key, value]);
-}
-
-/** Envoy's setCopy (current behaviour): every occurrence is removed, then the header is added once. */
-export function replaceHeader(pairs: HeaderPairs, key: string, value: string): void {
-  const kept = pairs.filter(([k]) => k !== key);
-  pairs.splice(0, pairs.length, ...kept);
-  addHeader(pairs, key, value);
-}
-
-/** Deletes a root context after on_done said true or the plugin called proxy_done. */
-export function finishRoot(vm: Vm, rootId: number): void {
-  const ctx = vm.contexts.get(rootId);
-  if (ctx?.root === undefined || ctx.root.deleted) return;
-  ctx.root.deleted = true;
-  vm.ticks.get(rootId)?.cancel();
-  vm.ticks.delete(rootId);
-  try {
-    vm.call('proxy_on_delete', [rootId], { contextId: rootId });
-  } catch (err) {
-    if (!(err instanceof VmTrap)) throw err;
-  }
-  vm.contexts.delete(rootId);
-  // Envoy's ~Context cancels the root context's outstanding http_calls: no response is ever delivered for them.
-  for (const [token, pending] of vm.pendingHttp) {
-    if (pending.rootId !== rootId) continue;
-    pending.handle.cancel();
-    vm.pendingHttp.delete(token);
-  }
 }

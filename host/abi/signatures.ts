@@ -1,46 +1,6 @@
-// Proxy-Wasm ABI 0.2.1 constants and the exact host-function signatures Envoy registers (proxy-wasm-cpp-host
-// exports.h): a module is linked only when every import matches one of these by module, name and type.
-
-export const WasmResult = {
-  Ok: 0,
-  NotFound: 1,
-  BadArgument: 2,
-  SerializationFailure: 3,
-  ParseFailure: 4,
-  BadExpression: 5,
-  InvalidMemoryAccess: 6,
-  Empty: 7,
-  CasMismatch: 8,
-  ResultMismatch: 9,
-  InternalFailure: 10,
-  BrokenConnection: 11,
-  Unimplemented: 12,
-} as const;
-
-export const MapType = {
-  RequestHeaders: 0,
-  RequestTrailers: 1,
-  ResponseHeaders: 2,
-  ResponseTrailers: 3,
-  GrpcReceiveInitialMetadata: 4,
-  GrpcReceiveTrailingMetadata: 5,
-  HttpCallResponseHeaders: 6,
-  HttpCallResponseTrailers: 7,
-} as const;
-
-export const BufferType = {
-  HttpRequestBody: 0,
-  HttpResponseBody: 1,
-  DownstreamData: 2,
-  UpstreamData: 3,
-  HttpCallResponseBody: 4,
-  GrpcReceiveBuffer: 5,
-  VmConfiguration: 6,
-  PluginConfiguration: 7,
-  CallData: 8,
-} as const;
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical'] as const;
+// The exact host-function signatures Envoy registers for Proxy-Wasm ABI 0.2.1 (proxy-wasm-cpp-host exports.h) and
+// the load-time lists around them: a module is linked only when every import matches one of these by module, name and
+// type.
 
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64';
 export interface Signature {

@@ -6,7 +6,7 @@ import {
   ConfigRejectedError, type DownstreamRequest, type FailStrategy, type Host, type HostEvent, type HostOptions,
   type HostStats, type LogLevel, type LogRecord, type MetricSample, type PluginSpec, type StreamResult, type Upstream,
 } from '../contract.js';
-import { LOG_LEVELS } from '../abi/signatures.js';
+import { LOG_LEVELS } from '../abi/constants.js';
 import { FilterStream, EMPTY, failStreamReply, type FinalReply } from './filter-stream.js';
 import { HostClock } from './host-clock.js';
 import { createHttpCaller } from '../http/http-call.js';
@@ -16,7 +16,7 @@ import { checkModule } from '../abi/module-check.js';
 import { Exchange } from '../http/exchange.js';
 import { downstreamHeaders } from '../http/http-messages.js';
 import { headerLimitViolation } from '../http/downstream-limits.js';
-import { finishRoot } from '../abi/host-functions.js';
+import { proxyFunctions } from '../abi/host-functions.js';
 import { SharedStore, type SharedEntry } from './shared-store.js';
 import { Vm, VmTrap, type VmServices } from './vm.js';
 import { wasm, type WasmModule } from './webassembly.js';
@@ -82,6 +82,7 @@ export class PluginHost implements Host {
       log: (vm, level, message) => this.emitLog({ vm, level, message }),
       onTrap: (vm, reason) => this.vmTrapped(vm, reason),
       onSharedDataCall: (vm) => this.interleaver?.maybeRun(vm),
+      hostFunctions: proxyFunctions,
       httpCall: (cluster, headers, body, trailers, timeoutMs, done) => {
         this.inflightCalls++;
         let counted = true;
@@ -285,7 +286,7 @@ export class PluginHost implements Host {
       return;
     }
     if (done === 0) ctx.root.pendingDone = true;
-    else finishRoot(vm, rootId);
+    else vm.finishRoot(rootId);
   }
 
   private requirePlugin(): Plugin {

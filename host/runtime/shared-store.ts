@@ -1,6 +1,6 @@
 // Shared data and shared queues: one store per host ("process"), partitioned by vm_id, visible to every VM of that
 // vm_id (workers, main thread, canary). CAS values come from one global counter and are never 0.
-import { WasmResult } from '../abi/signatures.js';
+import { WasmResult } from '../abi/constants.js';
 
 export interface SharedEntry {
   value: Uint8Array;

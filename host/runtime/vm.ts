@@ -2,12 +2,12 @@
 // restricted import set, context bookkeeping, callback frames (current/effective context, http_call response data,
 // plugin configuration), and trap → VM failure.
 import type { ClusterSpec, LogLevel, PluginSpec } from '../contract.js';
-import { PROXY_SIGNATURES, START_ALLOWED, WASI_MODULES, WASI_SIGNATURES, WasmResult } from '../abi/signatures.js';
+import { WasmResult } from '../abi/constants.js';
+import { PROXY_SIGNATURES, START_ALLOWED, WASI_MODULES, WASI_SIGNATURES } from '../abi/signatures.js';
 import { GuestMemory, OutOfBounds } from '../abi/guest-memory.js';
 import type { HostClock, TimerHandle } from './host-clock.js';
 import type { MetricRegistry, Stat } from './metric-registry.js';
 import type { HeaderPairs } from '../abi/pairs.js';
-import { proxyFunctions } from '../abi/host-functions.js';
 import type { SharedStore } from './shared-store.js';
 import type { ContextRecord, StreamState } from './stream-state.js';
 import { wasiFunctions } from '../abi/wasi.js';
@@ -29,6 +29,9 @@ export interface VmServices {
   /** Test probe: runs inside every guest callback's frame, before the guest code (conformance tests script the
    *  guest's host calls through it). Never set in production use. */
   onCallback?: (vm: Vm, name: string, args: number[]) => void;
+  /** The env.proxy_* implementations bound to one VM (abi/host-functions.ts). Injected rather than imported because
+   *  the host functions act on a Vm: the ABI depends on the VM, never the other way round. */
+  hostFunctions(vm: Vm): Record<string, (...args: never[]) => unknown>;
   httpCall(cluster: ClusterSpec, headers: HeaderPairs, body: Uint8Array, trailers: HeaderPairs, timeoutMs: number,
     done: (outcome: HttpCallOutcome) => void): HttpCallHandle;
 }
@@ -176,6 +179,27 @@ export class Vm {
     this.services.log(this.label, level, message);
   }
 
+  /** Deletes a root context after on_done said true or the plugin called proxy_done. */
+  finishRoot(rootId: number): void {
+    const ctx = this.contexts.get(rootId);
+    if (ctx?.root === undefined || ctx.root.deleted) return;
+    ctx.root.deleted = true;
+    this.ticks.get(rootId)?.cancel();
+    this.ticks.delete(rootId);
+    try {
+      this.call('proxy_on_delete', [rootId], { contextId: rootId });
+    } catch (err) {
+      if (!(err instanceof VmTrap)) throw err;
+    }
+    this.contexts.delete(rootId);
+    // Envoy's ~Context cancels the root context's outstanding http_calls: no response is ever delivered for them.
+    for (const [token, pending] of this.pendingHttp) {
+      if (pending.rootId !== rootId) continue;
+      pending.handle.cancel();
+      this.pendingHttp.delete(token);
+    }
+  }
+
   private wrap(name: string, impl: (...args: never[]) => unknown, wasi: boolean): (...args: never[]) => unknown {
     return (...args: never[]) => {
       if (this.restricted && !START_ALLOWED.has(name)) {
@@ -193,7 +217,7 @@ export class Vm {
 
   private buildImports(): WasmImports {
     const env: Record<string, (...args: never[]) => unknown> = {};
-    for (const [name, impl] of Object.entries(proxyFunctions(this))) {
+    for (const [name, impl] of Object.entries(this.services.hostFunctions(this))) {
       if (name in PROXY_SIGNATURES) env[name] = this.wrap(name, impl, false);
     }
     const wasi = wasiFunctions({
