@@ -204,11 +204,9 @@ test('FAIL_RELOAD: the back-off counts from the VM\'s last load (as Envoy\'s han
 test('a trap in a root callback (tick) fails the VM: the next stream on it gets 503', async () => {
   const t = await probeHost({ workers: 1 });
   t.on('proxy_on_tick', (p) => p.vm.fn('t_trap')!());
-  try {
-    t.host.vms().workers[0]!.call('proxy_on_tick', [1], { contextId: 1 });
-  } catch (err) {
-    assert.equal((err as Error).name, 'VmTrap');
-  }
+  const worker = t.host.vms().workers[0]!;
+  assert.throws(() => worker.call('proxy_on_tick', [1], { contextId: 1 }), { name: 'VmTrap' });
+  assert.equal(worker.failed, true);
   const r = await t.host.request({ method: 'GET', path: '/' });
   assert.deepEqual([r.status, r.details], [503, 'wasm_fail_stream']);
   await t.host.close();
