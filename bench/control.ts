@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './row.js';
 import { compile } from '../control/compiler/compile.js';
 import { newApiKey, newId } from '../control/key-material.js';
+import { OUTCOMES as CONTRACT_OUTCOMES, type Outcome } from '../contracts/usage-report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = 'bench-admin-token-0123456789';
@@ -69,7 +70,8 @@ async function seed(url: string, keys: number): Promise<Seeded> {
   return { apiIds, planId, consumerIds, keyIds };
 }
 
-const OUTCOMES = ['allowed', 'allowed', 'allowed', 'rejected_quota', 'rejected_auth', 'rejected_forbidden'];
+// Three in six allowed, as in a healthy API; the others each once (the contract's outcome names).
+const OUTCOMES: Outcome[] = ['allowed', 'allowed', ...CONTRACT_OUTCOMES];
 
 /** Entries per second through POST /v1/usage/reports: `senders` proxies each flushing batches of `perBatch` entries. */
 async function ingest(url: string, s: Seeded, batches: number, perBatch: number, senders: number): Promise<number> {

@@ -1,9 +1,10 @@
 // Every setting of the control service, read from one place (env vars, optionally overridden by CLI flags) and
 // validated at start-up so a typo fails fast with the variable's name instead of misbehaving later.
 import { resolve } from 'node:path';
+import { FAIL_STRATEGIES, type FailStrategy } from '../contracts/wasmplugin.js';
 
+export type { FailStrategy };
 export type DistributionTarget = { kind: 'dir'; path: string } | { kind: 'kubernetes' } | { kind: 'local' };
-export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
 export interface TargetRef { group: string; kind: string; name: string }
 
 export interface ControlSettings {
@@ -151,10 +152,10 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
     case 'targetRefs': s.targetRefs = parseTargetRefs(name, raw); break;
     case 'dbPath': s.dbPath = resolve(raw); break;
     case 'failStrategy':
-      if (raw !== 'FAIL_CLOSE' && raw !== 'FAIL_OPEN' && raw !== 'FAIL_RELOAD') {
-        throw new SettingsError(`${name}: expected FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD, got '${raw}'`);
+      if (!(FAIL_STRATEGIES as readonly string[]).includes(raw)) {
+        throw new SettingsError(`${name}: expected ${FAIL_STRATEGIES.join(', ')}, got '${raw}'`);
       }
-      s.failStrategy = raw;
+      s.failStrategy = raw as FailStrategy;
       break;
     case 'filterSha256':
       if (!/^[a-f0-9]{64}$/.test(raw)) throw new SettingsError(`${name}: expected 64 lowercase hex chars`);

@@ -1,18 +1,10 @@
 // The sidecar's side of the local distribution contract (docs/local-mesh.md): long-poll the control service for the
 // rendered WasmPlugin and acknowledge each version, like Envoy's ECDS subscription with its ACK/NACK.
 
-export interface DistributedPlugin {
-  version: string;
-  wasmPlugin: unknown;
-}
+import { ACK_PATH, WASMPLUGIN_POLL_PATH, type DistributedPlugin, type DistributionAck } from '../contracts/distribution.js';
 
-export interface Ack {
-  proxy: string;
-  version: string;
-  status: 'applied' | 'rejected';
-  message?: string;
-  upstreamHealthy?: boolean;
-}
+export type { DistributedPlugin };
+export type Ack = DistributionAck;
 
 export class DistributionError extends Error {
   override name = 'DistributionError';
@@ -31,7 +23,7 @@ export function distributionClient(controlUrl: string, reportToken: string): Dis
   const auth = { authorization: `Bearer ${reportToken}` };
   return {
     async poll(known, waitSeconds, signal) {
-      const url = new URL('/v1/distribution/wasmplugin', controlUrl);
+      const url = new URL(WASMPLUGIN_POLL_PATH, controlUrl);
       if (known !== undefined) url.searchParams.set('known', known);
       url.searchParams.set('waitSeconds', String(waitSeconds));
       const res = await fetch(url, { headers: auth, signal });
@@ -48,14 +40,14 @@ export function distributionClient(controlUrl: string, reportToken: string): Dis
       return { version: body.version, wasmPlugin: body.wasmPlugin };
     },
     async ack(ack, signal) {
-      const res = await fetch(new URL('/v1/distribution/acks', controlUrl), {
+      const res = await fetch(new URL(ACK_PATH, controlUrl), {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/json' },
         body: JSON.stringify(ack),
         signal,
       });
       const text = await res.text().catch(() => '');
-      if (res.status !== 204 && res.status !== 200) throw new DistributionError(`POST /v1/distribution/acks → ${res.status} ${text.slice(0, 200)}`, res.status);
+      if (res.status !== 204 && res.status !== 200) throw new DistributionError(`POST ${ACK_PATH} → ${res.status} ${text.slice(0, 200)}`, res.status);
     },
   };
 }

@@ -6,7 +6,7 @@
 import type { Host } from '../host/index.js';
 import type { DistributionClient } from './distribution-client.js';
 import { fetchModule } from './module-source.js';
-import { planChange, planFromWasmPlugin, pluginSpecFromPlan, type PluginPlan } from './plugin-spec.js';
+import { planChange, readWasmPlugin, pluginSpecFromPlan, type PluginPlan } from './plugin-spec.js';
 
 export interface SidecarOptions {
   host: Host;
@@ -67,7 +67,7 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
   const apply = async (version: string, wasmPlugin: unknown) => {
     state.latestVersion = version;
     try {
-      const next = planFromWasmPlugin(wasmPlugin);
+      const next = readWasmPlugin(wasmPlugin);
       const change = planChange(plan, next);
       if (change === 'replace') throw new Error('the module, root id, VM id or fail strategy changed; the local sidecar applies that only on restart');
       if (change === 'load') await opts.host.load(pluginSpecFromPlan(next, await fetchBytes(next.url, next.sha256)));

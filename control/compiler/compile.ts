@@ -2,11 +2,13 @@
 // total order, so the same state gives the same bytes whatever order it was written in, and the version is the
 // SHA-256 of those bytes.
 import { createHash } from 'node:crypto';
-import type { CatalogSnapshot, Limit, Per, Target } from '../store/types.js';
-import { canonicalJson } from './canonical-json.js';
-import type { FilterApi, FilterConfig, FilterPlan, FilterUsage, KeyRecord } from './filter-config.js';
+import {
+  FILTER_CONFIG_VERSION, PERIODS, printFilterConfig, type FilterApi, type FilterConfig, type FilterPlan, type FilterUsage, type KeyRecord,
+  type Limit,
+} from '../../contracts/filter-config.js';
+import { USAGE_REPORT_PATH } from '../../contracts/usage-report.js';
+import type { CatalogSnapshot, Target } from '../store/types.js';
 
-export const USAGE_PATH = '/v1/usage/reports';
 
 export interface CompileOptions {
   usage?: Omit<FilterUsage, 'path' | 'tokenHeader' | 'token'> & { reportToken: string };
@@ -21,7 +23,6 @@ export interface CompileOptions {
 
 export interface CompiledConfig { config: FilterConfig; json: string; version: string }
 
-const PER_ORDER: Record<Per, number> = { second: 0, minute: 1, hour: 2, day: 3, month: 4 };
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Longest prefix first so the filter's first match is the most specific API; ties by id. */
@@ -30,7 +31,7 @@ export function orderApis(apis: FilterApi[]): FilterApi[] {
 }
 
 function sortLimits(limits: Limit[]): Limit[] {
-  return [...limits].sort((a, b) => PER_ORDER[a.per] - PER_ORDER[b.per] || a.requests - b.requests);
+  return [...limits].sort((a, b) => PERIODS.indexOf(a.per) - PERIODS.indexOf(b.per) || a.requests - b.requests);
 }
 
 export function compile(snapshot: Omit<CatalogSnapshot, 'targets'>, options: CompileOptions): CompiledConfig {
@@ -55,14 +56,14 @@ export function compile(snapshot: Omit<CatalogSnapshot, 'targets'>, options: Com
       const base: [string, string, string, number] = [k.digest, k.id, k.consumerId, planIndex.get(k.planId)!];
       return k.expiresAt === null ? base : [...base, k.expiresAt];
     });
-  const config: FilterConfig = { version: 1, apis, plans, keys };
+  const config: FilterConfig = { version: FILTER_CONFIG_VERSION, apis, plans, keys };
   // Written only when they differ from the filter's defaults, so a default target compiles to the same bytes as before.
   if (options.target?.denyUnmatched === true) config.denyUnmatched = true;
   if (options.target !== undefined && options.target.passPathForms.length > 0) config.passPathForms = [...options.target.passPathForms].sort(byString);
   if (options.usage !== undefined) {
     const { reportToken, ...rest } = options.usage;
-    config.usage = { ...rest, path: USAGE_PATH, tokenHeader: 'authorization', token: `Bearer ${reportToken}` };
+    config.usage = { ...rest, path: USAGE_REPORT_PATH, tokenHeader: 'authorization', token: `Bearer ${reportToken}` };
   }
-  const json = canonicalJson(config);
+  const json = printFilterConfig(config);
   return { config, json, version: createHash('sha256').update(json).digest('hex') };
 }

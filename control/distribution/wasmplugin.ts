@@ -1,7 +1,10 @@
 // The Istio WasmPlugin (extensions.istio.io/v1alpha1) carrying a compiled configuration as pluginConfig.
 import { stringify } from 'yaml';
-import type { FilterConfig } from '../compiler/filter-config.js';
-import type { FailStrategy, TargetRef } from '../settings.js';
+import type { FilterConfig } from '../../contracts/filter-config.js';
+import { VERSION_ANNOTATION, WASMPLUGIN_API_VERSION, type FailStrategy, type WasmPlugin } from '../../contracts/wasmplugin.js';
+import type { TargetRef } from '../settings.js';
+
+export { VERSION_ANNOTATION, type WasmPlugin };
 
 export interface WasmPluginOptions {
   name: string;
@@ -17,18 +20,10 @@ export interface WasmPluginOptions {
 /** What every target's WasmPlugin shares: the filter image and how Envoy treats its failures. */
 export type PluginImage = Pick<WasmPluginOptions, 'pluginName' | 'url' | 'sha256' | 'failStrategy'>;
 
-export interface WasmPlugin {
-  apiVersion: 'extensions.istio.io/v1alpha1';
-  kind: 'WasmPlugin';
-  metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
-  spec: Record<string, unknown> & { pluginConfig: FilterConfig };
-}
-
-export const VERSION_ANNOTATION = 'tollgate.dev/config-version';
 
 export function renderWasmPlugin(config: FilterConfig, version: string, o: WasmPluginOptions): WasmPlugin {
   return {
-    apiVersion: 'extensions.istio.io/v1alpha1',
+    apiVersion: WASMPLUGIN_API_VERSION,
     kind: 'WasmPlugin',
     metadata: {
       name: o.name,

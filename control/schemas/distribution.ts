@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { ACK_SCHEMA } from '../../contracts/distribution.js';
 import { NullableTimestamp, Strict, Timestamp } from './common.js';
 
 export const WasmPluginQuery = Type.Object({
@@ -7,13 +8,8 @@ export const WasmPluginQuery = Type.Object({
 }, Strict);
 export const WasmPluginReply = Type.Object({ version: Type.String(), wasmPlugin: Type.Unknown({ description: 'the rendered WasmPlugin object' }) });
 
-export const AckBody = Type.Object({
-  proxy: Type.String({ minLength: 1, maxLength: 128 }),
-  version: Type.String({ minLength: 1, maxLength: 128 }),
-  status: Type.Union([Type.Literal('applied'), Type.Literal('rejected')]),
-  message: Type.Optional(Type.String({ maxLength: 2048 })),
-  upstreamHealthy: Type.Optional(Type.Boolean()),
-}, Strict);
+/** The contract's own schema (contracts/distribution.ts): the route validates with it and casts the body. */
+export const AckBody = ACK_SCHEMA;
 
 /** The default target's configuration, every (sink, target) status, and the acks of every target. */
 export const DistributionView = Type.Object({

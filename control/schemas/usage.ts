@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { OUTCOME_EDGES, OUTCOMES, type OutcomeRestField } from '../../contracts/usage-report.js';
 import { Id, Strict, Timestamp } from './common.js';
 import reportSchema from '../../schemas/usage-report.v1.schema.json' with { type: 'json' };
 import replySchema from '../../schemas/usage-reply.v2.schema.json' with { type: 'json' };
@@ -12,9 +13,8 @@ function contractSchema(schema: Record<string, unknown>): Record<string, unknown
 export const UsageReportBody = contractSchema(reportSchema as Record<string, unknown>);
 export const UsageReply = contractSchema(replySchema as Record<string, unknown>);
 
-const Counts = {
-  allowed: Type.Integer(), rejectedQuota: Type.Integer(), rejectedAuth: Type.Integer(), rejectedForbidden: Type.Integer(),
-};
+/** One integer per outcome, named as REST names outcomes (contracts/usage-report.ts). */
+const Counts = Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, Type.Integer()])) as Record<OutcomeRestField, ReturnType<typeof Type.Integer>>;
 export const UsageQuery = Type.Object({
   keyId: Type.Optional(Id),
   consumerId: Type.Optional(Id),

@@ -1,11 +1,12 @@
 // Records the store holds. Times are unix seconds inside the service; REST turns them into ISO-8601 strings.
-export type Per = 'second' | 'minute' | 'hour' | 'day' | 'month';
-/** Window sizes whose counts are shared across the fleet (one flush interval is far below them). */
-export type FleetPer = Exclude<Per, 'second'>;
-export type Outcome = 'allowed' | 'rejected_quota' | 'rejected_auth' | 'rejected_forbidden';
+// The public formats' vocabulary (periods, outcomes, status classes, report shapes) is the contracts' (contracts/).
+import type { FleetPer, Limit, PathForm, Per } from '../../contracts/filter-config.js';
+import type { FleetWindow, Outcome, OutcomeRestField, StatusClass, StatusCounts, UsageEntry, UsageReport } from '../../contracts/usage-report.js';
+
+export { STATUS_CLASSES } from '../../contracts/usage-report.js';
+export type { FleetPer, FleetWindow, Limit, Outcome, PathForm, Per, StatusClass, StatusCounts, UsageEntry, UsageReport };
 
 export interface Api { id: string; name: string; pathPrefix: string; hosts: string[]; methods: string[]; createdAt: number; updatedAt: number }
-export interface Limit { requests: number; per: Per }
 export interface Plan { id: string; name: string; limits: Limit[]; apiIds: string[]; createdAt: number; updatedAt: number }
 export interface Consumer { id: string; name: string; createdAt: number; updatedAt: number }
 export interface ApiKey {
@@ -27,25 +28,9 @@ export interface PageRequest { limit: number; after: string | undefined }
 
 export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; keys: CompilableKey[]; targets: TargetWithCredentials[] }
 
-export interface UsageEntry {
-  minute: number;
-  keyId: string;
-  apiId: string;
-  outcome: Outcome;
-  count: number;
-  status?: Partial<StatusCounts>;
-}
-export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-export type StatusClass = (typeof STATUS_CLASSES)[number];
-export type StatusCounts = Record<StatusClass, number>;
-/** `sync`: also answer with every subscription's fleet windows in the reporter's scope (a proxy that just started). */
-export interface UsageReport { version: 1; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number; sync?: boolean }
-/** `subscription` is `<planId>/<consumerId>`: quota belongs to the subscription, across all of its keys. */
-export interface FleetWindow { subscription: string; per: FleetPer; windowStart: number; others: number }
 /** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
 export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }
 
-export type PathForm = 'asterisk' | 'authority';
 /**
  * Where one compiled configuration goes (one WasmPlugin) and what it covers. `apiIds` empty = every API. The
  * reporter credential is scoped to the target: it reports only for the APIs and subscriptions the target was given.
@@ -73,7 +58,8 @@ export interface ReporterScope { targetId: string; apiIds: ReadonlySet<string> |
 
 export type Granularity = 'minute' | 'hour' | 'day';
 export interface UsageQuery { keyId?: string; consumerId?: string; apiId?: string; from: number; to: number; granularity: Granularity }
-export interface UsageCounts { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number }
+/** Requests per outcome, by the outcomes' REST field names (contracts/usage-report.ts OUTCOME_EDGES). */
+export type UsageCounts = Record<OutcomeRestField, number>;
 /** `upstreamStatus`: response status classes of the allowed requests. */
 export interface UsageSeriesPoint extends UsageCounts { start: number; upstreamStatus: StatusCounts }
 export interface UsageSummary { totals: UsageCounts; upstreamStatus: StatusCounts; series: UsageSeriesPoint[] }

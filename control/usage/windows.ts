@@ -1,5 +1,5 @@
 // Fixed windows aligned to UTC calendar boundaries, the same ones the filter enforces (docs/filter-config.md).
-import type { FleetPer, Per } from '../store/types.js';
+import { FLEET_PERIODS, type FleetPer, type Per } from '../../contracts/filter-config.js';
 
 const SECONDS: Record<Exclude<Per, 'month'>, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
 
@@ -14,7 +14,7 @@ export function windowStart(per: Per, t: number): number {
 }
 
 /** Window sizes whose counts are shared across the fleet: one flush interval is far below them. */
-export const FLEET_PERS: readonly FleetPer[] = ['minute', 'hour', 'day', 'month'];
+export const FLEET_PERS: readonly FleetPer[] = FLEET_PERIODS;
 export type { FleetPer };
 
 export function isFleetPer(per: Per): per is FleetPer {

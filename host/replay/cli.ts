@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigRejectedError, type DownstreamRequest, type UpstreamRequest } from '../contract.js';
 import { createHost } from '../runtime/plugin-host.js';
 import { readReplayConfig } from './config.js';
+import { WasmPluginError } from '../../contracts/wasmplugin.js';
 
 const USAGE = `usage: tollgate replay --wasm FILE --config FILE [options] requests.jsonl
 
@@ -80,6 +81,7 @@ function readConfig(text: string): ReturnType<typeof readReplayConfig> {
   try {
     return readReplayConfig(text);
   } catch (err) {
+    if (err instanceof WasmPluginError) throw new UsageError(`--config: ${err.message}`);
     throw new UsageError(`--config is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`);
   }
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { compile } from '../../control/compiler/compile.js';
-import { canonicalJson } from '../../control/compiler/canonical-json.js';
+import { canonicalJson } from '../../contracts/canonical-json.js';
 import { digestOf, newApiKey, newId } from '../../control/key-material.js';
 import type { Api, CatalogSnapshot, CompilableKey, Plan } from '../../control/store/types.js';
 import { seed, testApp } from './helpers.js';

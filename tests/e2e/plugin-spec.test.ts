@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalJson } from '../../mesh/canonical-json.js';
-import { planChange, planFromWasmPlugin, pluginSpecFromPlan, WasmPluginError } from '../../mesh/plugin-spec.js';
+import { canonicalJson } from '../../contracts/canonical-json.js';
+import { planChange, readWasmPlugin, pluginSpecFromPlan, WasmPluginError } from '../../mesh/plugin-spec.js';
 
 const SHA = 'a'.repeat(64);
 const wasmPlugin = (spec: Record<string, unknown> = {}) => ({
@@ -27,9 +27,9 @@ describe('canonicalJson (what Istio makes of pluginConfig)', () => {
   });
 });
 
-describe('planFromWasmPlugin', () => {
+describe('readWasmPlugin', () => {
   it('maps pluginName → root id, namespace.name → plugin name, pluginConfig → sorted compact JSON', () => {
-    const plan = planFromWasmPlugin(wasmPlugin({ failStrategy: 'FAIL_OPEN' }));
+    const plan = readWasmPlugin(wasmPlugin({ failStrategy: 'FAIL_OPEN' }));
     assert.equal(plan.rootId, 'tollgate');
     assert.equal(plan.name, 'shop.tollgate');
     assert.equal(plan.vmId, 'tollgate');
@@ -38,18 +38,18 @@ describe('planFromWasmPlugin', () => {
     assert.equal(plan.sha256, SHA);
   });
   it('names the VM after the plugin name, or the plugin when there is none', () => {
-    assert.equal(planFromWasmPlugin(wasmPlugin({ pluginName: undefined })).vmId, 'shop.tollgate');
-    assert.equal(planFromWasmPlugin(wasmPlugin({ pluginName: undefined })).rootId, '');
+    assert.equal(readWasmPlugin(wasmPlugin({ pluginName: undefined })).vmId, 'shop.tollgate');
+    assert.equal(readWasmPlugin(wasmPlugin({ pluginName: undefined })).rootId, '');
   });
   it('defaults failStrategy to FAIL_CLOSE like Istio', () => {
-    assert.equal(planFromWasmPlugin(wasmPlugin()).failStrategy, 'FAIL_CLOSE');
+    assert.equal(readWasmPlugin(wasmPlugin()).failStrategy, 'FAIL_CLOSE');
   });
   it('passes inline vmConfig.env and skips HOST-valued entries', () => {
-    const plan = planFromWasmPlugin(wasmPlugin({ vmConfig: { env: [{ name: 'A', value: '1' }, { name: 'B', valueFrom: 'HOST' }] } }));
+    const plan = readWasmPlugin(wasmPlugin({ vmConfig: { env: [{ name: 'A', value: '1' }, { name: 'B', valueFrom: 'HOST' }] } }));
     assert.deepEqual(plan.env, { A: '1' });
   });
   it('builds the host PluginSpec with the fetched bytes', () => {
-    const plan = planFromWasmPlugin(wasmPlugin());
+    const plan = readWasmPlugin(wasmPlugin());
     const wasm = new Uint8Array([0, 97, 115, 109]);
     const spec = pluginSpecFromPlan(plan, wasm);
     assert.equal(spec.wasm, wasm);
@@ -65,21 +65,21 @@ describe('planFromWasmPlugin', () => {
     ['an unknown failStrategy', wasmPlugin({ failStrategy: 'FAIL_SOMETIMES' })],
     ['a NETWORK plugin', wasmPlugin({ type: 'NETWORK' })],
   ] as const) {
-    it(`rejects ${what}`, () => assert.throws(() => planFromWasmPlugin(object), WasmPluginError));
+    it(`rejects ${what}`, () => assert.throws(() => readWasmPlugin(object), WasmPluginError));
   }
 });
 
 describe('planChange', () => {
-  const base = planFromWasmPlugin(wasmPlugin());
+  const base = readWasmPlugin(wasmPlugin());
   it('loads first', () => assert.equal(planChange(undefined, base), 'load'));
   it('reconfigures when only pluginConfig changed', () => {
-    assert.equal(planChange(base, planFromWasmPlugin(wasmPlugin({ pluginConfig: { version: 1, apis: [], plans: [], keys: [], denyUnmatched: true } }))), 'reconfigure');
+    assert.equal(planChange(base, readWasmPlugin(wasmPlugin({ pluginConfig: { version: 1, apis: [], plans: [], keys: [], denyUnmatched: true } }))), 'reconfigure');
   });
   it('does nothing for the same bytes even when the object key order differs', () => {
-    assert.equal(planChange(base, planFromWasmPlugin(wasmPlugin({ pluginConfig: { keys: [], plans: [], apis: [], version: 1 } }))), 'unchanged');
+    assert.equal(planChange(base, readWasmPlugin(wasmPlugin({ pluginConfig: { keys: [], plans: [], apis: [], version: 1 } }))), 'unchanged');
   });
   it('asks for a replacement when the module or root id changes', () => {
-    assert.equal(planChange(base, planFromWasmPlugin(wasmPlugin({ sha256: 'b'.repeat(64) }))), 'replace');
-    assert.equal(planChange(base, planFromWasmPlugin(wasmPlugin({ pluginName: 'other' }))), 'replace');
+    assert.equal(planChange(base, readWasmPlugin(wasmPlugin({ sha256: 'b'.repeat(64) }))), 'replace');
+    assert.equal(planChange(base, readWasmPlugin(wasmPlugin({ pluginName: 'other' }))), 'replace');
   });
 });

@@ -1,19 +1,15 @@
 // The local mesh's channel: each target's current WasmPlugin held in memory, long-polled by its proxies
 // (GET /v1/distribution/wasmplugin?known=&waitSeconds=, with the target's reporter credential), which acknowledge
 // what they applied (POST /v1/distribution/acks).
+import type { DistributedPlugin, DistributionAck } from '../../../contracts/distribution.js';
 import type { WasmPlugin } from '../wasmplugin.js';
 import type { DistributionTarget } from './target.js';
 
-export interface Ack {
-  proxy: string;
-  version: string;
-  status: 'applied' | 'rejected';
-  message?: string;
-  upstreamHealthy?: boolean;
+export interface Ack extends DistributionAck {
   receivedAt: number;
 }
 
-export interface Published { version: string; wasmPlugin: WasmPlugin }
+export interface Published extends DistributedPlugin { wasmPlugin: WasmPlugin }
 
 /**
  * Acks kept per target: one per proxy name, the oldest forgotten past this, so a reporter credential cannot grow the

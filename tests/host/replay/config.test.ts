@@ -1,10 +1,11 @@
 // Replay --config parsing: pluginConfig JSON or an Istio WasmPlugin, printed the way Istio hands it to Envoy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readReplayConfig, structJson } from '../../../host/replay/config.js';
+import { readReplayConfig } from '../../../host/replay/config.js';
+import { canonicalJson } from '../../../contracts/canonical-json.js';
 
-test('structJson: compact, keys sorted at every level, arrays kept in order', () => {
-  assert.equal(structJson({ b: 1, a: [{ z: true, y: null }, 'x'], c: { e: 1.5, d: 'q' } }), '{"a":[{"y":null,"z":true},"x"],"b":1,"c":{"d":"q","e":1.5}}');
+test('canonicalJson (the one printer replay uses): compact, keys sorted at every level, arrays kept in order', () => {
+  assert.equal(canonicalJson({ b: 1, a: [{ z: true, y: null }, 'x'], c: { e: 1.5, d: 'q' } }), '{"a":[{"y":null,"z":true},"x"],"b":1,"c":{"d":"q","e":1.5}}');
 });
 
 test('a WasmPlugin YAML yields spec.pluginConfig, pluginName as root id and the fail strategy', () => {
@@ -17,4 +18,8 @@ test('a plain JSON file is the pluginConfig itself; FAIL_CLOSE is the WasmPlugin
   assert.deepEqual(readReplayConfig('{"version": 1, "apis": []}'), { pluginConfig: '{"apis":[],"version":1}' });
   assert.equal(readReplayConfig('kind: WasmPlugin\nspec: {}\n').failStrategy, 'FAIL_CLOSE');
   assert.equal(readReplayConfig('kind: WasmPlugin\nspec: {}\n').pluginConfig, '{}');
+});
+
+test('reads a WasmPlugin as the sidecar does: an unknown failStrategy is refused, not taken for FAIL_CLOSE', () => {
+  assert.throws(() => readReplayConfig('kind: WasmPlugin\nspec:\n  failStrategy: FAIL_SOMETIMES\n'), /failStrategy FAIL_SOMETIMES is not one of FAIL_CLOSE, FAIL_OPEN, FAIL_RELOAD/);
 });

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { NoContent, Problem, ProblemResponses } from '../../../schemas/common.js';
 import { AckBody, DistributionView, WasmPluginQuery, WasmPluginReply } from '../../../schemas/distribution.js';
 import { ProblemError } from '../../../errors.js';
+import type { DistributionAck } from '../../../../contracts/distribution.js';
 
 
 const isoMs = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -50,9 +51,10 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
     schema: { tags, security: [{ report: [] }], body: AckBody, response: { 204: NoContent, 400: Problem, 401: Problem, 503: Problem } },
   }, async (req, reply) => {
     if (app.local === undefined) throw new ProblemError(503, 'Local distribution disabled', "TOLLGATE_DISTRIBUTION does not include 'local'");
-    app.local.recordAck(req.reporterTarget!.id, { ...req.body, receivedAt: Date.now() });
-    app.metrics.acks.inc({ status: req.body.status });
-    req.log.info({ target: req.reporterTarget!.id, proxy: req.body.proxy, version: req.body.version, status: req.body.status, upstreamHealthy: req.body.upstreamHealthy }, 'distribution ack');
+    const ack = req.body as DistributionAck;
+    app.local.recordAck(req.reporterTarget!.id, { ...ack, receivedAt: Date.now() });
+    app.metrics.acks.inc({ status: ack.status });
+    req.log.info({ target: req.reporterTarget!.id, proxy: ack.proxy, version: ack.version, status: ack.status, upstreamHealthy: ack.upstreamHealthy }, 'distribution ack');
     return reply.code(204).send(null);
   });
 }

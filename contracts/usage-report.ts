@@ -1,0 +1,58 @@
+// Public format: the usage report (version 1) the filter sends and the reply (version 2) it gets. The contract is
+// docs/usage-report.md and schemas/usage-report.v1.schema.json, schemas/usage-reply.v2.schema.json; the filter's
+// writer and reply parser (assembly/usage/) mirror it, and tests/contracts/agreement.test.ts proves the two agree.
+import { canonicalJson } from './canonical-json.js';
+import type { FleetPer } from './filter-config.js';
+
+export const USAGE_REPORT_VERSION = 1;
+export const USAGE_REPLY_VERSION = 2;
+export const USAGE_REPORT_SCHEMA = 'schemas/usage-report.v1.schema.json';
+export const USAGE_REPLY_SCHEMA = 'schemas/usage-reply.v2.schema.json';
+/** Where the filter posts reports on the control service. */
+export const USAGE_REPORT_PATH = '/v1/usage/reports';
+
+/** What became of a request: the one vocabulary, from the filter's counters to the store. */
+export const OUTCOMES = ['allowed', 'rejected_quota', 'rejected_auth', 'rejected_forbidden'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/**
+ * The same outcomes at the two edges whose conventions differ: REST fields are camelCase like the rest of the REST
+ * API, and the filter's Envoy stats (`wasmcustom.<name>`) carry the product prefix. Mapped here and nowhere else.
+ */
+export const OUTCOME_EDGES = {
+  allowed: { rest: 'allowed', filterMetric: 'tollgate_allowed' },
+  rejected_quota: { rest: 'rejectedQuota', filterMetric: 'tollgate_denied_quota' },
+  rejected_auth: { rest: 'rejectedAuth', filterMetric: 'tollgate_denied_auth' },
+  rejected_forbidden: { rest: 'rejectedForbidden', filterMetric: 'tollgate_denied_forbidden' },
+} as const satisfies Record<Outcome, { rest: string; filterMetric: string }>;
+export type OutcomeRestField = (typeof OUTCOME_EDGES)[Outcome]['rest'];
+
+/** Upstream response status classes of allowed requests. */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+export type StatusCounts = Record<StatusClass, number>;
+
+export interface UsageEntry {
+  minute: number;
+  keyId: string;
+  apiId: string;
+  outcome: Outcome;
+  count: number;
+  status?: Partial<StatusCounts>;
+}
+
+/** `sync`: also answer with every subscription's fleet windows in the reporter's scope (a proxy that just started). */
+export interface UsageReport {
+  version: typeof USAGE_REPORT_VERSION; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number; sync?: boolean;
+}
+
+/** `subscription` is `<planId>/<consumerId>`: quota belongs to the subscription, across all of its keys. */
+export interface FleetWindow { subscription: string; per: FleetPer; windowStart: number; others: number }
+
+export interface UsageReply {
+  version: typeof USAGE_REPLY_VERSION; batchId: string; duplicate: boolean; fleet: FleetWindow[]; refused?: number;
+}
+
+export function printUsageReport(report: UsageReport): string {
+  return canonicalJson(report);
+}
