@@ -4,6 +4,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { compile, type CompiledConfig } from '../compiler/compile.js';
 import type { ChangeFeed } from '../store/changes.js';
+import { AlwaysLeader, type Leadership } from '../replicas/leader.js';
 import type { Store } from '../store/repository.js';
 import type { CatalogSnapshot, TargetWithCredentials } from '../store/types.js';
 import { DEFAULT_TARGET_ID } from '../store/sqlite/targets.js';
@@ -27,6 +28,8 @@ export interface DistributorOptions {
   retryMs?: number;
   log: FastifyBaseLogger;
   onDistributed?: (version: string, target: string, ok: boolean) => void;
+  /** Whether this replica may publish to shared sinks (default: always, a single process). */
+  leadership?: Leadership;
 }
 
 /** Re-check at least this often even when the next expiry is far away (setTimeout's limit is ~24.8 days). */
@@ -56,8 +59,13 @@ export class Distributor {
 
   private readonly unsubscribe: () => void;
 
+  private readonly leadership: Leadership;
+
   constructor(private readonly o: DistributorOptions) {
     this.unsubscribe = o.changes?.subscribe(() => this.schedule()) ?? ((): void => {});
+    this.leadership = o.leadership ?? new AlwaysLeader();
+    // A replica that becomes the leader publishes at once: the shared sinks may hold what the old leader last wrote.
+    this.leadership.onChange((leader) => { if (leader && !this.closed) void this.distributeNow(); });
   }
 
   /** The default target's configuration. */
@@ -159,14 +167,16 @@ export class Distributor {
     this.latest = next;
     this.scheduleExpiryPrune([...next.values()].flatMap((c) => c.compiled.config.keys));
     const jobs: Promise<void>[] = [];
+    // Shared sinks only from the leading replica; each replica keeps its own (local) sinks current.
+    const sinks = this.o.targets.filter((t) => !t.shared || this.leadership.isLeader);
     for (const cur of next.values()) {
       const name = `${cur.wasmPlugin.metadata.namespace}/${cur.wasmPlugin.metadata.name}`;
-      for (const t of this.o.targets) jobs.push(this.publishOne(t, cur, name, previous.get(cur.targetId)));
+      for (const t of sinks) jobs.push(this.publishOne(t, cur, name, previous.get(cur.targetId)));
     }
     // Targets deleted since the last run: their WasmPlugins are withdrawn from every sink.
     for (const gone of previous.values()) {
       if (next.has(gone.targetId)) continue;
-      for (const t of this.o.targets) jobs.push(this.retractOne(t, gone));
+      for (const t of sinks) jobs.push(this.retractOne(t, gone));
     }
     await Promise.all(jobs);
   }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { Distributor } from '../../control/distribution/distributor.js';
 import type { DistributionTarget } from '../../control/distribution/targets/target.js';
+import type { Leadership } from '../../control/replicas/leader.js';
 import type { Store } from '../../control/store/repository.js';
 import type { CatalogSnapshot, TargetWithCredentials } from '../../control/store/types.js';
 
@@ -21,6 +22,7 @@ function fakeStore(): { store: Store; snapshots: number; state: CatalogSnapshot 
 
 class RecordingTarget implements DistributionTarget {
   readonly describe = 'recording';
+  readonly shared = true;
   versions: string[] = [];
   failuresLeft = 0;
   async publish(_plugin: unknown, version: string): Promise<void> {
@@ -131,5 +133,44 @@ describe('shutdown with a pending redistribution', () => {
     rmSync(out, { recursive: true, force: true });
     assert.match(yaml, /pathPrefix: \/late/);
     assert.equal(t.logs.join('').includes('"level":50'), false, 'no error logged on close');
+  });
+});
+
+/** Leadership the test moves by hand. */
+class ManualLeader implements Leadership {
+  isLeader = false;
+  private readonly listeners: ((leader: boolean) => void)[] = [];
+  onChange(l: (leader: boolean) => void): void { this.listeners.push(l); }
+  set(leader: boolean): void {
+    this.isLeader = leader;
+    for (const l of this.listeners) l(leader);
+  }
+  async close(): Promise<void> {}
+}
+
+describe('Distributor across replicas', () => {
+  it('a follower keeps its own sink current but leaves shared sinks to the leader, and publishes them at once when it leads', async () => {
+    const box = fakeStore();
+    const shared = new RecordingTarget();
+    const own = Object.assign(new RecordingTarget(), { shared: false, describe: 'own' });
+    const leadership = new ManualLeader();
+    const d = new Distributor({
+      store: box.store, targets: [shared, own], debounceMs: 10, log: Fastify({ logger: { level: 'silent' } }).log, leadership,
+      plugin: { pluginName: 't', url: 'file:///x.wasm', sha256: undefined, failStrategy: 'FAIL_CLOSE' },
+      usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000 },
+    });
+    await d.distributeNow();
+    assert.equal(own.versions.length, 1, 'the replica\'s own sink is published');
+    assert.equal(shared.versions.length, 0, 'a follower does not touch the shared sink');
+    leadership.set(true);
+    for (let i = 0; i < 50 && shared.versions.length === 0; i++) await sleep(10);
+    assert.equal(shared.versions.length, 1, 'published on becoming the leader, without waiting for a change');
+    leadership.set(false);
+    box.state = { ...box.state, apis: [api('api_b')] };
+    d.schedule();
+    await d.flush();
+    assert.equal(shared.versions.length, 1, 'no longer the leader: the shared sink is left alone');
+    assert.equal(own.versions.length, 2);
+    await d.close();
   });
 });

@@ -19,6 +19,7 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
 
 export class DirTarget implements DistributionTarget {
   readonly describe: string;
+  readonly shared = true;
 
   constructor(private readonly dir: string) {
     this.describe = `dir:${dir}`;

@@ -17,6 +17,7 @@ export function loadKubeConfig(kubeconfigPath: string | undefined): KubeConfig {
 
 export class KubernetesTarget implements DistributionTarget {
   readonly describe = 'kubernetes';
+  readonly shared = true;
   private readonly api: KubernetesObjectApi;
 
   constructor(kc: KubeConfig) {

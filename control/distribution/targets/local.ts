@@ -19,6 +19,7 @@ export const MAX_ACKS_PER_TARGET = 1000;
 
 export class LocalTarget implements DistributionTarget {
   readonly describe = 'local';
+  readonly shared = false;
   private readonly current = new Map<string, Published>();
   private waiters = new Set<() => void>();
   private readonly acks = new Map<string, Map<string, Ack>>();

@@ -6,6 +6,11 @@ import type { WasmPlugin } from '../wasmplugin.js';
  */
 export interface DistributionTarget {
   readonly describe: string;
+  /**
+   * True for sinks every replica shares (the Kubernetes API, a GitOps directory): only the leading replica publishes
+   * there. False for a replica's own sink (local long polls), which every replica keeps current.
+   */
+  readonly shared: boolean;
   publish(plugin: WasmPlugin, version: string, targetId: string): Promise<void>;
   retract?(plugin: WasmPlugin, targetId: string): Promise<void>;
 }
