@@ -2,6 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ConflictError, InvalidFieldError, NotFoundError, ProblemError } from '../../errors.js';
+import { isStoreUnavailable } from '../../store/unavailable.js';
 
 export interface ProblemBody {
   type: string;
@@ -48,6 +49,7 @@ function toProblem(err: FastifyError | Error): Omit<ProblemBody, 'type' | 'title
       })),
     };
   }
+  if (isStoreUnavailable(err)) return { status: 503, detail: 'the database is unreachable; try again shortly' };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, detail: fe.message };
   }
@@ -57,7 +59,10 @@ function toProblem(err: FastifyError | Error): Omit<ProblemBody, 'type' | 'title
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const problem = toProblem(err);
-    if (problem.status >= 500) request.log.error({ err }, 'request failed');
+    if (problem.status === 503) {
+      request.log.warn({ err: err.message }, 'database unreachable');
+      void reply.header('retry-after', '1');
+    } else if (problem.status >= 500) request.log.error({ err }, 'request failed');
     return sendProblem(reply, { ...problem, instance: request.url.split('?')[0] });
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, { status: 404, detail: `no route ${request.method} ${request.url.split('?')[0]}` }));
