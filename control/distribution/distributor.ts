@@ -68,6 +68,11 @@ export class Distributor {
     this.leadership.onChange((leader) => { if (leader && !this.closed) void this.distributeNow(); });
   }
 
+  /** Whether this replica publishes to shared sinks now. */
+  get isLeader(): boolean {
+    return this.leadership.isLeader;
+  }
+
   /** The default target's configuration. */
   get current(): CurrentConfig | undefined {
     return this.latest.get(DEFAULT_TARGET_ID);

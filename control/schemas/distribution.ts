@@ -13,6 +13,7 @@ export const AckBody = ACK_SCHEMA;
 
 /** The default target's configuration, every (sink, target) status, and the acks of every target. */
 export const DistributionView = Type.Object({
+  leader: Type.Boolean({ description: 'whether this replica is the one publishing to shared sinks (kubernetes, dir)' }),
   version: Type.Union([Type.String(), Type.Null()]),
   compiledAt: NullableTimestamp,
   configBytes: Type.Integer(),

@@ -16,6 +16,7 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
   app.get('', { schema: { tags, response: { 200: DistributionView, ...ProblemResponses } } }, async () => {
     const current = app.distributor.current;
     return {
+      leader: app.distributor.isLeader,
       version: current?.compiled.version ?? null,
       compiledAt: isoMs(current?.compiledAt ?? null),
       configBytes: current === undefined ? 0 : Buffer.byteLength(current.compiled.json),
