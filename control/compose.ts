@@ -10,7 +10,7 @@ import type { Tokens } from './plugins/app/decorations.js';
 import type { ControlSettings } from './settings.js';
 import { ChangeFeed } from './store/changes.js';
 import type { Store } from './store/repository.js';
-import { openSqliteStore } from './store/sqlite/index.js';
+import { openStore } from './store/open-store.js';
 import type { TargetWithCredentials } from './store/types.js';
 import { ensureDefaultTarget, resolveTokens } from './tokens.js';
 import { UsageService } from './usage/service.js';
@@ -38,11 +38,11 @@ export function sinksFor(settings: ControlSettings): { sinks: DistributionTarget
  */
 export async function composeCore(settings: ControlSettings, announce: ((adminToken: string) => void) | undefined): Promise<ControlCore> {
   const changes = new ChangeFeed();
-  const store = openSqliteStore({ path: settings.dbPath, changes });
+  const store = await openStore({ url: settings.dbPath, changes });
   try {
     const tokens = await resolveTokens(store.secrets, settings, announce);
     const defaultTarget = await ensureDefaultTarget(store, settings, tokens.adminDigests);
-    return { changes, store, tokens, defaultTarget, usage: new UsageService(store.usage) };
+    return { changes, store, tokens, defaultTarget, usage: new UsageService(store.usage, { usageRetentionDays: settings.usageRetentionDays }) };
   } catch (err) {
     await store.close();
     throw err;

@@ -1,7 +1,10 @@
 // Every setting of the control service, read from one place (env vars, optionally overridden by CLI flags) and
 // validated at start-up so a typo fails fast with the variable's name instead of misbehaving later.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FAIL_STRATEGIES, type FailStrategy } from '../contracts/wasmplugin.js';
+import { isPostgresUrl, redactDbUrl } from './store/db-url.js';
+import { DEFAULT_USAGE_RETENTION_DAYS, MAX_USAGE_RETENTION_DAYS, MIN_USAGE_RETENTION_DAYS } from './usage/retention.js';
 
 export type { FailStrategy };
 export type DistributionTarget = { kind: 'dir'; path: string } | { kind: 'kubernetes' } | { kind: 'local' };
@@ -10,7 +13,15 @@ export interface TargetRef { group: string; kind: string; name: string }
 export interface ControlSettings {
   host: string;
   port: number;
+  /**
+   * The store: an absolute SQLite file path, or a PostgreSQL URL (postgres:// or postgresql://) kept as given. A URL
+   * may hold a password: print it only through redactDbUrl (store/db-url.ts).
+   */
   dbPath: string;
+  /** The file TOLLGATE_DB_FILE named (dbPath was read from it), else undefined. */
+  dbFile: string | undefined;
+  /** Minute-level usage older than this many days is dropped (hour and day rollups are kept). */
+  usageRetentionDays: number;
   /** Plaintext admin token from the environment; only its digest is stored. */
   adminToken: string | undefined;
   /** Plaintext report token; shipped to proxies inside the WasmPlugin anyway, so it is stored as is. */
@@ -39,7 +50,8 @@ export interface SettingSpec { env: string; flag: string; key: keyof ControlSett
 export const SETTING_SPECS: SettingSpec[] = [
   { env: 'TOLLGATE_CONTROL_HOST', flag: 'host', key: 'host', help: 'listen address (default 0.0.0.0)' },
   { env: 'TOLLGATE_CONTROL_PORT', flag: 'port', key: 'port', help: 'listen port (default 7070; 0 = any free port)' },
-  { env: 'TOLLGATE_DB', flag: 'db', key: 'dbPath', help: 'SQLite file (default ./.tollgate/tollgate.db)' },
+  { env: 'TOLLGATE_DB', flag: 'db', key: 'dbPath', help: 'SQLite file (default ./.tollgate/tollgate.db) or postgres://… URL' },
+  { env: 'TOLLGATE_DB_FILE', flag: 'db-file', key: 'dbFile', help: 'file holding the TOLLGATE_DB value (e.g. a mounted Secret with the URL); instead of TOLLGATE_DB' },
   { env: 'TOLLGATE_ADMIN_TOKEN', flag: 'admin-token', key: 'adminToken', help: 'admin bearer token(s), comma-separated (default: generated once, printed once)' },
   { env: 'TOLLGATE_REPORT_TOKEN', flag: 'report-token', key: 'reportToken', help: 'token proxies use for reports/distribution (default: generated, stored)' },
   { env: 'TOLLGATE_DISTRIBUTION', flag: 'distribution', key: 'distribution', help: 'comma list of dir:<path>, kubernetes, local (default none)' },
@@ -55,6 +67,7 @@ export const SETTING_SPECS: SettingSpec[] = [
   { env: 'TOLLGATE_USAGE_AUTHORITY', flag: 'usage-authority', key: 'usageAuthority', help: ':authority of usage reports' },
   { env: 'TOLLGATE_USAGE_INTERVAL_MS', flag: 'usage-interval-ms', key: 'usageIntervalMs', help: 'filter flush interval, 100…3600000 (default 10000)' },
   { env: 'TOLLGATE_USAGE_TIMEOUT_MS', flag: 'usage-timeout-ms', key: 'usageTimeoutMs', help: 'filter report timeout, 100…60000 (default 5000)' },
+  { env: 'TOLLGATE_USAGE_RETENTION_DAYS', flag: 'usage-retention-days', key: 'usageRetentionDays', help: `days minute-level usage is kept, ${MIN_USAGE_RETENTION_DAYS}…${MAX_USAGE_RETENTION_DAYS} (default ${DEFAULT_USAGE_RETENTION_DAYS})` },
   { env: 'TOLLGATE_LOG_LEVEL', flag: 'log-level', key: 'logLevel', help: 'pino level: fatal…trace, silent (default info)' },
   { env: 'TOLLGATE_DEBOUNCE_MS', flag: 'debounce-ms', key: 'debounceMs', help: 'wait after a change before redistributing (default 200)' },
   { env: 'KUBECONFIG', flag: 'kubeconfig', key: 'kubeconfig', help: 'kubeconfig for kubernetes mode (default: in-cluster, then ~/.kube/config)' },
@@ -69,6 +82,8 @@ export function defaultSettings(cwd = process.cwd()): ControlSettings {
     host: '0.0.0.0',
     port: 7070,
     dbPath: resolve(cwd, '.tollgate/tollgate.db'),
+    dbFile: undefined,
+    usageRetentionDays: DEFAULT_USAGE_RETENTION_DAYS,
     adminToken: undefined,
     reportToken: undefined,
     distribution: [],
@@ -137,6 +152,30 @@ function parseTargetRefs(name: string, raw: string): TargetRef[] | undefined {
   return refs.length === 0 ? undefined : refs;
 }
 
+/** A PostgreSQL URL as given (never path-resolved, never printed unredacted), else a SQLite path made absolute. */
+function parseDb(name: string, raw: string): string {
+  if (!isPostgresUrl(raw)) return resolve(raw);
+  try {
+    new URL(raw);
+  } catch {
+    throw new SettingsError(`${name}: not a valid PostgreSQL URL: ${redactDbUrl(raw)}`);
+  }
+  return raw;
+}
+
+/** The value of TOLLGATE_DB kept in a file (a Kubernetes Secret volume keeps the password out of the pod spec). */
+function readDbFile(name: string, raw: string): { dbFile: string; dbPath: string } {
+  const dbFile = resolve(raw);
+  let text: string;
+  try {
+    text = readFileSync(dbFile, 'utf8').trim();
+  } catch (err) {
+    throw new SettingsError(`${name}: cannot read '${dbFile}' (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (text === '') throw new SettingsError(`${name}: '${dbFile}' is empty`);
+  return { dbFile, dbPath: parseDb(`${name} ('${dbFile}')`, text) };
+}
+
 function validToken(t: string): boolean {
   return t.length >= 16 && t.length <= 512 && !/\s/.test(t);
 }
@@ -150,7 +189,9 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
     case 'distribution': s.distribution = parseDistribution(name, raw); break;
     case 'selector': s.selector = parseSelector(name, raw); break;
     case 'targetRefs': s.targetRefs = parseTargetRefs(name, raw); break;
-    case 'dbPath': s.dbPath = resolve(raw); break;
+    case 'usageRetentionDays': s.usageRetentionDays = integer(name, raw, MIN_USAGE_RETENTION_DAYS, MAX_USAGE_RETENTION_DAYS); break;
+    case 'dbPath': s.dbPath = parseDb(name, raw); s.dbFile = undefined; break;
+    case 'dbFile': Object.assign(s, readDbFile(name, raw)); break;
     case 'failStrategy':
       if (!(FAIL_STRATEGIES as readonly string[]).includes(raw)) {
         throw new SettingsError(`${name}: expected ${FAIL_STRATEGIES.join(', ')}, got '${raw}'`);
@@ -186,15 +227,34 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
   }
 }
 
+/**
+ * TOLLGATE_DB and TOLLGATE_DB_FILE name the same thing: at most one of them per level; a flag wins over the
+ * environment.
+ */
+function applyDb(s: ControlSettings, env: NodeJS.ProcessEnv, flags: Record<string, string | undefined>): void {
+  const [db, file] = (['dbPath', 'dbFile'] as const).map((key) => SETTING_SPECS.find((spec) => spec.key === key)!);
+  const levels = [
+    { db: flags[db!.flag], file: flags[file!.flag], dbName: `--${db!.flag}`, fileName: `--${file!.flag}` },
+    { db: env[db!.env] || undefined, file: env[file!.env] || undefined, dbName: db!.env, fileName: file!.env },
+  ];
+  for (const l of levels) {
+    if (l.db !== undefined && l.file !== undefined) throw new SettingsError(`${l.dbName} and ${l.fileName}: set at most one`);
+    if (l.db !== undefined) return applyOne(s, db!, l.dbName, l.db);
+    if (l.file !== undefined) return applyOne(s, file!, l.fileName, l.file);
+  }
+}
+
 /** Settings from env vars, then flags (`--port 0` style values keyed by SettingSpec.flag) on top. */
 export function loadSettings(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}, cwd = process.cwd()): ControlSettings {
   const s = defaultSettings(cwd);
   for (const spec of SETTING_SPECS) {
+    if (spec.key === 'dbPath' || spec.key === 'dbFile') continue;
     const fromEnv = env[spec.env];
     if (fromEnv !== undefined && fromEnv !== '') applyOne(s, spec, spec.env, fromEnv);
     const fromFlag = flags[spec.flag];
     if (fromFlag !== undefined) applyOne(s, spec, `--${spec.flag}`, fromFlag);
   }
+  applyDb(s, env, flags);
   if (s.selector !== undefined && s.targetRefs !== undefined) {
     throw new SettingsError('TOLLGATE_SELECTOR and TOLLGATE_TARGET_REFS: set at most one (the WasmPlugin allows one)');
   }

@@ -115,6 +115,11 @@ export interface UsageRepository {
   pruneFleet(before: Record<FleetPer, number>): Promise<void>;
   query(q: UsageQuery): Promise<UsageQueryRow[]>;
   droppedTotal(): Promise<number>;
+  /**
+   * Retention: deletes minute usage that started before `before` (unix s). PostgreSQL drops whole daily partitions;
+   * SQLite, which has none, deletes the rows. The hour and day rollups are kept: they serve long ranges.
+   */
+  dropUsageBefore(before: number): Promise<void>;
 }
 
 export interface SecretRepository {

@@ -5,7 +5,7 @@ import type { Granularity, IngestResult, ReporterScope, UsageEntry, UsageQuery, 
 import { bucketsBy } from './aggregate.js';
 import { fleetAdds, fleetForKeys, fleetForSync, planInScope } from './fleet.js';
 import { minuteAccepted } from './report-rules.js';
-import { FleetRetention } from './retention.js';
+import { FleetRetention, UsageRetention } from './retention.js';
 import { summarize } from './summary.js';
 import { windowStart } from './windows.js';
 
@@ -13,9 +13,11 @@ const SIZES: readonly Granularity[] = ['minute', 'hour', 'day'];
 
 export class UsageService {
   private readonly retention: FleetRetention;
+  private readonly usageRetention: UsageRetention;
 
-  constructor(private readonly repo: UsageRepository) {
+  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number } = {}) {
     this.retention = new FleetRetention(repo);
+    this.usageRetention = new UsageRetention(repo, options.usageRetentionDays);
   }
 
   /**
@@ -39,7 +41,10 @@ export class UsageService {
       rows: Object.fromEntries(SIZES.map((size) => [size, rowsOf(entries, size, facts)])) as Record<Granularity, UsageRow[]>,
       fleet: fleetAdds(entries, facts, reporter),
     });
-    if (fresh) await this.retention.maybePrune(now);
+    if (fresh) {
+      await this.retention.maybePrune(now);
+      await this.usageRetention.maybeDrop(now);
+    }
     const fleet = report.sync === true ? await fleetForSync(this.repo, scope, reporter, now) : await fleetForKeys(this.repo, facts.values(), reporter, now);
     return { duplicate: !fresh, fleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0 };
   }

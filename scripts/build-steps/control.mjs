@@ -11,8 +11,9 @@ export async function build() {
     platform: 'node',
     target: 'node20',
     format: 'esm',
-    // Native addon: installed beside the bundle in the container (see control/Dockerfile).
-    external: ['better-sqlite3'],
+    // Native addon: installed beside the bundle in the container (see control/Dockerfile). pg-native: pg's optional
+    // libpq binding, required only if `pg.native` is used (we do not); left out, not resolved.
+    external: ['better-sqlite3', 'pg-native'],
     banner: { js: "import { createRequire as __tollgateCreateRequire } from 'node:module'; const require = __tollgateCreateRequire(import.meta.url);" },
     logLevel: 'warning',
   });

@@ -134,4 +134,10 @@ export class SqliteUsage implements UsageRepository {
   async droppedTotal(): Promise<number> {
     return (this.db.prepare('SELECT COALESCE(SUM(dropped), 0) AS n FROM usage_batches').get() as { n: number }).n;
   }
+
+  /** Retention without partitions: a DELETE over the primary key's leading column (start). */
+  async dropUsageBefore(before: number): Promise<void> {
+    this.db.prepare('DELETE FROM usage_minute WHERE start < ?').run(before);
+    await this.durable();
+  }
 }

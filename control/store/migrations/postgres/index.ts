@@ -1,0 +1,8 @@
+// PostgreSQL's schema migrations: the same versions as SQLite's (../index.ts), each version the same schema step in
+// PostgreSQL's SQL. Applied by store/postgres/migrate.ts under an advisory lock, recorded in schema_migrations.
+import type { Migration } from '../index.js';
+import { initial } from './001-initial.js';
+import { statusClasses } from './002-status-classes.js';
+import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
+
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions];

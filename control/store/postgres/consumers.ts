@@ -1,0 +1,47 @@
+// Consumers in PostgreSQL.
+import type pg from 'pg';
+import { NotFoundError } from '../../errors.js';
+import { newId } from '../../key-material.js';
+import type { ConsumerRepository } from '../repository.js';
+import type { Consumer, Page, PageRequest } from '../types.js';
+import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+
+interface ConsumerRow { id: string; name: string; created_at: number; updated_at: number }
+const toConsumer = (r: ConsumerRow): Consumer => ({ id: r.id, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at });
+
+export class PostgresConsumers implements ConsumerRepository {
+  constructor(private readonly pool: pg.Pool, private readonly now: Clock, private readonly changed: OnChange) {}
+
+  async create(name: string): Promise<Consumer> {
+    const id = newId('con');
+    const t = this.now();
+    const r = await uniqueName('consumer', name, () => this.pool.query<ConsumerRow>(
+      'INSERT INTO consumers (id, name, created_at, updated_at) VALUES ($1, $2, $3, $4) RETURNING *', [id, name, t, t]));
+    return toConsumer(r.rows[0]!);
+  }
+
+  async get(id: string): Promise<Consumer> {
+    const r = await this.pool.query<ConsumerRow>('SELECT * FROM consumers WHERE id = $1', [id]);
+    if (r.rows.length === 0) throw new NotFoundError('consumer', id);
+    return toConsumer(r.rows[0]!);
+  }
+
+  async list(p: PageRequest): Promise<Page<Consumer>> {
+    const r = await this.pool.query<ConsumerRow>('SELECT * FROM consumers WHERE id > $1 ORDER BY id LIMIT $2', [p.after ?? '', p.limit + 1]);
+    return page(r.rows.map(toConsumer), p.limit);
+  }
+
+  async rename(id: string, name: string): Promise<Consumer> {
+    const r = await uniqueName('consumer', name, () => this.pool.query<ConsumerRow>(
+      'UPDATE consumers SET name = $1, updated_at = $2 WHERE id = $3 RETURNING *', [name, this.now(), id]));
+    if (r.rows.length === 0) throw new NotFoundError('consumer', id);
+    return toConsumer(r.rows[0]!);
+  }
+
+  async delete(id: string): Promise<void> {
+    // Its keys go with it (ON DELETE CASCADE), in the same statement.
+    const r = await this.pool.query('DELETE FROM consumers WHERE id = $1', [id]);
+    if (r.rowCount === 0) throw new NotFoundError('consumer', id);
+    this.changed();
+  }
+}

@@ -1,0 +1,89 @@
+// API keys (digests only) in PostgreSQL.
+import type pg from 'pg';
+import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
+import { newId } from '../../key-material.js';
+import type { KeyRepository, NewKeyRecord } from '../repository.js';
+import type { ApiKey, Page, PageRequest } from '../types.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
+import { page, type Clock, type OnChange } from './shared.js';
+
+export interface KeyRow {
+  id: string; consumer_id: string; plan_id: string; digest: string; prefix: string; created_at: number;
+  expires_at: number | null; revoked_at: number | null; replaced_by: string | null;
+}
+const toKey = (r: KeyRow): ApiKey => ({
+  id: r.id, consumerId: r.consumer_id, planId: r.plan_id, prefix: r.prefix, createdAt: r.created_at,
+  expiresAt: r.expires_at, revokedAt: r.revoked_at, replacedBy: r.replaced_by,
+});
+
+async function keyRow(q: Queryable, id: string, lock = false): Promise<ApiKey> {
+  const r = await q.query<KeyRow>(`SELECT * FROM api_keys WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  if (r.rows.length === 0) throw new NotFoundError('key', id);
+  return toKey(r.rows[0]!);
+}
+
+const unknownPlan = (planId: string): ProblemError => new ProblemError(422, 'Unknown reference', `planId: plan '${planId}' does not exist`);
+
+export class PostgresKeys implements KeyRepository {
+  constructor(private readonly pool: pg.Pool, private readonly now: Clock, private readonly changed: OnChange) {}
+
+  private async insert(c: Queryable, id: string, r: NewKeyRecord): Promise<ApiKey> {
+    if ((await c.query('SELECT 1 FROM consumers WHERE id = $1', [r.consumerId])).rowCount === 0) throw new NotFoundError('consumer', r.consumerId);
+    if ((await c.query('SELECT 1 FROM plans WHERE id = $1', [r.planId])).rowCount === 0) throw unknownPlan(r.planId);
+    try {
+      const row = await c.query<KeyRow>(
+        'INSERT INTO api_keys (id, consumer_id, plan_id, digest, prefix, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
+        [id, r.consumerId, r.planId, r.digest, r.prefix, this.now(), r.expiresAt]);
+      return toKey(row.rows[0]!);
+    } catch (err) {
+      // Deleted between the check and the insert: the same answers the check gives.
+      if (pgCode(err) === FOREIGN_KEY_VIOLATION) {
+        if ((err as { constraint?: string }).constraint?.includes('plan') === true) throw unknownPlan(r.planId);
+        throw new NotFoundError('consumer', r.consumerId);
+      }
+      throw err;
+    }
+  }
+
+  async create(record: NewKeyRecord): Promise<ApiKey> {
+    const key = await this.insert(this.pool, newId('key'), record);
+    this.changed();
+    return key;
+  }
+
+  async get(id: string): Promise<ApiKey> {
+    return keyRow(this.pool, id);
+  }
+
+  async listForConsumer(consumerId: string, p: PageRequest): Promise<Page<ApiKey>> {
+    if ((await this.pool.query('SELECT 1 FROM consumers WHERE id = $1', [consumerId])).rowCount === 0) throw new NotFoundError('consumer', consumerId);
+    const r = await this.pool.query<KeyRow>('SELECT * FROM api_keys WHERE consumer_id = $1 AND id > $2 ORDER BY id LIMIT $3', [consumerId, p.after ?? '', p.limit + 1]);
+    return page(r.rows.map(toKey), p.limit);
+  }
+
+  async revoke(id: string, at: number): Promise<ApiKey> {
+    // Only the first revocation sets revokedAt: revoking again answers with the first one's time.
+    const r = await this.pool.query<KeyRow>('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING *', [at, id]);
+    if (r.rows.length === 0) return keyRow(this.pool, id);
+    this.changed();
+    return toKey(r.rows[0]!);
+  }
+
+  async rotate(id: string, successor: Pick<NewKeyRecord, 'digest' | 'prefix'>, graceEndsAt: number): Promise<ApiKey> {
+    const newKeyId = newId('key');
+    const key = await transaction(this.pool, async (c) => {
+      // Locked, so two concurrent rotations cannot both mint a successor.
+      const old = await keyRow(c, id, true);
+      if (old.revokedAt !== null) throw new ConflictError(`key '${id}' is revoked`);
+      if (old.replacedBy !== null) throw new ConflictError(`key '${id}' was already rotated (successor ${old.replacedBy})`);
+      // The successor inherits the expiry; rotating an expired key would mint a key that is dead on arrival.
+      if (old.expiresAt !== null && old.expiresAt <= this.now()) throw new ConflictError(`key '${id}' has expired; create a new key instead`);
+      const created = await this.insert(c, newKeyId, { ...successor, consumerId: old.consumerId, planId: old.planId, expiresAt: old.expiresAt });
+      const expiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
+      await c.query('UPDATE api_keys SET expires_at = $1, replaced_by = $2 WHERE id = $3', [expiresAt, newKeyId, id]);
+      return created;
+    });
+    this.changed();
+    return key;
+  }
+}

@@ -1,0 +1,89 @@
+// Plans and the APIs they include, in PostgreSQL.
+import type pg from 'pg';
+import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
+import { newId } from '../../key-material.js';
+import type { PlanInput, PlanRepository } from '../repository.js';
+import type { Page, PageRequest, Plan } from '../types.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
+import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
+
+export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
+
+/** Plan rows with their API ids (one query for all of them). */
+export async function toPlans(q: Queryable, rows: PlanRow[]): Promise<Plan[]> {
+  if (rows.length === 0) return [];
+  const links = await q.query<{ plan_id: string; api_id: string }>(
+    'SELECT plan_id, api_id FROM plan_apis WHERE plan_id = ANY($1) ORDER BY plan_id, api_id', [rows.map((r) => r.id)]);
+  const byPlan = new Map<string, string[]>();
+  for (const l of links.rows) byPlan.set(l.plan_id, [...(byPlan.get(l.plan_id) ?? []), l.api_id]);
+  return rows.map((r) => ({ id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], createdAt: r.created_at, updatedAt: r.updated_at }));
+}
+
+async function planRow(q: Queryable, id: string, lock = false): Promise<Plan> {
+  const r = await q.query<PlanRow>(`SELECT * FROM plans WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  if (r.rows.length === 0) throw new NotFoundError('plan', id);
+  return (await toPlans(q, r.rows))[0]!;
+}
+
+const unknownApi = (apiId: string): ProblemError => new ProblemError(422, 'Unknown reference', `apiIds: api '${apiId}' does not exist`);
+
+async function setApis(c: Queryable, planId: string, apiIds: string[]): Promise<void> {
+  const found = new Set((await c.query<{ id: string }>('SELECT id FROM apis WHERE id = ANY($1) FOR SHARE', [apiIds])).rows.map((r) => r.id));
+  for (const apiId of apiIds) if (!found.has(apiId)) throw unknownApi(apiId);
+  await c.query('DELETE FROM plan_apis WHERE plan_id = $1', [planId]);
+  await c.query('INSERT INTO plan_apis (plan_id, api_id) SELECT $1, a FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING', [planId, apiIds]);
+}
+
+export class PostgresPlans implements PlanRepository {
+  constructor(private readonly pool: pg.Pool, private readonly now: Clock, private readonly changed: OnChange) {}
+
+  async create(input: PlanInput): Promise<Plan> {
+    const id = newId('pln');
+    const t = this.now();
+    const plan = await transaction(this.pool, async (c) => {
+      await uniqueName('plan', input.name, () => c.query(
+        'INSERT INTO plans (id, name, limits, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', [id, input.name, JSON.stringify(input.limits), t, t]));
+      await setApis(c, id, input.apiIds);
+      return planRow(c, id);
+    });
+    this.changed();
+    return plan;
+  }
+
+  async get(id: string): Promise<Plan> {
+    return planRow(this.pool, id);
+  }
+
+  async list(p: PageRequest): Promise<Page<Plan>> {
+    const r = await this.pool.query<PlanRow>('SELECT * FROM plans WHERE id > $1 ORDER BY id LIMIT $2', [p.after ?? '', p.limit + 1]);
+    return page(await toPlans(this.pool, r.rows), p.limit);
+  }
+
+  async update(id: string, patch: Partial<PlanInput>): Promise<Plan> {
+    const plan = await transaction(this.pool, async (c) => {
+      const next = { ...await planRow(c, id, true), ...patch };
+      await uniqueName('plan', next.name, () => c.query('UPDATE plans SET name = $1, limits = $2, updated_at = $3 WHERE id = $4',
+        [next.name, JSON.stringify(next.limits), this.now(), id]));
+      if (patch.apiIds !== undefined) await setApis(c, id, patch.apiIds);
+      return planRow(c, id);
+    });
+    this.changed();
+    return plan;
+  }
+
+  async delete(id: string): Promise<void> {
+    await transaction(this.pool, async (c) => {
+      await planRow(c, id, true);
+      const used = await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE plan_id = $1', [id]);
+      if (used.rows[0]!.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.rows[0]!.n} key(s)`);
+      try {
+        await c.query('DELETE FROM plans WHERE id = $1', [id]);
+      } catch (err) {
+        // A key created for it since the count: the foreign key refuses, as the count would have.
+        if (pgCode(err) === FOREIGN_KEY_VIOLATION) throw new ConflictError(`plan '${id}' is used by a key`);
+        throw err;
+      }
+    });
+    this.changed();
+  }
+}

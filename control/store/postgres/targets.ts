@@ -1,0 +1,143 @@
+// Distribution targets and their reporter credentials, in PostgreSQL (stored as is: see sqlite/targets.ts for why).
+import type pg from 'pg';
+import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
+import { newId } from '../../key-material.js';
+import type { TargetInput, TargetPlacement, TargetRepository } from '../repository.js';
+import type { Page, PageRequest, PathForm, Target, TargetWithCredentials } from '../types.js';
+import { DEFAULT_TARGET_ID } from '../sqlite/targets.js';
+import { transaction, type Queryable } from './connection.js';
+import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+
+interface TargetRow {
+  id: string; name: string; namespace: string; selector: string | null; target_refs: string | null; api_ids: string;
+  deny_unmatched: boolean; pass_path_forms: string; report_token: string; previous_report_token: string | null;
+  previous_valid_until: number | null; created_at: number; updated_at: number;
+}
+
+function toTarget(r: TargetRow): TargetWithCredentials {
+  return {
+    id: r.id, name: r.name, namespace: r.namespace,
+    selector: r.selector === null ? null : JSON.parse(r.selector) as Record<string, string>,
+    targetRefs: r.target_refs === null ? null : JSON.parse(r.target_refs) as Target['targetRefs'],
+    apiIds: JSON.parse(r.api_ids) as string[],
+    denyUnmatched: r.deny_unmatched,
+    passPathForms: JSON.parse(r.pass_path_forms) as PathForm[],
+    createdAt: r.created_at, updatedAt: r.updated_at,
+    reportToken: r.report_token, previousReportToken: r.previous_report_token, previousValidUntil: r.previous_valid_until,
+  };
+}
+
+const json = (v: unknown): string | null => (v === null ? null : JSON.stringify(v));
+const sortedSet = <T>(values: readonly T[]): string => JSON.stringify([...new Set(values)].sort());
+
+export async function readTargets(q: Queryable): Promise<TargetWithCredentials[]> {
+  return (await q.query<TargetRow>('SELECT * FROM targets ORDER BY id')).rows.map(toTarget);
+}
+
+async function targetRow(q: Queryable, id: string, lock = false): Promise<TargetWithCredentials> {
+  const r = await q.query<TargetRow>(`SELECT * FROM targets WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  if (r.rows.length === 0) throw new NotFoundError('target', id);
+  return toTarget(r.rows[0]!);
+}
+
+async function checkApis(c: Queryable, apiIds: string[]): Promise<void> {
+  const found = new Set((await c.query<{ id: string }>('SELECT id FROM apis WHERE id = ANY($1)', [apiIds])).rows.map((r) => r.id));
+  for (const apiId of apiIds) if (!found.has(apiId)) throw new ProblemError(422, 'Unknown reference', `apiIds: api '${apiId}' does not exist`);
+}
+
+export class PostgresTargets implements TargetRepository {
+  constructor(private readonly pool: pg.Pool, private readonly now: Clock, private readonly changed: OnChange) {}
+
+  /** Inserts unless the id exists; returns whether it inserted. */
+  private async insert(c: Queryable, id: string, input: TargetInput, reportToken: string): Promise<boolean> {
+    const t = this.now();
+    const r = await uniqueName('target', input.name, () => c.query(
+      `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
+       created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
+      [id, input.name, input.namespace, json(input.selector), json(input.targetRefs), sortedSet(input.apiIds),
+        input.denyUnmatched, sortedSet(input.passPathForms), reportToken, t, t]));
+    return r.rowCount === 1;
+  }
+
+  async create(input: TargetInput, reportToken: string): Promise<TargetWithCredentials> {
+    const id = newId('tgt');
+    const target = await transaction(this.pool, async (c) => {
+      await checkApis(c, input.apiIds);
+      await this.insert(c, id, input, reportToken);
+      return targetRow(c, id);
+    });
+    this.changed();
+    return target;
+  }
+
+  async get(id: string): Promise<TargetWithCredentials> {
+    return targetRow(this.pool, id);
+  }
+
+  async list(p: PageRequest): Promise<Page<TargetWithCredentials>> {
+    const r = await this.pool.query<TargetRow>('SELECT * FROM targets WHERE id > $1 ORDER BY id LIMIT $2', [p.after ?? '', p.limit + 1]);
+    return page(r.rows.map(toTarget), p.limit);
+  }
+
+  async all(): Promise<TargetWithCredentials[]> {
+    return readTargets(this.pool);
+  }
+
+  async update(id: string, patch: Partial<TargetInput>): Promise<TargetWithCredentials> {
+    const target = await transaction(this.pool, async (c) => {
+      const cur = await targetRow(c, id, true);
+      if (id === DEFAULT_TARGET_ID && (patch.name !== undefined || patch.namespace !== undefined || patch.selector !== undefined || patch.targetRefs !== undefined)) {
+        throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched and passPathForms can be changed here');
+      }
+      const next = { ...cur, ...patch };
+      if (patch.apiIds !== undefined) await checkApis(c, patch.apiIds);
+      const r = await uniqueName('target', next.name, () => c.query<TargetRow>(
+        `UPDATE targets SET name = $1, namespace = $2, selector = $3, target_refs = $4, api_ids = $5, deny_unmatched = $6,
+         pass_path_forms = $7, updated_at = $8 WHERE id = $9 RETURNING *`,
+        [next.name, next.namespace, json(next.selector), json(next.targetRefs), sortedSet(next.apiIds), next.denyUnmatched,
+          sortedSet(next.passPathForms), this.now(), id]));
+      return toTarget(r.rows[0]!);
+    });
+    this.changed();
+    return target;
+  }
+
+  async delete(id: string): Promise<void> {
+    await targetRow(this.pool, id);
+    if (id === DEFAULT_TARGET_ID) throw new ConflictError('the default target cannot be deleted (its placement comes from the service settings)');
+    await this.pool.query('DELETE FROM targets WHERE id = $1', [id]);
+    this.changed();
+  }
+
+  async rotateReportToken(id: string, token: string, previousValidUntil: number): Promise<TargetWithCredentials> {
+    const r = await this.pool.query<TargetRow>(
+      `UPDATE targets SET previous_report_token = report_token, previous_valid_until = $1, report_token = $2, updated_at = $3
+       WHERE id = $4 RETURNING *`, [previousValidUntil, token, this.now(), id]);
+    if (r.rows.length === 0) throw new NotFoundError('target', id);
+    this.changed();
+    return toTarget(r.rows[0]!);
+  }
+
+  async ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials> {
+    // Replicas starting together: the first inserts, the others find its row (locked, so they apply their settings
+    // one after another) and keep its generated token unless one is configured.
+    return transaction(this.pool, async (c) => {
+      const existing = await c.query<TargetRow>('SELECT * FROM targets WHERE id = $1 FOR UPDATE', [DEFAULT_TARGET_ID]);
+      if (existing.rows.length === 0) {
+        const fresh = { ...placement, apiIds: [], denyUnmatched: false, passPathForms: [] };
+        if (await this.insert(c, DEFAULT_TARGET_ID, fresh, configuredToken ?? newToken())) return targetRow(c, DEFAULT_TARGET_ID);
+      }
+      const cur = await targetRow(c, DEFAULT_TARGET_ID, true);
+      const token = configuredToken ?? cur.reportToken;
+      await c.query('UPDATE targets SET name = $1, namespace = $2, selector = $3, target_refs = $4 WHERE id = $5',
+        [placement.name, placement.namespace, json(placement.selector), json(placement.targetRefs), DEFAULT_TARGET_ID]);
+      // A token set in the settings replaces the stored one; proxies still holding the old one keep reporting until
+      // the new WasmPlugin reaches them.
+      if (token !== cur.reportToken) {
+        await c.query('UPDATE targets SET previous_report_token = report_token, previous_valid_until = $1, report_token = $2 WHERE id = $3',
+          [graceUntil, token, DEFAULT_TARGET_ID]);
+      }
+      return targetRow(c, DEFAULT_TARGET_ID);
+    });
+  }
+}

@@ -1,0 +1,172 @@
+// Usage storage in PostgreSQL (the rules are in control/usage/). storeBatch is one transaction: the batch id row,
+// inserted with ON CONFLICT (batch_id) DO NOTHING, decides whether the batch is new; only then are the minute, hour and
+// day rows and the fleet additions written, in the same transaction. A concurrent copy of the batch waits on the batch
+// id until the first commits, then inserts nothing: it is stored once, by any number of replicas. Rows are written in
+// key order so concurrent batches lock shared rows in the same order (no deadlocks). Commits are durable
+// (synchronous_commit on), so a resolved storeBatch is on stable storage.
+import type pg from 'pg';
+import type { FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
+import { STATUS_CLASSES, type FleetPer, type Granularity, type UsageQuery } from '../types.js';
+import { fleetColumns, usageColumns } from './batch-columns.js';
+import { pgCode, transaction } from './connection.js';
+import type { MinutePartitions } from './partitions.js';
+import { parseLimits } from './shared.js';
+
+const TABLES: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' };
+const SIZES: readonly Granularity[] = ['minute', 'hour', 'day'];
+const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
+/** "no partition of relation … found for row": a day whose partition another replica's retention dropped. */
+const NO_PARTITION = '23514';
+
+const upsertSql = (table: string): string => `
+INSERT INTO ${table} AS u (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], ${STATUS_COLUMNS.map((_, i) => `$${i + 7}::bigint[]`).join(', ')})
+  AS r(start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
+ORDER BY start, key_id, api_id, outcome
+ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
+  ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
+
+// The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it.
+const FLEET_SQL = `
+WITH a AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
+    AS a(plan_id, consumer_id, per, window_start, reporter, count, cap)
+)
+INSERT INTO fleet_windows AS f (plan_id, consumer_id, per, window_start, reporter, count)
+SELECT plan_id, consumer_id, per, window_start, reporter, LEAST(count, cap) FROM a
+ORDER BY plan_id, consumer_id, per, window_start, reporter
+ON CONFLICT (plan_id, consumer_id, per, window_start, reporter) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, (
+  SELECT a.cap FROM a WHERE a.plan_id = EXCLUDED.plan_id AND a.consumer_id = EXCLUDED.consumer_id AND a.per = EXCLUDED.per
+    AND a.window_start = EXCLUDED.window_start AND a.reporter = EXCLUDED.reporter))`;
+
+export class PostgresUsage implements UsageRepository {
+  constructor(private readonly pool: pg.Pool, private readonly partitions: MinutePartitions) {}
+
+  private async apisOfPlans(planIds: readonly string[]): Promise<Map<string, string[]>> {
+    const r = await this.pool.query<{ plan_id: string; api_id: string }>(
+      'SELECT plan_id, api_id FROM plan_apis WHERE plan_id = ANY($1) ORDER BY plan_id, api_id', [[...new Set(planIds)]]);
+    const byPlan = new Map<string, string[]>(planIds.map((p) => [p, []]));
+    for (const row of r.rows) byPlan.get(row.plan_id)!.push(row.api_id);
+    return byPlan;
+  }
+
+  async keyFacts(keyIds: readonly string[]): Promise<Map<string, KeyFacts>> {
+    const facts = new Map<string, KeyFacts>();
+    if (keyIds.length === 0) return facts;
+    const r = await this.pool.query<{ id: string; consumer_id: string; plan_id: string; limits: string }>(
+      'SELECT k.id, k.consumer_id, k.plan_id, p.limits FROM api_keys k JOIN plans p ON p.id = k.plan_id WHERE k.id = ANY($1)', [[...keyIds]]);
+    const apis = await this.apisOfPlans(r.rows.map((row) => row.plan_id));
+    for (const row of r.rows) {
+      facts.set(row.id, { keyId: row.id, consumerId: row.consumer_id, planId: row.plan_id, limits: parseLimits(row.limits), planApiIds: apis.get(row.plan_id)! });
+    }
+    return facts;
+  }
+
+  async planFacts(planIds: readonly string[]): Promise<Map<string, PlanFacts>> {
+    const facts = new Map<string, PlanFacts>();
+    if (planIds.length === 0) return facts;
+    const r = await this.pool.query<{ id: string; limits: string }>('SELECT id, limits FROM plans WHERE id = ANY($1)', [[...planIds]]);
+    const apis = await this.apisOfPlans(r.rows.map((row) => row.id));
+    for (const row of r.rows) facts.set(row.id, { limits: parseLimits(row.limits), apiIds: apis.get(row.id)! });
+    return facts;
+  }
+
+  async existingApis(apiIds: readonly string[]): Promise<Set<string>> {
+    if (apiIds.length === 0) return new Set();
+    return new Set((await this.pool.query<{ id: string }>('SELECT id FROM apis WHERE id = ANY($1)', [[...apiIds]])).rows.map((r) => r.id));
+  }
+
+  async storeBatch(b: StoredBatch): Promise<boolean> {
+    await this.partitions.ensure(b.rows.minute.map((r) => r.start));
+    try {
+      return await this.write(b);
+    } catch (err) {
+      if (pgCode(err) !== NO_PARTITION) throw err;
+      // Nothing was written (the transaction rolled back): learn the partitions again and write once more.
+      this.partitions.forget();
+      await this.partitions.ensure(b.rows.minute.map((r) => r.start));
+      return this.write(b);
+    }
+  }
+
+  private write(b: StoredBatch): Promise<boolean> {
+    return transaction(this.pool, async (c) => {
+      const batch = await c.query(
+        `INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (batch_id) DO NOTHING`, [b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused]);
+      if (batch.rowCount !== 1) return false;
+      for (const size of SIZES) {
+        if (b.rows[size].length === 0) continue;
+        const u = usageColumns(b.rows[size]);
+        await c.query(upsertSql(TABLES[size]), [u.start, u.keyId, u.apiId, u.outcome, u.consumerId, u.count, ...u.status]);
+      }
+      if (b.fleet.length > 0) {
+        const f = fleetColumns(b.fleet);
+        await c.query(FLEET_SQL, [f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap]);
+      }
+      return true;
+    });
+  }
+
+  async fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]> {
+    if (windows.length === 0) return [];
+    const r = await this.pool.query<{ i: number; n: number }>(
+      `SELECT w.i, COALESCE(SUM(f.count), 0) AS n
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, i)
+       LEFT JOIN fleet_windows f ON f.plan_id = w.plan_id AND f.consumer_id = w.consumer_id AND f.per = w.per
+         AND f.window_start = w.window_start AND f.reporter <> $5
+       GROUP BY w.i ORDER BY w.i`,
+      [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter]);
+    return r.rows.map((row) => row.n);
+  }
+
+  async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]> {
+    const r = await this.pool.query<{ planId: string; consumerId: string; others: number }>(
+      `SELECT plan_id AS "planId", consumer_id AS "consumerId", SUM(count) AS others FROM fleet_windows
+       WHERE per = $1 AND window_start = $2 AND reporter <> $3 GROUP BY plan_id, consumer_id HAVING SUM(count) > 0
+       ORDER BY others DESC, plan_id, consumer_id LIMIT $4`, [per, windowStart, reporter, limit]);
+    return r.rows;
+  }
+
+  async pruneFleet(before: Record<FleetPer, number>): Promise<void> {
+    const entries = Object.entries(before);
+    await this.pool.query(
+      'DELETE FROM fleet_windows f USING unnest($1::text[], $2::bigint[]) AS b(per, cutoff) WHERE f.per = b.per AND f.window_start < b.cutoff',
+      [entries.map(([per]) => per), entries.map(([, cutoff]) => cutoff)]);
+  }
+
+  async query(q: UsageQuery): Promise<UsageQueryRow[]> {
+    const where = ['start >= $1', 'start < $2'];
+    const args: (string | number)[] = [q.from, q.to];
+    const filter = (column: string, value: string | undefined): void => {
+      if (value === undefined) return;
+      args.push(value);
+      where.push(`${column} = $${args.length}`);
+    };
+    filter('key_id', q.keyId);
+    filter('consumer_id', q.consumerId);
+    filter('api_id', q.apiId);
+    const r = await this.pool.query<{ start: number; outcome: string; n: number } & Record<string, number>>(
+      `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+       FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} GROUP BY start, outcome ORDER BY start`, args);
+    return r.rows.map((row) => ({
+      start: row.start, outcome: row.outcome, count: row.n,
+      status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, row[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
+    }));
+  }
+
+  async droppedTotal(): Promise<number> {
+    return (await this.pool.query<{ n: number }>('SELECT COALESCE(SUM(dropped), 0) AS n FROM usage_batches')).rows[0]!.n;
+  }
+
+  /**
+   * Minute usage before `before`: whole daily partitions are dropped (no row-by-row delete, no table bloat); rows of a
+   * partition that straddles `before` (a cut-off that is not a day boundary) are deleted.
+   */
+  async dropUsageBefore(before: number): Promise<void> {
+    // Left for the next run when a drop could not get its lock: deleting those partitions' rows one by one instead
+    // is exactly what partitioning is here to avoid.
+    if (!(await this.partitions.dropBefore(before)).complete) return;
+    await this.pool.query('DELETE FROM usage_minute WHERE start < $1', [before]);
+  }
+}
