@@ -77,8 +77,9 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   const { store } = core;
   const metrics = createMetrics();
   metrics.dropped.inc(await core.usage.droppedTotal());
-  const { distributor, local } = composeDistribution(core, settings, sinks, app.log,
+  const distribution = composeDistribution(core, settings, sinks, app.log,
     (_v, sink, ok) => metrics.distributions.inc({ target: sink, result: ok ? 'ok' : 'error' }));
+  const { distributor, local } = distribution;
   app.decorate('settings', settings);
   app.decorate('store', store);
   app.decorate('usage', core.usage);
@@ -99,7 +100,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   });
   // In this order: a pending redistribution still reads the store, and every acknowledged write is synced on close.
   app.addHook('onClose', async () => {
-    await distributor.close();
+    await distribution.close();
     await store.close();
   });
 

@@ -3,6 +3,9 @@
 // store's changes). app.ts, render-cli.ts and, through `tollgate control`, the local mesh all start from here.
 import type { FastifyBaseLogger } from 'fastify';
 import { Distributor } from './distribution/distributor.js';
+import { AdvisoryLeader, AlwaysLeader, type Leadership } from './replicas/leader.js';
+import { CHANGES_CHANNEL, NotifyBridge } from './replicas/notify-feed.js';
+import { isPostgresStore } from './store/postgres/index.js';
 import { pluginImage, targetsFromSettings, usageEndpoint } from './distribution/targets/from-settings.js';
 import type { LocalTarget } from './distribution/targets/local.js';
 import type { DistributionTarget } from './distribution/targets/target.js';
@@ -24,7 +27,8 @@ export interface ControlCore {
   usage: UsageService;
 }
 
-export interface Distribution { distributor: Distributor; local: LocalTarget | undefined }
+/** `close` stops the distributor and gives up what this replica holds in the database (the leader lock, LISTEN). */
+export interface Distribution { distributor: Distributor; local: LocalTarget | undefined; close(): Promise<void> }
 
 /** Where compiled configurations will go; throws SettingsError first, before anything is opened. */
 export function sinksFor(settings: ControlSettings): { sinks: DistributionTarget[]; local: LocalTarget | undefined } {
@@ -49,12 +53,27 @@ export async function composeCore(settings: ControlSettings, announce: ((adminTo
   }
 }
 
-/** The distributor over the core's store, redistributing on every change it publishes. */
+/**
+ * The distributor over the core's store, redistributing on every change it publishes. On PostgreSQL, replicas hear
+ * each other's changes through LISTEN/NOTIFY and exactly one of them (the advisory-lock holder) publishes to shared
+ * sinks; a SQLite process is alone and always leads.
+ */
 export function composeDistribution(core: ControlCore, settings: ControlSettings, sinks: ReturnType<typeof sinksFor>, log: FastifyBaseLogger,
   onDistributed?: (version: string, sink: string, ok: boolean) => void): Distribution {
+  const store = core.store;
+  let leadership: Leadership = new AlwaysLeader();
+  let bridge: NotifyBridge | undefined;
+  if (isPostgresStore(store)) {
+    leadership = new AdvisoryLeader({ connect: () => store.connect(), log });
+    bridge = new NotifyBridge({
+      changes: core.changes, connect: () => store.connect(), log,
+      notify: async () => { await store.pool.query(`NOTIFY ${CHANGES_CHANNEL}`); },
+    });
+  }
   const distributor = new Distributor({
     store: core.store,
     changes: core.changes,
+    leadership,
     targets: sinks.sinks,
     plugin: pluginImage(settings),
     usage: usageEndpoint(settings),
@@ -62,5 +81,13 @@ export function composeDistribution(core: ControlCore, settings: ControlSettings
     log,
     ...(onDistributed !== undefined ? { onDistributed } : {}),
   });
-  return { distributor, local: sinks.local };
+  return {
+    distributor,
+    local: sinks.local,
+    close: async () => {
+      await distributor.close();
+      await bridge?.close();
+      await leadership.close();
+    },
+  };
 }
