@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { ADMIN, REPORT, tempDir } from './helpers.js';
+import { ADMIN, REPORT, sqliteOnly, tempDir } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -52,7 +52,7 @@ async function send(url: string, i: number): Promise<boolean> {
   }
 }
 
-describe('kill -9 during ingestion', () => {
+describe('kill -9 during ingestion', sqliteOnly('a SIGKILLed process and its SQLite file'), () => {
   const dir = tempDir();
   const children: ChildProcess[] = [];
   after(() => {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GroupCommit } from '../../control/store/sqlite/wal-sync.js';
+import { sqliteOnly } from './helpers.js';
 
 /** A sync whose completion the test controls, recording when each one started. */
 function controlledSync(): { sync: () => Promise<void>; started: number; finishCurrent(): void; fail: boolean } {
@@ -28,7 +29,7 @@ function controlledSync(): { sync: () => Promise<void>; started: number; finishC
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('GroupCommit', () => {
+describe('GroupCommit', sqliteOnly('the WAL group commit'), () => {
   it('starts a sync for a lone flush and shares one follow-up among flushes that arrive meanwhile', async () => {
     const s = controlledSync();
     const g = new GroupCommit(s.sync);

@@ -1,4 +1,6 @@
-// Shared fixtures for the control tests: a fresh app on a fresh SQLite file per test, with its log lines captured.
+// Shared fixtures for the control tests: a fresh app on a fresh store per test, with its log lines captured. The store
+// is a SQLite file, or, when TOLLGATE_TEST_STORE=postgres (scripts/test.mjs runs tests/control a second time so), a
+// new PostgreSQL database dropped again on close (postgres-fixture.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +8,9 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../control/app.js';
 import { defaultSettings, type ControlSettings } from '../../control/settings.js';
+import { createTestDatabase, ON_POSTGRES, type TestDatabase } from './postgres-fixture.js';
+
+export { ON_POSTGRES, sqliteOnly, storedText } from './postgres-fixture.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 export const REPORT = 'test-report-token-0123456789';
@@ -13,6 +18,7 @@ export const REPORT = 'test-report-token-0123456789';
 export interface TestApp {
   app: FastifyInstance;
   dir: string;
+  /** The SQLite file, or the PostgreSQL URL of this app's own database. */
   dbPath: string;
   logs: string[];
   admin(method: InjectOptions['method'], url: string, body?: unknown): Promise<LightMyRequestResponse>;
@@ -26,7 +32,9 @@ export function tempDir(): string {
 
 export async function testApp(overrides: Partial<ControlSettings> = {}): Promise<TestApp> {
   const dir = tempDir();
-  const dbPath = join(dir, 'tollgate.db');
+  // A caller that names its own SQLite file keeps it; otherwise the run's backend decides.
+  const database: TestDatabase | undefined = ON_POSTGRES && overrides.dbPath === undefined ? await createTestDatabase() : undefined;
+  const dbPath = database?.url ?? join(dir, 'tollgate.db');
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -37,8 +45,15 @@ export async function testApp(overrides: Partial<ControlSettings> = {}): Promise
   const settings: ControlSettings = {
     ...defaultSettings(dir), dbPath, adminToken: ADMIN, reportToken: REPORT, logLevel: 'trace', debounceMs: 10, ...overrides,
   };
-  const app = await buildApp(settings, { logStream });
-  await app.ready();
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(settings, { logStream });
+    await app.ready();
+  } catch (err) {
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const call = (token: string) => (method: InjectOptions['method'], url: string, body?: unknown) =>
     app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as InjectOptions['payload'] }) });
   return {
@@ -46,8 +61,12 @@ export async function testApp(overrides: Partial<ControlSettings> = {}): Promise
     admin: call(ADMIN),
     report: call(REPORT),
     close: async () => {
-      await app.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await app.close();
+      } finally {
+        await database?.drop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } fro
 import { join } from 'node:path';
 import { openDatabase } from '../../control/store/sqlite/open.js';
 import { pathOnly, requestLogView } from '../../control/request-log.js';
-import { tempDir as newTempDir, testApp, type TestApp } from './helpers.js';
+import { tempDir as newTempDir, sqliteOnly, testApp, type TestApp } from './helpers.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => { const d = newTempDir(); dirs.push(d); return d; };
@@ -16,7 +16,7 @@ after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true });
 const mode = (path: string): number => statSync(path).mode & 0o777;
 const octal = (m: number): string => m.toString(8).padStart(4, '0');
 
-describe('SQLite files are owner-only', () => {
+describe('SQLite files are owner-only', sqliteOnly('file modes of the database files'), () => {
   let umask: number;
   before(() => { umask = process.umask(0o022); }); // the common default, under which files come out 0644
   after(() => { process.umask(umask); });

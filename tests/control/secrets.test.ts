@@ -2,11 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN, REPORT, seed, testApp, type TestApp } from './helpers.js';
+import { ADMIN, REPORT, seed, storedText, testApp, type TestApp } from './helpers.js';
 import { digestOf } from '../../control/key-material.js';
 
-/** Every file of the database (main file, WAL, shared memory) as one buffer. */
-function databaseBytes(t: TestApp): Buffer {
+/** Every file of a SQLite database (main file, WAL, shared memory), or every row of a PostgreSQL one, as one buffer. */
+async function databaseBytes(t: TestApp): Promise<Buffer> {
+  if (t.dbPath.startsWith('postgres')) return Buffer.from(await storedText(t.dbPath));
   return Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('tollgate.db')).map((f) => readFileSync(join(t.dir, f))));
 }
 
@@ -27,8 +28,8 @@ describe('plaintext keys and tokens', () => {
   });
   after(async () => t.close());
 
-  it('never reach the SQLite files, but their digests do', () => {
-    const bytes = databaseBytes(t);
+  it('never reach the database, but their digests do', async () => {
+    const bytes = await databaseBytes(t);
     for (const key of keys) {
       assert.equal(bytes.includes(Buffer.from(key)), false, 'plaintext key in the database');
       assert.equal(bytes.includes(Buffer.from(key.slice(4))), false, 'key body in the database');
