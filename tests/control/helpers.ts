@@ -30,6 +30,20 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'tollgate-control-'));
 }
 
+/** A fresh place for a store on this run's backend (a SQLite file, or a new PostgreSQL database), for tests that open
+ * the store or start the service themselves; dispose() removes it. */
+export async function testStoreUrl(): Promise<{ url: string; dispose(): Promise<void> }> {
+  const dir = tempDir();
+  const database = ON_POSTGRES ? await createTestDatabase() : undefined;
+  return {
+    url: database?.url ?? join(dir, 'tollgate.db'),
+    dispose: async () => {
+      await database?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function testApp(overrides: Partial<ControlSettings> = {}): Promise<TestApp> {
   const dir = tempDir();
   // A caller that names its own SQLite file keeps it; otherwise the run's backend decides.

@@ -231,11 +231,10 @@ describe('/v1/consumers and keys', () => {
 describe('rotating an expired key', () => {
   it('answers 409 instead of minting a successor that is already expired', async () => {
     let clock = 1_800_000_000;
-    const { openSqliteStore } = await import('../../control/store/sqlite/index.js');
-    const { tempDir } = await import('./helpers.js');
-    const { rmSync } = await import('node:fs');
-    const dir = tempDir();
-    const store = openSqliteStore({ path: `${dir}/db.sqlite`, now: () => clock });
+    const { openStore } = await import('../../control/store/open-store.js');
+    const { testStoreUrl } = await import('./helpers.js');
+    const place = await testStoreUrl();
+    const store = await openStore({ url: place.url, now: () => clock });
     try {
       const api = await store.apis.create({ name: 'a', pathPrefix: '/a', hosts: [], methods: [] });
       const plan = await store.plans.create({ name: 'p', limits: [], apiIds: [api.id] });
@@ -245,7 +244,7 @@ describe('rotating an expired key', () => {
       await assert.rejects(store.keys.rotate(key.id, { digest: 'B'.repeat(43), prefix: 'tgk_BBBB' }, clock + 10), /expired/);
     } finally {
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await place.dispose();
     }
   });
 });

@@ -152,11 +152,9 @@ describe('GET /v1/usage', () => {
 describe('concurrent duplicates over real HTTP', () => {
   it('counts a batch once when 50 connections deliver it at the same time', async () => {
     const { startControl } = await import('../../control/server.js');
-    const { tempDir, ADMIN, REPORT } = await import('./helpers.js');
-    const { rmSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const dir = tempDir();
-    const c = await startControl({ dbPath: join(dir, 'db.sqlite'), adminToken: ADMIN, reportToken: REPORT, logLevel: 'silent' });
+    const { testStoreUrl, ADMIN, REPORT } = await import('./helpers.js');
+    const place = await testStoreUrl();
+    const c = await startControl({ dbPath: place.url, adminToken: ADMIN, reportToken: REPORT, logLevel: 'silent' });
     try {
       const minute = currentMinute() - 7200;
       const body = JSON.stringify({ version: 1, batchId: batchId(), reporter: REPORTER_A, dropped: 0, entries: [{ minute, keyId: '', apiId: '', outcome: 'rejected_auth', count: 13 }] });
@@ -171,7 +169,7 @@ describe('concurrent duplicates over real HTTP', () => {
       assert.equal(usage.totals.rejectedAuth, 13);
     } finally {
       await c.close();
-      rmSync(dir, { recursive: true, force: true });
+      await place.dispose();
     }
   });
 });
