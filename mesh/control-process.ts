@@ -20,6 +20,8 @@ export interface ControlProcessOptions {
   /** Envoy cluster name the sidecar knows the control service by (compiled into usage.cluster). */
   usageCluster: string;
   usageIntervalMs: number;
+  /** TOLLGATE_DB: a PostgreSQL URL; default the SQLite file in the home. */
+  db?: string;
   log: (message: string) => void;
 }
 
@@ -36,7 +38,7 @@ export function controlEnv(base: NodeJS.ProcessEnv, o: Omit<ControlProcessOption
     ...base,
     TOLLGATE_CONTROL_HOST: o.address,
     TOLLGATE_CONTROL_PORT: String(o.port),
-    TOLLGATE_DB: homePaths(o.home).db,
+    TOLLGATE_DB: o.db ?? homePaths(o.home).db,
     TOLLGATE_ADMIN_TOKEN: o.adminToken,
     TOLLGATE_REPORT_TOKEN: o.reportToken,
     TOLLGATE_DISTRIBUTION: 'local',

@@ -108,6 +108,7 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     root, home: settings.home, address: settings.address, port: controlPort,
     adminToken: tokens.admin, reportToken: tokens.report, wasmPath, wasmSha256,
     usageCluster: USAGE_CLUSTER, usageIntervalMs: settings.usageIntervalMs, log: (m) => out.log(m),
+    ...(settings.db !== undefined ? { db: settings.db } : {}),
   });
   closers.push({ name: 'control service', close: () => control.stop() });
 

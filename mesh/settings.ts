@@ -3,6 +3,8 @@
 import { resolve } from 'node:path';
 
 export interface MeshSettings {
+  /** TOLLGATE_DB for the control service: a PostgreSQL URL, or unset for the SQLite file in the home. */
+  db?: string;
   /** Directory for the SQLite store, tokens, logs and pids (TOLLGATE_HOME, default ./.tollgate). */
   home: string;
   controlPort: number;
@@ -50,6 +52,7 @@ function token(env: NodeJS.ProcessEnv, name: string): string | undefined {
 export function meshSettingsFromEnv(env: NodeJS.ProcessEnv, cwd: string): MeshSettings {
   return {
     home: resolve(cwd, env.TOLLGATE_HOME || '.tollgate'),
+    ...(env.TOLLGATE_DB ? { db: env.TOLLGATE_DB } : {}),
     controlPort: port(env, 'TOLLGATE_CONTROL_PORT', 7070),
     proxyPort: port(env, 'TOLLGATE_PROXY_PORT', 10000),
     upstreamPort: port(env, 'TOLLGATE_UPSTREAM_PORT', 7080),

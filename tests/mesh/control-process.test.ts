@@ -27,4 +27,8 @@ describe('control service child environment (the contract with control/settings)
     assert.equal(env.TOLLGATE_CONTROL_HOST, '127.0.0.1');
     assert.equal(env.TOLLGATE_DB, '/srv/my home/tollgate.db');
   });
+  it('passes a PostgreSQL URL given to the mesh (TOLLGATE_DB) on to the control service', () => {
+    const env = controlEnv({ TOLLGATE_DB: '/elsewhere.db' }, { ...options, db: 'postgres://postgres@127.0.0.1:5432/tollgate' });
+    assert.equal(env.TOLLGATE_DB, 'postgres://postgres@127.0.0.1:5432/tollgate');
+  });
 });
