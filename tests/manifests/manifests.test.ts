@@ -23,7 +23,7 @@ const container = deployment.spec.template.spec.containers[0];
 const env = Object.fromEntries((container.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
 const envFrom = Object.fromEntries((container.env as { name: string; valueFrom?: unknown }[]).map((e) => [e.name, e.valueFrom]));
 
-const NAMESPACED_KINDS = new Set(['Deployment', 'Service', 'ServiceAccount', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'WasmPlugin', 'PeerAuthentication', 'AuthorizationPolicy']);
+const NAMESPACED_KINDS = new Set(['Deployment', 'Service', 'ServiceAccount', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'PodDisruptionBudget', 'WasmPlugin', 'PeerAuthentication', 'AuthorizationPolicy']);
 
 test('every manifest parses and every object has apiVersion, kind, name, and a namespace when namespaced', () => {
   assert.ok(objects.length >= 10, `only ${objects.length} objects`);
@@ -55,7 +55,7 @@ test('the namespaces used are created by namespace.yaml', () => {
 // `readOnlyRootFileSystem`, or a field at the wrong level), so the result must equal the original.
 const CORE_MODELS: Record<string, string> = {
   Namespace: 'V1Namespace', ServiceAccount: 'V1ServiceAccount', Role: 'V1Role', RoleBinding: 'V1RoleBinding',
-  PersistentVolumeClaim: 'V1PersistentVolumeClaim', Deployment: 'V1Deployment', Service: 'V1Service',
+  Deployment: 'V1Deployment', Service: 'V1Service', PodDisruptionBudget: 'V1PodDisruptionBudget',
 };
 
 /** Through the model and back, as plain JSON (the serializer leaves absent fields as undefined). */
@@ -146,14 +146,13 @@ test('the control service manages the example WasmPlugin: same namespace, select
   assert.equal(env.TOLLGATE_SELECTOR, selector);
   assert.equal(env.TOLLGATE_FILTER_URL, wasmPlugin.spec.url);
   assert.equal(env.TOLLGATE_FILTER_SHA256, wasmPlugin.spec.sha256);
-  assert.equal(env.TOLLGATE_DB, '/var/lib/tollgate/tollgate.db');
   for (const name of ['TOLLGATE_ADMIN_TOKEN', 'TOLLGATE_REPORT_TOKEN']) {
     assert.equal(env[name], undefined, `${name} must not be a literal`);
     assert.equal((envFrom[name] as { secretKeyRef?: { name: string } })?.secretKeyRef?.name, 'tollgate-tokens', name);
   }
 });
 
-test('Deployment runs non-root on a read-only root filesystem with /tmp and the store on volumes', () => {
+test('Deployment runs non-root on a read-only root filesystem with /tmp on a volume', () => {
   const pod = deployment.spec.template.spec;
   assert.equal(pod.securityContext.runAsNonRoot, true);
   assert.ok(pod.securityContext.runAsUser > 0);
@@ -163,15 +162,81 @@ test('Deployment runs non-root on a read-only root filesystem with /tmp and the 
   assert.deepEqual(container.securityContext.capabilities.drop, ['ALL']);
   assert.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory);
   const mounts = Object.fromEntries((container.volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
-  const volumes = Object.fromEntries((pod.volumes as { name: string; emptyDir?: object; persistentVolumeClaim?: { claimName: string } }[]).map((v) => [v.name, v]));
+  const volumes = Object.fromEntries((pod.volumes as { name: string; emptyDir?: object }[]).map((v) => [v.name, v]));
   assert.ok(volumes[mounts['/tmp'] ?? '']?.emptyDir !== undefined, '/tmp is not an emptyDir');
-  const dataVolume = volumes[mounts[dirname(env.TOLLGATE_DB ?? '')] ?? ''];
-  const claim = findOne(objects, 'PersistentVolumeClaim', dataVolume?.persistentVolumeClaim?.claimName);
-  assert.equal(claim.metadata.namespace, deployment.metadata.namespace);
-  assert.equal(deployment.spec.replicas, 1);
-  assert.equal(deployment.spec.strategy.type, 'Recreate');
   assert.equal(pod.serviceAccountName, findOne(objects, 'ServiceAccount').metadata.name);
 });
+
+test('three replicas on PostgreSQL: the URL read from a Secret file, spread over nodes, at most one down at a time', () => {
+  const pod = deployment.spec.template.spec;
+  assert.equal(deployment.spec.replicas, 3);
+  assert.equal(deployment.spec.strategy.type, 'RollingUpdate');
+  assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 1);
+  // The URL (with its password) is neither a literal nor an environment variable: a file from the Secret.
+  assert.equal(env.TOLLGATE_DB, undefined);
+  assert.equal(envFrom.TOLLGATE_DB, undefined);
+  const file = env.TOLLGATE_DB_FILE ?? '';
+  const mount = (container.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).find((m) => file.startsWith(`${m.mountPath}/`));
+  assert.ok(mount?.readOnly, `${file} is on a read-only mount`);
+  const volume = (pod.volumes as { name: string; secret?: { secretName: string; items: { key: string; path: string }[] } }[]).find((v) => v.name === mount!.name);
+  assert.equal(volume?.secret?.secretName, 'tollgate-db');
+  assert.deepEqual(volume?.secret?.items.map((i) => `${mount!.mountPath}/${i.path}`), [file]);
+  // Anti-affinity on the pods' own labels, per node.
+  const term = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+  assert.equal(term.topologyKey, 'kubernetes.io/hostname');
+  assert.deepEqual(term.labelSelector.matchLabels, deployment.spec.selector.matchLabels);
+  const pdb = findOne(objects, 'PodDisruptionBudget', 'tollgate-control') as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(pdb.metadata.namespace, deployment.metadata.namespace);
+  assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+  assert.equal(pdb.spec.maxUnavailable, 1);
+  // Readiness is /readyz, which answers 503 while the store (the database) does not (tested below and in the REST suite).
+  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+});
+
+test('the SQLite overlay patches the base into one replica on a volume (applying its JSON patch)', () => {
+  const overlay = new URL('../../manifests/overlays/sqlite/', import.meta.url).pathname;
+  const kustomization = parse(readFileSync(`${overlay}kustomization.yaml`, 'utf8')) as { resources: string[]; patches: { path: string; target: { kind: string; name: string } }[] };
+  assert.deepEqual(kustomization.resources, ['../../', 'pvc.yaml']);
+  const patch = JSON.parse(readFileSync(`${overlay}${kustomization.patches[0]!.path}`, 'utf8')) as { op: string; path: string; value: unknown }[];
+  const patched = applyJsonPatch(structuredClone(deployment), patch);
+  assert.equal(patched.spec.replicas, 1);
+  assert.equal(patched.spec.strategy.type, 'Recreate');
+  const penv = Object.fromEntries((patched.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+  assert.equal(penv.TOLLGATE_DB, '/var/lib/tollgate/tollgate.db');
+  assert.equal(penv.TOLLGATE_DB_FILE, undefined);
+  const mounts = Object.fromEntries((patched.spec.template.spec.containers[0].volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
+  const volume = (patched.spec.template.spec.volumes as { name: string; persistentVolumeClaim?: { claimName: string } }[]).find((v) => v.name === mounts[dirname(penv.TOLLGATE_DB!)]);
+  const [claim] = parseAllDocumentsOf(`${overlay}pvc.yaml`);
+  assert.deepEqual(roundTrip(claim, 'V1PersistentVolumeClaim'), claim);
+  assert.equal(volume?.persistentVolumeClaim?.claimName, claim.metadata.name);
+  assert.equal(claim.metadata.namespace, deployment.metadata.namespace);
+  assert.deepEqual(claim.spec.accessModes, ['ReadWriteOnce']);
+  // Still a valid Deployment for the Kubernetes models.
+  assert.equal(ObjectSerializer.deserialize(patched, 'V1Deployment').spec.replicas, 1);
+});
+
+/** RFC 6902 test/replace/add/remove over JSON pointers: what kustomize does with a JSON patch. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function applyJsonPatch(doc: any, ops: { op: string; path: string; value?: unknown }[]): any {
+  for (const { op, path, value } of ops) {
+    const parts = path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop()!;
+    const parent = parts.reduce((o, k) => o[k], doc);
+    if (op === 'test') assert.deepEqual(parent[last], value, `test ${path}`);
+    else if (op === 'replace') {
+      assert.ok(last in parent, `replace ${path}: missing`);
+      parent[last] = value;
+    } else if (op === 'add') Array.isArray(parent) ? parent.splice(last === '-' ? parent.length : Number(last), 0, value) : (parent[last] = value);
+    else if (op === 'remove') Array.isArray(parent) ? parent.splice(Number(last), 1) : delete parent[last];
+    else assert.fail(`unsupported op ${op}`);
+  }
+  return doc;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function parseAllDocumentsOf(path: string): any[] {
+  return readFileSync(path, 'utf8').split(/^---$/m).map((d) => parse(d)).filter((d) => d !== null);
+}
 
 test('probes use the container port and paths the control service serves', async () => {
   const { buildApp } = await import('../../control/app.js');
