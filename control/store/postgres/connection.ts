@@ -1,6 +1,7 @@
 // Connections to PostgreSQL: the pool every repository queries through, dedicated clients (for LISTEN/NOTIFY and the
 // leader's advisory lock), transactions, and the error codes the repositories translate.
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -17,14 +18,21 @@ const types: pg.CustomTypesConfig = {
   }) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * The URL parsed the way node-postgres parses it, but with the password behind a function: the config (kept by the
+ * pool and every client) then holds no printable copy of it, whoever logs or serializes them.
+ */
 export function clientConfig(url: string): pg.ClientConfig {
+  const { password, connectionString: _none, ...parsed } = parseIntoClientConfig(url);
+  const secret = typeof password === 'string' && password !== '' ? password : undefined;
   return {
-    connectionString: url,
+    ...parsed,
+    ...(secret !== undefined ? { password: (): string => secret } : {}),
     types,
-    application_name: 'tollgate-control',
+    application_name: parsed.application_name ?? 'tollgate-control',
     // A commit acknowledged to a client must be on stable storage before the service answers 2xx: enforce it for
-    // our sessions whatever the server's default is.
-    options: '-c synchronous_commit=on',
+    // our sessions whatever the server's or the database's default is.
+    options: `${parsed.options ?? ''} -c synchronous_commit=on`.trim(),
     keepAlive: true,
     // A database that does not answer fails the request (503, see store/unavailable.ts) instead of hanging it.
     connectionTimeoutMillis: 5000,
