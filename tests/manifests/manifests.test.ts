@@ -212,7 +212,7 @@ test('the SQLite overlay patches the base into one replica on a volume (applying
   assert.equal(claim.metadata.namespace, deployment.metadata.namespace);
   assert.deepEqual(claim.spec.accessModes, ['ReadWriteOnce']);
   // Still a valid Deployment for the Kubernetes models.
-  assert.equal(ObjectSerializer.deserialize(patched, 'V1Deployment').spec.replicas, 1);
+  assert.equal(ObjectSerializer.deserialize(patched, 'V1Deployment', '').spec.replicas, 1);
 });
 
 /** RFC 6902 test/replace/add/remove over JSON pointers: what kustomize does with a JSON patch. */
