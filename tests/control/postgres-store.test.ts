@@ -241,6 +241,46 @@ describe('usage_minute partitions', skip, () => {
   });
 });
 
+describe('usage queries over 30 days of many keys', skip, () => {
+  let db: TestDatabase;
+  let store: PostgresStore;
+  before(async () => {
+    db = await createTestDatabase();
+    // One connection: the statistics read below are the ones this session's queries produced.
+    store = await openPostgresStore({ url: db.url, poolSize: 1 });
+    await store.pool.query(`INSERT INTO usage_day (start, key_id, api_id, outcome, consumer_id, count)
+      SELECT $1::bigint - d * 86400, 'key_' || lpad(k::text, 6, '0'), 'api_' || (k % 20), 'allowed', 'con_' || lpad((k / 2)::text, 6, '0'), 5
+      FROM generate_series(0, 29) d, generate_series(1, 2000) k`, [TODAY]);
+    await store.pool.query('ANALYZE usage_day');
+  });
+  after(async () => {
+    await store.close();
+    await db.drop();
+  });
+
+  /** Index scans of `index` that the repository's query caused. */
+  async function indexScans(index: string, query: () => Promise<unknown>): Promise<number> {
+    const scans = async (): Promise<number> => {
+      await store.pool.query('SELECT pg_stat_force_next_flush()');
+      await store.pool.query('SELECT pg_stat_clear_snapshot()');
+      return (await rows<{ n: number }>(store, 'SELECT idx_scan AS n FROM pg_stat_user_indexes WHERE indexrelname = $1', [index]))[0]!.n;
+    };
+    const before = await scans();
+    await query();
+    return (await scans()) - before;
+  }
+
+  it('read the index of the key, the consumer or the API, not the whole range', async () => {
+    const range = { from: TODAY - 29 * DAY_S, to: TODAY + DAY_S, granularity: 'day' as const };
+    let result: Awaited<ReturnType<PostgresStore['usage']['query']>> = [];
+    assert.ok(await indexScans('usage_day_key', async () => { result = await store.usage.query({ ...range, keyId: 'key_000123' }); }) > 0);
+    assert.equal(result.length, 30);
+    assert.ok(await indexScans('usage_day_consumer', async () => { result = await store.usage.query({ ...range, consumerId: 'con_000061' }); }) > 0);
+    assert.equal(result.reduce((n, r) => n + r.count, 0), 30 * 2 * 5);
+    assert.ok(await indexScans('usage_day_api', () => store.usage.query({ ...range, apiId: 'api_7' })) > 0);
+  });
+});
+
 describe('the PostgreSQL store object', skip, () => {
   it('exposes its pool and dedicated connections for the replica layer', async () => {
     const db = await createTestDatabase();
