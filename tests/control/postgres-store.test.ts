@@ -164,6 +164,20 @@ describe('PostgreSQL storeBatch', skip, () => {
     assert.equal(await total(store, 'minute', base, base + 20 * 60), 50 * 20);
   });
 
+  it('adds thousands of fleet counts to existing windows in time linear in their number', async () => {
+    const window = Math.floor(NOW / 60) * 60 - 1800;
+    const big = (id: string): StoredBatch => ({
+      ...batch(s, id, [], 0), rows: { minute: [], hour: [], day: [] },
+      fleet: Array.from({ length: 8000 }, (_, i) => ({ planId: s.planId, consumerId: `con_${i}`, per: 'minute' as const, windowStart: window, reporter: 'default:big', count: 1, cap: 1000 })),
+    });
+    await store.usage.storeBatch(big('big-1'));
+    const started = Date.now();
+    await store.usage.storeBatch(big('big-2'));
+    // Looking each row's cap up in the batch (one statement with a correlated subquery) took ~5 s here.
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    assert.deepEqual(await store.usage.fleetOthers([{ planId: s.planId, consumerId: 'con_7999', per: 'minute', windowStart: window }], 'x'), [2]);
+  });
+
   it('caps a fleet window at the plan\'s limit however the additions arrive', async () => {
     const window = Math.floor(NOW / 60) * 60 + 120;
     const add = (n: number, id: string): StoredBatch => ({

@@ -29,6 +29,10 @@ export function usageColumns(rows: readonly UsageRow[]): UsageColumns {
   };
 }
 
+/** One fleet window row's identity (plan, consumer, window, reporter) as a string. */
+export const fleetKey = (planId: string, consumerId: string, per: string, windowStart: number, reporter: string): string =>
+  `${planId}\u0000${consumerId}\u0000${per}\u0000${windowStart}\u0000${reporter}`;
+
 export interface FleetColumns { planId: string[]; consumerId: string[]; per: string[]; windowStart: number[]; reporter: string[]; count: number[]; cap: number[] }
 
 /**
@@ -38,7 +42,7 @@ export interface FleetColumns { planId: string[]; consumerId: string[]; per: str
 export function fleetColumns(adds: readonly FleetAdd[]): FleetColumns {
   const merged = new Map<string, FleetAdd>();
   for (const f of adds) {
-    const id = `${f.planId}\u0000${f.consumerId}\u0000${f.per}\u0000${f.windowStart}\u0000${f.reporter}`;
+    const id = fleetKey(f.planId, f.consumerId, f.per, f.windowStart, f.reporter);
     const m = merged.get(id);
     if (m === undefined) merged.set(id, { ...f });
     else {
@@ -50,5 +54,15 @@ export function fleetColumns(adds: readonly FleetAdd[]): FleetColumns {
   return {
     planId: list.map((f) => f.planId), consumerId: list.map((f) => f.consumerId), per: list.map((f) => f.per),
     windowStart: list.map((f) => f.windowStart), reporter: list.map((f) => f.reporter), count: list.map((f) => f.count), cap: list.map((f) => f.cap),
+  };
+}
+
+/** The columns without the rows whose keys are in `created`. */
+export function withoutCreated(f: FleetColumns, created: ReadonlySet<string>): FleetColumns {
+  const keep = f.planId.map((_, i) => !created.has(fleetKey(f.planId[i]!, f.consumerId[i]!, f.per[i]!, f.windowStart[i]!, f.reporter[i]!)));
+  const pick = <T>(xs: T[]): T[] => xs.filter((_, i) => keep[i]);
+  return {
+    planId: pick(f.planId), consumerId: pick(f.consumerId), per: pick(f.per), windowStart: pick(f.windowStart),
+    reporter: pick(f.reporter), count: pick(f.count), cap: pick(f.cap),
   };
 }

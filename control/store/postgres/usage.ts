@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
 import { STATUS_CLASSES, type FleetPer, type Granularity, type UsageQuery } from '../types.js';
-import { fleetColumns, usageColumns } from './batch-columns.js';
+import { fleetColumns, fleetKey, usageColumns, withoutCreated } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
 import type { MinutePartitions } from './partitions.js';
 import { parseLimits } from './shared.js';
@@ -26,18 +26,20 @@ ORDER BY start, key_id, api_id, outcome
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
   ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
 
-// The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it.
-const FLEET_SQL = `
-WITH a AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[])
-    AS a(plan_id, consumer_id, per, window_start, reporter, count, cap)
-)
-INSERT INTO fleet_windows AS f (plan_id, consumer_id, per, window_start, reporter, count)
-SELECT plan_id, consumer_id, per, window_start, reporter, LEAST(count, cap) FROM a
+// The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it. Two
+// statements, because ON CONFLICT DO UPDATE cannot see the cap (EXCLUDED holds table columns only): the insert
+// creates the rows that did not exist (waiting for a concurrent creator, then leaving its row alone), and the update,
+// with a snapshot of its own that sees such rows, adds to every row the insert did not create.
+const FLEET_ARRAYS = 'unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) AS a(plan_id, consumer_id, per, window_start, reporter, count, cap)';
+const FLEET_INSERT = `
+INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, count)
+SELECT plan_id, consumer_id, per, window_start, reporter, LEAST(count, cap) FROM ${FLEET_ARRAYS}
 ORDER BY plan_id, consumer_id, per, window_start, reporter
-ON CONFLICT (plan_id, consumer_id, per, window_start, reporter) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, (
-  SELECT a.cap FROM a WHERE a.plan_id = EXCLUDED.plan_id AND a.consumer_id = EXCLUDED.consumer_id AND a.per = EXCLUDED.per
-    AND a.window_start = EXCLUDED.window_start AND a.reporter = EXCLUDED.reporter))`;
+ON CONFLICT (plan_id, consumer_id, per, window_start, reporter) DO NOTHING
+RETURNING plan_id, consumer_id, per, window_start, reporter`;
+const FLEET_ADD = `
+UPDATE fleet_windows f SET count = LEAST(f.count + a.count, a.cap) FROM ${FLEET_ARRAYS}
+WHERE f.plan_id = a.plan_id AND f.consumer_id = a.consumer_id AND f.per = a.per AND f.window_start = a.window_start AND f.reporter = a.reporter`;
 
 export class PostgresUsage implements UsageRepository {
   constructor(private readonly pool: pg.Pool, private readonly partitions: MinutePartitions) {}
@@ -102,7 +104,10 @@ export class PostgresUsage implements UsageRepository {
       }
       if (b.fleet.length > 0) {
         const f = fleetColumns(b.fleet);
-        await c.query(FLEET_SQL, [f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap]);
+        const created = await c.query<{ plan_id: string; consumer_id: string; per: string; window_start: number; reporter: string }>(
+          FLEET_INSERT, [f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap]);
+        const rest = withoutCreated(f, new Set(created.rows.map((r) => fleetKey(r.plan_id, r.consumer_id, r.per, r.window_start, r.reporter))));
+        if (rest.planId.length > 0) await c.query(FLEET_ADD, [rest.planId, rest.consumerId, rest.per, rest.windowStart, rest.reporter, rest.count, rest.cap]);
       }
       return true;
     });
