@@ -162,6 +162,8 @@ describe('PostgreSQL storeBatch', skip, () => {
     const fresh = await Promise.all(batches.map((b) => store.usage.storeBatch(b)));
     assert.ok(fresh.every((f) => f));
     assert.equal(await total(store, 'minute', base, base + 20 * 60), 50 * 20);
+    // All 50 add to one fleet window (same reporter): none of the concurrent additions is lost.
+    assert.deepEqual(await store.usage.fleetOthers([{ planId: s.planId, consumerId: s.consumerId, per: 'minute', windowStart: base }], 'x'), [50 * 20]);
   });
 
   it('adds thousands of fleet counts to existing windows in time linear in their number', async () => {
