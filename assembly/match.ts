@@ -2,7 +2,8 @@
 // method-blind and host-blind lookups the request path uses to keep protected paths closed (docs/filter.md).
 
 import { Api } from "./config/model";
-import { lowerAscii } from "./bytes";
+import { lowerAscii, sameBytes } from "./bytes";
+import { elementAt } from "./element";
 
 /**
  * A byte of a host name after lowercasing: a-z 0-9 - . _ (RFC 3986 also allows sub-delims and escapes in a
@@ -74,20 +75,20 @@ export function pathLength(path: usize, len: usize): usize {
 
 @inline function prefixMatches(api: Api, path: usize, pathLen: usize): bool {
   const pl = <usize>api.prefix.byteLength;
-  return pl <= pathLen && memory.compare(path, changetype<usize>(api.prefix), pl) == 0;
+  return pl <= pathLen && sameBytes(path, changetype<usize>(api.prefix), pl);
 }
 
 function hostMatches(api: Api, host: usize, hostLen: usize): bool {
   const n = api.hosts.length;
   if (n == 0) return true;
   for (let i = 0; i < n; i++) {
-    const h = unchecked(api.hosts[i]);
+    const h = elementAt(api.hosts, i);
     const hp = changetype<usize>(h);
     const hl = <usize>h.byteLength;
-    if (unchecked(api.wildcard[i])) {
+    if (elementAt(api.wildcard, i)) {
       // ".example.com" suffix with at least one char before it: subdomains only, not the apex.
-      if (hostLen > hl && memory.compare(host + hostLen - hl, hp, hl) == 0) return true;
-    } else if (hostLen == hl && memory.compare(host, hp, hl) == 0) return true;
+      if (hostLen > hl && sameBytes(host + hostLen - hl, hp, hl)) return true;
+    } else if (hostLen == hl && sameBytes(host, hp, hl)) return true;
   }
   return false;
 }
@@ -96,8 +97,8 @@ function methodMatches(api: Api, method: usize, methodLen: usize): bool {
   const n = api.methods.length;
   if (n == 0) return true;
   for (let i = 0; i < n; i++) {
-    const m = unchecked(api.methods[i]);
-    if (<usize>m.byteLength == methodLen && memory.compare(changetype<usize>(m), method, methodLen) == 0) return true;
+    const m = elementAt(api.methods, i);
+    if (<usize>m.byteLength == methodLen && sameBytes(changetype<usize>(m), method, methodLen)) return true;
   }
   return false;
 }
@@ -105,7 +106,7 @@ function methodMatches(api: Api, method: usize, methodLen: usize): bool {
 /** Index of the first matching API, or -1. `host` must already be normalised, `pathLen` exclude the query. */
 export function matchApi(apis: Api[], method: usize, methodLen: usize, host: usize, hostLen: usize, path: usize, pathLen: usize): i32 {
   for (let i = 0; i < apis.length; i++) {
-    const api = unchecked(apis[i]);
+    const api = elementAt(apis, i);
     if (!prefixMatches(api, path, pathLen)) continue;
     if (!hostMatches(api, host, hostLen)) continue;
     if (!methodMatches(api, method, methodLen)) continue;
@@ -120,7 +121,7 @@ export function matchApi(apis: Api[], method: usize, methodLen: usize, host: usi
  */
 export function matchPathHost(apis: Api[], host: usize, hostLen: usize, path: usize, pathLen: usize, from: i32): i32 {
   for (let i = from; i < apis.length; i++) {
-    const api = unchecked(apis[i]);
+    const api = elementAt(apis, i);
     if (prefixMatches(api, path, pathLen) && hostMatches(api, host, hostLen)) return i;
   }
   return -1;
@@ -129,7 +130,7 @@ export function matchPathHost(apis: Api[], host: usize, hostLen: usize, path: us
 /** Whether some host-restricted API's path prefix matches: such a path needs a usable host to be decided. */
 export function hostRestrictedPrefix(apis: Api[], path: usize, pathLen: usize): bool {
   for (let i = 0; i < apis.length; i++) {
-    const api = unchecked(apis[i]);
+    const api = elementAt(apis, i);
     if (api.hosts.length > 0 && prefixMatches(api, path, pathLen)) return true;
   }
   return false;

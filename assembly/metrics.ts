@@ -20,7 +20,7 @@ const NAMES: string[] = [
 const deltas = new StaticArray<u64>(COUNT);
 const ids = new StaticArray<u32>(COUNT);
 let defined = false;
-const OUT_ID = memory.data(4);
+const RET_ID = memory.data(4);
 
 @inline export function bump(m: i32): void {
   unchecked(deltas[m] += 1);
@@ -34,8 +34,8 @@ export function bumpBy(m: i32, n: u64): void {
 export function defineMetrics(): void {
   for (let i = 0; i < COUNT; i++) {
     const buf = String.UTF8.encode(unchecked(NAMES[i]));
-    if (proxy_define_metric(0, changetype<usize>(buf), <usize>buf.byteLength, OUT_ID) == 0) {
-      unchecked(ids[i] = load<u32>(OUT_ID));
+    if (proxy_define_metric(0, changetype<usize>(buf), <usize>buf.byteLength, RET_ID) == 0) {
+      unchecked(ids[i] = load<u32>(RET_ID));
     }
   }
   defined = true;

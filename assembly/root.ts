@@ -7,7 +7,7 @@ import {
   proxy_set_shared_data, proxy_set_tick_period_milliseconds, random_get,
   BUFFER_PLUGIN_CONFIGURATION, LOG_INFO, LOG_WARN, RESULT_OK,
 } from "./abi/imports";
-import { OUT_CAS, clearOut, OUT_LEN, OUT_PTR, OUT_U64 } from "./abi/memory";
+import { RET_CAS, clearRet, RET_LEN, RET_PTR, RET_U64 } from "./abi/memory";
 import { writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
@@ -31,8 +31,8 @@ export function log(level: u32, message: string): void {
 }
 
 function nowMs(): f64 {
-  if (proxy_get_current_time_nanoseconds(OUT_U64) != RESULT_OK) return 0;
-  return <f64>(load<u64>(OUT_U64) / 1000000);
+  if (proxy_get_current_time_nanoseconds(RET_U64) != RESULT_OK) return 0;
+  return <f64>(load<u64>(RET_U64) / 1000000);
 }
 
 const REPORTER_KEY = String.UTF8.encode("tg:reporter");
@@ -54,16 +54,16 @@ function ensureReporter(): void {
   const k = changetype<usize>(REPORTER_KEY), kl = <usize>REPORTER_KEY.byteLength;
   for (let attempt = 0; attempt < 4; attempt++) {
     let cas = INSERT_CAS;
-    clearOut();
-    const r = proxy_get_shared_data(k, kl, OUT_PTR, OUT_LEN, OUT_CAS);
+    clearRet();
+    const r = proxy_get_shared_data(k, kl, RET_PTR, RET_LEN, RET_CAS);
     if (r == RESULT_OK) {
-      const p = <usize>load<u32>(OUT_PTR), n = <usize>load<u32>(OUT_LEN);
+      const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
       if (isHex16(p, n)) {
         setReporter(p);
         reporterReady = true;
         return;
       }
-      cas = load<u32>(OUT_CAS);
+      cas = load<u32>(RET_CAS);
     }
     if (random_get(RANDOM, 8) != 0) store<u64>(RANDOM, <u64>nowMs() ^ 0x5deece66d);
     writeHex(HEX, RANDOM, 8);
@@ -85,10 +85,10 @@ export function onVmStart(_root: u32): bool {
 
 export function onConfigure(root: u32, size: u32): bool {
   let ptr: usize = 0, len: usize = 0;
-  clearOut();
-  if (size > 0 && proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, OUT_PTR, OUT_LEN) == RESULT_OK) {
-    ptr = <usize>load<u32>(OUT_PTR);
-    len = <usize>load<u32>(OUT_LEN);
+  clearRet();
+  if (size > 0 && proxy_get_buffer_bytes(BUFFER_PLUGIN_CONFIGURATION, 0, size, RET_PTR, RET_LEN) == RESULT_OK) {
+    ptr = <usize>load<u32>(RET_PTR);
+    len = <usize>load<u32>(RET_LEN);
   }
   const r = decodeConfig(ptr, len);
   const cfg = r.config;

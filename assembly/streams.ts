@@ -1,8 +1,9 @@
-// Per-stream state for allowed requests (what the response side and on_log need), in a preallocated slab with an
-// open-addressing index by context id: O(1) whatever the number of live streams, no allocation per request
-// (the slab and index only grow, by doubling, when live streams exceed their capacity).
+// Per-stream state for allowed requests (what the response side and on_log need), in a preallocated slab indexed by
+// context id (hashindex.ts): O(1) whatever the number of live streams, no allocation per request (the slab and
+// index only grow, by doubling, when live streams exceed their capacity).
 
 import { zero8 } from "./bytes";
+import { HashIndex } from "./hashindex";
 
 export const REC_SIZE: usize = 160;
 // Record layout.
@@ -25,12 +26,11 @@ let slab: usize = 0;
 let capacity: i32 = 0;
 let freeTop: i32 = 0;
 let freeList = new StaticArray<i32>(0);
-let index = new StaticArray<i32>(0); // slot → record + 1
-let mask: u32 = 0;
-
-function ensure(): void {
-  if (slab == 0) grow(256);
-}
+/** Context id → record. The id itself is the stored hash: ids are unique, so a hit needs no record compare. */
+const index = new HashIndex();
+// The last stream looked up: a stream's callbacks often follow each other, so most lookups end here.
+let lastId: u32 = 0;
+let lastRec: usize = 0;
 
 function grow(newCap: i32): void {
   const ns = heap.alloc(<usize>newCap * REC_SIZE);
@@ -46,84 +46,57 @@ function grow(newCap: i32): void {
   for (let i = 0; i < freeTop; i++) unchecked(nf[top++] = freeList[i]);
   slab = ns;
   capacity = newCap;
+  lastId = 0;
   freeList = nf;
   freeTop = top;
-  rebuildIndex(newCap * 2);
-}
-
-function rebuildIndex(slots: i32): void {
-  index = new StaticArray<i32>(slots);
-  mask = <u32>slots - 1;
+  index.reset(newCap);
   for (let r = 0; r < capacity; r++) {
     const id = load<u32>(slab + <usize>r * REC_SIZE, S_CTX);
-    if (id != 0) insertIndex(id, r);
-  }
-}
-
-@inline function hash(id: u32): u32 {
-  return (id * 0x9e3779b1) >>> 7;
-}
-
-function insertIndex(id: u32, rec: i32): void {
-  let s = hash(id) & mask;
-  while (unchecked(index[s]) != 0) s = (s + 1) & mask;
-  unchecked(index[s] = rec + 1);
-}
-
-function findSlot(id: u32): i32 {
-  if (slab == 0) return -1;
-  let s = hash(id) & mask;
-  while (true) {
-    const v = unchecked(index[s]);
-    if (v == 0) return -1;
-    if (load<u32>(slab + <usize>(v - 1) * REC_SIZE, S_CTX) == id) return <i32>s;
-    s = (s + 1) & mask;
+    if (id != 0) index.insert(id, r);
   }
 }
 
 /** Record address for a context, or 0. */
 export function streamGet(id: u32): usize {
-  const s = findSlot(id);
-  return s < 0 ? 0 : slab + <usize>(unchecked(index[s]) - 1) * REC_SIZE;
+  if (id == lastId && id != 0) return lastRec;
+  const r = index.first(id);
+  if (r < 0) return 0;
+  lastId = id;
+  lastRec = slab + <usize>r * REC_SIZE;
+  return lastRec;
 }
 
-/** A zeroed record for a context (existing one reused). */
+/**
+ * A record for a context (an existing one is reused as it is). A new one is zeroed up to S_KEY: the key and API ids
+ * are written by the caller with their lengths, and nothing reads past those.
+ */
 export function streamAcquire(id: u32): usize {
-  ensure();
+  if (slab == 0) grow(256);
   const existing = streamGet(id);
   if (existing != 0) return existing;
   if (freeTop == 0) grow(capacity * 2);
   const r = unchecked(freeList[--freeTop]);
   const p = slab + <usize>r * REC_SIZE;
-  zero8(p, REC_SIZE);
+  zero8(p + 8, S_KEY - 8);
   store<u32>(p, id, S_CTX);
-  insertIndex(id, r);
+  store<u32>(p, 0, S_FLAGS);
+  index.insert(id, r);
+  lastId = id;
+  lastRec = p;
   return p;
 }
 
-/** Frees a context's record (backward-shift deletion keeps probe chains intact without tombstones). */
+/** Frees a context's record. */
 export function streamRelease(id: u32): void {
-  let s = findSlot(id);
-  if (s < 0) return;
-  const rec = unchecked(index[s]) - 1;
-  store<u32>(slab + <usize>rec * REC_SIZE, 0, S_CTX);
-  unchecked(freeList[freeTop++] = rec);
-  let j = <u32>s;
-  while (true) {
-    unchecked(index[j] = 0);
-    let k = j;
-    while (true) {
-      k = (k + 1) & mask;
-      const v = unchecked(index[k]);
-      if (v == 0) return;
-      const home = hash(load<u32>(slab + <usize>(v - 1) * REC_SIZE, S_CTX)) & mask;
-      // Move v back to j unless its home lies cyclically in (j, k].
-      const inRange = j <= k ? (home > j && home <= k) : (home > j || home <= k);
-      if (!inRange) {
-        unchecked(index[j] = v);
-        j = k;
-        break;
-      }
-    }
+  let r: i32;
+  if (id == lastId && id != 0) {
+    r = <i32>((lastRec - slab) / REC_SIZE);
+    lastId = 0;
+  } else {
+    r = index.first(id);
+    if (r < 0) return;
   }
+  store<u32>(slab + <usize>r * REC_SIZE, 0, S_CTX);
+  unchecked(freeList[freeTop++] = r);
+  index.remove(id, r);
 }

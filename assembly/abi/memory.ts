@@ -11,19 +11,22 @@ let arenaTop: usize = 0;
 const spills = new StaticArray<usize>(MAX_SPILLS);
 let spillCount = 0;
 
-/** Scratch slots for the host's out-parameters (ptr, len, cas, time, token). */
-export const OUT_PTR = memory.data(8);
-export const OUT_LEN = memory.data(8);
-export const OUT_CAS = memory.data(8);
-export const OUT_U64 = memory.data(8);
+/**
+ * Return slots: where a host call writes what it returns (ptr and len of copied data, a CAS, a time). RET_ for
+ * these, so they are not confused with usage outcomes (usage/counters.ts OUTCOME_*).
+ */
+export const RET_PTR = memory.data(8);
+export const RET_LEN = memory.data(8);
+export const RET_CAS = memory.data(8);
+export const RET_U64 = memory.data(8);
 
 /**
- * Zeroes the ptr/len out-slots before a host call that returns data: Envoy leaves them untouched when there is
+ * Zeroes the ptr/len return slots before a host call that returns data: Envoy leaves them untouched when there is
  * nothing to copy, and a stale pointer from an earlier call must never be read as this call's answer.
  */
-@inline export function clearOut(): void {
-  store<u64>(OUT_PTR, 0);
-  store<u64>(OUT_LEN, 0);
+@inline export function clearRet(): void {
+  store<u64>(RET_PTR, 0);
+  store<u64>(RET_LEN, 0);
 }
 
 export function guestAlloc(size: usize): usize {

@@ -1,5 +1,7 @@
-// Keys by SHA-256 digest: an open-addressing table over flat arrays (no object per key), so 100,000 keys cost a
-// few MiB and a lookup is one hash probe plus a 32-byte compare.
+// Keys by SHA-256 digest: flat arrays (no object per key) indexed by the filter's one hash index (hashindex.ts),
+// so 100,000 keys cost a few MiB and a lookup is one probe plus a 32-byte compare.
+
+import { HashIndex } from "../hashindex";
 
 export class KeyTable {
   count: i32 = 0;
@@ -12,9 +14,8 @@ export class KeyTable {
   plan: StaticArray<i32> = new StaticArray<i32>(0);
   expiresAt: StaticArray<f64> = new StaticArray<f64>(0);
   notBefore: StaticArray<f64> = new StaticArray<f64>(0);
-  /** Slot → key index + 1 (0 = empty). */
-  private slots: StaticArray<i32> = new StaticArray<i32>(0);
-  private mask: u32 = 0;
+  /** Digest (its first 4 bytes: already uniform) → key index. */
+  private index: HashIndex = new HashIndex();
 
   /**
    * Reserves room for about `n` keys up front. The decoder estimates n from the configuration size (every record
@@ -81,32 +82,24 @@ export class KeyTable {
 
   /** Builds the hash index; returns the index of the first duplicate digest, or -1. */
   build(): i32 {
-    let cap: u32 = 16;
-    while (cap < <u32>this.count * 2) cap <<= 1;
-    this.slots = new StaticArray<i32>(<i32>cap);
-    this.mask = cap - 1;
+    this.index.reset(this.count);
     for (let i = 0; i < this.count; i++) {
       const d = changetype<usize>(this.digests) + <usize>i * 32;
       if (this.find(d) >= 0) return i;
-      let s = load<u32>(d) & this.mask;
-      while (unchecked(this.slots[s]) != 0) s = (s + 1) & this.mask;
-      unchecked(this.slots[s] = i + 1);
+      this.index.insert(load<u32>(d), i);
     }
     return -1;
   }
 
   /** Index of the key with this 32-byte digest, or -1. */
   find(digest: usize): i32 {
-    if (this.slots.length == 0) return -1;
     const a = load<u64>(digest), b = load<u64>(digest, 8), c = load<u64>(digest, 16), d = load<u64>(digest, 24);
-    let s = <u32>a & this.mask;
-    while (true) {
-      const v = unchecked(this.slots[s]);
-      if (v == 0) return -1;
-      const p = changetype<usize>(this.digests) + <usize>(v - 1) * 32;
-      if (load<u64>(p) == a && load<u64>(p, 8) == b && load<u64>(p, 16) == c && load<u64>(p, 24) == d) return v - 1;
-      s = (s + 1) & this.mask;
+    const h = <u32>a;
+    for (let k = this.index.first(h); k >= 0; k = this.index.next(h)) {
+      const p = changetype<usize>(this.digests) + <usize>k * 32;
+      if (load<u64>(p) == a && load<u64>(p, 8) == b && load<u64>(p, 16) == c && load<u64>(p, 24) == d) return k;
     }
+    return -1;
   }
 
   @inline keyIdPtr(i: i32): usize { return changetype<usize>(this.ids) + <usize>unchecked(this.idRefs[i * 4]); }

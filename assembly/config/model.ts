@@ -50,6 +50,12 @@ export class UsageTarget {
   coldStartShare: f64 = 0.1;
 }
 
+/** Longest configured header name (the schema's and validate.ts's limit). */
+export const MAX_NAME = 128;
+/** Bits of Config.nameLengths. */
+export const NAME_IDENTITY: u8 = 1;
+export const NAME_LOCATION: u8 = 2;
+
 export class Config {
   apis: Api[] = [];
   plans: Plan[] = [];
@@ -70,44 +76,37 @@ export class Config {
   planHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-plan");
   usage: UsageTarget | null = null;
   /**
-   * Request headers never forwarded on an allowed request, as (name, prefix) views: the identity headers, and with
-   * hideCredentials the header key locations (prefix: only values starting with it). Built by finish().
+   * The configured identity header names as (ptr, len) views, never forwarded from a client (http/identity.ts).
+   * Built by finish(); the views point into the three names above, which the configuration keeps.
    */
-  strip: StaticArray<usize> = new StaticArray<usize>(0);
-  stripCount: i32 = 0;
-  /** The first identityStripCount entries of strip are the identity headers (also stripped when spelled with '_'). */
-  identityStripCount: i32 = 0;
+  identityNames: StaticArray<usize> = new StaticArray<usize>(0);
+  identityCount: i32 = 0;
   /** With hideCredentials, the query key locations' names as (ptr, len) views, removed from the forwarded path. */
   stripQuery: StaticArray<usize> = new StaticArray<usize>(0);
   stripQueryCount: i32 = 0;
   /** The WWW-Authenticate value of 401 replies (config/challenge.ts). Built by finish(). */
   wwwAuthenticate: ArrayBuffer = new ArrayBuffer(0);
+  /** Whether any API is host-restricted; if none is, the request's host decides nothing and is not normalized. */
+  hostMatters: bool = false;
+  /**
+   * By name length (0 … MAX_NAME), NAME_* bits: whether an identity header or a header key location has a name of
+   * that length. The request scan looks further only at headers whose name length is marked, so a typical header
+   * costs one load. Built by finish().
+   */
+  nameLengths: StaticArray<u8> = new StaticArray<u8>(MAX_NAME + 1);
 
   /** Derives the lookup structures the hot path uses. */
   finish(): void {
     const names = new Array<ArrayBuffer>();
-    const prefixes = new Array<ArrayBuffer>();
-    const none = new ArrayBuffer(0);
-    if (this.consumerHeader.byteLength > 0) { names.push(this.consumerHeader); prefixes.push(none); }
-    if (this.keyIdHeader.byteLength > 0) { names.push(this.keyIdHeader); prefixes.push(none); }
-    if (this.planHeader.byteLength > 0) { names.push(this.planHeader); prefixes.push(none); }
-    this.identityStripCount = names.length;
-    if (this.hideCredentials) {
-      for (let i = 0; i < this.locations.length; i++) {
-        const loc = unchecked(this.locations[i]);
-        if (!loc.isQuery) { names.push(loc.name); prefixes.push(loc.prefix); }
-      }
-    }
-    this.stripCount = names.length;
-    this.strip = new StaticArray<usize>(names.length * 4);
+    if (this.consumerHeader.byteLength > 0) names.push(this.consumerHeader);
+    if (this.keyIdHeader.byteLength > 0) names.push(this.keyIdHeader);
+    if (this.planHeader.byteLength > 0) names.push(this.planHeader);
+    this.identityCount = names.length;
+    this.identityNames = new StaticArray<usize>(names.length * 2);
     for (let i = 0; i < names.length; i++) {
-      unchecked(this.strip[i * 4] = changetype<usize>(unchecked(names[i])));
-      unchecked(this.strip[i * 4 + 1] = <usize>unchecked(names[i]).byteLength);
-      unchecked(this.strip[i * 4 + 2] = changetype<usize>(unchecked(prefixes[i])));
-      unchecked(this.strip[i * 4 + 3] = <usize>unchecked(prefixes[i]).byteLength);
+      unchecked(this.identityNames[i * 2] = changetype<usize>(unchecked(names[i])));
+      unchecked(this.identityNames[i * 2 + 1] = <usize>unchecked(names[i]).byteLength);
     }
-    // The views point into these buffers; keep them reachable for the GC.
-    this.stripOwners = names;
     // Query names are owned by this.locations, which the configuration keeps.
     let queries = 0;
     if (this.hideCredentials) {
@@ -124,7 +123,16 @@ export class Config {
       q++;
     }
     this.wwwAuthenticate = challengeFor(this.locations);
+    this.hostMatters = false;
+    for (let i = 0; i < this.apis.length; i++) if (unchecked(this.apis[i]).hosts.length > 0) this.hostMatters = true;
+    const lengths = this.nameLengths;
+    for (let i = 0; i < names.length; i++) {
+      const n = unchecked(names[i]).byteLength;
+      if (n <= MAX_NAME) unchecked(lengths[n] |= NAME_IDENTITY);
+    }
+    for (let i = 0; i < this.locations.length; i++) {
+      const loc = unchecked(this.locations[i]);
+      if (!loc.isQuery && loc.name.byteLength <= MAX_NAME) unchecked(lengths[loc.name.byteLength] |= NAME_LOCATION);
+    }
   }
-
-  stripOwners: ArrayBuffer[] = [];
 }

@@ -3,8 +3,11 @@
 
 import { proxy_send_local_response } from "../abi/imports";
 import { PairWriter } from "../abi/pairs";
-import { writeU64 } from "../bytes";
+import { ab, abLen, writeU32 } from "../bytes";
 import { Decision } from "../quota/entry";
+import {
+  H_CONTENT_TYPE, H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_RETRY_AFTER,
+} from "./names";
 
 export const P_MISSING_KEY = 0;
 export const P_INVALID_KEY = 1;
@@ -33,30 +36,20 @@ const DETAILS: ArrayBuffer[] = [
 ];
 const STATUS: i32[] = [401, 401, 403, 429, 400, 405];
 
-const CONTENT_TYPE = String.UTF8.encode("content-type");
 const PROBLEM_JSON = String.UTF8.encode("application/problem+json");
-export const RETRY_AFTER = String.UTF8.encode("retry-after");
-export const RL_LIMIT = String.UTF8.encode("ratelimit-limit");
-export const RL_REMAINING = String.UTF8.encode("ratelimit-remaining");
-export const RL_RESET = String.UTF8.encode("ratelimit-reset");
-export const WWW_AUTHENTICATE = String.UTF8.encode("www-authenticate");
-export const ALLOW = String.UTF8.encode("allow");
 
 const NUMS = memory.data(96);
 const writer = new PairWriter();
 
-@inline function ab(b: ArrayBuffer): usize { return changetype<usize>(b); }
-@inline function abLen(b: ArrayBuffer): usize { return <usize>b.byteLength; }
-
 /** Stages the three RateLimit-* headers (numbers written at NUMS + base). */
 export function addRateLimitHeaders(w: PairWriter, limit: u32, remaining: u32, reset: u32, base: usize): void {
   const a = NUMS + base;
-  const la = writeU64(a, limit);
-  const lb = writeU64(a + 12, remaining);
-  const lc = writeU64(a + 24, reset);
-  w.add(ab(RL_LIMIT), abLen(RL_LIMIT), a, la);
-  w.add(ab(RL_REMAINING), abLen(RL_REMAINING), a + 12, lb);
-  w.add(ab(RL_RESET), abLen(RL_RESET), a + 24, lc);
+  const la = writeU32(a, limit);
+  const lb = writeU32(a + 12, remaining);
+  const lc = writeU32(a + 24, reset);
+  w.add(ab(H_RATELIMIT_LIMIT), abLen(H_RATELIMIT_LIMIT), a, la);
+  w.add(ab(H_RATELIMIT_REMAINING), abLen(H_RATELIMIT_REMAINING), a + 12, lb);
+  w.add(ab(H_RATELIMIT_RESET), abLen(H_RATELIMIT_RESET), a + 24, lc);
 }
 
 /** Sends the problem reply `kind`; `d` (quota replies only) supplies Retry-After and RateLimit-* values. */
@@ -67,11 +60,11 @@ export function sendProblem(kind: i32, d: Decision | null): void {
 /** sendProblem plus one header (name, value views; nameLen 0 = none): WWW-Authenticate on a 401, Allow on a 405. */
 export function sendProblemWith(kind: i32, d: Decision | null, name: usize, nameLen: usize, value: usize, valueLen: usize): void {
   writer.reset();
-  writer.add(ab(CONTENT_TYPE), abLen(CONTENT_TYPE), ab(PROBLEM_JSON), abLen(PROBLEM_JSON));
+  writer.add(ab(H_CONTENT_TYPE), abLen(H_CONTENT_TYPE), ab(PROBLEM_JSON), abLen(PROBLEM_JSON));
   if (nameLen > 0) writer.add(name, nameLen, value, valueLen);
   if (kind == P_QUOTA && d != null) {
-    const ra = writeU64(NUMS + 48, d.hasLimit ? d.reset : 1);
-    writer.add(ab(RETRY_AFTER), abLen(RETRY_AFTER), NUMS + 48, ra);
+    const ra = writeU32(NUMS + 48, d.hasLimit ? d.reset : 1);
+    writer.add(ab(H_RETRY_AFTER), abLen(H_RETRY_AFTER), NUMS + 48, ra);
     if (d.hasLimit) addRateLimitHeaders(writer, d.limit, d.remaining, d.reset, 0);
   }
   writer.finish();

@@ -41,6 +41,25 @@ export function findParam(path: usize, len: usize, name: usize, nameLen: usize):
   return false;
 }
 
+/** Whether the query has a parameter whose percent-decoded name is one of `names` (ptr, len pairs). */
+export function hasAnyParam(path: usize, len: usize, names: StaticArray<usize>, count: i32): bool {
+  const q = queryStart(path, len);
+  if (q >= len) return false;
+  const end = queryEnd(path, len, q);
+  let i = q + 1;
+  while (i <= end) {
+    let j = i;
+    while (j < end && load<u8>(path + j) != 0x26) j++;
+    let eq = i;
+    while (eq < j && load<u8>(path + eq) != 0x3d) eq++;
+    for (let k = 0; k < count; k++) {
+      if (decodedEquals(path + i, eq - i, unchecked(names[k * 2]), unchecked(names[k * 2 + 1]))) return true;
+    }
+    i = j + 1;
+  }
+  return false;
+}
+
 /**
  * Writes the path without every parameter whose name is one of `names` (views: ptr, len pairs) into `out`.
  * Returns false when nothing was removed (out is then unspecified). Other parameters keep their bytes and order.

@@ -4,33 +4,26 @@
 import {
   proxy_get_header_map_pairs, proxy_get_header_map_value, proxy_set_header_map_pairs, MAP_RESPONSE_HEADERS, RESULT_OK,
 } from "../abi/imports";
-import { clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
+import { clearRet, RET_LEN, RET_PTR } from "../abi/memory";
 import { PairTable, PairWriter } from "../abi/pairs";
-import { bytesEqual } from "../bytes";
+import { ab, abLen, sameBytes } from "../bytes";
 import {
   F_ALLOWED, F_RATELIMIT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_MINUTE, S_RL_LIMIT, S_RL_REMAINING,
   S_RL_RESET, S_STATUS, streamGet, streamRelease,
 } from "../streams";
-import { countRequest, OUT_ALLOWED } from "../usage/counters";
-import { addRateLimitHeaders, RL_LIMIT, RL_REMAINING, RL_RESET } from "./problem";
+import { countRequest, OUTCOME_ALLOWED } from "../usage/counters";
+import { H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_STATUS } from "./names";
+import { addRateLimitHeaders } from "./problem";
+import { parseStatus } from "./status";
 
 const table = new PairTable();
 const writer = new PairWriter();
-const STATUS = String.UTF8.encode(":status");
 const F_COUNTED: u32 = 4;
 
-@inline function ab(b: ArrayBuffer): usize { return changetype<usize>(b); }
-@inline function abLen(b: ArrayBuffer): usize { return <usize>b.byteLength; }
-
-function parseStatus(p: usize, n: usize): u32 {
-  if (n != 3) return 0;
-  let v: u32 = 0;
-  for (let i: usize = 0; i < 3; i++) {
-    const c = <u32>load<u8>(p + i) - 0x30;
-    if (c > 9) return 0;
-    v = v * 10 + c;
-  }
-  return v;
+/** Whether a response header is one of ours (`ratelimit-limit` and `-reset` are 15 bytes, `-remaining` 19). */
+@inline function isRateLimitHeader(kp: usize, kl: usize): bool {
+  if (kl == 15) return sameBytes(kp, ab(H_RATELIMIT_LIMIT), 15) || sameBytes(kp, ab(H_RATELIMIT_RESET), 15);
+  return kl == 19 && sameBytes(kp, ab(H_RATELIMIT_REMAINING), 19);
 }
 
 export function onResponseHeaders(ctx: u32): u32 {
@@ -38,26 +31,26 @@ export function onResponseHeaders(ctx: u32): u32 {
   if (s == 0) return 0;
   const flags = load<u32>(s, S_FLAGS);
   if ((flags & F_RATELIMIT) == 0) {
-    clearOut();
-    if (proxy_get_header_map_value(MAP_RESPONSE_HEADERS, ab(STATUS), 7, OUT_PTR, OUT_LEN) == RESULT_OK) {
-      store<u16>(s, <u16>parseStatus(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN)), S_STATUS);
+    clearRet();
+    if (proxy_get_header_map_value(MAP_RESPONSE_HEADERS, ab(H_STATUS), abLen(H_STATUS), RET_PTR, RET_LEN) == RESULT_OK) {
+      store<u16>(s, <u16>parseStatus(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN)), S_STATUS);
     }
     return 0;
   }
-  clearOut();
-  if (proxy_get_header_map_pairs(MAP_RESPONSE_HEADERS, OUT_PTR, OUT_LEN) != RESULT_OK ||
-      !table.decode(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN))) {
+  clearRet();
+  if (proxy_get_header_map_pairs(MAP_RESPONSE_HEADERS, RET_PTR, RET_LEN) != RESULT_OK ||
+      !table.decode(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN))) {
     return 0;
   }
   writer.reset();
   for (let i = 0; i < table.count; i++) {
     const kp = table.keyPtr(i), kl = table.keyLen(i);
-    if (bytesEqual(kp, kl, ab(STATUS), 7)) {
+    if (kl == 7 && sameBytes(kp, ab(H_STATUS), 7)) {
       store<u16>(s, <u16>parseStatus(table.valuePtr(i), table.valueLen(i)), S_STATUS);
+    } else if (isRateLimitHeader(kp, kl)) {
+      // Our values replace any the upstream set.
+      table.skip(i);
     }
-    // Our values replace any the upstream set.
-    if (bytesEqual(kp, kl, ab(RL_LIMIT), abLen(RL_LIMIT)) || bytesEqual(kp, kl, ab(RL_REMAINING), abLen(RL_REMAINING)) ||
-        bytesEqual(kp, kl, ab(RL_RESET), abLen(RL_RESET))) table.skip(i);
   }
   addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET), 0);
   writer.finishFrom(table);
@@ -74,7 +67,7 @@ function countStream(s: usize): void {
   if (minute < 0) return; // usage reporting off when the request was decided
   const status = <i32>load<u16>(s, S_STATUS);
   const cls = status >= 100 && status < 600 ? status / 100 : 0;
-  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUT_ALLOWED, cls);
+  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUTCOME_ALLOWED, cls);
 }
 
 export function onLog(ctx: u32): void {

@@ -6,7 +6,8 @@
 // cover any number of limits, and a plan change keeps exact counts. A slot whose window is stale is overwritten.
 
 import { Limit } from "../config/model";
-import { PER_HOUR, PERIOD_COUNT, windowEnd, windowStart } from "../window";
+import { elementAt } from "../element";
+import { PER_DAY, PER_HOUR, PER_MONTH, PERIOD_COUNT, windowEnd, windowStart } from "../window";
 
 const MAGIC: u32 = 0x31514754; // "TGQ1"
 const SLOT: usize = 32;
@@ -18,7 +19,30 @@ const COUNT = 8;     // u32 requests admitted by this proxy in that window
 const O_START = 16;  // f64 window start of `others`
 const OTHERS = 24;   // u32 requests admitted by the rest of the fleet in that window
 
+// Window starts and ends of every period at `windowsAt`: requests within one second share them, and the month's
+// calendar arithmetic is redone only when the day changes.
 const STARTS = memory.data(8 * PERIOD_COUNT);
+const ENDS = memory.data(8 * PERIOD_COUNT);
+let windowsAt: i64 = i64.MIN_VALUE;
+let monthDay: i64 = i64.MIN_VALUE;
+
+/** Fills STARTS and ENDS for `now` (unix seconds). */
+function windowsFor(now: i64): void {
+  if (now == windowsAt) return;
+  for (let per = 0; per < PER_MONTH; per++) {
+    const start = windowStart(per, now);
+    store<i64>(STARTS + (<usize>per << 3), start);
+    store<i64>(ENDS + (<usize>per << 3), windowEnd(per, start));
+  }
+  const day = load<i64>(STARTS + (<usize>PER_DAY << 3));
+  if (day != monthDay) {
+    const start = windowStart(PER_MONTH, now);
+    store<i64>(STARTS + (<usize>PER_MONTH << 3), start);
+    store<i64>(ENDS + (<usize>PER_MONTH << 3), windowEnd(PER_MONTH, start));
+    monthDay = day;
+  }
+  windowsAt = now;
+}
 
 @inline function slot(entry: usize, per: i32): usize {
   return entry + 8 + <usize>per * SLOT;
@@ -85,8 +109,7 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
  * `coldShare` < 1 applies the cold-start limit (effectiveLimit), which the RateLimit-* values then show.
  */
 export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1): void {
-  // Window starts of every period, computed once (the month's calendar arithmetic is the costly one).
-  for (let per = 0; per < PERIOD_COUNT; per++) store<i64>(STARTS + (<usize>per << 3), windowStart(per, now));
+  windowsFor(now);
   d.admitted = true;
   d.hasLimit = false;
   let bestRemaining: u64 = u64.MAX_VALUE;
@@ -95,10 +118,10 @@ export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldSha
   let denyReset: i64 = -1;
   let denyLimit: u32 = 0;
   for (let i = 0; i < limits.length; i++) {
-    const l = unchecked(limits[i]);
+    const l = elementAt(limits, i);
     const requests = coldShare < 1 ? effectiveLimit(l.requests, l.per, coldShare) : l.requests;
     const start = load<i64>(STARTS + (<usize>l.per << 3));
-    const reset = windowEnd(l.per, start) - now;
+    const reset = load<i64>(ENDS + (<usize>l.per << 3)) - now;
     const used = usedInWindow(p, l.per, <f64>start);
     if (used >= <u64>requests) {
       d.admitted = false;

@@ -5,7 +5,7 @@
 // makes no extra host call.
 
 import { proxy_get_shared_data, proxy_set_shared_data, RESULT_OK } from "../abi/imports";
-import { clearOut, OUT_CAS, OUT_LEN, OUT_PTR } from "../abi/memory";
+import { clearRet, RET_CAS, RET_LEN, RET_PTR } from "../abi/memory";
 
 const KEY = memory.data<u8>([0x74, 0x67, 0x3a, 0x70, 0x72, 0x69, 0x6d, 0x65, 0x64]); // "tg:primed"
 const KEY_LEN: usize = 9;
@@ -20,8 +20,8 @@ export function setColdStartShare(s: f64): void { share = s; }
 /** Whether the process is primed; asks shared data only while this VM has not seen the flag yet. */
 export function isPrimed(): bool {
   if (primedLocal) return true;
-  clearOut();
-  if (proxy_get_shared_data(KEY, KEY_LEN, OUT_PTR, OUT_LEN, OUT_CAS) == RESULT_OK && load<u32>(OUT_LEN) > 0) primedLocal = true;
+  clearRet();
+  if (proxy_get_shared_data(KEY, KEY_LEN, RET_PTR, RET_LEN, RET_CAS) == RESULT_OK && load<u32>(RET_LEN) > 0) primedLocal = true;
   return primedLocal;
 }
 

@@ -5,7 +5,7 @@
 import {
   proxy_get_shared_data, proxy_set_shared_data, RESULT_CAS_MISMATCH, RESULT_OK,
 } from "../abi/imports";
-import { OUT_CAS, clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
+import { RET_CAS, clearRet, RET_LEN, RET_PTR } from "../abi/memory";
 import { Limit } from "../config/model";
 import { Decision, decide, ENTRY_SIZE, entryInit, entrySetOthers, entryValid } from "./entry";
 import { quotaShare } from "./primed";
@@ -30,12 +30,12 @@ let entryPtr: usize = 0;
 
 /** Reads the entry (a fresh one when absent or malformed) into entryPtr; returns the CAS to write back with. */
 function readEntry(klen: usize): u32 {
-  clearOut();
-  const r = proxy_get_shared_data(KEY, klen, OUT_PTR, OUT_LEN, OUT_CAS);
+  clearRet();
+  const r = proxy_get_shared_data(KEY, klen, RET_PTR, RET_LEN, RET_CAS);
   if (r == RESULT_OK) {
-    const p = <usize>load<u32>(OUT_PTR);
-    const n = <usize>load<u32>(OUT_LEN);
-    const cas = load<u32>(OUT_CAS);
+    const p = <usize>load<u32>(RET_PTR);
+    const n = <usize>load<u32>(RET_LEN);
+    const cas = load<u32>(RET_CAS);
     if (entryValid(p, n)) {
       entryPtr = p; // ours until the callback returns: decide in place, no copy
     } else {

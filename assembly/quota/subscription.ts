@@ -3,7 +3,7 @@
 // Entry key: "tg:q:<planId>/<consumerId>". Both ids are 1-64 chars of [A-Za-z0-9._:-], so "/" separates them
 // unambiguously. Pure: no host calls.
 
-import { copyBytes } from "../bytes";
+import { copyShort } from "../bytes";
 import { isId } from "../config/validate";
 
 /** Longest entry key: "tg:q:" + 64 + "/" + 64. */
@@ -18,9 +18,9 @@ export const SUBSCRIPTION_KEY_MAX: usize = 5 + 64 + 1 + 64;
 export function subscriptionKey(out: usize, plan: usize, planLen: usize, consumer: usize, consumerLen: usize): usize {
   if (planLen == 0 || planLen > 64 || consumerLen == 0 || consumerLen > 64) return 0;
   writePrefix(out);
-  copyBytes(out + 5, plan, planLen);
+  copyShort(out + 5, plan, planLen);
   store<u8>(out + 5 + planLen, 0x2f);
-  copyBytes(out + 6 + planLen, consumer, consumerLen);
+  copyShort(out + 6 + planLen, consumer, consumerLen);
   return 6 + planLen + consumerLen;
 }
 

@@ -3,12 +3,15 @@
 // loses nothing. Bounded by usage.maxEntries: requests that would need a new counter past the cap are counted
 // in `dropped` and reported as such.
 
+import { sameBytes } from "../bytes";
+import { HashIndex } from "../hashindex";
 import { bump as bumpMetric, M_DROPPED } from "../metrics";
 
-export const OUT_ALLOWED: u32 = 0;
-export const OUT_REJECTED_QUOTA: u32 = 1;
-export const OUT_REJECTED_AUTH: u32 = 2;
-export const OUT_REJECTED_FORBIDDEN: u32 = 3;
+/** What happened to a counted request (a counter's `outcome`). */
+export const OUTCOME_ALLOWED: u32 = 0;
+export const OUTCOME_REJECTED_QUOTA: u32 = 1;
+export const OUTCOME_REJECTED_AUTH: u32 = 2;
+export const OUTCOME_REJECTED_FORBIDDEN: u32 = 3;
 
 const REC: usize = 168;
 const C_MINUTE = 0;   // f64
@@ -24,8 +27,8 @@ const C_HASH = 164;   // u32
 let slab: usize = 0;
 let recCap: i32 = 0;
 let used: i32 = 0;
-let index = new StaticArray<i32>(0);
-let mask: u32 = 0;
+/** Counter hash (C_HASH) → record. */
+const index = new HashIndex();
 
 /** Requests not held in any counter since the last acknowledged report. */
 export let dropped: u64 = 0;
@@ -55,15 +58,8 @@ function growSlab(): void {
   }
   slab = ns;
   recCap = nc;
-  index = new StaticArray<i32>(nc * 2);
-  mask = <u32>(nc * 2) - 1;
-  for (let r = 0; r < used; r++) place(load<u32>(slab + <usize>r * REC, C_HASH), r);
-}
-
-function place(h: u32, r: i32): void {
-  let s = h & mask;
-  while (unchecked(index[s]) != 0) s = (s + 1) & mask;
-  unchecked(index[s] = r + 1);
+  index.reset(nc);
+  for (let r = 0; r < used; r++) index.insert(load<u32>(slab + <usize>r * REC, C_HASH), r);
 }
 
 /**
@@ -73,19 +69,13 @@ function place(h: u32, r: i32): void {
 export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, statusClass: i32): void {
   if (keyLen > 64 || apiLen > 64) return;
   const h = hashOf(minute, key, keyLen, api, apiLen, outcome);
-  if (slab != 0) {
-    let s = h & mask;
-    while (true) {
-      const v = unchecked(index[s]);
-      if (v == 0) break;
-      const p = slab + <usize>(v - 1) * REC;
-      if (load<u32>(p, C_HASH) == h && load<f64>(p, C_MINUTE) == minute && <u32>load<u8>(p, C_OUTCOME) == outcome &&
-          <usize>load<u8>(p, C_KEY_LEN) == keyLen && <usize>load<u8>(p, C_API_LEN) == apiLen &&
-          memory.compare(p + C_KEY, key, keyLen) == 0 && memory.compare(p + C_API, api, apiLen) == 0) {
-        bump(p, statusClass);
-        return;
-      }
-      s = (s + 1) & mask;
+  for (let r = index.first(h); r >= 0; r = index.next(h)) {
+    const p = slab + <usize>r * REC;
+    if (load<f64>(p, C_MINUTE) == minute && <u32>load<u8>(p, C_OUTCOME) == outcome &&
+        <usize>load<u8>(p, C_KEY_LEN) == keyLen && <usize>load<u8>(p, C_API_LEN) == apiLen &&
+        sameBytes(p + C_KEY, key, keyLen) && sameBytes(p + C_API, api, apiLen)) {
+      bump(p, statusClass);
+      return;
     }
   }
   if (used >= maxEntries) {
@@ -104,7 +94,7 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
   memory.copy(p + C_KEY, key, keyLen);
   memory.copy(p + C_API, api, apiLen);
   store<u32>(p, h, C_HASH);
-  place(h, r);
+  index.insert(h, r);
   bump(p, statusClass);
 }
 
@@ -120,7 +110,7 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
 /** Forgets every counter (after they were moved into a batch). */
 export function clearCounters(): void {
   used = 0;
-  if (index.length > 0) memory.fill(changetype<usize>(index), 0, <usize>index.length << 2);
+  index.clear();
 }
 
 // Accessors for the report writer.
@@ -134,8 +124,8 @@ export function counterApiPtr(i: i32): usize { return slab + <usize>i * REC + C_
 export function counterApiLen(i: i32): usize { return <usize>load<u8>(slab + <usize>i * REC, C_API_LEN); }
 
 export function outcomeName(o: u32): string {
-  if (o == OUT_ALLOWED) return "allowed";
-  if (o == OUT_REJECTED_QUOTA) return "rejected_quota";
-  if (o == OUT_REJECTED_AUTH) return "rejected_auth";
+  if (o == OUTCOME_ALLOWED) return "allowed";
+  if (o == OUTCOME_REJECTED_QUOTA) return "rejected_quota";
+  if (o == OUTCOME_REJECTED_AUTH) return "rejected_auth";
   return "rejected_forbidden";
 }

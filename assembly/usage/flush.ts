@@ -10,10 +10,12 @@ import {
   proxy_get_buffer_bytes, proxy_get_header_map_value, proxy_http_call, random_get,
   BUFFER_HTTP_CALL_RESPONSE_BODY, MAP_HTTP_CALL_RESPONSE_HEADERS, RESULT_OK,
 } from "../abi/imports";
-import { clearOut, OUT_LEN, OUT_PTR } from "../abi/memory";
+import { clearRet, RET_LEN, RET_PTR } from "../abi/memory";
 import { PairWriter } from "../abi/pairs";
-import { writeHex } from "../bytes";
+import { ab, abLen, writeHex } from "../bytes";
 import { UsageTarget } from "../config/model";
+import { H_AUTHORITY, H_CONTENT_TYPE, H_METHOD, H_PATH, H_STATUS } from "../http/names";
+import { parseStatus } from "../http/status";
 import { bump, bumpBy, M_DROPPED, M_FLUSH_FAILED, M_FLUSH_OK } from "../metrics";
 import { isPrimed, markPrimed } from "../quota/primed";
 import { storeOthers } from "../quota/shared";
@@ -30,6 +32,9 @@ const MAX_BACKOFF_MS: f64 = 300000;
  * A longer reply is parsed up to the cut: the entries before it are applied, the rest ignored.
  */
 const MAX_REPLY_BYTES: u32 = 4 * 1024 * 1024;
+
+const POST = String.UTF8.encode("POST");
+const JSON_TYPE = String.UTF8.encode("application/json");
 
 const body = new ByteSink();
 const headers = new PairWriter();
@@ -111,15 +116,12 @@ function newBatch(sync: bool): void {
 
 function send(target: UsageTarget, nowMs: f64): void {
   headers.reset();
-  const M = String.UTF8.encode(":method"), POST = String.UTF8.encode("POST");
-  const P = String.UTF8.encode(":path"), A = String.UTF8.encode(":authority");
-  const CT = String.UTF8.encode("content-type"), JSONT = String.UTF8.encode("application/json");
-  headers.add(changetype<usize>(M), 7, changetype<usize>(POST), 4);
-  headers.add(changetype<usize>(P), 5, changetype<usize>(target.path), <usize>target.path.byteLength);
-  headers.add(changetype<usize>(A), 10, changetype<usize>(target.authority), <usize>target.authority.byteLength);
-  headers.add(changetype<usize>(CT), 12, changetype<usize>(JSONT), 16);
+  headers.add(ab(H_METHOD), abLen(H_METHOD), ab(POST), abLen(POST));
+  headers.add(ab(H_PATH), abLen(H_PATH), ab(target.path), abLen(target.path));
+  headers.add(ab(H_AUTHORITY), abLen(H_AUTHORITY), ab(target.authority), abLen(target.authority));
+  headers.add(ab(H_CONTENT_TYPE), abLen(H_CONTENT_TYPE), ab(JSON_TYPE), abLen(JSON_TYPE));
   if (target.hasToken) {
-    headers.add(changetype<usize>(target.tokenHeader), <usize>target.tokenHeader.byteLength, changetype<usize>(target.token), <usize>target.token.byteLength);
+    headers.add(ab(target.tokenHeader), abLen(target.tokenHeader), ab(target.token), abLen(target.token));
   }
   headers.finish();
   const r = proxy_http_call(
@@ -145,23 +147,11 @@ function applyFleet(sub: usize, subLen: usize, per: i32, windowStart: f64, other
   return storeOthers(sub, subLen, per, windowStart, others);
 }
 
-const STATUS_NAME = memory.data(8);
-
-/** Reads the :status of the http_call response (0 when absent or not a number). */
+/** Reads the :status of the http_call response (0 when absent or not three digits). */
 function responseStatus(): i32 {
-  store<u64>(STATUS_NAME, 0x7375746174733a); // ":status"
-  clearOut();
-  if (proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, STATUS_NAME, 7, OUT_PTR, OUT_LEN) != RESULT_OK) return 0;
-  const p = <usize>load<u32>(OUT_PTR);
-  const n = <usize>load<u32>(OUT_LEN);
-  if (n == 0 || n > 3) return 0;
-  let v = 0;
-  for (let i: usize = 0; i < n; i++) {
-    const c = <i32>load<u8>(p + i) - 0x30;
-    if (c < 0 || c > 9) return 0;
-    v = v * 10 + c;
-  }
-  return v;
+  clearRet();
+  if (proxy_get_header_map_value(MAP_HTTP_CALL_RESPONSE_HEADERS, ab(H_STATUS), abLen(H_STATUS), RET_PTR, RET_LEN) != RESULT_OK) return 0;
+  return <i32>parseStatus(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN));
 }
 
 /**
@@ -183,10 +173,10 @@ export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs:
   if (status >= 200 && status < 300) {
     bump(M_FLUSH_OK);
     hasBatch = false;
-    clearOut();
+    clearRet();
     const want = bodySize < MAX_REPLY_BYTES ? bodySize : MAX_REPLY_BYTES;
-    if (want > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, want, OUT_PTR, OUT_LEN) == RESULT_OK) {
-      const n = parseReply(<usize>load<u32>(OUT_PTR), <usize>load<u32>(OUT_LEN), applyFleet);
+    if (want > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, want, RET_PTR, RET_LEN) == RESULT_OK) {
+      const n = parseReply(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN), applyFleet);
       // Primed only when the whole fleet picture is in: a well-formed version-2 answer to a sync report, every entry
       // stored. Otherwise the next batch is a sync report again.
       if (batchSync && n >= 0 && lastReply.version == REPLY_VERSION && lastReply.unstored == 0) markPrimed();

@@ -4,7 +4,7 @@
 import { ByteSink } from "../sink";
 import {
   counterApiLen, counterApiPtr, counterCount, counterCountOf, counterKeyLen, counterKeyPtr, counterMinute,
-  counterOutcome, counterStatus, OUT_ALLOWED, outcomeName,
+  counterOutcome, counterStatus, OUTCOME_ALLOWED, outcomeName,
 } from "./counters";
 
 /**
@@ -35,7 +35,7 @@ export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize
     const c = counterCountOf(i);
     out.u64(c);
     total += c;
-    if (o == OUT_ALLOWED) {
+    if (o == OUTCOME_ALLOWED) {
       let any = false;
       for (let cls = 1; cls <= 5; cls++) {
         const v = counterStatus(i, cls);

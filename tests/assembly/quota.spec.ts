@@ -180,3 +180,27 @@ describe("cold start: the effective limit before the first fleet sync", () => {
     expect(d.admitted).toBe(false);
   });
 });
+
+describe("window bounds remembered between decisions", () => {
+  it("stay right across a month's end, a day's end, and when time goes back", () => {
+    const JAN31_LAST: i64 = 1769903999; // 2026-01-31T23:59:59Z
+    const p = fresh();
+    const limits: Limit[] = [new Limit(1, PER_MONTH), new Limit(5, PER_DAY)];
+    const d = new Decision();
+    decide(p, limits, JAN31_LAST, d);
+    expect(d.admitted).toBe(true);
+    decide(p, limits, JAN31_LAST, d);
+    expect(d.admitted).toBe(false);
+    expect(d.reset).toBe(1); // the month ends in a second
+    decide(p, limits, JAN31_LAST + 1, d); // February: a new month and a new day
+    expect(d.admitted).toBe(true);
+    expect(d.limit).toBe(1);
+    expect(d.reset).toBe(<u32>(28 * 86400));
+    // A clock that steps back into January sees January's windows again (and January's slot was overwritten).
+    const q = fresh();
+    decide(q, limits, JAN31_LAST + 1, d);
+    decide(q, limits, JAN31_LAST - 86400, d);
+    expect(d.admitted).toBe(true);
+    expect(d.reset).toBe(<u32>(86400 + 1));
+  });
+});

@@ -34,3 +34,36 @@ describe("sha256 (NIST FIPS 180-4 examples)", () => {
     expect(hashHex("a".repeat(64))).toBe("ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
   });
 });
+
+/** Whether the `n` bytes at `p` occur anywhere in linear memory outside [skip, skip + n). */
+function inMemory(p: usize, n: usize, skip: usize): bool {
+  const end = <usize>memory.size() << 16;
+  const first = load<u8>(p);
+  for (let a: usize = 8; a + n <= end; a++) {
+    if (a == skip || load<u8>(a) != first) continue;
+    if (memory.compare(a, p, n) == 0) return true;
+  }
+  return false;
+}
+
+describe("sha256 leaves no copy of the message behind", () => {
+  it("a 43-byte key and the last bytes of a longer message are gone once the caller wipes its own", () => {
+    const lens: i32[] = [43, 100];
+    for (let k = 0; k < lens.length; k++) {
+      const n = <usize>lens[k];
+      const msg = heap.alloc(n);
+      for (let i: usize = 0; i < n; i++) store<u8>(msg + i, <u8>(0x41 + (i * 7 + <usize>k) % 26));
+      const out = heap.alloc(32);
+      sha256(msg, n, out);
+      // A probe with the message's tail, kept while the message itself is wiped.
+      const tail: usize = 20;
+      const probe = heap.alloc(tail);
+      memory.copy(probe, msg + n - tail, tail);
+      for (let i: usize = 0; i < n; i++) store<u8>(msg + i, 0);
+      expect(inMemory(probe, tail, probe)).toBe(false);
+      heap.free(probe);
+      heap.free(out);
+      heap.free(msg);
+    }
+  });
+});
