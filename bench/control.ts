@@ -13,10 +13,10 @@ import { newApiKey, newId } from '../control/key-material.js';
 import { OUTCOMES as CONTRACT_OUTCOMES, type Outcome } from '../contracts/usage-report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const ADMIN = 'bench-admin-token-0123456789';
-const REPORT = 'bench-report-token-0123456789';
+export const ADMIN = 'bench-admin-token-0123456789';
+export const REPORT = 'bench-report-token-0123456789';
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -25,12 +25,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The service with its default (info) logging, as deployed; its log goes nowhere so the pipe cannot slow it. */
-async function startControl(dbPath: string): Promise<{ child: ChildProcess; url: string }> {
+/**
+ * The service with its default (info) logging, as deployed; its log goes nowhere so the pipe cannot slow it.
+ * `db` is a SQLite file or a PostgreSQL URL (TOLLGATE_DB).
+ */
+export async function startControl(db: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'bin', 'tollgate.mjs'), 'control'], {
     cwd: root,
-    env: { ...process.env, TOLLGATE_DB: dbPath, TOLLGATE_CONTROL_HOST: '127.0.0.1', TOLLGATE_CONTROL_PORT: String(port), TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_REPORT_TOKEN: REPORT, TOLLGATE_LOG_LEVEL: 'info', TOLLGATE_DISTRIBUTION: 'local' },
+    env: { ...process.env, ...extraEnv, TOLLGATE_DB: db, TOLLGATE_CONTROL_HOST: '127.0.0.1', TOLLGATE_CONTROL_PORT: String(port), TOLLGATE_ADMIN_TOKEN: ADMIN, TOLLGATE_REPORT_TOKEN: REPORT, TOLLGATE_LOG_LEVEL: 'info', TOLLGATE_DISTRIBUTION: 'local' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -44,7 +47,7 @@ async function startControl(dbPath: string): Promise<{ child: ChildProcess; url:
   }
 }
 
-async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+export async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const res = await fetch(url + path, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -54,9 +57,9 @@ async function call(url: string, method: string, path: string, token: string, bo
   return { status: res.status, json: text === '' ? undefined : (JSON.parse(text) as unknown) };
 }
 
-interface Seeded { apiIds: string[]; planId: string; consumerIds: string[]; keyIds: string[] }
+export interface Seeded { apiIds: string[]; planId: string; consumerIds: string[]; keyIds: string[] }
 
-async function seed(url: string, keys: number): Promise<Seeded> {
+export async function seed(url: string, keys: number): Promise<Seeded> {
   const apiIds: string[] = [];
   for (let i = 0; i < 4; i++) apiIds.push(((await call(url, 'POST', '/v1/apis', ADMIN, { name: `api${i}`, pathPrefix: `/api${i}` })).json as { id: string }).id);
   const planId = ((await call(url, 'POST', '/v1/plans', ADMIN, { name: 'gold', limits: [{ requests: 100, per: 'minute' }, { requests: 10000, per: 'day' }], apiIds })).json as { id: string }).id;
@@ -73,11 +76,11 @@ async function seed(url: string, keys: number): Promise<Seeded> {
 // Three in six allowed, as in a healthy API; the others each once (the contract's outcome names).
 const OUTCOMES: Outcome[] = ['allowed', 'allowed', ...CONTRACT_OUTCOMES];
 
-/** Entries per second through POST /v1/usage/reports: `senders` proxies each flushing batches of `perBatch` entries. */
-async function ingest(url: string, s: Seeded, batches: number, perBatch: number, senders: number): Promise<number> {
+/** The batches a fleet would send: one counter per (minute, key, API, outcome) in each, as a filter sends. */
+export function usageBatches(s: Seeded, batches: number, perBatch: number, senders: number, firstBatch = 0): string[] {
   const minute = Math.floor(Date.now() / 60_000) * 60;
   const bodies: string[] = [];
-  for (let b = 0; b < batches; b++) {
+  for (let b = firstBatch; b < firstBatch + batches; b++) {
     const entries = [];
     for (let e = 0; e < perBatch; e++) {
       // One counter per (minute, key, API, outcome) in a batch, as a filter sends (the service refuses duplicates):
@@ -90,14 +93,24 @@ async function ingest(url: string, s: Seeded, batches: number, perBatch: number,
         outcome: OUTCOMES[slot % OUTCOMES.length]!, count: 1 + (n % 7),
       });
     }
-    bodies.push(JSON.stringify({ version: 1, batchId: b.toString(16).padStart(32, '0'), reporter: (b % senders).toString(16).padStart(16, '0'), entries, dropped: 0 }));
+    // Batch b goes to sender (b - firstBatch) % senders, which is reporter number that.
+    bodies.push(JSON.stringify({ version: 1, batchId: b.toString(16).padStart(32, '0'), reporter: ((b - firstBatch) % senders).toString(16).padStart(16, '0'), entries, dropped: 0 }));
   }
-  let next = 0;
+  return bodies;
+}
+
+/**
+ * Entries per second through POST /v1/usage/reports: `senders` proxies each flushing batches of `perBatch` entries,
+ * spread round-robin over the replicas at `urls`.
+ */
+export async function ingest(urls: string | string[], s: Seeded, batches: number, perBatch: number, senders: number, firstBatch = 0): Promise<number> {
+  const targets = Array.isArray(urls) ? urls : [urls];
+  const bodies = usageBatches(s, batches, perBatch, senders, firstBatch);
   const started = performance.now();
-  await Promise.all(Array.from({ length: senders }, async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const res = await call(url, 'POST', '/v1/usage/reports', REPORT, body);
+  // Sender k is one proxy: it sends its own batches (reporter k), one at a time, as a filter does.
+  await Promise.all(Array.from({ length: senders }, async (_, k) => {
+    for (let i = k; i < bodies.length; i += senders) {
+      const res = await call(targets[i % targets.length]!, 'POST', '/v1/usage/reports', REPORT, bodies[i]!);
       if (res.status !== 200) throw new Error(`ingest: ${res.status} ${JSON.stringify(res.json)}`);
     }
   }));
@@ -150,7 +163,7 @@ export async function run(): Promise<BenchRow[]> {
   try {
     const s = await seed(url, 1000);
     await ingest(url, s, 10, 1000, 4); // warm-up
-    const rowsPerSec = await ingest(url, s, 200, 2000, 8);
+    const rowsPerSec = await ingest(url, s, 200, 2000, 8, 10);
     const latencies = await adminMix(url, s, 4000, 16);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);

@@ -101,6 +101,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   // In this order: a pending redistribution still reads the store, and every acknowledged write is synced on close.
   app.addHook('onClose', async () => {
     await distribution.close();
+    await core.usage.close();
     await store.close();
   });
 

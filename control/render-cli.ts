@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     const out = parsed.extra.out;
     const settings = loadSettings(process.env, parsed.flags);
     // The same parts as the service (compose.ts): the default target follows the settings as when it starts.
-    const { store } = await composeCore(settings, undefined);
+    const { store, usage } = await composeCore(settings, undefined);
     try {
       const snapshot = await store.snapshot();
       const now = Math.floor(Date.now() / 1000);
@@ -41,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       if (out === undefined) process.stdout.write(docs.join('---\n'));
       return 0;
     } finally {
+      await usage.close();
       await store.close();
     }
   } catch (err) {

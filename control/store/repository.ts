@@ -107,6 +107,11 @@ export interface UsageRepository {
    * Resolves true when stored now, false for a duplicate; in both cases only once it is durable.
    */
   storeBatch(batch: StoredBatch): Promise<boolean>;
+  /**
+   * Folds minute rows not rolled up yet into the hour and day tables; returns how many. A backend that rolls up
+   * inside storeBatch (SQLite: one writer) has nothing to do. Queries include rows not rolled up yet either way.
+   */
+  rollup(): Promise<number>;
   /** For each window: the sum of every reporter's count but `reporter`'s. */
   fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]>;
   /** Subscriptions with counts in the window (every reporter but `reporter`), largest first, at most `limit`. */

@@ -15,9 +15,25 @@ export class UsageService {
   private readonly retention: FleetRetention;
   private readonly usageRetention: UsageRetention;
 
-  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number } = {}) {
+  private rollupTimer: NodeJS.Timeout | undefined;
+  private rolling: Promise<void> = Promise.resolve();
+
+  /**
+   * `rollupEveryMs`: how often minute rows are folded into hours and days (a backend that appends them, PostgreSQL;
+   * 0 = only when asked). Queries include rows not rolled up yet, so this bounds table growth, not freshness.
+   */
+  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number; rollupEveryMs?: number } = {}) {
     this.retention = new FleetRetention(repo);
     this.usageRetention = new UsageRetention(repo, options.usageRetentionDays);
+    const every = options.rollupEveryMs ?? 0;
+    if (every > 0) {
+      const tick = (): void => {
+        this.rolling = this.rollup().catch(() => undefined).then(() => {
+          if (this.rollupTimer !== undefined) this.rollupTimer = setTimeout(tick, every).unref();
+        });
+      };
+      this.rollupTimer = setTimeout(tick, every).unref();
+    }
   }
 
   /**
@@ -47,6 +63,18 @@ export class UsageService {
     }
     const fleet = report.sync === true ? await fleetForSync(this.repo, scope, reporter, now) : await fleetForKeys(this.repo, facts.values(), reporter, now);
     return { duplicate: !fresh, fleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0 };
+  }
+
+  /** Folds pending minute rows into hours and days now; resolves with how many. */
+  async rollup(): Promise<number> {
+    return this.repo.rollup();
+  }
+
+  /** Stops the rollup timer and waits for a run in progress (before the store closes). */
+  async close(): Promise<void> {
+    if (this.rollupTimer !== undefined) clearTimeout(this.rollupTimer);
+    this.rollupTimer = undefined;
+    await this.rolling;
   }
 
   async query(q: UsageQuery): Promise<UsageSummary> {

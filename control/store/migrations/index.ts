@@ -3,7 +3,8 @@
 import { initial } from './001-initial.js';
 import { statusClasses } from './002-status-classes.js';
 import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
+import { asyncRollups } from './004-async-rollups.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups];

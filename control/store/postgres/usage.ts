@@ -1,6 +1,8 @@
 // Usage storage in PostgreSQL (the rules are in control/usage/). storeBatch is one transaction: the batch id row,
-// inserted with ON CONFLICT (batch_id) DO NOTHING, decides whether the batch is new; only then are the minute, hour and
-// day rows and the fleet additions written, in the same transaction. A concurrent copy of the batch waits on the batch
+// inserted with ON CONFLICT (batch_id) DO NOTHING, decides whether the batch is new; only then are the minute rows
+// appended and the fleet additions written, in the same transaction. Minute rows are appended, not upserted, so
+// concurrent batches from many proxies never wait on one another's rows; rollup() (one replica at a time) folds them
+// into usage_hour/usage_day, and hour/day queries add the rows not rolled up yet, so answers never lag. A concurrent copy of the batch waits on the batch
 // id until the first commits, then inserts nothing: it is stored once, by any number of replicas. Rows are written in
 // key order so concurrent batches lock shared rows in the same order (no deadlocks). Commits are durable
 // (synchronous_commit on), so a resolved storeBatch is on stable storage.
@@ -13,18 +15,32 @@ import type { MinutePartitions } from './partitions.js';
 import { parseLimits } from './shared.js';
 
 const TABLES: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' };
-const SIZES: readonly Granularity[] = ['minute', 'hour', 'day'];
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
 /** "no partition of relation … found for row": a day whose partition another replica's retention dropped. */
 const NO_PARTITION = '23514';
 
-const upsertSql = (table: string): string => `
+/** Only one replica rolls up at a time ("tollgate-rollups" folded into 63 bits). */
+export const ROLLUP_LOCK_KEY = 0x746f6c6c726f6c6cn;
+const BUCKET_S: Record<'hour' | 'day', number> = { hour: 3600, day: 86_400 };
+
+const APPEND_MINUTES_SQL = `
+INSERT INTO usage_minute (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, rolled_up)
+SELECT *, false FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], ${STATUS_COLUMNS.map((_, i) => `$${i + 7}::bigint[]`).join(', ')})`;
+
+const rollupInto = (table: string, size: number): string => `
 INSERT INTO ${table} AS u (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], ${STATUS_COLUMNS.map((_, i) => `$${i + 7}::bigint[]`).join(', ')})
-  AS r(start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
-ORDER BY start, key_id, api_id, outcome
+SELECT start - start % ${size}, key_id, api_id, outcome, MIN(consumer_id), SUM(count), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
+FROM moved GROUP BY 1, key_id, api_id, outcome ORDER BY 1, key_id, api_id, outcome
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
   ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
+
+const ROLLUP_SQL = `
+WITH moved AS (
+  UPDATE usage_minute SET rolled_up = true WHERE NOT rolled_up
+  RETURNING start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}
+), hours AS (${rollupInto('usage_hour', 3600)} RETURNING 1), days AS (${rollupInto('usage_day', 86_400)} RETURNING 1)
+SELECT (SELECT COUNT(*) FROM moved) AS n, (SELECT COUNT(*) FROM hours) AS h, (SELECT COUNT(*) FROM days) AS d`;
+
 
 // The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it. Two
 // statements, because ON CONFLICT DO UPDATE cannot see the cap (EXCLUDED holds table columns only): the insert
@@ -97,10 +113,9 @@ export class PostgresUsage implements UsageRepository {
         `INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (batch_id) DO NOTHING`, [b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused]);
       if (batch.rowCount !== 1) return false;
-      for (const size of SIZES) {
-        if (b.rows[size].length === 0) continue;
-        const u = usageColumns(b.rows[size]);
-        await c.query(upsertSql(TABLES[size]), [u.start, u.keyId, u.apiId, u.outcome, u.consumerId, u.count, ...u.status]);
+      if (b.rows.minute.length > 0) {
+        const u = usageColumns(b.rows.minute);
+        await c.query(APPEND_MINUTES_SQL, [u.start, u.keyId, u.apiId, u.outcome, u.consumerId, u.count, ...u.status]);
       }
       if (b.fleet.length > 0) {
         const f = fleetColumns(b.fleet);
@@ -116,11 +131,12 @@ export class PostgresUsage implements UsageRepository {
   async fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]> {
     if (windows.length === 0) return [];
     const r = await this.pool.query<{ i: number; n: number }>(
-      `SELECT w.i, COALESCE(SUM(f.count), 0) AS n
+      // One primary-key range lookup per window: a join would let the planner hash the whole table on every report.
+      `SELECT w.i, (SELECT COALESCE(SUM(f.count), 0) FROM fleet_windows f
+         WHERE f.plan_id = w.plan_id AND f.consumer_id = w.consumer_id AND f.per = w.per AND f.window_start = w.window_start
+           AND f.reporter <> $5) AS n
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, i)
-       LEFT JOIN fleet_windows f ON f.plan_id = w.plan_id AND f.consumer_id = w.consumer_id AND f.per = w.per
-         AND f.window_start = w.window_start AND f.reporter <> $5
-       GROUP BY w.i ORDER BY w.i`,
+       ORDER BY w.i`,
       [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter]);
     return r.rows.map((row) => row.n);
   }
@@ -151,13 +167,36 @@ export class PostgresUsage implements UsageRepository {
     filter('key_id', q.keyId);
     filter('consumer_id', q.consumerId);
     filter('api_id', q.apiId);
+    const columns = `outcome, count, ${STATUS_COLUMNS.join(', ')}`;
+    // Hours and days: the rollups, plus the minute rows not rolled up yet (folded into the same buckets).
+    const source = q.granularity === 'minute' ? `SELECT start, ${columns} FROM usage_minute WHERE ${where.join(' AND ')}` : `
+      SELECT start, ${columns} FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')}
+      UNION ALL
+      SELECT start - start % ${BUCKET_S[q.granularity]} AS start, ${columns} FROM usage_minute WHERE NOT rolled_up AND ${where.join(' AND ')}`;
     const r = await this.pool.query<{ start: number; outcome: string; n: number } & Record<string, number>>(
       `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
-       FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} GROUP BY start, outcome ORDER BY start`, args);
+       FROM (${source}) AS rows GROUP BY start, outcome ORDER BY start`, args);
     return r.rows.map((row) => ({
       start: row.start, outcome: row.outcome, count: row.n,
       status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, row[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
     }));
+  }
+
+  /**
+   * Folds minute rows not rolled up yet into usage_hour and usage_day, in one transaction, by one replica at a time
+   * (a transaction advisory lock; the others skip). Rows of batches still committing are invisible and wait for the
+   * next run. Returns the number of minute rows rolled up.
+   */
+  async rollup(wait = false): Promise<number> {
+    return transaction(this.pool, async (c) => {
+      if (wait) await c.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK_KEY.toString()]);
+      else {
+        const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK_KEY.toString()]);
+        if (lock.rows[0]?.ok !== true) return 0;
+      }
+      const r = await c.query<{ n: string }>(ROLLUP_SQL);
+      return Number(r.rows[0]?.n ?? 0);
+    });
   }
 
   async droppedTotal(): Promise<number> {
@@ -169,6 +208,9 @@ export class PostgresUsage implements UsageRepository {
    * partition that straddles `before` (a cut-off that is not a day boundary) are deleted.
    */
   async dropUsageBefore(before: number): Promise<void> {
+    // Minutes not rolled up yet would take their hours and days with them: fold everything first (waiting for a
+    // rollup in progress elsewhere). Nothing new arrives for days that old: reports older than a week are refused.
+    await this.rollup(true);
     // Left for the next run when a drop could not get its lock: deleting those partitions' rows one by one instead
     // is exactly what partitioning is here to avoid.
     if (!(await this.partitions.dropBefore(before)).complete) return;

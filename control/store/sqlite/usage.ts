@@ -100,6 +100,11 @@ export class SqliteUsage implements UsageRepository {
     return fresh;
   }
 
+  /** Rolled up inside storeBatch already: one writer, so no row is ever contended. */
+  async rollup(): Promise<number> {
+    return 0;
+  }
+
   async fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]> {
     return windows.map((w) => (this.fleetOthersStmt.get(w.planId, w.consumerId, w.per, w.windowStart, reporter) as { n: number }).n);
   }

@@ -4,5 +4,6 @@ import type { Migration } from '../index.js';
 import { initial } from './001-initial.js';
 import { statusClasses } from './002-status-classes.js';
 import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
+import { asyncRollups } from './004-async-rollups.js';
 
-export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions];
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups];
