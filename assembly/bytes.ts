@@ -5,6 +5,31 @@
 /** Length of an ArrayBuffer, as a usize to go with ab(). */
 @inline export function abLen(b: ArrayBuffer): usize { return <usize>b.byteLength; }
 
+// Eight bytes at a time (SWAR): a byte value repeated in every lane, and an exact per-lane equality mask.
+/** `b` in each of the eight byte lanes of a u64. */
+@inline export function lanes(b: u8): u64 { return <u64>b * 0x0101010101010101; }
+/** 0x80 in every byte lane of `x` equal to the lane of `b` (made by lanes()), 0 elsewhere: no false positives. */
+@inline export function laneMask(x: u64, b: u64): u64 {
+  const t = x ^ b;
+  return ~(((t & 0x7f7f7f7f7f7f7f7f) + 0x7f7f7f7f7f7f7f7f) | t | 0x7f7f7f7f7f7f7f7f);
+}
+
+/** Index of the first byte equal to `a` or `b` in [from, to) at `p`, or `to`. Reads nothing outside that range. */
+export function indexOfEither(p: usize, from: usize, to: usize, a: u8, b: u8): usize {
+  let i = from;
+  const la = lanes(a), lb = lanes(b);
+  for (; i + 8 <= to; i += 8) {
+    const x = load<u64>(p + i);
+    const m = laneMask(x, la) | laneMask(x, lb);
+    if (m != 0) return i + (<usize>ctz<u64>(m) >> 3);
+  }
+  for (; i < to; i++) {
+    const c = load<u8>(p + i);
+    if (c == a || c == b) return i;
+  }
+  return to;
+}
+
 /**
  * Whether `n` bytes at `a` and `b` are equal. Word-wide unaligned loads (never outside the two ranges): header
  * bytes sit at any alignment in host-written memory, where `memory.compare` falls back to a byte loop.

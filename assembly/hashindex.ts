@@ -47,7 +47,7 @@ export class HashIndex {
   }
 
   /** The next record stored under hash `h` after the last one returned, or -1 at the end of the probe chain. */
-  next(h: u32): i32 {
+  @inline next(h: u32): i32 {
     let s = this.cursor;
     while (true) {
       const e = this.at(s);

@@ -2,7 +2,7 @@
 // method-blind and host-blind lookups the request path uses to keep protected paths closed (docs/filter.md).
 
 import { Api } from "./config/model";
-import { lowerAscii, sameBytes } from "./bytes";
+import { indexOfEither, lowerAscii, sameBytes } from "./bytes";
 import { elementAt } from "./element";
 
 /**
@@ -66,11 +66,7 @@ export function normalizeAuthority(src: usize, len: usize, dst: usize): usize {
 
 /** Length of the path before any '?' (and '#', which clients should not send but may). */
 export function pathLength(path: usize, len: usize): usize {
-  for (let i: usize = 0; i < len; i++) {
-    const c = load<u8>(path + i);
-    if (c == 0x3f || c == 0x23) return i;
-  }
-  return len;
+  return indexOfEither(path, 0, len, 0x3f, 0x23);
 }
 
 @inline function prefixMatches(api: Api, path: usize, pathLen: usize): bool {
@@ -104,7 +100,7 @@ function methodMatches(api: Api, method: usize, methodLen: usize): bool {
 }
 
 /** Index of the first matching API, or -1. `host` must already be normalised, `pathLen` exclude the query. */
-export function matchApi(apis: Api[], method: usize, methodLen: usize, host: usize, hostLen: usize, path: usize, pathLen: usize): i32 {
+@inline export function matchApi(apis: Api[], method: usize, methodLen: usize, host: usize, hostLen: usize, path: usize, pathLen: usize): i32 {
   for (let i = 0; i < apis.length; i++) {
     const api = elementAt(apis, i);
     if (!prefixMatches(api, path, pathLen)) continue;

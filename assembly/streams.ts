@@ -57,7 +57,7 @@ function grow(newCap: i32): void {
 }
 
 /** Record address for a context, or 0. */
-export function streamGet(id: u32): usize {
+@inline export function streamGet(id: u32): usize {
   if (id == lastId && id != 0) return lastRec;
   const r = index.first(id);
   if (r < 0) return 0;
@@ -70,7 +70,7 @@ export function streamGet(id: u32): usize {
  * A record for a context (an existing one is reused as it is). A new one is zeroed up to S_KEY: the key and API ids
  * are written by the caller with their lengths, and nothing reads past those.
  */
-export function streamAcquire(id: u32): usize {
+@inline export function streamAcquire(id: u32): usize {
   if (slab == 0) grow(256);
   const existing = streamGet(id);
   if (existing != 0) return existing;

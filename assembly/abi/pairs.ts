@@ -33,7 +33,7 @@ export class PairTable {
   @inline op(i: i32): u8 { return load<u8>(this.ops + <usize>i); }
 
   /** Leaves pair i out of what finishFrom writes. */
-  skip(i: i32): void {
+  @inline skip(i: i32): void {
     const op = this.op(i);
     if (op == PAIR_SKIP) return;
     this.keptCount--;
@@ -107,7 +107,7 @@ export class PairWriter {
   ptr: usize = 0;
   len: usize = 0;
 
-  reset(): void {
+  @inline reset(): void {
     this.n = 0;
     this.stagedBytes = 0;
   }
@@ -115,7 +115,7 @@ export class PairWriter {
   get count(): i32 { return this.n; }
 
   /** Stages one header; the memory behind both views must stay valid until finish(). Past MAX_PAIRS it is ignored. */
-  add(kPtr: usize, kLen: usize, vPtr: usize, vLen: usize): void {
+  @inline add(kPtr: usize, kLen: usize, vPtr: usize, vLen: usize): void {
     if (this.n >= MAX_PAIRS) return;
     const e = this.views + (<usize>this.n << 4);
     store<u32>(e, <u32>kPtr);

@@ -92,7 +92,7 @@ export class KeyTable {
   }
 
   /** Index of the key with this 32-byte digest, or -1. */
-  find(digest: usize): i32 {
+  @inline find(digest: usize): i32 {
     const a = load<u64>(digest), b = load<u64>(digest, 8), c = load<u64>(digest, 16), d = load<u64>(digest, 24);
     const h = <u32>a;
     for (let k = this.index.first(h); k >= 0; k = this.index.next(h)) {

@@ -25,7 +25,7 @@ export class Plan {
   /** Bit i set = the plan includes apis[i]. */
   apiBits: StaticArray<u32> = new StaticArray<u32>(0);
 
-  allowsApi(i: i32): bool {
+  @inline allowsApi(i: i32): bool {
     const w = i >>> 5;
     if (w >= this.apiBits.length) return false;
     return (unchecked(this.apiBits[w]) & (1 << (i & 31))) != 0;

@@ -39,7 +39,7 @@ let rawPtr: usize = 0;
 let rawLen: usize = 0;
 
 /** Starts a request. */
-export function begin(): void {
+@inline export function begin(): void {
   for (let l = 0; l < MAX_LOCATIONS; l++) store<i32>(FIRST + (<usize>l << 2), -1);
   namedCount = 0;
   namedOverflow = false;
@@ -73,7 +73,7 @@ export function noteHeader(cfg: Config, i: i32, kp: usize, kl: usize): void {
  * Finds the key per keyLocations (first location holding a non-empty one wins; for a header location only the first
  * header of that name counts, after its prefix, matched case-insensitively). A query key is percent-decoded.
  */
-export function findCredential(cfg: Config, t: PairTable, path: usize, pathLen: usize): i32 {
+@inline export function findCredential(cfg: Config, t: PairTable, path: usize, pathLen: usize): i32 {
   const locs = cfg.locations;
   for (let l = 0; l < locs.length && l < MAX_LOCATIONS; l++) {
     const loc: KeyLocation = elementAt(locs, l);
@@ -105,7 +105,7 @@ export function findCredential(cfg: Config, t: PairTable, path: usize, pathLen: 
 }
 
 /** Whether header i is a credential header to hide: named like a header key location, with its prefix if any. */
-function isCredentialHeader(cfg: Config, t: PairTable, i: i32): bool {
+@inline function isCredentialHeader(cfg: Config, t: PairTable, i: i32): bool {
   const kp = t.keyPtr(i), kl = t.keyLen(i);
   const locs = cfg.locations;
   for (let l = 0; l < locs.length; l++) {
@@ -121,7 +121,7 @@ function isCredentialHeader(cfg: Config, t: PairTable, i: i32): bool {
  * With hideCredentials, leaves every credential header out of the forwarded request (`t` marks) and every key query
  * parameter out of its :path (pair `pathIdx`, rebuilt in `newPath`, only when it has one).
  */
-export function hideCredentials(cfg: Config, t: PairTable, pathIdx: i32, newPath: ByteSink): void {
+@inline export function hideCredentials(cfg: Config, t: PairTable, pathIdx: i32, newPath: ByteSink): void {
   if (!cfg.hideCredentials) return;
   if (namedOverflow) {
     for (let i = 0; i < t.count; i++) if (isCredentialHeader(cfg, t, i)) t.skip(i);
@@ -147,7 +147,7 @@ export function credentialSeen(): bool { return rawLen > 0; }
  * key, and the key as sent in the host-written header block (which stays in the callback arena until overwritten).
  * Nothing derived from a key is kept but the table index of its digest.
  */
-export function forget(): void {
+@inline export function forget(): void {
   if (keyPtr == DECODED) zeroBytes(DECODED, keyLen);
   zeroBytes(rawPtr, rawLen);
   keyPtr = 0;

@@ -93,7 +93,7 @@ CONTENDED.hasLimit = false;
 }
 
 /** Stage 1: target form, host and path → V_PASS, V_PASS_UNMATCHED, V_BAD_REQUEST, V_FORBIDDEN or V_CHECK_KEY. */
-export function route(cfg: Config, r: RequestFacts, v: Verdict): void {
+@inline export function route(cfg: Config, r: RequestFacts, v: Verdict): void {
   v.reset();
   // Fail closed: headers that cannot be read must not make the request look unmatched.
   if (!r.headersOk) { v.kind = V_BAD_REQUEST; return; }
@@ -129,7 +129,7 @@ export function route(cfg: Config, r: RequestFacts, v: Verdict): void {
  * Stage 2, after V_CHECK_KEY: `credential` is credentials.ts's CRED_*, `key` the key with the credential's digest
  * (-1: none), `now` unix seconds → V_MISSING_KEY, V_INVALID_KEY, V_FORBIDDEN, V_METHOD_NOT_ALLOWED or V_CHECK_QUOTA.
  */
-export function authorize(cfg: Config, r: RequestFacts, credential: i32, key: i32, now: i64, v: Verdict): void {
+@inline export function authorize(cfg: Config, r: RequestFacts, credential: i32, key: i32, now: i64, v: Verdict): void {
   if (credential == CRED_NONE) { refuse(v, V_MISSING_KEY, v.guard); return; }
   if (credential != CRED_FOUND || key < 0) { refuse(v, V_INVALID_KEY, v.guard); return; }
   const keys = cfg.keys;
@@ -157,7 +157,7 @@ export function authorize(cfg: Config, r: RequestFacts, credential: i32, key: i3
 }
 
 /** Stage 3, after V_CHECK_QUOTA: the quota decision `d` (or `contended`: every CAS attempt lost) → V_QUOTA or V_ALLOW. */
-export function admit(d: Decision, contended: bool, v: Verdict): void {
+@inline export function admit(d: Decision, contended: bool, v: Verdict): void {
   if (contended) {
     refuse(v, V_QUOTA, v.api);
     v.quota = CONTENDED;

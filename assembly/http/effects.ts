@@ -53,13 +53,13 @@ function count(cfg: Config, v: Verdict, now: i64): void {
 }
 
 /** Sends the rewritten request header map: the table minus what it skips, plus what the writer staged. */
-function forward(t: PairTable): void {
+@inline function forward(t: PairTable): void {
   writer.finishFrom(t);
   proxy_set_header_map_pairs(MAP_REQUEST_HEADERS, writer.ptr, writer.len);
 }
 
 /** What the upstream gets of an allowed request, and what its response and log callbacks need. */
-function allow(cfg: Config, v: Verdict, t: PairTable, pathIdx: i32, ctx: u32, now: i64): void {
+@inline function allow(cfg: Config, v: Verdict, t: PairTable, pathIdx: i32, ctx: u32, now: i64): void {
   bump(M_ALLOWED);
   const keys = cfg.keys;
   const api = elementAt(cfg.apis, v.api).id;
@@ -91,7 +91,7 @@ function allow(cfg: Config, v: Verdict, t: PairTable, pathIdx: i32, ctx: u32, no
  * Applies verdict `v` to the request (header table `t`, its :path at `pathIdx`) of stream `ctx`, decided at `now`
  * (unix seconds; read only when a refusal is counted or a key checked). Returns the filter status.
  */
-export function apply(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, pathIdx: i32, ctx: u32, now: i64): u32 {
+@inline export function apply(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, pathIdx: i32, ctx: u32, now: i64): u32 {
   switch (v.kind) {
     case V_ALLOW: {
       allow(cfg, v, t, pathIdx, ctx, now);

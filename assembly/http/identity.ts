@@ -13,7 +13,7 @@ import { namesEqualDashFolded } from "./headername";
 let forged = 0;
 
 /** Starts a request. */
-export function begin(): void { forged = 0; }
+@inline export function begin(): void { forged = 0; }
 
 /** Whether the last request carried an identity header (so a pass-through request still needs a rewrite). */
 export function forgedCount(): i32 { return forged; }
@@ -31,7 +31,7 @@ export function noteHeader(cfg: Config, t: PairTable, i: i32, kp: usize, kl: usi
 }
 
 /** Stages the identity headers of key `k` on plan `planIdx` (those configured; an empty name disables one). */
-export function addIdentity(cfg: Config, w: PairWriter, k: i32, planIdx: i32): void {
+@inline export function addIdentity(cfg: Config, w: PairWriter, k: i32, planIdx: i32): void {
   const keys = cfg.keys;
   if (cfg.consumerHeader.byteLength > 0) w.add(ab(cfg.consumerHeader), abLen(cfg.consumerHeader), keys.consumerPtr(k), keys.consumerLen(k));
   if (cfg.keyIdHeader.byteLength > 0) w.add(ab(cfg.keyIdHeader), abLen(cfg.keyIdHeader), keys.keyIdPtr(k), keys.keyIdLen(k));

@@ -38,18 +38,31 @@ const STATUS: i32[] = [401, 401, 403, 429, 400, 405];
 
 const PROBLEM_JSON = String.UTF8.encode("application/problem+json");
 
-const NUMS = memory.data(96);
+// Decimal text of the numbers sent in headers: RateLimit-Limit, -Remaining, -Reset at 0, 12, 24; Retry-After at 48.
+const NUMS = memory.data(64);
 const writer = new PairWriter();
+// The RateLimit-* values last written at NUMS and their lengths: a plan's limit and a window's reset repeat from one
+// response to the next, so most of the time only the remaining count is formatted again.
+const LAST = memory.data<u64>([u64.MAX_VALUE, u64.MAX_VALUE, u64.MAX_VALUE]);
 
-/** Stages the three RateLimit-* headers (numbers written at NUMS + base). */
-export function addRateLimitHeaders(w: PairWriter, limit: u32, remaining: u32, reset: u32, base: usize): void {
-  const a = NUMS + base;
-  const la = writeU32(a, limit);
-  const lb = writeU32(a + 12, remaining);
-  const lc = writeU32(a + 24, reset);
-  w.add(ab(H_RATELIMIT_LIMIT), abLen(H_RATELIMIT_LIMIT), a, la);
-  w.add(ab(H_RATELIMIT_REMAINING), abLen(H_RATELIMIT_REMAINING), a + 12, lb);
-  w.add(ab(H_RATELIMIT_RESET), abLen(H_RATELIMIT_RESET), a + 24, lc);
+/** The text of `v` at NUMS + slot × 12 (slot 0 … 2); returns its length. */
+@inline function number(slot: usize, v: u32): usize {
+  const last = LAST + (slot << 3);
+  const known = load<u64>(last);
+  if (<u32>known == v && (known >>> 32) != 0xffffffff) return <usize>(known >>> 32);
+  const n = writeU32(NUMS + slot * 12, v);
+  store<u64>(last, (<u64>n << 32) | <u64>v);
+  return n;
+}
+
+/** Stages the three RateLimit-* headers. */
+export function addRateLimitHeaders(w: PairWriter, limit: u32, remaining: u32, reset: u32): void {
+  const la = number(0, limit);
+  const lb = number(1, remaining);
+  const lc = number(2, reset);
+  w.add(ab(H_RATELIMIT_LIMIT), abLen(H_RATELIMIT_LIMIT), NUMS, la);
+  w.add(ab(H_RATELIMIT_REMAINING), abLen(H_RATELIMIT_REMAINING), NUMS + 12, lb);
+  w.add(ab(H_RATELIMIT_RESET), abLen(H_RATELIMIT_RESET), NUMS + 24, lc);
 }
 
 /** Sends the problem reply `kind`; `d` (quota replies only) supplies Retry-After and RateLimit-* values. */
@@ -65,7 +78,7 @@ export function sendProblemWith(kind: i32, d: Decision | null, name: usize, name
   if (kind == P_QUOTA && d != null) {
     const ra = writeU32(NUMS + 48, d.hasLimit ? d.reset : 1);
     writer.add(ab(H_RETRY_AFTER), abLen(H_RETRY_AFTER), NUMS + 48, ra);
-    if (d.hasLimit) addRateLimitHeaders(writer, d.limit, d.remaining, d.reset, 0);
+    if (d.hasLimit) addRateLimitHeaders(writer, d.limit, d.remaining, d.reset);
   }
   writer.finish();
   const body = unchecked(BODIES[kind]);

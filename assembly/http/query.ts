@@ -1,18 +1,17 @@
 // Query-string handling on the raw :path bytes: find a parameter, and rebuild the path without given parameters.
 
+import { indexOfEither } from "../bytes";
 import { ByteSink } from "../sink";
 import { decodedEquals } from "../percent";
 
 /** Offset of the '?' in the path, or len. */
 export function queryStart(path: usize, len: usize): usize {
-  for (let i: usize = 0; i < len; i++) if (load<u8>(path + i) == 0x3f) return i;
-  return len;
+  return indexOfEither(path, 0, len, 0x3f, 0x3f);
 }
 
 /** End of the query: the '#' after `q`, or len. */
 function queryEnd(path: usize, len: usize, q: usize): usize {
-  for (let i = q; i < len; i++) if (load<u8>(path + i) == 0x23) return i;
-  return len;
+  return indexOfEither(path, q, len, 0x23, 0x23);
 }
 
 /** Result of findParam: value range within the path. */
@@ -42,20 +41,18 @@ export function findParam(path: usize, len: usize, name: usize, nameLen: usize):
 }
 
 /** Whether the query has a parameter whose percent-decoded name is one of `names` (ptr, len pairs). */
-export function hasAnyParam(path: usize, len: usize, names: StaticArray<usize>, count: i32): bool {
+@inline export function hasAnyParam(path: usize, len: usize, names: StaticArray<usize>, count: i32): bool {
   const q = queryStart(path, len);
   if (q >= len) return false;
   const end = queryEnd(path, len, q);
   let i = q + 1;
   while (i <= end) {
-    let j = i;
-    while (j < end && load<u8>(path + j) != 0x26) j++;
-    let eq = i;
-    while (eq < j && load<u8>(path + eq) != 0x3d) eq++;
+    // The name ends at '=' or '&'; the parameter at '&'.
+    const eq = indexOfEither(path, i, end, 0x3d, 0x26);
     for (let k = 0; k < count; k++) {
       if (decodedEquals(path + i, eq - i, unchecked(names[k * 2]), unchecked(names[k * 2 + 1]))) return true;
     }
-    i = j + 1;
+    i = (eq < end && load<u8>(path + eq) == 0x3d ? indexOfEither(path, eq, end, 0x26, 0x26) : eq) + 1;
   }
   return false;
 }

@@ -44,7 +44,7 @@ let methodIdx = -1;
 let pathIdx = -1;
 let authorityIdx = -1;
 
-function nowSeconds(): i64 {
+@inline function nowSeconds(): i64 {
   if (proxy_get_current_time_nanoseconds(RET_U64) != RESULT_OK) return 0;
   return <i64>(load<u64>(RET_U64) / 1000000000);
 }
@@ -53,7 +53,7 @@ function nowSeconds(): i64 {
  * One pass over the decoded headers: the first :method, :path and :authority; every header whose name has the
  * length of a configured name is shown to identity.ts (forged identity headers) and credentials.ts (key headers).
  */
-function scanHeaders(cfg: Config): void {
+@inline function scanHeaders(cfg: Config): void {
   methodIdx = pathIdx = authorityIdx = -1;
   const lengths = changetype<usize>(cfg.nameLengths);
   for (let i = 0; i < table.count; i++) {
@@ -75,7 +75,7 @@ function scanHeaders(cfg: Config): void {
 }
 
 /** Reads the request's facts: header block, target form, normalized host and path. */
-function readRequest(cfg: Config, r: RequestFacts): void {
+@inline function readRequest(cfg: Config, r: RequestFacts): void {
   beginCredentials();
   beginIdentity();
   clearRet();

@@ -52,14 +52,14 @@ export function onResponseHeaders(ctx: u32): u32 {
       table.skip(i);
     }
   }
-  addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET), 0);
+  addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET));
   writer.finishFrom(table);
   proxy_set_header_map_pairs(MAP_RESPONSE_HEADERS, writer.ptr, writer.len);
   return 0;
 }
 
 /** Counts an allowed stream once (on_log, or on_delete if log never came). */
-function countStream(s: usize): void {
+@inline function countStream(s: usize): void {
   const flags = load<u32>(s, S_FLAGS);
   if ((flags & F_ALLOWED) == 0 || (flags & F_COUNTED) != 0) return;
   store<u32>(s, flags | F_COUNTED, S_FLAGS);

@@ -108,7 +108,7 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
  * values; on rejection, the exhausted limit whose window ends last (so Retry-After is enough for every limit).
  * `coldShare` < 1 applies the cold-start limit (effectiveLimit), which the RateLimit-* values then show.
  */
-export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1): void {
+@inline export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1): void {
   windowsFor(now);
   d.admitted = true;
   d.hasLimit = false;

@@ -29,7 +29,7 @@ const ENTRY = memory.data(<i32>ENTRY_SIZE);
 let entryPtr: usize = 0;
 
 /** Reads the entry (a fresh one when absent or malformed) into entryPtr; returns the CAS to write back with. */
-function readEntry(klen: usize): u32 {
+@inline function readEntry(klen: usize): u32 {
   clearRet();
   const r = proxy_get_shared_data(KEY, klen, RET_PTR, RET_LEN, RET_CAS);
   if (r == RESULT_OK) {
@@ -53,7 +53,7 @@ function readEntry(klen: usize): u32 {
  * Decides one request of the subscription (plan id, consumer id); fills `d`. Returns ENFORCE_CONTENDED when every
  * CAS attempt lost a race. Until the process is primed, hour/day/month limits are cut to the cold-start share.
  */
-export function enforceQuota(plan: usize, planLen: usize, consumer: usize, consumerLen: usize, limits: Limit[], now: i64, d: Decision): i32 {
+@inline export function enforceQuota(plan: usize, planLen: usize, consumer: usize, consumerLen: usize, limits: Limit[], now: i64, d: Decision): i32 {
   if (limits.length == 0) {
     d.admitted = true;
     d.hasLimit = false;

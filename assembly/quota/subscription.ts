@@ -15,7 +15,7 @@ export const SUBSCRIPTION_KEY_MAX: usize = 5 + 64 + 1 + 64;
 }
 
 /** Writes "tg:q:<plan>/<consumer>" at `out` (SUBSCRIPTION_KEY_MAX bytes); returns its length, 0 for an id over 64 bytes or empty. */
-export function subscriptionKey(out: usize, plan: usize, planLen: usize, consumer: usize, consumerLen: usize): usize {
+@inline export function subscriptionKey(out: usize, plan: usize, planLen: usize, consumer: usize, consumerLen: usize): usize {
   if (planLen == 0 || planLen > 64 || consumerLen == 0 || consumerLen > 64) return 0;
   writePrefix(out);
   copyShort(out + 5, plan, planLen);
