@@ -84,6 +84,8 @@ export class Config {
   /** With hideCredentials, the query key locations' names as (ptr, len) views, removed from the forwarded path. */
   stripQuery: StaticArray<usize> = new StaticArray<usize>(0);
   stripQueryCount: i32 = 0;
+  /** 256 flags: the bytes a raw query parameter name can start with to decode to one of stripQuery (http/query.ts). */
+  stripQueryFirst: StaticArray<u8> = new StaticArray<u8>(256);
   /** The WWW-Authenticate value of 401 replies (config/challenge.ts). Built by finish(). */
   wwwAuthenticate: ArrayBuffer = new ArrayBuffer(0);
   /** Whether any API is host-restricted; if none is, the request's host decides nothing and is not normalized. */
@@ -120,6 +122,10 @@ export class Config {
       if (!loc.isQuery) continue;
       unchecked(this.stripQuery[q * 2] = changetype<usize>(loc.name));
       unchecked(this.stripQuery[q * 2 + 1] = <usize>loc.name.byteLength);
+      const c = load<u8>(changetype<usize>(loc.name));
+      unchecked(this.stripQueryFirst[c] = 1);
+      if (c == 0x20) unchecked(this.stripQueryFirst[0x2b] = 1); // '+' decodes to a space
+      unchecked(this.stripQueryFirst[0x25] = 1); // an escape can decode to anything
       q++;
     }
     this.wwwAuthenticate = challengeFor(this.locations);

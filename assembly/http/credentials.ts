@@ -40,7 +40,7 @@ let rawLen: usize = 0;
 
 /** Starts a request. */
 @inline export function begin(): void {
-  for (let l = 0; l < MAX_LOCATIONS; l++) store<i32>(FIRST + (<usize>l << 2), -1);
+  for (let l: usize = 0; l < <usize>MAX_LOCATIONS * 4; l += 8) store<i64>(FIRST + l, -1);
   namedCount = 0;
   namedOverflow = false;
   keyPtr = 0;
@@ -134,7 +134,8 @@ export function noteHeader(cfg: Config, i: i32, kp: usize, kl: usize): void {
   if (cfg.stripQueryCount == 0 || pathIdx < 0) return;
   const p = t.valuePtr(pathIdx), n = t.valueLen(pathIdx);
   // Most paths carry no key parameter: look before copying.
-  if (hasAnyParam(p, n, cfg.stripQuery, cfg.stripQueryCount) && pathWithout(p, n, cfg.stripQuery, cfg.stripQueryCount, newPath)) {
+  if (hasAnyParam(p, n, cfg.stripQuery, cfg.stripQueryCount, changetype<usize>(cfg.stripQueryFirst)) &&
+      pathWithout(p, n, cfg.stripQuery, cfg.stripQueryCount, newPath)) {
     t.replace(pathIdx, newPath.ptr, newPath.len);
   }
 }

@@ -40,19 +40,25 @@ export function findParam(path: usize, len: usize, name: usize, nameLen: usize):
   return false;
 }
 
-/** Whether the query has a parameter whose percent-decoded name is one of `names` (ptr, len pairs). */
-@inline export function hasAnyParam(path: usize, len: usize, names: StaticArray<usize>, count: i32): bool {
-  const q = queryStart(path, len);
-  if (q >= len) return false;
-  const end = queryEnd(path, len, q);
-  let i = q + 1;
-  while (i <= end) {
-    // The name ends at '=' or '&'; the parameter at '&'.
-    const eq = indexOfEither(path, i, end, 0x3d, 0x26);
-    for (let k = 0; k < count; k++) {
-      if (decodedEquals(path + i, eq - i, unchecked(names[k * 2]), unchecked(names[k * 2 + 1]))) return true;
+/**
+ * Whether the query has a parameter whose percent-decoded name is one of `names` (ptr, len pairs). `first` (256
+ * flags) marks the bytes a parameter name can start with to be one of them (a name's first byte, '%', and '+' for a
+ * name starting with a space): other parameters are passed over without decoding. Most queries have no key
+ * parameter, and this is asked on every allowed request.
+ */
+@inline export function hasAnyParam(path: usize, len: usize, names: StaticArray<usize>, count: i32, first: usize): bool {
+  let i = queryStart(path, len) + 1;
+  while (i <= len) {
+    // The parameter ends at '&'; the query at '#'.
+    const j = indexOfEither(path, i, len, 0x26, 0x23);
+    if (i < j && load<u8>(first + <usize>load<u8>(path + i)) != 0) {
+      const eq = indexOfEither(path, i, j, 0x3d, 0x3d);
+      for (let k = 0; k < count; k++) {
+        if (decodedEquals(path + i, eq - i, unchecked(names[k * 2]), unchecked(names[k * 2 + 1]))) return true;
+      }
     }
-    i = (eq < end && load<u8>(path + eq) == 0x3d ? indexOfEither(path, eq, end, 0x26, 0x26) : eq) + 1;
+    if (j >= len || load<u8>(path + j) == 0x23) return false;
+    i = j + 1;
   }
   return false;
 }
