@@ -92,11 +92,16 @@ function count(cfg: Config, v: Verdict, now: i64): void {
  * (unix seconds; read only when a refusal is counted or a key checked). Returns the filter status.
  */
 @inline export function apply(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, pathIdx: i32, ctx: u32, now: i64): u32 {
+  if (v.kind == V_ALLOW) {
+    allow(cfg, v, t, pathIdx, ctx, now);
+    return FILTER_CONTINUE;
+  }
+  return applyOther(cfg, v, r, t, now);
+}
+
+/** Every verdict but allow: kept out of line, so the allowed path's code stays compact. */
+function applyOther(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, now: i64): u32 {
   switch (v.kind) {
-    case V_ALLOW: {
-      allow(cfg, v, t, pathIdx, ctx, now);
-      return FILTER_CONTINUE;
-    }
     case V_PASS:
     case V_PASS_UNMATCHED: {
       // Only a request that carried a forged identity header needs a rewrite (the scan marked them skipped).
