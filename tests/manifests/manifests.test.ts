@@ -226,8 +226,10 @@ function applyJsonPatch(doc: any, ops: { op: string; path: string; value?: unkno
     else if (op === 'replace') {
       assert.ok(last in parent, `replace ${path}: missing`);
       parent[last] = value;
-    } else if (op === 'add') Array.isArray(parent) ? parent.splice(last === '-' ? parent.length : Number(last), 0, value) : (parent[last] = value);
-    else if (op === 'remove') Array.isArray(parent) ? parent.splice(Number(last), 1) : delete parent[last];
+    } else if (op === 'add' && Array.isArray(parent)) parent.splice(last === '-' ? parent.length : Number(last), 0, value);
+    else if (op === 'add') parent[last] = value;
+    else if (op === 'remove' && Array.isArray(parent)) parent.splice(Number(last), 1);
+    else if (op === 'remove') delete parent[last];
     else assert.fail(`unsupported op ${op}`);
   }
   return doc;
