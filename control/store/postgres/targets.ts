@@ -3,41 +3,24 @@ import type pg from 'pg';
 import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
 import { newId } from '../../key-material.js';
 import type { TargetInput, TargetPlacement, TargetRepository } from '../repository.js';
-import type { Page, PageRequest, PathForm, Target, TargetWithCredentials } from '../types.js';
+import type { Page, PageRequest, TargetWithCredentials } from '../types.js';
+import { targetFromRow, type TargetRow } from '../target-row.js';
 import { DEFAULT_TARGET_ID } from '../sqlite/targets.js';
 import { transaction, type Queryable } from './connection.js';
 import { page, uniqueName, type Clock, type OnChange } from './shared.js';
 
-interface TargetRow {
-  id: string; name: string; namespace: string; selector: string | null; target_refs: string | null; api_ids: string;
-  deny_unmatched: boolean; pass_path_forms: string; report_token: string; previous_report_token: string | null;
-  previous_valid_until: number | null; created_at: number; updated_at: number;
-}
-
-function toTarget(r: TargetRow): TargetWithCredentials {
-  return {
-    id: r.id, name: r.name, namespace: r.namespace,
-    selector: r.selector === null ? null : JSON.parse(r.selector) as Record<string, string>,
-    targetRefs: r.target_refs === null ? null : JSON.parse(r.target_refs) as Target['targetRefs'],
-    apiIds: JSON.parse(r.api_ids) as string[],
-    denyUnmatched: r.deny_unmatched,
-    passPathForms: JSON.parse(r.pass_path_forms) as PathForm[],
-    createdAt: r.created_at, updatedAt: r.updated_at,
-    reportToken: r.report_token, previousReportToken: r.previous_report_token, previousValidUntil: r.previous_valid_until,
-  };
-}
 
 const json = (v: unknown): string | null => (v === null ? null : JSON.stringify(v));
 const sortedSet = <T>(values: readonly T[]): string => JSON.stringify([...new Set(values)].sort());
 
 export async function readTargets(q: Queryable): Promise<TargetWithCredentials[]> {
-  return (await q.query<TargetRow>('SELECT * FROM targets ORDER BY id')).rows.map(toTarget);
+  return (await q.query<TargetRow>('SELECT * FROM targets ORDER BY id')).rows.map(targetFromRow);
 }
 
 async function targetRow(q: Queryable, id: string, lock = false): Promise<TargetWithCredentials> {
   const r = await q.query<TargetRow>(`SELECT * FROM targets WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
   if (r.rows.length === 0) throw new NotFoundError('target', id);
-  return toTarget(r.rows[0]!);
+  return targetFromRow(r.rows[0]!);
 }
 
 async function checkApis(c: Queryable, apiIds: string[]): Promise<void> {
@@ -76,7 +59,7 @@ export class PostgresTargets implements TargetRepository {
 
   async list(p: PageRequest): Promise<Page<TargetWithCredentials>> {
     const r = await this.pool.query<TargetRow>('SELECT * FROM targets WHERE id > $1 ORDER BY id LIMIT $2', [p.after ?? '', p.limit + 1]);
-    return page(r.rows.map(toTarget), p.limit);
+    return page(r.rows.map(targetFromRow), p.limit);
   }
 
   async all(): Promise<TargetWithCredentials[]> {
@@ -96,7 +79,7 @@ export class PostgresTargets implements TargetRepository {
          pass_path_forms = $7, updated_at = $8 WHERE id = $9 RETURNING *`,
         [next.name, next.namespace, json(next.selector), json(next.targetRefs), sortedSet(next.apiIds), next.denyUnmatched,
           sortedSet(next.passPathForms), this.now(), id]));
-      return toTarget(r.rows[0]!);
+      return targetFromRow(r.rows[0]!);
     });
     this.changed();
     return target;
@@ -115,7 +98,7 @@ export class PostgresTargets implements TargetRepository {
        WHERE id = $4 RETURNING *`, [previousValidUntil, token, this.now(), id]);
     if (r.rows.length === 0) throw new NotFoundError('target', id);
     this.changed();
-    return toTarget(r.rows[0]!);
+    return targetFromRow(r.rows[0]!);
   }
 
   async ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials> {

@@ -3,30 +3,13 @@
 import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
 import { newId } from '../../key-material.js';
 import type { TargetInput, TargetPlacement, TargetRepository } from '../repository.js';
-import type { Page, PageRequest, PathForm, Target, TargetWithCredentials } from '../types.js';
+import type { Page, PageRequest, Target, TargetWithCredentials } from '../types.js';
+import { targetFromRow, type TargetRow } from '../target-row.js';
 import type { Db } from './open.js';
 import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export const DEFAULT_TARGET_ID = 'default';
 
-interface TargetRow {
-  id: string; name: string; namespace: string; selector: string | null; target_refs: string | null; api_ids: string;
-  deny_unmatched: number; pass_path_forms: string; report_token: string; previous_report_token: string | null;
-  previous_valid_until: number | null; created_at: number; updated_at: number;
-}
-
-function toTarget(r: TargetRow): TargetWithCredentials {
-  return {
-    id: r.id, name: r.name, namespace: r.namespace,
-    selector: r.selector === null ? null : JSON.parse(r.selector) as Record<string, string>,
-    targetRefs: r.target_refs === null ? null : JSON.parse(r.target_refs) as Target['targetRefs'],
-    apiIds: JSON.parse(r.api_ids) as string[],
-    denyUnmatched: r.deny_unmatched === 1,
-    passPathForms: JSON.parse(r.pass_path_forms) as PathForm[],
-    createdAt: r.created_at, updatedAt: r.updated_at,
-    reportToken: r.report_token, previousReportToken: r.previous_report_token, previousValidUntil: r.previous_valid_until,
-  };
-}
 
 /** The public view: no credentials. */
 export function withoutCredentials(t: TargetWithCredentials): Target {
@@ -35,7 +18,7 @@ export function withoutCredentials(t: TargetWithCredentials): Target {
 }
 
 export function readTargets(db: Db): TargetWithCredentials[] {
-  return (db.prepare('SELECT * FROM targets ORDER BY id').all() as TargetRow[]).map(toTarget);
+  return (db.prepare('SELECT * FROM targets ORDER BY id').all() as TargetRow[]).map(targetFromRow);
 }
 
 export class SqliteTargets implements TargetRepository {
@@ -44,7 +27,7 @@ export class SqliteTargets implements TargetRepository {
   private row(id: string): TargetWithCredentials {
     const r = this.db.prepare('SELECT * FROM targets WHERE id = ?').get(id) as TargetRow | undefined;
     if (r === undefined) throw new NotFoundError('target', id);
-    return toTarget(r);
+    return targetFromRow(r);
   }
 
   private checkApis(apiIds: string[]): void {
@@ -81,7 +64,7 @@ export class SqliteTargets implements TargetRepository {
 
   async list(p: PageRequest): Promise<Page<TargetWithCredentials>> {
     const rows = this.db.prepare('SELECT * FROM targets WHERE id > ? ORDER BY id LIMIT ?').all(p.after ?? '', p.limit + 1) as TargetRow[];
-    return page(rows.map(toTarget), p.limit);
+    return page(rows.map(targetFromRow), p.limit);
   }
 
   async all(): Promise<TargetWithCredentials[]> {
@@ -135,7 +118,7 @@ export class SqliteTargets implements TargetRepository {
       const token = configuredToken ?? newToken();
       this.db.transaction(() => this.insert(DEFAULT_TARGET_ID, { ...placement, apiIds: [], denyUnmatched: false, passPathForms: [] }, token)).immediate();
     } else {
-      const cur = toTarget(existing);
+      const cur = targetFromRow(existing);
       const token = configuredToken ?? cur.reportToken;
       this.db.transaction(() => {
         this.db.prepare('UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ? WHERE id = ?').run(
