@@ -126,7 +126,7 @@ export class PairWriter {
     this.stagedBytes += kLen + vLen + 2;
   }
 
-  private ensure(total: usize): void {
+  @inline private ensure(total: usize): void {
     if (total > this.cap) {
       // Grows rarely (only for unusually large header sets) and is then reused.
       if (this.buf != 0) heap.free(this.buf);

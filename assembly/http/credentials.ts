@@ -25,8 +25,12 @@ const MAX_LOCATIONS = 8;
 const DECODED = memory.data(<i32>MAX_KEY_BYTES * 3);
 /** Per key location: the index of the first header with its name, or -1. */
 const FIRST = memory.data(MAX_LOCATIONS * 4);
-/** Headers named like a header key location (candidates for hiding; a prefix, if any, is checked when hiding). */
+/**
+ * Headers named like a header key location, to hide: the index, with HIDE_ALWAYS set when a location of that name
+ * has no prefix (else the prefix is checked when hiding).
+ */
 const NAMED = memory.data(MAX_LOCATIONS * 4);
+const HIDE_ALWAYS: i32 = 1 << 30;
 let namedCount = 0;
 /** Named headers beyond NAMED's room (a request repeating key headers): hide() then looks at every header. */
 let namedOverflow = false;
@@ -52,17 +56,18 @@ let rawLen: usize = 0;
 /** Header i (name kp, kl) has the length of some header key location's name: note it if it is one. */
 export function noteHeader(cfg: Config, i: i32, kp: usize, kl: usize): void {
   const locs = cfg.locations;
-  let named = false;
+  let named = false, always = false;
   for (let l = 0; l < locs.length && l < MAX_LOCATIONS; l++) {
     const loc = elementAt(locs, l);
     if (loc.isQuery || abLen(loc.name) != kl || !sameBytes(ab(loc.name), kp, kl)) continue;
     named = true;
+    if (abLen(loc.prefix) == 0) always = true;
     const first = FIRST + (<usize>l << 2);
     if (load<i32>(first) < 0) store<i32>(first, i);
   }
   if (!named) return;
   if (namedCount < MAX_LOCATIONS) {
-    store<i32>(NAMED + (<usize>namedCount << 2), i);
+    store<i32>(NAMED + (<usize>namedCount << 2), always ? i | HIDE_ALWAYS : i);
     namedCount++;
   } else {
     namedOverflow = true;
@@ -127,8 +132,9 @@ export function noteHeader(cfg: Config, i: i32, kp: usize, kl: usize): void {
     for (let i = 0; i < t.count; i++) if (isCredentialHeader(cfg, t, i)) t.skip(i);
   } else {
     for (let j = 0; j < namedCount; j++) {
-      const i = load<i32>(NAMED + (<usize>j << 2));
-      if (isCredentialHeader(cfg, t, i)) t.skip(i);
+      const n = load<i32>(NAMED + (<usize>j << 2));
+      const i = n & ~HIDE_ALWAYS;
+      if ((n & HIDE_ALWAYS) != 0 || isCredentialHeader(cfg, t, i)) t.skip(i);
     }
   }
   if (cfg.stripQueryCount == 0 || pathIdx < 0) return;

@@ -8,7 +8,7 @@ import {
 } from "../abi/imports";
 import { clearRet, RET_LEN, RET_PTR, RET_U64 } from "../abi/memory";
 import { PairTable } from "../abi/pairs";
-import { ab, abLen, sameBytes } from "../bytes";
+import { ab, abLen } from "../bytes";
 import { Config, MAX_NAME, NAME_IDENTITY, NAME_LOCATION } from "../config/model";
 import { elementAt } from "../element";
 import { normalizeAuthority, pathLength } from "../match";
@@ -23,7 +23,7 @@ import { admit, authorize, RequestFacts, route, Verdict, V_CHECK_KEY, V_CHECK_QU
 import { apply } from "./effects";
 import { requestForm, FORM_ORIGIN } from "./form";
 import { begin as beginIdentity, noteHeader as noteIdentity } from "./identity";
-import { H_AUTHORITY, H_METHOD, H_PATH } from "./names";
+import { isAuthority, isMethod, isPath } from "./names";
 import { normalizePath, pathNeedsNormalizing } from "./path";
 
 export { FILTER_CONTINUE, FILTER_STOP } from "./effects";
@@ -61,9 +61,9 @@ let authorityIdx = -1;
     if (kl == 0) continue;
     if (load<u8>(kp) == 0x3a) {
       // Configured names are never pseudo-headers (validate.ts isHeaderName has no ':').
-      if (kl == 5) { if (pathIdx < 0 && sameBytes(kp, ab(H_PATH), 5)) pathIdx = i; }
-      else if (kl == 7) { if (methodIdx < 0 && sameBytes(kp, ab(H_METHOD), 7)) methodIdx = i; }
-      else if (kl == 10) { if (authorityIdx < 0 && sameBytes(kp, ab(H_AUTHORITY), 10)) authorityIdx = i; }
+      if (isPath(kp, kl)) { if (pathIdx < 0) pathIdx = i; }
+      else if (isMethod(kp, kl)) { if (methodIdx < 0) methodIdx = i; }
+      else if (isAuthority(kp, kl)) { if (authorityIdx < 0) authorityIdx = i; }
       continue;
     }
     if (kl > <usize>MAX_NAME) continue;

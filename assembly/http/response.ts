@@ -12,7 +12,7 @@ import {
   S_RL_RESET, S_STATUS, streamGet, streamRelease,
 } from "../streams";
 import { countRequest, OUTCOME_ALLOWED } from "../usage/counters";
-import { H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_STATUS } from "./names";
+import { H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_STATUS, isStatus } from "./names";
 import { addRateLimitHeaders } from "./problem";
 import { parseStatus } from "./status";
 
@@ -45,7 +45,7 @@ export function onResponseHeaders(ctx: u32): u32 {
   writer.reset();
   for (let i = 0; i < table.count; i++) {
     const kp = table.keyPtr(i), kl = table.keyLen(i);
-    if (kl == 7 && sameBytes(kp, ab(H_STATUS), 7)) {
+    if (isStatus(kp, kl)) {
       store<u16>(s, <u16>parseStatus(table.valuePtr(i), table.valueLen(i)), S_STATUS);
     } else if (isRateLimitHeader(kp, kl)) {
       // Our values replace any the upstream set.
