@@ -23,7 +23,9 @@ let defined = false;
 const RET_ID = memory.data(4);
 
 @inline export function bump(m: i32): void {
-  unchecked(deltas[m] += 1);
+  // A plain load and store: `unchecked(deltas[m] += 1)` compiles to a call in this build.
+  const p = changetype<usize>(deltas) + (<usize>m << 3);
+  store<u64>(p, load<u64>(p) + 1);
 }
 
 export function bumpBy(m: i32, n: u64): void {

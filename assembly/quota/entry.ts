@@ -49,7 +49,7 @@ function windowsFor(now: i64): void {
 }
 
 /** Whether `len` bytes at `p` are a well-formed entry (anything else is treated as absent). */
-export function entryValid(p: usize, len: usize): bool {
+@inline export function entryValid(p: usize, len: usize): bool {
   return p != 0 && len == ENTRY_SIZE && load<u32>(p) == MAGIC;
 }
 
