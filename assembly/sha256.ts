@@ -94,22 +94,28 @@ export function sha256(ptr: usize, len: usize, out: usize): void {
     compress(ptr + off);
     off += 64;
   }
-  // The last bytes, 0x80, zeros and the bit length, in one or two blocks (word-wide copies, no reads past `len`).
+  // The last bytes, 0x80, zeros and the bit length, in one or two blocks: zeroed, then the bytes copied sixteen at a
+  // time (the last copy overlapping the one before; nothing read past `len`).
   const rest = len - off;
   const src = ptr + off;
-  let i: usize = 0;
-  for (; i + 8 <= rest; i += 8) store<u64>(TAIL + i, load<u64>(src + i));
-  for (; i < rest; i++) store<u8>(TAIL + i, load<u8>(src + i));
-  store<u8>(TAIL + rest, 0x80);
   const tailLen: usize = rest < 56 ? 64 : 128;
-  for (i = rest + 1; (i & 7) != 0; i++) store<u8>(TAIL + i, 0);
-  for (; i < tailLen - 8; i += 8) store<u64>(TAIL + i, 0);
+  const zero = i32x4.splat(0);
+  for (let i: usize = 0; i < tailLen; i += 16) v128.store(TAIL + i, zero);
+  if (rest >= 16) {
+    let i: usize = 0;
+    for (; i + 16 <= rest; i += 16) v128.store(TAIL + i, v128.load(src + i));
+    if (i < rest) v128.store(TAIL + rest - 16, v128.load(src + rest - 16));
+  } else {
+    for (let i: usize = 0; i < rest; i++) store<u8>(TAIL + i, load<u8>(src + i));
+  }
+  store<u8>(TAIL + rest, 0x80);
   const bits = <u64>len << 3;
   store<u32>(TAIL + tailLen - 8, swap32(<u32>(bits >>> 32)));
   store<u32>(TAIL + tailLen - 4, swap32(<u32>bits));
   compress(TAIL);
   if (tailLen == 128) compress(TAIL + 64);
   // The tail holds the end of the message (all of a key shorter than 56 bytes): no copy of a key outlives the call.
-  for (i = 0; i < tailLen; i += 8) store<u64>(TAIL + i, 0);
-  for (i = 0; i < 32; i += 4) store<u32>(out + i, swap32(load<u32>(H + i)));
+  for (let i: usize = 0; i < tailLen; i += 16) v128.store(TAIL + i, zero);
+  v128.store(out, v128.swizzle(v128.load(H), SWAP));
+  v128.store(out, v128.swizzle(v128.load(H, 16), SWAP), 16);
 }

@@ -19,25 +19,25 @@ const COUNT = 8;     // u32 requests admitted by this proxy in that window
 const O_START = 16;  // f64 window start of `others`
 const OTHERS = 24;   // u32 requests admitted by the rest of the fleet in that window
 
-// Window starts and ends of every period at `windowsAt`: requests within one second share them, and the month's
-// calendar arithmetic is redone only when the day changes.
+// Window starts (f64, as the entry stores them) and ends (i64) of every period at `windowsAt`: requests within one
+// second share them, and the month's calendar arithmetic is redone only when the day changes.
 const STARTS = memory.data(8 * PERIOD_COUNT);
 const ENDS = memory.data(8 * PERIOD_COUNT);
 let windowsAt: i64 = i64.MIN_VALUE;
-let monthDay: i64 = i64.MIN_VALUE;
+let monthDay: f64 = -Infinity;
 
 /** Fills STARTS and ENDS for `now` (unix seconds). */
 function windowsFor(now: i64): void {
   if (now == windowsAt) return;
   for (let per = 0; per < PER_MONTH; per++) {
     const start = windowStart(per, now);
-    store<i64>(STARTS + (<usize>per << 3), start);
+    store<f64>(STARTS + (<usize>per << 3), <f64>start);
     store<i64>(ENDS + (<usize>per << 3), windowEnd(per, start));
   }
-  const day = load<i64>(STARTS + (<usize>PER_DAY << 3));
+  const day = load<f64>(STARTS + (<usize>PER_DAY << 3));
   if (day != monthDay) {
     const start = windowStart(PER_MONTH, now);
-    store<i64>(STARTS + (<usize>PER_MONTH << 3), start);
+    store<f64>(STARTS + (<usize>PER_MONTH << 3), <f64>start);
     store<i64>(ENDS + (<usize>PER_MONTH << 3), windowEnd(PER_MONTH, start));
     monthDay = day;
   }
@@ -120,9 +120,8 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
   for (let i = 0; i < limits.length; i++) {
     const l = elementAt(limits, i);
     const requests = coldShare < 1 ? effectiveLimit(l.requests, l.per, coldShare) : l.requests;
-    const start = load<i64>(STARTS + (<usize>l.per << 3));
     const reset = load<i64>(ENDS + (<usize>l.per << 3)) - now;
-    const used = usedInWindow(p, l.per, <f64>start);
+    const used = usedInWindow(p, l.per, load<f64>(STARTS + (<usize>l.per << 3)));
     if (used >= <u64>requests) {
       d.admitted = false;
       if (reset > denyReset) { denyReset = reset; denyLimit = requests; }
@@ -148,7 +147,7 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
   }
   for (let per = 0; per < PERIOD_COUNT; per++) {
     const s = slot(p, per);
-    const start = <f64>load<i64>(STARTS + (<usize>per << 3));
+    const start = load<f64>(STARTS + (<usize>per << 3));
     if (load<f64>(s, W_START) != start) {
       store<f64>(s, start, W_START);
       store<u32>(s, 0, COUNT);
