@@ -41,6 +41,8 @@ export let keyLen: usize = 0;
 /** Where the key was in the request as sent (the header value after its prefix, or the raw query value). */
 let rawPtr: usize = 0;
 let rawLen: usize = 0;
+/** Bytes of DECODED a query key may have been decoded into (also when decoding failed half-way). */
+let decodedLen: usize = 0;
 
 /** Starts a request. */
 @inline export function begin(): void {
@@ -51,6 +53,7 @@ let rawLen: usize = 0;
   keyLen = 0;
   rawPtr = 0;
   rawLen = 0;
+  decodedLen = 0;
 }
 
 /** Header i (name kp, kl) has the length of some header key location's name: note it if it is one. */
@@ -87,6 +90,7 @@ export function noteHeader(cfg: Config, i: i32, kp: usize, kl: usize): void {
       rawPtr = paramValue;
       rawLen = paramValueLen;
       if (rawLen > MAX_KEY_BYTES * 3) return CRED_INVALID;
+      decodedLen = rawLen; // decoding never grows
       const n = percentDecode(rawPtr, rawLen, DECODED);
       if (n <= 0) return CRED_INVALID;
       keyPtr = DECODED;
@@ -155,10 +159,11 @@ export function credentialSeen(): bool { return rawLen > 0; }
  * Nothing derived from a key is kept but the table index of its digest.
  */
 @inline export function forget(): void {
-  if (keyPtr == DECODED) zeroBytes(DECODED, keyLen);
+  zeroBytes(DECODED, decodedLen);
   zeroBytes(rawPtr, rawLen);
   keyPtr = 0;
   keyLen = 0;
   rawPtr = 0;
   rawLen = 0;
+  decodedLen = 0;
 }
