@@ -35,12 +35,12 @@ function pairs(list: Array<[string, string]>): Uint8Array {
 /** The filter on a minimal host: just enough of ABI 0.2.1 for whole streams. */
 class Guest {
   ex!: Exports;
-  request = new Uint8Array(0);
+  request: Uint8Array = new Uint8Array(0);
   readonly response = pairs([[':status', '200'], ['content-type', 'text/plain']]);
   readonly shared = new Map<string, { value: Uint8Array; cas: number }>();
   localReplies: number[] = [];
   forwarded: Uint8Array[] = [];
-  private config = new Uint8Array(0);
+  private config: Uint8Array = new Uint8Array(0);
   private nextCas = 1;
 
   private mem(): Uint8Array { return new Uint8Array(this.ex.memory.buffer); }
