@@ -43,8 +43,11 @@ export function onResponseHeaders(ctx: u32): u32 {
     return 0;
   }
   writer.reset();
-  for (let i = 0; i < table.count; i++) {
+  const n = table.count;
+  for (let i = 0; i < n; i++) {
     const kp = table.keyPtr(i), kl = table.keyLen(i);
+    // Names of the lengths of ":status" (7) and of ours (15, 19) only.
+    if (kl != 7 && kl != 15 && kl != 19) continue;
     if (isStatus(kp, kl)) {
       store<u16>(s, <u16>parseStatus(table.valuePtr(i), table.valueLen(i)), S_STATUS);
     } else if (isRateLimitHeader(kp, kl)) {
