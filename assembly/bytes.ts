@@ -113,19 +113,33 @@ export function writeHex(dst: usize, src: usize, n: usize): void {
 }
 
 /**
- * Copies n bytes between ranges that do not overlap. Up to a header block's size plain 8-byte loads/stores (the
- * last word overlapping the one before): V8 compiles `memory.copy` to a runtime call whose fixed cost dominates at
- * these sizes (measured: see docs/filter.md).
+ * Copies n bytes between ranges that do not overlap. Up to a header block's size with 16-byte vector loads/stores,
+ * 32 bytes per pass (every loop pass costs an interrupt check in V8), the last copy overlapping the one before: V8
+ * compiles `memory.copy` to a runtime call whose fixed cost dominates at these sizes (measured: see docs/filter.md).
  */
 export function copyBytes(dst: usize, src: usize, n: usize): void {
-  if (n >= 8) {
-    if (n > 512) {
+  if (n >= 16) {
+    if (n > 1024) {
       memory.copy(dst, src, n);
       return;
     }
     let i: usize = 0;
-    for (; i + 8 <= n; i += 8) store<u64>(dst + i, load<u64>(src + i));
-    if (i < n) store<u64>(dst + n - 8, load<u64>(src + n - 8));
+    for (; i + 32 <= n; i += 32) {
+      const a = v128.load(src + i), b = v128.load(src + i, 16);
+      v128.store(dst + i, a);
+      v128.store(dst + i, b, 16);
+    }
+    if (i + 16 <= n) {
+      v128.store(dst + i, v128.load(src + i));
+      i += 16;
+    }
+    if (i < n) v128.store(dst + n - 16, v128.load(src + n - 16));
+    return;
+  }
+  if (n >= 8) {
+    const x = load<u64>(src), y = load<u64>(src + n - 8);
+    store<u64>(dst, x);
+    store<u64>(dst + n - 8, y);
     return;
   }
   if (n >= 4) {
@@ -160,14 +174,15 @@ export function copyBytes(dst: usize, src: usize, n: usize): void {
   }
 }
 
-/** Zeroes n bytes (any n), word-wide where it can. */
+/** Zeroes n bytes (any n): 16 at a time, the last store overlapping the one before. */
 export function zeroBytes(dst: usize, n: usize): void {
-  let i: usize = 0;
-  for (; i + 8 <= n; i += 8) store<u64>(dst + i, 0);
-  for (; i < n; i++) store<u8>(dst + i, 0);
+  const zero = i32x4.splat(0);
+  if (n >= 16) {
+    let i: usize = 0;
+    for (; i + 16 <= n; i += 16) v128.store(dst + i, zero);
+    if (i < n) v128.store(dst + n - 16, zero);
+    return;
+  }
+  for (let i: usize = 0; i < n; i++) store<u8>(dst + i, 0);
 }
 
-/** Zeroes n bytes (n a multiple of 8), without the runtime call of `memory.fill`. */
-@inline export function zero8(dst: usize, n: usize): void {
-  for (let i: usize = 0; i < n; i += 8) store<u64>(dst + i, 0);
-}

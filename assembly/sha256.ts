@@ -85,6 +85,13 @@ function compress(block: usize): void {
   store<u32>(H, load<u32>(H, 24) + g, 24); store<u32>(H, load<u32>(H, 28) + h, 28);
 }
 
+/** Zeroes the first `n` (64 or 128) bytes of TAIL. */
+@inline function wipeTail(n: usize): void {
+  const zero = i32x4.splat(0);
+  v128.store(TAIL, zero); v128.store(TAIL, zero, 16); v128.store(TAIL, zero, 32); v128.store(TAIL, zero, 48);
+  if (n > 64) { v128.store(TAIL, zero, 64); v128.store(TAIL, zero, 80); v128.store(TAIL, zero, 96); v128.store(TAIL, zero, 112); }
+}
+
 /** Writes the 32-byte SHA-256 digest of `len` bytes at `ptr` to `out`. */
 export function sha256(ptr: usize, len: usize, out: usize): void {
   store<u32>(H, 0x6a09e667); store<u32>(H, 0xbb67ae85, 4); store<u32>(H, 0x3c6ef372, 8); store<u32>(H, 0xa54ff53a, 12);
@@ -99,8 +106,7 @@ export function sha256(ptr: usize, len: usize, out: usize): void {
   const rest = len - off;
   const src = ptr + off;
   const tailLen: usize = rest < 56 ? 64 : 128;
-  const zero = i32x4.splat(0);
-  for (let i: usize = 0; i < tailLen; i += 16) v128.store(TAIL + i, zero);
+  wipeTail(tailLen);
   if (rest >= 16) {
     let i: usize = 0;
     for (; i + 16 <= rest; i += 16) v128.store(TAIL + i, v128.load(src + i));
@@ -115,7 +121,7 @@ export function sha256(ptr: usize, len: usize, out: usize): void {
   compress(TAIL);
   if (tailLen == 128) compress(TAIL + 64);
   // The tail holds the end of the message (all of a key shorter than 56 bytes): no copy of a key outlives the call.
-  for (let i: usize = 0; i < tailLen; i += 16) v128.store(TAIL + i, zero);
+  wipeTail(tailLen);
   v128.store(out, v128.swizzle(v128.load(H), SWAP));
   v128.store(out, v128.swizzle(v128.load(H, 16), SWAP), 16);
 }

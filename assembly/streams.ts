@@ -2,7 +2,6 @@
 // context id (hashindex.ts): O(1) whatever the number of live streams, no allocation per request (the slab and
 // index only grow, by doubling, when live streams exceed their capacity).
 
-import { zero8 } from "./bytes";
 import { HashIndex } from "./hashindex";
 
 export const REC_SIZE: usize = 160;
@@ -77,7 +76,8 @@ function grow(newCap: i32): void {
   if (freeTop == 0) grow(capacity * 2);
   const r = unchecked(freeList[--freeTop]);
   const p = slab + <usize>r * REC_SIZE;
-  zero8(p + 8, S_KEY - 8);
+  // Bytes 8 … S_KEY: minute, RateLimit values, status, id lengths.
+  store<u64>(p, 0, 8); store<u64>(p, 0, 16); store<u64>(p, 0, 24);
   store<u32>(p, id, S_CTX);
   store<u32>(p, 0, S_FLAGS);
   index.insert(id, r);

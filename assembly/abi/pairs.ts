@@ -32,6 +32,24 @@ export class PairTable {
 
   @inline op(i: i32): u8 { return load<u8>(this.ops + <usize>i); }
 
+  /** The end of the run of kept pairs from i: the first pair after i not kept, or count. Eight ops at a time. */
+  @inline runEnd(i: i32): i32 {
+    const n = this.count;
+    let j = i + 1;
+    while (j < n) {
+      if (j + 8 > MAX_PAIRS) {
+        if (this.op(j) != PAIR_KEEP) break;
+        j++;
+        continue;
+      }
+      // PAIR_KEEP is 0: the first non-zero byte ends the run (ops past count are cut off below).
+      const w = load<u64>(this.ops + <usize>j);
+      if (w != 0) { j += <i32>(ctz<u64>(w) >> 3); break; }
+      j += 8;
+    }
+    return j < n ? j : n;
+  }
+
   /** Leaves pair i out of what finishFrom writes. */
   @inline skip(i: i32): void {
     const op = this.op(i);
@@ -172,8 +190,7 @@ export class PairWriter {
     while (i < tc) {
       const op = t.op(i);
       if (op == PAIR_KEEP) {
-        let j = i + 1;
-        while (j < tc && t.op(j) == PAIR_KEEP) j++;
+        const j = t.runEnd(i);
         const sizes = <usize>(j - i) << 3;
         copyBytes(sp, t.src + 4 + (<usize>i << 3), sizes);
         sp += sizes;

@@ -46,7 +46,8 @@ let decodedLen: usize = 0;
 
 /** Starts a request. */
 @inline export function begin(): void {
-  for (let l: usize = 0; l < <usize>MAX_LOCATIONS * 4; l += 8) store<i64>(FIRST + l, -1);
+  // MAX_LOCATIONS (8) i32s of -1.
+  store<i64>(FIRST, -1); store<i64>(FIRST, -1, 8); store<i64>(FIRST, -1, 16); store<i64>(FIRST, -1, 24);
   namedCount = 0;
   namedOverflow = false;
   keyPtr = 0;
