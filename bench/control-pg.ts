@@ -3,30 +3,13 @@
 // usage query over 30 days × 10,000 keys. Skipped, with the reason, when no server is reachable
 // (TOLLGATE_TEST_PG_URL, default the machine's own on 127.0.0.1:5432).
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { BenchRow } from './row.js';
 import { ADMIN, call, ingest, seed, startControl, usageBatches, type Seeded } from './control.js';
+// The test suite's PostgreSQL conventions (TOLLGATE_TEST_PG_URL, a fresh database per use, dropped after).
+import { createTestDatabase, pgUnavailable } from '../tests/control/postgres-fixture.js';
 
-const SERVER = process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const QUERY_BUDGET_MS = 500;
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: SERVER, connectionTimeoutMillis: 3000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The same rows the replicas ingest, as a plain multi-row INSERT per batch into a bare table, 8 connections at once. */
 async function rawInsertRowsPerSec(url: string, s: Seeded, batches: number, perBatch: number, senders: number): Promise<number> {
@@ -92,14 +75,13 @@ async function fillThirtyDays(url: string, s: Seeded): Promise<void> {
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const unreachable = await admin((c) => c.query('SELECT 1')).then(() => undefined, (err: Error) => err.message);
+  const unreachable = await pgUnavailable();
   if (unreachable !== undefined) {
-    console.error(`bench: PostgreSQL rows skipped: no server at ${new URL(SERVER).host} (${unreachable}); apt-get install postgresql or set TOLLGATE_TEST_PG_URL`);
+    console.error(`bench: PostgreSQL rows skipped: ${unreachable}`);
     return [];
   }
-  const name = `tollgate_bench_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const db = withDatabase(SERVER, name);
+  const database = await createTestDatabase();
+  const db = database.url;
   const replicas = await Promise.all([0, 1, 2].map(() => startControl(db)));
   try {
     const urls = replicas.map((r) => r.url);
@@ -130,6 +112,6 @@ export async function run(): Promise<BenchRow[]> {
     ];
   } finally {
     for (const r of replicas) r.child.kill('SIGKILL');
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => undefined);
+    await database.drop().catch(() => undefined);
   }
 }
