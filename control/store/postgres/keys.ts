@@ -4,22 +4,16 @@ import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
 import { newId } from '../../key-material.js';
 import type { KeyRepository, NewKeyRecord } from '../repository.js';
 import type { ApiKey, Page, PageRequest } from '../types.js';
+import { keyFromRow, type KeyRow } from '../key-row.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
 import { page, type Clock, type OnChange } from './shared.js';
 
-export interface KeyRow {
-  id: string; consumer_id: string; plan_id: string; digest: string; prefix: string; created_at: number;
-  expires_at: number | null; revoked_at: number | null; replaced_by: string | null;
-}
-const toKey = (r: KeyRow): ApiKey => ({
-  id: r.id, consumerId: r.consumer_id, planId: r.plan_id, prefix: r.prefix, createdAt: r.created_at,
-  expiresAt: r.expires_at, revokedAt: r.revoked_at, replacedBy: r.replaced_by,
-});
+export type { KeyRow };
 
 async function keyRow(q: Queryable, id: string, lock = false): Promise<ApiKey> {
   const r = await q.query<KeyRow>(`SELECT * FROM api_keys WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
   if (r.rows.length === 0) throw new NotFoundError('key', id);
-  return toKey(r.rows[0]!);
+  return keyFromRow(r.rows[0]!);
 }
 
 const unknownPlan = (planId: string): ProblemError => new ProblemError(422, 'Unknown reference', `planId: plan '${planId}' does not exist`);
@@ -34,7 +28,7 @@ export class PostgresKeys implements KeyRepository {
       const row = await c.query<KeyRow>(
         'INSERT INTO api_keys (id, consumer_id, plan_id, digest, prefix, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
         [id, r.consumerId, r.planId, r.digest, r.prefix, this.now(), r.expiresAt]);
-      return toKey(row.rows[0]!);
+      return keyFromRow(row.rows[0]!);
     } catch (err) {
       // Deleted between the check and the insert: the same answers the check gives.
       if (pgCode(err) === FOREIGN_KEY_VIOLATION) {
@@ -58,7 +52,7 @@ export class PostgresKeys implements KeyRepository {
   async listForConsumer(consumerId: string, p: PageRequest): Promise<Page<ApiKey>> {
     if ((await this.pool.query('SELECT 1 FROM consumers WHERE id = $1', [consumerId])).rowCount === 0) throw new NotFoundError('consumer', consumerId);
     const r = await this.pool.query<KeyRow>('SELECT * FROM api_keys WHERE consumer_id = $1 AND id > $2 ORDER BY id LIMIT $3', [consumerId, p.after ?? '', p.limit + 1]);
-    return page(r.rows.map(toKey), p.limit);
+    return page(r.rows.map(keyFromRow), p.limit);
   }
 
   async revoke(id: string, at: number): Promise<ApiKey> {
@@ -66,7 +60,7 @@ export class PostgresKeys implements KeyRepository {
     const r = await this.pool.query<KeyRow>('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING *', [at, id]);
     if (r.rows.length === 0) return keyRow(this.pool, id);
     this.changed();
-    return toKey(r.rows[0]!);
+    return keyFromRow(r.rows[0]!);
   }
 
   async rotate(id: string, successor: Pick<NewKeyRecord, 'digest' | 'prefix'>, graceEndsAt: number): Promise<ApiKey> {

@@ -3,17 +3,11 @@ import { ConflictError, NotFoundError, ProblemError } from '../../errors.js';
 import { newId } from '../../key-material.js';
 import type { KeyRepository, NewKeyRecord } from '../repository.js';
 import type { ApiKey, Page, PageRequest } from '../types.js';
+import { keyFromRow, type KeyRow } from '../key-row.js';
 import type { Db } from './open.js';
 import { page, type Clock, type Durable, type OnChange } from './shared.js';
 
-export interface KeyRow {
-  id: string; consumer_id: string; plan_id: string; digest: string; prefix: string; created_at: number;
-  expires_at: number | null; revoked_at: number | null; replaced_by: string | null;
-}
-const toKey = (r: KeyRow): ApiKey => ({
-  id: r.id, consumerId: r.consumer_id, planId: r.plan_id, prefix: r.prefix, createdAt: r.created_at,
-  expiresAt: r.expires_at, revokedAt: r.revoked_at, replacedBy: r.replaced_by,
-});
+export type { KeyRow };
 
 export class SqliteKeys implements KeyRepository {
   constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
@@ -21,7 +15,7 @@ export class SqliteKeys implements KeyRepository {
   private row(id: string): ApiKey {
     const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
     if (r === undefined) throw new NotFoundError('key', id);
-    return toKey(r);
+    return keyFromRow(r);
   }
 
   private insert(id: string, r: NewKeyRecord): void {
@@ -50,7 +44,7 @@ export class SqliteKeys implements KeyRepository {
     if (this.db.prepare('SELECT 1 FROM consumers WHERE id = ?').get(consumerId) === undefined) throw new NotFoundError('consumer', consumerId);
     const rows = this.db.prepare('SELECT * FROM api_keys WHERE consumer_id = ? AND id > ? ORDER BY id LIMIT ?')
       .all(consumerId, p.after ?? '', p.limit + 1) as KeyRow[];
-    return page(rows.map(toKey), p.limit);
+    return page(rows.map(keyFromRow), p.limit);
   }
 
   async revoke(id: string, at: number): Promise<ApiKey> {
