@@ -26,9 +26,25 @@ export interface FilterUsage {
   cluster: string; authority: string; path: string; intervalMs: number; timeoutMs: number; tokenHeader: string; token: string;
   coldStartShare?: number;
 }
+/** What the filter does while its process holds no key set yet (started while the control service was down). */
+export const NO_KEYS_MODES = ['deny', 'allow'] as const;
+export type NoKeysMode = (typeof NO_KEYS_MODES)[number];
+/**
+ * Where the filter pulls keys from (docs/key-feed.md): the control service named by `usage` (same cluster, authority,
+ * timeout and credential). `waitS`: long-poll wait asked of the deltas endpoint; `pageKeys`: snapshot page size;
+ * `retryMs`: pause after a failed call. `whenNoKeys` (default "deny": 401 for every key until the first snapshot).
+ */
+export interface FilterKeyFeed {
+  snapshotPath: string; deltasPath: string; waitS: number; pageKeys: number; retryMs: number; whenNoKeys?: NoKeysMode;
+}
+/**
+ * `keys`: static keys, for a filter run without a control service (tests, replay, standalone). The compiler never
+ * writes them: a WasmPlugin carries `keyFeed` instead, so its size does not depend on the number of keys. Both
+ * optional fields are additive (docs/filter-config.md): version 1 still.
+ */
 export interface FilterConfig {
-  version: typeof FILTER_CONFIG_VERSION; apis: FilterApi[]; plans: FilterPlan[]; keys: KeyRecord[]; usage?: FilterUsage;
-  denyUnmatched?: boolean; passPathForms?: PathForm[];
+  version: typeof FILTER_CONFIG_VERSION; apis: FilterApi[]; plans: FilterPlan[]; keys?: KeyRecord[]; usage?: FilterUsage;
+  keyFeed?: FilterKeyFeed; denyUnmatched?: boolean; passPathForms?: PathForm[];
 }
 
 /** The bytes Envoy hands the filter (what Istio prints of the Struct); the compiler hashes them into the version. */
