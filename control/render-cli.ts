@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
         const { compiled, wasmPlugin } = renderTarget(snapshot, target, { plugin: pluginImage(settings), usage: usageEndpoint(settings), now });
         if (out !== undefined) {
           await new DirTarget(out).publish(wasmPlugin);
-          console.error(`tollgate render: wrote ${DirTarget.fileName(wasmPlugin)} (version ${compiled.version}, ${compiled.config.keys.length} keys)`);
+          console.error(`tollgate render: wrote ${DirTarget.fileName(wasmPlugin)} (version ${compiled.version}, ${(compiled.config.keys ?? []).length} keys)`);
         } else {
           docs.push(wasmPluginYaml(wasmPlugin));
         }

@@ -170,7 +170,7 @@ export class Distributor {
     }
     const previous = this.latest;
     this.latest = next;
-    this.scheduleExpiryPrune([...next.values()].flatMap((c) => c.compiled.config.keys));
+    this.scheduleExpiryPrune([...next.values()].flatMap((c) => c.compiled.config.keys ?? []));
     const jobs: Promise<void>[] = [];
     // Shared sinks only from the leading replica; each replica keeps its own (local) sinks current.
     const sinks = this.o.targets.filter((t) => !t.shared || this.leadership.isLeader);
@@ -200,7 +200,7 @@ export class Distributor {
       if (moved) await t.retract?.(before.wasmPlugin, before.targetId);
       await t.publish(cur.wasmPlugin, cur.compiled.version, cur.targetId);
       Object.assign(status, { wasmPlugin: name, version: cur.compiled.version, distributedAt: Date.now(), error: null });
-      this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version, keys: cur.compiled.config.keys.length }, 'distributed');
+      this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version, keys: (cur.compiled.config.keys ?? []).length }, 'distributed');
       this.o.onDistributed?.(cur.compiled.version, t.describe, true);
     } catch (err) {
       status.error = err instanceof Error ? err.message : String(err);

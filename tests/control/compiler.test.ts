@@ -57,15 +57,15 @@ describe('compile', () => {
     assert.deepEqual(config.plans.map((p) => p.id), ['pln_1', 'pln_2']);
     assert.deepEqual(config.plans[1]!.apiIds, ['api_a', 'api_c']);
     assert.deepEqual(config.plans[1]!.limits.map((l) => l.per), ['second', 'day']);
-    const k2 = config.keys.find((k) => k[1] === 'key_2')!;
+    const k2 = config.keys!.find((k) => k[1] === 'key_2')!;
     assert.equal(k2[3], 1);
     assert.equal(k2[4], NOW + 60);
-    assert.equal(config.keys.find((k) => k[1] === 'key_1')!.length, 4);
+    assert.equal(config.keys!.find((k) => k[1] === 'key_1')!.length, 4);
   });
 
   it('leaves out expired keys', () => {
     const { config } = compile(snapshot(), { now: NOW, usage });
-    assert.equal(config.keys.some((k) => k[1] === 'key_3'), false);
+    assert.equal(config.keys!.some((k) => k[1] === 'key_3'), false);
   });
 
   it('keeps 10,000 keys, each with its own consumer and an expiry, under 1 MiB', () => {
@@ -76,7 +76,7 @@ describe('compile', () => {
     const out = compile({ apis: [api('api_AAAAAAAAAA', '/')], plans: [plan('pln_AAAAAAAAAA', ['api_AAAAAAAAAA'])], keys }, { now: NOW, usage });
     const bytes = Buffer.byteLength(out.json);
     assert.ok(bytes < 1024 * 1024, `${bytes} bytes`);
-    assert.equal(out.config.keys.length, 10_000);
+    assert.equal(out.config.keys!.length, 10_000);
     assert.equal(validate(out.config), true);
   });
 });
@@ -88,18 +88,18 @@ describe('compile from the store', () => {
       const s = await seed(t);
       await t.app.distributor.flush();
       const before = t.app.distributor.current!.compiled;
-      assert.equal(before.config.keys.length, 1);
+      assert.equal(before.config.keys!.length, 1);
       const successor = (await t.admin('POST', `/v1/keys/${s.keyId}/rotate`, { gracePeriodSeconds: 300 })).json<{ id: string }>();
       await t.app.distributor.flush();
       const rotated = t.app.distributor.current!.compiled;
       assert.notEqual(rotated.version, before.version);
-      const old = rotated.config.keys.find((k) => k[1] === s.keyId)!;
+      const old = rotated.config.keys!.find((k) => k[1] === s.keyId)!;
       assert.ok(old[4]! > Date.now() / 1000 + 200 && old[4]! <= Date.now() / 1000 + 300);
-      assert.ok(rotated.config.keys.some((k) => k[1] === successor.id));
+      assert.ok(rotated.config.keys!.some((k) => k[1] === successor.id));
       await t.admin('POST', `/v1/keys/${s.keyId}/revoke`);
       await t.app.distributor.flush();
       const after = t.app.distributor.current!.compiled;
-      assert.deepEqual(after.config.keys.map((k) => k[1]), [successor.id]);
+      assert.deepEqual(after.config.keys!.map((k) => k[1]), [successor.id]);
       assert.equal(validate(after.config), true);
     } finally {
       await t.close();

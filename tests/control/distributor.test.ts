@@ -107,10 +107,10 @@ describe('Distributor expiry pruning', () => {
       targets: [defaultTarget],
     };
     await d.distributeNow();
-    assert.equal(d.current!.compiled.config.keys.length, 1);
-    for (let i = 0; i < 100 && d.current!.compiled.config.keys.length > 0; i++) await sleep(100);
+    assert.equal(d.current!.compiled.config.keys!.length, 1);
+    for (let i = 0; i < 100 && d.current!.compiled.config.keys!.length > 0; i++) await sleep(100);
     await d.flush();
-    assert.equal(d.current!.compiled.config.keys.length, 0, 'pruned without any store change');
+    assert.equal(d.current!.compiled.config.keys!.length, 0, 'pruned without any store change');
     assert.equal(target.versions.length, 2);
     await d.close();
   });

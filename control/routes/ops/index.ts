@@ -29,7 +29,7 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
   app.get('/metrics', { config, schema: { tags: ['ops'], security: [], response: { 200: Type.String({ description: 'Prometheus text format' }) } } }, async (_req, reply) => {
     const current = app.distributor.current;
     if (current !== undefined) {
-      app.metrics.configKeys.set(current.compiled.config.keys.length);
+      app.metrics.configKeys.set((current.compiled.config.keys ?? []).length);
       app.metrics.configBytes.set(Buffer.byteLength(current.compiled.json));
     }
     return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());

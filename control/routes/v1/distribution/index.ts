@@ -20,7 +20,7 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
       version: current?.compiled.version ?? null,
       compiledAt: isoMs(current?.compiledAt ?? null),
       configBytes: current === undefined ? 0 : Buffer.byteLength(current.compiled.json),
-      keys: current?.compiled.config.keys.length ?? 0,
+      keys: current?.compiled.config.keys?.length ?? 0,
       targets: app.distributor.targetStatuses().map((s) => ({ ...s, distributedAt: isoMs(s.distributedAt) })),
       acks: (await app.store.targets.all()).flatMap((t) => (app.local?.listAcks(t.id) ?? [])
         .map((a) => ({ target: t.id, ...a, receivedAt: new Date(a.receivedAt).toISOString() }))),
