@@ -27,13 +27,12 @@ export async function run(argv: string[]): Promise<number> {
     const { store, usage } = await composeCore(settings, undefined);
     try {
       const snapshot = await store.snapshot();
-      const now = Math.floor(Date.now() / 1000);
       const docs: string[] = [];
       for (const target of snapshot.targets) {
-        const { compiled, wasmPlugin } = renderTarget(snapshot, target, { plugin: pluginImage(settings), usage: usageEndpoint(settings), now });
+        const { compiled, wasmPlugin } = renderTarget(snapshot, target, { plugin: pluginImage(settings), usage: usageEndpoint(settings) });
         if (out !== undefined) {
           await new DirTarget(out).publish(wasmPlugin);
-          console.error(`tollgate render: wrote ${DirTarget.fileName(wasmPlugin)} (version ${compiled.version}, ${(compiled.config.keys ?? []).length} keys)`);
+          console.error(`tollgate render: wrote ${DirTarget.fileName(wasmPlugin)} (version ${compiled.version})`);
         } else {
           docs.push(wasmPluginYaml(wasmPlugin));
         }

@@ -1,22 +1,33 @@
 // Store snapshot → filter configuration (docs/filter-config.md). Pure and deterministic: every array is sorted by a
 // total order, so the same state gives the same bytes whatever order it was written in, and the version is the
-// SHA-256 of those bytes.
+// SHA-256 of those bytes. Keys are not part of it: the filter pulls them from the key feed (docs/key-feed.md), so a
+// key change never changes the configuration, and its size does not depend on the number of keys.
 import { createHash } from 'node:crypto';
 import {
-  FILTER_CONFIG_VERSION, PERIODS, printFilterConfig, type FilterApi, type FilterConfig, type FilterPlan, type FilterUsage, type KeyRecord,
-  type Limit,
+  FILTER_CONFIG_VERSION, PERIODS, printFilterConfig, type FilterApi, type FilterConfig, type FilterKeyFeed, type FilterPlan, type FilterUsage,
+  type Limit, type NoKeysMode,
 } from '../../contracts/filter-config.js';
+import { KEY_FEED_DEFAULT_PAGE, KEY_FEED_DELTAS_PATH, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 import { USAGE_REPORT_PATH } from '../../contracts/usage-report.js';
 import type { CatalogSnapshot, Target } from '../store/types.js';
 
+/** What the compiler reads of the catalog: policy only (a snapshot with keys may be passed; they are ignored). */
+export type PolicySnapshot = Pick<CatalogSnapshot, 'apis' | 'plans'>;
+
+/**
+ * Key-feed defaults: a long poll held 25 s (under the feed's 30 s maximum, and under the idle timeouts proxies commonly
+ * put on upstream connections), the contract's page size, and a 2 s pause after a failed call.
+ */
+export const KEY_FEED_DEFAULTS = { waitS: 25, pageKeys: KEY_FEED_DEFAULT_PAGE, retryMs: 2000 } as const;
 
 export interface CompileOptions {
+  /** The control service the filter reports usage to and pulls keys from; absent → no usage and no key feed. */
   usage?: Omit<FilterUsage, 'path' | 'tokenHeader' | 'token'> & { reportToken: string };
-  /** Keys that expired before this unix second are left out (the filter would reject them anyway). */
-  now: number;
+  /** Overrides of the key-feed defaults; `whenNoKeys` is written only when it is "allow" (the filter's default is deny). */
+  keyFeed?: Partial<Pick<FilterKeyFeed, 'waitS' | 'pageKeys' | 'retryMs'>> & { whenNoKeys?: NoKeysMode };
   /**
    * What the target covers and how it treats what it does not (default: every API, unmatched requests pass). A
-   * restricted target gets only its APIs, the plans that include one of them (with only those), and their keys.
+   * restricted target gets only its APIs and the plans that include one of them (with only those).
    */
   target?: Pick<Target, 'apiIds' | 'denyUnmatched' | 'passPathForms'>;
 }
@@ -34,7 +45,7 @@ function sortLimits(limits: Limit[]): Limit[] {
   return [...limits].sort((a, b) => PERIODS.indexOf(a.per) - PERIODS.indexOf(b.per) || a.requests - b.requests);
 }
 
-export function compile(snapshot: Omit<CatalogSnapshot, 'targets'>, options: CompileOptions): CompiledConfig {
+export function compile(snapshot: PolicySnapshot, options: CompileOptions): CompiledConfig {
   const only = options.target === undefined || options.target.apiIds.length === 0 ? null : new Set(options.target.apiIds);
   const inTarget = (apiId: string): boolean => only === null || only.has(apiId);
   const apis = orderApis(snapshot.apis.filter((a) => inTarget(a.id)).map((a): FilterApi => ({
@@ -47,22 +58,21 @@ export function compile(snapshot: Omit<CatalogSnapshot, 'targets'>, options: Com
     .filter((p) => only === null || p.apiIds.some(inTarget))
     .map((p): FilterPlan => ({ id: p.id, limits: sortLimits(p.limits), apiIds: p.apiIds.filter(inTarget).sort(byString) }))
     .sort((a, b) => byString(a.id, b.id));
-  const planIndex = new Map(plans.map((p, i) => [p.id, i]));
-  const keys = snapshot.keys
-    .filter((k) => k.expiresAt === null || k.expiresAt > options.now)
-    .filter((k) => planIndex.has(k.planId))
-    .sort((a, b) => byString(a.digest, b.digest))
-    .map((k): KeyRecord => {
-      const base: [string, string, string, number] = [k.digest, k.id, k.consumerId, planIndex.get(k.planId)!];
-      return k.expiresAt === null ? base : [...base, k.expiresAt];
-    });
-  const config: FilterConfig = { version: FILTER_CONFIG_VERSION, apis, plans, keys };
+  // Never `keys`: they stay an optional static source for a filter run without a control service (replay, tests).
+  const config: FilterConfig = { version: FILTER_CONFIG_VERSION, apis, plans };
   // Written only when they differ from the filter's defaults, so a default target compiles to the same bytes as before.
   if (options.target?.denyUnmatched === true) config.denyUnmatched = true;
   if (options.target !== undefined && options.target.passPathForms.length > 0) config.passPathForms = [...options.target.passPathForms].sort(byString);
   if (options.usage !== undefined) {
     const { reportToken, ...rest } = options.usage;
     config.usage = { ...rest, path: USAGE_REPORT_PATH, tokenHeader: 'authorization', token: `Bearer ${reportToken}` };
+    // The feed rides on the usage endpoint (same cluster, authority and reporter credential): without it there is
+    // nowhere to pull keys from, and a configuration without usage keeps meaning "static keys only".
+    const { whenNoKeys, ...tuning } = options.keyFeed ?? {};
+    config.keyFeed = {
+      snapshotPath: KEY_FEED_SNAPSHOT_PATH, deltasPath: KEY_FEED_DELTAS_PATH, ...KEY_FEED_DEFAULTS, ...tuning,
+      ...(whenNoKeys === 'allow' ? { whenNoKeys } : {}),
+    };
   }
   const json = printFilterConfig(config);
   return { config, json, version: createHash('sha256').update(json).digest('hex') };

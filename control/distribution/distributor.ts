@@ -1,12 +1,14 @@
 // Recompiles the store after changes (debounced): one configuration per target (each with its own APIs and reporter
 // credential), rendered as that target's WasmPlugin and handed to every sink, remembering what went where and when.
-// A failed compile or publish keeps the last good state and is reported, never thrown.
+// A failed compile or publish keeps the last good state and is reported, never thrown. Keys are not in the
+// configuration (the filter pulls them from the key feed), so a key write recompiles to the same version and no sink
+// is written to.
 import type { FastifyBaseLogger } from 'fastify';
-import { compile, type CompiledConfig } from '../compiler/compile.js';
+import { compile, type CompiledConfig, type PolicySnapshot } from '../compiler/compile.js';
 import type { ChangeFeed } from '../store/changes.js';
 import { AlwaysLeader, type Leadership } from '../replicas/leader.js';
 import type { Store } from '../store/repository.js';
-import type { CatalogSnapshot, TargetWithCredentials } from '../store/types.js';
+import type { TargetWithCredentials } from '../store/types.js';
 import { DEFAULT_TARGET_ID } from '../store/sqlite/targets.js';
 import { renderWasmPlugin, type PluginImage, type WasmPlugin } from './wasmplugin.js';
 import type { DistributionTarget } from './targets/target.js';
@@ -32,14 +34,11 @@ export interface DistributorOptions {
   leadership?: Leadership;
 }
 
-/** Re-check at least this often even when the next expiry is far away (setTimeout's limit is ~24.8 days). */
-const MAX_PRUNE_DELAY_MS = 6 * 3600 * 1000;
-
 export interface CurrentConfig { targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; compiledAt: number }
 
 /** One target's configuration and WasmPlugin (pure: the same snapshot and target give the same bytes). */
-export function renderTarget(snapshot: Omit<CatalogSnapshot, 'targets'>, target: TargetWithCredentials, o: { plugin: PluginImage; usage: UsageEndpoint; now: number }): CurrentConfig {
-  const compiled = compile(snapshot, { now: o.now, target, usage: { ...o.usage, reportToken: target.reportToken } });
+export function renderTarget(snapshot: PolicySnapshot, target: TargetWithCredentials, o: { plugin: PluginImage; usage: UsageEndpoint }): CurrentConfig {
+  const compiled = compile(snapshot, { target, usage: { ...o.usage, reportToken: target.reportToken } });
   const wasmPlugin = renderWasmPlugin(compiled.config, compiled.version, {
     ...o.plugin, name: target.name, namespace: target.namespace,
     selector: target.selector ?? undefined, targetRefs: target.targetRefs ?? undefined,
@@ -51,7 +50,6 @@ export class Distributor {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private firstPendingAt = 0;
-  private pruneTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private latest = new Map<string, CurrentConfig>();
   private readonly statuses = new Map<string, TargetStatus>();
@@ -124,29 +122,6 @@ export class Distributor {
     await this.flush();
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    if (this.pruneTimer !== undefined) clearTimeout(this.pruneTimer);
-  }
-
-  /**
-   * Recompile just after the earliest key expiry, so expired keys and ended rotation grace periods leave the shipped
-   * configuration without waiting for the next change (the filter already rejects them by expiresAt meanwhile).
-   */
-  private scheduleExpiryPrune(keys: Iterable<readonly unknown[]>): void {
-    if (this.pruneTimer !== undefined) clearTimeout(this.pruneTimer);
-    this.pruneTimer = undefined;
-    const nowS = Date.now() / 1000;
-    let earliest = Infinity;
-    for (const k of keys) {
-      const expiresAt = k[4];
-      if (typeof expiresAt === 'number' && expiresAt > 0 && expiresAt < earliest) earliest = expiresAt;
-    }
-    if (this.closed || earliest === Infinity) return;
-    const delayMs = Math.min(MAX_PRUNE_DELAY_MS, Math.max(0, (earliest - nowS) * 1000) + 1000);
-    this.pruneTimer = setTimeout(() => {
-      this.pruneTimer = undefined;
-      if (!this.closed) void this.distributeNow();
-    }, delayMs);
-    this.pruneTimer.unref();
   }
 
   private scheduleRetry(): void {
@@ -162,15 +137,13 @@ export class Distributor {
     const next = new Map<string, CurrentConfig>();
     try {
       const snapshot = await this.o.store.snapshot();
-      const now = Math.floor(Date.now() / 1000);
-      for (const t of snapshot.targets) next.set(t.id, renderTarget(snapshot, t, { plugin: this.o.plugin, usage: this.o.usage, now }));
+      for (const t of snapshot.targets) next.set(t.id, renderTarget(snapshot, t, { plugin: this.o.plugin, usage: this.o.usage }));
     } catch (err) {
       this.o.log.error({ err }, 'compiling the filter configuration failed; keeping the last good one');
       return;
     }
     const previous = this.latest;
     this.latest = next;
-    this.scheduleExpiryPrune([...next.values()].flatMap((c) => c.compiled.config.keys ?? []));
     const jobs: Promise<void>[] = [];
     // Shared sinks only from the leading replica; each replica keeps its own (local) sinks current.
     const sinks = this.o.targets.filter((t) => !t.shared || this.leadership.isLeader);
@@ -200,7 +173,7 @@ export class Distributor {
       if (moved) await t.retract?.(before.wasmPlugin, before.targetId);
       await t.publish(cur.wasmPlugin, cur.compiled.version, cur.targetId);
       Object.assign(status, { wasmPlugin: name, version: cur.compiled.version, distributedAt: Date.now(), error: null });
-      this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version, keys: (cur.compiled.config.keys ?? []).length }, 'distributed');
+      this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version }, 'distributed');
       this.o.onDistributed?.(cur.compiled.version, t.describe, true);
     } catch (err) {
       status.error = err instanceof Error ? err.message : String(err);

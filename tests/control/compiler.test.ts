@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { compile } from '../../control/compiler/compile.js';
 import { canonicalJson } from '../../contracts/canonical-json.js';
-import { digestOf, newApiKey, newId } from '../../control/key-material.js';
+import { digestOf } from '../../control/key-material.js';
 import type { Api, CatalogSnapshot, CompilableKey, Plan } from '../../control/store/types.js';
+import { KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
+import { NO_KEYS_MODES } from '../../contracts/filter-config.js';
 import { seed, testApp } from './helpers.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../schemas/filter-config.v1.schema.json', import.meta.url), 'utf8')) as object;
@@ -29,7 +31,7 @@ const reversed = (s: Omit<CatalogSnapshot, 'targets'>): Omit<CatalogSnapshot, 't
 
 describe('compile', () => {
   it('produces a configuration valid against the filter-config schema', () => {
-    const out = compile(snapshot(), { now: NOW, usage });
+    const out = compile(snapshot(), { usage });
     assert.equal(validate(out.config), true, JSON.stringify(validate.errors));
     assert.equal(out.config.usage?.token, 'Bearer tgr_test');
     assert.equal(out.config.usage?.path, '/v1/usage/reports');
@@ -38,18 +40,18 @@ describe('compile', () => {
   });
 
   it('is deterministic: same state twice and any insertion order give the same bytes and version', () => {
-    const a = compile(snapshot(), { now: NOW, usage });
-    const b = compile(snapshot(), { now: NOW, usage });
-    const c = compile(reversed(snapshot()), { now: NOW, usage });
+    const a = compile(snapshot(), { usage });
+    const b = compile(snapshot(), { usage });
+    const c = compile(reversed(snapshot()), { usage });
     assert.equal(a.json, b.json);
     assert.equal(a.json, c.json);
     assert.equal(a.version, c.version);
-    const changed = compile({ ...snapshot(), keys: snapshot().keys.slice(1) }, { now: NOW, usage });
+    const changed = compile({ ...snapshot(), apis: snapshot().apis.slice(1) }, { usage });
     assert.notEqual(changed.version, a.version);
   });
 
-  it('orders APIs longest prefix first then id, sorts sets, and indexes plans', () => {
-    const { config } = compile(snapshot(), { now: NOW, usage });
+  it('orders APIs longest prefix first then id, and sorts sets and plans', () => {
+    const { config } = compile(snapshot(), { usage });
     assert.deepEqual(config.apis.map((a) => a.id), ['api_a', 'api_b', 'api_c']);
     assert.deepEqual(config.apis[0]!.methods, ['GET', 'POST']);
     assert.deepEqual(config.apis[0]!.hosts, ['a.example.com', 'z.example.com']);
@@ -57,50 +59,90 @@ describe('compile', () => {
     assert.deepEqual(config.plans.map((p) => p.id), ['pln_1', 'pln_2']);
     assert.deepEqual(config.plans[1]!.apiIds, ['api_a', 'api_c']);
     assert.deepEqual(config.plans[1]!.limits.map((l) => l.per), ['second', 'day']);
-    const k2 = config.keys!.find((k) => k[1] === 'key_2')!;
-    assert.equal(k2[3], 1);
-    assert.equal(k2[4], NOW + 60);
-    assert.equal(config.keys!.find((k) => k[1] === 'key_1')!.length, 4);
+  });
+});
+
+function manyKeys(n: number): CompilableKey[] {
+  const keys: CompilableKey[] = [];
+  for (let i = 0; i < n; i++) keys.push({ id: `key_${i}`, digest: digestOf(`k${i}`), consumerId: `con_${i % 997}`, planId: i % 2 === 0 ? 'pln_1' : 'pln_2', expiresAt: i % 3 === 0 ? null : NOW + i });
+  return keys;
+}
+
+/** A full store snapshot (keys included, as the distributor passes it) with `n` keys. */
+const withKeys = (n: number): Omit<CatalogSnapshot, 'targets'> => ({ ...snapshot(), keys: manyKeys(n) });
+
+describe('compile: keys stay out of the configuration (key feed)', () => {
+  it('never writes keys; points the filter at the key feed with the defaults when usage is configured', () => {
+    const { config, json } = compile(snapshot(), { usage });
+    assert.equal('keys' in config, false);
+    assert.equal(json.includes(snapshot().keys[0]!.digest), false);
+    assert.deepEqual(config.keyFeed, { snapshotPath: KEY_FEED_SNAPSHOT_PATH, deltasPath: KEY_FEED_DELTAS_PATH, waitS: 25, pageKeys: 2000, retryMs: 2000 });
+    assert.equal(validate(config), true, JSON.stringify(validate.errors));
   });
 
-  it('leaves out expired keys', () => {
-    const { config } = compile(snapshot(), { now: NOW, usage });
-    assert.equal(config.keys!.some((k) => k[1] === 'key_3'), false);
-  });
-
-  it('keeps 10,000 keys, each with its own consumer and an expiry, under 1 MiB', () => {
-    const keys: CompilableKey[] = [];
-    for (let i = 0; i < 10_000; i++) {
-      keys.push({ id: newId('key'), digest: newApiKey().digest, consumerId: newId('con'), planId: 'pln_AAAAAAAAAA', expiresAt: 4_102_444_800 });
+  it('gives the same bytes and version for 0, 1 thousand and 100 thousand keys', () => {
+    const base = compile(withKeys(0), { usage });
+    for (const n of [1000, 100_000]) {
+      const out = compile(withKeys(n), { usage });
+      assert.equal(out.json, base.json, `${n} keys`);
+      assert.equal(out.version, base.version, `${n} keys`);
     }
-    const out = compile({ apis: [api('api_AAAAAAAAAA', '/')], plans: [plan('pln_AAAAAAAAAA', ['api_AAAAAAAAAA'])], keys }, { now: NOW, usage });
-    const bytes = Buffer.byteLength(out.json);
-    assert.ok(bytes < 1024 * 1024, `${bytes} bytes`);
-    assert.equal(out.config.keys!.length, 10_000);
-    assert.equal(validate(out.config), true);
+    assert.ok(Buffer.byteLength(base.json) < 4096, `${Buffer.byteLength(base.json)} bytes`);
+  });
+
+  it('writes whenNoKeys only when it allows; the filter\'s default (deny) is left implicit', () => {
+    assert.equal(compile(snapshot(), { usage, keyFeed: { whenNoKeys: 'allow' } }).config.keyFeed!.whenNoKeys, 'allow');
+    const deny = compile(snapshot(), { usage, keyFeed: { whenNoKeys: 'deny' } });
+    assert.equal('whenNoKeys' in deny.config.keyFeed!, false);
+    assert.equal(deny.json, compile(snapshot(), { usage }).json, 'an explicit deny compiles to the same bytes as the default');
+    const tuned = compile(snapshot(), { usage, keyFeed: { waitS: 5, pageKeys: 500, retryMs: 250, whenNoKeys: 'allow' } });
+    assert.deepEqual(tuned.config.keyFeed, { snapshotPath: KEY_FEED_SNAPSHOT_PATH, deltasPath: KEY_FEED_DELTAS_PATH, waitS: 5, pageKeys: 500, retryMs: 250, whenNoKeys: 'allow' });
+    assert.equal(validate(tuned.config), true, JSON.stringify(validate.errors));
+  });
+
+  it('the schema bounds the key feed as the contract does, and refuses a feed without usage or out of range', () => {
+    const props = (schema as { properties: { keyFeed: { properties: Record<string, { maximum?: number; enum?: string[] }> } } }).properties.keyFeed.properties;
+    assert.equal(props.waitS!.maximum, KEY_FEED_MAX_WAIT_S);
+    assert.equal(props.pageKeys!.maximum, KEY_FEED_MAX_PAGE);
+    assert.deepEqual(props.whenNoKeys!.enum, [...NO_KEYS_MODES]);
+    const { config } = compile(snapshot(), { usage });
+    const { usage: _u, ...noUsage } = config;
+    assert.equal(validate(noUsage), false, 'keyFeed needs usage');
+    for (const bad of [{ waitS: 31 }, { pageKeys: 0 }, { pageKeys: KEY_FEED_MAX_PAGE + 1 }, { retryMs: 50 }, { whenNoKeys: 'open' }, { extra: 1 }]) {
+      assert.equal(validate({ ...config, keyFeed: { ...config.keyFeed, ...bad } }), false, JSON.stringify(bad));
+    }
+  });
+
+  it('without a control service (no usage) there is neither usage nor a key feed, and the result is still valid', () => {
+    const { config } = compile(snapshot(), {});
+    assert.equal(config.usage, undefined);
+    assert.equal(config.keyFeed, undefined);
+    assert.equal('keys' in config, false);
+    assert.equal(validate(config), true, JSON.stringify(validate.errors));
   });
 });
 
 describe('compile from the store', () => {
-  it('drops revoked keys, ships a rotated predecessor with its grace end, and recompiles after changes', async () => {
+  it('keeps the same version and bytes while keys are created, rotated and revoked; a policy change moves it', async () => {
     const t = await testApp();
     try {
       const s = await seed(t);
       await t.app.distributor.flush();
       const before = t.app.distributor.current!.compiled;
-      assert.equal(before.config.keys!.length, 1);
-      const successor = (await t.admin('POST', `/v1/keys/${s.keyId}/rotate`, { gracePeriodSeconds: 300 })).json<{ id: string }>();
-      await t.app.distributor.flush();
-      const rotated = t.app.distributor.current!.compiled;
-      assert.notEqual(rotated.version, before.version);
-      const old = rotated.config.keys!.find((k) => k[1] === s.keyId)!;
-      assert.ok(old[4]! > Date.now() / 1000 + 200 && old[4]! <= Date.now() / 1000 + 300);
-      assert.ok(rotated.config.keys!.some((k) => k[1] === successor.id));
-      await t.admin('POST', `/v1/keys/${s.keyId}/revoke`);
+      assert.equal('keys' in before.config, false);
+      assert.ok(before.config.keyFeed !== undefined);
+      assert.equal((await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId })).statusCode, 201);
+      assert.equal((await t.admin('POST', `/v1/keys/${s.keyId}/rotate`, { gracePeriodSeconds: 300 })).statusCode, 201);
+      const successor = (await t.admin('GET', `/v1/keys/${s.keyId}`)).json<{ replacedBy: string }>().replacedBy;
+      assert.equal((await t.admin('POST', `/v1/keys/${successor}/revoke`)).statusCode, 200);
       await t.app.distributor.flush();
       const after = t.app.distributor.current!.compiled;
-      assert.deepEqual(after.config.keys!.map((k) => k[1]), [successor.id]);
-      assert.equal(validate(after.config), true);
+      assert.equal(after.version, before.version);
+      assert.equal(after.json, before.json);
+      await t.admin('POST', '/v1/apis', { name: 'more', pathPrefix: '/more' });
+      await t.app.distributor.flush();
+      assert.notEqual(t.app.distributor.current!.compiled.version, before.version);
+      assert.equal(validate(t.app.distributor.current!.compiled.config), true);
     } finally {
       await t.close();
     }

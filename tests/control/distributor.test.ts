@@ -5,7 +5,8 @@ import { Distributor } from '../../control/distribution/distributor.js';
 import type { DistributionTarget } from '../../control/distribution/targets/target.js';
 import type { Leadership } from '../../control/replicas/leader.js';
 import type { Store } from '../../control/store/repository.js';
-import type { CatalogSnapshot, TargetWithCredentials } from '../../control/store/types.js';
+import type { CatalogSnapshot, CompilableKey, TargetWithCredentials } from '../../control/store/types.js';
+import { wasmPluginYaml } from '../../control/distribution/wasmplugin.js';
 
 const defaultTarget: TargetWithCredentials = {
   id: 'default', name: 't', namespace: 'n', selector: null, targetRefs: null, apiIds: [], denyUnmatched: false, passPathForms: [],
@@ -94,24 +95,43 @@ describe('Distributor', () => {
   });
 });
 
-describe('Distributor expiry pruning', () => {
-  it('recompiles after the earliest key expiry so the expired key leaves the configuration', async () => {
+function manyKeys(n: number, expiresAt: number | null): CompilableKey[] {
+  const keys: CompilableKey[] = [];
+  for (let i = 0; i < n; i++) keys.push({ id: `key_${i}`, digest: `${String(i).padStart(10, '0')}${'A'.repeat(33)}`, consumerId: `con_${i % 101}`, planId: 'pln_a', expiresAt });
+  return keys;
+}
+
+describe('Distributor and keys (the key feed carries them)', () => {
+  const plans = [{ id: 'pln_a', name: 'a', limits: [], apiIds: [], createdAt: 0, updatedAt: 0 }];
+
+  it('renders the same WasmPlugin bytes for 0, 1 thousand and 100 thousand keys, and publishes it once', async () => {
     const box = fakeStore();
     const target = new RecordingTarget();
     const d = distributor(box, target, 10);
-    const now = Math.floor(Date.now() / 1000);
-    box.state = {
-      apis: [],
-      plans: [{ id: 'pln_a', name: 'a', limits: [], apiIds: [], createdAt: 0, updatedAt: 0 }],
-      keys: [{ id: 'key_soon', digest: 'A'.repeat(43), consumerId: 'con_a', planId: 'pln_a', expiresAt: now + 1 }],
-      targets: [defaultTarget],
-    };
+    box.state = { apis: [api('api_a')], plans, keys: [], targets: [defaultTarget] };
     await d.distributeNow();
-    assert.equal(d.current!.compiled.config.keys!.length, 1);
-    for (let i = 0; i < 100 && d.current!.compiled.config.keys!.length > 0; i++) await sleep(100);
-    await d.flush();
-    assert.equal(d.current!.compiled.config.keys!.length, 0, 'pruned without any store change');
-    assert.equal(target.versions.length, 2);
+    const yaml = wasmPluginYaml(d.current!.wasmPlugin);
+    for (const n of [1000, 100_000]) {
+      box.state = { ...box.state, keys: manyKeys(n, null) };
+      d.schedule();
+      await d.flush();
+      assert.equal(wasmPluginYaml(d.current!.wasmPlugin), yaml, `${n} keys`);
+    }
+    assert.equal(target.versions.length, 1, 'key changes publish nothing');
+    assert.equal(yaml.includes('AAAAAAAAAA'), false);
+    await d.close();
+  });
+
+  it('an expiring key schedules no recompile (the filter drops it by expiresAt; the feed sends the expiry)', async () => {
+    const box = fakeStore();
+    const target = new RecordingTarget();
+    const d = distributor(box, target, 10);
+    box.state = { apis: [], plans, keys: manyKeys(1, Math.floor(Date.now() / 1000) + 1), targets: [defaultTarget] };
+    await d.distributeNow();
+    const reads = box.snapshots;
+    await sleep(2100);
+    assert.equal(box.snapshots, reads, 'no timer-driven recompile');
+    assert.equal(target.versions.length, 1);
     await d.close();
   });
 });

@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seed, testApp } from './helpers.js';
+import { digestOf } from '../../control/key-material.js';
 import { startHost } from '../filter/harness.js';
 
 describe('REST-valid extremes and the real filter', () => {
@@ -22,7 +23,11 @@ describe('REST-valid extremes and the real filter', () => {
       assert.equal((await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId, expiresAt: '9999-12-31T23:59:59Z' })).statusCode, 201);
       await t.app.distributor.flush();
       // startHost fails if any VM refuses the configuration; then every API must be enforced as configured.
-      const { host, logs } = await startHost(t.app.distributor.current!.compiled.json);
+      // Keys come from the key feed, which this host has no control service for: the seeded key is given statically.
+      const config = JSON.parse(t.app.distributor.current!.compiled.json) as { keyFeed?: unknown; keys?: unknown[]; plans: { id: string }[] };
+      delete config.keyFeed;
+      config.keys = [[digestOf(s.key), s.keyId, s.consumerId, config.plans.findIndex((p) => p.id === s.planId)]];
+      const { host, logs } = await startHost(JSON.stringify(config));
       try {
         for (const prefix of prefixes) {
           const anon = await host.request({ method: 'PURGE', path: prefix, authority: 'w.a-b.example.com' });

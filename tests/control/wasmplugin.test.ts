@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { parse } from 'yaml';
@@ -12,6 +12,8 @@ import { renderWasmPlugin, type WasmPluginOptions } from '../../control/distribu
 import { DirTarget } from '../../control/distribution/targets/dir.js';
 import { KubernetesTarget } from '../../control/distribution/targets/kubernetes.js';
 import { seed, tempDir, testApp } from './helpers.js';
+import { digestOf } from '../../control/key-material.js';
+import { KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 
 const crd = parse(readFileSync(new URL('../../schemas/istio-wasmplugin-crd.yaml', import.meta.url), 'utf8')) as {
   spec: { versions: { name: string; schema: { openAPIV3Schema: object } }[] };
@@ -28,7 +30,7 @@ const options: WasmPluginOptions = {
   name: 'tollgate', namespace: 'shop', pluginName: 'tollgate', url: 'oci://ghcr.io/example/tollgate:0.1.0',
   sha256: 'a'.repeat(64), failStrategy: 'FAIL_CLOSE', selector: { app: 'orders' }, targetRefs: undefined,
 };
-const compiled = compile({ apis: [], plans: [], keys: [] }, { now: 0, usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' } });
+const compiled = compile({ apis: [], plans: [] }, { usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' } });
 
 describe('renderWasmPlugin', () => {
   it('renders a WasmPlugin valid against the Istio CRD schema, with selector or targetRefs', () => {
@@ -62,7 +64,7 @@ describe('dir target', () => {
     try {
       const target = new DirTarget(join(dir, 'out'));
       await target.publish(renderWasmPlugin(compiled.config, compiled.version, options));
-      const second = compile({ apis: [{ id: 'api_x', name: 'x', pathPrefix: '/x', hosts: [], methods: [], createdAt: 0, updatedAt: 0 }], plans: [], keys: [] }, { now: 0 });
+      const second = compile({ apis: [{ id: 'api_x', name: 'x', pathPrefix: '/x', hosts: [], methods: [], createdAt: 0, updatedAt: 0 }], plans: [] }, {});
       await target.publish(renderWasmPlugin(second.config, second.version, options));
       assert.deepEqual(readdirSync(join(dir, 'out')), ['wasmplugin-tollgate.yaml']);
       const written = parse(readFileSync(join(dir, 'out', 'wasmplugin-tollgate.yaml'), 'utf8')) as { spec: { pluginConfig: unknown }; metadata: { annotations: Record<string, string> } };
@@ -81,12 +83,44 @@ describe('dir target', () => {
       const s = await seed(t);
       await t.app.distributor.flush();
       const file = join(dir, 'wasmplugin-tollgate.yaml');
-      const plugin = parse(readFileSync(file, 'utf8')) as { spec: { pluginConfig: { keys: unknown[][] } } };
-      assert.equal(plugin.spec.pluginConfig.keys[0]![1], s.keyId);
+      const bytes = readFileSync(file, 'utf8');
+      const plugin = parse(bytes) as { spec: { pluginConfig: { keys?: unknown[][]; keyFeed?: { snapshotPath: string } } } };
+      assert.equal(plugin.spec.pluginConfig.keys, undefined);
+      assert.equal(plugin.spec.pluginConfig.keyFeed?.snapshotPath, KEY_FEED_SNAPSHOT_PATH);
+      assert.equal(bytes.includes(digestOf(s.key)), false, 'no key digest in the WasmPlugin');
       const view = (await t.admin('GET', '/v1/distribution')).json<{ version: string; targets: { target: string; version: string; distributedAt: string; error: null }[] }>();
       assert.equal(view.targets[0]!.target, `dir:${dir}`);
       assert.equal(view.targets[0]!.version, view.version);
       assert.ok(view.targets[0]!.distributedAt !== null);
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dir target and keys', () => {
+  it('creating, rotating and revoking keys rewrites no WasmPlugin: same version, same bytes, file not touched', async () => {
+    const dir = tempDir();
+    const t = await testApp({ distribution: [{ kind: 'dir', path: dir }] });
+    try {
+      const s = await seed(t);
+      await t.app.distributor.flush();
+      const file = join(dir, 'wasmplugin-tollgate.yaml');
+      const before = readFileSync(file, 'utf8');
+      const mtime = statSync(file).mtimeMs;
+      const version = t.app.distributor.current!.compiled.version;
+      assert.equal((await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId })).statusCode, 201);
+      assert.equal((await t.admin('POST', `/v1/keys/${s.keyId}/rotate`, { gracePeriodSeconds: 60 })).statusCode, 201);
+      assert.equal((await t.admin('POST', `/v1/keys/${s.keyId}/revoke`)).statusCode, 200);
+      await t.app.distributor.flush();
+      assert.equal(t.app.distributor.current!.compiled.version, version);
+      assert.equal(readFileSync(file, 'utf8'), before);
+      assert.equal(statSync(file).mtimeMs, mtime, 'the sink was not written to');
+      // A policy change still goes out (the test would pass vacuously if nothing were ever published).
+      assert.equal((await t.admin('POST', '/v1/apis', { name: 'more', pathPrefix: '/more' })).statusCode, 201);
+      await t.app.distributor.flush();
+      assert.notEqual(readFileSync(file, 'utf8'), before);
     } finally {
       await t.close();
       rmSync(dir, { recursive: true, force: true });
