@@ -18,6 +18,9 @@ import keyRoutes from './routes/v1/keys/index.js';
 import usageRoutes from './routes/v1/usage/index.js';
 import targetRoutes from './routes/v1/targets/index.js';
 import distributionRoutes from './routes/v1/distribution/index.js';
+import keyFeedRoutes from './routes/v1/keyfeed/index.js';
+import keysBulkRoutes from './routes/v1/keys-bulk/index.js';
+import { FeedSweeper } from './keyfeed/sweeper.js';
 
 export interface BuildOptions {
   /** Where log lines go (tests capture them); default stdout. */
@@ -88,7 +91,12 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   app.decorate('metrics', metrics);
   app.decorate('distributor', distributor);
   app.decorate('local', local);
-  app.addHook('onReady', async () => distributor.distributeNow());
+  // Expired keys leave the key feed's set; the change log is pruned to its horizon (control/keyfeed/sweeper.ts).
+  const sweeper = new FeedSweeper(store.keyFeed, app.log);
+  app.addHook('onReady', async () => {
+    sweeper.start();
+    return distributor.distributeNow();
+  });
   // Long polls must not hold shutdown for up to 30 s: release them before the server stops accepting.
   app.addHook('preClose', async () => {
     local?.close();
@@ -100,6 +108,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   });
   // In this order: a pending redistribution still reads the store, and every acknowledged write is synced on close.
   app.addHook('onClose', async () => {
+    await sweeper.stop();
     await distribution.close();
     await core.usage.close();
     await store.close();
@@ -129,5 +138,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   await app.register(usageRoutes, { prefix: '/v1/usage' });
   await app.register(distributionRoutes, { prefix: '/v1/distribution' });
   await app.register(targetRoutes, { prefix: '/v1/targets' });
+  await app.register(keyFeedRoutes, { prefix: '/v1/keyfeed', changes: core.changes });
+  await app.register(keysBulkRoutes, { prefix: '/v1' });
   return app;
 }

@@ -5,6 +5,9 @@ import type {
   Api, ApiKey, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
   StatusCounts, Target, TargetWithCredentials, UsageQuery,
 } from './types.js';
+import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
+import type { FeedState, LoggedChange } from '../keyfeed/rules.js';
+import type { ReporterScope } from './types.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
 export interface PlanInput { name: string; limits: Limit[]; apiIds: string[] }
@@ -132,6 +135,42 @@ export interface SecretRepository {
   set(name: string, value: string): Promise<void>;
 }
 
+/** One key of a bulk import or bulk creation (a digest, never a plaintext key). `id`: keep the source's id. */
+export interface ImportKey { id?: string; digest: string; consumerId: string; planId: string; expiresAt: number | null; prefix: string }
+/** Per key of a bulk write: stored now, already stored with the same content (no new revision), or why refused. */
+export type ImportOutcome = { created: string } | { unchanged: string } | { error: string };
+
+/** A snapshot page as read: the state and the scope's digest at the same instant as the keys. */
+export interface FeedSnapshotRead { state: FeedState; keys: FeedKey[]; digest: string }
+/**
+ * A delta as read: the state, the log rows in (since, revision] (at most `limit`, every scope's), the scope's changes
+ * collapsed, and the scope's digest at `revision` (only meaningful when `more` is false).
+ */
+export interface FeedDeltaRead { state: FeedState; revision: number; more: boolean; rows: LoggedChange[]; changes: FeedChange[]; digest: string }
+
+/**
+ * The key feed (docs/key-feed.md): reads for the feed's routes, and the writes only the feed makes. Every key write
+ * of KeyRepository (and a consumer's deletion) appends its change to the log in its own transaction; so do these.
+ */
+export interface KeyFeedRepository {
+  state(): Promise<FeedState>;
+  /** Keys of the scope with digests after `after`, in digest order (keyset paging), at most `limit`. */
+  snapshotPage(scope: ReporterScope, after: string | undefined, limit: number): Promise<FeedSnapshotRead>;
+  /** Call only when snapshotRequired() said deltas since `since` can be served (the state is re-read here). */
+  deltas(scope: ReporterScope, since: number, limit: number): Promise<FeedDeltaRead>;
+  /** Takes keys whose expiry passed at `now` out of the set (op expire), at most `limit`; returns how many. */
+  sweepExpired(now: number, limit: number): Promise<number>;
+  /** Drops log rows older than the history kept (rules.ts HISTORY_*), moving the horizon; returns how many. */
+  prune(now: number): Promise<number>;
+  /** Stores each key unless present (idempotent by id and digest), in one transaction; outcomes in input order. */
+  importKeys(keys: readonly ImportKey[], now: number): Promise<ImportOutcome[]>;
+  /**
+   * Recomputes the plan digests from the keys (after an upgrade, or a copy by migrate-store); with `newEpoch`, also
+   * starts a new revision history (head 0, empty log, a new epoch).
+   */
+  rebuild(newEpoch: boolean): Promise<void>;
+}
+
 export interface Store {
   apis: ApiRepository;
   plans: PlanRepository;
@@ -140,6 +179,7 @@ export interface Store {
   usage: UsageRepository;
   targets: TargetRepository;
   secrets: SecretRepository;
+  keyFeed: KeyFeedRepository;
   /** Everything the compiler reads, from one consistent read. */
   snapshot(): Promise<CatalogSnapshot>;
   ping(): Promise<boolean>;

@@ -4,7 +4,9 @@ import { initial } from './001-initial.js';
 import { statusClasses } from './002-status-classes.js';
 import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
 import { asyncRollups } from './004-async-rollups.js';
+import { batchRollups } from './005-batch-rollups.js';
+import { keyFeed } from './006-key-feed.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed];

@@ -5,6 +5,9 @@ import { newId } from '../../key-material.js';
 import type { ConsumerRepository } from '../repository.js';
 import type { Consumer, Page, PageRequest } from '../types.js';
 import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+import { transaction } from './connection.js';
+import { IN_SET, lockKeyFeed, recordKeyWrites } from './keyfeed.js';
+import { feedKey } from '../../keyfeed/rules.js';
 
 interface ConsumerRow { id: string; name: string; created_at: number; updated_at: number }
 const toConsumer = (r: ConsumerRow): Consumer => ({ id: r.id, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at });
@@ -39,9 +42,14 @@ export class PostgresConsumers implements ConsumerRepository {
   }
 
   async delete(id: string): Promise<void> {
-    // Its keys go with it (ON DELETE CASCADE), in the same statement.
-    const r = await this.pool.query('DELETE FROM consumers WHERE id = $1', [id]);
-    if (r.rowCount === 0) throw new NotFoundError('consumer', id);
+    // Its keys go with it (ON DELETE CASCADE), in the same statement; the key feed records each as taken out.
+    await transaction(this.pool, async (c) => {
+      await lockKeyFeed(c);
+      const keys = await c.query<Parameters<typeof feedKey>[0]>(`SELECT digest, id, consumer_id, plan_id, expires_at FROM api_keys WHERE consumer_id = $1 AND ${IN_SET}`, [id]);
+      const r = await c.query('DELETE FROM consumers WHERE id = $1', [id]);
+      if (r.rowCount === 0) throw new NotFoundError('consumer', id);
+      await recordKeyWrites(c, keys.rows.map((k) => ({ op: 'revoke', key: feedKey(k), was: feedKey(k) })), this.now());
+    });
     this.changed();
   }
 }

@@ -10,6 +10,7 @@ import { PostgresApis } from './apis.js';
 import { connectClient, createPool } from './connection.js';
 import { PostgresConsumers } from './consumers.js';
 import { PostgresKeys } from './keys.js';
+import { PostgresKeyFeed } from './keyfeed.js';
 import { migrate } from './migrate.js';
 import { MinutePartitions } from './partitions.js';
 import { PostgresPlans } from './plans.js';
@@ -58,6 +59,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw openError(options.url, err);
   }
+  const keyFeed = new PostgresKeyFeed(pool, changed);
+  try {
+    await keyFeed.prepare();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw openError(options.url, err);
+  }
   const partitions = new MinutePartitions(pool);
   let open = true;
   return {
@@ -72,6 +80,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     usage: new PostgresUsage(pool, partitions),
     targets: new PostgresTargets(pool, now, changed),
     secrets: new PostgresSecrets(pool),
+    keyFeed,
     snapshot: (): Promise<CatalogSnapshot> => readSnapshot(pool),
     ping: async (): Promise<boolean> => {
       if (!open) return false;

@@ -7,6 +7,8 @@ import type { ApiKey, Page, PageRequest } from '../types.js';
 import { keyFromRow, type KeyRow } from '../key-row.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
 import { page, type Clock, type OnChange } from './shared.js';
+import { feedEntry, lockKeyFeed, recordKeyWrites } from './keyfeed.js';
+import type { KeyWrite } from '../../keyfeed/rules.js';
 
 export type { KeyRow };
 
@@ -40,7 +42,12 @@ export class PostgresKeys implements KeyRepository {
   }
 
   async create(record: NewKeyRecord): Promise<ApiKey> {
-    const key = await this.insert(this.pool, newId('key'), record);
+    const key = await transaction(this.pool, async (c) => {
+      await lockKeyFeed(c);
+      const created = await this.insert(c, newId('key'), record);
+      await recordKeyWrites(c, [{ op: 'add', key: [record.digest, created.id, record.consumerId, record.planId, record.expiresAt ?? 0], was: null }], this.now());
+      return created;
+    });
     this.changed();
     return key;
   }
@@ -57,15 +64,24 @@ export class PostgresKeys implements KeyRepository {
 
   async revoke(id: string, at: number): Promise<ApiKey> {
     // Only the first revocation sets revokedAt: revoking again answers with the first one's time.
-    const r = await this.pool.query<KeyRow>('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING *', [at, id]);
-    if (r.rows.length === 0) return keyRow(this.pool, id);
+    const revoked = await transaction(this.pool, async (c) => {
+      await lockKeyFeed(c);
+      const was = await feedEntry(c, id);
+      const r = await c.query<KeyRow>('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING *', [at, id]);
+      if (r.rows.length === 0) return undefined;
+      // A key the sweeper already took out as expired leaves the set once only.
+      if (was !== null) await recordKeyWrites(c, [{ op: 'revoke', key: was, was }], this.now());
+      return keyFromRow(r.rows[0]!);
+    });
+    if (revoked === undefined) return keyRow(this.pool, id);
     this.changed();
-    return keyFromRow(r.rows[0]!);
+    return revoked;
   }
 
   async rotate(id: string, successor: Pick<NewKeyRecord, 'digest' | 'prefix'>, graceEndsAt: number): Promise<ApiKey> {
     const newKeyId = newId('key');
     const key = await transaction(this.pool, async (c) => {
+      await lockKeyFeed(c);
       // Locked, so two concurrent rotations cannot both mint a successor.
       const old = await keyRow(c, id, true);
       if (old.revokedAt !== null) throw new ConflictError(`key '${id}' is revoked`);
@@ -73,8 +89,12 @@ export class PostgresKeys implements KeyRepository {
       // The successor inherits the expiry; rotating an expired key would mint a key that is dead on arrival.
       if (old.expiresAt !== null && old.expiresAt <= this.now()) throw new ConflictError(`key '${id}' has expired; create a new key instead`);
       const created = await this.insert(c, newKeyId, { ...successor, consumerId: old.consumerId, planId: old.planId, expiresAt: old.expiresAt });
+      const was = await feedEntry(c, id);
       const expiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
       await c.query('UPDATE api_keys SET expires_at = $1, replaced_by = $2 WHERE id = $3', [expiresAt, newKeyId, id]);
+      const writes: KeyWrite[] = [{ op: 'add', key: [successor.digest, newKeyId, old.consumerId, old.planId, old.expiresAt ?? 0], was: null }];
+      if (was !== null) writes.unshift({ op: 'rotate', key: [was[0], was[1], was[2], was[3], expiresAt], was });
+      await recordKeyWrites(c, writes, this.now());
       return created;
     });
     this.changed();

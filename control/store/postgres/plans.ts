@@ -6,6 +6,7 @@ import type { PlanInput, PlanRepository } from '../repository.js';
 import type { Page, PageRequest, Plan } from '../types.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
 import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
+import { lockKeyFeed, recordScopeChange } from './keyfeed.js';
 
 export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
 
@@ -61,11 +62,17 @@ export class PostgresPlans implements PlanRepository {
 
   async update(id: string, patch: Partial<PlanInput>): Promise<Plan> {
     const plan = await transaction(this.pool, async (c) => {
+      // The key writers' lock before the plan's row lock, in the order key writers take them (no deadlock).
+      if (patch.apiIds !== undefined) await lockKeyFeed(c);
       const next = { ...await planRow(c, id, true), ...patch };
       await uniqueName('plan', next.name, () => c.query('UPDATE plans SET name = $1, limits = $2, updated_at = $3 WHERE id = $4',
         [next.name, JSON.stringify(next.limits), this.now(), id]));
+      const before = (await planRow(c, id)).apiIds.join('\n');
       if (patch.apiIds !== undefined) await setApis(c, id, patch.apiIds);
-      return planRow(c, id);
+      const after = await planRow(c, id);
+      // Which targets' scopes hold this plan may have changed: proxies take a fresh snapshot (docs/key-feed.md).
+      if (after.apiIds.join('\n') !== before) await recordScopeChange(c);
+      return after;
     });
     this.changed();
     return plan;
@@ -78,6 +85,7 @@ export class PostgresPlans implements PlanRepository {
       if (used.rows[0]!.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.rows[0]!.n} key(s)`);
       try {
         await c.query('DELETE FROM plans WHERE id = $1', [id]);
+        await c.query('DELETE FROM feed_plan_digests WHERE plan_id = $1', [id]);
       } catch (err) {
         // A key created for it since the count: the foreign key refuses, as the count would have.
         if (pgCode(err) === FOREIGN_KEY_VIOLATION) throw new ConflictError(`plan '${id}' is used by a key`);

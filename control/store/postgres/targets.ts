@@ -7,6 +7,7 @@ import type { Page, PageRequest, TargetWithCredentials } from '../types.js';
 import { targetFromRow, type TargetRow } from '../target-row.js';
 import { DEFAULT_TARGET_ID } from '../sqlite/targets.js';
 import { transaction, type Queryable } from './connection.js';
+import { recordScopeChange } from './keyfeed.js';
 import { page, uniqueName, type Clock, type OnChange } from './shared.js';
 
 
@@ -73,7 +74,11 @@ export class PostgresTargets implements TargetRepository {
         throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched and passPathForms can be changed here');
       }
       const next = { ...cur, ...patch };
-      if (patch.apiIds !== undefined) await checkApis(c, patch.apiIds);
+      if (patch.apiIds !== undefined) {
+        await checkApis(c, patch.apiIds);
+        // The target's scope changes which keys its proxies hold: they take a fresh snapshot (docs/key-feed.md).
+        if ([...new Set(patch.apiIds)].sort().join('\n') !== cur.apiIds.join('\n')) await recordScopeChange(c);
+      }
       const r = await uniqueName('target', next.name, () => c.query<TargetRow>(
         `UPDATE targets SET name = $1, namespace = $2, selector = $3, target_refs = $4, api_ids = $5, deny_unmatched = $6,
          pass_path_forms = $7, updated_at = $8 WHERE id = $9 RETURNING *`,

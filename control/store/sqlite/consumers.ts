@@ -4,8 +4,11 @@ import { newId } from '../../key-material.js';
 import type { ConsumerRepository } from '../repository.js';
 import type { Consumer, Page, PageRequest } from '../types.js';
 import type { Db } from './open.js';
+import { feedKey } from '../../keyfeed/rules.js';
+import { IN_SET, recordKeyWrites } from './keyfeed.js';
 import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
+type FeedKeyRow = Parameters<typeof feedKey>[0];
 interface ConsumerRow { id: string; name: string; created_at: number; updated_at: number }
 const toConsumer = (r: ConsumerRow): Consumer => ({ id: r.id, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at });
 
@@ -43,8 +46,13 @@ export class SqliteConsumers implements ConsumerRepository {
   }
 
   async delete(id: string): Promise<void> {
-    this.row(id);
-    this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      this.row(id);
+      // Its keys go with it (ON DELETE CASCADE): the key feed records each as taken out of the set.
+      const keys = this.db.prepare(`SELECT digest, id, consumer_id, plan_id, expires_at FROM api_keys WHERE consumer_id = ? AND ${IN_SET}`).all(id) as FeedKeyRow[];
+      recordKeyWrites(this.db, keys.map((k) => ({ op: 'revoke', key: feedKey(k), was: feedKey(k) })), this.now());
+      this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id);
+    }).immediate();
     this.changed();
     await this.durable();
   }

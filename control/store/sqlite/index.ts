@@ -5,6 +5,7 @@ import type { ChangeFeed } from '../changes.js';
 import { SqliteApis } from './apis.js';
 import { SqliteConsumers } from './consumers.js';
 import { SqliteKeys } from './keys.js';
+import { SqliteKeyFeed } from './keyfeed.js';
 import { SqlitePlans } from './plans.js';
 import { SqliteTargets } from './targets.js';
 import { readSnapshot } from './snapshot.js';
@@ -47,6 +48,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     usage: new SqliteUsage(db, durable),
     targets: new SqliteTargets(db, now, changed, durable),
     secrets: new SqliteSecrets(db, durable),
+    keyFeed: new SqliteKeyFeed(db, changed, durable),
     snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),
     ping: async (): Promise<boolean> => open && db.prepare('SELECT 1 AS ok').get() !== undefined,
     close: async (): Promise<void> => {

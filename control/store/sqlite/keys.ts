@@ -5,6 +5,8 @@ import type { KeyRepository, NewKeyRecord } from '../repository.js';
 import type { ApiKey, Page, PageRequest } from '../types.js';
 import { keyFromRow, type KeyRow } from '../key-row.js';
 import type { Db } from './open.js';
+import { feedEntry, recordKeyWrites } from './keyfeed.js';
+import type { KeyWrite } from '../../keyfeed/rules.js';
 import { page, type Clock, type Durable, type OnChange } from './shared.js';
 
 export type { KeyRow };
@@ -30,7 +32,10 @@ export class SqliteKeys implements KeyRepository {
 
   async create(record: NewKeyRecord): Promise<ApiKey> {
     const id = newId('key');
-    this.insert(id, record);
+    this.db.transaction(() => {
+      this.insert(id, record);
+      recordKeyWrites(this.db, [{ op: 'add', key: [record.digest, id, record.consumerId, record.planId, record.expiresAt ?? 0], was: null }], this.now());
+    }).immediate();
     this.changed();
     await this.durable();
     return this.row(id);
@@ -48,9 +53,15 @@ export class SqliteKeys implements KeyRepository {
   }
 
   async revoke(id: string, at: number): Promise<ApiKey> {
-    const key = this.row(id);
-    if (key.revokedAt === null) {
+    const revoked = this.db.transaction((): boolean => {
+      if (this.row(id).revokedAt !== null) return false;
+      const was = feedEntry(this.db, id);
       this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(at, id);
+      // A key the sweeper already took out as expired leaves the set once only.
+      if (was !== null) recordKeyWrites(this.db, [{ op: 'revoke', key: was, was }], this.now());
+      return true;
+    }).immediate();
+    if (revoked) {
       this.changed();
       await this.durable();
     }
@@ -66,8 +77,12 @@ export class SqliteKeys implements KeyRepository {
       // The successor inherits the expiry; rotating an expired key would mint a key that is dead on arrival.
       if (old.expiresAt !== null && old.expiresAt <= this.now()) throw new ConflictError(`key '${id}' has expired; create a new key instead`);
       this.insert(newKeyId, { ...successor, consumerId: old.consumerId, planId: old.planId, expiresAt: old.expiresAt });
+      const was = feedEntry(this.db, id);
       const expiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
       this.db.prepare('UPDATE api_keys SET expires_at = ?, replaced_by = ? WHERE id = ?').run(expiresAt, newKeyId, id);
+      const writes: KeyWrite[] = [{ op: 'add', key: [successor.digest, newKeyId, old.consumerId, old.planId, old.expiresAt ?? 0], was: null }];
+      if (was !== null) writes.unshift({ op: 'rotate', key: [was[0], was[1], was[2], was[3], expiresAt], was });
+      recordKeyWrites(this.db, writes, this.now());
     }).immediate();
     this.changed();
     await this.durable();

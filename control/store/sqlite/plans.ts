@@ -4,6 +4,7 @@ import { newId } from '../../key-material.js';
 import type { PlanInput, PlanRepository } from '../repository.js';
 import type { Page, PageRequest, Plan } from '../types.js';
 import type { Db } from './open.js';
+import { recordScopeChange } from './keyfeed.js';
 import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
@@ -63,7 +64,12 @@ export class SqlitePlans implements PlanRepository {
       const next = { ...this.row(id), ...patch };
       uniqueName('plan', next.name, () => this.db.prepare('UPDATE plans SET name = ?, limits = ?, updated_at = ? WHERE id = ?')
         .run(next.name, JSON.stringify(next.limits), this.now(), id));
-      if (patch.apiIds !== undefined) this.setApis(id, patch.apiIds);
+      if (patch.apiIds !== undefined) {
+        const before = this.apiIds(id).join('\n');
+        this.setApis(id, patch.apiIds);
+        // Which targets' scopes hold this plan may have changed: proxies take a fresh snapshot (docs/key-feed.md).
+        if (this.apiIds(id).join('\n') !== before) recordScopeChange(this.db);
+      }
     }).immediate();
     this.changed();
     await this.durable();
@@ -75,6 +81,7 @@ export class SqlitePlans implements PlanRepository {
     const used = this.db.prepare('SELECT COUNT(*) AS n FROM api_keys WHERE plan_id = ?').get(id) as { n: number };
     if (used.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.n} key(s)`);
     this.db.prepare('DELETE FROM plans WHERE id = ?').run(id);
+    this.db.prepare('DELETE FROM feed_plan_digests WHERE plan_id = ?').run(id);
     this.changed();
     await this.durable();
   }

@@ -6,6 +6,7 @@ import type { TargetInput, TargetPlacement, TargetRepository } from '../reposito
 import type { Page, PageRequest, Target, TargetWithCredentials } from '../types.js';
 import { targetFromRow, type TargetRow } from '../target-row.js';
 import type { Db } from './open.js';
+import { recordScopeChange } from './keyfeed.js';
 import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export const DEFAULT_TARGET_ID = 'default';
@@ -78,7 +79,11 @@ export class SqliteTargets implements TargetRepository {
         throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched and passPathForms can be changed here');
       }
       const next = { ...cur, ...patch };
-      if (patch.apiIds !== undefined) this.checkApis(patch.apiIds);
+      if (patch.apiIds !== undefined) {
+        this.checkApis(patch.apiIds);
+        // The target's scope changes which keys its proxies hold: they take a fresh snapshot (docs/key-feed.md).
+        if ([...new Set(patch.apiIds)].sort().join('\n') !== cur.apiIds.join('\n')) recordScopeChange(this.db);
+      }
       uniqueName('target', next.name, () => this.db.prepare(
         `UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ?, api_ids = ?, deny_unmatched = ?,
          pass_path_forms = ?, updated_at = ? WHERE id = ?`,

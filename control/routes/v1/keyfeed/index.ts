@@ -1,0 +1,118 @@
+// The key feed (docs/key-feed.md): a target's proxies page through a snapshot of the keys of their scope, then long
+// poll for deltas since a revision. Authenticated with the target's reporter credential; keys of plans outside the
+// target's scope are never sent. The bulk key endpoints live in keys-bulk.ts.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import {
+  KEY_FEED_VERSION, SNAPSHOT_REQUIRED_TYPE, type DeltaPage, type SnapshotPage,
+} from '../../../../contracts/key-feed.js';
+import { Problem } from '../../../schemas/common.js';
+import { DeltasQuery, SnapshotQuery } from '../../../schemas/keyfeed.js';
+import { scopeOf } from '../../../reporter-credentials.js';
+import { snapshotRequired } from '../../../keyfeed/rules.js';
+import { fleetForKeys, fleetForSync } from '../../../usage/fleet.js';
+import type { ChangeFeed } from '../../../store/changes.js';
+
+export interface KeyFeedRouteOptions { changes: ChangeFeed }
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+function gone(reply: FastifyReply, detail: string): FastifyReply {
+  return reply.code(410).type('application/problem+json').serializer(JSON.stringify)
+    .send({ type: SNAPSHOT_REQUIRED_TYPE, title: 'Gone', status: 410, detail });
+}
+
+/** Pages are sent as built (no response schema): fast-json-stringify gains nothing on arrays of tuples. */
+function sendPage(reply: FastifyReply, page: SnapshotPage | DeltaPage): FastifyReply {
+  return reply.type('application/json').header('cache-control', 'no-store').serializer(JSON.stringify).send(page);
+}
+
+export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyFeedRouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['keyfeed'];
+  const feed = app.store.keyFeed;
+
+  // Long polls waiting for a change; released on shutdown so they do not hold it.
+  const waiting = new Set<() => void>();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const w of [...waiting]) w();
+  });
+
+  /** Resolves on the next change the store publishes (this replica's or, on PostgreSQL, another's), or after `ms`. */
+  const nextChange = (ms: number, abort: AbortSignal): Promise<void> => new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      unsubscribe();
+      waiting.delete(done);
+      abort.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const unsubscribe = opts.changes.subscribe(done);
+    waiting.add(done);
+    abort.addEventListener('abort', done);
+  });
+
+  app.get('/snapshot', {
+    config: { auth: 'report' },
+    schema: { tags, security: [{ report: [] }], querystring: SnapshotQuery, response: { 400: Problem, 401: Problem } },
+  }, async (req, reply) => {
+    const q = req.query;
+    const scope = scopeOf(req.reporterTarget!);
+    // One more than asked: whether a next page exists is known without another read.
+    const read = await feed.snapshotPage(scope, q.after, q.limit + 1);
+    const last = read.keys.length <= q.limit;
+    const keys = last ? read.keys : read.keys.slice(0, q.limit);
+    const page: SnapshotPage = {
+      version: KEY_FEED_VERSION, kind: 'snapshot', epoch: read.state.epoch, revision: read.state.head, keys,
+      next: last ? null : keys.at(-1)![0],
+    };
+    if (last) {
+      page.digest = read.digest;
+      page.fleet = await fleetForSync(app.store.usage, scope, q.reporter ?? '', nowSeconds());
+    }
+    return sendPage(reply, page);
+  });
+
+  app.get('/deltas', {
+    config: { auth: 'report' },
+    schema: { tags, security: [{ report: [] }], querystring: DeltasQuery, response: { 400: Problem, 401: Problem, 410: Problem } },
+  }, async (req, reply) => {
+    const q = req.query;
+    const scope = scopeOf(req.reporterTarget!);
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    reply.raw.on('close', onClose);
+    try {
+      const deadline = Date.now() + q.wait * 1000;
+      let state = await feed.state();
+      for (;;) {
+        const why = snapshotRequired(state, q.epoch, q.since);
+        if (why !== undefined) return gone(reply, why);
+        if (state.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;
+        await nextChange(deadline - Date.now(), abort.signal);
+        state = await feed.state();
+      }
+      const read = await feed.deltas(scope, q.since, q.limit);
+      // A scope change or a replaced history may have landed between the two reads.
+      const why = snapshotRequired(read.state, q.epoch, q.since);
+      if (why !== undefined) return gone(reply, why);
+      const page: DeltaPage = {
+        version: KEY_FEED_VERSION, kind: 'delta', epoch: read.state.epoch, since: q.since, revision: read.revision, more: read.more,
+        changes: read.changes,
+      };
+      if (!read.more) page.digest = read.digest;
+      const added = read.changes.filter((c) => c.op === 'add').map((c) => c.key[1]);
+      if (added.length > 0) {
+        const facts = await app.store.usage.keyFacts(added);
+        const fleet = await fleetForKeys(app.store.usage, facts.values(), q.reporter ?? '', nowSeconds());
+        if (fleet.length > 0) page.fleet = fleet;
+      }
+      return sendPage(reply, page);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  });
+}
