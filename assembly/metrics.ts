@@ -1,7 +1,7 @@
 // Envoy metrics. The hot path only bumps VM-local deltas; the tick pushes them with proxy_increment_metric, so a
 // request costs no metric host call. Metric ids are defined once per root context (they are per VM in Envoy).
 
-import { proxy_define_metric, proxy_increment_metric } from "./abi/imports";
+import { proxy_define_metric, proxy_increment_metric, proxy_record_metric } from "./abi/imports";
 
 export const M_ALLOWED = 0;
 export const M_DENIED_AUTH = 1;
@@ -10,12 +10,17 @@ export const M_DENIED_QUOTA = 3;
 export const M_FLUSH_OK = 4;
 export const M_FLUSH_FAILED = 5;
 export const M_DROPPED = 6;
-const COUNT = 7;
+export const M_FEED_FAILED = 7;
+const COUNT = 8;
 
 const NAMES: string[] = [
   "tollgate_allowed", "tollgate_denied_auth", "tollgate_denied_forbidden", "tollgate_denied_quota",
-  "tollgate_flush_ok", "tollgate_flush_failed", "tollgate_usage_dropped",
+  "tollgate_flush_ok", "tollgate_flush_failed", "tollgate_usage_dropped", "tollgate_keyfeed_sync_failures",
 ];
+/** Gauges, recorded by the VM that syncs the key feed (process-wide stats: any VM may set them). */
+const GAUGES: string[] = ["tollgate_keyfeed_revision", "tollgate_keyfeed_keys"];
+const gaugeIds = new StaticArray<u32>(2);
+let gaugesDefined = false;
 
 const deltas = new StaticArray<u64>(COUNT);
 const ids = new StaticArray<u32>(COUNT);
@@ -41,6 +46,20 @@ export function defineMetrics(): void {
     }
   }
   defined = true;
+  for (let i = 0; i < GAUGES.length; i++) {
+    const buf = String.UTF8.encode(unchecked(GAUGES[i]));
+    if (proxy_define_metric(1, changetype<usize>(buf), <usize>buf.byteLength, RET_ID) == 0) {
+      unchecked(gaugeIds[i] = load<u32>(RET_ID));
+      gaugesDefined = true;
+    }
+  }
+}
+
+/** Sets the key feed's gauges (revision of the set served, keys in it). */
+export function setFeedGauges(revision: f64, keys: u32): void {
+  if (!gaugesDefined) return;
+  proxy_record_metric(unchecked(gaugeIds[0]), <u64>revision);
+  proxy_record_metric(unchecked(gaugeIds[1]), <u64>keys);
 }
 
 /** Pushes local deltas to Envoy (on tick). */

@@ -11,6 +11,7 @@ import { RET_CAS, clearRet, RET_LEN, RET_PTR, RET_U64 } from "./abi/memory";
 import { writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
+import { feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
 import { defineMetrics, pushMetrics } from "./metrics";
 import { setColdStartShare } from "./quota/primed";
 import { INSERT_CAS } from "./quota/shared";
@@ -60,6 +61,7 @@ function ensureReporter(): void {
       const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
       if (isHex16(p, n)) {
         setReporter(p);
+        setFeedReporter(p);
         reporterReady = true;
         return;
       }
@@ -69,12 +71,14 @@ function ensureReporter(): void {
     writeHex(HEX, RANDOM, 8);
     if (proxy_set_shared_data(k, kl, HEX, 16, cas) == RESULT_OK) {
       setReporter(HEX);
+      setFeedReporter(HEX);
       reporterReady = true;
       return;
     }
   }
   // Shared data unusable: a VM-local id still identifies this VM's reports consistently.
   setReporter(HEX);
+  setFeedReporter(HEX);
   reporterReady = true;
 }
 
@@ -102,13 +106,15 @@ export function onConfigure(root: u32, size: u32): bool {
   defineMetrics();
   const usage = cfg.usage;
   if (usage != null) setMaxEntries(usage.maxEntries < MAX_ENTRIES_PER_BATCH ? usage.maxEntries : MAX_ENTRIES_PER_BATCH);
-  // Without a control service there are no fleet counts to wait for: no cold-start restriction.
-  setColdStartShare(usage != null ? usage.coldStartShare : 1);
+  // Without a control service there are no fleet counts to wait for: no cold-start restriction. With the key feed,
+  // the snapshot's fleet counts prime the process, so no share applies either (docs/filter.md, "Cold start").
+  setColdStartShare(usage != null && cfg.keyFeed == null ? usage.coldStartShare : 1);
   proxy_set_tick_period_milliseconds(usage != null ? usage.intervalMs : METRICS_TICK_MS);
   // A process that has not synced yet (just started) asks for the fleet's counts now, not at the first tick.
   if (usage != null) flushAtConfigure(usage, nowMs());
   log(LOG_INFO, "tollgate: configuration applied: " + cfg.apis.length.toString() + " APIs, " +
-    cfg.plans.length.toString() + " plans, " + cfg.keys.count.toString() + " keys");
+    cfg.plans.length.toString() + " plans, " + cfg.keys.count.toString() + " static keys" +
+    (cfg.keyFeed != null ? ", key feed on" : ""));
   return true;
 }
 
@@ -119,9 +125,15 @@ export function onTick(root: u32): void {
   const cfg = config;
   if (cfg == null) return;
   const usage = cfg.usage;
-  if (usage != null) flushTick(usage, nowMs());
+  if (usage == null) return;
+  const now = nowMs();
+  flushTick(usage, now);
+  const feed = cfg.keyFeed;
+  if (feed != null) feedTick(usage, feed, now, <f64>usage.intervalMs);
 }
 
 export function onHttpCallResponse(_root: u32, token: u32, numHeaders: u32, bodySize: u32): void {
-  flushResponse(token, numHeaders, bodySize, nowMs());
+  if (flushResponse(token, numHeaders, bodySize, nowMs())) return;
+  const cfg = config;
+  feedResponse(cfg != null ? cfg.usage : null, cfg != null ? cfg.keyFeed : null, token, numHeaders, bodySize, nowMs());
 }

@@ -119,6 +119,7 @@ class StubHost {
       proxy_set_tick_period_milliseconds: () => { this.count('proxy_set_tick_period_milliseconds'); return 0; },
       proxy_define_metric: (_t: number, _p: number, _n: number, rp: number) => { this.dv().setUint32(rp, 4, true); return 0; },
       proxy_increment_metric: () => 0,
+      proxy_record_metric: () => 0,
       proxy_set_effective_context: () => { this.count('proxy_set_effective_context'); return 0; },
       // Only the solo runtime asks for properties: its root context lookup by plugin_root_id.
       proxy_get_property: (_p: number, _n: number, rp: number, rl: number) => {

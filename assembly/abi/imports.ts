@@ -46,6 +46,9 @@ export declare function proxy_define_metric(type: u32, namePtr: usize, nameLen: 
 @external("env", "proxy_increment_metric")
 export declare function proxy_increment_metric(id: u32, delta: i64): u32;
 
+@external("env", "proxy_record_metric")
+export declare function proxy_record_metric(id: u32, value: u64): u32;
+
 @external("wasi_snapshot_preview1", "random_get")
 export declare function random_get(ptr: usize, len: usize): u16;
 

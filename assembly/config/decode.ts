@@ -5,7 +5,7 @@ import { JsonScanner } from "../json/scanner";
 import { decodeDigest43 } from "../base64url";
 import { periodFromName } from "../window";
 import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
-import { Api, Config, KeyLocation, Limit, Plan, UsageTarget } from "./model";
+import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, UsageTarget } from "./model";
 import { isHeaderName, isHostPattern, isId, isIntIn, isMethod } from "./validate";
 
 const MAX_SAFE: f64 = 9007199254740991;
@@ -79,7 +79,7 @@ class Decoder {
   top(): bool {
     const s = this.s;
     if (!s.beginObject()) return this.check("(root)");
-    let seenVersion = false, seenApis = false, seenPlans = false, seenKeys = false;
+    let seenVersion = false, seenApis = false, seenPlans = false;
     for (let i = 0; s.nextMember(i); i++) {
       if (s.strIs("version")) {
         const v = this.readInt("version", 1, 1);
@@ -87,7 +87,7 @@ class Decoder {
         seenVersion = v == 1;
       } else if (s.strIs("apis")) { if (!this.apis()) return false; seenApis = true; }
       else if (s.strIs("plans")) { if (!this.plans()) return false; seenPlans = true; }
-      else if (s.strIs("keys")) { if (!this.keys()) return false; seenKeys = true; }
+      else if (s.strIs("keys")) { if (!this.keys()) return false; }
       else if (s.strIs("keyLocations")) { if (!this.keyLocations()) return false; }
       else if (s.strIs("hideCredentials")) { this.cfg.hideCredentials = this.readBool("hideCredentials"); }
       else if (s.strIs("denyUnmatched")) { this.cfg.denyUnmatched = this.readBool("denyUnmatched"); }
@@ -95,6 +95,7 @@ class Decoder {
       else if (s.strIs("rateLimitHeaders")) { this.cfg.rateLimitHeaders = this.readBool("rateLimitHeaders"); }
       else if (s.strIs("identityHeaders")) { if (!this.identityHeaders()) return false; }
       else if (s.strIs("usage")) { if (!this.usage()) return false; }
+      else if (s.strIs("keyFeed")) { if (!this.keyFeed()) return false; }
       else return this.bad(s.strValue(), "unknown field");
       if (s.failed) return this.check("(root)");
     }
@@ -103,7 +104,8 @@ class Decoder {
     if (!seenVersion) return this.bad("version", "required");
     if (!seenApis) return this.bad("apis", "required");
     if (!seenPlans) return this.bad("plans", "required");
-    if (!seenKeys) return this.bad("keys", "required");
+    // keyFeed pulls from the control service `usage` names: without it there is nowhere to pull from.
+    if (this.cfg.keyFeed != null && this.cfg.usage == null) return this.bad("keyFeed", "requires usage (the control service's cluster)");
     return this.link();
   }
 
@@ -401,6 +403,51 @@ class Decoder {
     if (!hasPath) return this.bad("usage.path", "required");
     if (!hasInterval) return this.bad("usage.intervalMs", "required");
     this.cfg.usage = u;
+    return true;
+  }
+
+  path(field: string): ArrayBuffer | null {
+    if (!this.readString(field)) return null;
+    const s = this.s;
+    if (s.strLen < 1 || load<u8>(s.str) != 0x2f || s.strLen > 1024) { this.bad(field, "must start with '/' (at most 1024 chars)"); return null; }
+    return this.bytes();
+  }
+
+  keyFeed(): bool {
+    const s = this.s;
+    const k = new KeyFeedTarget();
+    let hasSnapshot = false, hasDeltas = false, hasWait = false, hasPage = false, hasRetry = false;
+    if (!s.beginObject()) return this.check("keyFeed");
+    for (let j = 0; s.nextMember(j); j++) {
+      if (s.strIs("snapshotPath")) {
+        const p = this.path("keyFeed.snapshotPath");
+        if (p == null) return false;
+        k.snapshotPath = p; hasSnapshot = true;
+      } else if (s.strIs("deltasPath")) {
+        const p = this.path("keyFeed.deltasPath");
+        if (p == null) return false;
+        k.deltasPath = p; hasDeltas = true;
+      } else if (s.strIs("waitS")) {
+        k.waitS = <u32>this.readInt("keyFeed.waitS", 0, 30); hasWait = true;
+      } else if (s.strIs("pageKeys")) {
+        k.pageKeys = <u32>this.readInt("keyFeed.pageKeys", 1, 10000); hasPage = true;
+      } else if (s.strIs("retryMs")) {
+        k.retryMs = <u32>this.readInt("keyFeed.retryMs", 100, 3600000); hasRetry = true;
+      } else if (s.strIs("whenNoKeys")) {
+        if (!this.readString("keyFeed.whenNoKeys")) return false;
+        if (s.strIs("allow")) k.allowWithoutSet = true;
+        else if (s.strIs("deny")) k.allowWithoutSet = false;
+        else return this.bad("keyFeed.whenNoKeys", "must be one of deny, allow");
+      } else return this.bad("keyFeed." + s.strValue(), "unknown field");
+      if (s.failed) return false;
+    }
+    if (!this.check("keyFeed")) return false;
+    if (!hasSnapshot) return this.bad("keyFeed.snapshotPath", "required");
+    if (!hasDeltas) return this.bad("keyFeed.deltasPath", "required");
+    if (!hasWait) return this.bad("keyFeed.waitS", "required");
+    if (!hasPage) return this.bad("keyFeed.pageKeys", "required");
+    if (!hasRetry) return this.bad("keyFeed.retryMs", "required");
+    this.cfg.keyFeed = k;
     return true;
   }
 

@@ -50,6 +50,17 @@ export class UsageTarget {
   coldStartShare: f64 = 0.1;
 }
 
+/** keyFeed (docs/filter-config.md): where and how the process pulls its key set; rides on `usage`'s target. */
+export class KeyFeedTarget {
+  snapshotPath: ArrayBuffer = new ArrayBuffer(0);
+  deltasPath: ArrayBuffer = new ArrayBuffer(0);
+  waitS: u32 = 25;
+  pageKeys: u32 = 2000;
+  retryMs: u32 = 2000;
+  /** whenNoKeys "allow": requests pass unchecked while the process holds no key set (default "deny": 401). */
+  allowWithoutSet: bool = false;
+}
+
 /** Longest configured header name (the schema's and validate.ts's limit). */
 export const MAX_NAME = 128;
 /** Bits of Config.nameLengths. */
@@ -75,6 +86,7 @@ export class Config {
   keyIdHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-key-id");
   planHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-plan");
   usage: UsageTarget | null = null;
+  keyFeed: KeyFeedTarget | null = null;
   /**
    * The configured identity header names as (ptr, len) views, never forwarded from a client (http/identity.ts).
    * Built by finish(); the views point into the three names above, which the configuration keeps.

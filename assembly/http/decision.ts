@@ -13,6 +13,7 @@ import { hostRestrictedPrefix, matchApi, matchPathHost } from "../match";
 import { Decision } from "../quota/entry";
 import { CRED_FOUND, CRED_NONE } from "./credentials";
 import { formPasses, FORM_ORIGIN } from "./form";
+import { KeyRef } from "./keyref";
 
 /** Forward untouched: a request-target form the operator passes (passPathForms). Forged identity still removed. */
 export const V_PASS = 0;
@@ -63,7 +64,7 @@ export class Verdict {
   counted: bool = false;
   /** The API a rejection is counted under, -1 for none (denyUnmatched's 403 is counted with an empty API id). */
   countApi: i32 = -1;
-  /** The key, once known to be one (-1 before, and for unknown digests). */
+  /** 0 once the key is known to be one (its fields are in the request's KeyRef); -1 before, and for unknown digests. */
   key: i32 = -1;
   plan: i32 = -1;
   /** For 429 and allow: the quota decision (Retry-After, RateLimit-*). */
@@ -127,20 +128,20 @@ CONTENDED.hasLimit = false;
 
 /**
  * Stage 2, after V_CHECK_KEY: `credential` is credentials.ts's CRED_*, `key` the key with the credential's digest
- * (-1: none), `now` unix seconds → V_MISSING_KEY, V_INVALID_KEY, V_FORBIDDEN, V_METHOD_NOT_ALLOWED or V_CHECK_QUOTA.
+ * (plan -1: none), `now` unix seconds → V_MISSING_KEY, V_INVALID_KEY, V_FORBIDDEN, V_METHOD_NOT_ALLOWED or
+ * V_CHECK_QUOTA.
  */
-@inline export function authorize(cfg: Config, r: RequestFacts, credential: i32, key: i32, now: i64, v: Verdict): void {
+@inline export function authorize(cfg: Config, r: RequestFacts, credential: i32, key: KeyRef, now: i64, v: Verdict): void {
   if (credential == CRED_NONE) { refuse(v, V_MISSING_KEY, v.guard); return; }
-  if (credential != CRED_FOUND || key < 0) { refuse(v, V_INVALID_KEY, v.guard); return; }
-  const keys = cfg.keys;
-  const expires = unchecked(keys.expiresAt[key]);
-  const notBefore = unchecked(keys.notBefore[key]);
-  v.key = key;
+  const planIdx = key.plan;
+  if (credential != CRED_FOUND || planIdx < 0 || planIdx >= cfg.plans.length) { refuse(v, V_INVALID_KEY, v.guard); return; }
+  const expires = key.expiresAt;
+  const notBefore = key.notBefore;
+  v.key = 0;
   if ((expires > 0 && <f64>now >= expires) || (notBefore > 0 && <f64>now < notBefore)) {
     refuse(v, V_INVALID_KEY, v.guard);
     return;
   }
-  const planIdx = unchecked(keys.plan[key]);
   const plan = elementAt(cfg.plans, planIdx);
   v.plan = planIdx;
   if (v.api < 0) {

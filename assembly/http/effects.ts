@@ -24,6 +24,7 @@ import {
   V_PASS, V_PASS_UNMATCHED, V_QUOTA,
 } from "./decision";
 import { addIdentity, forgedCount } from "./identity";
+import { KeyRef } from "./keyref";
 import { H_ALLOW, H_WWW_AUTHENTICATE } from "./names";
 import {
   P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_METHOD_NOT_ALLOWED, P_MISSING_KEY, P_QUOTA, sendProblem, sendProblemWith,
@@ -37,14 +38,14 @@ const writer = new PairWriter();
 const newPath = new ByteSink();
 
 /** Counts a refusal: its metric, and (with usage reporting) a usage counter under its key and API ids. */
-function count(cfg: Config, v: Verdict, now: i64): void {
+function count(cfg: Config, v: Verdict, ref: KeyRef, now: i64): void {
   const k = v.kind;
   const outcome = k == V_MISSING_KEY || k == V_INVALID_KEY ? OUTCOME_REJECTED_AUTH
     : k == V_QUOTA ? OUTCOME_REJECTED_QUOTA : OUTCOME_REJECTED_FORBIDDEN;
   bump(outcome == OUTCOME_REJECTED_AUTH ? M_DENIED_AUTH : outcome == OUTCOME_REJECTED_QUOTA ? M_DENIED_QUOTA : M_DENIED_FORBIDDEN);
   if (cfg.usage == null) return;
   let key: usize = 0, keyLen: usize = 0, api: usize = 0, apiLen: usize = 0;
-  if (v.key >= 0) { key = cfg.keys.keyIdPtr(v.key); keyLen = cfg.keys.keyIdLen(v.key); }
+  if (v.key >= 0) { key = ref.keyId; keyLen = ref.keyIdLen; }
   if (v.countApi >= 0) {
     const id = elementAt(cfg.apis, v.countApi).id;
     api = ab(id); apiLen = abLen(id);
@@ -59,11 +60,10 @@ function count(cfg: Config, v: Verdict, now: i64): void {
 }
 
 /** What the upstream gets of an allowed request, and what its response and log callbacks need. */
-@inline function allow(cfg: Config, v: Verdict, t: PairTable, pathIdx: i32, ctx: u32, now: i64): void {
+@inline function allow(cfg: Config, v: Verdict, k: KeyRef, t: PairTable, pathIdx: i32, ctx: u32, now: i64): void {
   bump(M_ALLOWED);
-  const keys = cfg.keys;
   const api = elementAt(cfg.apis, v.api).id;
-  const keyIdLen = keys.keyIdLen(v.key);
+  const keyIdLen = k.keyIdLen;
   const d = v.quota;
   const s = streamAcquire(ctx);
   let flags = F_ALLOWED;
@@ -76,12 +76,12 @@ function count(cfg: Config, v: Verdict, now: i64): void {
   store<u32>(s, flags, S_FLAGS);
   store<f64>(s, cfg.usage != null ? <f64>(now - now % 60) : -1, S_MINUTE);
   store<u8>(s, <u8>keyIdLen, S_KEY_LEN);
-  copyShort(s + S_KEY, keys.keyIdPtr(v.key), keyIdLen);
+  copyShort(s + S_KEY, k.keyId, keyIdLen);
   store<u8>(s, <u8>abLen(api), S_API_LEN);
   copyShort(s + S_API, ab(api), abLen(api));
   writer.reset();
   hideCredentials(cfg, t, pathIdx, newPath);
-  addIdentity(cfg, writer, v.key, v.plan);
+  addIdentity(cfg, writer, k, v.plan);
   forward(t);
   // Forwarded with the key (hideCredentials off): the host has its copy; ours must not outlive the request.
   if (!cfg.hideCredentials) zeroBytes(writer.ptr, writer.len);
@@ -91,16 +91,16 @@ function count(cfg: Config, v: Verdict, now: i64): void {
  * Applies verdict `v` to the request (header table `t`, its :path at `pathIdx`) of stream `ctx`, decided at `now`
  * (unix seconds; read only when a refusal is counted or a key checked). Returns the filter status.
  */
-@inline export function apply(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, pathIdx: i32, ctx: u32, now: i64): u32 {
+@inline export function apply(cfg: Config, v: Verdict, k: KeyRef, r: RequestFacts, t: PairTable, pathIdx: i32, ctx: u32, now: i64): u32 {
   if (v.kind == V_ALLOW) {
-    allow(cfg, v, t, pathIdx, ctx, now);
+    allow(cfg, v, k, t, pathIdx, ctx, now);
     return FILTER_CONTINUE;
   }
-  return applyOther(cfg, v, r, t, now);
+  return applyOther(cfg, v, k, r, t, now);
 }
 
 /** Every verdict but allow: kept out of line, so the allowed path's code stays compact. */
-function applyOther(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, now: i64): u32 {
+function applyOther(cfg: Config, v: Verdict, k: KeyRef, r: RequestFacts, t: PairTable, now: i64): u32 {
   switch (v.kind) {
     case V_PASS:
     case V_PASS_UNMATCHED: {
@@ -119,26 +119,26 @@ function applyOther(cfg: Config, v: Verdict, r: RequestFacts, t: PairTable, now:
     }
     case V_MISSING_KEY:
     case V_INVALID_KEY: {
-      count(cfg, v, now);
+      count(cfg, v, k, now);
       const kind = v.kind == V_MISSING_KEY ? P_MISSING_KEY : P_INVALID_KEY;
       sendProblemWith(kind, null, ab(H_WWW_AUTHENTICATE), abLen(H_WWW_AUTHENTICATE), ab(cfg.wwwAuthenticate), abLen(cfg.wwwAuthenticate));
       return FILTER_STOP;
     }
     case V_METHOD_NOT_ALLOWED: {
-      count(cfg, v, now);
+      count(cfg, v, k, now);
       const n = allowedMethods(cfg.apis, r.host, r.hostLen, r.path, r.pathLen);
       sendProblemWith(P_METHOD_NOT_ALLOWED, null, ab(H_ALLOW), abLen(H_ALLOW), ALLOW_PTR, n);
       return FILTER_STOP;
     }
     case V_QUOTA: {
-      count(cfg, v, now);
+      count(cfg, v, k, now);
       sendProblem(P_QUOTA, v.quota);
       return FILTER_STOP;
     }
     case V_FORBIDDEN:
     default: {
       // V_FORBIDDEN; a stage verdict never reaches here, but would be refused rather than forwarded.
-      count(cfg, v, now);
+      count(cfg, v, k, now);
       sendProblem(P_FORBIDDEN, null);
       return FILTER_STOP;
     }

@@ -8,6 +8,7 @@ import { ab, abLen } from "../bytes";
 import { Config } from "../config/model";
 import { elementAt } from "../element";
 import { namesEqualDashFolded } from "./headername";
+import { KeyRef } from "./keyref";
 
 /** Forged identity headers marked by the last scan. */
 let forged = 0;
@@ -31,10 +32,9 @@ export function noteHeader(cfg: Config, t: PairTable, i: i32, kp: usize, kl: usi
 }
 
 /** Stages the identity headers of key `k` on plan `planIdx` (those configured; an empty name disables one). */
-@inline export function addIdentity(cfg: Config, w: PairWriter, k: i32, planIdx: i32): void {
-  const keys = cfg.keys;
-  if (cfg.consumerHeader.byteLength > 0) w.add(ab(cfg.consumerHeader), abLen(cfg.consumerHeader), keys.consumerPtr(k), keys.consumerLen(k));
-  if (cfg.keyIdHeader.byteLength > 0) w.add(ab(cfg.keyIdHeader), abLen(cfg.keyIdHeader), keys.keyIdPtr(k), keys.keyIdLen(k));
+@inline export function addIdentity(cfg: Config, w: PairWriter, k: KeyRef, planIdx: i32): void {
+  if (cfg.consumerHeader.byteLength > 0) w.add(ab(cfg.consumerHeader), abLen(cfg.consumerHeader), k.consumer, k.consumerLen);
+  if (cfg.keyIdHeader.byteLength > 0) w.add(ab(cfg.keyIdHeader), abLen(cfg.keyIdHeader), k.keyId, k.keyIdLen);
   if (cfg.planHeader.byteLength > 0) {
     const pid = elementAt(cfg.plans, planIdx).id;
     w.add(ab(cfg.planHeader), abLen(cfg.planHeader), ab(pid), abLen(pid));

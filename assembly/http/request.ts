@@ -19,7 +19,12 @@ import { ByteSink } from "../sink";
 import {
   begin as beginCredentials, CRED_FOUND, findCredential, forget, keyLen, keyPtr, noteHeader as noteCredential,
 } from "./credentials";
-import { admit, authorize, RequestFacts, route, Verdict, V_CHECK_KEY, V_CHECK_QUOTA } from "./decision";
+import { admit, authorize, RequestFacts, route, Verdict, V_CHECK_KEY, V_CHECK_QUOTA, V_PASS } from "./decision";
+import { KeyRef } from "./keyref";
+import {
+  feedHasSet, foundConsumer, foundConsumerLen, foundExpires, foundKeyId, foundKeyIdLen, foundPlan, foundPlanLen,
+  lookupFeed, FEED_FOUND,
+} from "../keyfeed/lookup";
 import { apply } from "./effects";
 import { requestForm, FORM_ORIGIN } from "./form";
 import { begin as beginIdentity, noteHeader as noteIdentity } from "./identity";
@@ -34,6 +39,7 @@ const table = new PairTable();
 const facts = new RequestFacts();
 const verdict = new Verdict();
 const quota = new Decision();
+const key = new KeyRef();
 /** The normalized path used for matching (only for paths that need it; see path.ts). */
 const matchPath = new ByteSink();
 const HOST = memory.data(<i32>MAX_HOST_BYTES);
@@ -111,6 +117,31 @@ let authorityIdx = -1;
   }
 }
 
+/** Index of the configured plan with this id, or -1 (a feed key of a plan this configuration lacks: unknown). */
+function planIndex(cfg: Config, p: usize, n: usize): i32 {
+  const plans = cfg.plans;
+  for (let i = 0; i < plans.length; i++) {
+    const id = elementAt(plans, i).id;
+    if (abLen(id) == n && memory.compare(ab(id), p, n) == 0) return i;
+  }
+  return -1;
+}
+
+/** The key with this digest: the configuration's static keys first, then the process's key feed set. */
+@inline function findKey(cfg: Config, digest: usize, k: KeyRef): void {
+  k.reset();
+  const i = cfg.keys.find(digest);
+  if (i >= 0) { k.fromTable(cfg.keys, i); return; }
+  if (cfg.keyFeed == null || lookupFeed(digest) != FEED_FOUND) return;
+  k.keyId = foundKeyId();
+  k.keyIdLen = foundKeyIdLen();
+  k.consumer = foundConsumer();
+  k.consumerLen = foundConsumerLen();
+  k.expiresAt = <f64>foundExpires();
+  k.notBefore = 0;
+  k.plan = planIndex(cfg, foundPlan(), foundPlanLen());
+}
+
 export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
   const r = facts, v = verdict;
   readRequest(cfg, r);
@@ -120,23 +151,28 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
     const path = pathIdx >= 0 ? table.valuePtr(pathIdx) : 0;
     const fullPathLen = pathIdx >= 0 ? table.valueLen(pathIdx) : 0;
     const credential = findCredential(cfg, table, path, fullPathLen);
-    let key = -1;
+    key.reset();
     if (credential == CRED_FOUND) {
       sha256(keyPtr, keyLen, DIGEST);
-      key = cfg.keys.find(DIGEST);
+      findKey(cfg, DIGEST, key);
     }
-    now = nowSeconds();
-    authorize(cfg, r, credential, key, now, v);
-    if (v.kind == V_CHECK_QUOTA) {
-      const plan = elementAt(cfg.plans, v.plan);
-      const keys = cfg.keys;
-      const q = enforceQuota(ab(plan.id), abLen(plan.id), keys.consumerPtr(key), keys.consumerLen(key), plan.limits, now, quota);
-      admit(quota, q == ENFORCE_CONTENDED, v);
+    const feed = cfg.keyFeed;
+    if (key.plan < 0 && feed != null && feed.allowWithoutSet && !feedHasSet()) {
+      // whenNoKeys "allow": no key set yet in this process (the control service was down since Envoy started).
+      v.kind = V_PASS;
+    } else {
+      now = nowSeconds();
+      authorize(cfg, r, credential, key, now, v);
+      if (v.kind == V_CHECK_QUOTA) {
+        const plan = elementAt(cfg.plans, v.plan);
+        const q = enforceQuota(ab(plan.id), abLen(plan.id), key.consumer, key.consumerLen, plan.limits, now, quota);
+        admit(quota, q == ENFORCE_CONTENDED, v);
+      }
     }
   } else if (v.counted) {
     now = nowSeconds();
   }
-  const status = apply(cfg, v, r, table, pathIdx, ctx, now);
+  const status = apply(cfg, v, key, r, table, pathIdx, ctx, now);
   forget();
   return status;
 }

@@ -54,34 +54,42 @@ function parseWith(s: JsonScanner, sink: FleetSink): bool {
       if (!s.skipValue()) return false;
       continue;
     }
-    if (!s.beginArray()) return false;
-    for (let k = 0; s.nextElement(k); k++) {
-      if (!s.beginObject()) return false;
-      let subLen: usize = 0;
-      let per = -1;
-      let start: f64 = -1, others: f64 = -1;
-      for (let j = 0; s.nextMember(j); j++) {
-        if (s.strIs("subscription") && s.peek() == 0x22) {
-          if (!s.readString()) return false;
-          if (subscriptionSplit(s.str, s.strLen) >= 0) { memory.copy(SUB, s.str, s.strLen); subLen = s.strLen; }
-        } else if (s.strIs("per") && s.peek() == 0x22) {
-          if (!s.readString()) return false;
-          per = periodFromName(s.strValue());
-        } else if (s.strIs("windowStart") && s.peek() != 0x22 && s.peek() != 0x7b && s.peek() != 0x5b) {
-          if (!s.readNumber()) return false;
-          start = s.num;
-        } else if (s.strIs("others") && s.peek() != 0x22 && s.peek() != 0x7b && s.peek() != 0x5b) {
-          if (!s.readNumber()) return false;
-          others = s.num;
-        } else if (!s.skipValue()) return false;
-      }
-      if (s.failed) return false;
-      if (subLen > 0 && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
-        if (!sink(SUB, subLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others)) lastReply.unstored++;
-        lastReply.delivered++;
-      }
+    if (!readFleet(s, sink)) return false;
+  }
+  return !s.failed;
+}
+
+/**
+ * Reads a `fleet` array (the scanner at its '['), delivering every valid entry to `sink` and counting them in
+ * lastReply.delivered / unstored. Also the key feed's pages carry one (keyfeed/page.ts). False when malformed.
+ */
+export function readFleet(s: JsonScanner, sink: FleetSink): bool {
+  if (!s.beginArray()) return false;
+  for (let k = 0; s.nextElement(k); k++) {
+    if (!s.beginObject()) return false;
+    let subLen: usize = 0;
+    let per = -1;
+    let start: f64 = -1, others: f64 = -1;
+    for (let j = 0; s.nextMember(j); j++) {
+      if (s.strIs("subscription") && s.peek() == 0x22) {
+        if (!s.readString()) return false;
+        if (subscriptionSplit(s.str, s.strLen) >= 0) { memory.copy(SUB, s.str, s.strLen); subLen = s.strLen; }
+      } else if (s.strIs("per") && s.peek() == 0x22) {
+        if (!s.readString()) return false;
+        per = periodFromName(s.strValue());
+      } else if (s.strIs("windowStart") && s.peek() != 0x22 && s.peek() != 0x7b && s.peek() != 0x5b) {
+        if (!s.readNumber()) return false;
+        start = s.num;
+      } else if (s.strIs("others") && s.peek() != 0x22 && s.peek() != 0x7b && s.peek() != 0x5b) {
+        if (!s.readNumber()) return false;
+        others = s.num;
+      } else if (!s.skipValue()) return false;
     }
     if (s.failed) return false;
+    if (subLen > 0 && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
+      if (!sink(SUB, subLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others)) lastReply.unstored++;
+      lastReply.delivered++;
+    }
   }
   return !s.failed;
 }

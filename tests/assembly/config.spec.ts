@@ -65,7 +65,8 @@ describe("configuration decoding", () => {
     expect(error('{"version":1,"apis":[],"plans":[],"keys":[]} x').includes("trailing")).toBe(true, "trailing");
     expect(error('{"version":2,"apis":[],"plans":[],"keys":[]}').includes("version")).toBe(true, "version");
     expect(error('{"apis":[],"plans":[],"keys":[]}').includes("version: required")).toBe(true, "version: required");
-    expect(error('{"version":1,"apis":[],"plans":[]}').includes("keys: required")).toBe(true, "keys: required");
+    // keys is optional (the key feed carries them): a configuration without it is accepted with no static keys.
+    expect(decode('{"version":1,"apis":[],"plans":[]}')!.keys.count).toBe(0);
     expect(error('{"version":1,"apis":[],"plans":[],"keys":[],"hideCredential":true}').includes("hideCredential: unknown field")).toBe(true, "hideCredential: unknown field");
     expect(error('{"version":1,"apis":[{"id":"a","pathPrefix":"x"}],"plans":[],"keys":[]}').includes("apis[0].pathPrefix")).toBe(true, "apis[0].pathPrefix");
     expect(error('{"version":1,"apis":[{"id":"a b","pathPrefix":"/"}],"plans":[],"keys":[]}').includes("apis[0].id")).toBe(true, "apis[0].id");

@@ -81,6 +81,7 @@ class Guest {
       proxy_set_tick_period_milliseconds: () => 0,
       proxy_define_metric: (_t: number, _p: number, _n: number, rp: number) => { this.dv().setUint32(rp, 1, true); return 0; },
       proxy_increment_metric: () => 0,
+      proxy_record_metric: () => 0,
     };
     const wasi = { fd_write: () => 0, proc_exit: () => undefined, random_get: () => 0 };
     const { instance } = await wasmApi.instantiate(wasm(), { env, wasi_snapshot_preview1: wasi });

@@ -1,0 +1,216 @@
+// One page of the key feed (contracts/key-feed.ts: a snapshot page or a delta), parsed with the non-trapping scanner
+// into `page` and a flat list of records, without touching shared data: a page is applied only once it has been read
+// whole and valid, so a reply cut short or malformed changes nothing (its fleet entries excepted: each is an
+// independent fact, applied as a usage reply's are).
+//
+// Record: u8 keep (1: add/rotate, 0: revoke/expire) · entry in the bucket layout (layout.ts).
+
+import { decodeDigest43 } from "../base64url";
+import { isId, isIntIn } from "../config/validate";
+import { JsonScanner } from "../json/scanner";
+import { ByteSink } from "../sink";
+import { FleetSink, lastReply, readFleet } from "../usage/reply";
+import { MAX_EPOCH, MAX_ENTRY, MAX_ID, writeEntry } from "./layout";
+
+export const KIND_SNAPSHOT = 1;
+export const KIND_DELTA = 2;
+/** The most a cursor may be (it is sent back in a query string). */
+export const MAX_CURSOR: usize = 512;
+const MAX_SAFE: f64 = 9007199254740991;
+
+const EPOCH = memory.data(<i32>MAX_EPOCH);
+const NEXT = memory.data(<i32>MAX_CURSOR);
+const PAGE_DIGEST = memory.data(8);
+
+export class Page {
+  kind: i32 = 0;
+  version: i32 = 0;
+  epoch: usize = EPOCH;
+  epochLen: usize = 0;
+  revision: f64 = -1;
+  since: f64 = -1;
+  more: bool = false;
+  /** Snapshot: the next page's cursor (hasNext false: the last page). */
+  next: usize = NEXT;
+  nextLen: usize = 0;
+  hasNext: bool = false;
+  hasDigest: bool = false;
+  digest: usize = PAGE_DIGEST;
+  hasFleet: bool = false;
+  /** Fleet entries delivered and not stored (quota/shared.ts storeOthers lost every attempt). */
+  fleetUnstored: i32 = 0;
+  count: i32 = 0;
+  records: ByteSink = new ByteSink();
+  error: string = "";
+}
+
+export const page = new Page();
+
+const DIGEST = memory.data(32);
+const KEY_ID = memory.data(<i32>MAX_ID);
+const CONSUMER = memory.data(<i32>MAX_ID);
+const PLAN = memory.data(<i32>MAX_ID);
+
+@inline function isNumberStart(c: i32): bool { return c == 0x2d || <u32>(c - 0x30) < 10; }
+
+function hexNibble(c: u32): i32 {
+  if (c - 0x30 < 10) return <i32>(c - 0x30);
+  if (c - 0x61 < 6) return <i32>(c - 0x61 + 10);
+  return -1;
+}
+
+/** 16 lowercase hex chars → 8 bytes at dst. */
+export function decodeHex16(p: usize, n: usize, dst: usize): bool {
+  if (n != 16) return false;
+  for (let i: usize = 0; i < 8; i++) {
+    const hi = hexNibble(<u32>load<u8>(p + 2 * i)), lo = hexNibble(<u32>load<u8>(p + 2 * i + 1));
+    if (hi < 0 || lo < 0) return false;
+    store<u8>(dst + i, <u8>((hi << 4) | lo));
+  }
+  return true;
+}
+
+function fail(s: JsonScanner, message: string): bool {
+  page.error = message;
+  s.fail(message);
+  return false;
+}
+
+/** A FeedKey array [digest, keyId, consumerId, planId, expiresAt] → one record with `keep`. */
+function readKey(s: JsonScanner, keep: bool): bool {
+  if (!s.beginArray()) return fail(s, "a key must be an array");
+  let n = 0;
+  let keyIdLen: usize = 0, consumerLen: usize = 0, planLen: usize = 0;
+  let expires: f64 = -1;
+  const rec = page.records;
+  for (; s.nextElement(n); n++) {
+    if (n >= 5) return fail(s, "a key has 5 items");
+    if (n <= 3) {
+      if (s.peek() != 0x22 || !s.readString()) return fail(s, "key items 0-3 are strings");
+      if (n == 0) {
+        if (s.strLen != 43 || !decodeDigest43(s.str, DIGEST)) return fail(s, "bad key digest");
+      } else if (!isId(s.str, s.strLen)) {
+        return fail(s, "bad key id, consumer id or plan id");
+      } else if (n == 1) {
+        keyIdLen = s.strLen; memory.copy(KEY_ID, s.str, keyIdLen);
+      } else if (n == 2) {
+        consumerLen = s.strLen; memory.copy(CONSUMER, s.str, consumerLen);
+      } else {
+        planLen = s.strLen; memory.copy(PLAN, s.str, planLen);
+      }
+    } else {
+      if (!isNumberStart(s.peek()) || !s.readNumber()) return fail(s, "expiresAt must be an integer");
+      if (!isIntIn(s.num, 0, 4294967295)) return fail(s, "expiresAt out of range");
+      expires = s.num;
+    }
+  }
+  if (s.failed) return false;
+  if (n != 5 || expires < 0) return fail(s, "a key has 5 items");
+  const d = rec.reserve(1 + MAX_ENTRY);
+  store<u8>(d, keep ? 1 : 0);
+  rec.len += 1 + writeEntry(d + 1, DIGEST, <u32>expires, KEY_ID, keyIdLen, CONSUMER, consumerLen, PLAN, planLen);
+  page.count++;
+  return true;
+}
+
+/**
+ * Parses `len` bytes at `ptr` as a page of kind `expect` (KIND_*); fleet entries go to `sink`. Never traps; false
+ * (with page.error) when the page is malformed or not of the expected kind.
+ */
+export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink): bool {
+  page.kind = 0; page.version = 0; page.epochLen = 0; page.revision = -1; page.since = -1; page.more = false;
+  page.nextLen = 0; page.hasNext = false; page.hasDigest = false; page.hasFleet = false; page.fleetUnstored = 0;
+  page.count = 0; page.error = ""; page.records.reset();
+  lastReply.delivered = 0;
+  lastReply.unstored = 0;
+  const s = new JsonScanner(ptr, len);
+  let ok = parseWith(s, expect, sink);
+  if (ok && !s.atEnd()) ok = fail(s, "trailing data");
+  if (!ok && page.error.length == 0) page.error = s.error.length > 0 ? s.error : "malformed page";
+  s.release();
+  page.fleetUnstored = lastReply.unstored;
+  if (!ok) return false;
+  if (page.version != 1) { page.error = "unsupported version"; return false; }
+  if (page.kind != expect) { page.error = "unexpected kind"; return false; }
+  if (page.epochLen == 0) { page.error = "epoch missing"; return false; }
+  if (page.revision < 0) { page.error = "revision missing"; return false; }
+  if (expect == KIND_DELTA && page.since < 0) { page.error = "since missing"; return false; }
+  return true;
+}
+
+function parseWith(s: JsonScanner, expect: i32, sink: FleetSink): bool {
+  if (!s.beginObject()) return fail(s, "a page is an object");
+  let sawNext = false;
+  for (let i = 0; s.nextMember(i); i++) {
+    const c = s.peek();
+    if (s.strIs("version")) {
+      if (!isNumberStart(c) || !s.readNumber()) return fail(s, "version must be an integer");
+      page.version = isIntIn(s.num, 0, 1000) ? <i32>s.num : 0;
+    } else if (s.strIs("kind")) {
+      if (c != 0x22 || !s.readString()) return fail(s, "kind must be a string");
+      page.kind = s.strIs("snapshot") ? KIND_SNAPSHOT : s.strIs("delta") ? KIND_DELTA : -1;
+    } else if (s.strIs("epoch")) {
+      if (c != 0x22 || !s.readString()) return fail(s, "epoch must be a string");
+      if (s.strLen < 1 || s.strLen > MAX_EPOCH) return fail(s, "epoch must be 1-64 bytes");
+      memory.copy(page.epoch, s.str, s.strLen);
+      page.epochLen = s.strLen;
+    } else if (s.strIs("revision") || s.strIs("since")) {
+      const isRev = s.strIs("revision");
+      if (!isNumberStart(c) || !s.readNumber() || !isIntIn(s.num, 0, MAX_SAFE)) return fail(s, "revision/since must be integers");
+      if (isRev) page.revision = s.num; else page.since = s.num;
+    } else if (s.strIs("more")) {
+      if (c != 0x74 && c != 0x66) return fail(s, "more must be a boolean");
+      page.more = s.readBool();
+      if (s.failed) return false;
+    } else if (s.strIs("next")) {
+      sawNext = true;
+      if (c == 0x6e) {
+        if (!s.skipValue()) return false; // null: the last page
+      } else {
+        if (c != 0x22 || !s.readString()) return fail(s, "next must be a string or null");
+        if (s.strLen < 1 || s.strLen > MAX_CURSOR) return fail(s, "next must be 1-512 bytes");
+        memory.copy(page.next, s.str, s.strLen);
+        page.nextLen = s.strLen;
+        page.hasNext = true;
+      }
+    } else if (s.strIs("digest")) {
+      if (c != 0x22 || !s.readString() || !decodeHex16(s.str, s.strLen, page.digest)) return fail(s, "digest must be 16 hex chars");
+      page.hasDigest = true;
+    } else if (s.strIs("fleet")) {
+      if (!readFleet(s, sink)) return fail(s, "malformed fleet");
+      page.hasFleet = true;
+    } else if (s.strIs("keys") && expect == KIND_SNAPSHOT) {
+      if (!s.beginArray()) return fail(s, "keys must be an array");
+      for (let k = 0; s.nextElement(k); k++) if (!readKey(s, true)) return false;
+      if (s.failed) return false;
+    } else if (s.strIs("changes") && expect == KIND_DELTA) {
+      if (!s.beginArray()) return fail(s, "changes must be an array");
+      for (let k = 0; s.nextElement(k); k++) {
+        if (!s.beginObject()) return fail(s, "a change is an object");
+        let op = -1, hasKey = false;
+        for (let j = 0; s.nextMember(j); j++) {
+          if (s.strIs("op")) {
+            if (s.peek() != 0x22 || !s.readString()) return fail(s, "op must be a string");
+            op = s.strIs("add") || s.strIs("rotate") ? 1 : s.strIs("revoke") || s.strIs("expire") ? 0 : -1;
+            if (op < 0) return fail(s, "unknown op");
+            // The op may come after the key: a key read before it is patched below.
+            if (hasKey) store<u8>(page.records.ptr + lastRecord, <u8>op);
+          } else if (s.strIs("key")) {
+            if (hasKey) return fail(s, "a change has one key");
+            lastRecord = page.records.len;
+            if (!readKey(s, op != 0)) return false;
+            hasKey = true;
+          } else if (!s.skipValue()) return false;
+        }
+        if (s.failed) return false;
+        if (op < 0 || !hasKey) return fail(s, "a change needs op and key");
+      }
+      if (s.failed) return false;
+    } else if (!s.skipValue()) return false;
+  }
+  if (s.failed) return false;
+  if (expect == KIND_SNAPSHOT && !sawNext) return fail(s, "next missing");
+  return true;
+}
+
+let lastRecord: usize = 0;

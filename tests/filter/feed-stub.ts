@@ -1,0 +1,171 @@
+// A stand-in control service speaking the key feed contract (contracts/key-feed.ts) for the filter's host-based
+// tests: snapshot pages by cursor (ordered by the digest's text, as a SQL ORDER BY would), deltas since a revision
+// with an optional long poll, 410 for another epoch, the set digest from the contract module; plus failure modes
+// (down, reset, a body cut mid-way, an oversize reply, a wrong digest) and the usage endpoint (answered, no fleet).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  KEY_FEED_DELTAS_PATH, KEY_FEED_SNAPSHOT_PATH, KEY_FEED_VERSION, OP_KEEPS_KEY, SNAPSHOT_REQUIRED_TYPE, setDigest,
+  type DeltaPage, type FeedChange, type FeedKey, type FeedOp, type SnapshotPage,
+} from '../../contracts/key-feed.js';
+import type { FleetWindow } from '../../contracts/usage-report.js';
+
+export const FEED_CLUSTER = 'outbound|7070||ctl';
+
+export type FeedMode = 'ok' | 'down' | 'reset' | 'cut' | 'oversize' | 'wrongDigest' | 'garbage';
+
+export interface FeedRequest { path: string; query: URLSearchParams; headers: IncomingMessage['headers']; answered: FeedMode }
+
+export class FeedControl {
+  readonly server: Server;
+  port = 0;
+  epoch = 'ep-1';
+  revision = 0;
+  readonly keys = new Map<string, FeedKey>();
+  /** Every change, in revision order (kept whole: a test trims it to force a 410). */
+  history: Array<{ revision: number; change: FeedChange }> = [];
+  /** Oldest revision deltas can be served from. */
+  horizon = 0;
+  mode: FeedMode = 'ok';
+  /** Failure modes apply to these endpoints only. */
+  modeFor: 'snapshot' | 'deltas' | 'both' = 'both';
+  requests: FeedRequest[] = [];
+  /** The fleet windows sent on a snapshot's last page and with deltas that add keys. */
+  fleet: () => FleetWindow[] = () => [];
+  private waiters: Array<() => void> = [];
+
+  constructor() {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.waiters.splice(0)) w();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  clusters(): Record<string, { host: string; port: number }> {
+    return { [FEED_CLUSTER]: { host: '127.0.0.1', port: this.port } };
+  }
+
+  /** Applies a change (one new revision) and wakes long polls. */
+  change(op: FeedOp, key: FeedKey): void {
+    this.revision++;
+    if (OP_KEEPS_KEY[op]) this.keys.set(key[0], key);
+    else this.keys.delete(key[0]);
+    this.history.push({ revision: this.revision, change: { op, key } });
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** The control service restarted with another store: new epoch, history gone. */
+  restart(epoch: string): void {
+    this.epoch = epoch;
+    this.history = [];
+    this.horizon = this.revision;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  digest(): string {
+    return setDigest(this.keys.values());
+  }
+
+  snapshots(): FeedRequest[] { return this.requests.filter((r) => r.path === KEY_FEED_SNAPSHOT_PATH); }
+  deltas(): FeedRequest[] { return this.requests.filter((r) => r.path === KEY_FEED_DELTAS_PATH); }
+
+  private failing(kind: 'snapshot' | 'deltas'): boolean {
+    return this.mode !== 'ok' && (this.modeFor === 'both' || this.modeFor === kind);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST') {
+        // The usage endpoint: accepted, no fleet.
+        const batch = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { batchId?: string }).batchId;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 2, batchId: batch, duplicate: false, fleet: [] }));
+        return;
+      }
+      const kind = url.pathname === KEY_FEED_SNAPSHOT_PATH ? 'snapshot' : url.pathname === KEY_FEED_DELTAS_PATH ? 'deltas' : undefined;
+      const entry: FeedRequest = { path: url.pathname, query: url.searchParams, headers: req.headers, answered: this.mode };
+      this.requests.push(entry);
+      if (kind === undefined) { res.writeHead(404).end(); return; }
+      if (this.failing(kind)) {
+        entry.answered = this.mode;
+        if (this.mode === 'down') { res.writeHead(503).end(); return; }
+        if (this.mode === 'reset') { req.socket.destroy(); return; }
+      } else entry.answered = 'ok';
+      if (kind === 'snapshot') this.snapshot(url.searchParams, res, entry.answered);
+      else this.deltasReply(url.searchParams, res, entry.answered);
+    });
+  }
+
+  private send(res: ServerResponse, body: unknown, mode: FeedMode): void {
+    let text = JSON.stringify(body);
+    if (mode === 'garbage') text = text.slice(0, text.length >> 1) + '\u0000{]"\\ud800' + text;
+    if (mode === 'oversize') text = text.slice(0, -1) + ',"pad":"' + 'x'.repeat(5 * 1024 * 1024) + '"}';
+    if (mode === 'cut') {
+      // Headers promise the whole body; half of it arrives, then the connection is reset.
+      const buf = Buffer.from(text);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(buf.length) });
+      res.write(buf.subarray(0, buf.length >> 1), () => res.socket?.destroy());
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+  }
+
+  private snapshot(q: URLSearchParams, res: ServerResponse, mode: FeedMode): void {
+    const limit = Math.max(1, Math.min(Number(q.get('limit') ?? 2000), 10_000));
+    const after = q.get('after');
+    const all = [...this.keys.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const from = after === null ? all : all.filter((k) => k[0] > after);
+    const keys = from.slice(0, limit);
+    const last = from.length <= limit;
+    const page: SnapshotPage = {
+      version: KEY_FEED_VERSION, kind: 'snapshot', epoch: this.epoch, revision: this.revision, keys,
+      next: last ? null : keys[keys.length - 1]![0],
+    };
+    if (last) {
+      page.digest = mode === 'wrongDigest' ? 'ffffffffffffffff' : this.digest();
+      page.fleet = this.fleet();
+    }
+    this.send(res, page, mode);
+  }
+
+  private deltasReply(q: URLSearchParams, res: ServerResponse, mode: FeedMode): void {
+    const since = Number(q.get('since'));
+    const wait = Number(q.get('wait') ?? 0);
+    const limit = Math.max(1, Number(q.get('limit') ?? 2000));
+    if (q.get('epoch') !== this.epoch || since < this.horizon || since > this.revision) {
+      res.writeHead(410, { 'content-type': 'application/problem+json' })
+        .end(JSON.stringify({ type: SNAPSHOT_REQUIRED_TYPE, title: 'snapshot required', status: 410 }));
+      return;
+    }
+    const answer = (): void => {
+      const newer = this.history.filter((h) => h.revision > since);
+      const byKey = new Map<string, { revision: number; change: FeedChange }>();
+      for (const h of newer) { byKey.delete(h.change.key[0]); byKey.set(h.change.key[0], h); }
+      const ordered = [...byKey.values()].sort((a, b) => a.revision - b.revision);
+      const taken = ordered.slice(0, limit);
+      const more = ordered.length > limit;
+      const revision = more ? taken[taken.length - 1]!.revision : this.revision;
+      const page: DeltaPage = {
+        version: KEY_FEED_VERSION, kind: 'delta', epoch: this.epoch, since, revision, more,
+        changes: taken.map((h) => h.change),
+      };
+      if (!more) page.digest = mode === 'wrongDigest' ? 'ffffffffffffffff' : this.digest();
+      if (taken.some((h) => OP_KEEPS_KEY[h.change.op])) page.fleet = this.fleet();
+      this.send(res, page, mode);
+    };
+    if (this.revision > since || wait <= 0) { answer(); return; }
+    const timer = setTimeout(() => { this.waiters = this.waiters.filter((w) => w !== wake); answer(); }, wait * 1000);
+    const wake = (): void => { clearTimeout(timer); if (!res.writableEnded && !res.destroyed) answer(); };
+    this.waiters.push(wake);
+  }
+}
