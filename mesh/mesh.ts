@@ -21,10 +21,25 @@ import { reapStaleControl } from './stale-processes.js';
 import { formatStatus, type MeshStatus, type StatusWriter } from './status-line.js';
 import { freePort, httpReachable, waitForHttp } from './wait.js';
 
-/** Envoy cluster name the filter flushes usage to; the control service compiles it into usage.cluster. */
+/**
+ * Envoy cluster name the filter flushes usage to and pulls keys from (the key feed rides on usage: same cluster,
+ * authority and credential); the control service compiles it into usage.cluster.
+ */
 export const USAGE_CLUSTER = 'tollgate-control';
 /** Longest wait on shutdown for the filter's last usage flush. */
 const FINAL_FLUSH_MAX_MS = 5000;
+/** Longest wait at start for the filter's first key-feed snapshot before the banner is printed anyway. */
+const FEED_WAIT_MS = 15_000;
+
+/** Whether the filter reports a key set from the feed (its revision gauge set) within timeoutMs. */
+async function keySetLoaded(host: Host, timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (filterCounts(host.metrics()).feedRevision !== undefined) return true;
+    if (Date.now() >= deadline || signal?.aborted === true) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 export interface MeshOptions {
   /** Repository root (where bin/, build/, assembly/ live). */
@@ -178,6 +193,11 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   if ((await unlessAborted(waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100, signal }), signal)) !== 200) {
     out.log(`warning: ${controlUrl}/readyz is not 200 yet; the sidecar may still be applying the configuration`);
   }
+  // Keys reach the filter over the key feed, not in the configuration: with a seeded store, wait (bounded) for the
+  // first snapshot so the banner's demo key answers 200 when pasted. An empty store has nothing to wait for.
+  if (seed !== undefined && !(await keySetLoaded(host, FEED_WAIT_MS, signal))) {
+    out.log(`warning: the sidecar has no key set from the control service after ${FEED_WAIT_MS / 1000} s; keys answer 401 until it arrives (see ${paths.sidecarLog})`);
+  }
   phase('ready');
 
   out.log([
@@ -222,6 +242,10 @@ function statusSource(host: Host, sidecar: Sidecar, controlAlive: () => boolean,
     if (counts.flushesOk !== flushesOk) status.lastFlushAt = Date.now();
     flushesOk = counts.flushesOk;
     const s = sidecar.state();
-    return { ...status, allowed: counts.allowed, denied: counts.denied, version: s.appliedVersion, controlUp: controlAlive() && s.controlReachable, controlRestarts: restarts(), vmFailures: host.stats().vmFailures };
+    return {
+      ...status, allowed: counts.allowed, denied: counts.denied, version: s.appliedVersion, controlUp: controlAlive() && s.controlReachable,
+      controlRestarts: restarts(), vmFailures: host.stats().vmFailures,
+      ...(counts.feedRevision !== undefined ? { feedRevision: counts.feedRevision, feedKeys: counts.feedKeys ?? 0 } : {}),
+    };
   };
 }

@@ -14,6 +14,9 @@ export interface MeshStatus {
   controlRestarts: number;
   /** Filter VM traps so far (the fail strategy decided what traffic saw); shown only when there were any. */
   vmFailures?: number;
+  /** Keys the sidecar holds from the key feed and their revision; absent until the first snapshot lands. */
+  feedKeys?: number;
+  feedRevision?: number;
 }
 
 export function ago(thenMs: number | undefined, nowMs: number): string {
@@ -29,7 +32,8 @@ export function formatStatus(s: MeshStatus, nowMs: number): string {
   const control = s.controlUp ? 'up' : 'DOWN';
   const restarts = s.controlRestarts > 0 ? ` (restarted ${s.controlRestarts}×)` : '';
   const failures = s.vmFailures ? ` · VM failures ${s.vmFailures}` : '';
-  return `allowed ${s.allowed} · denied ${s.denied} · config ${version} · last flush ${ago(s.lastFlushAt, nowMs)} · control ${control}${restarts}${failures}`;
+  const keys = s.feedRevision === undefined ? 'keys none yet' : `keys ${s.feedKeys ?? 0} (rev ${s.feedRevision})`;
+  return `allowed ${s.allowed} · denied ${s.denied} · config ${version} · ${keys} · last flush ${ago(s.lastFlushAt, nowMs)} · control ${control}${restarts}${failures}`;
 }
 
 export interface StatusWriter {

@@ -19,9 +19,10 @@ function sink(isTTY: boolean) {
 
 describe('status line', () => {
   it('formats counts, version, flush age and control state', () => {
-    const line = formatStatus({ allowed: 12, denied: 3, version: '0123456789abcdef', lastFlushAt: 1000, controlUp: false, controlRestarts: 2 }, 4000);
-    assert.equal(line, 'allowed 12 · denied 3 · config 0123456789ab · last flush 3s ago · control DOWN (restarted 2×)');
-    assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0 }, 0), /config none · last flush never · control up$/);
+    const line = formatStatus({ allowed: 12, denied: 3, version: '0123456789abcdef', lastFlushAt: 1000, controlUp: false, controlRestarts: 2, feedKeys: 5, feedRevision: 42 }, 4000);
+    assert.equal(line, 'allowed 12 · denied 3 · config 0123456789ab · keys 5 (rev 42) · last flush 3s ago · control DOWN (restarted 2×)');
+    assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0 }, 0), /· keys none yet ·/);
+    assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0 }, 0), /config none · keys none yet · last flush never · control up$/);
     assert.match(formatStatus({ allowed: 0, denied: 0, controlUp: true, controlRestarts: 0, vmFailures: 2 }, 0), /control up · VM failures 2$/);
   });
   it('says ages compactly', () => {
@@ -110,6 +111,15 @@ describe('filter counters for the status line', () => {
       { name: 'tollgate_allowed', type: 'gauge', value: 100 },
       { name: 'other_allowed', type: 'counter', value: 100 },
     ]), { allowed: 7, denied: 6, flushesOk: 4 });
+  });
+  it('reads the key feed\'s gauges once a snapshot has landed (revision > 0); an empty set shows 0 keys', () => {
+    assert.deepEqual(filterCounts([
+      { name: 'tollgate_keyfeed_revision', type: 'gauge', value: 17 }, { name: 'tollgate_keyfeed_keys', type: 'gauge', value: 3 },
+    ]), { allowed: 0, denied: 0, flushesOk: 0, feedRevision: 17, feedKeys: 3 });
+    assert.deepEqual(filterCounts([{ name: 'tollgate_keyfeed_revision', type: 'gauge', value: 4 }, { name: 'tollgate_keyfeed_keys', type: 'gauge', value: 0 }]),
+      { allowed: 0, denied: 0, flushesOk: 0, feedRevision: 4, feedKeys: 0 });
+    assert.deepEqual(filterCounts([{ name: 'tollgate_keyfeed_revision', type: 'gauge', value: 0 }, { name: 'tollgate_keyfeed_keys', type: 'counter', value: 9 }]),
+      { allowed: 0, denied: 0, flushesOk: 0 }, 'defined but never set, and a counter of that name, do not count');
   });
   it('is all zero before the filter has pushed anything', () => {
     assert.deepEqual(filterCounts([]), { allowed: 0, denied: 0, flushesOk: 0 });
