@@ -4,7 +4,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigRejectedError } from '../../host/index.js';
-import { FILTER_CONFIG_VERSION, PATH_FORMS, PERIODS } from '../../contracts/filter-config.js';
+import { FILTER_CONFIG_VERSION, NO_KEYS_MODES, PATH_FORMS, PERIODS } from '../../contracts/filter-config.js';
+import { KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
+import { compile } from '../../control/compiler/compile.js';
 import { OUTCOME_EDGES, OUTCOMES, USAGE_REPORT_PATH, USAGE_REPORT_VERSION } from '../../contracts/usage-report.js';
 import { baseConfig, startHost, type TestConfig } from '../filter/harness.js';
 import { Control, USAGE_CLUSTER } from '../filter/control-stub.js';
@@ -30,6 +32,33 @@ describe('filter configuration contract', () => {
     assert.equal(await accepted({ ...baseConfig(), passPathForms: ['absolute'] }), false);
     assert.equal(await accepted({ ...baseConfig(), version: FILTER_CONFIG_VERSION }), true);
     assert.equal(await accepted({ ...baseConfig(), version: FILTER_CONFIG_VERSION + 1 }), false);
+  });
+});
+
+describe('filter configuration contract: the key feed', () => {
+  const usage = { cluster: USAGE_CLUSTER, authority: 'ctl.local', path: USAGE_REPORT_PATH, intervalMs: 1000, token: 'Bearer t' };
+  const feed = { snapshotPath: KEY_FEED_SNAPSHOT_PATH, deltasPath: KEY_FEED_DELTAS_PATH, waitS: 25, pageKeys: 2000, retryMs: 2000 };
+  const withFeed = (over: Record<string, unknown> = {}): TestConfig => {
+    const { keys: _static, ...rest } = baseConfig();
+    return { ...rest, usage, keyFeed: { ...feed, ...over } } as unknown as TestConfig;
+  };
+
+  it('the filter applies what the compiler writes: no keys, keyFeed with the contract\'s paths and defaults', async () => {
+    const compiled = compile({ apis: [{ id: 'api_a', name: 'a', pathPrefix: '/a', hosts: [], methods: [], createdAt: 0, updatedAt: 0 }], plans: [] }, {
+      usage: { cluster: USAGE_CLUSTER, authority: 'ctl.local', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' },
+    });
+    assert.equal('keys' in compiled.config, false);
+    assert.equal(await accepted(compiled.json as unknown as TestConfig), true);
+  });
+
+  it('the filter accepts every contract whenNoKeys mode and the contract\'s bounds, and nothing else', async () => {
+    for (const mode of NO_KEYS_MODES) assert.equal(await accepted(withFeed({ whenNoKeys: mode })), true, mode);
+    assert.equal(await accepted(withFeed({ whenNoKeys: 'open' })), false);
+    assert.equal(await accepted(withFeed({ waitS: KEY_FEED_MAX_WAIT_S, pageKeys: KEY_FEED_MAX_PAGE })), true);
+    assert.equal(await accepted(withFeed({ waitS: KEY_FEED_MAX_WAIT_S + 1 })), false);
+    assert.equal(await accepted(withFeed({ pageKeys: KEY_FEED_MAX_PAGE + 1 })), false);
+    const { usage: _u, ...noUsage } = withFeed();
+    assert.equal(await accepted(noUsage as TestConfig), false, 'keyFeed without usage');
   });
 });
 
