@@ -40,5 +40,5 @@ export const ImportReply = Type.Object({
   created: Type.Integer(),
   unchanged: Type.Integer({ description: 'already stored with the same content: no change, no new revision' }),
   rejected: Type.Integer(),
-  errors: Type.Array(Type.Object({ line: Type.Integer(), detail: Type.String() }), { description: 'the first 1000 rejected lines' }),
+  errors: Type.Array(Type.Object({ line: Type.Integer(), detail: Type.String() }), { description: 'rejected lines in line order, at most 1000 of them (the first found)' }),
 });

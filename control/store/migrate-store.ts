@@ -1,7 +1,8 @@
 // Moving a SQLite store into PostgreSQL: every table, row for row, into a freshly migrated database, in one
 // PostgreSQL transaction (all or nothing). Both backends' schemas are versioned alike, so columns map one to one; the
 // source must be at the same schema version as the code (open it once with this version first). Refuses a target
-// that already holds data, so it never merges two stores.
+// that already holds data, so it never merges two stores. The key feed's own tables are not copied: the target
+// starts a new revision history (docs/key-feed.md, "Epoch").
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations/index.js';
 import { openPostgresStore } from './postgres/index.js';
@@ -51,6 +52,9 @@ export async function migrateStore(sqlitePath: string, postgresUrl: string): Pro
           }
         }
         await client.query('COMMIT');
+        // The key feed starts a new revision history (a new epoch: proxies take a fresh snapshot rather than apply
+        // revisions of the source's history) with its digests computed from the keys just copied.
+        await store.keyFeed.rebuild(true);
         return { rows: counts };
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);

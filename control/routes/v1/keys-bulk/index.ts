@@ -58,6 +58,8 @@ export default async function keysBulkRoutes(fastify: FastifyInstance): Promise<
       if (batch.length >= IMPORT_CHUNK) await flush();
     }, (n) => reject(n, `longer than ${MAX_IMPORT_LINE_BYTES} bytes`));
     await flush();
+    // Lines refused by the store are known only when their chunk is written: list every refusal in line order.
+    reply.errors.sort((x, y) => x.line - y.line);
     return reply;
   });
 
