@@ -2,7 +2,7 @@
 // virtual clock, plus helpers to make keys and configurations in the documented format.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createHost, type Host, type HostOptions, type LogRecord } from '../../host/index.js';
+import { createHost, type FailStrategy, type Host, type HostOptions, type LogRecord } from '../../host/index.js';
 
 export const WASM_PATH = new URL('../../build/tollgate.wasm', import.meta.url);
 /** 2026-01-01T00:00:00Z, a minute/hour/day/month boundary. */
@@ -49,7 +49,8 @@ export interface Harness {
   logs: LogRecord[];
 }
 
-export async function startHost(config: unknown, options: HostOptions = {}): Promise<Harness> {
+/** `failStrategy`: the plugin's (FAIL_CLOSE by default, as in Envoy). */
+export async function startHost(config: unknown, options: HostOptions = {}, failStrategy?: FailStrategy): Promise<Harness> {
   const logs: LogRecord[] = [];
   const host = createHost({ clock: 'virtual', startTimeMs: T0, workers: 2, onLog: (r) => logs.push(r), ...options });
   await host.load({
@@ -58,6 +59,7 @@ export async function startHost(config: unknown, options: HostOptions = {}): Pro
     vmId: 'tollgate',
     wasm: wasm(),
     pluginConfig: typeof config === 'string' || config instanceof Uint8Array ? config : JSON.stringify(config),
+    ...(failStrategy === undefined ? {} : { failStrategy }),
   });
   return { host, logs };
 }

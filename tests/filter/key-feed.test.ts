@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FeedKey } from '../../contracts/key-feed.js';
+import type { FailStrategy } from '../../host/index.js';
 import { digest, header, startHost, T0, type Harness, type TestConfig } from './harness.js';
 import { FEED_CLUSTER, FeedControl } from './feed-stub.js';
 
@@ -67,8 +68,8 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
     for (let i = 0; i < 5; i++) control.change('add', fk(`key-${i}`, `key_${i}`, `con_${i}`));
   }
 
-  async function proxy(cfg: TestConfig = feedConfig(), workers = 2, extra: Record<string, unknown> = {}): Promise<Harness> {
-    return startHost(cfg, { clusters: control.clusters(), workers, ...extra });
+  async function proxy(cfg: TestConfig = feedConfig(), workers = 2, extra: Record<string, unknown> = {}, failStrategy?: FailStrategy): Promise<Harness> {
+    return startHost(cfg, { clusters: control.clusters(), workers, ...extra }, failStrategy);
   }
 
   it('denies (401) until the first snapshot, then serves the set on every worker; digest and count match the service', async () => {
@@ -152,6 +153,221 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
       const r = await get(h, 'static-key');
       assert.equal(r.status, 200, 'no set yet, but a static key works');
       assert.equal(header(r.upstreamRequest?.headers ?? [], 'x-tollgate-consumer'), 'con_static');
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('one VM per process syncs (the lease); when it is reloaded another takes over and the set survives the reload', async () => {
+    reset();
+    const h = await proxy(feedConfig(), 4, { reloadBackoffMs: 0 }, 'FAIL_RELOAD');
+    try {
+      await tick(h, 4);
+      // Five VMs tick (4 workers + main): one snapshot (3 pages), then one deltas poll per tick at most.
+      assert.equal(control.snapshots().length, 3, 'a single snapshot for the whole process');
+      const reporters = new Set(control.requests.map((r) => r.query.get('reporter')));
+      assert.equal(reporters.size, 1);
+      const lease = h.host.sharedData('tollgate').get('tg:kf:l');
+      assert.ok(lease !== undefined);
+      const holderId = Buffer.from(lease.value).subarray(0, 8).toString('hex');
+      // Fail every VM: the main thread's and the workers' (whichever holds the lease).
+      const { workers, main } = (h.host as unknown as { vms(): { workers: Array<{ markFailed(r: string): void }>; main: { markFailed(r: string): void } } }).vms();
+      for (const vm of workers) vm.markFailed('test: killed');
+      main.markFailed('test: killed');
+      control.mode = 'down';
+      // FAIL_RELOAD: the next request on a worker rebuilds its VM; the new VM finds the set in shared data.
+      for (let w = 0; w < 4; w++) assert.equal((await get(h, 'key-4', w)).status, 200, `worker ${w} after reload`);
+      assert.equal((await get(h, 'key-x')).status, 401);
+      control.mode = 'ok';
+      control.change('revoke', fk('key-4', 'key_4', 'con_4'));
+      const before = control.deltas().length;
+      await tick(h, 5); // the old lease expires (3 ticks), a reloaded VM takes it and continues from the meta
+      const now = Buffer.from(h.host.sharedData('tollgate').get('tg:kf:l')!.value).subarray(0, 8).toString('hex');
+      assert.notEqual(now, holderId, 'another VM holds the lease');
+      assert.ok(control.deltas().length > before, 'the new holder resumed with deltas');
+      assert.equal(control.snapshots().length, 3, 'no new snapshot: it continued from the meta\'s revision');
+      assert.equal((await get(h, 'key-4')).status, 401, 'revocation applied by the new holder');
+      assert.equal(metaDigest(h), control.digest());
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('whenNoKeys allow passes requests unchecked until the first snapshot; deny answers 401', async () => {
+    reset();
+    control.mode = 'down';
+    const allow = await proxy(feedConfig({ keyFeed: { whenNoKeys: 'allow' } }));
+    const deny = await proxy(feedConfig());
+    try {
+      await tick(allow, 2);
+      await tick(deny, 2);
+      const a = await get(allow, 'anything');
+      assert.equal(a.status, 200, 'allow: passed unchecked');
+      assert.equal(header(a.upstreamRequest?.headers ?? [], 'x-tollgate-consumer'), undefined, 'no identity asserted');
+      assert.equal((await allow.host.request({ method: 'GET', path: '/orders/1' })).status, 200, 'even without a key');
+      assert.equal((await get(deny, 'key-1')).status, 401);
+      assert.ok(metric(deny, 'tollgate_keyfeed_sync_failures') >= 1);
+      control.mode = 'ok';
+      await tick(allow, 2);
+      assert.equal((await get(allow, 'anything')).status, 401, 'with a set, keys are checked');
+      assert.equal((await get(allow, 'key-1')).status, 200);
+    } finally {
+      await allow.host.close();
+      await deny.host.close();
+    }
+  });
+
+  it('keeps serving its set while the control service is down, and catches up after', async () => {
+    reset();
+    const h = await proxy();
+    try {
+      await tick(h, 2);
+      control.mode = 'down';
+      control.change('revoke', fk('key-0', 'key_0', 'con_0'));
+      await tick(h, 5);
+      assert.equal((await get(h, 'key-0')).status, 200, 'revoked while down: accepted until the feed resumes');
+      assert.equal((await get(h, 'key-1')).status, 200);
+      control.mode = 'reset';
+      await tick(h, 3);
+      assert.equal((await get(h, 'key-1')).status, 200, 'resets survived');
+      control.mode = 'ok';
+      await tick(h, 2);
+      assert.equal((await get(h, 'key-0')).status, 401);
+      assert.equal(metaDigest(h), control.digest());
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  for (const mode of ['cut', 'garbage', 'oversize'] as const) {
+    it(`a ${mode} reply is a failure (retried), never a partial apply or a trap`, async () => {
+      reset();
+      const h = await proxy();
+      try {
+        await tick(h, 2);
+        const rev = metaRevision(h);
+        control.mode = mode;
+        control.modeFor = 'deltas';
+        control.change('revoke', fk('key-0', 'key_0', 'con_0'));
+        control.change('add', fk('key-9', 'key_9', 'con_9'));
+        await tick(h, 3);
+        assert.equal(metaRevision(h), rev, 'nothing applied');
+        assert.equal((await get(h, 'key-0')).status, 200);
+        assert.ok(metric(h, 'tollgate_keyfeed_sync_failures') >= 1);
+        if (mode === 'oversize') {
+          const limits = control.deltas().map((r) => Number(r.query.get('limit')));
+          assert.ok(limits.at(-1)! < 2 || limits.at(-1) === 1, `page size halved after an oversize reply: ${limits.join(',')}`);
+        }
+        control.mode = 'ok';
+        await tick(h, 2);
+        assert.equal((await get(h, 'key-0')).status, 401);
+        assert.equal((await get(h, 'key-9')).status, 200);
+        assert.equal(metaDigest(h), control.digest());
+        assert.equal(h.host.stats().vmFailures, 0, 'no trap');
+      } finally {
+        await h.host.close();
+      }
+    });
+  }
+
+  it('a snapshot cut or garbled mid-way is retried from its page; a wrong digest means a fresh snapshot', async () => {
+    reset();
+    control.mode = 'cut';
+    control.modeFor = 'snapshot';
+    const h = await proxy();
+    try {
+      await tick(h, 2);
+      assert.equal(metaGen(h), 0, 'no set from a cut snapshot');
+      control.mode = 'wrongDigest';
+      await tick(h, 2);
+      assert.equal(metaGen(h), 0, 'a snapshot whose digest does not match is not committed');
+      assert.equal((await get(h, 'key-1')).status, 401);
+      control.mode = 'ok';
+      await tick(h, 2);
+      assert.ok(metaGen(h) > 0);
+      assert.equal(metaDigest(h), control.digest());
+      assert.equal((await get(h, 'key-1')).status, 200);
+      // A delta whose digest does not match ours: fresh snapshot into the other generation, then served.
+      const gen = metaGen(h);
+      const snaps = control.snapshots().length;
+      control.mode = 'wrongDigest';
+      control.modeFor = 'deltas';
+      control.change('add', fk('key-7', 'key_7', 'con_7'));
+      await tick(h, 1);
+      control.mode = 'ok';
+      await tick(h, 2);
+      assert.ok(control.snapshots().length > snaps, 'a fresh snapshot was taken');
+      assert.notEqual(metaGen(h), gen);
+      assert.notEqual(metaGen(h) & 1, gen & 1, 'written into the other slot');
+      assert.equal((await get(h, 'key-7')).status, 200);
+      assert.equal(metaDigest(h), control.digest());
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('a control service restarted with a new epoch (410) or a proxy far behind takes a fresh snapshot', async () => {
+    reset();
+    const h = await proxy();
+    try {
+      await tick(h, 2);
+      const gen = metaGen(h);
+      control.restart('ep-2');
+      control.change('revoke', fk('key-2', 'key_2', 'con_2'));
+      await tick(h, 2);
+      assert.notEqual(metaGen(h), gen, 'new generation');
+      assert.equal((await get(h, 'key-2')).status, 401);
+      assert.equal(meta(h)!.subarray(44, 48).toString(), 'ep-2');
+      // History trimmed past our revision: 410 again.
+      control.change('revoke', fk('key-3', 'key_3', 'con_3'));
+      control.horizon = control.revision;
+      control.history = [];
+      await tick(h, 2);
+      assert.equal((await get(h, 'key-3')).status, 401);
+      assert.equal(metaDigest(h), control.digest());
+      // The replaced generation's buckets are emptied over the next ticks (Envoy has no delete).
+      await tick(h, 3);
+      const slot = (metaGen(h) & 1) === 0 ? 'a' : 'b';
+      const other = [...h.host.sharedData('tollgate')].filter(([k, e]) => k.startsWith('tg:kf:') && k.length > 7 && k[6] !== slot && e.value.length > 0);
+      assert.deepEqual(other.map(([k]) => k), [], 'the other slot holds no live bucket');
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('long poll: a change is applied as soon as the service answers, without waiting for a tick', async () => {
+    reset();
+    const h = await proxy(feedConfig({ keyFeed: { waitS: 5 } }));
+    try {
+      await tick(h, 2);
+      const polls = control.deltas();
+      assert.ok(polls.length >= 1);
+      assert.equal(polls.at(-1)!.query.get('wait'), '5');
+      control.change('revoke', fk('key-1', 'key_1', 'con_1'));
+      const deadline = Date.now() + 3000;
+      while (metaRevision(h) !== control.revision && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(metaRevision(h), control.revision);
+      assert.equal((await get(h, 'key-1')).status, 401);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('the snapshot\'s fleet counts are applied at once: a new process knows what the subscription used', async () => {
+    reset();
+    const now = Math.floor(T0 / 1000);
+    control.fleet = () => [{ subscription: 'pln_gold/con_1', per: 'hour', windowStart: now - (now % 3600), others: 7 }];
+    const h = await proxy(feedConfig({ limits: [{ requests: 10, per: 'hour' }] }), 4);
+    try {
+      await tick(h, 2);
+      assert.ok(h.host.sharedData('tollgate').has('tg:primed'), 'primed by the snapshot');
+      const statuses: number[] = [];
+      // 4 workers racing: exactly 10 - 7 admitted.
+      const all = await Promise.all(Array.from({ length: 8 }, (_, i) => get(h, 'key-1', i % 4)));
+      for (const r of all) statuses.push(r.status);
+      assert.equal(statuses.filter((s) => s === 200).length, 3, statuses.join(','));
+      assert.equal(statuses.filter((s) => s === 429).length, 5);
     } finally {
       await h.host.close();
     }
