@@ -1,5 +1,6 @@
 // PostgreSQL ingestion appends minute rows (concurrent batches never wait on one another's rows) and one replica at a
-// time folds them into hours and days; queries never lag the fold: hour/day answers include rows not rolled up yet.
+// time folds whole batches into hours and days; queries never lag the fold: hour/day answers include the minute rows
+// of batches not rolled up yet.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPostgresStore, type PostgresStore } from '../../control/store/postgres/index.js';
@@ -48,7 +49,8 @@ describe('PostgreSQL rollups', { skip: unavailable ?? false }, () => {
     // Both replicas try at once: one folds, the other skips (or finds nothing left).
     const folded = await Promise.all([a.usage.rollup(), b.usage.rollup()]);
     assert.equal(folded[0] + folded[1], 3);
-    assert.equal(await table(a, 'SELECT COUNT(*) AS n FROM usage_minute WHERE NOT rolled_up'), 0);
+    assert.equal(await table(a, 'SELECT COUNT(*) AS n FROM usage_batches WHERE NOT rolled_up'), 0);
+    assert.equal(await table(a, 'SELECT COUNT(*) AS n FROM usage_minute'), 3, 'minute rows are never rewritten or removed by a rollup');
     assert.equal(await table(a, 'SELECT SUM(count) AS n FROM usage_hour'), 10);
     assert.equal(await table(a, 'SELECT SUM(count) AS n FROM usage_day'), 10);
     assert.equal(await hourTotal(b), 10, 'not counted twice once rolled up');

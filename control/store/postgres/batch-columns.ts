@@ -1,5 +1,5 @@
 // A stored batch's rows as the column arrays one `INSERT … SELECT FROM unnest(…)` takes, so a batch costs one statement
-// per table however many rows it has. Rows that would hit the same stored row are merged first (one statement may not
+// however many rows it has. Fleet additions that would hit the same stored row are merged first (one statement may not
 // update a row twice), with the result SQLite's row-by-row upserts give. Pure.
 import type { FleetAdd, UsageRow } from '../repository.js';
 import { STATUS_CLASSES } from '../types.js';
@@ -10,23 +10,19 @@ export interface UsageColumns {
   status: number[][];
 }
 
+/** Minute rows are appended, not upserted, so rows for the same bucket may stay separate (reads sum them). */
 export function usageColumns(rows: readonly UsageRow[]): UsageColumns {
-  const merged = new Map<string, UsageRow>();
-  for (const r of rows) {
-    const id = `${r.start}\u0000${r.keyId}\u0000${r.apiId}\u0000${r.outcome}`;
-    const m = merged.get(id);
-    if (m === undefined) merged.set(id, { ...r, status: { ...r.status } });
-    else {
-      m.count += r.count;
-      for (const c of STATUS_CLASSES) m.status[c] += r.status[c];
-    }
-  }
-  const list = [...merged.values()];
-  return {
-    start: list.map((r) => r.start), keyId: list.map((r) => r.keyId), apiId: list.map((r) => r.apiId),
-    outcome: list.map((r) => r.outcome), consumerId: list.map((r) => r.consumerId), count: list.map((r) => r.count),
-    status: STATUS_CLASSES.map((c) => list.map((r) => r.status[c])),
+  const n = rows.length;
+  const c: UsageColumns = {
+    start: new Array<number>(n), keyId: new Array<string>(n), apiId: new Array<string>(n), outcome: new Array<string>(n),
+    consumerId: new Array<string>(n), count: new Array<number>(n), status: STATUS_CLASSES.map(() => new Array<number>(n)),
   };
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    c.start[i] = r.start; c.keyId[i] = r.keyId; c.apiId[i] = r.apiId; c.outcome[i] = r.outcome; c.consumerId[i] = r.consumerId; c.count[i] = r.count;
+    for (let k = 0; k < STATUS_CLASSES.length; k++) c.status[k]![i] = r.status[STATUS_CLASSES[k]!];
+  }
+  return c;
 }
 
 /** One fleet window row's identity (plan, consumer, window, reporter) as a string. */
@@ -54,15 +50,5 @@ export function fleetColumns(adds: readonly FleetAdd[]): FleetColumns {
   return {
     planId: list.map((f) => f.planId), consumerId: list.map((f) => f.consumerId), per: list.map((f) => f.per),
     windowStart: list.map((f) => f.windowStart), reporter: list.map((f) => f.reporter), count: list.map((f) => f.count), cap: list.map((f) => f.cap),
-  };
-}
-
-/** The columns without the rows whose keys are in `created`. */
-export function withoutCreated(f: FleetColumns, created: ReadonlySet<string>): FleetColumns {
-  const keep = f.planId.map((_, i) => !created.has(fleetKey(f.planId[i]!, f.consumerId[i]!, f.per[i]!, f.windowStart[i]!, f.reporter[i]!)));
-  const pick = <T>(xs: T[]): T[] => xs.filter((_, i) => keep[i]);
-  return {
-    planId: pick(f.planId), consumerId: pick(f.consumerId), per: pick(f.per), windowStart: pick(f.windowStart),
-    reporter: pick(f.reporter), count: pick(f.count), cap: pick(f.cap),
   };
 }

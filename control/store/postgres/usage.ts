@@ -1,15 +1,16 @@
-// Usage storage in PostgreSQL (the rules are in control/usage/). storeBatch is one transaction: the batch id row,
-// inserted with ON CONFLICT (batch_id) DO NOTHING, decides whether the batch is new; only then are the minute rows
-// appended and the fleet additions written, in the same transaction. Minute rows are appended, not upserted, so
-// concurrent batches from many proxies never wait on one another's rows; rollup() (one replica at a time) folds them
-// into usage_hour/usage_day, and hour/day queries add the rows not rolled up yet, so answers never lag. A concurrent copy of the batch waits on the batch
-// id until the first commits, then inserts nothing: it is stored once, by any number of replicas. Rows are written in
-// key order so concurrent batches lock shared rows in the same order (no deadlocks). Commits are durable
-// (synchronous_commit on), so a resolved storeBatch is on stable storage.
+// Usage storage in PostgreSQL (the rules are in control/usage/). storeBatch is one statement, so one implicit
+// transaction and one round trip: the batch id row, inserted with ON CONFLICT (batch_id) DO NOTHING, decides whether
+// the batch is new; only then are its minute rows appended (tagged with the batch's sequence number) and its fleet
+// additions upserted. A concurrent copy of the batch waits on the batch id until the first commits, then inserts
+// nothing: it is stored once, by any number of replicas. Minute rows are appended, not upserted, so concurrent batches
+// never wait on one another's rows; rollup() (one replica at a time) folds whole batches into usage_hour/usage_day and
+// marks the batch rows, never rewriting a minute row; hour/day queries add the minute rows of batches not rolled up
+// yet, so answers never lag. Fleet rows are upserted in key order so concurrent batches lock shared rows in the same
+// order. Commits are durable (synchronous_commit on), so a resolved storeBatch is on stable storage.
 import type pg from 'pg';
 import type { FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
 import { STATUS_CLASSES, type FleetPer, type Granularity, type UsageQuery } from '../types.js';
-import { fleetColumns, fleetKey, usageColumns, withoutCreated } from './batch-columns.js';
+import { fleetColumns, usageColumns } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
 import type { MinutePartitions } from './partitions.js';
 import { parseLimits } from './shared.js';
@@ -23,9 +24,27 @@ const NO_PARTITION = '23514';
 export const ROLLUP_LOCK_KEY = 0x746f6c6c726f6c6cn;
 const BUCKET_S: Record<'hour' | 'day', number> = { hour: 3600, day: 86_400 };
 
-const APPEND_MINUTES_SQL = `
-INSERT INTO usage_minute (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, rolled_up)
-SELECT *, false FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], ${STATUS_COLUMNS.map((_, i) => `$${i + 7}::bigint[]`).join(', ')})`;
+const FLEET_COLUMNS = 'plan_id, consumer_id, per, window_start, reporter';
+const u = (i: number, type: string): string => `$${i}::${type}[]`;
+// $1–$7 and $26 the batch row, $8–$18 the minute columns, $19–$25 the fleet columns. The data-modifying CTEs all run (each
+// once) whether or not the final SELECT reads them; they read `b`, so they add nothing for a duplicate.
+const STORE_BATCH_SQL = `
+WITH b AS (
+  INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, first_minute) VALUES ($1, $2, $3, $4, $5, $6, $7, $26)
+  ON CONFLICT (batch_id) DO NOTHING RETURNING seq
+), m AS (
+  INSERT INTO usage_minute (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, batch_seq)
+  SELECT r.*, b.seq FROM b, unnest(${[u(8, 'bigint'), u(9, 'text'), u(10, 'text'), u(11, 'text'), u(12, 'text'), u(13, 'bigint'), ...STATUS_COLUMNS.map((_, i) => u(14 + i, 'bigint'))].join(', ')}) AS r
+), f AS (
+  -- The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it.
+  INSERT INTO fleet_windows AS f (${FLEET_COLUMNS}, count, cap)
+  SELECT a.plan_id, a.consumer_id, a.per, a.window_start, a.reporter, LEAST(a.count, a.cap), a.cap
+  FROM b, unnest(${u(19, 'text')}, ${u(20, 'text')}, ${u(21, 'text')}, ${u(22, 'bigint')}, ${u(23, 'text')}, ${u(24, 'bigint')}, ${u(25, 'bigint')})
+    AS a(plan_id, consumer_id, per, window_start, reporter, count, cap)
+  ORDER BY a.plan_id, a.consumer_id, a.per, a.window_start, a.reporter
+  ON CONFLICT (${FLEET_COLUMNS}) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, EXCLUDED.cap), cap = EXCLUDED.cap
+)
+SELECT seq FROM b`;
 
 const rollupInto = (table: string, size: number): string => `
 INSERT INTO ${table} AS u (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
@@ -34,28 +53,16 @@ FROM moved GROUP BY 1, key_id, api_id, outcome ORDER BY 1, key_id, api_id, outco
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
   ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
 
-const ROLLUP_SQL = `
+// Batches not rolled up yet, marked in the statement that takes them: a batch still committing is invisible to it and
+// waits for the next run.
+const TAKE_PENDING_SQL = 'UPDATE usage_batches SET rolled_up = true WHERE NOT rolled_up RETURNING seq, first_minute';
+// The taken batches' minute rows (their batch_seq index, in the partitions from their first minute on) into hours and days.
+const FOLD_SQL = `
 WITH moved AS (
-  UPDATE usage_minute SET rolled_up = true WHERE NOT rolled_up
-  RETURNING start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}
+  SELECT start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')} FROM usage_minute
+  WHERE batch_seq = ANY($1::bigint[]) AND start >= $2
 ), hours AS (${rollupInto('usage_hour', 3600)} RETURNING 1), days AS (${rollupInto('usage_day', 86_400)} RETURNING 1)
 SELECT (SELECT COUNT(*) FROM moved) AS n, (SELECT COUNT(*) FROM hours) AS h, (SELECT COUNT(*) FROM days) AS d`;
-
-
-// The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it. Two
-// statements, because ON CONFLICT DO UPDATE cannot see the cap (EXCLUDED holds table columns only): the insert
-// creates the rows that did not exist (waiting for a concurrent creator, then leaving its row alone), and the update,
-// with a snapshot of its own that sees such rows, adds to every row the insert did not create.
-const FLEET_ARRAYS = 'unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) AS a(plan_id, consumer_id, per, window_start, reporter, count, cap)';
-const FLEET_INSERT = `
-INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, count)
-SELECT plan_id, consumer_id, per, window_start, reporter, LEAST(count, cap) FROM ${FLEET_ARRAYS}
-ORDER BY plan_id, consumer_id, per, window_start, reporter
-ON CONFLICT (plan_id, consumer_id, per, window_start, reporter) DO NOTHING
-RETURNING plan_id, consumer_id, per, window_start, reporter`;
-const FLEET_ADD = `
-UPDATE fleet_windows f SET count = LEAST(f.count + a.count, a.cap) FROM ${FLEET_ARRAYS}
-WHERE f.plan_id = a.plan_id AND f.consumer_id = a.consumer_id AND f.per = a.per AND f.window_start = a.window_start AND f.reporter = a.reporter`;
 
 export class PostgresUsage implements UsageRepository {
   constructor(private readonly pool: pg.Pool, private readonly partitions: MinutePartitions) {}
@@ -107,37 +114,35 @@ export class PostgresUsage implements UsageRepository {
     }
   }
 
-  private write(b: StoredBatch): Promise<boolean> {
-    return transaction(this.pool, async (c) => {
-      const batch = await c.query(
-        `INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (batch_id) DO NOTHING`, [b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused]);
-      if (batch.rowCount !== 1) return false;
-      if (b.rows.minute.length > 0) {
-        const u = usageColumns(b.rows.minute);
-        await c.query(APPEND_MINUTES_SQL, [u.start, u.keyId, u.apiId, u.outcome, u.consumerId, u.count, ...u.status]);
-      }
-      if (b.fleet.length > 0) {
-        const f = fleetColumns(b.fleet);
-        const created = await c.query<{ plan_id: string; consumer_id: string; per: string; window_start: number; reporter: string }>(
-          FLEET_INSERT, [f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap]);
-        const rest = withoutCreated(f, new Set(created.rows.map((r) => fleetKey(r.plan_id, r.consumer_id, r.per, r.window_start, r.reporter))));
-        if (rest.planId.length > 0) await c.query(FLEET_ADD, [rest.planId, rest.consumerId, rest.per, rest.windowStart, rest.reporter, rest.count, rest.cap]);
-      }
-      return true;
+  private async write(b: StoredBatch): Promise<boolean> {
+    const m = usageColumns(b.rows.minute);
+    const f = fleetColumns(b.fleet);
+    const r = await this.pool.query<{ seq: number }>({
+      // Named: each pooled connection parses and plans it once.
+      name: 'tollgate-store-batch',
+      text: STORE_BATCH_SQL,
+      values: [
+        b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused,
+        m.start, m.keyId, m.apiId, m.outcome, m.consumerId, m.count, ...m.status,
+        f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap,
+        m.start.reduce((min, t) => Math.min(min, t), b.receivedAt),
+      ],
     });
+    return r.rowCount === 1;
   }
 
   async fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]> {
     if (windows.length === 0) return [];
-    const r = await this.pool.query<{ i: number; n: number }>(
-      // One primary-key range lookup per window: a join would let the planner hash the whole table on every report.
-      `SELECT w.i, (SELECT COALESCE(SUM(f.count), 0) FROM fleet_windows f
+    const r = await this.pool.query<{ i: number; n: number }>({
+      name: 'tollgate-fleet-others',
+      // One primary-key range lookup per window (the only index): a join would let the planner hash the whole table.
+      text: `SELECT w.i, (SELECT COALESCE(SUM(f.count), 0) FROM fleet_windows f
          WHERE f.plan_id = w.plan_id AND f.consumer_id = w.consumer_id AND f.per = w.per AND f.window_start = w.window_start
            AND f.reporter <> $5) AS n
        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, i)
        ORDER BY w.i`,
-      [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter]);
+      values: [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter],
+    });
     return r.rows.map((row) => row.n);
   }
 
@@ -168,11 +173,16 @@ export class PostgresUsage implements UsageRepository {
     filter('consumer_id', q.consumerId);
     filter('api_id', q.apiId);
     const columns = `outcome, count, ${STATUS_COLUMNS.join(', ')}`;
-    // Hours and days: the rollups, plus the minute rows not rolled up yet (folded into the same buckets).
+    // Hours and days: the rollups, plus the minute rows of batches not rolled up yet (folded into the same buckets),
+    // in one statement, so one snapshot: a batch is either in the rollups or pending, never both or neither. The
+    // lateral join reads the few pending batches first and each one's rows through the batch_seq index, instead of
+    // every minute row in the range.
     const source = q.granularity === 'minute' ? `SELECT start, ${columns} FROM usage_minute WHERE ${where.join(' AND ')}` : `
       SELECT start, ${columns} FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')}
       UNION ALL
-      SELECT start - start % ${BUCKET_S[q.granularity]} AS start, ${columns} FROM usage_minute WHERE NOT rolled_up AND ${where.join(' AND ')}`;
+      SELECT m.start - m.start % ${BUCKET_S[q.granularity]} AS start, ${columns.split(', ').map((c) => `m.${c}`).join(', ')}
+      FROM (SELECT seq FROM usage_batches WHERE NOT rolled_up OFFSET 0) AS p
+      CROSS JOIN LATERAL (SELECT * FROM usage_minute WHERE batch_seq = p.seq AND ${where.join(' AND ')}) AS m`;
     const r = await this.pool.query<{ start: number; outcome: string; n: number } & Record<string, number>>(
       `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
        FROM (${source}) AS rows GROUP BY start, outcome ORDER BY start`, args);
@@ -183,9 +193,9 @@ export class PostgresUsage implements UsageRepository {
   }
 
   /**
-   * Folds minute rows not rolled up yet into usage_hour and usage_day, in one transaction, by one replica at a time
-   * (a transaction advisory lock; the others skip). Rows of batches still committing are invisible and wait for the
-   * next run. Returns the number of minute rows rolled up.
+   * Folds the minute rows of batches not rolled up yet into usage_hour and usage_day and marks those batches, in one
+   * transaction, by one replica at a time (a transaction advisory lock; the others skip). Batches still committing are
+   * invisible and wait for the next run. Returns the number of minute rows rolled up.
    */
   async rollup(wait = false): Promise<number> {
     return transaction(this.pool, async (c) => {
@@ -194,7 +204,10 @@ export class PostgresUsage implements UsageRepository {
         const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK_KEY.toString()]);
         if (lock.rows[0]?.ok !== true) return 0;
       }
-      const r = await c.query<{ n: string }>(ROLLUP_SQL);
+      const taken = await c.query<{ seq: number; first_minute: number }>(TAKE_PENDING_SQL);
+      if (taken.rows.length === 0) return 0;
+      const from = taken.rows.reduce((min, r) => Math.min(min, r.first_minute), Infinity);
+      const r = await c.query<{ n: string }>(FOLD_SQL, [taken.rows.map((row) => row.seq), from]);
       return Number(r.rows[0]?.n ?? 0);
     });
   }
