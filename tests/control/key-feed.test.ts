@@ -5,7 +5,20 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SNAPSHOT_REQUIRED_TYPE, setDigest, type DeltaPage, type SnapshotPage } from '../../contracts/key-feed.js';
 import { ADMIN, REPORT, seed, testApp, type TestApp } from './helpers.js';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { applyDelta, catchUp, injectGet, mirrorDigest, takeSnapshot, type Get } from './key-feed-client.js';
+
+const validateReply = new Ajv2020({ allErrors: true }).compile(JSON.parse(readFileSync(new URL('../../schemas/key-feed.v1.schema.json', import.meta.url), 'utf8')) as object);
+
+/** Every 200 reply of the feed is checked against the public schema on its way to the test. */
+function validating(get: Get): Get {
+  return async (url) => {
+    const r = await get(url);
+    if (r.statusCode === 200) assert.ok(validateReply(r.json()), `${url}: ${JSON.stringify(validateReply.errors)}`);
+    return r;
+  };
+}
 
 const REPORTER = '0123456789abcdef';
 
@@ -22,7 +35,7 @@ describe('key feed', () => {
   before(async () => {
     t = await testApp();
     s = await seed(t, [{ requests: 100, per: 'hour' }]);
-    get = injectGet(t.app, REPORT);
+    get = validating(injectGet(t.app, REPORT));
   });
   after(async () => t.close());
 
@@ -132,7 +145,7 @@ describe('key feed', () => {
     const plan = (await t.admin('POST', '/v1/plans', { name: 'shop-plan', limits: [{ requests: 5, per: 'hour' }], apiIds: [api.id] })).json<{ id: string }>();
     const target = (await t.admin('POST', '/v1/targets', { name: 'tollgate-shop', namespace: 'shop', selector: { app: 'shop' }, apiIds: [api.id] }))
       .json<{ id: string; reportToken: string }>();
-    const shop = injectGet(t.app, target.reportToken);
+    const shop = validating(injectGet(t.app, target.reportToken));
     const shopKeys = await bulk(3, s.consumerId, plan.id);
     const { mirror } = await takeSnapshot(shop);
     assert.deepEqual([...mirror.keys.keys()].sort(), shopKeys.map((k) => k.id).sort());
@@ -203,6 +216,15 @@ describe('key feed', () => {
     const latency = Date.now() - writeAt;
     assert.ok(latency < 150, `woke ${latency} ms after the write began`);
     assert.deepEqual(d.changes.map((c) => [c.op, c.key[1]]), [['revoke', s.keyId]]);
+  });
+
+  it('the schema refuses what the contract forbids (it is not vacuous)', () => {
+    const page = { version: 1, kind: 'snapshot', epoch: 'ab', revision: 1, keys: [], next: null, digest: '0000000000000000', fleet: [] };
+    assert.ok(validateReply(page));
+    assert.ok(!validateReply({ ...page, digest: undefined }), 'the last page needs its digest');
+    assert.ok(!validateReply({ ...page, keys: [['short', 'k', 'c', 'p', 0]] }));
+    assert.ok(!validateReply({ ...page, next: 'A'.repeat(43) }), 'a page with a next carries no digest');
+    assert.ok(!validateReply({ version: 1, kind: 'delta', epoch: 'ab', since: 1, revision: 2, more: false, changes: [{ op: 'delete', key: ['A'.repeat(43), 'k', 'c', 'p', 0] }], digest: '0000000000000000' }));
   });
 
   it('digest from scratch equals the incremental digest after random operations', async () => {
