@@ -85,6 +85,8 @@ export interface UsageRow { start: number; keyId: string; apiId: string; outcome
 /** Allowed requests a reporter adds to a subscription's window; the stored total never exceeds `cap`. */
 export interface FleetAdd { planId: string; consumerId: string; per: FleetPer; windowStart: number; reporter: string; count: number; cap: number }
 export interface FleetWindowKey { planId: string; consumerId: string; per: FleetPer; windowStart: number }
+/** One reporter's stored count in one window. */
+export interface FleetCount extends FleetWindowKey { reporter: string; count: number }
 
 /** A batch as stored: its id row and the rows it adds, written together or not at all. */
 export interface StoredBatch {
@@ -106,6 +108,11 @@ export interface UsageRepository {
   /** Which of these API ids exist. */
   existingApis(apiIds: readonly string[]): Promise<Set<string>>;
   /**
+   * The granularities whose rows storeBatch writes (the others may be left empty). Absent: all three. PostgreSQL
+   * writes minute rows only and folds them into hours and days in rollup().
+   */
+  readonly batchSizes?: readonly Granularity[];
+  /**
    * Stores the batch id and, only if it was not stored before, its rows and fleet additions, in one transaction.
    * Resolves true when stored now, false for a duplicate; in both cases only once it is durable.
    */
@@ -117,6 +124,11 @@ export interface UsageRepository {
   rollup(): Promise<number>;
   /** For each window: the sum of every reporter's count but `reporter`'s. */
   fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]>;
+  /**
+   * Every reporter's count in these windows (each a size and its start). Optional: a backend that has it (PostgreSQL)
+   * gets replies from a per-replica copy of the current windows (usage/fleet-cache.ts) instead of fleetOthers.
+   */
+  fleetCounts?(windows: readonly { per: FleetPer; windowStart: number }[]): Promise<FleetCount[]>;
   /** Subscriptions with counts in the window (every reporter but `reporter`), largest first, at most `limit`. */
   fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]>;
   /** Deletes fleet counts of windows that started before the cut-off of their size. */

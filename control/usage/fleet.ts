@@ -41,8 +41,11 @@ export function fleetAdds(entries: readonly UsageEntry[], facts: ReadonlyMap<str
   return adds;
 }
 
+/** Where a reply's per-window counts come from: the repository, or a replica's copy of them (fleet-cache.ts). */
+export type FleetOthersSource = Pick<UsageRepository, 'fleetOthers'>;
+
 /** The reply to an ordinary report: every limited window of each in-scope subscription of the report's keys. */
-export async function fleetForKeys(repo: UsageRepository, facts: Iterable<KeyFacts>, reporter: string, now: number): Promise<FleetWindow[]> {
+export async function fleetForKeys(repo: FleetOthersSource, facts: Iterable<KeyFacts>, reporter: string, now: number): Promise<FleetWindow[]> {
   const windows: FleetWindowKey[] = [];
   const seen = new Set<string>();
   for (const f of facts) {

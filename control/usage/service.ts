@@ -2,14 +2,17 @@
 // counts; queries out. Storage is the UsageRepository's; every rule is here (docs/usage-report.md).
 import type { KeyFacts, UsageRepository, UsageRow } from '../store/repository.js';
 import type { Granularity, IngestResult, ReporterScope, UsageEntry, UsageQuery, UsageReport, UsageSummary } from '../store/types.js';
-import { bucketsBy } from './aggregate.js';
-import { fleetAdds, fleetForKeys, fleetForSync, planInScope } from './fleet.js';
+import { bucketsBy, minuteRows } from './aggregate.js';
+import { fleetAdds, fleetForKeys, fleetForSync, planInScope, type FleetOthersSource } from './fleet.js';
+import { FleetCache } from './fleet-cache.js';
 import { minuteAccepted } from './report-rules.js';
 import { FleetRetention, UsageRetention } from './retention.js';
 import { summarize } from './summary.js';
 import { windowStart } from './windows.js';
 
 const SIZES: readonly Granularity[] = ['minute', 'hour', 'day'];
+/** How old a replica's copy of the fleet counts may get before a reply reloads it (in the background). */
+export const FLEET_REFRESH_MS = 500;
 
 export class UsageService {
   private readonly retention: FleetRetention;
@@ -17,13 +20,25 @@ export class UsageService {
 
   private rollupTimer: NodeJS.Timeout | undefined;
   private rolling: Promise<void> = Promise.resolve();
+  /** Only for a backend that can list the current windows' counts (PostgreSQL, several replicas). */
+  private readonly fleetCache: FleetCache | undefined;
+  /** Where ordinary replies read the fleet's counts: the cache when there is one, else the repository. */
+  private readonly fleetSource: FleetOthersSource;
 
   /**
    * `rollupEveryMs`: how often minute rows are folded into hours and days (a backend that appends them, PostgreSQL;
    * 0 = only when asked). Queries include rows not rolled up yet, so this bounds table growth, not freshness.
+   * `fleetRefreshMs`: how stale other replicas' fleet counts may be in a reply, on a backend with `fleetCounts` (0 =
+   * read the repository on every reply).
    */
-  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number; rollupEveryMs?: number } = {}) {
+  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number; rollupEveryMs?: number; fleetRefreshMs?: number } = {}) {
     this.retention = new FleetRetention(repo);
+    const refreshMs = options.fleetRefreshMs ?? FLEET_REFRESH_MS;
+    if (repo.fleetCounts !== undefined && refreshMs > 0) {
+      const cache = new FleetCache({ load: (windows) => repo.fleetCounts!(windows), refreshMs });
+      this.fleetCache = cache;
+      this.fleetSource = { fleetOthers: (windows, reporter) => cache.others(windows, reporter) };
+    } else this.fleetSource = repo;
     this.usageRetention = new UsageRetention(repo, options.usageRetentionDays);
     const every = options.rollupEveryMs ?? 0;
     if (every > 0) {
@@ -45,24 +60,33 @@ export class UsageService {
     // Fleet counts are kept per target and reporter: a reporter id used under another target's credential is another
     // reporter, so one target's proxies can neither add to nor hide from another's counts.
     const reporter = `${scope.targetId}:${report.reporter}`;
-    const all = await this.repo.keyFacts([...new Set(report.entries.map((e) => e.keyId).filter((k) => k !== ''))]);
-    const facts = new Map([...all].filter(([, f]) => planInScope(f.planApiIds, scope)));
-    const named = [...new Set(report.entries.map((e) => e.apiId).filter((a) => a !== '' && (scope.apiIds === null || scope.apiIds.has(a))))];
-    const apis = await this.repo.existingApis(named);
+    const keyIds = new Set<string>();
+    const named = new Set<string>();
+    for (const e of report.entries) {
+      if (e.keyId !== '') keyIds.add(e.keyId);
+      if (e.apiId !== '' && (scope.apiIds === null || scope.apiIds.has(e.apiId))) named.add(e.apiId);
+    }
+    const facts = new Map<string, KeyFacts>();
+    for (const [id, f] of await this.repo.keyFacts([...keyIds])) if (planInScope(f.planApiIds, scope)) facts.set(id, f);
+    const apis = await this.repo.existingApis([...named]);
     const entries = report.entries.filter((e) => minuteAccepted(e, now) && (e.keyId === '' || facts.has(e.keyId)) && (e.apiId === '' || apis.has(e.apiId)));
     const refused = report.entries.length - entries.length;
+    // Only the granularities the backend stores per batch (PostgreSQL rolls hours and days up itself).
+    const rows: Record<Granularity, UsageRow[]> = { minute: [], hour: [], day: [] };
+    for (const size of this.repo.batchSizes ?? SIZES) rows[size] = rowsOf(entries, size, facts);
+    const fleet = fleetAdds(entries, facts, reporter);
+    const generation = this.fleetCache?.beginWrite() ?? 0;
     const fresh = await this.repo.storeBatch({
       batchId: report.batchId, reporter: report.reporter, targetId: scope.targetId, receivedAt: now,
-      entries: entries.length, dropped: report.dropped, refused,
-      rows: Object.fromEntries(SIZES.map((size) => [size, rowsOf(entries, size, facts)])) as Record<Granularity, UsageRow[]>,
-      fleet: fleetAdds(entries, facts, reporter),
+      entries: entries.length, dropped: report.dropped, refused, rows, fleet,
     });
     if (fresh) {
+      this.fleetCache?.added(fleet, generation);
       await this.retention.maybePrune(now);
       await this.usageRetention.maybeDrop(now);
     }
-    const fleet = report.sync === true ? await fleetForSync(this.repo, scope, reporter, now) : await fleetForKeys(this.repo, facts.values(), reporter, now);
-    return { duplicate: !fresh, fleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0 };
+    const replyFleet = report.sync === true ? await fleetForSync(this.repo, scope, reporter, now) : await fleetForKeys(this.fleetSource, facts.values(), reporter, now);
+    return { duplicate: !fresh, fleet: replyFleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0 };
   }
 
   /** Folds pending minute rows into hours and days now; resolves with how many. */
@@ -75,6 +99,7 @@ export class UsageService {
     if (this.rollupTimer !== undefined) clearTimeout(this.rollupTimer);
     this.rollupTimer = undefined;
     await this.rolling;
+    await this.fleetCache?.idle();
   }
 
   async query(q: UsageQuery): Promise<UsageSummary> {
@@ -87,5 +112,8 @@ export class UsageService {
 }
 
 function rowsOf(entries: readonly UsageEntry[], size: Granularity, facts: ReadonlyMap<string, KeyFacts>): UsageRow[] {
-  return bucketsBy([...entries], size).map((b) => ({ ...b, consumerId: facts.get(b.keyId)?.consumerId ?? '' }));
+  const consumerOf = (keyId: string): string => facts.get(keyId)?.consumerId ?? '';
+  // A report holds one entry per minute, key, API and outcome: minute rows need no merging.
+  if (size === 'minute') return minuteRows(entries, consumerOf);
+  return bucketsBy([...entries], size).map((b) => ({ ...b, consumerId: consumerOf(b.keyId) }));
 }

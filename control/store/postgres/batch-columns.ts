@@ -52,3 +52,20 @@ export function fleetColumns(adds: readonly FleetAdd[]): FleetColumns {
     windowStart: list.map((f) => f.windowStart), reporter: list.map((f) => f.reporter), count: list.map((f) => f.count), cap: list.map((f) => f.cap),
   };
 }
+
+/**
+ * An array parameter as PostgreSQL's array literal, built in one pass: node-postgres would escape every element with
+ * two regular expressions, a measurable share of a 2000-row batch's CPU. Strings are always quoted (an empty string or
+ * "NULL" stays a string); quotes and backslashes are escaped.
+ */
+export function pgArray(values: readonly (string | number)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i]!;
+    if (typeof v === 'number') out += String(v);
+    else if (v.indexOf('"') < 0 && v.indexOf('\\') < 0) out += `"${v}"`;
+    else out += `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  }
+  return out + '}';
+}

@@ -8,9 +8,9 @@
 // yet, so answers never lag. Fleet rows are upserted in key order so concurrent batches lock shared rows in the same
 // order. Commits are durable (synchronous_commit on), so a resolved storeBatch is on stable storage.
 import type pg from 'pg';
-import type { FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
+import type { FleetCount, FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
 import { STATUS_CLASSES, type FleetPer, type Granularity, type UsageQuery } from '../types.js';
-import { fleetColumns, usageColumns } from './batch-columns.js';
+import { fleetColumns, pgArray, usageColumns } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
 import type { MinutePartitions } from './partitions.js';
 import { parseLimits } from './shared.js';
@@ -65,6 +65,9 @@ WITH moved AS (
 SELECT (SELECT COUNT(*) FROM moved) AS n, (SELECT COUNT(*) FROM hours) AS h, (SELECT COUNT(*) FROM days) AS d`;
 
 export class PostgresUsage implements UsageRepository {
+  /** Hours and days come from rollup(). */
+  readonly batchSizes: readonly Granularity[] = ['minute'];
+
   constructor(private readonly pool: pg.Pool, private readonly partitions: MinutePartitions) {}
 
   private async apisOfPlans(planIds: readonly string[]): Promise<Map<string, string[]>> {
@@ -123,8 +126,8 @@ export class PostgresUsage implements UsageRepository {
       text: STORE_BATCH_SQL,
       values: [
         b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused,
-        m.start, m.keyId, m.apiId, m.outcome, m.consumerId, m.count, ...m.status,
-        f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap,
+        ...[m.start, m.keyId, m.apiId, m.outcome, m.consumerId, m.count, ...m.status].map(pgArray),
+        ...[f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap].map(pgArray),
         m.start.reduce((min, t) => Math.min(min, t), b.receivedAt),
       ],
     });
@@ -144,6 +147,18 @@ export class PostgresUsage implements UsageRepository {
       values: [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter],
     });
     return r.rows.map((row) => row.n);
+  }
+
+  async fleetCounts(windows: readonly { per: FleetPer; windowStart: number }[]): Promise<FleetCount[]> {
+    if (windows.length === 0) return [];
+    const r = await this.pool.query<FleetCount>({
+      name: 'tollgate-fleet-counts',
+      text: `SELECT f.plan_id AS "planId", f.consumer_id AS "consumerId", f.per, f.window_start AS "windowStart", f.reporter, f.count
+       FROM fleet_windows f JOIN unnest($1::text[], $2::bigint[]) AS w(per, window_start) ON f.per = w.per AND f.window_start = w.window_start
+       WHERE f.count > 0`,
+      values: [windows.map((w) => w.per), windows.map((w) => w.windowStart)],
+    });
+    return r.rows;
   }
 
   async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]> {
