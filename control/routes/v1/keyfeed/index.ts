@@ -41,6 +41,25 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
   });
 
   /** Resolves on the next change the store publishes (this replica's or, on PostgreSQL, another's), or after `ms`. */
+  // Woken together, a fleet's polls ask the same question (same target, same `since`): it is read once. Every entry
+  // was started after the last change published, so it includes every change published so far; each publish clears
+  // the memo, so no reply is older than the change that woke it.
+  let memo = new Map<string, Promise<unknown>>();
+  const forgetMemo = opts.changes.subscribe(() => { memo = new Map(); });
+  app.addHook('onClose', async () => { forgetMemo(); });
+  const once = <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    let p = memo.get(key) as Promise<T> | undefined;
+    if (p === undefined) {
+      const table = memo;
+      p = read();
+      table.set(key, p);
+      // A failed read is not remembered: the next request tries again.
+      p.catch(() => table.delete(key));
+    }
+    return p;
+  };
+  const state = (): ReturnType<typeof feed.state> => once('state', () => feed.state());
+
   const nextChange = (ms: number, abort: AbortSignal): Promise<void> => new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -87,15 +106,15 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
     reply.raw.on('close', onClose);
     try {
       const deadline = Date.now() + q.wait * 1000;
-      let state = await feed.state();
+      let now = await state();
       for (;;) {
-        const why = snapshotRequired(state, q.epoch, q.since);
+        const why = snapshotRequired(now, q.epoch, q.since);
         if (why !== undefined) return gone(reply, why);
-        if (state.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;
+        if (now.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;
         await nextChange(deadline - Date.now(), abort.signal);
-        state = await feed.state();
+        now = await state();
       }
-      const read = await feed.deltas(scope, q.since, q.limit);
+      const read = await once(`deltas ${scope.targetId} ${q.since} ${q.limit}`, () => feed.deltas(scope, q.since, q.limit));
       // A scope change or a replaced history may have landed between the two reads.
       const why = snapshotRequired(read.state, q.epoch, q.since);
       if (why !== undefined) return gone(reply, why);
