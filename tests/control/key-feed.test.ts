@@ -4,7 +4,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SNAPSHOT_REQUIRED_TYPE, setDigest, type DeltaPage, type SnapshotPage } from '../../contracts/key-feed.js';
-import { ADMIN, REPORT, seed, testApp, type TestApp } from './helpers.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ADMIN, ON_POSTGRES, REPORT, seed, tempDir, testApp, type TestApp } from './helpers.js';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { applyDelta, catchUp, injectGet, mirrorDigest, takeSnapshot, type Get } from './key-feed-client.js';
@@ -276,6 +279,51 @@ describe('key feed epoch', () => {
       assert.equal(fresh.digest, mirror.digest);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('key feed across restarts and upgrades', { skip: ON_POSTGRES ? 'SQLite file reopened; the PostgreSQL run covers replicas in key-feed-postgres.test.ts' : undefined }, () => {
+  it('a restart keeps the epoch and the history: a proxy resumes with deltas', async () => {
+    const dir = tempDir();
+    const dbPath = join(dir, 'tollgate.db');
+    let t = await testApp({ dbPath });
+    const s = await seed(t);
+    const { mirror } = await takeSnapshot(injectGet(t.app, REPORT));
+    await t.admin('POST', `/v1/keys/${s.keyId}/revoke`);
+    await t.app.close();
+    t = await testApp({ dbPath });
+    try {
+      const pages = await catchUp(injectGet(t.app, REPORT), mirror);
+      assert.deepEqual(pages.flatMap((p) => p.changes).map((c) => [c.op, c.key[1]]), [['revoke', s.keyId]]);
+      assert.equal(mirror.digest, mirrorDigest(mirror));
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keys stored before the feed existed get their digests on the first open after the upgrade', async () => {
+    const dir = tempDir();
+    const dbPath = join(dir, 'tollgate.db');
+    let t = await testApp({ dbPath });
+    const s = await seed(t);
+    await t.admin('POST', '/v1/keys:bulkCreate', { consumerId: s.consumerId, planId: s.planId, count: 30 });
+    const before = (await takeSnapshot(injectGet(t.app, REPORT))).mirror;
+    await t.app.close();
+    // What migration 006 leaves on a store that already had keys: no plan digests yet.
+    const db = new Database(dbPath);
+    db.exec('DELETE FROM feed_plan_digests; UPDATE feed_state SET digests_ready = 0;');
+    db.close();
+    t = await testApp({ dbPath });
+    try {
+      const after = (await takeSnapshot(injectGet(t.app, REPORT))).mirror;
+      assert.equal(after.keys.size, 31);
+      assert.equal(after.digest, before.digest);
+      assert.equal(after.digest, mirrorDigest(after));
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
