@@ -46,7 +46,7 @@ export async function composeCore(settings: ControlSettings, announce: ((adminTo
   try {
     const tokens = await resolveTokens(store.secrets, settings, announce);
     const defaultTarget = await ensureDefaultTarget(store, settings, tokens.adminDigests);
-    return { changes, store, tokens, defaultTarget, usage: new UsageService(store.usage, { usageRetentionDays: settings.usageRetentionDays, rollupEveryMs: 1000 }) };
+    return { changes, store, tokens, defaultTarget, usage: new UsageService(store.usage, { usageRetentionDays: settings.usageRetentionDays, rollupEveryMs: 1000, changes }) };
   } catch (err) {
     await store.close();
     throw err;

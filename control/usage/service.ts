@@ -5,6 +5,8 @@ import type { Granularity, IngestResult, ReporterScope, UsageEntry, UsageQuery, 
 import { bucketsBy, minuteRows } from './aggregate.js';
 import { fleetAdds, fleetForKeys, fleetForSync, planInScope, type FleetOthersSource } from './fleet.js';
 import { FleetCache } from './fleet-cache.js';
+import { FactsCache } from './facts-cache.js';
+import type { ChangeFeed } from '../store/changes.js';
 import { minuteAccepted } from './report-rules.js';
 import { FleetRetention, UsageRetention } from './retention.js';
 import { summarize } from './summary.js';
@@ -24,15 +26,19 @@ export class UsageService {
   private readonly fleetCache: FleetCache | undefined;
   /** Where ordinary replies read the fleet's counts: the cache when there is one, else the repository. */
   private readonly fleetSource: FleetOthersSource;
+  /** Key and API facts, when the store's change feed says when to forget them. */
+  private readonly facts: FactsCache | undefined;
 
   /**
    * `rollupEveryMs`: how often minute rows are folded into hours and days (a backend that appends them, PostgreSQL;
    * 0 = only when asked). Queries include rows not rolled up yet, so this bounds table growth, not freshness.
    * `fleetRefreshMs`: how stale other replicas' fleet counts may be in a reply, on a backend with `fleetCounts` (0 =
-   * read the repository on every reply).
+   * read the repository on every reply). `changes`: the store's change feed; with it, key and API facts are kept in
+   * memory and forgotten on every change (on PostgreSQL the feed carries other replicas' changes too).
    */
-  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number; rollupEveryMs?: number; fleetRefreshMs?: number } = {}) {
+  constructor(private readonly repo: UsageRepository, options: { usageRetentionDays?: number; rollupEveryMs?: number; fleetRefreshMs?: number; changes?: ChangeFeed } = {}) {
     this.retention = new FleetRetention(repo);
+    if (options.changes !== undefined) this.facts = new FactsCache(repo, options.changes);
     const refreshMs = options.fleetRefreshMs ?? FLEET_REFRESH_MS;
     if (repo.fleetCounts !== undefined && refreshMs > 0) {
       const cache = new FleetCache({ load: (windows) => repo.fleetCounts!(windows), refreshMs });
@@ -67,8 +73,9 @@ export class UsageService {
       if (e.apiId !== '' && (scope.apiIds === null || scope.apiIds.has(e.apiId))) named.add(e.apiId);
     }
     const facts = new Map<string, KeyFacts>();
-    for (const [id, f] of await this.repo.keyFacts([...keyIds])) if (planInScope(f.planApiIds, scope)) facts.set(id, f);
-    const apis = await this.repo.existingApis([...named]);
+    const source = this.facts ?? this.repo;
+    for (const [id, f] of await source.keyFacts([...keyIds])) if (planInScope(f.planApiIds, scope)) facts.set(id, f);
+    const apis = await source.existingApis([...named]);
     const entries = report.entries.filter((e) => minuteAccepted(e, now) && (e.keyId === '' || facts.has(e.keyId)) && (e.apiId === '' || apis.has(e.apiId)));
     const refused = report.entries.length - entries.length;
     // Only the granularities the backend stores per batch (PostgreSQL rolls hours and days up itself).
@@ -100,6 +107,7 @@ export class UsageService {
     this.rollupTimer = undefined;
     await this.rolling;
     await this.fleetCache?.idle();
+    this.facts?.close();
   }
 
   async query(q: UsageQuery): Promise<UsageSummary> {

@@ -5,6 +5,10 @@
 // - usage_minute.batch_seq names the batch a row came with (0: stored before this version, rolled up already);
 //   store/postgres/usage.ts folds whole batches and adds the minute rows of batches not rolled up to hour/day answers.
 // Minute rows still pending under version 4's flag are folded first, so dropping the flag loses nothing.
+// usage_minute_start becomes a BRIN index (rows arrive roughly in time order; a block range summary is enough for the
+// time-range scans no key, consumer or API index serves, and costs next to nothing per row appended).
+// usage_hour and usage_day get fillfactor 70: the rollup's upserts mostly add to existing rows, and with room in the page
+// those updates are HOT (no new entries in their four indexes).
 // fleet_windows.cap: the plan's limit for the window, so one INSERT … ON CONFLICT DO UPDATE can cap the sum (a row's
 // update no longer needs a second statement); fillfactor 50 leaves room in each page for those updates to stay HOT
 // (no new index entries, dead versions pruned in place). fleet_windows_current goes: the planner preferred it to the
@@ -31,6 +35,10 @@ SELECT (SELECT COUNT(*) FROM hours), (SELECT COUNT(*) FROM days);
 ALTER TABLE usage_minute DROP COLUMN rolled_up;
 ALTER TABLE usage_minute ADD COLUMN batch_seq BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX usage_minute_batch ON usage_minute (batch_seq);
+DROP INDEX usage_minute_start;
+CREATE INDEX usage_minute_start ON usage_minute USING brin (start);
+ALTER TABLE usage_hour SET (fillfactor = 70);
+ALTER TABLE usage_day SET (fillfactor = 70);
 ALTER TABLE usage_batches ADD COLUMN seq BIGSERIAL;
 ALTER TABLE usage_batches ADD COLUMN first_minute BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE usage_batches ADD COLUMN rolled_up BOOLEAN NOT NULL DEFAULT true;
