@@ -41,6 +41,9 @@ export interface FeedChange { op: FeedOp; key: FeedKey }
  * One page of a snapshot. Pages are ordered by digest; `next` is the cursor of the following page (null on the last).
  * `revision` is the feed's head when the page was read. The last page carries `digest`, the set digest at that
  * revision, and `fleet`, the current fleet windows of the reporter's scope (as a usage sync reply has them).
+ * Pages are read at different revisions: a proxy asks deltas since the FIRST page's revision (they re-state every key
+ * changed since, so ranges read earlier catch up); the last page's digest can be checked at once only when every
+ * page carried the same revision, otherwise the digest to check is that of the delta ending with `more: false`.
  */
 export interface SnapshotPage {
   version: typeof KEY_FEED_VERSION; kind: 'snapshot'; epoch: string; revision: number; keys: FeedKey[]; next: string | null;
