@@ -6,7 +6,8 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { BenchRow } from './row.js';
-import { serializePairs } from '../host/abi/pairs.js';
+import { parsePairs, serializePairs } from '../host/abi/pairs.js';
+import { setDigest, type FeedKey } from '../contracts/key-feed.js';
 
 const ROOT = 1;
 const NOW_NS = 1767225600_000_000_000n + 30_000_000_000n;
@@ -20,6 +21,85 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 type Exports = Record<string, (...args: number[]) => number> & { memory: { readonly buffer: ArrayBuffer } };
 
+
+/**
+ * The stub's shared-data key: a 53-bit hash of the key's bytes (two FNV-1a variants), so a million bucket keys do
+ * not collide (they would at 32 bits) while the stub still never decodes a key.
+ */
+function sharedKeyHash(m: Uint8Array, p: number, n: number): number {
+  let h = 2166136261, g = 0x811c9dc5 ^ n;
+  for (let i = 0; i < n; i++) {
+    const c = m[p + i]!;
+    h = Math.imul(h ^ c, 16777619);
+    g = Math.imul(g ^ c, 0x01000193) ^ (g >>> 13);
+  }
+  return (h >>> 0) * 2097152 + ((g >>> 0) & 0x1fffff);
+}
+
+// The key feed's shared-data layout (assembly/keyfeed/layout.ts), encoded from TypeScript so the bench can hold a
+// million keys in the stub's shared data without a million-key sync. tests/filter/key-feed-layout.test.ts proves it
+// byte-equal to what the filter's own sync writes.
+export const FEED_TARGET_PER_BUCKET = 8;
+
+export function feedBitsFor(keys: number, target = FEED_TARGET_PER_BUCKET): number {
+  let bits = 0;
+  while (bits < 22 && 2 ** bits * target < keys) bits++;
+  return bits;
+}
+
+export function feedBucketOf(digest: Buffer, bits: number): number {
+  return bits === 0 ? 0 : digest.readUInt32BE(0) >>> (32 - bits);
+}
+
+export function feedBucketKey(gen: number, idx: number): string {
+  return `tg:kf:${(gen & 1) === 0 ? 'a' : 'b'}${idx.toString(16)}`;
+}
+
+export function feedEntry(k: FeedKey): Buffer {
+  const ids = [k[1], k[2], k[3]].map((s) => Buffer.from(s, 'utf8'));
+  const e = Buffer.alloc(39 + ids[0]!.length + ids[1]!.length + ids[2]!.length);
+  Buffer.from(k[0], 'base64url').copy(e, 0);
+  e.writeUInt32LE(k[4], 32);
+  let o = 36;
+  for (const id of ids) { e[o] = id.length; id.copy(e, o + 1); o += 1 + id.length; }
+  return e;
+}
+
+export function feedMeta(m: { gen: number; bits: number; count: number; revision: number; digest: string; epoch: string; lastGen?: number }): Buffer {
+  const b = Buffer.alloc(44 + 64);
+  b.writeUInt32LE(0x314b4754, 0);
+  b.writeUInt32LE(m.gen, 4);
+  b[8] = m.bits;
+  const epoch = Buffer.from(m.epoch, 'utf8');
+  b[9] = epoch.length;
+  b.writeUInt32LE(m.count, 12);
+  b.writeDoubleLE(m.revision, 16);
+  Buffer.from(m.digest, 'hex').copy(b, 24);
+  b.writeUInt32LE(m.lastGen ?? m.gen, 40);
+  epoch.copy(b, 44);
+  return b;
+}
+
+/** Every shared-data entry of a key set in the feed layout: the buckets of generation `gen` and the meta. */
+export function encodeFeedSet(keys: FeedKey[], opts: { gen?: number; revision?: number; epoch?: string; digest?: string; targetPerBucket?: number } = {}): Map<string, Buffer> {
+  const gen = opts.gen ?? 1;
+  const bits = feedBitsFor(keys.length, opts.targetPerBucket);
+  const buckets = new Map<number, Buffer[]>();
+  for (const k of keys) {
+    const idx = feedBucketOf(Buffer.from(k[0], 'base64url'), bits);
+    const list = buckets.get(idx) ?? [];
+    list.push(feedEntry(k));
+    buckets.set(idx, list);
+  }
+  const out = new Map<string, Buffer>();
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(gen, 0);
+  for (const [idx, entries] of buckets) out.set(feedBucketKey(gen, idx), Buffer.concat([head, ...entries]));
+  out.set('tg:kf:m', feedMeta({
+    gen, bits, count: keys.length, revision: opts.revision ?? 1, epoch: opts.epoch ?? 'bench', digest: opts.digest ?? setDigest(keys),
+  }));
+  return out;
+}
 
 /** A minimal Proxy-Wasm host: just enough of ABI 0.2.1 for a stream's lifecycle, with call counting. */
 class StubHost {
@@ -66,11 +146,25 @@ class StubHost {
   }
 
   private keyOf(p: number, n: number): number {
-    const m = this.u8();
-    let h = 2166136261;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ m[p + i]!, 16777619);
-    return h >>> 0;
+    return sharedKeyHash(this.u8(), p, n);
   }
+
+  /** Writes a shared-data entry directly (the bench's 1M-key population, as Envoy's store would hold it). */
+  putShared(key: string, value: Uint8Array): void {
+    const k = Buffer.from(key, 'latin1');
+    this.shared.set(sharedKeyHash(k, 0, k.length), { value, cas: this.nextCas++ });
+  }
+
+  getShared(key: string): Uint8Array | undefined {
+    const k = Buffer.from(key, 'latin1');
+    return this.shared.get(sharedKeyHash(k, 0, k.length))?.value;
+  }
+
+  /** http_call: accepted when `acceptCalls` (the feed's sync, driven by the bench), refused otherwise. */
+  acceptCalls = false;
+  httpCalls: Array<{ token: number; headers: Array<[string, string]> }> = [];
+  callBody: Uint8Array = new Uint8Array(0);
+  private nextToken = 1;
 
   shared = new Map<number, { value: Uint8Array; cas: number }>();
 
@@ -111,11 +205,18 @@ class StubHost {
         return 0;
       },
       proxy_send_local_response: () => { this.count('proxy_send_local_response'); this.localReplies++; return 0; },
-      proxy_get_buffer_bytes: (_t: number, start: number, max: number, rp: number, rl: number) => {
+      proxy_get_buffer_bytes: (t: number, start: number, max: number, rp: number, rl: number) => {
         this.count('proxy_get_buffer_bytes');
-        return this.give(this.pluginConfig.subarray(start, start + max), rp, rl);
+        return this.give((t === 4 ? this.callBody : this.pluginConfig).subarray(start, start + max), rp, rl);
       },
-      proxy_http_call: () => { this.count('proxy_http_call'); return 2; },
+      proxy_http_call: (_cp: number, _cl: number, hp: number, hl: number, _bp: number, _bl: number, _tp: number, _tl: number, _timeout: number, tokenPtr: number) => {
+        this.count('proxy_http_call');
+        if (!this.acceptCalls) return 2;
+        const token = this.nextToken++;
+        this.httpCalls.push({ token, headers: parsePairs(this.u8().slice(hp, hp + hl)) });
+        this.dv().setUint32(tokenPtr, token, true);
+        return 0;
+      },
       proxy_set_tick_period_milliseconds: () => { this.count('proxy_set_tick_period_milliseconds'); return 0; },
       proxy_define_metric: (_t: number, _p: number, _n: number, rp: number) => { this.dv().setUint32(rp, 4, true); return 0; },
       proxy_increment_metric: () => 0,
@@ -203,6 +304,77 @@ function config(limits: Array<{ requests: number; per: string }>, extraKeys = 0)
   });
 }
 
+/** Ids as the control service makes them (prefix + 10 chars), so entry sizes are the production ones. */
+const PLAN_ID = 'pln_gold000001';
+const id = (kind: string, i: number): string => `${kind}_${i.toString(36).padStart(10, '0')}`;
+const BENCH_FEED_KEY: FeedKey = [digest(KEY), 'key_bench0001', 'con_bench0001', PLAN_ID, 0];
+
+/** The production configuration: no static keys, usage reporting and the key feed. */
+function feedConfig(limits: Array<{ requests: number; per: string }>, pageKeys = 2000): string {
+  return JSON.stringify({
+    version: 1,
+    apis: [{ id: 'api_orders', pathPrefix: '/orders', methods: ['GET', 'POST'] }, { id: 'api_other', pathPrefix: '/other' }],
+    plans: [{ id: PLAN_ID, limits, apiIds: ['api_orders'] }],
+    usage: { cluster: 'ctl', authority: 'ctl', path: '/v1/usage/reports', intervalMs: 10000, token: 'Bearer tgr_x' },
+    keyFeed: { snapshotPath: '/v1/keyfeed/snapshot', deltasPath: '/v1/keyfeed/deltas', waitS: 25, pageKeys, retryMs: 2000 },
+  });
+}
+
+/** `n` feed keys (the bench's own key among them), sorted by digest text as the control service pages them. */
+function feedKeys(n: number): FeedKey[] {
+  const keys: FeedKey[] = [BENCH_FEED_KEY];
+  for (let i = 1; i < n; i++) keys.push([digest(`k${i}`), id('key', i), id('con', i % 99_991), PLAN_ID, 1798761600]);
+  return keys.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** A filter instance whose process shared data holds `keys` in the feed layout (as a completed sync leaves it). */
+async function feedHost(wasm: Uint8Array, keys: FeedKey[], targetPerBucket = FEED_TARGET_PER_BUCKET): Promise<StubHost> {
+  const h = await host(wasm, feedConfig(HUGE));
+  for (const [k, v] of encodeFeedSet(keys, { digest: '0000000000000000', targetPerBucket })) h.putShared(k, v);
+  return h;
+}
+
+/**
+ * Runs the filter's own sync in `h` against pages built from `keys` (snapshot pages of `pageKeys`, answered from the
+ * bench), until it asks for deltas. Returns the number of pages served.
+ */
+function driveSync(h: StubHost, keys: FeedKey[], pageKeys: number): number {
+  h.acceptCalls = true;
+  h.ex.proxy_on_tick!(ROOT);
+  let pages = 0;
+  for (;;) {
+    const call = h.httpCalls.shift();
+    if (call === undefined) throw new Error('bench: the sync made no call');
+    const path = call.headers.find(([k]) => k === ':path')?.[1] ?? '';
+    if (!path.startsWith('/v1/keyfeed/snapshot')) return pages;
+    const after = new URL(path, 'http://x').searchParams.get('after');
+    const from = after === null ? 0 : keys.findIndex((k) => k[0] > after);
+    const slice = keys.slice(from, from + pageKeys);
+    const last = from + pageKeys >= keys.length;
+    const page: Record<string, unknown> = {
+      version: 1, kind: 'snapshot', epoch: 'bench', revision: 1, keys: slice, next: last ? null : slice[slice.length - 1]![0],
+    };
+    if (last) { page.digest = setDigest(keys); page.fleet = []; }
+    h.callBody = new TextEncoder().encode(JSON.stringify(page));
+    h.ex.proxy_on_http_call_response!(ROOT, call.token, 1, h.callBody.length, 0);
+    pages++;
+  }
+}
+
+/**
+ * Bytes proxy-wasm-cpp-host's shared data (src/shared_data.h: std::unordered_map<std::string, std::pair<std::string,
+ * uint32_t>> per vm_id) takes for these entries on 64-bit libstdc++ + glibc malloc: per entry a hash node (next
+ * pointer 8, key std::string 32, value std::string 32, cas 4 + padding 4, cached hash 8 = 88 → a 96-byte malloc
+ * chunk), one bucket-array pointer (8, load factor ≤ 1), and each string longer than 15 bytes (no small-string
+ * storage) on the heap: malloc(len + 1) → a chunk of max(32, len + 1 + 8 rounded up to 16).
+ */
+export function cppHostSharedBytes(entries: Iterable<[string, number]>): number {
+  const heap = (len: number): number => (len <= 15 ? 0 : Math.max(32, Math.ceil((len + 1 + 8) / 16) * 16));
+  let total = 0;
+  for (const [key, valueLen] of entries) total += 96 + 8 + heap(Buffer.byteLength(key, 'latin1')) + heap(valueLen);
+  return total;
+}
+
 const REQUEST: Array<[string, string]> = [
   [':authority', 'shop.example.com'], [':path', '/orders/42?expand=items'], [':method', 'GET'], [':scheme', 'https'],
   ['user-agent', 'bench/1.0'], ['accept', 'application/json'], ['x-request-id', '0f6c1c2e-7d3b-4b8e-9a55-6c1d2e3f4a5b'],
@@ -263,38 +435,65 @@ export async function run(): Promise<BenchRow[]> {
   }
   const concurrencyRatio = (best(tb) - best(tn)) / (best(ti) - best(tn));
 
+  // The static-key path (a standalone configuration) and the production path: a key delivered by the key feed,
+  // looked up in the process's shared data (1,000 keys there, and 1,000,000 for the lookup ratio).
   const filter = await host(ours, config(HUGE));
+  const keys1k = feedKeys(1_000);
+  const keys1M = feedKeys(1_000_000);
+  const feed = await feedHost(ours, keys1k);
+  const feed1M = await feedHost(ours, keys1M);
   const sdk = hasSdk ? await host(readFileSync(sdkPath), '') : undefined;
 
-  // Sanity: the measured path really is the authorized one.
-  filter.counting = true;
-  filter.calls = {};
-  filter.stream(2);
-  filter.counting = false;
-  if (filter.localReplies !== 0) throw new Error('bench: the authorized request was rejected');
-  const hostCallsAuthorized = Object.values(filter.calls).reduce((a, b) => a + b, 0);
-  for (let i = 0; i < 1000; i++) filter.stream(3 + i);
-  const filterMemoryAfterWarmup = filter.ex.memory.buffer.byteLength;
+  // Sanity: the measured paths really are the authorized ones.
+  // Counted on a VM's second request: the first also reads the feed's meta, which a VM re-reads once per tick.
+  const callsOf = (h: StubHost): number => {
+    h.stream(1);
+    h.counting = true;
+    h.calls = {};
+    h.stream(2);
+    h.counting = false;
+    if (h.localReplies !== 0) throw new Error('bench: the authorized request was rejected');
+    return Object.values(h.calls).reduce((a, b) => a + b, 0);
+  };
+  const staticHostCalls = callsOf(filter);
+  const hostCallsAuthorized = callsOf(feed);
+  const feedCallKinds = { ...feed.calls };
+  if (callsOf(feed1M) !== hostCallsAuthorized) throw new Error('bench: 1M-key lookup made other host calls');
+  for (let i = 0; i < 1000; i++) { filter.stream(3 + i); feed.stream(3 + i); feed1M.stream(3 + i); }
+  const filterMemoryAfterWarmup = feed.ex.memory.buffer.byteLength;
 
-  const states = { noop: { next: 1_000_000 }, filter: { next: 2000 }, sdk: { next: 10 }, solo: { next: 10 } };
+  const states = {
+    noop: { next: 1_000_000 }, filter: { next: 2000 }, feed: { next: 2000 }, feed1M: { next: 2000 }, sdk: { next: 10 },
+    solo: { next: 10 },
+  };
   for (let i = 0; i < 3; i++) { // warm-up (JIT tiers)
     timeStreams(noop, states.noop, ITER);
     timeStreams(filter, states.filter, ITER);
+    timeStreams(feed, states.feed, ITER);
+    timeStreams(feed1M, states.feed1M, ITER);
     if (sdk) timeStreams(sdk, states.sdk, ITER);
     if (solo) timeStreams(solo, states.solo, ITER);
   }
-  const t = { noop: [] as number[], filter: [] as number[], sdk: [] as number[], solo: [] as number[] };
+  const t = {
+    noop: [] as number[], filter: [] as number[], feed: [] as number[], feed1M: [] as number[], sdk: [] as number[],
+    solo: [] as number[],
+  };
   for (let r = 0; r < ROUNDS; r++) {
     t.noop.push(timeStreams(noop, states.noop, ITER));
     t.filter.push(timeStreams(filter, states.filter, ITER));
+    t.feed.push(timeStreams(feed, states.feed, ITER));
+    t.feed1M.push(timeStreams(feed1M, states.feed1M, ITER));
     if (sdk) t.sdk.push(timeStreams(sdk, states.sdk, ITER));
     if (solo) t.solo.push(timeStreams(solo, states.solo, ITER));
   }
   // Zero allocation on the hot path: linear memory must not have grown over all the streams timed above.
   const memoryBefore = filterMemoryAfterWarmup;
-  const hotPathGrowth = filter.ex.memory.buffer.byteLength - memoryBefore;
+  const hotPathGrowth = feed.ex.memory.buffer.byteLength - memoryBefore;
   const base = best(t.noop);
-  const authorizedNs = best(t.filter) - base;
+  const staticAuthorizedNs = best(t.filter) - base;
+  const authorizedNs = best(t.feed) - base;
+  const feed1MNs = best(t.feed1M) - base;
+  const lookupRatio = feed1MNs / authorizedNs;
   const sdkNs = sdk ? best(t.sdk) - base : NaN;
   const soloNs = solo ? best(t.solo) - base : NaN;
 
@@ -334,18 +533,57 @@ export async function run(): Promise<BenchRow[]> {
   const big = await host(ours, config(HUGE, 99_999));
   const vmMemory = big.ex.memory.buffer.byteLength;
 
+  // One Envoy with 1,000,000 keys: 2 worker VMs + the main-thread VM (linear memory, which never shrinks) + shared
+  // data as proxy-wasm-cpp-host holds it (cppHostSharedBytes). The VM that syncs is the largest: its high-water mark
+  // is set by one page (the host's copy of the reply, the parsed records), so it is measured after a sync at the
+  // contract's largest page (10,000 keys, 3 pages). The filter's own writer must produce exactly the bench's layout.
+  const syncKeys = feedKeys(30_000);
+  const syncer = await host(ours, feedConfig(HUGE, 10_000));
+  const pages = driveSync(syncer, syncKeys, 10_000);
+  const synced = syncer.getShared('tg:kf:m');
+  const gen = synced === undefined ? 0 : Buffer.from(synced).readUInt32LE(4);
+  const expected = encodeFeedSet(syncKeys, { gen, epoch: 'bench', revision: 1 });
+  for (const [k, v] of expected) {
+    const got = syncer.getShared(k);
+    if (got === undefined || !Buffer.from(got).equals(v)) throw new Error(`bench: the filter's sync wrote ${k} differently from the bench's encoder`);
+  }
+  if (pages !== 3) throw new Error(`bench: sync served ${pages} pages`);
+  for (let i = 0; i < 1000; i++) syncer.stream(10 + i); // it serves requests too
+  const holderMemory = syncer.ex.memory.buffer.byteLength;
+  const workerMemory = feed1M.ex.memory.buffer.byteLength;
+  const set1M = encodeFeedSet(keys1M, { digest: '0000000000000000' });
+  // Steady state after a second snapshot: the replaced generation's bucket keys remain, emptied (no delete in Envoy).
+  const sharedEntries: Array<[string, number]> = [];
+  for (const [k, v] of set1M) {
+    sharedEntries.push([k, v.length]);
+    if (k !== 'tg:kf:m') sharedEntries.push([feedBucketKey(2, Number.parseInt(k.slice(7), 16)), 0]);
+  }
+  sharedEntries.push(['tg:kf:l', 16], ['tg:reporter', 16], ['tg:primed', 1]);
+  const sharedBytes = cppHostSharedBytes(sharedEntries);
+  const rawBytes = [...set1M.values()].reduce((a, v) => a + v.length, 0);
+  const envoyMemory = 2 * workerMemory + holderMemory + sharedBytes;
+
   const ratio = authorizedNs / sdkNs;
   const rows: BenchRow[] = [
     { name: 'filter.sdkPassthroughNsPerReq', value: Math.round(sdkNs), unit: 'ns' },
     { name: 'filter.authorizedNsPerReq', value: Math.round(authorizedNs), unit: 'ns' },
+    { name: 'filter.staticKeyAuthorizedNsPerReq', value: Math.round(staticAuthorizedNs), unit: 'ns' },
+    { name: 'filter.keys1MAuthorizedNsPerReq', value: Math.round(feed1MNs), unit: 'ns' },
+    { name: 'filter.keys1MVs1kLookupRatio', value: Number(lookupRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: lookupRatio <= 1.1 },
     { name: 'filter.authorizedVsSdkPassthrough', value: Number(ratio.toFixed(3)), unit: 'ratio', goal: '<= 0.3', met: ratio <= 0.3 },
     { name: 'filter.concurrency1000Ratio', value: Number(concurrencyRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: concurrencyRatio <= 1.1 },
     { name: 'filter.hotPathMemoryGrowthBytes', value: hotPathGrowth, unit: 'bytes', goal: '== 0', met: hotPathGrowth === 0 },
     { name: 'filter.sha256NsPer43B', value: Math.round(best(shaRuns)), unit: 'ns' },
     { name: 'filter.hostCallsAuthorized', value: hostCallsAuthorized, unit: 'calls', goal: '<= 7', met: hostCallsAuthorized <= 7 },
+    { name: 'filter.staticKeyHostCallsAuthorized', value: staticHostCalls, unit: 'calls' },
     { name: 'filter.sharedDataCallsAuthorized', value: sharedCalls, unit: 'calls', goal: '<= 2', met: sharedCalls <= 2 },
     { name: 'filter.parse10kKeysMs', value: Number(best(parseRuns).toFixed(2)), unit: 'ms', goal: '<= 20', met: best(parseRuns) <= 20 },
     { name: 'filter.vmMemory100kKeysBytes', value: vmMemory, unit: 'bytes' },
+    { name: 'filter.envoyMemory1MKeysBytes', value: envoyMemory, unit: 'bytes', goal: '<= 134217728', met: envoyMemory <= 134217728 },
+    { name: 'filter.feedWorkerVmBytes', value: workerMemory, unit: 'bytes' },
+    { name: 'filter.feedSyncVmBytes', value: holderMemory, unit: 'bytes' },
+    { name: 'filter.feedShared1MKeysBytes', value: sharedBytes, unit: 'bytes' },
+    { name: 'filter.feedShared1MKeysRawBytes', value: rawBytes, unit: 'bytes' },
     { name: 'filter.wasmBytes', value: ours.length, unit: 'bytes', goal: '<= 65536', met: ours.length <= 65536 },
   ];
   if (solo) {
@@ -353,5 +591,6 @@ export async function run(): Promise<BenchRow[]> {
     rows.splice(4, 0, { name: 'filter.authorizedVsSoloPassthrough', value: Number((authorizedNs / soloNs).toFixed(3)), unit: 'ratio' });
   }
   if (!hasSdk) rows.splice(0, 1);
+  if (process.env.TOLLGATE_BENCH_VERBOSE === '1') console.error('filter bench: feed path host calls', feedCallKinds);
   return rows;
 }

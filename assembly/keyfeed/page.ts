@@ -41,7 +41,6 @@ export class Page {
   fleetUnstored: i32 = 0;
   count: i32 = 0;
   records: ByteSink = new ByteSink();
-  error: string = "";
 }
 
 export const page = new Page();
@@ -70,27 +69,27 @@ export function decodeHex16(p: usize, n: usize, dst: usize): bool {
   return true;
 }
 
-function fail(s: JsonScanner, message: string): bool {
-  page.error = message;
-  s.fail(message);
+/** A page is either applied whole or not at all, so why it was refused is not kept (the failure is counted). */
+function fail(s: JsonScanner): bool {
+  s.fail("bad page");
   return false;
 }
 
 /** A FeedKey array [digest, keyId, consumerId, planId, expiresAt] → one record with `keep`. */
 function readKey(s: JsonScanner, keep: bool): bool {
-  if (!s.beginArray()) return fail(s, "a key must be an array");
+  if (!s.beginArray()) return fail(s);
   let n = 0;
   let keyIdLen: usize = 0, consumerLen: usize = 0, planLen: usize = 0;
   let expires: f64 = -1;
   const rec = page.records;
   for (; s.nextElement(n); n++) {
-    if (n >= 5) return fail(s, "a key has 5 items");
+    if (n >= 5) return fail(s);
     if (n <= 3) {
-      if (s.peek() != 0x22 || !s.readString()) return fail(s, "key items 0-3 are strings");
+      if (s.peek() != 0x22 || !s.readString()) return fail(s);
       if (n == 0) {
-        if (s.strLen != 43 || !decodeDigest43(s.str, DIGEST)) return fail(s, "bad key digest");
+        if (s.strLen != 43 || !decodeDigest43(s.str, DIGEST)) return fail(s);
       } else if (!isId(s.str, s.strLen)) {
-        return fail(s, "bad key id, consumer id or plan id");
+        return fail(s);
       } else if (n == 1) {
         keyIdLen = s.strLen; memory.copy(KEY_ID, s.str, keyIdLen);
       } else if (n == 2) {
@@ -99,13 +98,13 @@ function readKey(s: JsonScanner, keep: bool): bool {
         planLen = s.strLen; memory.copy(PLAN, s.str, planLen);
       }
     } else {
-      if (!isNumberStart(s.peek()) || !s.readNumber()) return fail(s, "expiresAt must be an integer");
-      if (!isIntIn(s.num, 0, 4294967295)) return fail(s, "expiresAt out of range");
+      if (!isNumberStart(s.peek()) || !s.readNumber()) return fail(s);
+      if (!isIntIn(s.num, 0, 4294967295)) return fail(s);
       expires = s.num;
     }
   }
   if (s.failed) return false;
-  if (n != 5 || expires < 0) return fail(s, "a key has 5 items");
+  if (n != 5 || expires < 0) return fail(s);
   const d = rec.reserve(1 + MAX_ENTRY);
   store<u8>(d, keep ? 1 : 0);
   rec.len += 1 + writeEntry(d + 1, DIGEST, <u32>expires, KEY_ID, keyIdLen, CONSUMER, consumerLen, PLAN, planLen);
@@ -115,51 +114,45 @@ function readKey(s: JsonScanner, keep: bool): bool {
 
 /**
  * Parses `len` bytes at `ptr` as a page of kind `expect` (KIND_*); fleet entries go to `sink`. Never traps; false
- * (with page.error) when the page is malformed or not of the expected kind.
+ * when the page is malformed or not of the expected kind.
  */
 export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink): bool {
   page.kind = 0; page.version = 0; page.epochLen = 0; page.revision = -1; page.since = -1; page.more = false;
   page.nextLen = 0; page.hasNext = false; page.hasDigest = false; page.hasFleet = false; page.fleetUnstored = 0;
-  page.count = 0; page.error = ""; page.records.reset();
+  page.count = 0; page.records.reset();
   lastReply.delivered = 0;
   lastReply.unstored = 0;
   const s = new JsonScanner(ptr, len);
   let ok = parseWith(s, expect, sink);
-  if (ok && !s.atEnd()) ok = fail(s, "trailing data");
-  if (!ok && page.error.length == 0) page.error = s.error.length > 0 ? s.error : "malformed page";
+  if (ok && !s.atEnd()) ok = fail(s);
   s.release();
   page.fleetUnstored = lastReply.unstored;
-  if (!ok) return false;
-  if (page.version != 1) { page.error = "unsupported version"; return false; }
-  if (page.kind != expect) { page.error = "unexpected kind"; return false; }
-  if (page.epochLen == 0) { page.error = "epoch missing"; return false; }
-  if (page.revision < 0) { page.error = "revision missing"; return false; }
-  if (expect == KIND_DELTA && page.since < 0) { page.error = "since missing"; return false; }
-  return true;
+  return ok && page.version == 1 && page.kind == expect && page.epochLen > 0 && page.revision >= 0 &&
+    (expect != KIND_DELTA || page.since >= 0);
 }
 
 function parseWith(s: JsonScanner, expect: i32, sink: FleetSink): bool {
-  if (!s.beginObject()) return fail(s, "a page is an object");
+  if (!s.beginObject()) return fail(s);
   let sawNext = false;
   for (let i = 0; s.nextMember(i); i++) {
     const c = s.peek();
     if (s.strIs("version")) {
-      if (!isNumberStart(c) || !s.readNumber()) return fail(s, "version must be an integer");
+      if (!isNumberStart(c) || !s.readNumber()) return fail(s);
       page.version = isIntIn(s.num, 0, 1000) ? <i32>s.num : 0;
     } else if (s.strIs("kind")) {
-      if (c != 0x22 || !s.readString()) return fail(s, "kind must be a string");
+      if (c != 0x22 || !s.readString()) return fail(s);
       page.kind = s.strIs("snapshot") ? KIND_SNAPSHOT : s.strIs("delta") ? KIND_DELTA : -1;
     } else if (s.strIs("epoch")) {
-      if (c != 0x22 || !s.readString()) return fail(s, "epoch must be a string");
-      if (s.strLen < 1 || s.strLen > MAX_EPOCH) return fail(s, "epoch must be 1-64 bytes");
+      if (c != 0x22 || !s.readString()) return fail(s);
+      if (s.strLen < 1 || s.strLen > MAX_EPOCH) return fail(s);
       memory.copy(page.epoch, s.str, s.strLen);
       page.epochLen = s.strLen;
     } else if (s.strIs("revision") || s.strIs("since")) {
       const isRev = s.strIs("revision");
-      if (!isNumberStart(c) || !s.readNumber() || !isIntIn(s.num, 0, MAX_SAFE)) return fail(s, "revision/since must be integers");
+      if (!isNumberStart(c) || !s.readNumber() || !isIntIn(s.num, 0, MAX_SAFE)) return fail(s);
       if (isRev) page.revision = s.num; else page.since = s.num;
     } else if (s.strIs("more")) {
-      if (c != 0x74 && c != 0x66) return fail(s, "more must be a boolean");
+      if (c != 0x74 && c != 0x66) return fail(s);
       page.more = s.readBool();
       if (s.failed) return false;
     } else if (s.strIs("next")) {
@@ -167,49 +160,49 @@ function parseWith(s: JsonScanner, expect: i32, sink: FleetSink): bool {
       if (c == 0x6e) {
         if (!s.skipValue()) return false; // null: the last page
       } else {
-        if (c != 0x22 || !s.readString()) return fail(s, "next must be a string or null");
-        if (s.strLen < 1 || s.strLen > MAX_CURSOR) return fail(s, "next must be 1-512 bytes");
+        if (c != 0x22 || !s.readString()) return fail(s);
+        if (s.strLen < 1 || s.strLen > MAX_CURSOR) return fail(s);
         memory.copy(page.next, s.str, s.strLen);
         page.nextLen = s.strLen;
         page.hasNext = true;
       }
     } else if (s.strIs("digest")) {
-      if (c != 0x22 || !s.readString() || !decodeHex16(s.str, s.strLen, page.digest)) return fail(s, "digest must be 16 hex chars");
+      if (c != 0x22 || !s.readString() || !decodeHex16(s.str, s.strLen, page.digest)) return fail(s);
       page.hasDigest = true;
     } else if (s.strIs("fleet")) {
-      if (!readFleet(s, sink)) return fail(s, "malformed fleet");
+      if (!readFleet(s, sink)) return fail(s);
       page.hasFleet = true;
     } else if (s.strIs("keys") && expect == KIND_SNAPSHOT) {
-      if (!s.beginArray()) return fail(s, "keys must be an array");
+      if (!s.beginArray()) return fail(s);
       for (let k = 0; s.nextElement(k); k++) if (!readKey(s, true)) return false;
       if (s.failed) return false;
     } else if (s.strIs("changes") && expect == KIND_DELTA) {
-      if (!s.beginArray()) return fail(s, "changes must be an array");
+      if (!s.beginArray()) return fail(s);
       for (let k = 0; s.nextElement(k); k++) {
-        if (!s.beginObject()) return fail(s, "a change is an object");
+        if (!s.beginObject()) return fail(s);
         let op = -1, hasKey = false;
         for (let j = 0; s.nextMember(j); j++) {
           if (s.strIs("op")) {
-            if (s.peek() != 0x22 || !s.readString()) return fail(s, "op must be a string");
+            if (s.peek() != 0x22 || !s.readString()) return fail(s);
             op = s.strIs("add") || s.strIs("rotate") ? 1 : s.strIs("revoke") || s.strIs("expire") ? 0 : -1;
-            if (op < 0) return fail(s, "unknown op");
+            if (op < 0) return fail(s);
             // The op may come after the key: a key read before it is patched below.
             if (hasKey) store<u8>(page.records.ptr + lastRecord, <u8>op);
           } else if (s.strIs("key")) {
-            if (hasKey) return fail(s, "a change has one key");
+            if (hasKey) return fail(s);
             lastRecord = page.records.len;
             if (!readKey(s, op != 0)) return false;
             hasKey = true;
           } else if (!s.skipValue()) return false;
         }
         if (s.failed) return false;
-        if (op < 0 || !hasKey) return fail(s, "a change needs op and key");
+        if (op < 0 || !hasKey) return fail(s);
       }
       if (s.failed) return false;
     } else if (!s.skipValue()) return false;
   }
   if (s.failed) return false;
-  if (expect == KIND_SNAPSHOT && !sawNext) return fail(s, "next missing");
+  if (expect == KIND_SNAPSHOT && !sawNext) return fail(s);
   return true;
 }
 

@@ -87,12 +87,12 @@ describe("bucket layout", () => {
     expect(bucketKey(k, 3, 0)).toBe(8);
     expect(String.UTF8.decodeUnsafe(k, 8)).toBe("tg:kf:b0");
   });
-  it("chooses about 4 keys per bucket", () => {
+  it("chooses about 8 keys per bucket", () => {
     expect(bitsFor(0)).toBe(0);
-    expect(bitsFor(4)).toBe(0);
-    expect(bitsFor(5)).toBe(1);
-    expect(bitsFor(1000)).toBe(8);
-    expect(bitsFor(1000000)).toBe(18);
+    expect(bitsFor(8)).toBe(0);
+    expect(bitsFor(9)).toBe(1);
+    expect(bitsFor(1000)).toBe(7);
+    expect(bitsFor(1000000)).toBe(17);
   });
   it("writes, finds and reads entries; a truncated value finds nothing and does not trap", () => {
     const v = memory.data(512);
