@@ -40,7 +40,6 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
     for (const w of [...waiting]) w();
   });
 
-  /** Resolves on the next change the store publishes (this replica's or, on PostgreSQL, another's), or after `ms`. */
   // Woken together, a fleet's polls ask the same question (same target, same `since`): it is read once. Every entry
   // was started after the last change published, so it includes every change published so far; each publish clears
   // the memo, so no reply is older than the change that woke it.
@@ -60,19 +59,35 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
   };
   const state = (): ReturnType<typeof feed.state> => once('state', () => feed.state());
 
-  const nextChange = (ms: number, abort: AbortSignal): Promise<void> => new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      unsubscribe();
-      waiting.delete(done);
-      abort.removeEventListener('abort', done);
-      resolve();
+  /**
+   * Watches for the next change the store publishes (this replica's or, on PostgreSQL, another's). Taken BEFORE the
+   * state is read: a change published between that read and the wait then still wakes the poll at once.
+   */
+  const watch = (): { wait(ms: number, abort: AbortSignal): Promise<void>; stop(): void } => {
+    let fired = false;
+    let wake: (() => void) | undefined;
+    const unsubscribe = opts.changes.subscribe(() => {
+      fired = true;
+      wake?.();
+    });
+    return {
+      stop: unsubscribe,
+      wait: (ms, abort) => new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          waiting.delete(done);
+          abort.removeEventListener('abort', done);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        if (fired || abort.aborted) return done();
+        wake = done;
+        waiting.add(done);
+        abort.addEventListener('abort', done);
+      }),
     };
-    const timer = setTimeout(done, ms);
-    const unsubscribe = opts.changes.subscribe(done);
-    waiting.add(done);
-    abort.addEventListener('abort', done);
-  });
+  };
 
   app.get('/snapshot', {
     config: { auth: 'report' },
@@ -106,13 +121,17 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
     reply.raw.on('close', onClose);
     try {
       const deadline = Date.now() + q.wait * 1000;
-      let now = await state();
       for (;;) {
-        const why = snapshotRequired(now, q.epoch, q.since);
-        if (why !== undefined) return gone(reply, why);
-        if (now.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;
-        await nextChange(deadline - Date.now(), abort.signal);
-        now = await state();
+        const watcher = watch();
+        try {
+          const now = await state();
+          const why = snapshotRequired(now, q.epoch, q.since);
+          if (why !== undefined) return gone(reply, why);
+          if (now.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;
+          await watcher.wait(deadline - Date.now(), abort.signal);
+        } finally {
+          watcher.stop();
+        }
       }
       const read = await once(`deltas ${scope.targetId} ${q.since} ${q.limit}`, () => feed.deltas(scope, q.since, q.limit));
       // A scope change or a replaced history may have landed between the two reads.
