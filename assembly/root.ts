@@ -11,7 +11,7 @@ import { RET_CAS, clearRet, RET_LEN, RET_PTR, RET_U64 } from "./abi/memory";
 import { writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
-import { feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
+import { feedConfigured, feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
 import { defineMetrics, pushMetrics } from "./metrics";
 import { setColdStartShare } from "./quota/primed";
 import { INSERT_CAS } from "./quota/shared";
@@ -103,6 +103,7 @@ export function onConfigure(root: u32, size: u32): bool {
   ensureReporter();
   config = cfg;
   activeRoot = root;
+  feedConfigured();
   defineMetrics();
   const usage = cfg.usage;
   if (usage != null) setMaxEntries(usage.maxEntries < MAX_ENTRIES_PER_BATCH ? usage.maxEntries : MAX_ENTRIES_PER_BATCH);

@@ -87,8 +87,16 @@ let cursorLen: usize = 0;
 /** The 16 hex chars of the process's reporter id (sent as `reporter`). */
 export function setFeedReporter(hex16: usize): void { memory.copy(REPORTER, hex16, 16); }
 
-/** Whether this VM holds the lease (tests and metrics). */
-export function isFeedHolder(): bool { return holder; }
+/**
+ * A new configuration (a new root context in this VM): a call in flight belongs to the old root context, which Envoy
+ * may cancel with it, so it is not waited for (its late answer no longer matches the token); page size from the new
+ * configuration.
+ */
+export function feedConfigured(): void {
+  inflight = false;
+  pageLimit = 0;
+  nextAttemptMs = 0;
+}
 
 function ensureId(nowMs: f64): void {
   if (idReady) return;

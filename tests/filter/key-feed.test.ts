@@ -372,4 +372,24 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
       await h.host.close();
     }
   });
+
+  it('a reconfiguration during a long poll does not stall the sync (the old root context\'s call is not waited for)', async () => {
+    reset();
+    const h = await proxy(feedConfig({ keyFeed: { waitS: 20 } }));
+    try {
+      await tick(h, 2);
+      const polls = control.deltas().length;
+      await h.host.reconfigure(JSON.stringify(feedConfig({ keyFeed: { waitS: 20, pageKeys: 3 } })));
+      await h.host.advance(1000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(control.deltas().length > polls, 'a new poll went out at the next tick');
+      control.change('revoke', fk('key-0', 'key_0', 'con_0'));
+      const deadline = Date.now() + 3000;
+      while (metaRevision(h) !== control.revision && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal((await get(h, 'key-0')).status, 401);
+      assert.equal(metaDigest(h), control.digest());
+    } finally {
+      await h.host.close();
+    }
+  });
 });
