@@ -20,7 +20,7 @@ function* keysOf(consumerId: string, planId: string): Generator<FeedKey> {
   }
 }
 
-describe(`${COUNT.toLocaleString('en')} keys through import and the feed`, { timeout: 600_000 }, () => {
+describe(`${COUNT.toLocaleString('en')} keys through import and the feed`, { timeout: 900_000 }, () => {
   let t: TestApp;
   let s: Awaited<ReturnType<typeof seed>>;
   before(async () => {
@@ -29,7 +29,7 @@ describe(`${COUNT.toLocaleString('en')} keys through import and the feed`, { tim
   });
   after(async () => t.close());
 
-  it('imports them all, then a paged snapshot holds every key and the digest of the set', async () => {
+  it('imports them all, then a paged snapshot holds every key and the digest of the set', { timeout: 900_000 }, async () => {
     const gen = keysOf(s.consumerId, s.planId);
     const body = Readable.from((function* () {
       let buf: string[] = [];

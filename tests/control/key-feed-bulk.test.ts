@@ -69,7 +69,7 @@ describe('bulk key paths', () => {
   });
 
   it('streams a body in many chunks, across chunk transactions, and refuses other content types', async () => {
-    const n = 12_000; // more than two import chunks
+    const n = 45_000; // more than two import chunks
     let i = 0;
     const body = new Readable({
       read() {
