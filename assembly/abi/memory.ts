@@ -46,6 +46,23 @@ export function guestAlloc(size: usize): usize {
   return p;
 }
 
+/**
+ * A point in the arena to come back to: a loop that makes thousands of data-returning host calls in one callback
+ * (the key feed's sync: a bucket read per key of a page) releases each call's copy once done with it, instead of
+ * exhausting the arena and spilling (past MAX_SPILLS, leaking) a heap block per call.
+ */
+export function arenaMark(): u64 {
+  return (<u64>spillCount << 32) | <u64>arenaTop;
+}
+
+/** Frees what the host returned since `mark` (nothing allocated since then may be used afterwards). */
+export function arenaRelease(mark: u64): void {
+  const keep = <i32>(mark >>> 32);
+  for (let i = keep; i < spillCount; i++) heap.free(unchecked(spills[i]));
+  if (keep < spillCount) spillCount = keep;
+  arenaTop = <usize>(mark & 0xffffffff);
+}
+
 /** Called at the start of every callback: forget what the host returned during the previous one. */
 export function resetArena(): void {
   arenaTop = 0;

@@ -9,7 +9,7 @@ import {
   proxy_get_buffer_bytes, proxy_get_header_map_value, proxy_get_shared_data, proxy_http_call, proxy_set_shared_data,
   random_get, BUFFER_HTTP_CALL_RESPONSE_BODY, MAP_HTTP_CALL_RESPONSE_HEADERS, RESULT_CAS_MISMATCH, RESULT_OK,
 } from "../abi/imports";
-import { clearRet, RET_CAS, RET_LEN, RET_PTR } from "../abi/memory";
+import { arenaMark, arenaRelease, clearRet, RET_CAS, RET_LEN, RET_PTR } from "../abi/memory";
 import { PairWriter } from "../abi/pairs";
 import { ab, abLen, writeU64 } from "../bytes";
 import { KeyFeedTarget, UsageTarget } from "../config/model";
@@ -197,13 +197,16 @@ function cleanStep(): void {
   const total: u32 = 1 << <u32>load<u8>(META, META_OLD_BITS);
   const from = load<u32>(META, META_CLEAN_NEXT);
   const to = from + CLEAN_PER_TICK < total ? from + CLEAN_PER_TICK : total;
+  const mark = arenaMark();
   for (let i = from; i < to; i++) {
     const kl = bucketKey(KEY, old, i);
     clearRet();
-    if (proxy_get_shared_data(KEY, kl, RET_PTR, RET_LEN, RET_CAS) != RESULT_OK) continue;
-    const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
-    // Only the replaced generation's own buckets: the slot may already hold a newer snapshot's.
-    if (n >= 4 && load<u32>(p) == old) proxy_set_shared_data(KEY, kl, 0, 0, load<u32>(RET_CAS));
+    if (proxy_get_shared_data(KEY, kl, RET_PTR, RET_LEN, RET_CAS) == RESULT_OK) {
+      const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
+      // Only the replaced generation's own buckets: the slot may already hold a newer snapshot's.
+      if (n >= 4 && load<u32>(p) == old) proxy_set_shared_data(KEY, kl, 0, 0, load<u32>(RET_CAS));
+    }
+    arenaRelease(mark);
   }
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readMeta();
@@ -482,6 +485,14 @@ const CHANGE_FAILED: i32 = -100;
  * Returns the change in the set's size (-1, 0, 1), or CHANGE_FAILED when shared data refused the write.
  */
 function applyChange(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: usize): i32 {
+  // A page applies thousands of changes in one callback: each bucket's copy is released once applied.
+  const mark = arenaMark();
+  const d = changeBucket(g, nb, e, size, keep, acc);
+  arenaRelease(mark);
+  return d;
+}
+
+function changeBucket(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: usize): i32 {
   const kl = bucketKey(KEY, g, bucketOf(e, nb));
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     clearRet();

@@ -392,4 +392,30 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
       await h.host.close();
     }
   });
+
+  it('syncing does not grow the syncing VM\'s memory: snapshot after snapshot, the same linear memory', async () => {
+    reset();
+    for (let i = 0; i < 6000; i++) control.change('add', fk(`bulk-${i}`, `key_b${i}`, `con_b${i % 50}`));
+    const h = await proxy(feedConfig({ keyFeed: { pageKeys: 3000 } }));
+    const memory = (): number => {
+      const { workers, main } = (h.host as unknown as { vms(): { workers: unknown[]; main: unknown } }).vms();
+      return [...workers, main].reduce((a: number, vm) => a + (vm as { exports: { memory: { buffer: ArrayBuffer } } }).exports.memory.buffer.byteLength, 0);
+    };
+    try {
+      await tick(h, 2);
+      assert.equal(metaCount(h), control.keys.size);
+      await tick(h, 4); // the first snapshot's replaced (empty) generation: nothing to clean yet
+      const after1 = memory();
+      for (let n = 2; n <= 4; n++) {
+        control.restart(`ep-${n}`);
+        await tick(h, 2);
+        assert.equal(meta(h)!.subarray(44, 48).toString(), `ep-${n}`);
+        await tick(h, 2); // cleaning the replaced generation
+      }
+      assert.equal(metaCount(h), control.keys.size);
+      assert.equal(memory(), after1, 'three more snapshots of 2 pages each (3,000 bucket reads in one callback): no growth');
+    } finally {
+      await h.host.close();
+    }
+  });
 });
