@@ -46,6 +46,9 @@ export function proxy_on_tick(root: u32): void {
 export function proxy_on_http_call_response(root: u32, token: u32, numHeaders: u32, bodySize: u32, _numTrailers: u32): void {
   resetArena();
   onHttpCallResponse(root, token, numHeaders, bodySize);
+  // A key feed snapshot answers page after page between two ticks: its garbage (scanners, fleet period names) is
+  // collected per reply, not left to pile up until the next tick.
+  __collect();
 }
 
 export function proxy_on_request_headers(ctx: u32, _numHeaders: u32, _eos: u32): u32 {
