@@ -182,6 +182,15 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   await unlessAborted(sidecar.firstApplied, signal);
   sidecarServing = true;
   phase('sidecar');
+  // Keys reach the filter over the key feed, not in the configuration. With a seeded store, the listener opens once
+  // the first snapshot is in (bounded), as Envoy opens listeners after its initial fetches: the banner's demo key
+  // then answers 200 when pasted, and /readyz follows the listener. An empty store has nothing to wait for.
+  if (seed !== undefined) {
+    if (!(await unlessAborted(keySetLoaded(host, FEED_WAIT_MS, signal), signal))) {
+      out.log(`warning: the sidecar has no key set from the control service after ${FEED_WAIT_MS / 1000} s; keys answer 401 until it arrives (see ${paths.sidecarLog})`);
+    }
+    phase('keys');
+  }
 
   const front = await startFront(host, { port: settings.proxyPort, address: settings.address, upstream: { host: settings.address, port: upstream.port } });
   closers.push({ name: 'front', close: () => front.close() });
@@ -192,11 +201,6 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   // (the seeded demo included) applied by this sidecar with a healthy upstream — the same /readyz the tests use.
   if ((await unlessAborted(waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100, signal }), signal)) !== 200) {
     out.log(`warning: ${controlUrl}/readyz is not 200 yet; the sidecar may still be applying the configuration`);
-  }
-  // Keys reach the filter over the key feed, not in the configuration: with a seeded store, wait (bounded) for the
-  // first snapshot so the banner's demo key answers 200 when pasted. An empty store has nothing to wait for.
-  if (seed !== undefined && !(await keySetLoaded(host, FEED_WAIT_MS, signal))) {
-    out.log(`warning: the sidecar has no key set from the control service after ${FEED_WAIT_MS / 1000} s; keys answer 401 until it arrives (see ${paths.sidecarLog})`);
   }
   phase('ready');
 
