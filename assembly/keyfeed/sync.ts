@@ -38,6 +38,15 @@ const MAX_CAS_ATTEMPTS = 8;
 /** A set that grew to this many times its buckets' target is re-snapshotted with more buckets. */
 const REBUCKET_FACTOR: f64 = 4;
 
+/** Keys a generation of `b` bucket bits holds before it is re-snapshotted with more buckets. */
+@inline function capacity(b: u32): f64 { return <f64>(1 << b) * TARGET_PER_BUCKET * REBUCKET_FACTOR; }
+
+/**
+ * A lower bound for the next snapshot's size estimate, when the set outgrew its buckets: a bucket must never grow
+ * unbounded (each change rewrites its bucket: thousands of keys in one would make a page quadratic).
+ */
+let estimateFloor: f64 = 0;
+
 const MODE_SNAPSHOT = 1;
 const MODE_DELTAS = 2;
 
@@ -357,6 +366,7 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
     // size is estimated from it (exact when it is the only page) and the bucket count chosen once for the snapshot.
     let estimate = <f64>page.count;
     if (page.hasNext && page.count > 0) estimate = <f64>page.count / coveredFraction(recs);
+    if (estimate < estimateFloor) estimate = estimateFloor;
     snapBits = bitsFor(estimate);
     snapRevision = page.revision;
     snapOneRevision = true;
@@ -375,6 +385,12 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
       snapOneRevision = false;
       if (page.revision < snapRevision) snapRevision = page.revision;
     }
+  }
+  if (<f64>snapCount + <f64>page.count > capacity(snapBits)) {
+    // The first page's estimate was far off (pages not in digest order, say): start again with more buckets.
+    estimateFloor = (<f64>snapCount + <f64>page.count) * 4;
+    startSnapshot();
+    return true;
   }
   // Each key is added to its bucket of the new generation (read, append, CAS write): pages may come in any order
   // of digests (the contract orders them, but by the digest's text or its bytes: either works here).
@@ -412,6 +428,7 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
   if (page.hasFleet && page.fleetUnstored == 0) markPrimed();
   mode = MODE_DELTAS;
   snapStarted = false;
+  estimateFloor = 0;
   return true;
 }
 
@@ -540,6 +557,12 @@ function applyDeltaPage(ptr: usize, len: usize): bool {
     startSnapshot();
     return true;
   }
+  if (<f64>count + <f64>page.count > capacity(bits)) {
+    // The set outgrows its buckets: a fresh snapshot with more of them, rather than ever-longer buckets.
+    estimateFloor = <f64>count + <f64>page.count;
+    startSnapshot();
+    return true;
+  }
   const recs = page.records;
   let o: usize = 0;
   while (o < recs.len) {
@@ -562,9 +585,6 @@ function applyDeltaPage(ptr: usize, len: usize): bool {
     holder = false;
     return false;
   }
-  if (!page.more) {
-    if (page.hasDigest && load<u64>(page.digest) != load<u64>(DIGEST)) { startSnapshot(); return true; }
-    if (<f64>count > <f64>(1 << bits) * TARGET_PER_BUCKET * REBUCKET_FACTOR) startSnapshot();
-  }
+  if (!page.more && page.hasDigest && load<u64>(page.digest) != load<u64>(DIGEST)) startSnapshot();
   return true;
 }

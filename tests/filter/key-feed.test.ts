@@ -418,4 +418,36 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
       await h.host.close();
     }
   });
+
+  it('a small set grown by 16,000 adds through deltas is re-bucketed (fresh snapshot), without a trap', async () => {
+    control.keys.clear();
+    control.history = [];
+    control.revision = 0;
+    control.horizon = 0;
+    control.mode = 'ok';
+    control.modeFor = 'both';
+    control.requests = [];
+    control.change('add', fk('key-0', 'key_0', 'con_0'));
+    control.change('add', fk('key-1', 'key_1', 'con_1'));
+    const h = await proxy(feedConfig({ keyFeed: { pageKeys: 2000 } }));
+    try {
+      await tick(h, 2);
+      assert.equal(meta(h)![8], 0, 'two keys: one bucket');
+      for (let i = 0; i < 16_000; i++) control.change('add', fk(`grow-${i}`, `key_g${i}`, `con_g${i % 100}`));
+      const snaps = control.snapshots().length;
+      const started = Date.now();
+      await tick(h, 3);
+      assert.equal(h.host.stats().vmFailures, 0, 'no trap');
+      assert.equal(metaCount(h), control.keys.size);
+      assert.equal(metaDigest(h), control.digest());
+      assert.ok(meta(h)![8] >= 11, `re-bucketed: ${meta(h)![8]} bits for ${control.keys.size} keys`);
+      assert.equal((await get(h, 'grow-15999')).status, 200);
+      assert.equal((await get(h, 'key-1')).status, 200);
+      assert.ok(control.snapshots().length > snaps, 'a fresh snapshot rather than 16,000 keys into one bucket');
+      // Applied into one ever-growing bucket this took ~7.5 s here (each change rewrites its bucket).
+      assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
+    } finally {
+      await h.host.close();
+    }
+  });
 });
