@@ -25,16 +25,22 @@ export function planInScope(planApiIds: readonly string[], scope: ReporterScope)
   return scope.apiIds === null || planApiIds.some((a) => scope.apiIds!.has(a));
 }
 
-/** What `reporter` adds to its subscriptions' windows, each capped at the plan's limit for the window. */
-export function fleetAdds(entries: readonly UsageEntry[], facts: ReadonlyMap<string, KeyFacts>, reporter: string): FleetAdd[] {
+/**
+ * What `reporter` adds to its subscriptions' windows, each capped at the plan's limit for the window. With `now`,
+ * windows that had ended by then are left out: replies only ever give current windows, so their counts would be
+ * written and never read (a report's entries reach up to a week back).
+ */
+export function fleetAdds(entries: readonly UsageEntry[], facts: ReadonlyMap<string, KeyFacts>, reporter: string, now?: number): FleetAdd[] {
   const caps = new Map<string, Map<FleetPer, number>>();
   const capsFor = (f: KeyFacts): Map<FleetPer, number> => {
     let c = caps.get(f.keyId);
     if (c === undefined) caps.set(f.keyId, c = capsOf(f.limits));
     return c;
   };
+  const current = now === undefined ? undefined : new Map(FLEET_PERS.map((per) => [per, windowStart(per, now)]));
   const adds: FleetAdd[] = [];
   for (const inc of fleetIncrements([...entries], (keyId) => [...capsFor(facts.get(keyId)!).keys()])) {
+    if (current !== undefined && inc.windowStart < current.get(inc.per)!) continue;
     const f = facts.get(inc.keyId)!;
     adds.push({ planId: f.planId, consumerId: f.consumerId, per: inc.per, windowStart: inc.windowStart, reporter, count: inc.count, cap: capsFor(f).get(inc.per)! });
   }

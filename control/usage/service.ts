@@ -14,7 +14,7 @@ import { windowStart } from './windows.js';
 
 const SIZES: readonly Granularity[] = ['minute', 'hour', 'day'];
 /** How old a replica's copy of the fleet counts may get before a reply reloads it (in the background). */
-export const FLEET_REFRESH_MS = 500;
+export const FLEET_REFRESH_MS = 1000;
 
 export class UsageService {
   private readonly retention: FleetRetention;
@@ -81,7 +81,7 @@ export class UsageService {
     // Only the granularities the backend stores per batch (PostgreSQL rolls hours and days up itself).
     const rows: Record<Granularity, UsageRow[]> = { minute: [], hour: [], day: [] };
     for (const size of this.repo.batchSizes ?? SIZES) rows[size] = rowsOf(entries, size, facts);
-    const fleet = fleetAdds(entries, facts, reporter);
+    const fleet = fleetAdds(entries, facts, reporter, now);
     const generation = this.fleetCache?.beginWrite() ?? 0;
     const fresh = await this.repo.storeBatch({
       batchId: report.batchId, reporter: report.reporter, targetId: scope.targetId, receivedAt: now,
