@@ -85,9 +85,10 @@ export class SqliteKeyFeed implements KeyFeedRepository {
       const args: unknown[] = [after ?? ''];
       if (plans !== null) args.push(JSON.stringify(plans));
       args.push(limit);
-      const rows = this.db.prepare(`SELECT digest, id, consumer_id, plan_id, expires_at FROM api_keys
-        WHERE digest > ? AND ${IN_SET} ${filter} ORDER BY digest LIMIT ?`).all(...args) as FeedRow[];
-      return { state, keys: rows.map(feedKey), digest: scopeDigest(this.planDigests(), plans) };
+      // Rows as arrays, already in the wire's order: a page of 10,000 keys allocates no row objects.
+      const keys = this.db.prepare(`SELECT digest, id, consumer_id, plan_id, IFNULL(expires_at, 0) FROM api_keys
+        WHERE digest > ? AND ${IN_SET} ${filter} ORDER BY digest LIMIT ?`).raw(true).all(...args) as FeedKey[];
+      return { state, keys, digest: scopeDigest(this.planDigests(), plans) };
     });
     const result = read.deferred();
     // Never hand out a revision that a crash could take back (and then reuse for another change).
