@@ -100,10 +100,14 @@ export class PostgresKeyFeed implements KeyFeedRepository {
     return transaction(this.pool, async (c) => {
       const plans = await this.plansOf(c, scope);
       const { ready: _r, ...state } = await readState(c);
-      const rows = await c.query<FeedRow>(`SELECT digest, id, consumer_id, plan_id, expires_at FROM api_keys
-        WHERE digest COLLATE "C" > $1 AND ${IN_SET} ${plans === null ? '' : 'AND plan_id = ANY($3)'} ORDER BY digest COLLATE "C" LIMIT $2`,
-      plans === null ? [after ?? '', limit] : [after ?? '', limit, plans]);
-      return { state, keys: rows.rows.map(feedKey), digest: scopeDigest(await this.planDigests(c), plans) };
+      // Rows as arrays, already in the wire's order: a page of 10,000 keys allocates no row objects.
+      const rows = await c.query<FeedKey>({
+        text: `SELECT digest, id, consumer_id, plan_id, COALESCE(expires_at, 0) FROM api_keys
+          WHERE digest COLLATE "C" > $1 AND ${IN_SET} ${plans === null ? '' : 'AND plan_id = ANY($3)'} ORDER BY digest COLLATE "C" LIMIT $2`,
+        values: plans === null ? [after ?? '', limit] : [after ?? '', limit, plans],
+        rowMode: 'array',
+      });
+      return { state, keys: rows.rows, digest: scopeDigest(await this.planDigests(c), plans) };
     }, { isolation: 'REPEATABLE READ', readOnly: true });
   }
 
