@@ -62,6 +62,23 @@ describe('local distribution contract (real HTTP)', () => {
     assert.deepEqual(body.wasmPlugin.spec.pluginConfig.apis.map((a) => a.id), [((await created.json()) as { id: string }).id]);
   });
 
+  it('a key write releases no held poll: the WasmPlugin carries the key feed, not keys', async () => {
+    const api = (await (await fetch(`${c.url}/v1/apis`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'feed', pathPrefix: '/feed' }) })).json()) as { id: string };
+    const plan = (await (await fetch(`${c.url}/v1/plans`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'p', limits: [], apiIds: [api.id] }) })).json()) as { id: string };
+    const consumer = (await (await fetch(`${c.url}/v1/consumers`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'c' }) })).json()) as { id: string };
+    await c.app.distributor.flush();
+    const current = (await (await poll('')).json()) as Published & { wasmPlugin: { spec: { pluginConfig: { keys?: unknown; keyFeed?: { deltasPath: string } } } } };
+    assert.equal(current.wasmPlugin.spec.pluginConfig.keys, undefined);
+    assert.equal(current.wasmPlugin.spec.pluginConfig.keyFeed?.deltasPath, '/v1/keyfeed/deltas');
+    const held = poll(`?known=${current.version}&waitSeconds=2`);
+    const key = await fetch(`${c.url}/v1/consumers/${consumer.id}/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ planId: plan.id }) });
+    assert.equal(key.status, 201);
+    const { id } = (await key.json()) as { id: string };
+    assert.equal((await fetch(`${c.url}/v1/keys/${id}/revoke`, { method: 'POST', headers: admin })).status, 200);
+    await c.app.distributor.flush();
+    assert.equal((await held).status, 304, 'the poll ran its full hold: no new version');
+  });
+
   it('validates the query and the ack body', async () => {
     assert.equal((await poll('?waitSeconds=31')).status, 400);
     assert.equal((await poll('?waitSeconds=-1')).status, 400);
