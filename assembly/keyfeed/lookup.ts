@@ -6,7 +6,7 @@ import { proxy_get_shared_data, RESULT_OK } from "../abi/imports";
 import { clearRet, RET_CAS, RET_LEN, RET_PTR } from "../abi/memory";
 import {
   bucketKey, bucketOf, entryConsumer, entryConsumerLen, entryExpires, entryKeyId, entryKeyIdLen, entryPlan,
-  entryPlanLen, findEntry, FIXED_KEY_LEN, MAX_BUCKET_KEY, META_BITS, META_GEN, META_KEY, META_MAGIC, META_SIZE,
+  entryPlanLen, findEntry, FIXED_KEY_LEN, MAX_BITS, MAX_BUCKET_KEY, META_BITS, META_GEN, META_KEY, META_MAGIC, META_SIZE,
 } from "./layout";
 
 export const FEED_FOUND = 0;
@@ -33,6 +33,8 @@ function loadMeta(): void {
   if (proxy_get_shared_data(META_KEY, FIXED_KEY_LEN, RET_PTR, RET_LEN, RET_CAS) != RESULT_OK) return;
   const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
   if (n < META_SIZE || load<u32>(p) != META_MAGIC) return;
+  // Bits beyond MAX_BITS are no meta of ours (bucket keys are sized for MAX_BITS): no set.
+  if (<u32>load<u8>(p, META_BITS) > MAX_BITS) return;
   gen = load<u32>(p, META_GEN);
   bits = <u32>load<u8>(p, META_BITS);
 }

@@ -20,7 +20,7 @@ import { markPrimed } from "../quota/primed";
 import { INSERT_CAS, storeOthers } from "../quota/shared";
 import { ByteSink } from "../sink";
 import {
-  bitsFor, bucketKey, bucketOf, entrySize, findEntry, FIXED_KEY_LEN, LEASE_KEY, MAX_BUCKET_KEY, MAX_ENTRY,
+  bitsFor, bucketKey, bucketOf, entrySize, findEntry, FIXED_KEY_LEN, LEASE_KEY, MAX_BITS, MAX_BUCKET_KEY, MAX_ENTRY,
   META_BITS, META_CLEAN_NEXT, META_COUNT, META_DIGEST, META_EPOCH, META_EPOCH_LEN, META_GEN, META_KEY, META_MAGIC,
   META_LAST_GEN, META_OLD_BITS, META_OLD_GEN, META_REVISION, META_SIZE, TARGET_PER_BUCKET, xorEntryHash,
 } from "./layout";
@@ -59,6 +59,7 @@ const ME = memory.data(8);
 const LEASE = memory.data(16);
 const KEY = memory.data(<i32>MAX_BUCKET_KEY);
 const META = memory.data(<i32>META_SIZE);
+const RANDOM_GEN = memory.data(4);
 const REPORTER = memory.data(16);
 
 let idReady = false;
@@ -143,7 +144,11 @@ function readMeta(): u32 {
   if (proxy_get_shared_data(META_KEY, FIXED_KEY_LEN, RET_PTR, RET_LEN, RET_CAS) != RESULT_OK) return INSERT_CAS;
   const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
   const cas = load<u32>(RET_CAS);
-  if (n == META_SIZE && load<u32>(p) == META_MAGIC) memory.copy(META, p, META_SIZE);
+  // Bucket bits past MAX_BITS are no meta of ours (bucket keys are sized for MAX_BITS): treated as absent.
+  if (n == META_SIZE && load<u32>(p) == META_MAGIC && <u32>load<u8>(p, META_BITS) <= MAX_BITS &&
+      <u32>load<u8>(p, META_OLD_BITS) <= MAX_BITS && <usize>load<u8>(p, META_EPOCH_LEN) <= 64) {
+    memory.copy(META, p, META_SIZE);
+  }
   return cas;
 }
 
@@ -485,6 +490,11 @@ function allocateGeneration(): u32 {
     const last = valid ? load<u32>(META, META_LAST_GEN) : 0;
     let g = (last > current ? last : current) + 1;
     if ((g & 1) == (current & 1) && current != 0) g++;
+    if (!valid) {
+      // No meta (a new process) or an unreadable one: numbers used before are unknown, so start at a random one (a
+      // bucket left under a reused number would otherwise be taken for the new snapshot's).
+      if (random_get(RANDOM_GEN, 4) == 0) g = load<u32>(RANDOM_GEN);
+    }
     if (g == 0) g = current & 1 ? 2 : 1;
     if (!valid) { store<u32>(META, META_MAGIC); }
     store<u32>(META, g, META_LAST_GEN);
@@ -496,6 +506,17 @@ function allocateGeneration(): u32 {
 }
 
 const CHANGE_FAILED: i32 = -100;
+
+/** Whether a bucket value is its generation word and whole entries, nothing else. */
+function bucketParses(p: usize, n: usize): bool {
+  let o: usize = 4;
+  while (o < n) {
+    const size = entrySize(p + o, n - o);
+    if (size == 0) return false;
+    o += size;
+  }
+  return true;
+}
 
 /**
  * Upserts (keep) or removes the entry at e in generation g (bucket bits nb); XORs the change into the digest at acc.
@@ -521,8 +542,8 @@ function changeBucket(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: u
     if (proxy_get_shared_data(KEY, kl, RET_PTR, RET_LEN, RET_CAS) == RESULT_OK) {
       cas = load<u32>(RET_CAS);
       const p = <usize>load<u32>(RET_PTR), n = <usize>load<u32>(RET_LEN);
-      // A bucket of another generation (the slot's previous use) is stale: replaced whole.
-      if (n >= 4 && load<u32>(p) == g) {
+      // A bucket of another generation (the slot's previous use), or one that does not parse, is stale: replaced.
+      if (n >= 4 && load<u32>(p) == g && bucketParses(p, n)) {
         const at = findEntry(p, n, e);
         if (at >= 0) {
           const old = p + <usize>at;

@@ -450,4 +450,43 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
       await h.host.close();
     }
   });
+
+  it('corrupt feed entries in shared data are never trusted and never trap; the sync repairs them', async () => {
+    reset();
+    const h = await proxy();
+    const store = (h.host as unknown as { store: { set(vm: string, k: string, v: Uint8Array, cas: number): number } }).store;
+    try {
+      await tick(h, 2);
+      const good = meta(h)!;
+      const gen = good.readUInt32LE(4);
+      // Every bucket of the served generation replaced by garbage that carries the right generation word.
+      for (const [k] of h.host.sharedData('tollgate')) {
+        if (!/^tg:kf:[ab][0-9a-f]+$/.test(k)) continue;
+        const junk = Buffer.alloc(300, 0xfe);
+        junk.writeUInt32LE(gen, 0);
+        store.set('tollgate', k, junk, 0);
+      }
+      for (const w of [0, 1]) assert.equal((await get(h, 'key-1', w)).status, 401, 'garbage buckets: unknown key');
+      control.mode = 'down'; // no repair yet
+      // A meta with impossible bucket bits: no set at all (and the lookup never builds an oversized key).
+      const bad = Buffer.from(good);
+      bad[8] = 200;
+      store.set('tollgate', 'tg:kf:m', bad, 0);
+      await tick(h, 1);
+      assert.equal((await get(h, 'key-1')).status, 401);
+      store.set('tollgate', 'tg:kf:m', Buffer.from('short'), 0);
+      await tick(h, 1);
+      assert.equal((await get(h, 'key-1')).status, 401);
+      assert.equal(h.host.stats().vmFailures, 0, 'no trap');
+      // The holder finds no valid meta: a fresh snapshot into a fresh generation repairs the set.
+      control.mode = 'ok';
+      control.change('add', fk('key-after', 'key_after', 'con_after'));
+      await tick(h, 4);
+      assert.equal((await get(h, 'key-1')).status, 200);
+      assert.equal((await get(h, 'key-after')).status, 200);
+      assert.equal(metaDigest(h), control.digest());
+    } finally {
+      await h.host.close();
+    }
+  });
 });
