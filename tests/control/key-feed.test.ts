@@ -7,7 +7,7 @@ import { SNAPSHOT_REQUIRED_TYPE, setDigest, type DeltaPage, type SnapshotPage } 
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ADMIN, ON_POSTGRES, REPORT, seed, tempDir, testApp, type TestApp } from './helpers.js';
+import { ADMIN, ON_POSTGRES, REPORT, batchId, currentMinute, seed, tempDir, testApp, type TestApp } from './helpers.js';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { applyDelta, catchUp, injectGet, mirrorDigest, takeSnapshot, type Get } from './key-feed-client.js';
@@ -259,6 +259,34 @@ describe('key feed', () => {
         assert.equal(fresh.digest ?? mirrorDigest(fresh), mirrorDigest(fresh), `step ${i}: the snapshot's digest`);
         assert.equal(mirror.digest, mirrorDigest(fresh), `step ${i}: deltas and snapshot agree`);
       }
+    }
+  });
+});
+
+describe('key feed fleet', () => {
+  it('the last snapshot page and a delta adding a key carry what the rest of the fleet counted', async () => {
+    const t = await testApp();
+    try {
+      const s = await seed(t, [{ requests: 100, per: 'hour' }]);
+      const get = injectGet(t.app, REPORT);
+      const { mirror } = await takeSnapshot(get);
+      // Another proxy (reporter OTHER) used the subscription 7 times this hour.
+      const other = 'fedcba9876543210';
+      const r = await t.report('POST', '/v1/usage/reports', { version: 1, batchId: batchId(), reporter: other, dropped: 0,
+        entries: [{ minute: currentMinute(), keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 7 }] });
+      assert.equal(r.statusCode, 200, r.body);
+      const subscription = `${s.planId}/${s.consumerId}`;
+      const last = (await get(`/v1/keyfeed/snapshot?reporter=${REPORTER}`)).json<SnapshotPage>();
+      assert.deepEqual(last.fleet?.filter((w) => w.subscription === subscription).map((w) => [w.per, w.others]), [['hour', 7]]);
+      // The reporter's own counts are left out.
+      const own = (await get(`/v1/keyfeed/snapshot?reporter=${other}`)).json<SnapshotPage>();
+      assert.deepEqual(own.fleet?.filter((w) => w.subscription === subscription), []);
+      // A new key of the same subscription arrives with the subscription's windows.
+      await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId });
+      const d = (await get(`/v1/keyfeed/deltas?epoch=${mirror.epoch}&since=${mirror.revision}&reporter=${REPORTER}`)).json<DeltaPage>();
+      assert.deepEqual(d.fleet?.map((w) => [w.subscription, w.per, w.others]), [[subscription, 'hour', 7]]);
+    } finally {
+      await t.close();
     }
   });
 });

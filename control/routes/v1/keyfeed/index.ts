@@ -17,6 +17,12 @@ export interface KeyFeedRouteOptions { changes: ChangeFeed }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
+/**
+ * Whose counts `fleet` leaves out: fleet counts are kept per target and reporter id (control/usage/service.ts), so
+ * the proxy's own are `<targetId>:<reporter>`; without `reporter`, none are left out.
+ */
+const fleetReporter = (targetId: string, reporter: string | undefined): string => (reporter === undefined ? '' : `${targetId}:${reporter}`);
+
 function gone(reply: FastifyReply, detail: string): FastifyReply {
   return reply.code(410).type('application/problem+json').serializer(JSON.stringify)
     .send({ type: SNAPSHOT_REQUIRED_TYPE, title: 'Gone', status: 410, detail });
@@ -105,7 +111,7 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
     };
     if (last) {
       page.digest = read.digest;
-      page.fleet = await fleetForSync(app.store.usage, scope, q.reporter ?? '', nowSeconds());
+      page.fleet = await fleetForSync(app.store.usage, scope, fleetReporter(scope.targetId, q.reporter), nowSeconds());
     }
     return sendPage(reply, page);
   });
@@ -145,7 +151,7 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
       const added = read.changes.filter((c) => c.op === 'add').map((c) => c.key[1]);
       if (added.length > 0) {
         const facts = await app.store.usage.keyFacts(added);
-        const fleet = await fleetForKeys(app.store.usage, facts.values(), q.reporter ?? '', nowSeconds());
+        const fleet = await fleetForKeys(app.store.usage, facts.values(), fleetReporter(scope.targetId, q.reporter), nowSeconds());
         if (fleet.length > 0) page.fleet = fleet;
       }
       return sendPage(reply, page);
