@@ -291,6 +291,29 @@ describe('key feed fleet', () => {
   });
 });
 
+describe('key feed shutdown', () => {
+  it('held long polls are answered at once when the service shuts down', async () => {
+    const t = await testApp();
+    let closed = false;
+    try {
+      const get = injectGet(t.app, REPORT);
+      const { mirror } = await takeSnapshot(get);
+      const poll = get(`/v1/keyfeed/deltas?epoch=${mirror.epoch}&since=${mirror.revision}&wait=30`);
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      const closing = t.close();
+      const r = await poll;
+      assert.ok(Date.now() - t0 < 2000, `answered ${Date.now() - t0} ms after close began`);
+      assert.equal(r.statusCode, 200);
+      assert.deepEqual(r.json<DeltaPage>().changes, []);
+      await closing;
+      closed = true;
+    } finally {
+      if (!closed) await t.close();
+    }
+  });
+});
+
 describe('key feed epoch', () => {
   it('a replaced history (rebuild with a new epoch) answers 410 to the old epoch; the digest survives', async () => {
     const t = await testApp();
