@@ -230,6 +230,31 @@ describe('key feed', () => {
     assert.ok(!validateReply({ version: 1, kind: 'delta', epoch: 'ab', since: 1, revision: 2, more: false, changes: [{ op: 'delete', key: ['A'.repeat(43), 'k', 'c', 'p', 0] }], digest: '0000000000000000' }));
   });
 
+  it('a change committed between a poll\'s read of the head and its wait still wakes it at once', async () => {
+    const { mirror } = await takeSnapshot(get);
+    const [k] = await bulk(1);
+    await catchUp(get, mirror);
+    // Any published change (here an API edit, which moves no key) makes the next poll read the head afresh.
+    assert.equal((await t.admin('PATCH', `/v1/apis/${s.apiId}`, { methods: ['GET', 'POST'] })).statusCode, 200);
+    const feed = t.app.store.keyFeed;
+    const original = feed.state.bind(feed);
+    // The poll reads the head, then (before it starts waiting) another request revokes a key.
+    feed.state = async () => {
+      const s = await original();
+      feed.state = original;
+      await t.admin('POST', `/v1/keys/${k!.id}/revoke`);
+      return s;
+    };
+    try {
+      const t0 = Date.now();
+      const d = (await get(`/v1/keyfeed/deltas?epoch=${mirror.epoch}&since=${mirror.revision}&wait=5`)).json<DeltaPage>();
+      assert.ok(Date.now() - t0 < 1000, `answered after ${Date.now() - t0} ms`);
+      assert.deepEqual(d.changes.map((c) => [c.op, c.key[1]]), [['revoke', k!.id]]);
+    } finally {
+      feed.state = original;
+    }
+  });
+
   it('digest from scratch equals the incremental digest after random operations', async () => {
     let seedValue = 12345;
     const rnd = (n: number): number => {
