@@ -130,8 +130,10 @@ function planIndex(cfg: Config, p: usize, n: usize): i32 {
 /** The key with this digest: the configuration's static keys first, then the process's key feed set. */
 @inline function findKey(cfg: Config, digest: usize, k: KeyRef): void {
   k.reset();
-  const i = cfg.keys.find(digest);
-  if (i >= 0) { k.fromTable(cfg.keys, i); return; }
+  if (cfg.keys.count > 0) {
+    const i = cfg.keys.find(digest);
+    if (i >= 0) { k.fromTable(cfg.keys, i); return; }
+  }
   if (cfg.keyFeed == null || lookupFeed(digest) != FEED_FOUND) return;
   k.keyId = foundKeyId();
   k.keyIdLen = foundKeyIdLen();
