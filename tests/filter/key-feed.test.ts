@@ -354,23 +354,30 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
     }
   });
 
-  it('the snapshot\'s fleet counts are applied at once: a new process knows what the subscription used', async () => {
+  it('the snapshot\'s fleet counts are applied at once, and quota stays exact with 4 workers racing (10 seeds)', async () => {
     reset();
     const now = Math.floor(T0 / 1000);
-    control.fleet = () => [{ subscription: 'pln_gold/con_1', per: 'hour', windowStart: now - (now % 3600), others: 7 }];
-    const h = await proxy(feedConfig({ limits: [{ requests: 10, per: 'hour' }] }), 4);
-    try {
-      await tick(h, 2);
-      assert.ok(h.host.sharedData('tollgate').has('tg:primed'), 'primed by the snapshot');
-      const statuses: number[] = [];
-      // 4 workers racing: exactly 10 - 7 admitted.
-      const all = await Promise.all(Array.from({ length: 8 }, (_, i) => get(h, 'key-1', i % 4)));
-      for (const r of all) statuses.push(r.status);
-      assert.equal(statuses.filter((s) => s === 200).length, 3, statuses.join(','));
-      assert.equal(statuses.filter((s) => s === 429).length, 5);
-    } finally {
-      await h.host.close();
+    control.fleet = () => [{ subscription: 'pln_gold/con_1', per: 'hour', windowStart: now - (now % 3600), others: 5 }];
+    const LIMIT = 17;
+    let seedsWithRaces = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      // interleaveSeed: the host runs other workers' streams inside a worker's shared-data calls: real CAS races.
+      const h = await proxy(feedConfig({ limits: [{ requests: LIMIT, per: 'hour' }] }), 4, { interleaveSeed: seed });
+      try {
+        await tick(h, 2);
+        assert.ok(h.host.sharedData('tollgate').has('tg:primed'), 'primed by the snapshot');
+        const results = await Promise.all(Array.from({ length: 40 }, (_, i) => get(h, 'key-1', i % 4)));
+        assert.equal(results.filter((r) => r.status === 200).length, LIMIT - 5, `seed ${seed}: the fleet's 5 count`);
+        assert.equal(results.filter((r) => r.status === 429).length, 40 - (LIMIT - 5));
+        assert.equal(h.host.stats().vmFailures, 0);
+        // A bucket read + the quota entry's read per request; more reads mean CAS writes lost races and retried.
+        const reads = results.reduce((a, r) => a + (r.hostCalls.proxy_get_shared_data ?? 0), 0);
+        if (reads > results.length * 2) seedsWithRaces++;
+      } finally {
+        await h.host.close();
+      }
     }
+    assert.ok(seedsWithRaces >= 3, `races happened under ${seedsWithRaces} seeds only`);
   });
 
   it('a reconfiguration during a long poll does not stall the sync (the old root context\'s call is not waited for)', async () => {
