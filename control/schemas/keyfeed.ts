@@ -42,3 +42,6 @@ export const ImportReply = Type.Object({
   rejected: Type.Integer(),
   errors: Type.Array(Type.Object({ line: Type.Integer(), detail: Type.String() }), { description: 'rejected lines in line order, at most 1000 of them (the first found)' }),
 });
+
+/** Moving a key to another plan: its subscription (quota) changes; the key itself stays. */
+export const KeyPatch = Type.Object({ planId: Id }, Strict);

@@ -51,6 +51,8 @@ export interface KeyRepository {
    * one transaction.
    */
   rotate(id: string, successor: Pick<NewKeyRecord, 'digest' | 'prefix'>, graceEndsAt: number): Promise<ApiKey>;
+  /** Moves the key to another plan (its subscription changes); 422 for an unknown plan. */
+  changePlan(id: string, planId: string): Promise<ApiKey>;
 }
 
 /** Where a target's WasmPlugin goes. */

@@ -171,6 +171,39 @@ describe('key feed', () => {
     assert.equal(moved.digest, mirrorDigest(moved));
   });
 
+  it('a key moved to another plan leaves one scope and enters another; deltas and digests follow', async () => {
+    const api = (await t.admin('POST', '/v1/apis', { name: 'moves', pathPrefix: '/moves' })).json<{ id: string }>();
+    const plan = (await t.admin('POST', '/v1/plans', { name: 'moves-plan', limits: [{ requests: 5, per: 'hour' }], apiIds: [api.id] })).json<{ id: string }>();
+    const target = (await t.admin('POST', '/v1/targets', { name: 'tollgate-moves', namespace: 'moves', selector: { app: 'moves' }, apiIds: [api.id] }))
+      .json<{ reportToken: string }>();
+    const moves = validating(injectGet(t.app, target.reportToken));
+    const [k] = await bulk(1);
+    const mine = (await takeSnapshot(moves)).mirror;
+    const all = (await takeSnapshot(get)).mirror;
+    assert.ok(!mine.keys.has(k!.id));
+    const patched = await t.admin('PATCH', `/v1/keys/${k!.id}`, { planId: plan.id });
+    assert.equal(patched.statusCode, 200, patched.body);
+    assert.equal(patched.json<{ planId: string }>().planId, plan.id);
+    const entered = (await catchUp(moves, mine)).flatMap((p) => p.changes);
+    assert.deepEqual(entered.map((c) => [c.op, c.key[1], c.key[3]]), [['add', k!.id, plan.id]]);
+    assert.equal(mine.digest, mirrorDigest(mine));
+    const seenByAll = (await catchUp(get, all)).flatMap((p) => p.changes);
+    assert.deepEqual(seenByAll.map((c) => [c.op, c.key[3]]), [['add', plan.id]], 'one change per key: its latest state');
+    assert.equal(all.digest, mirrorDigest(all));
+    // And back: it leaves the restricted scope.
+    assert.equal((await t.admin('PATCH', `/v1/keys/${k!.id}`, { planId: s.planId })).statusCode, 200);
+    const left = (await catchUp(moves, mine)).flatMap((p) => p.changes);
+    assert.deepEqual(left.map((c) => [c.op, c.key[1]]), [['revoke', k!.id]]);
+    assert.ok(!mine.keys.has(k!.id));
+    assert.equal(mine.digest, mirrorDigest(mine));
+    // Unknown plan or key; the same plan again changes nothing.
+    assert.equal((await t.admin('PATCH', `/v1/keys/${k!.id}`, { planId: 'pln_none' })).statusCode, 422);
+    assert.equal((await t.admin('PATCH', '/v1/keys/key_none', { planId: s.planId })).statusCode, 404);
+    const head = (await t.app.store.keyFeed.state()).head;
+    assert.equal((await t.admin('PATCH', `/v1/keys/${k!.id}`, { planId: s.planId })).statusCode, 200);
+    assert.equal((await t.app.store.keyFeed.state()).head, head);
+  });
+
   it('refuses requests without a reporter credential of some target', async () => {
     const noToken = await t.app.inject({ method: 'GET', url: '/v1/keyfeed/snapshot' });
     assert.equal(noToken.statusCode, 401);

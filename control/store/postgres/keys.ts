@@ -100,4 +100,20 @@ export class PostgresKeys implements KeyRepository {
     this.changed();
     return key;
   }
+
+  async changePlan(id: string, planId: string): Promise<ApiKey> {
+    const moved = await transaction(this.pool, async (c) => {
+      await lockKeyFeed(c);
+      const key = await keyRow(c, id, true);
+      if ((await c.query('SELECT 1 FROM plans WHERE id = $1 FOR SHARE', [planId])).rowCount === 0) throw unknownPlan(planId);
+      if (key.planId === planId) return false;
+      const was = await feedEntry(c, id);
+      await c.query('UPDATE api_keys SET plan_id = $1 WHERE id = $2', [planId, id]);
+      // Logged as a removal under the old plan and an add under the new one: each target's scope sees what it must.
+      if (was !== null) await recordKeyWrites(c, [{ op: 'add', key: [was[0], was[1], was[2], planId, was[4]], was }], this.now());
+      return true;
+    });
+    if (moved) this.changed();
+    return keyRow(this.pool, id);
+  }
 }

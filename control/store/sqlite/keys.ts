@@ -88,5 +88,24 @@ export class SqliteKeys implements KeyRepository {
     await this.durable();
     return this.row(newKeyId);
   }
-}
 
+  async changePlan(id: string, planId: string): Promise<ApiKey> {
+    const moved = this.db.transaction((): boolean => {
+      const key = this.row(id);
+      if (this.db.prepare('SELECT 1 FROM plans WHERE id = ?').get(planId) === undefined) {
+        throw new ProblemError(422, 'Unknown reference', `planId: plan '${planId}' does not exist`);
+      }
+      if (key.planId === planId) return false;
+      const was = feedEntry(this.db, id);
+      this.db.prepare('UPDATE api_keys SET plan_id = ? WHERE id = ?').run(planId, id);
+      // Logged as a removal under the old plan and an add under the new one: each target's scope sees what it must.
+      if (was !== null) recordKeyWrites(this.db, [{ op: 'add', key: [was[0], was[1], was[2], planId, was[4]], was }], this.now());
+      return true;
+    }).immediate();
+    if (moved) {
+      this.changed();
+      await this.durable();
+    }
+    return this.row(id);
+  }
+}

@@ -1,15 +1,17 @@
 // Keys in bulk (docs/control.md, "Keys in bulk"): importing existing key digests from another gateway as NDJSON, and
-// creating many keys at once. Both append to the key feed like single writes (one revision per key).
+// creating many keys at once. Both append to the key feed like single writes (one revision per key). Also moving a
+// key to another plan (PATCH /v1/keys/{id}), the one key write that changes which targets' scopes hold the key.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Readable } from 'node:stream';
-import { ProblemResponses } from '../../../schemas/common.js';
-import { BulkCreateBody, BulkCreated, ImportReply } from '../../../schemas/keyfeed.js';
+import { IdParams, ProblemResponses } from '../../../schemas/common.js';
+import { KeyView } from '../../../schemas/keys.js';
+import { BulkCreateBody, BulkCreated, ImportReply, KeyPatch } from '../../../schemas/keyfeed.js';
 import { IMPORT_CHUNK, MAX_IMPORT_LINE_BYTES, forEachLine, parseImportLine } from '../../../keyfeed/import-line.js';
 import { newApiKey } from '../../../key-material.js';
 import { NotFoundError, ProblemError } from '../../../errors.js';
 import type { ImportKey } from '../../../store/repository.js';
-import { unixOf } from '../views.js';
+import { keyView, unixOf } from '../views.js';
 
 /** Rejected lines listed in an import's reply (all are counted). */
 export const MAX_LISTED_ERRORS = 1000;
@@ -80,4 +82,7 @@ export default async function keysBulkRoutes(fastify: FastifyInstance): Promise<
     }
     return reply.code(201).send({ keys: outcomes.map((o, i) => ({ id: (o as { created: string }).created, prefix: made[i]!.prefix, key: made[i]!.key })) });
   });
+
+  app.patch('/keys/:id', { schema: { tags, params: IdParams, body: KeyPatch, response: { 200: KeyView, ...ProblemResponses } } }, async (req) =>
+    keyView(await app.store.keys.changePlan(req.params.id, req.body.planId), nowSeconds()));
 }
