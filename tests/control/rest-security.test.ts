@@ -8,7 +8,7 @@ import { ADMIN, REPORT, seed, testApp, type TestApp } from './helpers.js';
 /** Open without a token (docs/control.md). */
 const OPEN = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
 /** Called by the proxies with the report token. */
-const REPORT_ROUTES = new Set(['/v1/usage/reports', '/v1/distribution/wasmplugin', '/v1/distribution/acks']);
+const REPORT_ROUTES = new Set(['/v1/usage/reports', '/v1/distribution/wasmplugin', '/v1/distribution/acks', '/v1/keyfeed/snapshot', '/v1/keyfeed/deltas']);
 
 interface Route { method: string; path: string }
 interface Operation { security?: Record<string, string[]>[]; responses?: Record<string, unknown>; parameters?: { in: string; name: string }[] }
@@ -29,8 +29,9 @@ function routeTable(tree: string): Route[] {
   return routes;
 }
 
-const toOpenApiPath = (path: string): string => path.replace(/:(\w+)/g, '{$1}');
-const concrete = (path: string): string => path.replace(/:(\w+)/g, 'zz_probe0001');
+// A parameter is a whole segment (`/:id`); `/v1/keys:import` is a literal colon.
+const toOpenApiPath = (path: string): string => path.replace(/\/:(\w+)/g, '/{$1}');
+const concrete = (path: string): string => path.replace(/\/:(\w+)/g, '/zz_probe0001');
 
 describe('every route is guarded', () => {
   let t: TestApp;
