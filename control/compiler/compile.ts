@@ -11,7 +11,7 @@ import { KEY_FEED_DEFAULT_PAGE, KEY_FEED_DELTAS_PATH, KEY_FEED_SNAPSHOT_PATH } f
 import { USAGE_REPORT_PATH } from '../../contracts/usage-report.js';
 import type { CatalogSnapshot, Target } from '../store/types.js';
 
-/** What the compiler reads of the catalog: policy only (a snapshot with keys may be passed; they are ignored). */
+/** What the compiler reads of the catalog: policy only (the store's snapshot has no keys; extra fields are ignored). */
 export type PolicySnapshot = Pick<CatalogSnapshot, 'apis' | 'plans'>;
 
 /**

@@ -26,7 +26,8 @@ export interface CompilableKey { id: string; digest: string; consumerId: string;
 export interface Page<T> { items: T[]; nextCursor: string | null }
 export interface PageRequest { limit: number; after: string | undefined }
 
-export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; keys: CompilableKey[]; targets: TargetWithCredentials[] }
+/** Policy, as the compiler and distributor read it: keys are not part of it (they travel over the key feed). */
+export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; targets: TargetWithCredentials[] }
 
 /** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
 export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }

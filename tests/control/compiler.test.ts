@@ -19,7 +19,10 @@ const api = (id: string, pathPrefix: string, extra: Partial<Api> = {}): Api => (
 const plan = (id: string, apiIds: string[], extra: Partial<Plan> = {}): Plan => ({ id, name: id, limits: [{ requests: 10, per: 'minute' }], apiIds, createdAt: 0, updatedAt: 0, ...extra });
 const key = (id: string, planId: string, expiresAt: number | null = null): CompilableKey => ({ id, digest: digestOf(`secret-${id}`), consumerId: `con_${id}`, planId, expiresAt });
 
-function snapshot(): Omit<CatalogSnapshot, 'targets'> {
+/** Policy plus keys, as a caller might pass them: the compiler must ignore the keys. */
+type WithKeys = Omit<CatalogSnapshot, 'targets'> & { keys: CompilableKey[] };
+
+function snapshot(): WithKeys {
   return {
     apis: [api('api_b', '/orders'), api('api_a', '/orders/admin', { methods: ['POST', 'GET'], hosts: ['z.example.com', 'a.example.com'] }), api('api_c', '/orders')],
     plans: [plan('pln_2', ['api_c', 'api_a'], { limits: [{ requests: 1000, per: 'day' }, { requests: 5, per: 'second' }] }), plan('pln_1', ['api_b'])],
@@ -27,7 +30,7 @@ function snapshot(): Omit<CatalogSnapshot, 'targets'> {
   };
 }
 
-const reversed = (s: Omit<CatalogSnapshot, 'targets'>): Omit<CatalogSnapshot, 'targets'> => ({ apis: [...s.apis].reverse(), plans: [...s.plans].reverse(), keys: [...s.keys].reverse() });
+const reversed = (s: WithKeys): WithKeys => ({ apis: [...s.apis].reverse(), plans: [...s.plans].reverse(), keys: [...s.keys].reverse() });
 
 describe('compile', () => {
   it('produces a configuration valid against the filter-config schema', () => {
@@ -69,7 +72,7 @@ function manyKeys(n: number): CompilableKey[] {
 }
 
 /** A full store snapshot (keys included, as the distributor passes it) with `n` keys. */
-const withKeys = (n: number): Omit<CatalogSnapshot, 'targets'> => ({ ...snapshot(), keys: manyKeys(n) });
+const withKeys = (n: number): WithKeys => ({ ...snapshot(), keys: manyKeys(n) });
 
 describe('compile: keys stay out of the configuration (key feed)', () => {
   it('never writes keys; points the filter at the key feed with the defaults when usage is configured', () => {

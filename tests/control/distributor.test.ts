@@ -15,8 +15,11 @@ const defaultTarget: TargetWithCredentials = {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function fakeStore(): { store: Store; snapshots: number; state: CatalogSnapshot } {
-  const box = { snapshots: 0, state: { apis: [], plans: [], keys: [], targets: [defaultTarget] } as CatalogSnapshot, store: undefined as unknown as Store };
+/** The store's policy, optionally with keys beside it (as a store that still read them would pass): never compiled. */
+type StoreState = CatalogSnapshot & { keys?: CompilableKey[] };
+
+function fakeStore(): { store: Store; snapshots: number; state: StoreState } {
+  const box = { snapshots: 0, state: { apis: [], plans: [], keys: [], targets: [defaultTarget] } as StoreState, store: undefined as unknown as Store };
   box.store = { snapshot: async () => { box.snapshots++; return box.state; } } as unknown as Store;
   return box;
 }

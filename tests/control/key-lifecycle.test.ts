@@ -17,7 +17,10 @@ describe('key lifecycle', () => {
     return res.json<KeyBody>();
   };
   // The live key set (what the key feed serves: unrevoked, unexpired); keys are no longer compiled into the configuration.
-  const liveKeys = async () => (await t.app.store.snapshot()).keys.filter((k) => k.expiresAt === null || k.expiresAt > Date.now() / 1000);
+  const liveKeys = async (): Promise<{ id: string; expiresAt: number | null }[]> =>
+    (await t.app.store.keyFeed.snapshotPage({ targetId: 'default', apiIds: null }, undefined, 10_000)).keys
+      .map(([, id, , , expiresAt]) => ({ id, expiresAt: expiresAt === 0 ? null : expiresAt }))
+      .filter((k) => k.expiresAt === null || k.expiresAt > Date.now() / 1000);
   const compiledKeyIds = async (): Promise<string[]> => (await liveKeys()).map((k) => k.id);
 
   it('revoking twice is idempotent: 200 both times, the first revocation time kept, the key leaves the configuration', async () => {

@@ -1,8 +1,7 @@
-// The compiler's view of the catalog, read in one transaction so it is consistent.
-import type { CatalogSnapshot, CompilableKey, Plan } from '../types.js';
+// The compiler's view of the catalog (policy: no keys, however many there are), read in one transaction so it is consistent.
+import type { CatalogSnapshot, Plan } from '../types.js';
 import type { ApiRow } from './apis.js';
 import { toApi } from './apis.js';
-import type { KeyRow } from './keys.js';
 import type { PlanRow } from './plans.js';
 import type { Db } from './open.js';
 import { readTargets } from './targets.js';
@@ -17,8 +16,6 @@ export function readSnapshot(db: Db): CatalogSnapshot {
     const plans = (db.prepare('SELECT * FROM plans').all() as PlanRow[]).map((r): Plan => ({
       id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], createdAt: r.created_at, updatedAt: r.updated_at,
     }));
-    const keys = (db.prepare('SELECT id, digest, consumer_id, plan_id, expires_at FROM api_keys WHERE revoked_at IS NULL').all() as KeyRow[])
-      .map((r): CompilableKey => ({ id: r.id, digest: r.digest, consumerId: r.consumer_id, planId: r.plan_id, expiresAt: r.expires_at }));
-    return { apis, plans, keys, targets: readTargets(db) };
+    return { apis, plans, targets: readTargets(db) };
   })();
 }
