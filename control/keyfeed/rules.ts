@@ -5,7 +5,10 @@ import { EMPTY_SET_DIGEST, OP_KEEPS_KEY, entryHash, xorInto, type FeedChange, ty
 import { planInScope } from '../usage/fleet.js';
 import type { ReporterScope } from '../store/types.js';
 
-/** Where the feed stands: see migrations/006-key-feed.ts. */
+/**
+ * Where the feed stands (migrations/006-key-feed.ts). `scopeRevision`: the last scope change of the target asked
+ * about (or of every target), 0 when none.
+ */
 export interface FeedState { epoch: string; head: number; scopeRevision: number; horizon: number }
 
 /** One row of the change log. */
@@ -72,6 +75,17 @@ export function collapse(rows: readonly LoggedChange[], planIds: readonly string
     latest.set(r.key[1], r);
   }
   return [...latest.values()].map((r) => ({ op: r.op, key: r.key }));
+}
+
+/**
+ * The restricted targets for which a plan's change of APIs moves the plan into or out of scope (an unrestricted
+ * target holds every plan whatever its APIs).
+ */
+export function targetsMovedByPlan(targets: readonly { id: string; apiIds: readonly string[] }[], before: readonly string[], after: readonly string[]): string[] {
+  return targets.filter((t) => t.apiIds.length > 0).filter((t) => {
+    const scope: ReporterScope = { targetId: t.id, apiIds: new Set(t.apiIds) };
+    return planInScope(before, scope) !== planInScope(after, scope);
+  }).map((t) => t.id);
 }
 
 /** Why deltas since `since` cannot be served (the proxy must take a snapshot), or undefined when they can. */

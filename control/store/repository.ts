@@ -167,7 +167,8 @@ export interface FeedDeltaRead { state: FeedState; revision: number; more: boole
  * of KeyRepository (and a consumer's deletion) appends its change to the log in its own transaction; so do these.
  */
 export interface KeyFeedRepository {
-  state(): Promise<FeedState>;
+  /** With `targetId`, `scopeRevision` is that target's last scope change. */
+  state(targetId?: string): Promise<FeedState>;
   /** Keys of the scope with digests after `after`, in digest order (keyset paging), at most `limit`. */
   snapshotPage(scope: ReporterScope, after: string | undefined, limit: number): Promise<FeedSnapshotRead>;
   /** Call only when snapshotRequired() said deltas since `since` can be served (the state is re-read here). */

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EMPTY_SET_DIGEST, setDigest, type FeedKey } from '../../contracts/key-feed.js';
-import { applyWrites, collapse, scopeDigest, scopePlans, snapshotRequired, type KeyWrite } from '../../control/keyfeed/rules.js';
+import { applyWrites, collapse, scopeDigest, scopePlans, snapshotRequired, targetsMovedByPlan, type KeyWrite } from '../../control/keyfeed/rules.js';
 import { MAX_IMPORT_LINE_BYTES, forEachLine, parseImportLine } from '../../control/keyfeed/import-line.js';
 import { FeedSweeper, SWEEP_BATCH } from '../../control/keyfeed/sweeper.js';
 import type { KeyFeedRepository } from '../../control/store/repository.js';
@@ -66,6 +66,13 @@ describe('key feed rules', () => {
     assert.equal(scopeDigest(digests, null), setDigest(set.values()));
     assert.equal(scopeDigest(digests, ['p2']), setDigest([...set.values()].filter((k) => k[3] === 'p2')));
     assert.equal(scopeDigest(digests, []), EMPTY_SET_DIGEST);
+  });
+
+  it('targetsMovedByPlan: only restricted targets whose scope gains or loses the plan', () => {
+    const targets = [{ id: 'all', apiIds: [] }, { id: 'one', apiIds: ['a1'] }, { id: 'both', apiIds: ['a1', 'a2'] }, { id: 'three', apiIds: ['a3'] }];
+    assert.deepEqual(targetsMovedByPlan(targets, ['a1'], ['a2']), ['one']);
+    assert.deepEqual(targetsMovedByPlan(targets, ['a1'], ['a1', 'a3']), ['three']);
+    assert.deepEqual(targetsMovedByPlan(targets, ['a1'], ['a1']), []);
   });
 
   it('scopePlans: a plan is in scope when it includes one of the target\'s APIs', () => {

@@ -204,6 +204,29 @@ describe('key feed', () => {
     assert.equal((await t.app.store.keyFeed.state()).head, head);
   });
 
+  it('a plan\'s change of APIs sends to a snapshot only the targets whose scope gains or loses it', async () => {
+    const [a1, a2, a3] = await Promise.all(['sc-one', 'sc-two', 'sc-three'].map(async (name) =>
+      (await t.admin('POST', '/v1/apis', { name, pathPrefix: `/${name}` })).json<{ id: string }>()));
+    const plan = (await t.admin('POST', '/v1/plans', { name: 'sc-plan', limits: [{ requests: 5, per: 'hour' }], apiIds: [a1!.id] })).json<{ id: string }>();
+    const target = async (name: string, apiIds: string[]): Promise<Get> => validating(injectGet(t.app, (await t.admin('POST', '/v1/targets',
+      { name, namespace: name, selector: { app: name }, apiIds })).json<{ reportToken: string }>().reportToken));
+    const one = await target('sc-one', [a1!.id]);
+    const both = await target('sc-both', [a1!.id, a2!.id]);
+    const three = await target('sc-three', [a3!.id]);
+    await bulk(2, s.consumerId, plan.id);
+    const at = async (get: Get): Promise<{ epoch: string; revision: number }> => (await takeSnapshot(get)).mirror;
+    const [mOne, mBoth, mThree, mAll] = await Promise.all([at(one), at(both), at(three), at(get)]);
+    // The plan moves from a1 to a2: sc-one loses it; sc-both keeps it; sc-three and the default target are unaffected.
+    assert.equal((await t.admin('PATCH', `/v1/plans/${plan.id}`, { apiIds: [a2!.id] })).statusCode, 200);
+    const status = async (get: Get, m: { epoch: string; revision: number }): Promise<number> =>
+      (await get(`/v1/keyfeed/deltas?epoch=${m.epoch}&since=${m.revision}`)).statusCode;
+    assert.equal(await status(one, mOne), 410);
+    assert.equal(await status(both, mBoth), 200);
+    assert.equal(await status(three, mThree), 200);
+    assert.equal(await status(get, mAll), 200);
+    assert.equal((await takeSnapshot(one)).mirror.keys.size, 0, 'sc-one no longer holds the plan\'s keys');
+  });
+
   it('refuses requests without a reporter credential of some target', async () => {
     const noToken = await t.app.inject({ method: 'GET', url: '/v1/keyfeed/snapshot' });
     assert.equal(noToken.statusCode, 401);
@@ -272,8 +295,8 @@ describe('key feed', () => {
     const feed = t.app.store.keyFeed;
     const original = feed.state.bind(feed);
     // The poll reads the head, then (before it starts waiting) another request revokes a key.
-    feed.state = async () => {
-      const s = await original();
+    feed.state = async (targetId?: string) => {
+      const s = await original(targetId);
       feed.state = original;
       await t.admin('POST', `/v1/keys/${k!.id}/revoke`);
       return s;

@@ -29,9 +29,10 @@ export async function lockKeyFeed(c: Queryable): Promise<void> {
   await c.query('SELECT pg_advisory_xact_lock($1)', [KEY_FEED_LOCK_KEY.toString()]);
 }
 
-async function readState(q: Queryable): Promise<FeedState & { ready: boolean }> {
-  const r = (await q.query<StateRow>('SELECT * FROM feed_state WHERE id = 1')).rows[0]!;
-  return { epoch: r.epoch, head: r.head, scopeRevision: r.scope_revision, horizon: r.horizon, ready: r.digests_ready === 1 };
+async function readState(q: Queryable, targetId?: string): Promise<FeedState & { ready: boolean }> {
+  const r = (await q.query<StateRow & { target_revision: number | null }>(
+    'SELECT *, (SELECT revision FROM feed_scope_changes WHERE target_id = $1) AS target_revision FROM feed_state WHERE id = 1', [targetId ?? null])).rows[0]!;
+  return { epoch: r.epoch, head: r.head, scopeRevision: Math.max(r.scope_revision, r.target_revision ?? 0), horizon: r.horizon, ready: r.digests_ready === 1 };
 }
 
 /** Appends `writes` to the log and folds them into the plan digests. Call inside a transaction holding lockKeyFeed. */
@@ -59,10 +60,18 @@ export async function recordKeyWrites(c: Queryable, writes: readonly KeyWrite[],
   await c.query('UPDATE feed_state SET head = $1 WHERE id = 1', [head]);
 }
 
-/** Which plans a target's scope holds changed: deltas from before now cannot be served. */
-export async function recordScopeChange(c: Queryable): Promise<void> {
+/** Which plans these targets' scopes hold changed: their deltas from before now cannot be served (others' can). */
+export async function recordScopeChange(c: Queryable, targetIds: readonly string[]): Promise<void> {
+  if (targetIds.length === 0) return;
   await lockKeyFeed(c);
-  await c.query('UPDATE feed_state SET head = head + 1, scope_revision = head + 1 WHERE id = 1');
+  const head = (await c.query<{ head: number }>('UPDATE feed_state SET head = head + 1 WHERE id = 1 RETURNING head')).rows[0]!.head;
+  await c.query(`INSERT INTO feed_scope_changes (target_id, revision) SELECT t, $2 FROM unnest($1::text[]) AS t
+    ON CONFLICT (target_id) DO UPDATE SET revision = excluded.revision`, [targetIds, head]);
+}
+
+/** The targets as the scope rules need them. */
+export async function scopeTargets(c: Queryable): Promise<{ id: string; apiIds: string[] }[]> {
+  return (await c.query<{ id: string; api_ids: string }>('SELECT id, api_ids FROM targets')).rows.map((r) => ({ id: r.id, apiIds: JSON.parse(r.api_ids) as string[] }));
 }
 
 /** The key's entry while it is in the set, else null. */
@@ -91,15 +100,15 @@ export class PostgresKeyFeed implements KeyFeedRepository {
     return new Map((await q.query<{ plan_id: string; digest: string }>('SELECT plan_id, digest FROM feed_plan_digests')).rows.map((r) => [r.plan_id, r.digest]));
   }
 
-  async state(): Promise<FeedState> {
-    const { ready: _r, ...s } = await readState(this.pool);
+  async state(targetId?: string): Promise<FeedState> {
+    const { ready: _r, ...s } = await readState(this.pool, targetId);
     return s;
   }
 
   async snapshotPage(scope: ReporterScope, after: string | undefined, limit: number): Promise<FeedSnapshotRead> {
     return transaction(this.pool, async (c) => {
       const plans = await this.plansOf(c, scope);
-      const { ready: _r, ...state } = await readState(c);
+      const { ready: _r, ...state } = await readState(c, scope.targetId);
       // Rows as arrays, already in the wire's order: a page of 10,000 keys allocates no row objects.
       const rows = await c.query<FeedKey>({
         text: `SELECT digest, id, consumer_id, plan_id, COALESCE(expires_at, 0) FROM api_keys
@@ -114,7 +123,7 @@ export class PostgresKeyFeed implements KeyFeedRepository {
   async deltas(scope: ReporterScope, since: number, limit: number): Promise<FeedDeltaRead> {
     return transaction(this.pool, async (c) => {
       const plans = await this.plansOf(c, scope);
-      const { ready: _r, ...state } = await readState(c);
+      const { ready: _r, ...state } = await readState(c, scope.targetId);
       const rows = (await c.query<LogRow>('SELECT * FROM key_changes WHERE revision > $1 ORDER BY revision LIMIT $2', [since, limit])).rows
         .map((r): LoggedChange => ({ revision: r.revision, op: r.op, key: [r.digest, r.key_id, r.consumer_id, r.plan_id, r.expires_at] }));
       const last = rows.at(-1)?.revision ?? state.head;
@@ -206,6 +215,7 @@ export class PostgresKeyFeed implements KeyFeedRepository {
       await c.query('INSERT INTO feed_plan_digests (plan_id, digest) SELECT * FROM unnest($1::text[], $2::text[])', [[...digests.keys()], [...digests.values()]]);
       if (newEpoch) {
         await c.query('DELETE FROM key_changes');
+        await c.query('DELETE FROM feed_scope_changes');
         await c.query('UPDATE feed_state SET epoch = $1, head = 0, scope_revision = 0, horizon = 0 WHERE id = 1', [randomBytes(16).toString('hex')]);
       }
       await c.query('UPDATE feed_state SET digests_ready = 1 WHERE id = 1');

@@ -6,7 +6,8 @@ import type { PlanInput, PlanRepository } from '../repository.js';
 import type { Page, PageRequest, Plan } from '../types.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
 import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
-import { lockKeyFeed, recordScopeChange } from './keyfeed.js';
+import { lockKeyFeed, recordScopeChange, scopeTargets } from './keyfeed.js';
+import { targetsMovedByPlan } from '../../keyfeed/rules.js';
 
 export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
 
@@ -67,11 +68,11 @@ export class PostgresPlans implements PlanRepository {
       const next = { ...await planRow(c, id, true), ...patch };
       await uniqueName('plan', next.name, () => c.query('UPDATE plans SET name = $1, limits = $2, updated_at = $3 WHERE id = $4',
         [next.name, JSON.stringify(next.limits), this.now(), id]));
-      const before = (await planRow(c, id)).apiIds.join('\n');
+      const before = (await planRow(c, id)).apiIds;
       if (patch.apiIds !== undefined) await setApis(c, id, patch.apiIds);
       const after = await planRow(c, id);
-      // Which targets' scopes hold this plan may have changed: proxies take a fresh snapshot (docs/key-feed.md).
-      if (after.apiIds.join('\n') !== before) await recordScopeChange(c);
+      // Targets whose scope gains or loses this plan: their proxies take a fresh snapshot (docs/key-feed.md).
+      if (patch.apiIds !== undefined) await recordScopeChange(c, targetsMovedByPlan(await scopeTargets(c), before, after.apiIds));
       return after;
     });
     this.changed();

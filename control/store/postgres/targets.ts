@@ -77,7 +77,7 @@ export class PostgresTargets implements TargetRepository {
       if (patch.apiIds !== undefined) {
         await checkApis(c, patch.apiIds);
         // The target's scope changes which keys its proxies hold: they take a fresh snapshot (docs/key-feed.md).
-        if ([...new Set(patch.apiIds)].sort().join('\n') !== cur.apiIds.join('\n')) await recordScopeChange(c);
+        if ([...new Set(patch.apiIds)].sort().join('\n') !== cur.apiIds.join('\n')) await recordScopeChange(c, [id]);
       }
       const r = await uniqueName('target', next.name, () => c.query<TargetRow>(
         `UPDATE targets SET name = $1, namespace = $2, selector = $3, target_refs = $4, api_ids = $5, deny_unmatched = $6,

@@ -20,9 +20,11 @@ interface LogRow { revision: number; key_id: string; op: FeedOp; digest: string;
 /** A key is in the set until revoked, swept as expired, or deleted. */
 export const IN_SET = 'revoked_at IS NULL AND expired_at IS NULL';
 
-const readState = (db: Db): FeedState => {
+const readState = (db: Db, targetId?: string): FeedState => {
   const r = db.prepare('SELECT * FROM feed_state WHERE id = 1').get() as StateRow;
-  return { epoch: r.epoch, head: r.head, scopeRevision: r.scope_revision, horizon: r.horizon };
+  const target = targetId === undefined ? undefined
+    : (db.prepare('SELECT revision FROM feed_scope_changes WHERE target_id = ?').get(targetId) as { revision: number } | undefined)?.revision;
+  return { epoch: r.epoch, head: r.head, scopeRevision: Math.max(r.scope_revision, target ?? 0), horizon: r.horizon };
 };
 
 /** Appends `writes` to the log and folds them into the plan digests. Call inside the writing transaction. */
@@ -42,9 +44,21 @@ export function recordKeyWrites(db: Db, writes: readonly KeyWrite[], now: number
   db.prepare('UPDATE feed_state SET head = ? WHERE id = 1').run(head);
 }
 
-/** Which plans a target's scope holds changed: deltas from before now cannot be served. Call inside the transaction. */
-export function recordScopeChange(db: Db): void {
-  db.prepare('UPDATE feed_state SET head = head + 1, scope_revision = head + 1 WHERE id = 1').run();
+/**
+ * Which plans these targets' scopes hold changed: their deltas from before now cannot be served (other targets' can).
+ * Call inside the transaction.
+ */
+export function recordScopeChange(db: Db, targetIds: readonly string[]): void {
+  if (targetIds.length === 0) return;
+  db.prepare('UPDATE feed_state SET head = head + 1 WHERE id = 1').run();
+  const { head } = readState(db);
+  const put = db.prepare('INSERT INTO feed_scope_changes (target_id, revision) VALUES (?, ?) ON CONFLICT (target_id) DO UPDATE SET revision = excluded.revision');
+  for (const id of targetIds) put.run(id, head);
+}
+
+/** The targets as the scope rules need them. */
+export function scopeTargets(db: Db): { id: string; apiIds: string[] }[] {
+  return (db.prepare('SELECT id, api_ids FROM targets').all() as { id: string; api_ids: string }[]).map((r) => ({ id: r.id, apiIds: JSON.parse(r.api_ids) as string[] }));
 }
 
 /** The key's entry while it is in the set, else null. */
@@ -72,15 +86,15 @@ export class SqliteKeyFeed implements KeyFeedRepository {
     return scopePlans(plans, scope);
   }
 
-  async state(): Promise<FeedState> {
-    return readState(this.db);
+  async state(targetId?: string): Promise<FeedState> {
+    return readState(this.db, targetId);
   }
 
   async snapshotPage(scope: ReporterScope, after: string | undefined, limit: number): Promise<FeedSnapshotRead> {
     // One read transaction: the keys, the head and the digest are of the same instant.
     const read = this.db.transaction((): FeedSnapshotRead => {
       const plans = this.plansOf(scope);
-      const state = readState(this.db);
+      const state = readState(this.db, scope.targetId);
       const filter = plans === null ? '' : `AND plan_id IN (SELECT value FROM json_each(?))`;
       const args: unknown[] = [after ?? ''];
       if (plans !== null) args.push(JSON.stringify(plans));
@@ -99,7 +113,7 @@ export class SqliteKeyFeed implements KeyFeedRepository {
   async deltas(scope: ReporterScope, since: number, limit: number): Promise<FeedDeltaRead> {
     const read = this.db.transaction((): FeedDeltaRead => {
       const plans = this.plansOf(scope);
-      const state = readState(this.db);
+      const state = readState(this.db, scope.targetId);
       const rows = (this.db.prepare('SELECT * FROM key_changes WHERE revision > ? ORDER BY revision LIMIT ?').all(since, limit) as LogRow[])
         .map((r): LoggedChange => ({ revision: r.revision, op: r.op, key: [r.digest, r.key_id, r.consumer_id, r.plan_id, r.expires_at] }));
       const last = rows.at(-1)?.revision ?? state.head;
@@ -199,6 +213,7 @@ export class SqliteKeyFeed implements KeyFeedRepository {
       for (const [planId, d] of digests) put.run(planId, d);
       if (newEpoch) {
         this.db.prepare('DELETE FROM key_changes').run();
+        this.db.prepare('DELETE FROM feed_scope_changes').run();
         this.db.prepare('UPDATE feed_state SET epoch = ?, head = 0, scope_revision = 0, horizon = 0 WHERE id = 1').run(randomBytes(16).toString('hex'));
       }
       this.db.prepare('UPDATE feed_state SET digests_ready = 1 WHERE id = 1').run();

@@ -4,7 +4,8 @@ import { newId } from '../../key-material.js';
 import type { PlanInput, PlanRepository } from '../repository.js';
 import type { Page, PageRequest, Plan } from '../types.js';
 import type { Db } from './open.js';
-import { recordScopeChange } from './keyfeed.js';
+import { recordScopeChange, scopeTargets } from './keyfeed.js';
+import { targetsMovedByPlan } from '../../keyfeed/rules.js';
 import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
@@ -65,10 +66,10 @@ export class SqlitePlans implements PlanRepository {
       uniqueName('plan', next.name, () => this.db.prepare('UPDATE plans SET name = ?, limits = ?, updated_at = ? WHERE id = ?')
         .run(next.name, JSON.stringify(next.limits), this.now(), id));
       if (patch.apiIds !== undefined) {
-        const before = this.apiIds(id).join('\n');
+        const before = this.apiIds(id);
         this.setApis(id, patch.apiIds);
-        // Which targets' scopes hold this plan may have changed: proxies take a fresh snapshot (docs/key-feed.md).
-        if (this.apiIds(id).join('\n') !== before) recordScopeChange(this.db);
+        // Targets whose scope gains or loses this plan: their proxies take a fresh snapshot (docs/key-feed.md).
+        recordScopeChange(this.db, targetsMovedByPlan(scopeTargets(this.db), before, this.apiIds(id)));
       }
     }).immediate();
     this.changed();

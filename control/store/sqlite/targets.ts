@@ -82,7 +82,7 @@ export class SqliteTargets implements TargetRepository {
       if (patch.apiIds !== undefined) {
         this.checkApis(patch.apiIds);
         // The target's scope changes which keys its proxies hold: they take a fresh snapshot (docs/key-feed.md).
-        if ([...new Set(patch.apiIds)].sort().join('\n') !== cur.apiIds.join('\n')) recordScopeChange(this.db);
+        if ([...new Set(patch.apiIds)].sort().join('\n') !== cur.apiIds.join('\n')) recordScopeChange(this.db, [id]);
       }
       uniqueName('target', next.name, () => this.db.prepare(
         `UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ?, api_ids = ?, deny_unmatched = ?,

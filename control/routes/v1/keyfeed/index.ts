@@ -63,7 +63,7 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
     }
     return p;
   };
-  const state = (): ReturnType<typeof feed.state> => once('state', () => feed.state());
+  const state = (targetId: string): ReturnType<typeof feed.state> => once(`state ${targetId}`, () => feed.state(targetId));
 
   /**
    * Watches for the next change the store publishes (this replica's or, on PostgreSQL, another's). Taken BEFORE the
@@ -130,7 +130,7 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
       for (;;) {
         const watcher = watch();
         try {
-          const now = await state();
+          const now = await state(scope.targetId);
           const why = snapshotRequired(now, q.epoch, q.since);
           if (why !== undefined) return gone(reply, why);
           if (now.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;

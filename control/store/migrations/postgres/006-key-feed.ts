@@ -28,6 +28,7 @@ CREATE TABLE key_changes (
 );
 CREATE INDEX key_changes_at ON key_changes (at);
 CREATE TABLE feed_plan_digests (plan_id TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE feed_scope_changes (target_id TEXT PRIMARY KEY, revision BIGINT NOT NULL);
 ALTER TABLE api_keys ADD COLUMN expired_at BIGINT;
 CREATE INDEX api_keys_live_expiry ON api_keys (expires_at) WHERE revoked_at IS NULL AND expired_at IS NULL AND expires_at IS NOT NULL;
 CREATE INDEX api_keys_feed ON api_keys (digest COLLATE "C") WHERE revoked_at IS NULL AND expired_at IS NULL;
