@@ -6,7 +6,8 @@ import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
 import { asyncRollups } from './004-async-rollups.js';
 import { batchRollups } from './005-batch-rollups.js';
 import { keyFeed } from './006-key-feed.js';
+import { batchLog } from './007-batch-log.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog];

@@ -69,3 +69,25 @@ export function pgArray(values: readonly (string | number)[]): string {
   }
   return out + '}';
 }
+
+/**
+ * Equal-length columns as one two-dimensional array literal (`{{…},{…}}`), one column per row of the array: a batch's
+ * log (store/postgres/usage.ts) is four of these in its usage_batches row. NULL when there are no rows (PostgreSQL
+ * has no empty two-dimensional array).
+ */
+export function pgArray2(columns: readonly (readonly (string | number)[])[]): string | null {
+  if (columns.length === 0 || columns[0]!.length === 0) return null;
+  return `{${columns.map(pgArray).join(',')}}`;
+}
+
+/** The log columns of a batch's minute rows: numbers (start, count, then STATUS_CLASSES) and texts (key, API, outcome, consumer). */
+export function minuteLog(rows: readonly UsageRow[]): { numbers: string | null; texts: string | null } {
+  const c = usageColumns(rows);
+  return { numbers: pgArray2([c.start, c.count, ...c.status]), texts: pgArray2([c.keyId, c.apiId, c.outcome, c.consumerId]) };
+}
+
+/** The log columns of a batch's fleet additions: numbers (window start, count, cap) and texts (plan, consumer, per, reporter). */
+export function fleetLog(adds: readonly FleetAdd[]): { numbers: string | null; texts: string | null } {
+  const f = fleetColumns(adds);
+  return { numbers: pgArray2([f.windowStart, f.count, f.cap]), texts: pgArray2([f.planId, f.consumerId, f.per, f.reporter]) };
+}

@@ -1,22 +1,24 @@
-// Usage storage in PostgreSQL (the rules are in control/usage/). storeBatch is one statement, so one implicit
-// transaction and one round trip: the batch id row, inserted with ON CONFLICT (batch_id) DO NOTHING, decides whether
-// the batch is new; only then are its minute rows appended (tagged with the batch's sequence number) and its fleet
-// additions upserted. A concurrent copy of the batch waits on the batch id until the first commits, then inserts
-// nothing: it is stored once, by any number of replicas. Minute rows are appended, not upserted, so concurrent batches
-// never wait on one another's rows; rollup() (one replica at a time) folds whole batches into usage_hour/usage_day and
-// marks the batch rows, never rewriting a minute row; hour/day queries add the minute rows of batches not rolled up
-// yet, so answers never lag. Fleet rows are upserted in key order so concurrent batches lock shared rows in the same
-// order. Commits are durable (synchronous_commit on), so a resolved storeBatch is on stable storage.
+// Usage storage in PostgreSQL (the rules are in control/usage/). storeBatch is one INSERT of one row: the batch's
+// usage_batches row, which carries the batch's minute rows and fleet additions as arrays (the log: one row and one
+// index entry per batch, however many rows it holds). ON CONFLICT (batch_id) DO NOTHING decides whether the batch is
+// new; a concurrent copy waits on the batch id until the first commits, then inserts nothing: it is stored once, by
+// any number of replicas. rollup() (one replica at a time) takes the batches not rolled up yet and, in the same
+// statement, folds their logs into usage_minute (appended, aggregated across the batches), usage_hour, usage_day and
+// fleet_windows (capped), and clears them: the indexed tables are written off the request path, in bulk. Every read
+// adds the logs of batches not rolled up yet in the same statement (one snapshot: a batch is folded or pending, never
+// both or neither), so no answer lags the fold. Commits are durable (synchronous_commit on), so a resolved storeBatch is
+// on stable storage.
 import type pg from 'pg';
 import type { FleetCount, FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
 import { STATUS_CLASSES, type FleetPer, type Granularity, type UsageQuery } from '../types.js';
-import { fleetColumns, pgArray, usageColumns } from './batch-columns.js';
+import { fleetLog, minuteLog } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
-import type { MinutePartitions } from './partitions.js';
+import { DAY_S, dayOf, type MinutePartitions } from './partitions.js';
 import { parseLimits } from './shared.js';
 
 const TABLES: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' };
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
+const MINUTE_COLUMNS = `start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}`;
 /** "no partition of relation … found for row": a day whose partition another replica's retention dropped. */
 const NO_PARTITION = '23514';
 
@@ -25,44 +27,68 @@ export const ROLLUP_LOCK_KEY = 0x746f6c6c726f6c6cn;
 const BUCKET_S: Record<'hour' | 'day', number> = { hour: 3600, day: 86_400 };
 
 const FLEET_COLUMNS = 'plan_id, consumer_id, per, window_start, reporter';
-const u = (i: number, type: string): string => `$${i}::${type}[]`;
-// $1–$7 and $26 the batch row, $8–$18 the minute columns, $19–$25 the fleet columns. The data-modifying CTEs all run (each
-// once) whether or not the final SELECT reads them; they read `b`, so they add nothing for a duplicate.
+
+// A batch row's log as rows (batch-columns.ts builds the arrays: minuteLog, fleetLog). Slicing a row of a
+// two-dimensional array and unnesting it gives that column's elements in order.
+const minuteLogOf = (b: string): string => `unnest(${b}.log_numbers[1:1], ${b}.log_texts[1:1], ${b}.log_texts[2:2], ${b}.log_texts[3:3],
+  ${b}.log_texts[4:4], ${b}.log_numbers[2:2], ${STATUS_COLUMNS.map((_, i) => `${b}.log_numbers[${i + 3}:${i + 3}]`).join(', ')}) AS m(${MINUTE_COLUMNS})`;
+const fleetLogOf = (b: string): string => `unnest(${b}.fleet_texts[1:1], ${b}.fleet_texts[2:2], ${b}.fleet_texts[3:3], ${b}.fleet_numbers[1:1],
+  ${b}.fleet_texts[4:4], ${b}.fleet_numbers[2:2], ${b}.fleet_numbers[3:3]) AS a(${FLEET_COLUMNS}, count, cap)`;
+/** Minute rows of the batches not rolled up yet (their partial index finds them). */
+const PENDING_MINUTES = `SELECT m.* FROM usage_batches b, ${minuteLogOf('b')} WHERE NOT b.rolled_up`;
+
+/**
+ * Each reporter's count per fleet window matching `filter` (over plan_id, consumer_id, per, window_start): the stored
+ * count plus the pending additions, capped as the rollup will cap them. A stored count never exceeds its cap, so
+ * LEAST(stored + pending, cap) is the sum capped at the pending additions' cap.
+ */
+const fleetMerged = (filter: string): string => `
+SELECT ${FLEET_COLUMNS}, CASE WHEN bool_or(pending) THEN LEAST(SUM(count), MIN(cap) FILTER (WHERE pending)) ELSE SUM(count) END AS count
+FROM (
+  SELECT ${FLEET_COLUMNS}, count, cap, false AS pending FROM fleet_windows WHERE ${filter}
+  UNION ALL
+  SELECT *, true FROM (SELECT a.* FROM usage_batches b, ${fleetLogOf('b')} WHERE NOT b.rolled_up) AS p WHERE ${filter}
+) AS x GROUP BY ${FLEET_COLUMNS}`;
+
 const STORE_BATCH_SQL = `
-WITH b AS (
-  INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, first_minute) VALUES ($1, $2, $3, $4, $5, $6, $7, $26)
-  ON CONFLICT (batch_id) DO NOTHING RETURNING seq
-), m AS (
-  INSERT INTO usage_minute (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, batch_seq)
-  SELECT r.*, b.seq FROM b, unnest(${[u(8, 'bigint'), u(9, 'text'), u(10, 'text'), u(11, 'text'), u(12, 'text'), u(13, 'bigint'), ...STATUS_COLUMNS.map((_, i) => u(14 + i, 'bigint'))].join(', ')}) AS r
-), f AS (
-  -- The stored count never exceeds the cap: a new row starts at LEAST(count, cap), an existing one adds up to it.
-  INSERT INTO fleet_windows AS f (${FLEET_COLUMNS}, count, cap)
-  SELECT a.plan_id, a.consumer_id, a.per, a.window_start, a.reporter, LEAST(a.count, a.cap), a.cap
-  FROM b, unnest(${u(19, 'text')}, ${u(20, 'text')}, ${u(21, 'text')}, ${u(22, 'bigint')}, ${u(23, 'text')}, ${u(24, 'bigint')}, ${u(25, 'bigint')})
-    AS a(plan_id, consumer_id, per, window_start, reporter, count, cap)
-  ORDER BY a.plan_id, a.consumer_id, a.per, a.window_start, a.reporter
-  ON CONFLICT (${FLEET_COLUMNS}) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, EXCLUDED.cap), cap = EXCLUDED.cap
-)
-SELECT seq FROM b`;
+INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, first_minute, log_numbers, log_texts, fleet_numbers, fleet_texts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (batch_id) DO NOTHING`;
 
 const rollupInto = (table: string, size: number): string => `
-INSERT INTO ${table} AS u (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
+INSERT INTO ${table} AS u (${MINUTE_COLUMNS})
 SELECT start - start % ${size}, key_id, api_id, outcome, MIN(consumer_id), SUM(count), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
 FROM moved GROUP BY 1, key_id, api_id, outcome ORDER BY 1, key_id, api_id, outcome
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
   ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
 
-// Batches not rolled up yet, marked in the statement that takes them: a batch still committing is invisible to it and
-// waits for the next run.
-const TAKE_PENDING_SQL = 'UPDATE usage_batches SET rolled_up = true WHERE NOT rolled_up RETURNING seq, first_minute';
-// The taken batches' minute rows (their batch_seq index, in the partitions from their first minute on) into hours and days.
+// The batches not rolled up yet are marked and their logs cleared by the statement that reads them (the subquery's
+// snapshot is the statement's: a batch still committing is invisible to both and waits for the next run). Their minute
+// rows, summed per bucket across batches, are appended to usage_minute and added to hours and days; their fleet
+// additions, summed per window and reporter, added to fleet_windows capped (min(min(a + b, cap) + c, cap) =
+// min(a + b + c, cap), so folding many batches at once caps as adding them one by one would), in key order.
 const FOLD_SQL = `
-WITH moved AS (
-  SELECT start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')} FROM usage_minute
-  WHERE batch_seq = ANY($1::bigint[]) AND start >= $2
-), hours AS (${rollupInto('usage_hour', 3600)} RETURNING 1), days AS (${rollupInto('usage_day', 86_400)} RETURNING 1)
-SELECT (SELECT COUNT(*) FROM moved) AS n, (SELECT COUNT(*) FROM hours) AS h, (SELECT COUNT(*) FROM days) AS d`;
+WITH taken AS (
+  UPDATE usage_batches b SET rolled_up = true, log_numbers = NULL, log_texts = NULL, fleet_numbers = NULL, fleet_texts = NULL
+  FROM (SELECT seq, log_numbers, log_texts, fleet_numbers, fleet_texts FROM usage_batches WHERE NOT rolled_up) AS t
+  WHERE b.seq = t.seq AND NOT b.rolled_up
+  RETURNING t.log_numbers, t.log_texts, t.fleet_numbers, t.fleet_texts
+), logged AS (
+  SELECT m.* FROM taken t, ${minuteLogOf('t')}
+), moved AS (
+  SELECT start, key_id, api_id, outcome, MIN(consumer_id) AS consumer_id, SUM(count) AS count, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+  FROM logged GROUP BY start, key_id, api_id, outcome
+), minutes AS (
+  INSERT INTO usage_minute (${MINUTE_COLUMNS}) SELECT ${MINUTE_COLUMNS} FROM moved ORDER BY start RETURNING 1
+), hours AS (${rollupInto('usage_hour', 3600)} RETURNING 1), days AS (${rollupInto('usage_day', 86_400)} RETURNING 1),
+fleet AS (
+  INSERT INTO fleet_windows AS f (${FLEET_COLUMNS}, count, cap)
+  SELECT ${FLEET_COLUMNS}, LEAST(SUM(count), MIN(cap)), MIN(cap) FROM taken t, ${fleetLogOf('t')}
+  GROUP BY ${FLEET_COLUMNS} ORDER BY ${FLEET_COLUMNS}
+  ON CONFLICT (${FLEET_COLUMNS}) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, EXCLUDED.cap), cap = EXCLUDED.cap
+  RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM logged) AS n, (SELECT COUNT(*) FROM minutes) AS m, (SELECT COUNT(*) FROM hours) AS h,
+  (SELECT COUNT(*) FROM days) AS d, (SELECT COUNT(*) FROM fleet) AS f`;
 
 export class PostgresUsage implements UsageRepository {
   /** Hours and days come from rollup(). */
@@ -105,30 +131,18 @@ export class PostgresUsage implements UsageRepository {
   }
 
   async storeBatch(b: StoredBatch): Promise<boolean> {
+    // The rollup appends these rows to usage_minute later: its partitions are made sure of now, off the fold's path.
     await this.partitions.ensure(b.rows.minute.map((r) => r.start));
-    try {
-      return await this.write(b);
-    } catch (err) {
-      if (pgCode(err) !== NO_PARTITION) throw err;
-      // Nothing was written (the transaction rolled back): learn the partitions again and write once more.
-      this.partitions.forget();
-      await this.partitions.ensure(b.rows.minute.map((r) => r.start));
-      return this.write(b);
-    }
-  }
-
-  private async write(b: StoredBatch): Promise<boolean> {
-    const m = usageColumns(b.rows.minute);
-    const f = fleetColumns(b.fleet);
-    const r = await this.pool.query<{ seq: number }>({
+    const m = minuteLog(b.rows.minute);
+    const f = fleetLog(b.fleet);
+    const r = await this.pool.query({
       // Named: each pooled connection parses and plans it once.
       name: 'tollgate-store-batch',
       text: STORE_BATCH_SQL,
       values: [
         b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused,
-        ...[m.start, m.keyId, m.apiId, m.outcome, m.consumerId, m.count, ...m.status].map(pgArray),
-        ...[f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap].map(pgArray),
-        m.start.reduce((min, t) => Math.min(min, t), b.receivedAt),
+        b.rows.minute.reduce((min, row) => Math.min(min, row.start), b.receivedAt),
+        m.numbers, m.texts, f.numbers, f.texts,
       ],
     });
     return r.rowCount === 1;
@@ -138,12 +152,11 @@ export class PostgresUsage implements UsageRepository {
     if (windows.length === 0) return [];
     const r = await this.pool.query<{ i: number; n: number }>({
       name: 'tollgate-fleet-others',
-      // One primary-key range lookup per window (the only index): a join would let the planner hash the whole table.
-      text: `SELECT w.i, (SELECT COALESCE(SUM(f.count), 0) FROM fleet_windows f
-         WHERE f.plan_id = w.plan_id AND f.consumer_id = w.consumer_id AND f.per = w.per AND f.window_start = w.window_start
-           AND f.reporter <> $5) AS n
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, i)
-       ORDER BY w.i`,
+      text: `WITH w AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, i)),
+       x AS (${fleetMerged('(plan_id, consumer_id, per, window_start) IN (SELECT plan_id, consumer_id, per, window_start FROM w)')})
+       SELECT w.i, COALESCE(SUM(x.count) FILTER (WHERE x.reporter <> $5), 0) AS n
+       FROM w LEFT JOIN x ON x.plan_id = w.plan_id AND x.consumer_id = w.consumer_id AND x.per = w.per AND x.window_start = w.window_start
+       GROUP BY w.i ORDER BY w.i`,
       values: [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter],
     });
     return r.rows.map((row) => row.n);
@@ -153,9 +166,8 @@ export class PostgresUsage implements UsageRepository {
     if (windows.length === 0) return [];
     const r = await this.pool.query<FleetCount>({
       name: 'tollgate-fleet-counts',
-      text: `SELECT f.plan_id AS "planId", f.consumer_id AS "consumerId", f.per, f.window_start AS "windowStart", f.reporter, f.count
-       FROM fleet_windows f JOIN unnest($1::text[], $2::bigint[]) AS w(per, window_start) ON f.per = w.per AND f.window_start = w.window_start
-       WHERE f.count > 0`,
+      text: `SELECT plan_id AS "planId", consumer_id AS "consumerId", per, window_start AS "windowStart", reporter, count
+       FROM (${fleetMerged('(per, window_start) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))')}) AS x WHERE count > 0`,
       values: [windows.map((w) => w.per), windows.map((w) => w.windowStart)],
     });
     return r.rows;
@@ -163,8 +175,8 @@ export class PostgresUsage implements UsageRepository {
 
   async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]> {
     const r = await this.pool.query<{ planId: string; consumerId: string; others: number }>(
-      `SELECT plan_id AS "planId", consumer_id AS "consumerId", SUM(count) AS others FROM fleet_windows
-       WHERE per = $1 AND window_start = $2 AND reporter <> $3 GROUP BY plan_id, consumer_id HAVING SUM(count) > 0
+      `SELECT plan_id AS "planId", consumer_id AS "consumerId", SUM(count) AS others FROM (${fleetMerged('per = $1 AND window_start = $2')}) AS x
+       WHERE reporter <> $3 GROUP BY plan_id, consumer_id HAVING SUM(count) > 0
        ORDER BY others DESC, plan_id, consumer_id LIMIT $4`, [per, windowStart, reporter, limit]);
     return r.rows;
   }
@@ -188,16 +200,12 @@ export class PostgresUsage implements UsageRepository {
     filter('consumer_id', q.consumerId);
     filter('api_id', q.apiId);
     const columns = `outcome, count, ${STATUS_COLUMNS.join(', ')}`;
-    // Hours and days: the rollups, plus the minute rows of batches not rolled up yet (folded into the same buckets),
-    // in one statement, so one snapshot: a batch is either in the rollups or pending, never both or neither. The
-    // lateral join reads the few pending batches first and each one's rows through the batch_seq index, instead of
-    // every minute row in the range.
-    const source = q.granularity === 'minute' ? `SELECT start, ${columns} FROM usage_minute WHERE ${where.join(' AND ')}` : `
-      SELECT start, ${columns} FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')}
-      UNION ALL
-      SELECT m.start - m.start % ${BUCKET_S[q.granularity]} AS start, ${columns.split(', ').map((c) => `m.${c}`).join(', ')}
-      FROM (SELECT seq FROM usage_batches WHERE NOT rolled_up OFFSET 0) AS p
-      CROSS JOIN LATERAL (SELECT * FROM usage_minute WHERE batch_seq = p.seq AND ${where.join(' AND ')}) AS m`;
+    // The folded rows plus the logs of batches not rolled up yet (folded into the same buckets), in one statement, so
+    // one snapshot: a batch is either folded or pending, never both or neither. Pending batches are few (the rollup runs
+    // every second): their logs are unnested whole, then filtered.
+    const pending = q.granularity === 'minute' ? `SELECT start, ${columns} FROM (${PENDING_MINUTES}) AS p WHERE ${where.join(' AND ')}`
+      : `SELECT start - start % ${BUCKET_S[q.granularity]} AS start, ${columns} FROM (${PENDING_MINUTES}) AS p WHERE ${where.join(' AND ')}`;
+    const source = `SELECT start, ${columns} FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} UNION ALL ${pending}`;
     const r = await this.pool.query<{ start: number; outcome: string; n: number } & Record<string, number>>(
       `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
        FROM (${source}) AS rows GROUP BY start, outcome ORDER BY start`, args);
@@ -208,22 +216,35 @@ export class PostgresUsage implements UsageRepository {
   }
 
   /**
-   * Folds the minute rows of batches not rolled up yet into usage_hour and usage_day and marks those batches, in one
-   * transaction, by one replica at a time (a transaction advisory lock; the others skip). Batches still committing are
-   * invisible and wait for the next run. Returns the number of minute rows rolled up.
+   * Folds the logs of batches not rolled up yet into usage_minute, usage_hour, usage_day and fleet_windows and clears
+   * them, in one transaction, by one replica at a time (a transaction advisory lock; the others skip). Batches still
+   * committing are invisible and wait for the next run. Returns the number of minute rows rolled up.
    */
   async rollup(wait = false): Promise<number> {
+    try {
+      return await this.fold(wait);
+    } catch (err) {
+      if (pgCode(err) !== NO_PARTITION) throw err;
+      // A pending minute whose day another replica's retention dropped after the batch was stored (nothing was
+      // folded: the transaction rolled back). Recreate the days from the oldest pending minute on and fold again.
+      this.partitions.forget();
+      const oldest = (await this.pool.query<{ f: number | null }>('SELECT MIN(first_minute) AS f FROM usage_batches WHERE NOT rolled_up')).rows[0]?.f;
+      const days: number[] = [];
+      for (let d = dayOf(oldest ?? Date.now() / 1000); d <= dayOf(Date.now() / 1000); d += DAY_S) days.push(d);
+      await this.partitions.ensure(days);
+      return this.fold(wait);
+    }
+  }
+
+  private async fold(wait: boolean): Promise<number> {
     return transaction(this.pool, async (c) => {
       if (wait) await c.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK_KEY.toString()]);
       else {
         const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK_KEY.toString()]);
         if (lock.rows[0]?.ok !== true) return 0;
       }
-      const taken = await c.query<{ seq: number; first_minute: number }>(TAKE_PENDING_SQL);
-      if (taken.rows.length === 0) return 0;
-      const from = taken.rows.reduce((min, r) => Math.min(min, r.first_minute), Infinity);
-      const r = await c.query<{ n: string }>(FOLD_SQL, [taken.rows.map((row) => row.seq), from]);
-      return Number(r.rows[0]?.n ?? 0);
+      const r = await c.query<{ n: number }>({ name: 'tollgate-rollup', text: FOLD_SQL });
+      return r.rows[0]?.n ?? 0;
     });
   }
 

@@ -7,5 +7,6 @@ import { targetsAndSubscriptions } from './003-targets-and-subscriptions.js';
 import { asyncRollups } from './004-async-rollups.js';
 import { batchRollups } from './005-batch-rollups.js';
 import { keyFeed } from './006-key-feed.js';
+import { batchLog } from './007-batch-log.js';
 
-export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed];
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog];
