@@ -75,6 +75,20 @@ export function writeU64(p: usize, v: u64): usize {
   return n;
 }
 
+/** Scratch for decimal(): a sign and up to 20 digits. */
+const DEC = memory.data(24);
+
+/**
+ * Decimal text of `v`, for messages built at configuration time. Not `v.toString()`: that brings the standard
+ * library's any-radix formatter, its digit tables and its error strings into the module (~1 KB).
+ */
+export function decimal(v: i64): string {
+  let p = DEC;
+  let u = <u64>v;
+  if (v < 0) { store<u8>(p++, 0x2d); u = <u64>0 - u; }
+  return String.UTF8.decodeUnsafe(DEC, p - DEC + writeU64(p, u), false);
+}
+
 /** "00" … "99": two digits per step, so a u32 takes at most five steps. */
 const DIGIT_PAIRS = memory.data<u8>([
   48,48,48,49,48,50,48,51,48,52,48,53,48,54,48,55,48,56,48,57,49,48,49,49,49,50,49,51,49,52,49,53,49,54,49,55,

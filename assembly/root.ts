@@ -8,7 +8,7 @@ import {
   BUFFER_PLUGIN_CONFIGURATION, LOG_INFO, LOG_WARN, RESULT_OK,
 } from "./abi/imports";
 import { RET_CAS, clearRet, RET_LEN, RET_PTR, RET_U64 } from "./abi/memory";
-import { writeHex } from "./bytes";
+import { decimal, writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
 import { feedConfigured, feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
@@ -113,8 +113,8 @@ export function onConfigure(root: u32, size: u32): bool {
   proxy_set_tick_period_milliseconds(usage != null ? usage.intervalMs : METRICS_TICK_MS);
   // A process that has not synced yet (just started) asks for the fleet's counts now, not at the first tick.
   if (usage != null) flushAtConfigure(usage, nowMs());
-  log(LOG_INFO, "tollgate: configuration applied: " + cfg.apis.length.toString() + " APIs, " +
-    cfg.plans.length.toString() + " plans, " + cfg.keys.count.toString() + " static keys" +
+  log(LOG_INFO, "tollgate: configuration applied: " + decimal(cfg.apis.length) + " APIs, " +
+    decimal(cfg.plans.length) + " plans, " + decimal(cfg.keys.count) + " static keys" +
     (cfg.keyFeed != null ? ", key feed on" : ""));
   return true;
 }

@@ -3,6 +3,7 @@
 
 import { JsonScanner } from "../json/scanner";
 import { decodeDigest43 } from "../base64url";
+import { decimal } from "../bytes";
 import { periodFromName } from "../window";
 import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
 import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, UsageTarget } from "./model";
@@ -20,7 +21,7 @@ const DIGEST = memory.data(32);
 const KEY_ID = memory.data(64);
 
 function keyField(i: i32, n: i32): string {
-  return "keys[" + i.toString() + "]" + (n >= 0 ? "[" + n.toString() + "]" : "");
+  return "keys[" + decimal(i) + "]" + (n >= 0 ? "[" + decimal(n) + "]" : "");
 }
 
 class Decoder {
@@ -72,7 +73,7 @@ class Decoder {
     const c = this.s.peek();
     if (c != 0x2d && (c < 0x30 || c > 0x39)) { this.bad(field, "must be an integer"); return 0; }
     if (!this.s.readNumber()) { this.check(field); return 0; }
-    if (!isIntIn(this.s.num, min, max)) { this.bad(field, "must be an integer in " + (<i64>min).toString() + ".." + (<i64>max).toString()); return 0; }
+    if (!isIntIn(this.s.num, min, max)) { this.bad(field, "must be an integer in " + decimal(<i64>min) + ".." + decimal(<i64>max)); return 0; }
     return this.s.num;
   }
 
@@ -113,7 +114,7 @@ class Decoder {
     const s = this.s;
     if (!s.beginArray()) return this.check("apis");
     for (let i = 0; s.nextElement(i); i++) {
-      const f = "apis[" + i.toString() + "]";
+      const f = "apis[" + decimal(i) + "]";
       const api = new Api();
       let hasId = false, hasPrefix = false;
       if (!s.beginObject()) return this.check(f);
@@ -131,7 +132,7 @@ class Decoder {
         } else if (s.strIs("hosts")) {
           if (!s.beginArray()) return this.check(f + ".hosts");
           for (let k = 0; s.nextElement(k); k++) {
-            const hf = f + ".hosts[" + k.toString() + "]";
+            const hf = f + ".hosts[" + decimal(k) + "]";
             if (k >= 64) return this.bad(f + ".hosts", "at most 64 entries");
             if (!this.readString(hf)) return false;
             if (!isHostPattern(s.str, s.strLen)) return this.bad(hf, "must be a lowercase host name, optionally starting with '*.'");
@@ -147,7 +148,7 @@ class Decoder {
         } else if (s.strIs("methods")) {
           if (!s.beginArray()) return this.check(f + ".methods");
           for (let k = 0; s.nextElement(k); k++) {
-            const mf = f + ".methods[" + k.toString() + "]";
+            const mf = f + ".methods[" + decimal(k) + "]";
             if (k >= 16) return this.bad(f + ".methods", "at most 16 entries");
             if (!this.readString(mf)) return false;
             if (!isMethod(s.str, s.strLen)) return this.bad(mf, "must be 1-16 uppercase letters");
@@ -174,7 +175,7 @@ class Decoder {
     const s = this.s;
     if (!s.beginArray()) return this.check("plans");
     for (let i = 0; s.nextElement(i); i++) {
-      const f = "plans[" + i.toString() + "]";
+      const f = "plans[" + decimal(i) + "]";
       const plan = new Plan();
       let hasId = false, hasLimits = false, hasApiIds = false;
       if (!s.beginObject()) return this.check(f);
@@ -188,7 +189,7 @@ class Decoder {
           hasLimits = true;
           if (!s.beginArray()) return this.check(f + ".limits");
           for (let k = 0; s.nextElement(k); k++) {
-            const lf = f + ".limits[" + k.toString() + "]";
+            const lf = f + ".limits[" + decimal(k) + "]";
             if (k >= 8) return this.bad(f + ".limits", "at most 8 entries");
             if (!this.limit(lf, plan)) return false;
           }
@@ -197,7 +198,7 @@ class Decoder {
           hasApiIds = true;
           if (!s.beginArray()) return this.check(f + ".apiIds");
           for (let k = 0; s.nextElement(k); k++) {
-            const af = f + ".apiIds[" + k.toString() + "]";
+            const af = f + ".apiIds[" + decimal(k) + "]";
             if (!this.readString(af)) return false;
             if (!isId(s.str, s.strLen)) return this.bad(af, "must be 1-64 chars of [A-Za-z0-9._:-]");
             plan.apiIdNames.push(s.strValue());
@@ -290,7 +291,7 @@ class Decoder {
     const locs: KeyLocation[] = [];
     if (!s.beginArray()) return this.check("keyLocations");
     for (let i = 0; s.nextElement(i); i++) {
-      const f = "keyLocations[" + i.toString() + "]";
+      const f = "keyLocations[" + decimal(i) + "]";
       if (i >= 8) return this.bad("keyLocations", "at most 8 entries");
       let header: ArrayBuffer | null = null, query: ArrayBuffer | null = null;
       let prefix = new ArrayBuffer(0);
@@ -329,7 +330,7 @@ class Decoder {
     let bits: u32 = 0;
     if (!s.beginArray()) return this.check("passPathForms");
     for (let i = 0; s.nextElement(i); i++) {
-      const f = "passPathForms[" + i.toString() + "]";
+      const f = "passPathForms[" + decimal(i) + "]";
       if (!this.readString(f)) return false;
       if (s.strIs("asterisk")) bits |= PASS_ASTERISK;
       else if (s.strIs("authority")) bits |= PASS_AUTHORITY;
@@ -465,16 +466,16 @@ class Decoder {
           const id = unchecked(cfg.apis[a]).id;
           if (id.byteLength == name.byteLength && memory.compare(changetype<usize>(id), changetype<usize>(name), <usize>id.byteLength) == 0) { found = a; break; }
         }
-        if (found < 0) return this.bad("plans[" + i.toString() + "].apiIds[" + k.toString() + "]", "unknown API id '" + unchecked(plan.apiIdNames[k]) + "'");
+        if (found < 0) return this.bad("plans[" + decimal(i) + "].apiIds[" + decimal(k) + "]", "unknown API id '" + unchecked(plan.apiIdNames[k]) + "'");
         unchecked(plan.apiBits[found >>> 5] |= 1 << (found & 31));
       }
     }
     const t = cfg.keys;
     for (let i = 0; i < t.count; i++) {
-      if (unchecked(t.plan[i]) >= cfg.plans.length) return this.bad("keys[" + i.toString() + "][3]", "plan index out of range");
+      if (unchecked(t.plan[i]) >= cfg.plans.length) return this.bad("keys[" + decimal(i) + "][3]", "plan index out of range");
     }
     const dup = t.build();
-    if (dup >= 0) return this.bad("keys[" + dup.toString() + "][0]", "duplicate digest");
+    if (dup >= 0) return this.bad("keys[" + decimal(dup) + "][0]", "duplicate digest");
     cfg.finish();
     return true;
   }
@@ -491,7 +492,7 @@ export function decodeConfig(ptr: usize, len: usize): DecodeResult {
   if (d.top() && !d.s.failed) {
     r.config = d.cfg;
   } else {
-    r.error = (d.field.length > 0 ? d.field : "(root)") + ": " + d.s.error + " (at byte " + d.s.offset.toString() + ")";
+    r.error = (d.field.length > 0 ? d.field : "(root)") + ": " + d.s.error + " (at byte " + decimal(d.s.offset) + ")";
   }
   d.s.release(); // everything kept was copied out of the scanner's buffer
   return r;

@@ -3,7 +3,7 @@
 
 import { proxy_send_local_response } from "../abi/imports";
 import { PairWriter } from "../abi/pairs";
-import { ab, abLen, writeU32 } from "../bytes";
+import { ab, abLen, decimal, writeU32 } from "../bytes";
 import { Decision } from "../quota/entry";
 import {
   H_CONTENT_TYPE, H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_RETRY_AFTER,
@@ -17,7 +17,7 @@ export const P_BAD_REQUEST = 4;
 export const P_METHOD_NOT_ALLOWED = 5;
 
 function problemBody(type: string, title: string, status: i32): ArrayBuffer {
-  return String.UTF8.encode("{\"type\":\"urn:tollgate:problem:" + type + "\",\"title\":\"" + title + "\",\"status\":" + status.toString() + "}");
+  return String.UTF8.encode("{\"type\":\"urn:tollgate:problem:" + type + "\",\"title\":\"" + title + "\",\"status\":" + decimal(status) + "}");
 }
 
 // Built once at start (no imports needed), reused for every reply.

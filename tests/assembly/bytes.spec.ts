@@ -1,6 +1,6 @@
 // Byte-range helpers the hot path relies on (assembly/bytes.ts): word-wide compares and copies that must stay inside
 // their ranges, and decimal formatting of header numbers.
-import { copyBytes, copyShort, sameBytes, writeU32, zeroBytes } from "../../assembly/bytes";
+import { copyBytes, copyShort, decimal, sameBytes, writeU32, zeroBytes } from "../../assembly/bytes";
 
 const A = heap.alloc(1024);
 const B = heap.alloc(1024);
@@ -82,5 +82,21 @@ describe("writeU32", () => {
     expect(dec(2147483647)).toBe("2147483647");
     expect(dec(4294967295)).toBe("4294967295");
     for (let v: u32 = 1; v < 4000000000; v = v * 3 + 1) expect(dec(v)).toBe(v.toString());
+  });
+});
+
+describe("decimal (configuration messages)", () => {
+  it("formats zero, signs and the i64 extremes as toString does", () => {
+    expect(decimal(0)).toBe("0");
+    expect(decimal(9)).toBe("9");
+    expect(decimal(10)).toBe("10");
+    expect(decimal(-1)).toBe("-1");
+    expect(decimal(9007199254740991)).toBe("9007199254740991");
+    expect(decimal(i64.MAX_VALUE)).toBe("9223372036854775807");
+    expect(decimal(i64.MIN_VALUE)).toBe("-9223372036854775808");
+    for (let v: i64 = 1; v < 1000000000000000000; v = v * 7 + 3) {
+      expect(decimal(v)).toBe(v.toString());
+      expect(decimal(-v)).toBe((-v).toString());
+    }
   });
 });
