@@ -8,7 +8,7 @@ import {
 } from "../abi/imports";
 import { clearRet, RET_LEN, RET_PTR, RET_U64 } from "../abi/memory";
 import { PairTable } from "../abi/pairs";
-import { ab, abLen } from "../bytes";
+import { ab, abLen, sameBytes } from "../bytes";
 import { Config, MAX_NAME, NAME_IDENTITY, NAME_LOCATION } from "../config/model";
 import { elementAt } from "../element";
 import { normalizeAuthority, pathLength } from "../match";
@@ -122,7 +122,7 @@ function planIndex(cfg: Config, p: usize, n: usize): i32 {
   const plans = cfg.plans;
   for (let i = 0; i < plans.length; i++) {
     const id = elementAt(plans, i).id;
-    if (abLen(id) == n && memory.compare(ab(id), p, n) == 0) return i;
+    if (abLen(id) == n && sameBytes(ab(id), p, n)) return i;
   }
   return -1;
 }
