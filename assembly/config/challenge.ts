@@ -2,7 +2,7 @@
 // from the first key location, so a client learns where the key goes: `Bearer realm="tollgate"` for an
 // `authorization` header with the `Bearer ` prefix, else `APIKey realm="tollgate", in="header"|"query", name="<name>"`.
 
-import { startsWithIgnoreCase } from "../bytes";
+import { sameBytes, startsWithIgnoreCase } from "../bytes";
 import { ByteSink } from "../sink";
 import { KeyLocation } from "./model";
 
@@ -12,7 +12,7 @@ const BEARER = String.UTF8.encode("bearer ");
 /** The `Authorization: Bearer <key>` location (the prefix is matched case-insensitively, as requests are). */
 function isBearer(loc: KeyLocation): bool {
   if (loc.isQuery || loc.name.byteLength != AUTHORIZATION.byteLength || loc.prefix.byteLength != BEARER.byteLength) return false;
-  if (memory.compare(changetype<usize>(loc.name), changetype<usize>(AUTHORIZATION), <usize>AUTHORIZATION.byteLength) != 0) return false;
+  if (!sameBytes(changetype<usize>(loc.name), changetype<usize>(AUTHORIZATION), <usize>AUTHORIZATION.byteLength)) return false;
   return startsWithIgnoreCase(changetype<usize>(loc.prefix), <usize>loc.prefix.byteLength, changetype<usize>(BEARER), <usize>BEARER.byteLength);
 }
 

@@ -3,7 +3,7 @@
 
 import { JsonScanner } from "../json/scanner";
 import { decodeDigest43 } from "../base64url";
-import { decimal } from "../bytes";
+import { decimal, sameBytes } from "../bytes";
 import { periodFromName } from "../window";
 import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
 import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, UsageTarget } from "./model";
@@ -162,7 +162,7 @@ class Decoder {
       if (!hasPrefix) return this.bad(f + ".pathPrefix", "required");
       for (let k = 0; k < this.cfg.apis.length; k++) {
         const other = unchecked(this.cfg.apis[k]).id;
-        if (other.byteLength == api.id.byteLength && memory.compare(changetype<usize>(other), changetype<usize>(api.id), <usize>other.byteLength) == 0) {
+        if (other.byteLength == api.id.byteLength && sameBytes(changetype<usize>(other), changetype<usize>(api.id), <usize>other.byteLength)) {
           return this.bad(f + ".id", "duplicate API id");
         }
       }
@@ -464,7 +464,7 @@ class Decoder {
         let found = -1;
         for (let a = 0; a < cfg.apis.length; a++) {
           const id = unchecked(cfg.apis[a]).id;
-          if (id.byteLength == name.byteLength && memory.compare(changetype<usize>(id), changetype<usize>(name), <usize>id.byteLength) == 0) { found = a; break; }
+          if (id.byteLength == name.byteLength && sameBytes(changetype<usize>(id), changetype<usize>(name), <usize>id.byteLength)) { found = a; break; }
         }
         if (found < 0) return this.bad("plans[" + decimal(i) + "].apiIds[" + decimal(k) + "]", "unknown API id '" + unchecked(plan.apiIdNames[k]) + "'");
         unchecked(plan.apiBits[found >>> 5] |= 1 << (found & 31));

@@ -2,6 +2,7 @@
 // configuration order, each once, joined by ", ". Built into a fixed buffer (no allocation); a list that would not
 // fit is cut at a whole method, since a shorter Allow is still a correct reply and a trap is not.
 
+import { sameBytes } from "../bytes";
 import { Api } from "../config/model";
 import { matchPathHost } from "../match";
 
@@ -16,7 +17,7 @@ function listed(len: usize, m: usize, ml: usize): bool {
   while (i < len) {
     let j = i;
     while (j < len && load<u8>(BUF + j) != 0x2c) j++;
-    if (j - i == ml && memory.compare(BUF + i, m, ml) == 0) return true;
+    if (j - i == ml && sameBytes(BUF + i, m, ml)) return true;
     i = j + 2; // past ", "
   }
   return false;

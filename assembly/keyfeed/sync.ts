@@ -11,7 +11,7 @@ import {
 } from "../abi/imports";
 import { arenaMark, arenaRelease, clearRet, RET_CAS, RET_LEN, RET_PTR } from "../abi/memory";
 import { PairWriter } from "../abi/pairs";
-import { ab, abLen, writeU64 } from "../bytes";
+import { ab, abLen, sameBytes, writeU64 } from "../bytes";
 import { KeyFeedTarget, UsageTarget } from "../config/model";
 import { H_AUTHORITY, H_METHOD, H_PATH, H_STATUS } from "../http/names";
 import { parseStatus } from "../http/status";
@@ -381,7 +381,7 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
     snapEpochLen = page.epochLen;
     snapStarted = true;
   } else {
-    if (page.epochLen != snapEpochLen || memory.compare(page.epoch, SNAP_EPOCH, snapEpochLen) != 0) {
+    if (page.epochLen != snapEpochLen || !sameBytes(page.epoch, SNAP_EPOCH, snapEpochLen)) {
       // The control service changed epoch mid-snapshot: start again.
       startSnapshot();
       return false;
@@ -437,6 +437,15 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
   return true;
 }
 
+/** Whether 32-byte digest a sorts after b in byte order (memory.compare would be inlined as a byte loop). */
+function digestAfter(a: usize, b: usize): bool {
+  for (let i: usize = 0; i < 32; i += 8) {
+    const x = bswap<u64>(load<u64>(a + i)), y = bswap<u64>(load<u64>(b + i));
+    if (x != y) return x > y;
+  }
+  return false;
+}
+
 /**
  * The share of the digest space the first page covers, from its last digest: in byte order, or in the order of the
  * digests' base64url text (ASCII order of the alphabet) when the page is sorted that way. A page sorted neither way
@@ -450,7 +459,7 @@ function coveredFraction(recs: ByteSink): f64 {
     const size = entrySize(e, recs.len - o - 1);
     if (size == 0) break;
     if (prev != 0) {
-      if (memory.compare(prev, e, 32) > 0) bytesOrder = false;
+      if (digestAfter(prev, e)) bytesOrder = false;
       if (textRank(prev) > textRank(e)) textOrder = false;
     }
     prev = e;
@@ -548,7 +557,7 @@ function changeBucket(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: u
         if (at >= 0) {
           const old = p + <usize>at;
           const oldSize = entrySize(old, n - <usize>at);
-          if (keep && oldSize == size && memory.compare(old, e, size) == 0) return 0; // already so
+          if (keep && oldSize == size && sameBytes(old, e, size)) return 0; // already so
           bucket.bytes(p + 4, <usize>at - 4);
           bucket.bytes(old + oldSize, n - <usize>at - oldSize);
           // The old entry's bytes stay in the host's copy until the callback returns: hashed out after the write.
@@ -573,7 +582,7 @@ function changeBucket(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: u
 
 function applyDeltaPage(ptr: usize, len: usize): bool {
   if (!parsePage(ptr, len, KIND_DELTA, applyFleet)) return false;
-  if (page.epochLen != epochLen || memory.compare(page.epoch, EPOCH, epochLen) != 0 || page.since != revision) {
+  if (page.epochLen != epochLen || !sameBytes(page.epoch, EPOCH, epochLen) || page.since != revision) {
     // Another epoch (the control service's store was replaced), or a gap: fresh snapshot.
     startSnapshot();
     return true;
