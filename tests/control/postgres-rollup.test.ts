@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPostgresStore, type PostgresStore } from '../../control/store/postgres/index.js';
+import { PostgresUsage } from '../../control/store/postgres/usage.js';
 import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/index.js';
 import { createPool } from '../../control/store/postgres/connection.js';
 import { migrate } from '../../control/store/postgres/migrate.js';
@@ -108,6 +109,23 @@ describe('PostgreSQL fleet additions in the batch log', { skip: unavailable ?? f
     assert.deepEqual(await view(x), more, 'folded plus pending');
     await y.usage.rollup();
     assert.deepEqual(await view(x), more);
+  });
+
+  it('fold a backlog in bounded steps, oldest first, until none is left', async () => {
+    const [x] = stores as [PostgresStore];
+    for (let i = 0; i < 5; i++) await x.usage.storeBatch(batch(`s${i}`, [HOUR + 240], 1));
+    const steps: number[] = [];
+    const small = new PostgresUsage(x.pool, new MinutePartitions(x.pool), 2);
+    const pendingNow = async (): Promise<number> => Number((await x.pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM usage_batches WHERE NOT rolled_up')).rows[0]!.n);
+    steps.push(await pendingNow());
+    assert.equal(await small.rollup(), 5, 'all five rows, in three folds of at most two batches');
+    steps.push(await pendingNow());
+    assert.deepEqual(steps, [5, 0]);
+    const minute = await x.usage.query({ keyId: 'key_a', from: HOUR + 240, to: HOUR + 300, granularity: 'minute' });
+    assert.deepEqual(minute.map((r) => r.count), [5], 'each counted once');
+    // Each fold sums its own batches' rows of a minute: three folds leave three rows, oldest batches first.
+    const rows = await x.pool.query<{ count: number }>('SELECT count FROM usage_minute WHERE start = $1 ORDER BY ctid', [HOUR + 240]);
+    assert.deepEqual(rows.rows.map((r) => r.count), [2, 2, 1]);
   });
 
   it('fold, with the minute rows, only batches committed before the fold began; the rest wait for the next run', async () => {

@@ -27,6 +27,8 @@ export const ROLLUP_LOCK_KEY = 0x746f6c6c726f6c6cn;
 const BUCKET_S: Record<'hour' | 'day', number> = { hour: 3600, day: 86_400 };
 
 const FLEET_COLUMNS = 'plan_id, consumer_id, per, window_start, reporter';
+/** Batches per fold statement: ~2,000 rows each in the bench, so a step holds a few million rows at most. */
+const FOLD_BATCHES = 1000;
 
 // A batch row's log as rows (batch-columns.ts builds the arrays: minuteLog, fleetLog). Slicing a row of a
 // two-dimensional array and unnesting it gives that column's elements in order.
@@ -61,7 +63,8 @@ FROM moved GROUP BY 1, key_id, api_id, outcome ORDER BY 1, key_id, api_id, outco
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
   ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
 
-// The batches not rolled up yet are marked and their logs cleared by the statement that reads them (the subquery's
+// The batches not rolled up yet (the oldest $1 of them: a backlog is folded in bounded steps, each its own transaction)
+// are marked and their logs cleared by the statement that reads them (the subquery's
 // snapshot is the statement's: a batch still committing is invisible to both and waits for the next run). Their minute
 // rows, summed per bucket across batches, are appended to usage_minute and added to hours and days; their fleet
 // additions, summed per window and reporter, added to fleet_windows capped (min(min(a + b, cap) + c, cap) =
@@ -69,7 +72,7 @@ ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXC
 const FOLD_SQL = `
 WITH taken AS (
   UPDATE usage_batches b SET rolled_up = true, log_numbers = NULL, log_texts = NULL, fleet_numbers = NULL, fleet_texts = NULL
-  FROM (SELECT seq, log_numbers, log_texts, fleet_numbers, fleet_texts FROM usage_batches WHERE NOT rolled_up) AS t
+  FROM (SELECT seq, log_numbers, log_texts, fleet_numbers, fleet_texts FROM usage_batches WHERE NOT rolled_up ORDER BY seq LIMIT $1) AS t
   WHERE b.seq = t.seq AND NOT b.rolled_up
   RETURNING t.log_numbers, t.log_texts, t.fleet_numbers, t.fleet_texts
 ), logged AS (
@@ -87,14 +90,15 @@ fleet AS (
   ON CONFLICT (${FLEET_COLUMNS}) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, EXCLUDED.cap), cap = EXCLUDED.cap
   RETURNING 1
 )
-SELECT (SELECT COUNT(*) FROM logged) AS n, (SELECT COUNT(*) FROM minutes) AS m, (SELECT COUNT(*) FROM hours) AS h,
+SELECT (SELECT COUNT(*) FROM taken) AS batches, (SELECT COUNT(*) FROM logged) AS n, (SELECT COUNT(*) FROM minutes) AS m, (SELECT COUNT(*) FROM hours) AS h,
   (SELECT COUNT(*) FROM days) AS d, (SELECT COUNT(*) FROM fleet) AS f`;
 
 export class PostgresUsage implements UsageRepository {
   /** Hours and days come from rollup(). */
   readonly batchSizes: readonly Granularity[] = ['minute'];
 
-  constructor(private readonly pool: pg.Pool, private readonly partitions: MinutePartitions) {}
+  /** `foldBatches`: at most this many batches per fold statement (a backlog is folded in several transactions). */
+  constructor(private readonly pool: pg.Pool, private readonly partitions: MinutePartitions, private readonly foldBatches = FOLD_BATCHES) {}
 
   private async apisOfPlans(planIds: readonly string[]): Promise<Map<string, string[]>> {
     const r = await this.pool.query<{ plan_id: string; api_id: string }>(
@@ -218,9 +222,19 @@ export class PostgresUsage implements UsageRepository {
   /**
    * Folds the logs of batches not rolled up yet into usage_minute, usage_hour, usage_day and fleet_windows and clears
    * them, in one transaction, by one replica at a time (a transaction advisory lock; the others skip). Batches still
-   * committing are invisible and wait for the next run. Returns the number of minute rows rolled up.
+   * committing are invisible and wait for the next run. A backlog is folded oldest first, `foldBatches` batches per
+   * transaction, until none is left. Returns the number of minute rows rolled up.
    */
   async rollup(wait = false): Promise<number> {
+    let rows = 0;
+    for (;;) {
+      const step = await this.foldOnce(wait);
+      rows += step.rows;
+      if (step.batches < this.foldBatches) return rows;
+    }
+  }
+
+  private async foldOnce(wait: boolean): Promise<{ batches: number; rows: number }> {
     try {
       return await this.fold(wait);
     } catch (err) {
@@ -236,15 +250,15 @@ export class PostgresUsage implements UsageRepository {
     }
   }
 
-  private async fold(wait: boolean): Promise<number> {
+  private async fold(wait: boolean): Promise<{ batches: number; rows: number }> {
     return transaction(this.pool, async (c) => {
       if (wait) await c.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK_KEY.toString()]);
       else {
         const lock = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ROLLUP_LOCK_KEY.toString()]);
-        if (lock.rows[0]?.ok !== true) return 0;
+        if (lock.rows[0]?.ok !== true) return { batches: 0, rows: 0 };
       }
-      const r = await c.query<{ n: number }>({ name: 'tollgate-rollup', text: FOLD_SQL });
-      return r.rows[0]?.n ?? 0;
+      const r = await c.query<{ batches: number; n: number }>({ name: 'tollgate-rollup', text: FOLD_SQL, values: [this.foldBatches] });
+      return { batches: r.rows[0]?.batches ?? 0, rows: r.rows[0]?.n ?? 0 };
     });
   }
 
