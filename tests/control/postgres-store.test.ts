@@ -97,6 +97,25 @@ describe('PostgreSQL migrations', skip, () => {
     }
   });
 
+  it('let replicas starting together agree on one default target (none fails on the unique name)', async () => {
+    const fresh = await createTestDatabase();
+    const stores = await Promise.all(Array.from({ length: 6 }, () => openStore({ url: fresh.url })));
+    try {
+      const placement = { name: 'tollgate', namespace: 'tollgate', selector: { app: 'orders' }, targetRefs: null };
+      let generated = 0;
+      // The race is narrow: try it many times, from no default target each time.
+      for (let round = 0; round < 10; round++) {
+        await rows(stores[0]!, 'DELETE FROM targets');
+        const targets = await Promise.all(stores.map((s) => s.targets.ensureDefault(placement, undefined, () => `tgr_${'g'.repeat(40)}${generated++}`, 0)));
+        assert.equal(new Set(targets.map((t) => t.reportToken)).size, 1, 'every replica keeps the first one\'s generated credential');
+        assert.equal((await stores[0]!.targets.all()).length, 1);
+      }
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await fresh.drop();
+    }
+  });
+
   it('build, version by version, the same tables and columns as SQLite\'s', async () => {
     const fresh = await createTestDatabase();
     const pool = createPool(fresh.url, 2);

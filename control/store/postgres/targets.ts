@@ -29,6 +29,9 @@ async function checkApis(c: Queryable, apiIds: string[]): Promise<void> {
   for (const apiId of apiIds) if (!found.has(apiId)) throw new ProblemError(422, 'Unknown reference', `apiIds: api '${apiId}' does not exist`);
 }
 
+
+/** Serializes replicas creating the default target at start-up ("tolldeft" as 64 bits, like the other lock keys). */
+const ENSURE_DEFAULT_LOCK_KEY = 0x746f6c6c64656674n;
 export class PostgresTargets implements TargetRepository {
   constructor(private readonly pool: pg.Pool, private readonly now: Clock, private readonly changed: OnChange) {}
 
@@ -107,9 +110,11 @@ export class PostgresTargets implements TargetRepository {
   }
 
   async ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials> {
-    // Replicas starting together: the first inserts, the others find its row (locked, so they apply their settings
-    // one after another) and keep its generated token unless one is configured.
+    // Replicas starting together: the first inserts, the others find its row and keep its generated token unless one
+    // is configured. A transaction lock serializes them: with only a row lock, two could both find no row, and the
+    // second insert would then fail on the unique name (ON CONFLICT (id) does not cover it) instead of waiting.
     return transaction(this.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [ENSURE_DEFAULT_LOCK_KEY.toString()]);
       const existing = await c.query<TargetRow>('SELECT * FROM targets WHERE id = $1 FOR UPDATE', [DEFAULT_TARGET_ID]);
       if (existing.rows.length === 0) {
         const fresh = { ...placement, apiIds: [], denyUnmatched: false, passPathForms: [] };
