@@ -105,7 +105,9 @@ describe('PostgreSQL migrations', skip, () => {
       let generated = 0;
       // The race is narrow: try it many times, from no default target each time.
       for (let round = 0; round < 10; round++) {
-        await rows(stores[0]!, 'DELETE FROM targets');
+        const first = stores[0]!;
+        assert.ok(isPostgresStore(first));
+        await rows(first, 'DELETE FROM targets');
         const targets = await Promise.all(stores.map((s) => s.targets.ensureDefault(placement, undefined, () => `tgr_${'g'.repeat(40)}${generated++}`, 0)));
         assert.equal(new Set(targets.map((t) => t.reportToken)).size, 1, 'every replica keeps the first one\'s generated credential');
         assert.equal((await stores[0]!.targets.all()).length, 1);

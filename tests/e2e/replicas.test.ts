@@ -48,10 +48,26 @@ async function startReplica(dbUrl: string, gitops: string): Promise<Replica> {
   return { child, url, out: () => out };
 }
 
+/**
+ * A kept-alive connection the replica closed while idle (its keep-alive timeout, hit on a loaded machine) is retried
+ * on a new one, as any HTTP client would; a refused connection (the replica is gone) is not: that is a failure.
+ */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      const code = ((err as { cause?: { code?: string } }).cause)?.code;
+      if (attempt < 2 && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) continue;
+      throw new Error(`${init.method ?? 'GET'} ${url}: ${(err as Error).message} (${code ?? 'no code'})`, { cause: err });
+    }
+  }
+}
+
 async function call<T>(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${url}${path}`, {
+  const res = await fetchOnce(`${url}${path}`, {
     method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(10_000),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
   return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
