@@ -82,6 +82,9 @@ export function bitsFor(keys: f64): u32 {
   return n <= avail ? n : 0;
 }
 
+/** entrySize out of line, for the sync's callers (not on the request path): one copy instead of one per call site. */
+export function entrySizeAt(p: usize, avail: usize): usize { return entrySize(p, avail); }
+
 /**
  * Offset (from the value's start) of the entry with this digest in a bucket value of `n` bytes at `v`, or -1. The
  * generation word is not checked here.

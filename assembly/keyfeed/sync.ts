@@ -20,7 +20,7 @@ import { markPrimed } from "../quota/primed";
 import { INSERT_CAS, storeOthers } from "../quota/shared";
 import { ByteSink } from "../sink";
 import {
-  bitsFor, bucketKey, bucketOf, entrySize, findEntry, FIXED_KEY_LEN, LEASE_KEY, MAX_BITS, MAX_BUCKET_KEY, MAX_ENTRY,
+  bitsFor, bucketKey, bucketOf, entrySizeAt, findEntry, FIXED_KEY_LEN, LEASE_KEY, MAX_BITS, MAX_BUCKET_KEY, MAX_ENTRY,
   META_BITS, META_CLEAN_NEXT, META_COUNT, META_DIGEST, META_EPOCH, META_EPOCH_LEN, META_GEN, META_KEY, META_MAGIC,
   META_LAST_GEN, META_OLD_BITS, META_OLD_GEN, META_REVISION, META_SIZE, TARGET_PER_BUCKET, xorEntryHash,
 } from "./layout";
@@ -402,7 +402,7 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
   let o: usize = 0;
   while (o < recs.len) {
     const e = recs.ptr + o + 1;
-    const size = entrySize(e, recs.len - o - 1);
+    const size = entrySizeAt(e, recs.len - o - 1);
     if (size == 0) return false;
     o += 1 + size;
     const d = applyChange(snapGen, snapBits, e, size, true, SNAP_DIGEST);
@@ -456,7 +456,7 @@ function coveredFraction(recs: ByteSink): f64 {
   let bytesOrder = true, textOrder = true;
   while (o < recs.len) {
     const e = recs.ptr + o + 1;
-    const size = entrySize(e, recs.len - o - 1);
+    const size = entrySizeAt(e, recs.len - o - 1);
     if (size == 0) break;
     if (prev != 0) {
       if (digestAfter(prev, e)) bytesOrder = false;
@@ -520,7 +520,7 @@ const CHANGE_FAILED: i32 = -100;
 function bucketParses(p: usize, n: usize): bool {
   let o: usize = 4;
   while (o < n) {
-    const size = entrySize(p + o, n - o);
+    const size = entrySizeAt(p + o, n - o);
     if (size == 0) return false;
     o += size;
   }
@@ -556,7 +556,7 @@ function changeBucket(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: u
         const at = findEntry(p, n, e);
         if (at >= 0) {
           const old = p + <usize>at;
-          const oldSize = entrySize(old, n - <usize>at);
+          const oldSize = entrySizeAt(old, n - <usize>at);
           if (keep && oldSize == size && sameBytes(old, e, size)) return 0; // already so
           bucket.bytes(p + 4, <usize>at - 4);
           bucket.bytes(old + oldSize, n - <usize>at - oldSize);
@@ -598,7 +598,7 @@ function applyDeltaPage(ptr: usize, len: usize): bool {
   while (o < recs.len) {
     const keep = load<u8>(recs.ptr + o) != 0;
     const e = recs.ptr + o + 1;
-    const size = entrySize(e, recs.len - o - 1);
+    const size = entrySizeAt(e, recs.len - o - 1);
     if (size == 0 || size > MAX_ENTRY) return false;
     o += 1 + size;
     const d = applyChange(gen, bits, e, size, keep, DIGEST);
