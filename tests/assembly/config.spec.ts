@@ -1,16 +1,7 @@
 import { decodeConfig } from "../../assembly/config/decode";
-import { Config } from "../../assembly/config/model";
+import { decode, error } from "./decode-config";
 import { PER_DAY, PER_MINUTE } from "../../assembly/window";
 
-function decode(json: string): Config | null {
-  const b = String.UTF8.encode(json);
-  return decodeConfig(changetype<usize>(b), <usize>b.byteLength).config;
-}
-
-function error(json: string): string {
-  const b = String.UTF8.encode(json);
-  return decodeConfig(changetype<usize>(b), <usize>b.byteLength).error;
-}
 
 const EXAMPLE = '{"apis":[{"id":"api_orders","methods":["GET","POST"],"pathPrefix":"/orders"}],' +
   '"keys":[["n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg","key_7Hq2mZ9xKw","con_acme00001",0,1.7987616e+09]],' +

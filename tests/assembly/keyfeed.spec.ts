@@ -1,7 +1,6 @@
 // The key feed's pure parts (assembly/keyfeed/): keyFeed configuration decoding, the bucket and entry layout, the
 // set digest (equal to contracts/key-feed.ts's entryHash for the same key), and page parsing — where no input traps.
-import { decodeConfig } from "../../assembly/config/decode";
-import { Config } from "../../assembly/config/model";
+import { decode, error } from "./decode-config";
 import {
   bitsFor, bucketKey, bucketOf, encodeDigest43, entryConsumer, entryConsumerLen, entryExpires, entryKeyId,
   entryKeyIdLen, entryPlan, entryPlanLen, entrySize, findEntry, writeEntry, xorEntryHash,
@@ -9,15 +8,6 @@ import {
 import { decodeHex16, KIND_DELTA, KIND_SNAPSHOT, page, parsePage } from "../../assembly/keyfeed/page";
 import { decodeDigest43 } from "../../assembly/base64url";
 
-function decode(json: string): Config | null {
-  const b = String.UTF8.encode(json);
-  return decodeConfig(changetype<usize>(b), <usize>b.byteLength).config;
-}
-
-function error(json: string): string {
-  const b = String.UTF8.encode(json);
-  return decodeConfig(changetype<usize>(b), <usize>b.byteLength).error;
-}
 
 const USAGE = '"usage":{"cluster":"c","authority":"a","path":"/u","intervalMs":1000}';
 const FEED = '"snapshotPath":"/v1/keyfeed/snapshot","deltasPath":"/v1/keyfeed/deltas","waitS":25,"pageKeys":2000,"retryMs":2000';

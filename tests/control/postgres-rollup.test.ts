@@ -24,17 +24,23 @@ function batch(id: string, minutes: number[], count: number): StoredBatch {
   };
 }
 
-describe('PostgreSQL rollups', { skip: unavailable ?? false }, () => {
-  let db: TestDatabase;
-  let stores: PostgresStore[];
+/** Two store instances (two replicas) on one fresh database, opened before a describe block's tests, closed after. */
+function twoReplicas(): PostgresStore[] {
+  const stores: PostgresStore[] = [];
+  let db: TestDatabase | undefined;
   before(async () => {
     db = await createTestDatabase();
-    stores = [await openPostgresStore({ url: db.url }), await openPostgresStore({ url: db.url })];
+    stores.push(await openPostgresStore({ url: db.url }), await openPostgresStore({ url: db.url }));
   });
   after(async () => {
     for (const s of stores) await s.close();
-    await db.drop();
+    await db?.drop();
   });
+  return stores;
+}
+
+describe('PostgreSQL rollups', { skip: unavailable ?? false }, () => {
+  const stores = twoReplicas();
 
   const hourTotal = async (s: PostgresStore): Promise<number> =>
     (await s.usage.query({ keyId: 'key_a', from: HOUR, to: HOUR + 3600, granularity: 'hour' })).reduce((n, r) => n + r.count, 0);
@@ -69,16 +75,7 @@ describe('PostgreSQL rollups', { skip: unavailable ?? false }, () => {
 });
 
 describe('PostgreSQL fleet additions in the batch log', { skip: unavailable ?? false }, () => {
-  let db: TestDatabase;
-  let stores: PostgresStore[];
-  before(async () => {
-    db = await createTestDatabase();
-    stores = [await openPostgresStore({ url: db.url }), await openPostgresStore({ url: db.url })];
-  });
-  after(async () => {
-    for (const s of stores) await s.close();
-    await db.drop();
-  });
+  const stores = twoReplicas();
 
   const W = HOUR + 3600;
   const withFleet = (id: string, reporter: string, count: number, cap = 10): StoredBatch => ({

@@ -5,6 +5,8 @@
 // usage_minute's batch_seq index goes: no query reads minute rows by batch any more.
 import type { Migration } from '../index.js';
 
+// A migration is frozen at its version, so it keeps its own copy of the fold SQL (as 005 does) rather than importing
+// the store's current statements, which may change after it.
 const STATUS = ['1xx', '2xx', '3xx', '4xx', '5xx'].map((c) => `status_${c}`);
 const foldInto = (table: string, size: number): string => `
 INSERT INTO ${table} AS u (start, key_id, api_id, outcome, consumer_id, count, ${STATUS.join(', ')})
