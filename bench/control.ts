@@ -11,7 +11,7 @@ import type { BenchRow } from './row.js';
 import { renderTarget } from '../control/distribution/distributor.js';
 import { wasmPluginYaml } from '../control/distribution/wasmplugin.js';
 import { newId } from '../control/key-material.js';
-import type { CatalogSnapshot, CompilableKey, TargetWithCredentials } from '../control/store/types.js';
+import type { CompilableKey, TargetWithCredentials } from '../control/store/types.js';
 import { OUTCOMES as CONTRACT_OUTCOMES, type Outcome } from '../contracts/usage-report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
