@@ -11,7 +11,7 @@ import { RET_CAS, clearRet, RET_LEN, RET_PTR, RET_U64 } from "./abi/memory";
 import { decimal, writeHex } from "./bytes";
 import { decodeConfig } from "./config/decode";
 import { Config } from "./config/model";
-import { feedConfigured, feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
+import { feedConfigured, feedDueMs, feedJitter, feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
 import { defineMetrics, pushMetrics } from "./metrics";
 import { setColdStartShare } from "./quota/primed";
 import { INSERT_CAS } from "./quota/shared";
@@ -25,6 +25,29 @@ const METRICS_TICK_MS: u32 = 5000;
 export let config: Config | null = null;
 let activeRoot: u32 = 0;
 let reporterReady = false;
+
+// The tick is re-armed for whichever comes first: the slow work (metrics push, usage flush: every `periodMs`, by
+// time, so a faster tick never flushes more often) or the key feed's next attempt (a retry after retryMs, not after
+// the next usage interval). Envoy has one timer per root context and re-arms it with the period after each tick.
+let periodMs: f64 = 0;
+let slowDueMs: f64 = 0;
+let armedMs: f64 = 0;
+let nextTickMs: f64 = 0;
+let inTick = false;
+/** The first sync goes out within this much of configure (jittered), not a whole usage interval later. */
+const FIRST_SYNC_MS: f64 = 250;
+
+function armTick(delayMs: f64, nowMs: f64): void {
+  let d = Math.ceil(delayMs);
+  if (d < 1) d = 1;
+  if (d > periodMs) d = periodMs;
+  nextTickMs = nowMs + d;
+  if (d == armedMs) return;
+  // Outside a tick Envoy keeps a running timer's deadline when the period changes: disabling it first (0) re-arms it.
+  if (!inTick) proxy_set_tick_period_milliseconds(0);
+  proxy_set_tick_period_milliseconds(<u32>d);
+  armedMs = d;
+}
 
 export function log(level: u32, message: string): void {
   const b = String.UTF8.encode(message);
@@ -110,9 +133,17 @@ export function onConfigure(root: u32, size: u32): bool {
   // Without a control service there are no fleet counts to wait for: no cold-start restriction. With the key feed,
   // the snapshot's fleet counts prime the process, so no share applies either (docs/filter.md, "Cold start").
   setColdStartShare(usage != null && cfg.keyFeed == null ? usage.coldStartShare : 1);
-  proxy_set_tick_period_milliseconds(usage != null ? usage.intervalMs : METRICS_TICK_MS);
+  const now = nowMs();
+  periodMs = <f64>(usage != null ? usage.intervalMs : METRICS_TICK_MS);
+  slowDueMs = now + periodMs;
+  // A new root context's timer is not running yet: 0 makes armTick set it even when the period is unchanged.
+  armedMs = 0;
+  inTick = false;
+  // The feed's first sync needs a tick (the canary VM runs onConfigure but never ticks, so it must not take the
+  // lease here); a short, jittered first tick starts it promptly without every proxy of a fleet calling at once.
+  armTick(usage != null && cfg.keyFeed != null ? 1 + feedJitter(FIRST_SYNC_MS) : periodMs, now);
   // A process that has not synced yet (just started) asks for the fleet's counts now, not at the first tick.
-  if (usage != null) flushAtConfigure(usage, nowMs());
+  if (usage != null) flushAtConfigure(usage, now);
   log(LOG_INFO, "tollgate: configuration applied: " + decimal(cfg.apis.length) + " APIs, " +
     decimal(cfg.plans.length) + " plans, " + decimal(cfg.keys.count) + " static keys" +
     (cfg.keyFeed != null ? ", key feed on" : ""));
@@ -122,19 +153,29 @@ export function onConfigure(root: u32, size: u32): bool {
 export function onTick(root: u32): void {
   // A replaced root context may still tick until Envoy deletes it; only the active one reports.
   if (root != activeRoot) return;
-  pushMetrics();
-  const cfg = config;
-  if (cfg == null) return;
-  const usage = cfg.usage;
-  if (usage == null) return;
   const now = nowMs();
-  flushTick(usage, now);
-  const feed = cfg.keyFeed;
-  if (feed != null) feedTick(usage, feed, now, <f64>usage.intervalMs);
+  inTick = true;
+  const cfg = config;
+  const usage = cfg != null ? cfg.usage : null;
+  // A tick a millisecond early by the wall clock (timers run on another clock) leaves the slow work to the next one.
+  const slow = now >= slowDueMs;
+  if (slow) {
+    slowDueMs = now + periodMs;
+    pushMetrics();
+    if (usage != null) flushTick(usage, now);
+  }
+  const feed = cfg != null ? cfg.keyFeed : null;
+  if (usage != null && feed != null) feedTick(usage, feed, now, periodMs * 3);
+  armTick(Math.min(slowDueMs, feedDueMs()) - now, now);
+  inTick = false;
 }
 
-export function onHttpCallResponse(_root: u32, token: u32, numHeaders: u32, bodySize: u32): void {
+export function onHttpCallResponse(root: u32, token: u32, numHeaders: u32, bodySize: u32): void {
   if (flushResponse(token, numHeaders, bodySize, nowMs())) return;
   const cfg = config;
-  feedResponse(cfg != null ? cfg.usage : null, cfg != null ? cfg.keyFeed : null, token, numHeaders, bodySize, nowMs());
+  const now = nowMs();
+  if (!feedResponse(cfg != null ? cfg.usage : null, cfg != null ? cfg.keyFeed : null, token, numHeaders, bodySize, now)) return;
+  // A failed call (or a waitS 0 poll) wants its next attempt sooner than the armed tick: bring the tick forward.
+  const due = feedDueMs();
+  if (root == activeRoot && due < nextTickMs) armTick(due - now, now);
 }

@@ -233,15 +233,41 @@ function cleanStep(): void {
 
 function failed(feed: KeyFeedTarget, nowMs: f64): void {
   bump(M_FEED_FAILED);
-  nextAttemptMs = nowMs + <f64>feed.retryMs;
+  // Up to a quarter earlier than retryMs, never later: proxies cut by the same outage spread their reconnects, and
+  // retryMs stays the bound on the revocation window's reconnect part.
+  const r = <f64>feed.retryMs;
+  nextAttemptMs = nowMs + r - feedJitter(r * 0.25);
 }
 
-/** Called on every tick of the active root context. */
-export function feedTick(usage: UsageTarget, feed: KeyFeedTarget, nowMs: f64, tickMs: f64): void {
+let rng: u64 = 0;
+
+/** A pseudo-random delay in [0, spanMs): xorshift64 seeded from the VM's random lease id (no host call). */
+export function feedJitter(spanMs: f64): f64 {
+  if (rng == 0) { ensureId(0); rng = load<u64>(ME) | 1; }
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return <f64>(rng >> 11) / 9007199254740992.0 * spanMs;
+}
+
+/**
+ * When this VM's sync next needs a tick: the next attempt's time while it holds the lease and no call is in flight;
+ * otherwise Infinity (a held poll's answer arrives as a callback; the lease check keeps the usage tick's pace).
+ */
+export function feedDueMs(): f64 {
+  return holder && !inflight ? nextAttemptMs : Infinity;
+}
+
+/**
+ * Called on every tick of the active root context. `leaseMs` is a wall-clock length (3 usage intervals), the same for
+ * every VM whatever its tick period: a holder ticking faster for its retries renews it more often, and VMs ticking at
+ * the usage interval see it expire at the same instant.
+ */
+export function feedTick(usage: UsageTarget, feed: KeyFeedTarget, nowMs: f64, leaseMs: f64): void {
   ensureId(nowMs);
   invalidateMeta();
   const had = holder;
-  holder = holdLease(nowMs, tickMs * 3);
+  holder = holdLease(nowMs, leaseMs);
   if (!holder) {
     if (had) inflight = false; // a late reply is ignored
     return;

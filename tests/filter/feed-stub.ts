@@ -30,6 +30,8 @@ export class FeedControl {
   /** Failure modes apply to these endpoints only. */
   modeFor: 'snapshot' | 'deltas' | 'both' = 'both';
   requests: FeedRequest[] = [];
+  /** Usage reports received (POSTs): a test samples it against the host's virtual clock. */
+  usageReports = 0;
   /** The fleet windows sent on a snapshot's last page and with deltas that add keys. */
   fleet: () => FleetWindow[] = () => [];
   private waiters: Array<() => void> = [];
@@ -88,6 +90,7 @@ export class FeedControl {
     req.on('end', () => {
       if (req.method === 'POST') {
         // The usage endpoint: accepted, no fleet.
+        this.usageReports++;
         const batch = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { batchId?: string }).batchId;
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 2, batchId: batch, duplicate: false, fleet: [] }));
         return;

@@ -498,3 +498,137 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
     }
   });
 });
+
+// Production timing: usage every 10 s, feed retries after 2 s, long poll. The feed's retries must not wait for the
+// usage tick (a revocation made during an outage would otherwise be accepted up to ~10 s after the service is back).
+describe('key feed: reconnect on its own schedule (usage.intervalMs 10,000, retryMs 2,000)', () => {
+  let control: FeedControl;
+  before(async () => { control = new FeedControl(); await control.listen(); });
+  after(async () => control.close());
+
+  const STEP = 100;
+  /** Virtual steps of STEP ms; a held long poll never settles, so each step waits for other calls briefly only. */
+  async function steps(h: Harness, n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      await h.host.advance(STEP);
+      await h.host.settle(60);
+    }
+  }
+  function reset(): void {
+    control.keys.clear();
+    control.history = [];
+    control.revision = 0;
+    control.horizon = 0;
+    control.epoch = 'ep-1';
+    control.mode = 'ok';
+    control.modeFor = 'both';
+    control.requests = [];
+    control.usageReports = 0;
+    for (let i = 0; i < 5; i++) control.change('add', fk(`key-${i}`, `key_${i}`, `con_${i}`));
+  }
+  function slowConfig(): TestConfig {
+    const cfg = feedConfig({ keyFeed: { retryMs: 2000, waitS: 25 } });
+    (cfg.usage as { intervalMs: number }).intervalMs = 10_000;
+    return cfg;
+  }
+  /** Cuts every held connection (the held long poll): the filter sees a reset, as when the service dies. */
+  function cut(): void { control.server.closeAllConnections(); }
+  const leaseId = (h: Harness): string => Buffer.from(h.host.sharedData('tollgate').get('tg:kf:l')!.value).subarray(0, 8).toString('hex');
+
+  it('the first sync starts right after configure, not at the first usage interval', async () => {
+    reset();
+    const h = await startHost(slowConfig(), { clusters: control.clusters(), workers: 2 });
+    try {
+      assert.equal((await get(h, 'key-1')).status, 401, 'no set yet');
+      await steps(h, 3);
+      assert.equal(control.snapshots().length, 3, 'the snapshot (3 pages) within 300 ms');
+      assert.equal((await get(h, 'key-1')).status, 200);
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('a key revoked during an outage is refused within retryMs of the service answering; usage still flushed every 10 s at most', async () => {
+    reset();
+    const h = await startHost(slowConfig(), { clusters: control.clusters(), workers: 2 });
+    let t = 0;
+    const reportTimes: number[] = [];
+    let reports = control.usageReports;
+    // One virtual step: a request (so there is usage to flush), then note when a usage report went out.
+    async function step(): Promise<void> {
+      await get(h, 'key-1');
+      await steps(h, 1);
+      t += STEP;
+      if (control.usageReports > reports) { reportTimes.push(t); reports = control.usageReports; }
+    }
+    try {
+      for (let i = 0; i < 5; i++) await step();
+      assert.equal((await get(h, 'key-0')).status, 200);
+      assert.equal(control.deltas().at(-1)?.query.get('wait'), '25', 'a long poll is held');
+      // The service dies: the held poll is cut, every reconnect is refused (503) meanwhile.
+      control.mode = 'down';
+      cut();
+      control.change('revoke', fk('key-0', 'key_0', 'con_0'));
+      const outageStart = control.deltas().length;
+      const retryTimes: number[] = [];
+      let seen = outageStart;
+      for (let i = 0; i < 150; i++) {
+        await step();
+        if (control.deltas().length > seen) { retryTimes.push(t); seen = control.deltas().length; }
+      }
+      assert.equal((await get(h, 'key-0')).status, 200, 'revoked while down: accepted during the outage (fail-static)');
+      // 15 s of outage at 1.5–2 s per retry (retryMs minus up to 25 % jitter), not one retry per 10 s tick.
+      assert.ok(retryTimes.length >= 7 && retryTimes.length <= 11, `retries in 15 s: ${retryTimes.length}`);
+      const gaps = retryTimes.slice(1).map((x, i) => x - retryTimes[i]!);
+      for (const g of gaps) assert.ok(g >= 1500 - STEP && g <= 2000 + STEP, `retry gap ${g} ms (${gaps.join(',')})`);
+      assert.ok(new Set(gaps).size > 1, `jittered: ${gaps.join(',')}`);
+      // The service answers again: the next retry gets the backlog in one delta.
+      control.mode = 'ok';
+      const back = t;
+      while ((await get(h, 'key-0')).status !== 401 && t - back <= 12_000) await step();
+      const window = t - back;
+      assert.ok(window <= 2000 + STEP, `refused ${window} ms after the service answered again (retryMs 2,000)`);
+      assert.equal(metaDigest(h), control.digest());
+      // Keep going past a few usage intervals: the faster feed tick must not flush usage more often.
+      for (let i = 0; i < 250; i++) await step();
+      const flushGaps = reportTimes.slice(1).map((x, i) => x - reportTimes[i]!);
+      assert.ok(reportTimes.length >= 4, `usage reports at ${reportTimes.join(',')}`);
+      for (const g of flushGaps) assert.ok(g >= 10_000 - STEP, `usage flushed ${g} ms after the previous one (${reportTimes.join(',')})`);
+      assert.equal(h.host.stats().vmFailures, 0, 'no trap');
+      console.log(`# revoke-after-outage window ${window} ms; retry gaps ${gaps.join(',')} ms; usage reports at ${reportTimes.join(',')} ms`);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('a holder retrying fast and VMs ticking every 10 s agree on the lease expiry (wall-clock ms): takeover after 30 s', async () => {
+    reset();
+    const h = await startHost(slowConfig(), { clusters: control.clusters(), workers: 4, reloadBackoffMs: 0 }, 'FAIL_RELOAD');
+    try {
+      await steps(h, 5);
+      assert.equal((await get(h, 'key-4')).status, 200);
+      control.mode = 'down';
+      cut();
+      await steps(h, 30); // the holder retries every ~2 s, renewing its lease at each retry tick
+      const old = leaseId(h);
+      const { workers, main } = (h.host as unknown as { vms(): { workers: Array<{ markFailed(r: string): void }>; main: { markFailed(r: string): void } } }).vms();
+      for (const vm of workers) vm.markFailed('test: killed');
+      main.markFailed('test: killed');
+      for (let w = 0; w < 4; w++) assert.equal((await get(h, 'key-4', w)).status, 200, `worker ${w} after reload: the set survived`);
+      control.mode = 'ok';
+      control.change('revoke', fk('key-4', 'key_4', 'con_4'));
+      // The dead holder's last renewal was ≤ 2 s before the kill: its lease (3 × 10 s) still holds at +25 s.
+      await steps(h, 250);
+      assert.equal(leaseId(h), old, 'not taken before the lease expired');
+      assert.equal((await get(h, 'key-4')).status, 200);
+      await steps(h, 60); // +31 s: the reloaded VMs' 10 s ticks find it expired
+      assert.notEqual(leaseId(h), old, 'another VM took the lease');
+      assert.equal((await get(h, 'key-4')).status, 401, 'and resumed from the meta: revocation applied');
+      assert.equal(control.snapshots().length, 3, 'no new snapshot');
+      assert.equal(h.host.stats().vmFailures, 4 + 1, 'only the VMs the test killed');
+    } finally {
+      await h.host.close();
+    }
+  });
+});
