@@ -42,9 +42,10 @@ function armTick(delayMs: f64, nowMs: f64): void {
   if (d < 1) d = 1;
   if (d > periodMs) d = periodMs;
   nextTickMs = nowMs + d;
-  if (d == armedMs) return;
-  // Outside a tick Envoy keeps a running timer's deadline when the period changes: disabling it first (0) re-arms it.
-  if (!inTick) proxy_set_tick_period_milliseconds(0);
+  if (d == armedMs && inTick) return;
+  // Envoy keeps a running timer's deadline when the period changes (it re-arms with the new period only after the
+  // tick): disabling it first (0) re-arms it from now, inside a tick or not.
+  proxy_set_tick_period_milliseconds(0);
   proxy_set_tick_period_milliseconds(<u32>d);
   armedMs = d;
 }
@@ -157,8 +158,9 @@ export function onTick(root: u32): void {
   inTick = true;
   const cfg = config;
   const usage = cfg != null ? cfg.usage : null;
-  // A tick a millisecond early by the wall clock (timers run on another clock) leaves the slow work to the next one.
-  const slow = now >= slowDueMs;
+  // A tick a millisecond early by the wall clock (timers run on another clock) leaves the slow work to the next one;
+  // a due time further away than one period means the wall clock went back: due now, or it would wait that long.
+  const slow = now >= slowDueMs || slowDueMs - now > periodMs;
   if (slow) {
     slowDueMs = now + periodMs;
     pushMetrics();
