@@ -33,11 +33,10 @@ let periodMs: f64 = 0;
 let slowDueMs: f64 = 0;
 let armedMs: f64 = 0;
 let nextTickMs: f64 = 0;
-let inTick = false;
 /** The first sync goes out within this much of configure (jittered), not a whole usage interval later. */
 const FIRST_SYNC_MS: f64 = 250;
 
-function armTick(delayMs: f64, nowMs: f64): void {
+function armTick(delayMs: f64, nowMs: f64, inTick: bool): void {
   let d = Math.ceil(delayMs);
   if (d < 1) d = 1;
   if (d > periodMs) d = periodMs;
@@ -139,10 +138,9 @@ export function onConfigure(root: u32, size: u32): bool {
   slowDueMs = now + periodMs;
   // A new root context's timer is not running yet: 0 makes armTick set it even when the period is unchanged.
   armedMs = 0;
-  inTick = false;
   // The feed's first sync needs a tick (the canary VM runs onConfigure but never ticks, so it must not take the
   // lease here); a short, jittered first tick starts it promptly without every proxy of a fleet calling at once.
-  armTick(usage != null && cfg.keyFeed != null ? 1 + feedJitter(FIRST_SYNC_MS) : periodMs, now);
+  armTick(usage != null && cfg.keyFeed != null ? 1 + feedJitter(FIRST_SYNC_MS) : periodMs, now, false);
   // A process that has not synced yet (just started) asks for the fleet's counts now, not at the first tick.
   if (usage != null) flushAtConfigure(usage, now);
   log(LOG_INFO, "tollgate: configuration applied: " + decimal(cfg.apis.length) + " APIs, " +
@@ -155,7 +153,6 @@ export function onTick(root: u32): void {
   // A replaced root context may still tick until Envoy deletes it; only the active one reports.
   if (root != activeRoot) return;
   const now = nowMs();
-  inTick = true;
   const cfg = config;
   const usage = cfg != null ? cfg.usage : null;
   // A tick a millisecond early by the wall clock (timers run on another clock) leaves the slow work to the next one;
@@ -168,8 +165,7 @@ export function onTick(root: u32): void {
   }
   const feed = cfg != null ? cfg.keyFeed : null;
   if (usage != null && feed != null) feedTick(usage, feed, now, periodMs * 3);
-  armTick(Math.min(slowDueMs, feedDueMs()) - now, now);
-  inTick = false;
+  armTick(Math.min(slowDueMs, feedDueMs()) - now, now, true);
 }
 
 export function onHttpCallResponse(root: u32, token: u32, numHeaders: u32, bodySize: u32): void {
@@ -179,5 +175,5 @@ export function onHttpCallResponse(root: u32, token: u32, numHeaders: u32, bodyS
   if (!feedResponse(cfg != null ? cfg.usage : null, cfg != null ? cfg.keyFeed : null, token, numHeaders, bodySize, now)) return;
   // A failed call (or a waitS 0 poll) wants its next attempt sooner than the armed tick: bring the tick forward.
   const due = feedDueMs();
-  if (root == activeRoot && due < nextTickMs) armTick(due - now, now);
+  if (root == activeRoot && due < nextTickMs) armTick(due - now, now, false);
 }
