@@ -42,8 +42,9 @@ function armTick(delayMs: f64, nowMs: f64, inTick: bool): void {
   if (d > periodMs) d = periodMs;
   nextTickMs = nowMs + d;
   if (d == armedMs && inTick) return;
-  // Envoy keeps a running timer's deadline when the period changes (it re-arms with the new period only after the
-  // tick): disabling it first (0) re-arms it from now, inside a tick or not.
+  // Envoy's Wasm::setTickPeriod (source/extensions/common/wasm/wasm.cc) disables a running timer and arms a new one
+  // from now on every call; older releases kept a running timer's deadline until it fired. Setting 0 first re-arms
+  // from now under both, inside a tick or not.
   proxy_set_tick_period_milliseconds(0);
   proxy_set_tick_period_milliseconds(<u32>d);
   armedMs = d;
