@@ -17,6 +17,10 @@ export class HostClock {
   private virtualNow: number;
   private readonly monotonicOrigin = performance.now();
   private readonly timers = new Set<VirtualTimer>();
+  /** Real mode: every armed Node timer, so cancelAll() can stop them all. */
+  private readonly realTimers = new Set<TimerHandle>();
+  /** After cancelAll() (the host closed) nothing is armed again: a late callback must not keep the process alive. */
+  private stopped = false;
   private seq = 0;
 
   constructor(readonly mode: 'virtual' | 'real', startTimeMs: number) {
@@ -38,18 +42,23 @@ export class HostClock {
 
   /** One-shot (period 0) or repeating timer; the first firing is `delayMs` from now. */
   schedule(delayMs: number, fire: () => void, period = 0): TimerHandle {
+    if (this.stopped) return { cancel: () => undefined };
     if (this.mode === 'real') {
       let interval: NodeJS.Timeout | undefined;
       const timeout = setTimeout(() => {
+        if (period === 0) this.realTimers.delete(handle);
         fire();
-        if (period > 0) interval = setInterval(fire, period);
+        if (period > 0 && !this.stopped && this.realTimers.has(handle)) interval = setInterval(fire, period);
       }, delayMs);
-      return {
+      const handle: TimerHandle = {
         cancel: () => {
           clearTimeout(timeout);
           if (interval !== undefined) clearInterval(interval);
+          this.realTimers.delete(handle);
         },
       };
+      this.realTimers.add(handle);
+      return handle;
     }
     const timer: VirtualTimer = { due: this.virtualNow + delayMs, period, seq: this.seq++, fire, cancelled: false };
     this.timers.add(timer);
@@ -91,8 +100,11 @@ export class HostClock {
     this.virtualNow = target;
   }
 
+  /** Stops every timer, virtual or real, and refuses new ones: the host is closing. */
   cancelAll(): void {
+    this.stopped = true;
     for (const t of this.timers) t.cancelled = true;
     this.timers.clear();
+    for (const h of [...this.realTimers]) h.cancel();
   }
 }

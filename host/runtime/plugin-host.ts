@@ -455,9 +455,13 @@ export class PluginHost implements Host {
   async close(): Promise<void> {
     this.clock.cancelAll();
     for (const vm of [...this.workerVms, ...(this.mainVm ? [this.mainVm] : [])]) {
+      // As Envoy tearing the plugin down: no callback reaches these VMs any more (a late http_call answer would
+      // otherwise re-arm a tick or send another call, and keep the process alive).
+      vm.failed = true;
       for (const p of vm.pendingHttp.values()) p.handle.cancel();
       vm.pendingHttp.clear();
       for (const t of vm.ticks.values()) t.cancel();
+      vm.ticks.clear();
     }
     this.agent.destroy();
   }
