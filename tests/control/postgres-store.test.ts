@@ -10,7 +10,7 @@ import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/ind
 import { openStore } from '../../control/store/open-store.js';
 import { isPostgresStore, openPostgresStore, type PostgresStore } from '../../control/store/postgres/index.js';
 import { migrate } from '../../control/store/postgres/migrate.js';
-import { createPool } from '../../control/store/postgres/connection.js';
+import { createPool, transaction } from '../../control/store/postgres/connection.js';
 import { DAY_S, partitionName } from '../../control/store/postgres/partitions.js';
 import type { StoredBatch, UsageRow } from '../../control/store/repository.js';
 import { UsageRetention } from '../../control/usage/retention.js';
@@ -347,5 +347,25 @@ describe('the PostgreSQL store object', skip, () => {
       await db.drop();
     }
     assert.equal(await store.ping(), false, 'a closed store does not answer');
+  });
+});
+
+describe('PostgreSQL transactions when the server goes away', skip, () => {
+  it('a connection terminated between two queries fails the transaction cleanly (no unhandled error event), and the pool goes on', async () => {
+    const db = await createTestDatabase();
+    const store = await openPostgresStore({ url: db.url });
+    try {
+      await assert.rejects(transaction(store.pool, async (c) => {
+        const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        await store.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+        // The client's 'error' event arrives while no query of it is active: unhandled, it would crash the process.
+        await new Promise((r) => setTimeout(r, 300));
+        await c.query('SELECT 1');
+      }));
+      assert.equal((await store.pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
   });
 });

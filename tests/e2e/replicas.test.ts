@@ -100,7 +100,9 @@ describe('control replicas on PostgreSQL under faults', { skip }, () => {
   after(async () => {
     // A replica that ended on its own (not killed by the test) is a failure to explain: show how it ended.
     for (const r of replicas) {
-      if (r.child.exitCode !== null) console.error(`replica ${r.url} exited ${r.child.exitCode}; its log ends:\n${r.out().slice(-4000)}`);
+      if (r.child.exitCode !== null || r.child.signalCode !== null) {
+        console.log(`replica ${r.url} ended (exit ${r.child.exitCode}, signal ${r.child.signalCode}); its log ends:\n${r.out().slice(-4000)}`);
+      }
     }
     for (const r of replicas) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     cluster?.destroy();

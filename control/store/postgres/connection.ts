@@ -77,6 +77,11 @@ export async function transaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Pr
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // The pool listens for errors only on idle clients. A checked-out one whose server goes away between two queries
+    // (PostgreSQL restarted mid-transaction) emits 'error' with no listener, which would crash the process; the
+    // transaction's next query fails instead, and the connection is destroyed on release.
+    const onError = (err: Error): void => { broken = err; };
+    client.on('error', onError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${options.isolation ?? 'READ COMMITTED'}${options.readOnly === true ? ' READ ONLY' : ''}`);
       const result = await fn(client);
@@ -87,6 +92,7 @@ export async function transaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Pr
       if (attempt < 5 && RETRYABLE.has(pgCode(err) ?? '')) continue;
       throw err;
     } finally {
+      client.off('error', onError);
       // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than return it to the pool.
       client.release(broken);
     }
