@@ -9,7 +9,7 @@ import {
 import { Problem } from '../../../schemas/common.js';
 import { DeltasQuery, SnapshotQuery } from '../../../schemas/keyfeed.js';
 import { scopeOf } from '../../../reporter-credentials.js';
-import { snapshotRequired } from '../../../keyfeed/rules.js';
+import { snapshotRequired, type FeedState } from '../../../keyfeed/rules.js';
 import { fleetForKeys, fleetForSync } from '../../../usage/fleet.js';
 import type { ChangeFeed } from '../../../store/changes.js';
 
@@ -64,6 +64,10 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
     return p;
   };
   const state = (targetId: string): ReturnType<typeof feed.state> => once(`state ${targetId}`, () => feed.state(targetId));
+  // A remembered read may predate a commit another replica has already answered a proxy with (its NOTIFY not here
+  // yet): a 410 costs the proxy a whole snapshot, so one is only given on a fresh read of the database.
+  const snapshotRequiredNow = async (remembered: FeedState, targetId: string, epoch: string, since: number): Promise<string | undefined> =>
+    snapshotRequired(remembered, epoch, since) === undefined ? undefined : snapshotRequired(await feed.state(targetId), epoch, since);
 
   /**
    * Watches for the next change the store publishes (this replica's or, on PostgreSQL, another's). Taken BEFORE the
@@ -131,7 +135,7 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
         const watcher = watch();
         try {
           const now = await state(scope.targetId);
-          const why = snapshotRequired(now, q.epoch, q.since);
+          const why = await snapshotRequiredNow(now, scope.targetId, q.epoch, q.since);
           if (why !== undefined) return gone(reply, why);
           if (now.head > q.since || Date.now() >= deadline || abort.signal.aborted || closing) break;
           await watcher.wait(deadline - Date.now(), abort.signal);
@@ -139,8 +143,10 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
           watcher.stop();
         }
       }
-      const read = await once(`deltas ${scope.targetId} ${q.since} ${q.limit}`, () => feed.deltas(scope, q.since, q.limit));
-      // A scope change or a replaced history may have landed between the two reads.
+      let read = await once(`deltas ${scope.targetId} ${q.since} ${q.limit}`, () => feed.deltas(scope, q.since, q.limit));
+      // A scope change or a replaced history may have landed between the two reads; a remembered read may also be
+      // older than the proxy's revision (see snapshotRequiredNow): read again before answering 410.
+      if (snapshotRequired(read.state, q.epoch, q.since) !== undefined) read = await feed.deltas(scope, q.since, q.limit);
       const why = snapshotRequired(read.state, q.epoch, q.since);
       if (why !== undefined) return gone(reply, why);
       const page: DeltaPage = {
