@@ -18,7 +18,31 @@ export const PATH_FORMS = ['asterisk', 'authority'] as const;
 export type PathForm = (typeof PATH_FORMS)[number];
 
 export interface Limit { requests: number; per: Per }
-export interface FilterApi { id: string; pathPrefix: string; hosts?: string[]; methods?: string[] }
+/**
+ * What a request to a known API (prefix, host and method matched) whose method and path match none of its operations
+ * gets: "reject" (the default) → after the key check, 405 with `Allow` when the path matches an operation of another
+ * method, else 404; "pass" → the key is checked and the request counted against the API as before operations existed.
+ */
+export const UNKNOWN_OPERATION_MODES = ['reject', 'pass'] as const;
+export type UnknownOperationMode = (typeof UNKNOWN_OPERATION_MODES)[number];
+/** Most operations one API may carry (an OpenAPI document of a large public API has a few hundred). */
+export const MAX_OPERATIONS_PER_API = 4096;
+/** Most units one request may spend (`cost`). */
+export const MAX_OPERATION_COST = 1_000_000;
+/**
+ * One operation of an API (docs/filter-config.md "Operations"): `method` uppercase; `path` a template of the whole
+ * request path (the API's base path included) in the filter's normalized form, whose segments are literals, `{name}`
+ * (exactly one non-empty segment), or, as the last segment only, `*` (one or more segments). At each segment a literal
+ * beats `{name}`, which beats `*`. `cost` (default 1; 0 = free): the units a request spends against every limit.
+ */
+export interface FilterOperation { id: string; method: string; path: string; cost?: number }
+export interface FilterApi {
+  id: string; pathPrefix: string; hosts?: string[]; methods?: string[];
+  /** Absent or empty: the API is its prefix, every request under it is one unit (the behaviour before operations). */
+  operations?: FilterOperation[];
+  /** Only with `operations`; default "reject". */
+  unknownOperation?: UnknownOperationMode;
+}
 export interface FilterPlan { id: string; limits: Limit[]; apiIds: string[] }
 /** [digest, keyId, consumerId, planIndex, expiresAt?] */
 export type KeyRecord = [string, string, string, number] | [string, string, string, number, number];
