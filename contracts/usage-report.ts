@@ -38,6 +38,13 @@ export interface UsageEntry {
   apiId: string;
   outcome: Outcome;
   count: number;
+  /**
+   * Allowed entries only: the units those `count` requests spent (the sum of their operations' `cost`,
+   * docs/filter-config.md "Operations") when that differs from `count`; absent means one unit per request. Quota and
+   * the fleet's windows count units. Additive in version 1: the filter writes it only under a configuration with
+   * costs, which only a control service that knows the field compiles.
+   */
+  units?: number;
   status?: Partial<StatusCounts>;
 }
 
