@@ -7,7 +7,8 @@ import { asyncRollups } from './004-async-rollups.js';
 import { batchRollups } from './005-batch-rollups.js';
 import { keyFeed } from './006-key-feed.js';
 import { batchLog } from './007-batch-log.js';
+import { usageUnits } from './009-usage-units.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, usageUnits];
