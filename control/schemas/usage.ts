@@ -13,8 +13,14 @@ function contractSchema(schema: Record<string, unknown>): Record<string, unknown
 export const UsageReportBody = contractSchema(reportSchema as Record<string, unknown>);
 export const UsageReply = contractSchema(replySchema as Record<string, unknown>);
 
-/** One integer per outcome, named as REST names outcomes (contracts/usage-report.ts). */
-const Counts = Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, Type.Integer()])) as Record<OutcomeRestField, ReturnType<typeof Type.Integer>>;
+/**
+ * One integer per outcome, named as REST names outcomes (contracts/usage-report.ts), and `units`: what the allowed
+ * requests spent against quota (operation costs; one per request where none applies).
+ */
+const Counts = {
+  ...Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, Type.Integer()])) as Record<OutcomeRestField, ReturnType<typeof Type.Integer>>,
+  units: Type.Integer({ description: 'units the allowed requests spent against quota (the sum of their operations\' cost; one per request without operations)' }),
+};
 export const UsageQuery = Type.Object({
   keyId: Type.Optional(Id),
   consumerId: Type.Optional(Id),

@@ -82,9 +82,9 @@ export interface KeyFacts { keyId: string; consumerId: string; planId: string; l
 /** A plan as the fleet rules see it. */
 export interface PlanFacts { limits: Limit[]; apiIds: string[] }
 
-/** One row to add to a minute/hour/day usage table. */
-export interface UsageRow { start: number; keyId: string; apiId: string; outcome: Outcome; consumerId: string; count: number; status: StatusCounts }
-/** Allowed requests a reporter adds to a subscription's window; the stored total never exceeds `cap`. */
+/** One row to add to a minute/hour/day usage table. `units`: what its allowed requests spent (0 for other outcomes). */
+export interface UsageRow { start: number; keyId: string; apiId: string; outcome: Outcome; consumerId: string; count: number; units: number; status: StatusCounts }
+/** Units a reporter's allowed requests add to a subscription's window; the stored total never exceeds `cap`. */
 export interface FleetAdd { planId: string; consumerId: string; per: FleetPer; windowStart: number; reporter: string; count: number; cap: number }
 export interface FleetWindowKey { planId: string; consumerId: string; per: FleetPer; windowStart: number }
 /** One reporter's stored count in one window. */
@@ -97,8 +97,8 @@ export interface StoredBatch {
   fleet: FleetAdd[];
 }
 
-/** Grouped counts of one bucket and outcome, as a usage query reads them. */
-export interface UsageQueryRow { start: number; outcome: string; count: number; status: StatusCounts }
+/** Grouped counts of one bucket and outcome, as a usage query reads them (`units`: only meaningful for allowed). */
+export interface UsageQueryRow { start: number; outcome: string; count: number; units: number; status: StatusCounts }
 
 /**
  * Usage storage only (control/usage/ holds the rules: validation, scope, fleet replies, retention). A networked

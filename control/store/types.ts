@@ -59,8 +59,11 @@ export interface ReporterScope { targetId: string; apiIds: ReadonlySet<string> |
 
 export type Granularity = 'minute' | 'hour' | 'day';
 export interface UsageQuery { keyId?: string; consumerId?: string; apiId?: string; from: number; to: number; granularity: Granularity }
-/** Requests per outcome, by the outcomes' REST field names (contracts/usage-report.ts OUTCOME_EDGES). */
-export type UsageCounts = Record<OutcomeRestField, number>;
+/**
+ * Requests per outcome, by the outcomes' REST field names (contracts/usage-report.ts OUTCOME_EDGES), and `units`: what
+ * the allowed requests spent against quota (operation costs; one per request where none applies).
+ */
+export type UsageCounts = Record<OutcomeRestField, number> & { units: number };
 /** `upstreamStatus`: response status classes of the allowed requests. */
 export interface UsageSeriesPoint extends UsageCounts { start: number; upstreamStatus: StatusCounts }
 export interface UsageSummary { totals: UsageCounts; upstreamStatus: StatusCounts; series: UsageSeriesPoint[] }

@@ -2,11 +2,20 @@
 import { STATUS_CLASSES, type Outcome, type StatusCounts, type UsageEntry } from '../store/types.js';
 import { windowStart, type FleetPer } from './windows.js';
 
-export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number; status: StatusCounts }
+export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number; units: number; status: StatusCounts }
+
+/**
+ * The units an entry's requests spent against quota: its `units`, or one per request when it has none (a filter
+ * without operation costs). Only allowed requests spend any: a rejected request consumed no quota in the filter.
+ */
+export function unitsOf(e: UsageEntry): number {
+  return e.outcome === 'allowed' ? e.units ?? e.count : 0;
+}
 
 export function zeroStatus(): StatusCounts {
   return { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
 }
+/** `count`: units (see unitsOf). */
 export interface FleetIncrement { keyId: string; per: FleetPer; windowStart: number; count: number }
 
 export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'): Bucket[] {
@@ -16,10 +25,11 @@ export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'
     const id = `${start}\u0000${e.keyId}\u0000${e.apiId}\u0000${e.outcome}`;
     let b = byKey.get(id);
     if (b === undefined) {
-      b = { start, keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: 0, status: zeroStatus() };
+      b = { start, keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: 0, units: 0, status: zeroStatus() };
       byKey.set(id, b);
     }
     b.count += e.count;
+    b.units += unitsOf(e);
     for (const c of STATUS_CLASSES) b.status[c] += e.status?.[c] ?? 0;
   }
   return [...byKey.values()];
@@ -35,7 +45,7 @@ export function minuteRows(entries: readonly UsageEntry[], consumerOf: (keyId: s
     const e = entries[i]!;
     const s = e.status;
     rows[i] = {
-      start: e.minute - (e.minute % 60), keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: e.count, consumerId: consumerOf(e.keyId),
+      start: e.minute - (e.minute % 60), keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: e.count, units: unitsOf(e), consumerId: consumerOf(e.keyId),
       status: s === undefined ? zeroStatus() : { '1xx': s['1xx'] ?? 0, '2xx': s['2xx'] ?? 0, '3xx': s['3xx'] ?? 0, '4xx': s['4xx'] ?? 0, '5xx': s['5xx'] ?? 0 },
     };
   }
@@ -43,19 +53,22 @@ export function minuteRows(entries: readonly UsageEntry[], consumerOf: (keyId: s
 }
 
 /**
- * Allowed requests per key and window, for the windows of each key's plan: what this reporter adds to the fleet's
- * count. Rejected requests never consumed quota in the filter, so they are not shared.
+ * Units of allowed requests per key and window, for the windows of each key's plan: what this reporter adds to the
+ * fleet's count (the filter enforces every limit in units). Rejected requests never consumed quota in the filter, so
+ * they are not shared; an allowed entry that spent 0 units (free operations) adds nothing either.
  */
 export function fleetIncrements(entries: UsageEntry[], persOfKey: (keyId: string) => readonly FleetPer[]): FleetIncrement[] {
   const byKey = new Map<string, FleetIncrement>();
   for (const e of entries) {
     if (e.outcome !== 'allowed' || e.keyId === '') continue;
+    const units = unitsOf(e);
+    if (units === 0) continue;
     for (const per of persOfKey(e.keyId)) {
       const start = windowStart(per, e.minute);
       const id = `${e.keyId}\u0000${per}\u0000${start}`;
       const inc = byKey.get(id);
-      if (inc === undefined) byKey.set(id, { keyId: e.keyId, per, windowStart: start, count: e.count });
-      else inc.count += e.count;
+      if (inc === undefined) byKey.set(id, { keyId: e.keyId, per, windowStart: start, count: units });
+      else inc.count += units;
     }
   }
   return [...byKey.values()];

@@ -1,10 +1,11 @@
-// Usage query rows → the REST summary: totals, upstream status classes and a series point per bucket.
+// Usage query rows → the REST summary: totals, upstream status classes and a series point per bucket. `units` is what
+// the allowed requests spent against quota (operation costs), so it comes from the allowed rows only.
 import type { UsageQueryRow } from '../store/repository.js';
 import { OUTCOME_EDGES, OUTCOMES, type Outcome } from '../../contracts/usage-report.js';
 import { STATUS_CLASSES, type UsageCounts, type UsageSeriesPoint, type UsageSummary } from '../store/types.js';
 import { zeroStatus } from './aggregate.js';
 
-const zeroCounts = (): UsageCounts => Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, 0])) as UsageCounts;
+const zeroCounts = (): UsageCounts => ({ ...Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, 0])), units: 0 }) as UsageCounts;
 const isOutcome = (s: string): s is Outcome => (OUTCOMES as readonly string[]).includes(s);
 
 export function summarize(rows: readonly UsageQueryRow[]): UsageSummary {
@@ -25,6 +26,10 @@ export function summarize(rows: readonly UsageQueryRow[]): UsageSummary {
     const field = OUTCOME_EDGES[r.outcome].rest;
     point[field] += r.count;
     totals[field] += r.count;
+    if (r.outcome === 'allowed') {
+      point.units += r.units;
+      totals.units += r.units;
+    }
   }
   return { totals, upstreamStatus, series: [...series.values()] };
 }

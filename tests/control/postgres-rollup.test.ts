@@ -19,7 +19,7 @@ const zero = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
 function batch(id: string, minutes: number[], count: number): StoredBatch {
   return {
     batchId: id.padStart(32, '0'), reporter: 'r', targetId: 'default', receivedAt: HOUR, entries: minutes.length, dropped: 0, refused: 0,
-    rows: { minute: minutes.map((m) => ({ start: m, keyId: 'key_a', apiId: 'api_a', outcome: 'allowed' as const, consumerId: 'con_a', count, status: { ...zero, '2xx': count } })), hour: [], day: [] },
+    rows: { minute: minutes.map((m) => ({ start: m, keyId: 'key_a', apiId: 'api_a', outcome: 'allowed' as const, consumerId: 'con_a', count, units: count, status: { ...zero, '2xx': count } })), hour: [], day: [] },
     fleet: [],
   };
 }

@@ -48,7 +48,7 @@ async function seedKey(store: PostgresStore): Promise<{ apiId: string; planId: s
 type Seeded = Awaited<ReturnType<typeof seedKey>>;
 
 function row(s: Seeded, start: number, count: number, outcome: UsageRow['outcome'] = 'allowed'): UsageRow {
-  return { start, keyId: s.keyId, apiId: s.apiId, outcome, consumerId: s.consumerId, count, status: { '1xx': 0, '2xx': count, '3xx': 0, '4xx': 0, '5xx': 0 } };
+  return { start, keyId: s.keyId, apiId: s.apiId, outcome, consumerId: s.consumerId, count, units: outcome === 'allowed' ? count : 0, status: { '1xx': 0, '2xx': count, '3xx': 0, '4xx': 0, '5xx': 0 } };
 }
 
 /** A batch of allowed requests at these minutes, rolled up as the usage service would. */

@@ -52,7 +52,7 @@ describe('minute usage past the retention', () => {
 
   /** Usage written straight through the repository: reports that old would be refused today. */
   function stored(minute: number): StoredBatch {
-    const row = (start: number): UsageRow => ({ start, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', consumerId: s.consumerId, count: 4, status: { '1xx': 0, '2xx': 4, '3xx': 0, '4xx': 0, '5xx': 0 } });
+    const row = (start: number): UsageRow => ({ start, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', consumerId: s.consumerId, count: 4, units: 4, status: { '1xx': 0, '2xx': 4, '3xx': 0, '4xx': 0, '5xx': 0 } });
     return {
       batchId: batchId(), reporter: 'r', targetId: 'default', receivedAt: minute, entries: 1, dropped: 0, refused: 0,
       rows: { minute: [row(minute)], hour: [row(Math.floor(minute / 3600) * 3600)], day: [row(Math.floor(minute / DAY) * DAY)] }, fleet: [],

@@ -59,11 +59,11 @@ describe('summary', () => {
   it('adds rows into totals and one point per bucket, ignoring unknown outcomes', () => {
     const zero = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
     const s = summarize([
-      { start: 60, outcome: 'allowed', count: 5, status: { ...zero, '2xx': 4, '5xx': 1 } },
-      { start: 60, outcome: 'rejected_auth', count: 2, status: zero },
-      { start: 120, outcome: 'mystery', count: 9, status: zero },
+      { start: 60, outcome: 'allowed', count: 5, units: 5, status: { ...zero, '2xx': 4, '5xx': 1 } },
+      { start: 60, outcome: 'rejected_auth', count: 2, units: 0, status: zero },
+      { start: 120, outcome: 'mystery', count: 9, units: 0, status: zero },
     ]);
-    assert.deepEqual(s.totals, { allowed: 5, rejectedQuota: 0, rejectedAuth: 2, rejectedForbidden: 0 });
+    assert.deepEqual(s.totals, { allowed: 5, rejectedQuota: 0, rejectedAuth: 2, rejectedForbidden: 0, units: 5 });
     assert.deepEqual(s.series.map((p) => p.start), [60, 120]);
     assert.equal(s.upstreamStatus['5xx'], 1);
   });

@@ -5,7 +5,7 @@ import type { FleetAdd, UsageRow } from '../repository.js';
 import { STATUS_CLASSES } from '../types.js';
 
 export interface UsageColumns {
-  start: number[]; keyId: string[]; apiId: string[]; outcome: string[]; consumerId: string[]; count: number[];
+  start: number[]; keyId: string[]; apiId: string[]; outcome: string[]; consumerId: string[]; count: number[]; units: number[];
   /** One array per status class, in STATUS_CLASSES order. */
   status: number[][];
 }
@@ -15,11 +15,11 @@ export function usageColumns(rows: readonly UsageRow[]): UsageColumns {
   const n = rows.length;
   const c: UsageColumns = {
     start: new Array<number>(n), keyId: new Array<string>(n), apiId: new Array<string>(n), outcome: new Array<string>(n),
-    consumerId: new Array<string>(n), count: new Array<number>(n), status: STATUS_CLASSES.map(() => new Array<number>(n)),
+    consumerId: new Array<string>(n), count: new Array<number>(n), units: new Array<number>(n), status: STATUS_CLASSES.map(() => new Array<number>(n)),
   };
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
-    c.start[i] = r.start; c.keyId[i] = r.keyId; c.apiId[i] = r.apiId; c.outcome[i] = r.outcome; c.consumerId[i] = r.consumerId; c.count[i] = r.count;
+    c.start[i] = r.start; c.keyId[i] = r.keyId; c.apiId[i] = r.apiId; c.outcome[i] = r.outcome; c.consumerId[i] = r.consumerId; c.count[i] = r.count; c.units[i] = r.units;
     for (let k = 0; k < STATUS_CLASSES.length; k++) c.status[k]![i] = r.status[STATUS_CLASSES[k]!];
   }
   return c;
@@ -80,13 +80,16 @@ export function pgArray2(columns: readonly (readonly (string | number)[])[]): st
   return `{${columns.map(pgArray).join(',')}}`;
 }
 
-/** The log columns of a batch's minute rows: numbers (start, count, then STATUS_CLASSES) and texts (key, API, outcome, consumer). */
+/**
+ * The log columns of a batch's minute rows: numbers (start, count, then STATUS_CLASSES, then units — last, so logs
+ * written before migration 009 simply lack that row) and texts (key, API, outcome, consumer).
+ */
 export function minuteLog(rows: readonly UsageRow[]): { numbers: string | null; texts: string | null } {
   const c = usageColumns(rows);
-  return { numbers: pgArray2([c.start, c.count, ...c.status]), texts: pgArray2([c.keyId, c.apiId, c.outcome, c.consumerId]) };
+  return { numbers: pgArray2([c.start, c.count, ...c.status, c.units]), texts: pgArray2([c.keyId, c.apiId, c.outcome, c.consumerId]) };
 }
 
-/** The log columns of a batch's fleet additions: numbers (window start, count, cap) and texts (plan, consumer, per, reporter). */
+/** The log columns of a batch's fleet additions: numbers (window start, count in units, cap) and texts (plan, consumer, per, reporter). */
 export function fleetLog(adds: readonly FleetAdd[]): { numbers: string | null; texts: string | null } {
   const f = fleetColumns(adds);
   return { numbers: pgArray2([f.windowStart, f.count, f.cap]), texts: pgArray2([f.planId, f.consumerId, f.per, f.reporter]) };

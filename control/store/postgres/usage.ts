@@ -18,7 +18,13 @@ import { parseLimits } from './shared.js';
 
 const TABLES: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' };
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
-const MINUTE_COLUMNS = `start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}`;
+/** `units` last: log_numbers gained its row last (migration 009), so a log written before has none (read as NULL). */
+const MINUTE_COLUMNS = `start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, units`;
+/**
+ * A row's units: NULL in rows (and logs) stored before migration 009, when every allowed request was one unit and
+ * rejected requests spent none. Read rather than backfilled, so the migration rewrites no row.
+ */
+const UNITS_OF = (row: string): string => `COALESCE(${row}units, CASE WHEN ${row}outcome = 'allowed' THEN ${row}count ELSE 0 END)`;
 /** "no partition of relation … found for row": a day whose partition another replica's retention dropped. */
 const NO_PARTITION = '23514';
 
@@ -33,7 +39,8 @@ const FOLD_BATCHES = 1000;
 // A batch row's log as rows (batch-columns.ts builds the arrays: minuteLog, fleetLog). Slicing a row of a
 // two-dimensional array and unnesting it gives that column's elements in order.
 const minuteLogOf = (b: string): string => `unnest(${b}.log_numbers[1:1], ${b}.log_texts[1:1], ${b}.log_texts[2:2], ${b}.log_texts[3:3],
-  ${b}.log_texts[4:4], ${b}.log_numbers[2:2], ${STATUS_COLUMNS.map((_, i) => `${b}.log_numbers[${i + 3}:${i + 3}]`).join(', ')}) AS m(${MINUTE_COLUMNS})`;
+  ${b}.log_texts[4:4], ${b}.log_numbers[2:2], ${STATUS_COLUMNS.map((_, i) => `${b}.log_numbers[${i + 3}:${i + 3}]`).join(', ')},
+  ${b}.log_numbers[${STATUS_COLUMNS.length + 3}:${STATUS_COLUMNS.length + 3}]) AS m(${MINUTE_COLUMNS})`;
 const fleetLogOf = (b: string): string => `unnest(${b}.fleet_texts[1:1], ${b}.fleet_texts[2:2], ${b}.fleet_texts[3:3], ${b}.fleet_numbers[1:1],
   ${b}.fleet_texts[4:4], ${b}.fleet_numbers[2:2], ${b}.fleet_numbers[3:3]) AS a(${FLEET_COLUMNS}, count, cap)`;
 /** Minute rows of the batches not rolled up yet (their partial index finds them). */
@@ -58,10 +65,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (batch_id
 
 const rollupInto = (table: string, size: number): string => `
 INSERT INTO ${table} AS u (${MINUTE_COLUMNS})
-SELECT start - start % ${size}, key_id, api_id, outcome, MIN(consumer_id), SUM(count), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
+SELECT start - start % ${size}, key_id, api_id, outcome, MIN(consumer_id), SUM(count), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}, SUM(units)
 FROM moved GROUP BY 1, key_id, api_id, outcome ORDER BY 1, key_id, api_id, outcome
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
-  ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}`;
+  ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}, units = ${UNITS_OF('u.')} + EXCLUDED.units`;
 
 // The batches not rolled up yet (the oldest $1 of them: a backlog is folded in bounded steps, each its own transaction)
 // are marked and their logs cleared by the statement that reads them (the subquery's
@@ -78,7 +85,8 @@ WITH taken AS (
 ), logged AS (
   SELECT m.* FROM taken t, ${minuteLogOf('t')}
 ), moved AS (
-  SELECT start, key_id, api_id, outcome, MIN(consumer_id) AS consumer_id, SUM(count) AS count, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+  SELECT start, key_id, api_id, outcome, MIN(consumer_id) AS consumer_id, SUM(count) AS count, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')},
+    SUM(${UNITS_OF('')}) AS units
   FROM logged GROUP BY start, key_id, api_id, outcome
 ), minutes AS (
   INSERT INTO usage_minute (${MINUTE_COLUMNS}) SELECT ${MINUTE_COLUMNS} FROM moved ORDER BY start RETURNING 1
@@ -203,18 +211,18 @@ export class PostgresUsage implements UsageRepository {
     filter('key_id', q.keyId);
     filter('consumer_id', q.consumerId);
     filter('api_id', q.apiId);
-    const columns = `outcome, count, ${STATUS_COLUMNS.join(', ')}`;
+    const columns = `outcome, count, units, ${STATUS_COLUMNS.join(', ')}`;
     // The folded rows plus the logs of batches not rolled up yet (folded into the same buckets), in one statement, so
     // one snapshot: a batch is either folded or pending, never both or neither. Pending batches are few (the rollup runs
     // every second): their logs are unnested whole, then filtered.
     const pending = q.granularity === 'minute' ? `SELECT start, ${columns} FROM (${PENDING_MINUTES}) AS p WHERE ${where.join(' AND ')}`
       : `SELECT start - start % ${BUCKET_S[q.granularity]} AS start, ${columns} FROM (${PENDING_MINUTES}) AS p WHERE ${where.join(' AND ')}`;
     const source = `SELECT start, ${columns} FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} UNION ALL ${pending}`;
-    const r = await this.pool.query<{ start: number; outcome: string; n: number } & Record<string, number>>(
-      `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+    const r = await this.pool.query<{ start: number; outcome: string; n: number; units: number } & Record<string, number>>(
+      `SELECT start, outcome, SUM(count) AS n, SUM(${UNITS_OF('')}) AS units, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
        FROM (${source}) AS rows GROUP BY start, outcome ORDER BY start`, args);
     return r.rows.map((row) => ({
-      start: row.start, outcome: row.outcome, count: row.n,
+      start: row.start, outcome: row.outcome, count: row.n, units: row.units,
       status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, row[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
     }));
   }

@@ -12,6 +12,11 @@ import type Database from 'better-sqlite3';
 const TABLES = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' } as const;
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
 const SIZES = ['minute', 'hour', 'day'] as const;
+/**
+ * A row's units: NULL in rows stored before migration 009, when every allowed request was one unit (and rejected
+ * requests spend none). Read rather than backfilled, so the migration rewrites no row.
+ */
+const UNITS_OF = (row: string): string => `COALESCE(${row}units, CASE WHEN ${row}outcome = 'allowed' THEN ${row}count ELSE 0 END)`;
 
 export class SqliteUsage implements UsageRepository {
   private readonly insertBatch: Database.Statement;
@@ -30,9 +35,10 @@ export class SqliteUsage implements UsageRepository {
        ON CONFLICT (batch_id) DO NOTHING`,
     );
     const upsert = (table: string): Database.Statement => db.prepare(
-      `INSERT INTO ${table} (start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')})
-       VALUES (?, ?, ?, ?, ?, ?, ${STATUS_COLUMNS.map(() => '?').join(', ')})
+      `INSERT INTO ${table} (start, key_id, api_id, outcome, consumer_id, count, units, ${STATUS_COLUMNS.join(', ')})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ${STATUS_COLUMNS.map(() => '?').join(', ')})
        ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = count + excluded.count,
+       units = ${UNITS_OF(`${table}.`)} + excluded.units,
        ${STATUS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
     );
     this.addRow = { minute: upsert(TABLES.minute), hour: upsert(TABLES.hour), day: upsert(TABLES.day) };
@@ -90,7 +96,7 @@ export class SqliteUsage implements UsageRepository {
       if (this.insertBatch.run(b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused).changes !== 1) return false;
       for (const size of SIZES) {
         const stmt = this.addRow[size];
-        for (const r of b.rows[size]) stmt.run(r.start, r.keyId, r.apiId, r.outcome, r.consumerId, r.count, ...STATUS_CLASSES.map((c) => r.status[c]));
+        for (const r of b.rows[size]) stmt.run(r.start, r.keyId, r.apiId, r.outcome, r.consumerId, r.count, r.units, ...STATUS_CLASSES.map((c) => r.status[c]));
       }
       for (const f of b.fleet) this.addFleet.run(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap, f.cap);
       return true;
@@ -127,11 +133,11 @@ export class SqliteUsage implements UsageRepository {
     if (q.consumerId !== undefined) { where.push('consumer_id = ?'); args.push(q.consumerId); }
     if (q.apiId !== undefined) { where.push('api_id = ?'); args.push(q.apiId); }
     const rows = this.db.prepare(
-      `SELECT start, outcome, SUM(count) AS n, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+      `SELECT start, outcome, SUM(count) AS n, SUM(${UNITS_OF('')}) AS units, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
        FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} GROUP BY start, outcome ORDER BY start`,
-    ).all(...args) as ({ start: number; outcome: string; n: number } & Record<string, number>)[];
+    ).all(...args) as ({ start: number; outcome: string; n: number; units: number } & Record<string, number>)[];
     return rows.map((r) => ({
-      start: r.start, outcome: r.outcome, count: r.n,
+      start: r.start, outcome: r.outcome, count: r.n, units: r.units,
       status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, r[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
     }));
   }
