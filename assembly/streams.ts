@@ -4,7 +4,7 @@
 
 import { HashIndex } from "./hashindex";
 
-export const REC_SIZE: usize = 160;
+export const REC_SIZE: usize = 168;
 // Record layout.
 export const S_CTX = 0;        // u32 context id (0 = free)
 export const S_FLAGS = 4;      // u32 flags below
@@ -17,6 +17,7 @@ export const S_KEY_LEN = 30;   // u8
 export const S_API_LEN = 31;   // u8
 export const S_KEY = 32;       // 64 bytes key id
 export const S_API = 96;       // 64 bytes API id
+export const S_UNITS = 160;    // u32 units the request spent (its operation's cost; 1 without operations)
 
 export const F_ALLOWED: u32 = 1;
 export const F_RATELIMIT: u32 = 2;

@@ -6,10 +6,24 @@ import { decodeDigest43 } from "../base64url";
 import { decimal, sameBytes } from "../bytes";
 import { periodFromName } from "../window";
 import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
+import {
+  BUILD_OK, Operation, Operations, T_DOT, T_ESCAPE, T_OK, T_PARAM, T_WILDCARD_LAST, templateUnderPrefix, validateTemplate,
+} from "../operations";
 import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, UsageTarget } from "./model";
 import { isHeaderName, isHostPattern, isId, isIntIn, isMethod } from "./validate";
 
 const MAX_SAFE: f64 = 9007199254740991;
+/** contracts/filter-config.ts MAX_OPERATIONS_PER_API and MAX_OPERATION_COST. */
+const MAX_OPERATIONS = 4096;
+const MAX_COST: f64 = 1000000;
+
+function templateProblem(t: i32): string {
+  if (t == T_WILDCARD_LAST) return "'*' only as the last segment";
+  if (t == T_DOT) return "no '.' or '..' segment";
+  if (t == T_ESCAPE) return "escapes are '%' and two uppercase hex digits, not of an unreserved character, '/' or '\\'";
+  if (t == T_PARAM) return "a parameter segment is '{name}', name 1-64 printable ASCII chars but '/', '{', '}'";
+  return "segments are literals in normalized form, '{name}' or a final '*'; no empty segment but a trailing one";
+}
 
 export class DecodeResult {
   config: Config | null = null;
@@ -116,7 +130,7 @@ class Decoder {
     for (let i = 0; s.nextElement(i); i++) {
       const f = "apis[" + decimal(i) + "]";
       const api = new Api();
-      let hasId = false, hasPrefix = false;
+      let hasId = false, hasPrefix = false, hasUnknown = false;
       if (!s.beginObject()) return this.check(f);
       for (let j = 0; s.nextMember(j); j++) {
         if (s.strIs("id")) {
@@ -155,11 +169,20 @@ class Decoder {
             api.methods.push(this.bytes());
           }
           if (!this.check(f + ".methods")) return false;
+        } else if (s.strIs("operations")) {
+          if (!this.operations(f, api)) return false;
+        } else if (s.strIs("unknownOperation")) {
+          if (!this.readString(f + ".unknownOperation")) return false;
+          if (s.strIs("pass")) api.unknownPass = true;
+          else if (!s.strIs("reject")) return this.bad(f + ".unknownOperation", "must be one of reject, pass");
+          hasUnknown = true;
         } else return this.bad(f + "." + s.strValue(), "unknown field");
       }
       if (!this.check(f)) return false;
       if (!hasId) return this.bad(f + ".id", "required");
       if (!hasPrefix) return this.bad(f + ".pathPrefix", "required");
+      if (hasUnknown && api.operations == null) return this.bad(f + ".unknownOperation", "only with operations (at least one)");
+      if (api.operations != null && !this.compileOperations(f, api)) return false;
       for (let k = 0; k < this.cfg.apis.length; k++) {
         const other = unchecked(this.cfg.apis[k]).id;
         if (other.byteLength == api.id.byteLength && sameBytes(changetype<usize>(other), changetype<usize>(api.id), <usize>other.byteLength)) {
@@ -169,6 +192,80 @@ class Decoder {
       this.cfg.apis.push(api);
     }
     return this.check("apis");
+  }
+
+  /** An API's `operations` array (checked further by compileOperations once the whole API is read). */
+  operations(f: string, api: Api): bool {
+    const s = this.s;
+    const ops = new Operations();
+    if (!s.beginArray()) return this.check(f + ".operations");
+    for (let k = 0; s.nextElement(k); k++) {
+      const opf = f + ".operations[" + decimal(k) + "]";
+      if (k >= MAX_OPERATIONS) return this.bad(f + ".operations", "at most 4096 entries");
+      let id: ArrayBuffer | null = null, method: ArrayBuffer | null = null, path: ArrayBuffer | null = null;
+      let cost: f64 = 1;
+      if (!s.beginObject()) return this.check(opf);
+      for (let j = 0; s.nextMember(j); j++) {
+        if (s.strIs("id")) {
+          if (!this.readString(opf + ".id")) return false;
+          if (!isId(s.str, s.strLen)) return this.bad(opf + ".id", "must be 1-64 chars of [A-Za-z0-9._:-]");
+          id = this.bytes();
+        } else if (s.strIs("method")) {
+          if (!this.readString(opf + ".method")) return false;
+          if (!isMethod(s.str, s.strLen)) return this.bad(opf + ".method", "must be 1-16 uppercase letters");
+          method = this.bytes();
+        } else if (s.strIs("path")) {
+          if (!this.readString(opf + ".path")) return false;
+          if (s.strLen < 1 || load<u8>(s.str) != 0x2f || s.strLen > 1024) return this.bad(opf + ".path", "must start with '/' (at most 1024 chars)");
+          const t = validateTemplate(s.str, s.strLen);
+          if (t != T_OK) return this.bad(opf + ".path", templateProblem(t));
+          path = this.bytes();
+        } else if (s.strIs("cost")) {
+          cost = this.readInt(opf + ".cost", 0, MAX_COST);
+          if (s.failed) return false;
+        } else return this.bad(opf + "." + s.strValue(), "unknown field");
+      }
+      if (!this.check(opf)) return false;
+      if (id == null) return this.bad(opf + ".id", "required");
+      if (method == null) return this.bad(opf + ".method", "required");
+      if (path == null) return this.bad(opf + ".path", "required");
+      ops.ops.push(new Operation(id, method, path, <u32>cost));
+    }
+    if (!this.check(f + ".operations")) return false;
+    // Empty = no operations (the API is its prefix, as before operations existed).
+    api.operations = ops.ops.length > 0 ? ops : null;
+    return true;
+  }
+
+  /** Cross-checks an API's operations against the API, then compiles the matcher. */
+  compileOperations(f: string, api: Api): bool {
+    const ops = api.operations!;
+    const list = ops.ops;
+    for (let k = 0; k < list.length; k++) {
+      const op = unchecked(list[k]);
+      const opf = f + ".operations[" + decimal(k) + "]";
+      for (let j = 0; j < k; j++) {
+        const other = unchecked(list[j]).id;
+        if (other.byteLength == op.id.byteLength && sameBytes(changetype<usize>(other), changetype<usize>(op.id), <usize>other.byteLength)) {
+          return this.bad(opf + ".id", "duplicate operation id");
+        }
+      }
+      if (!templateUnderPrefix(changetype<usize>(op.path), <usize>op.path.byteLength, changetype<usize>(api.prefix), <usize>api.prefix.byteLength)) {
+        return this.bad(opf + ".path", "can never match: not under the API's pathPrefix");
+      }
+      if (api.methods.length > 0) {
+        let listed = false;
+        for (let m = 0; m < api.methods.length; m++) {
+          const am = unchecked(api.methods[m]);
+          if (am.byteLength == op.method.byteLength && sameBytes(changetype<usize>(am), changetype<usize>(op.method), <usize>am.byteLength)) listed = true;
+        }
+        if (!listed) return this.bad(opf + ".method", "can never match: not one of the API's methods");
+      }
+    }
+    if (ops.build() != BUILD_OK) {
+      return this.bad(f + ".operations[" + decimal(ops.dup) + "]", "duplicate method and path template (parameter names do not count)");
+    }
+    return true;
   }
 
   plans(): bool {

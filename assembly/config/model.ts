@@ -3,6 +3,7 @@
 
 import { challengeFor } from "./challenge";
 import { KeyTable } from "./keytable";
+import { Operations } from "../operations";
 
 export class Api {
   id: ArrayBuffer = new ArrayBuffer(0);
@@ -11,6 +12,10 @@ export class Api {
   hosts: ArrayBuffer[] = [];
   wildcard: bool[] = [];
   methods: ArrayBuffer[] = [];
+  /** The compiled operations (docs/filter-config.md "Operations"); null = none: every request under it is one unit. */
+  operations: Operations | null = null;
+  /** unknownOperation "pass": a request matching no operation is handled as if the API had none. */
+  unknownPass: bool = false;
 }
 
 export class Limit {

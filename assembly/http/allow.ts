@@ -1,18 +1,23 @@
 // The Allow header of a 405: the methods of every API whose path prefix and host match the request, in
-// configuration order, each once, joined by ", ". Built into a fixed buffer (no allocation); a list that would not
-// fit is cut at a whole method, since a shorter Allow is still a correct reply and a trap is not.
+// configuration order, each once, joined by ", " — or, for an API with operations, the methods of every operation
+// whose template matches the path (in matching precedence, then configuration order). Built into a fixed buffer (no
+// allocation); a list that would not fit is cut at a whole method, since a shorter Allow is still a correct reply
+// and a trap is not.
 
 import { sameBytes } from "../bytes";
 import { Api } from "../config/model";
 import { matchPathHost } from "../match";
+import { Operations } from "../operations";
 
 const CAP: usize = 1024;
 const BUF = memory.data(<i32>CAP);
 
-/** Start of the value written by allowedMethods. */
+/** Start of the value written by allowedMethods and operationMethods. */
 export const ALLOW_PTR: usize = BUF;
 
-function listed(len: usize, m: usize, ml: usize): bool {
+let len: usize = 0;
+
+function listed(m: usize, ml: usize): bool {
   let i: usize = 0;
   while (i < len) {
     let j = i;
@@ -23,23 +28,37 @@ function listed(len: usize, m: usize, ml: usize): bool {
   return false;
 }
 
+/** Appends a method unless listed or it would not fit. */
+function append(m: ArrayBuffer): void {
+  const mp = changetype<usize>(m), ml = <usize>m.byteLength;
+  if (listed(mp, ml)) return;
+  const sep: usize = len > 0 ? 2 : 0;
+  if (len + sep + ml > CAP) return;
+  if (sep > 0) { store<u8>(BUF + len, 0x2c); store<u8>(BUF + len + 1, 0x20); }
+  memory.copy(BUF + len + sep, mp, ml);
+  len += sep + ml;
+}
+
 /** Writes the Allow value at ALLOW_PTR and returns its length (0 when no API matches path and host). */
 export function allowedMethods(apis: Api[], host: usize, hostLen: usize, path: usize, pathLen: usize): usize {
-  let len: usize = 0;
+  len = 0;
   let i = matchPathHost(apis, host, hostLen, path, pathLen, 0);
   while (i >= 0) {
     const methods = unchecked(apis[i]).methods;
-    for (let k = 0; k < methods.length; k++) {
-      const m = unchecked(methods[k]);
-      const mp = changetype<usize>(m), ml = <usize>m.byteLength;
-      if (listed(len, mp, ml)) continue;
-      const sep: usize = len > 0 ? 2 : 0;
-      if (len + sep + ml > CAP) return len;
-      if (sep > 0) { store<u8>(BUF + len, 0x2c); store<u8>(BUF + len + 1, 0x20); }
-      memory.copy(BUF + len + sep, mp, ml);
-      len += sep + ml;
-    }
+    for (let k = 0; k < methods.length; k++) append(unchecked(methods[k]));
     i = matchPathHost(apis, host, hostLen, path, pathLen, i + 1);
   }
+  return len;
+}
+
+function appendNode(ops: Operations, node: i32): void {
+  const from = unchecked(ops.mStart[node]), to = from + unchecked(ops.mCount[node]);
+  for (let j = from; j < to; j++) append(unchecked(ops.ops[unchecked(ops.mOp[j])]).method);
+}
+
+/** Writes the Allow value for an API's operations matching `path` at ALLOW_PTR; returns its length. */
+export function operationMethods(ops: Operations, path: usize, pathLen: usize): usize {
+  len = 0;
+  ops.each(0, path, pathLen, 1, appendNode);
   return len;
 }

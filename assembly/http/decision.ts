@@ -3,8 +3,9 @@
 // facts, asks here, and hands the verdict to effects.ts.
 //
 // The decision runs in three stages, because the facts of a later stage cost host calls or hashing that an earlier
-// verdict makes unnecessary: route (target form, host, path, method → pass, 400, 403 or "check the key"),
-// authorize (credential found, digest lookup, clock, plan → 401, 403, 405 or "check the quota") and admit (the
+// verdict makes unnecessary: route (target form, host, path, method → pass, 400, 403 or "check the key"; for an API
+// with operations also which operation, and so the request's units), authorize (credential found, digest lookup,
+// clock, plan → 401, 403, then 404/405 for an unknown operation, or "check the quota") and admit (the
 // quota decision of quota/shared.ts → 429 or allow). The order of the checks is docs/filter.md's "Hot path".
 
 import { Config } from "../config/model";
@@ -34,6 +35,8 @@ export const V_ALLOW = 8;
 export const V_CHECK_KEY = 9;
 /** authorize() → the key may use the API: admit() needs the quota decision. */
 export const V_CHECK_QUOTA = 10;
+/** 404: a valid key, an API with operations (unknownOperation "reject"), and no operation's template matches the path. */
+export const V_NOT_FOUND = 11;
 
 /** What the request carries, as the decision needs it (views into the request; read by request.ts). */
 export class RequestFacts {
@@ -69,6 +72,12 @@ export class Verdict {
   plan: i32 = -1;
   /** For 429 and allow: the quota decision (Retry-After, RateLimit-*). */
   quota: Decision | null = null;
+  /** The operation of `api` the request matched (its index in the API's operations), -1 for none. */
+  op: i32 = -1;
+  /** The units the request spends against every limit: its operation's cost, 1 without one. */
+  units: u32 = 1;
+  /** The API has operations, none matches, and unknownOperation is "reject": 404 or 405 once the key is checked. */
+  opMiss: bool = false;
 
   reset(): void {
     this.kind = V_PASS;
@@ -79,6 +88,9 @@ export class Verdict {
     this.key = -1;
     this.plan = -1;
     this.quota = null;
+    this.op = -1;
+    this.units = 1;
+    this.opMiss = false;
   }
 }
 
@@ -86,6 +98,10 @@ export class Verdict {
 export const CONTENDED = new Decision();
 CONTENDED.admitted = false;
 CONTENDED.hasLimit = false;
+/** The decision for a request that costs 0 units: admitted without reading the quota entry (no RateLimit-*). */
+export const FREE = new Decision();
+FREE.admitted = true;
+FREE.hasLimit = false;
 
 @inline function refuse(v: Verdict, kind: i32, countApi: i32): void {
   v.kind = kind;
@@ -124,12 +140,24 @@ CONTENDED.hasLimit = false;
   v.kind = V_CHECK_KEY;
   v.api = api;
   v.guard = guard;
+  if (api >= 0) {
+    const a = elementAt(cfg.apis, api);
+    const ops = a.operations;
+    if (ops != null) {
+      // methodLen 0 would mean "any method" to the matcher: a request without :method matches no operation.
+      const k = r.methodLen > 0 ? ops.match(r.path, r.pathLen, r.method, r.methodLen) : -1;
+      if (k >= 0) {
+        v.op = k;
+        v.units = elementAt(ops.ops, k).cost;
+      } else if (!a.unknownPass) v.opMiss = true;
+    }
+  }
 }
 
 /**
  * Stage 2, after V_CHECK_KEY: `credential` is credentials.ts's CRED_*, `key` the key with the credential's digest
- * (plan -1: none), `now` unix seconds → V_MISSING_KEY, V_INVALID_KEY, V_FORBIDDEN, V_METHOD_NOT_ALLOWED or
- * V_CHECK_QUOTA.
+ * (plan -1: none), `now` unix seconds → V_MISSING_KEY, V_INVALID_KEY, V_FORBIDDEN, V_METHOD_NOT_ALLOWED, V_NOT_FOUND
+ * or V_CHECK_QUOTA.
  */
 @inline export function authorize(cfg: Config, r: RequestFacts, credential: i32, key: KeyRef, now: i64, v: Verdict): void {
   if (credential == CRED_NONE) { refuse(v, V_MISSING_KEY, v.guard); return; }
@@ -154,6 +182,12 @@ CONTENDED.hasLimit = false;
     return;
   }
   if (!plan.allowsApi(v.api)) { refuse(v, V_FORBIDDEN, v.api); return; }
+  if (v.opMiss) {
+    // Only now, after 401 and 403: a caller without a usable key learns nothing of the API's operations.
+    const ops = elementAt(cfg.apis, v.api).operations!;
+    refuse(v, ops.match(r.path, r.pathLen, 0, 0) >= 0 ? V_METHOD_NOT_ALLOWED : V_NOT_FOUND, v.api);
+    return;
+  }
   v.kind = V_CHECK_QUOTA;
 }
 

@@ -12,22 +12,23 @@ import { bump, M_ALLOWED, M_DENIED_AUTH, M_DENIED_FORBIDDEN, M_DENIED_QUOTA } fr
 import { ByteSink } from "../sink";
 import {
   F_ALLOWED, F_RATELIMIT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_MINUTE, S_RL_LIMIT, S_RL_REMAINING,
-  S_RL_RESET, streamAcquire,
+  S_RL_RESET, S_UNITS, streamAcquire,
 } from "../streams";
 import {
   countRequest, OUTCOME_REJECTED_AUTH, OUTCOME_REJECTED_FORBIDDEN, OUTCOME_REJECTED_QUOTA,
 } from "../usage/counters";
-import { allowedMethods, ALLOW_PTR } from "./allow";
+import { allowedMethods, ALLOW_PTR, operationMethods } from "./allow";
 import { hideCredentials } from "./credentials";
 import {
   RequestFacts, Verdict, V_ALLOW, V_BAD_REQUEST, V_FORBIDDEN, V_INVALID_KEY, V_METHOD_NOT_ALLOWED, V_MISSING_KEY,
-  V_PASS, V_PASS_UNMATCHED, V_QUOTA,
+  V_NOT_FOUND, V_PASS, V_PASS_UNMATCHED, V_QUOTA,
 } from "./decision";
 import { addIdentity, forgedCount } from "./identity";
 import { KeyRef } from "./keyref";
 import { H_ALLOW, H_WWW_AUTHENTICATE } from "./names";
 import {
-  P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_METHOD_NOT_ALLOWED, P_MISSING_KEY, P_QUOTA, sendProblem, sendProblemWith,
+  P_BAD_REQUEST, P_FORBIDDEN, P_INVALID_KEY, P_METHOD_NOT_ALLOWED, P_MISSING_KEY, P_NOT_FOUND, P_QUOTA, sendProblem,
+  sendProblemWith,
 } from "./problem";
 
 export const FILTER_CONTINUE: u32 = 0;
@@ -74,6 +75,7 @@ function count(cfg: Config, v: Verdict, ref: KeyRef, now: i64): void {
     store<u32>(s, d.reset, S_RL_RESET);
   }
   store<u32>(s, flags, S_FLAGS);
+  store<u32>(s, v.units, S_UNITS);
   store<f64>(s, cfg.usage != null ? <f64>(now - now % 60) : -1, S_MINUTE);
   store<u8>(s, <u8>keyIdLen, S_KEY_LEN);
   copyShort(s + S_KEY, k.keyId, keyIdLen);
@@ -126,8 +128,15 @@ function applyOther(cfg: Config, v: Verdict, k: KeyRef, r: RequestFacts, t: Pair
     }
     case V_METHOD_NOT_ALLOWED: {
       count(cfg, v, k, now);
-      const n = allowedMethods(cfg.apis, r.host, r.hostLen, r.path, r.pathLen);
+      // An unknown operation: the methods of the API's operations on this path; else those of the APIs on it.
+      const n = v.opMiss ? operationMethods(elementAt(cfg.apis, v.api).operations!, r.path, r.pathLen)
+        : allowedMethods(cfg.apis, r.host, r.hostLen, r.path, r.pathLen);
       sendProblemWith(P_METHOD_NOT_ALLOWED, null, ab(H_ALLOW), abLen(H_ALLOW), ALLOW_PTR, n);
+      return FILTER_STOP;
+    }
+    case V_NOT_FOUND: {
+      count(cfg, v, k, now);
+      sendProblem(P_NOT_FOUND, null);
       return FILTER_STOP;
     }
     case V_QUOTA: {

@@ -15,6 +15,7 @@ export const P_FORBIDDEN = 2;
 export const P_QUOTA = 3;
 export const P_BAD_REQUEST = 4;
 export const P_METHOD_NOT_ALLOWED = 5;
+export const P_NOT_FOUND = 6;
 
 function problemBody(type: string, title: string, status: i32): ArrayBuffer {
   return String.UTF8.encode("{\"type\":\"urn:tollgate:problem:" + type + "\",\"title\":\"" + title + "\",\"status\":" + decimal(status) + "}");
@@ -28,13 +29,15 @@ const BODIES: ArrayBuffer[] = [
   problemBody("quota-exceeded", "Quota exceeded", 429),
   problemBody("bad-request", "Request headers could not be read, or the path is ambiguous", 400),
   problemBody("method-not-allowed", "Method not allowed for this API", 405),
+  problemBody("not-found", "No such operation in this API", 404),
 ];
 const DETAILS: ArrayBuffer[] = [
   String.UTF8.encode("tollgate_missing_key"), String.UTF8.encode("tollgate_invalid_key"),
   String.UTF8.encode("tollgate_forbidden"), String.UTF8.encode("tollgate_quota_exceeded"),
   String.UTF8.encode("tollgate_bad_request"), String.UTF8.encode("tollgate_method_not_allowed"),
+  String.UTF8.encode("tollgate_not_found"),
 ];
-const STATUS: i32[] = [401, 401, 403, 429, 400, 405];
+const STATUS: i32[] = [401, 401, 403, 429, 400, 405, 404];
 
 const PROBLEM_JSON = String.UTF8.encode("application/problem+json");
 

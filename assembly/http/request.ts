@@ -19,7 +19,7 @@ import { ByteSink } from "../sink";
 import {
   begin as beginCredentials, CRED_FOUND, findCredential, forget, keyLen, keyPtr, noteHeader as noteCredential,
 } from "./credentials";
-import { admit, authorize, RequestFacts, route, Verdict, V_CHECK_KEY, V_CHECK_QUOTA, V_PASS } from "./decision";
+import { admit, authorize, FREE, RequestFacts, route, Verdict, V_CHECK_KEY, V_CHECK_QUOTA, V_PASS } from "./decision";
 import { KeyRef } from "./keyref";
 import {
   feedHasSet, foundConsumer, foundConsumerLen, foundExpires, foundKeyId, foundKeyIdLen, foundPlan, foundPlanLen,
@@ -166,9 +166,14 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
       now = nowSeconds();
       authorize(cfg, r, credential, key, now, v);
       if (v.kind == V_CHECK_QUOTA) {
-        const plan = elementAt(cfg.plans, v.plan);
-        const q = enforceQuota(ab(plan.id), abLen(plan.id), key.consumer, key.consumerLen, plan.limits, now, quota);
-        admit(quota, q == ENFORCE_CONTENDED, v);
+        if (v.units == 0) {
+          // A free operation spends nothing: the quota entry is not even read (two host calls fewer).
+          admit(FREE, false, v);
+        } else {
+          const plan = elementAt(cfg.plans, v.plan);
+          const q = enforceQuota(ab(plan.id), abLen(plan.id), key.consumer, key.consumerLen, plan.limits, now, quota, v.units);
+          admit(quota, q == ENFORCE_CONTENDED, v);
+        }
       }
     }
   } else if (v.counted) {

@@ -9,7 +9,7 @@ import { PairTable, PairWriter } from "../abi/pairs";
 import { ab, abLen, sameBytes } from "../bytes";
 import {
   F_ALLOWED, F_RATELIMIT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_MINUTE, S_RL_LIMIT, S_RL_REMAINING,
-  S_RL_RESET, S_STATUS, streamGet, streamRelease,
+  S_RL_RESET, S_STATUS, S_UNITS, streamGet, streamRelease,
 } from "../streams";
 import { countRequest, OUTCOME_ALLOWED } from "../usage/counters";
 import { H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_STATUS, isStatus } from "./names";
@@ -70,7 +70,7 @@ export function onResponseHeaders(ctx: u32): u32 {
   if (minute < 0) return; // usage reporting off when the request was decided
   const status = <i32>load<u16>(s, S_STATUS);
   const cls = status >= 100 && status < 600 ? status / 100 : 0;
-  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUTCOME_ALLOWED, cls);
+  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUTCOME_ALLOWED, cls, load<u32>(s, S_UNITS));
 }
 
 export function onLog(ctx: u32): void {

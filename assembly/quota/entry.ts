@@ -1,7 +1,7 @@
 // The per-subscription shared-data entry and the admission decision over it (pure: no host calls).
 //
-// One entry per subscription (plan, consumer; quota/subscription.ts) holds a fixed slot per period (second … month), each with the window start and the count this
-// Envoy admitted in it, plus the fleet's "others" count for a window from the last usage reply. Every period is
+// One entry per subscription (plan, consumer; quota/subscription.ts) holds a fixed slot per period (second … month), each with the window start and the units this
+// Envoy admitted in it (a request spends its operation's cost, 1 without operations), plus the fleet's "others" count for a window from the last usage reply. Every period is
 // counted on every admitted request whatever the plan's limits, so the entry never grows, one get + one CAS set
 // cover any number of limits, and a plan change keeps exact counts. A slot whose window is stale is overwritten.
 
@@ -15,9 +15,9 @@ export const ENTRY_SIZE: usize = 8 + SLOT * <usize>PERIOD_COUNT;
 
 // Slot layout (offsets within a slot).
 const W_START = 0;   // f64 window start (unix s) of `count`
-const COUNT = 8;     // u32 requests admitted by this proxy in that window
+const COUNT = 8;     // u32 units admitted by this proxy in that window
 const O_START = 16;  // f64 window start of `others`
-const OTHERS = 24;   // u32 requests admitted by the rest of the fleet in that window
+const OTHERS = 24;   // u32 units admitted by the rest of the fleet in that window
 
 // Window starts (f64, as the entry stores them) and ends (i64) of every period at `windowsAt`: requests within one
 // second share them, and the month's calendar arithmetic is redone only when the day changes.
@@ -63,7 +63,7 @@ export function entryInit(p: usize): void {
   }
 }
 
-/** Requests counted against window `start` of `per`: local count plus the fleet's others for that window. */
+/** Units counted against window `start` of `per`: local count plus the fleet's others for that window. */
 export function usedInWindow(p: usize, per: i32, start: f64): u64 {
   const s = slot(p, per);
   let used: u64 = 0;
@@ -103,12 +103,12 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
 }
 
 /**
- * Decides a request at `now` (unix s) against `limits` using the entry at `p`, and on admission counts it in every
- * period's slot (in place). The tightest limit (fewest remaining; on a tie the later reset) decides the header
+ * Decides a request spending `units` (≥ 1) at `now` (unix s) against `limits` using the entry at `p`: admitted iff
+ * used + units ≤ limit for every limit, and then `units` are counted in every period's slot (in place). The tightest limit (fewest remaining; on a tie the later reset) decides the header
  * values; on rejection, the exhausted limit whose window ends last (so Retry-After is enough for every limit).
  * `coldShare` < 1 applies the cold-start limit (effectiveLimit), which the RateLimit-* values then show.
  */
-@inline export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1): void {
+@inline export function decide(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1, units: u32 = 1): void {
   windowsFor(now);
   d.admitted = true;
   d.hasLimit = false;
@@ -117,16 +117,20 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
   let bestLimit: u32 = 0;
   let denyReset: i64 = -1;
   let denyLimit: u32 = 0;
+  let denyRemaining: u32 = 0;
   for (let i = 0; i < limits.length; i++) {
     const l = elementAt(limits, i);
     const requests = coldShare < 1 ? effectiveLimit(l.requests, l.per, coldShare) : l.requests;
     const reset = load<i64>(ENDS + (<usize>l.per << 3)) - now;
     const used = usedInWindow(p, l.per, load<f64>(STARTS + (<usize>l.per << 3)));
-    if (used >= <u64>requests) {
+    if (used + <u64>units > <u64>requests) {
       d.admitted = false;
-      if (reset > denyReset) { denyReset = reset; denyLimit = requests; }
+      if (reset > denyReset) {
+        denyReset = reset; denyLimit = requests;
+        denyRemaining = used < <u64>requests ? <u32>(<u64>requests - used) : 0;
+      }
     } else {
-      const remaining = <u64>requests - used - 1;
+      const remaining = <u64>requests - used - <u64>units;
       if (remaining < bestRemaining || (remaining == bestRemaining && reset > bestReset)) {
         bestRemaining = remaining; bestReset = reset; bestLimit = requests;
       }
@@ -135,7 +139,8 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
   if (!d.admitted) {
     d.hasLimit = true;
     d.limit = denyLimit;
-    d.remaining = 0;
+    // What is left of that limit (0 unless the request costs more than the units left).
+    d.remaining = denyRemaining;
     d.reset = <u32>denyReset;
     return;
   }
@@ -146,15 +151,15 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
     d.reset = <u32>bestReset;
   }
   // Written out for the five periods (no loop: this runs on every admitted request).
-  countIn(p, PER_SECOND);
-  countIn(p, PER_MINUTE);
-  countIn(p, PER_HOUR);
-  countIn(p, PER_DAY);
-  countIn(p, PER_MONTH);
+  countIn(p, PER_SECOND, units);
+  countIn(p, PER_MINUTE, units);
+  countIn(p, PER_HOUR, units);
+  countIn(p, PER_DAY, units);
+  countIn(p, PER_MONTH, units);
 }
 
-/** Counts one admitted request in the slot of period `per` (a stale window starts over). */
-@inline function countIn(p: usize, per: i32): void {
+/** Counts an admitted request's units in the slot of period `per` (a stale window starts over; saturating). */
+@inline function countIn(p: usize, per: i32, units: u32): void {
   const s = slot(p, per);
   const start = load<f64>(STARTS + (<usize>per << 3));
   if (load<f64>(s, W_START) != start) {
@@ -162,5 +167,5 @@ export function effectiveLimit(requests: u32, per: i32, share: f64): u32 {
     store<u32>(s, 0, COUNT);
   }
   const c = load<u32>(s, COUNT);
-  if (c != u32.MAX_VALUE) store<u32>(s, c + 1, COUNT);
+  store<u32>(s, c > u32.MAX_VALUE - units ? u32.MAX_VALUE : c + units, COUNT);
 }

@@ -50,10 +50,11 @@ let entryPtr: usize = 0;
 }
 
 /**
- * Decides one request of the subscription (plan id, consumer id); fills `d`. Returns ENFORCE_CONTENDED when every
+ * Decides one request of the subscription (plan id, consumer id) spending `units` (≥ 1: a request costing 0 never
+ * gets here, decision.ts FREE); fills `d`. Returns ENFORCE_CONTENDED when every
  * CAS attempt lost a race. Until the process is primed, hour/day/month limits are cut to the cold-start share.
  */
-@inline export function enforceQuota(plan: usize, planLen: usize, consumer: usize, consumerLen: usize, limits: Limit[], now: i64, d: Decision): i32 {
+@inline export function enforceQuota(plan: usize, planLen: usize, consumer: usize, consumerLen: usize, limits: Limit[], now: i64, d: Decision, units: u32 = 1): i32 {
   if (limits.length == 0) {
     d.admitted = true;
     d.hasLimit = false;
@@ -64,7 +65,7 @@ let entryPtr: usize = 0;
   const share = quotaShare();
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen);
-    decide(entryPtr, limits, now, d, share);
+    decide(entryPtr, limits, now, d, share, units);
     if (!d.admitted) return ENFORCE_DECIDED;
     const w = proxy_set_shared_data(KEY, klen, entryPtr, ENTRY_SIZE, cas);
     if (w != RESULT_CAS_MISMATCH) return ENFORCE_DECIDED;

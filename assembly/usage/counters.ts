@@ -1,5 +1,5 @@
-// VM-local usage counters per (minute, key id, API id, outcome), plus upstream status classes for allowed
-// requests. They live in module globals, not in a root context, so a reconfiguration (new root context, same VM)
+// VM-local usage counters per (minute, key id, API id, outcome), plus upstream status classes and units (the
+// operations' costs, docs/filter-config.md "Operations") for allowed requests. They live in module globals, not in a root context, so a reconfiguration (new root context, same VM)
 // loses nothing. Bounded by usage.maxEntries: requests that would need a new counter past the cap are counted
 // in `dropped` and reported as such.
 
@@ -13,7 +13,7 @@ export const OUTCOME_REJECTED_QUOTA: u32 = 1;
 export const OUTCOME_REJECTED_AUTH: u32 = 2;
 export const OUTCOME_REJECTED_FORBIDDEN: u32 = 3;
 
-const REC: usize = 168;
+const REC: usize = 176;
 const C_MINUTE = 0;   // f64
 const C_COUNT = 8;    // u32
 const C_STATUS = 12;  // 5 × u32 (1xx … 5xx)
@@ -23,6 +23,7 @@ const C_API_LEN = 34; // u8
 const C_KEY = 36;     // 64 bytes
 const C_API = 100;    // 64 bytes
 const C_HASH = 164;   // u32
+const C_UNITS = 168;  // u32 units spent (allowed requests)
 
 let slab: usize = 0;
 let recCap: i32 = 0;
@@ -70,10 +71,11 @@ function growSlab(): void {
 }
 
 /**
- * Counts one request. `statusClass` 1…5 adds to that upstream status class (allowed requests), 0 = none.
- * Key and API ids are at most 64 bytes (validated configuration ids); longer input is ignored.
+ * Counts one request. `statusClass` 1…5 adds to that upstream status class (allowed requests), 0 = none; `units`
+ * (allowed requests) the units it spent. Key and API ids are at most 64 bytes (validated configuration ids); longer
+ * input is ignored.
  */
-export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, statusClass: i32): void {
+export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, statusClass: i32, units: u32 = 1): void {
   if (keyLen > 64 || apiLen > 64) return;
   const h = hashOf(minute, key, keyLen, api, apiLen, outcome);
   for (let r = index.first(h); r >= 0; r = index.next(h)) {
@@ -81,6 +83,15 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
     if (load<f64>(p, C_MINUTE) == minute && <u32>load<u8>(p, C_OUTCOME) == outcome &&
         <usize>load<u8>(p, C_KEY_LEN) == keyLen && <usize>load<u8>(p, C_API_LEN) == apiLen &&
         sameBytes(p + C_KEY, key, keyLen) && sameBytes(p + C_API, api, apiLen)) {
+      const u = load<u32>(p, C_UNITS);
+      if (u > u32.MAX_VALUE - units) {
+        // The report's units field is a u32 (schemas/usage-report.v1.schema.json): a request whose units would not
+        // fit is not held in the counter, and is reported as dropped like one the full table could not take.
+        dropped++;
+        bumpMetric(M_DROPPED);
+        return;
+      }
+      store<u32>(p, u + units, C_UNITS);
       bump(p, statusClass);
       return;
     }
@@ -101,6 +112,7 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
   memory.copy(p + C_KEY, key, keyLen);
   memory.copy(p + C_API, api, apiLen);
   store<u32>(p, h, C_HASH);
+  store<u32>(p, units, C_UNITS);
   index.insert(h, r);
   bump(p, statusClass);
 }
@@ -123,6 +135,7 @@ export function clearCounters(): void {
 // Accessors for the report writer.
 export function counterMinute(i: i32): f64 { return load<f64>(slab + <usize>i * REC, C_MINUTE); }
 export function counterCountOf(i: i32): u32 { return load<u32>(slab + <usize>i * REC, C_COUNT); }
+export function counterUnits(i: i32): u32 { return load<u32>(slab + <usize>i * REC, C_UNITS); }
 export function counterStatus(i: i32, cls: i32): u32 { return load<u32>(slab + <usize>i * REC + C_STATUS + (<usize>(cls - 1) << 2)); }
 export function counterOutcome(i: i32): u32 { return <u32>load<u8>(slab + <usize>i * REC, C_OUTCOME); }
 export function counterKeyPtr(i: i32): usize { return slab + <usize>i * REC + C_KEY; }

@@ -4,7 +4,7 @@
 import { ByteSink } from "../sink";
 import {
   counterApiLen, counterApiPtr, counterCount, counterCountOf, counterKeyLen, counterKeyPtr, counterMinute,
-  counterOutcome, counterStatus, OUTCOME_ALLOWED, outcomeName,
+  counterOutcome, counterStatus, counterUnits, OUTCOME_ALLOWED, outcomeName,
 } from "./counters";
 
 /**
@@ -36,6 +36,12 @@ export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize
     out.u64(c);
     total += c;
     if (o == OUTCOME_ALLOWED) {
+      // Written only when it differs from the count: without costs the report is what it was before units.
+      const u = counterUnits(i);
+      if (u != c) {
+        out.ascii(",\"units\":");
+        out.u64(u);
+      }
       let any = false;
       for (let cls = 1; cls <= 5; cls++) {
         const v = counterStatus(i, cls);

@@ -17,7 +17,17 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 function full(): Record<string, Json> {
   const cfg = baseConfig([{ requests: 5, per: 'minute' }, { requests: 100, per: 'day' }]) as unknown as Record<string, Json>;
-  (cfg.apis as Json[])[0] = { id: 'api_orders', pathPrefix: '/orders', methods: ['GET', 'POST'], hosts: ['shop.example.com', '*.example.org'] };
+  (cfg.apis as Json[])[0] = {
+    id: 'api_orders', pathPrefix: '/orders', methods: ['GET', 'POST'], hosts: ['shop.example.com', '*.example.org'],
+    operations: [
+      { id: 'op_list', method: 'GET', path: '/orders' },
+      { id: 'op_get', method: 'GET', path: '/orders/{id}', cost: 2 },
+      { id: 'op_create', method: 'POST', path: '/orders/', cost: 0 },
+      { id: 'op_files', method: 'GET', path: '/orders/{id}/files/*' },
+      { id: 'op_odd', method: 'GET', path: "/orders/a%20b/!$&'()*+,=:@-._~" },
+    ],
+    unknownOperation: 'reject',
+  };
   cfg.keyLocations = [{ header: 'authorization', prefix: 'Bearer ' }, { query: 'api_key' }];
   cfg.hideCredentials = true;
   cfg.denyUnmatched = false;
@@ -40,6 +50,10 @@ function paths(v: Json, at: Array<string | number> = []): Array<Array<string | n
 const REPLACEMENTS: Json[] = [
   null, true, false, 0, 1, -1, 1.5, 2147483648, 1e3, '', 'x', 'X-Upper', '/p', 'a b', 'minute', 'week', '*.x.com', 'GET', 'get',
   'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgh', 'n4bQgYhMfWWaL+qgxVrQFaO_TxsrC4Is0V1sFbDwCgg', 'a'.repeat(65), [], {}, [1], { unknown: 1 },
+  // Operations: templates (valid and not), modes, costs.
+  'reject', 'pass', 1_000_000, 1_000_001, '/orders/{x}', '/orders/*', '/orders/*/x', '/orders//x', '/orders/%2F', '/orders/%2f', '/orders/%20',
+  '/orders/%41', '/orders/{}', '/orders/./x', '/orders/..', '/orders/{a}b', '/orders/a b', '/orders?x', '/orders/x;y', '/orders/%',
+  `/orders/{${'n'.repeat(65)}}`, '/orders/{a/b}', 'orders', '/orders/\\x',
 ];
 
 function mutate(cfg: Record<string, Json>, r: () => number): Record<string, Json> {
@@ -70,7 +84,7 @@ async function filterRejection(cfg: unknown): Promise<string | undefined> {
 }
 
 /** Rules beyond the schema (cross-references), which a mutation can still break by renaming an id. */
-const CROSS_REFERENCE = /unknown API id|plan index out of range|duplicate API id|duplicate digest/;
+const CROSS_REFERENCE = /unknown API id|plan index out of range|duplicate API id|duplicate digest|duplicate operation id|can never match|duplicate method and path template/;
 
 describe('filter configuration checks agree with the JSON schema', () => {
   it('on valid configurations and 300 seeded mutations', async () => {
@@ -87,5 +101,47 @@ describe('filter configuration checks agree with the JSON schema', () => {
       if (schemaOk) accepted++;
     }
     assert.ok(accepted >= 20 && accepted < cases.length - 100, `a useful mix: ${accepted} of ${cases.length} valid`);
+  });
+});
+
+describe('operation templates: filter and schema agree', () => {
+  const TEMPLATES = [
+    '/', '/orders', '/orders/', '/orders/{id}', '/orders/{id}/', '/orders/*', '/orders/{id}/items/{item}', '/orders/a%20b',
+    "/orders/!$&'()*+,=:@-._~", '/orders/%7E', '/orders/%7B', '/orders/%2F', '/orders/%5C', '/orders/%2f', '/orders/%41',
+    '/orders/%2', '/orders/%', '/orders//x', '//orders', '/orders/*/x', '/orders/**', '/orders/a*b', '/orders/*x', '/orders/.',
+    '/orders/..', '/orders/.x', '/orders/..x', '/orders/{}', '/orders/{a}b', '/orders/{a', '/orders/{a{b}', '/orders/{a b}',
+    `/orders/{${'n'.repeat(64)}}`, `/orders/{${'n'.repeat(65)}}`, '/orders/{ä}', '/orders/ä', '/orders/a b', '/orders/a;b',
+    '/orders?x', '/orders#x', '/orders/\\x', '/orders/{x}/*', `/orders/${'a'.repeat(1016)}`, `/orders/${'a'.repeat(1017)}`, 'orders', '',
+  ];
+  it('for each template alone under pathPrefix "/"', async () => {
+    let valid = 0;
+    for (const path of TEMPLATES) {
+      const cfg = baseConfig() as unknown as Record<string, Json>;
+      cfg.apis = [{ id: 'api_orders', pathPrefix: '/', operations: [{ id: 'op', method: 'GET', path }] }];
+      const schemaOk = validate(cfg);
+      const rejection = await filterRejection(cfg);
+      assert.equal(rejection === undefined, schemaOk, `${JSON.stringify(path)}: schema ${schemaOk ? 'accepts' : 'rejects'}, filter ${rejection ?? 'accepts'}`);
+      if (!schemaOk) assert.match(rejection!, /apis\[0\]\.operations\[0\]\.path: /);
+      if (schemaOk) valid++;
+    }
+    assert.equal(valid, 18);
+  });
+
+  it('unknownOperation only with at least one operation', async () => {
+    for (const [api, ok] of [
+      [{ id: 'a', pathPrefix: '/', unknownOperation: 'pass' }, false],
+      [{ id: 'a', pathPrefix: '/', operations: [], unknownOperation: 'reject' }, false],
+      [{ id: 'a', pathPrefix: '/', operations: [] }, true],
+      [{ id: 'a', pathPrefix: '/', operations: [{ id: 'o', method: 'GET', path: '/' }], unknownOperation: 'pass' }, true],
+      [{ id: 'a', pathPrefix: '/', operations: [{ id: 'o', method: 'GET', path: '/' }], unknownOperation: 'allow' }, false],
+    ] as Array<[Json, boolean]>) {
+      const cfg = baseConfig() as unknown as Record<string, Json>;
+      cfg.apis = [api];
+      cfg.plans = [];
+      cfg.keys = [];
+      assert.equal(validate(cfg), ok, JSON.stringify(api));
+      const rejection = await filterRejection(cfg);
+      assert.equal(rejection === undefined, ok, `${JSON.stringify(api)}: ${rejection}`);
+    }
   });
 });
