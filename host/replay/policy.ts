@@ -131,6 +131,12 @@ export function withKey(req: RecordedRequest, location: KeyLocation, plaintext: 
   };
 }
 
+/** Whether a key is within its validity at `nowMs` (the filter's rule: expired from expiresAt on, valid from notBefore on). */
+function validAt(owner: KeyOwner, nowMs: number): boolean {
+  const s = Math.floor(nowMs / 1000);
+  return (owner.expiresAt === 0 || s < owner.expiresAt) && (owner.notBefore === undefined || s >= owner.notBefore);
+}
+
 /** A configuration the filter refused (`which`: "current" or "candidate"). */
 export class PolicyRejectedError extends Error {
   constructor(readonly which: 'current' | 'candidate', readonly rejection: ConfigRejectedError) {
@@ -237,7 +243,9 @@ export async function startPolicyReplay(options: PolicyReplayOptions): Promise<P
       for (const [i, host] of [current, candidate].entries()) {
         const side = sides[i]!;
         const result = await host.request(downstream);
-        decisions.push(decisionOf(result, side.prepared.identityHeaders, req.keyId !== undefined && side.prepared.planless.has(req.keyId)));
+        // "no-plan" only where the key would otherwise be valid: an expired key is refused for that in both.
+        const leftOut = owner !== undefined && side.prepared.planless.has(owner.keyId) && validAt(owner, host.now());
+        decisions.push(decisionOf(result, side.prepared.identityHeaders, leftOut));
       }
       const [cur, cand] = decisions as [Change['current'], Change['candidate']];
       const bucket = req.keyId === undefined ? NO_KEY : owner === undefined ? UNKNOWN_KEY : owner.consumerId;
