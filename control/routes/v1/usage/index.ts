@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ProblemResponses, Problem } from '../../../schemas/common.js';
 import { UsageQuery, UsageReply, UsageReportBody, UsageView } from '../../../schemas/usage.js';
@@ -14,6 +14,26 @@ const DEFAULT_RANGE: Record<'minute' | 'hour' | 'day', number> = { minute: 3600,
 const BUCKET_SECONDS: Record<'minute' | 'hour' | 'day', number> = { minute: 60, hour: 3600, day: 86_400 };
 /** At most this many series points per query, so one request cannot make the service build a huge reply. */
 export const MAX_SERIES_POINTS = 10_000;
+
+/**
+ * The report schema says "units only on allowed entries" as an if/then whose `then` is a `not`, which Ajv words as
+ * "must NOT be valid" at the entry: name the field and the rule instead (in the detail and in `errors`), and drop the
+ * `if` error that only repeats it. Other errors read as fastify's default formatter words them.
+ */
+export function reportErrorFormatter(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const kept: FastifySchemaValidationError[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'if' && errors.some((n) => n.keyword === 'not' && n.instancePath === e.instancePath)) continue;
+    if (e.keyword === 'not' && /\/entries\/items\/then\/not$/.test(e.schemaPath)) {
+      e.instancePath = `${e.instancePath}/units`;
+      e.message = 'only allowed entries carry units';
+    }
+    kept.push(e);
+  }
+  // The error handler lists `validation` (this same array) in `errors`: keep it to what the detail says.
+  errors.splice(0, errors.length, ...kept);
+  return new Error(kept.map((e) => `${dataVar}${e.instancePath} ${e.message ?? e.keyword}`).join(', '));
+}
 
 export default async function usageRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -38,6 +58,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
   app.post('/reports', {
     bodyLimit: REPORT_BODY_LIMIT,
     config: { auth: 'report' },
+    schemaErrorFormatter: reportErrorFormatter,
     schema: {
       tags, security: [{ report: [] }], body: UsageReportBody,
       response: { 200: UsageReply, 400: Problem, 401: Problem, 413: Problem, 422: Problem },
