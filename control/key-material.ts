@@ -6,7 +6,7 @@ export const KEY_PREFIX = 'tgk_';
 /** Characters of a key shown in listings so people can tell keys apart: 'tgk_' + 4. */
 const DISPLAY_PREFIX_LENGTH = KEY_PREFIX.length + 4;
 
-export type IdKind = 'api' | 'pln' | 'con' | 'key' | 'tgt';
+export type IdKind = 'api' | 'pln' | 'con' | 'key' | 'tgt' | 'op';
 
 /** Short ids (prefix + 10 base62 chars, ~59 bits): they are shipped per key to every proxy. */
 export function newId(kind: IdKind): string {

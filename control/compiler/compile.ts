@@ -4,15 +4,15 @@
 // key change never changes the configuration, and its size does not depend on the number of keys.
 import { createHash } from 'node:crypto';
 import {
-  FILTER_CONFIG_VERSION, PERIODS, printFilterConfig, type FilterApi, type FilterConfig, type FilterKeyFeed, type FilterPlan, type FilterUsage,
-  type Limit, type NoKeysMode,
+  FILTER_CONFIG_VERSION, PERIODS, printFilterConfig, type FilterApi, type FilterConfig, type FilterKeyFeed, type FilterOperation, type FilterPlan,
+  type FilterUsage, type Limit, type NoKeysMode,
 } from '../../contracts/filter-config.js';
 import { KEY_FEED_DEFAULT_PAGE, KEY_FEED_DELTAS_PATH, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 import { USAGE_REPORT_PATH } from '../../contracts/usage-report.js';
-import type { CatalogSnapshot, Target } from '../store/types.js';
+import type { ApiOperation, CatalogSnapshot, Target } from '../store/types.js';
 
 /** What the compiler reads of the catalog: policy only (the store's snapshot has no keys; extra fields are ignored). */
-export type PolicySnapshot = Pick<CatalogSnapshot, 'apis' | 'plans'>;
+export type PolicySnapshot = Pick<CatalogSnapshot, 'apis' | 'plans' | 'operations'>;
 
 /**
  * Key-feed defaults: a long poll held 25 s (under the feed's 30 s maximum, and under the idle timeouts proxies commonly
@@ -41,6 +41,16 @@ export function orderApis(apis: FilterApi[]): FilterApi[] {
   return [...apis].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length || byString(a.id, b.id));
 }
 
+/**
+ * An API's operations as the filter takes them: by path then method (then id), so the bytes do not depend on the
+ * document's order; `cost` only when it is not the default 1.
+ */
+function filterOperations(ops: readonly ApiOperation[]): FilterOperation[] {
+  return ops
+    .map((o): FilterOperation => ({ id: o.id, method: o.method, path: o.path, ...(o.cost !== 1 ? { cost: o.cost } : {}) }))
+    .sort((a, b) => byString(a.path, b.path) || byString(a.method, b.method) || byString(a.id, b.id));
+}
+
 function sortLimits(limits: Limit[]): Limit[] {
   return [...limits].sort((a, b) => PERIODS.indexOf(a.per) - PERIODS.indexOf(b.per) || a.requests - b.requests);
 }
@@ -48,12 +58,24 @@ function sortLimits(limits: Limit[]): Limit[] {
 export function compile(snapshot: PolicySnapshot, options: CompileOptions): CompiledConfig {
   const only = options.target === undefined || options.target.apiIds.length === 0 ? null : new Set(options.target.apiIds);
   const inTarget = (apiId: string): boolean => only === null || only.has(apiId);
-  const apis = orderApis(snapshot.apis.filter((a) => inTarget(a.id)).map((a): FilterApi => ({
-    id: a.id,
-    pathPrefix: a.pathPrefix,
-    ...(a.hosts.length > 0 ? { hosts: [...a.hosts].sort(byString) } : {}),
-    ...(a.methods.length > 0 ? { methods: [...a.methods].sort(byString) } : {}),
-  })));
+  const opsByApi = new Map<string, ApiOperation[]>();
+  for (const o of snapshot.operations ?? []) {
+    const list = opsByApi.get(o.apiId);
+    if (list === undefined) opsByApi.set(o.apiId, [o]);
+    else list.push(o);
+  }
+  const apis = orderApis(snapshot.apis.filter((a) => inTarget(a.id)).map((a): FilterApi => {
+    const ops = opsByApi.get(a.id) ?? [];
+    return {
+      id: a.id,
+      pathPrefix: a.pathPrefix,
+      ...(a.hosts.length > 0 ? { hosts: [...a.hosts].sort(byString) } : {}),
+      ...(a.methods.length > 0 ? { methods: [...a.methods].sort(byString) } : {}),
+      // An API without operations compiles exactly as before they existed (no `operations`, no `unknownOperation`).
+      ...(ops.length > 0 ? { operations: filterOperations(ops) } : {}),
+      ...(ops.length > 0 && a.unknownOperation === 'pass' ? { unknownOperation: 'pass' as const } : {}),
+    };
+  }));
   const plans = snapshot.plans
     .filter((p) => only === null || p.apiIds.some(inTarget))
     .map((p): FilterPlan => ({ id: p.id, limits: sortLimits(p.limits), apiIds: p.apiIds.filter(inTarget).sort(byString) }))

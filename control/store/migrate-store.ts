@@ -11,7 +11,7 @@ import { redactDbUrl } from './db-url.js';
 
 /** In foreign-key order. */
 export const TABLES = [
-  'apis', 'plans', 'plan_apis', 'consumers', 'api_keys', 'targets', 'secrets',
+  'apis', 'api_operations', 'plans', 'plan_apis', 'consumers', 'api_keys', 'targets', 'secrets',
   'usage_batches', 'usage_minute', 'usage_hour', 'usage_day', 'fleet_windows',
 ] as const;
 

@@ -2,7 +2,7 @@
 // today and a PostgreSQL backend could implement them next (see docs/control.md for why repositories rather than a
 // query builder). Methods are async so a networked backend fits without changing callers.
 import type {
-  Api, ApiKey, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
+  Api, ApiKey, ApiOperation, ImportSource, UnknownOperationMode, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
   StatusCounts, Target, TargetWithCredentials, UsageQuery,
 } from './types.js';
 import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
@@ -19,7 +19,27 @@ export interface ApiRepository {
   update(id: string, patch: Partial<ApiInput>): Promise<Api>;
   /** ConflictError while a plan still lists it. */
   delete(id: string): Promise<void>;
+  /** The API's operations in id order (NotFoundError for an unknown API). */
+  operations(apiId: string, page: PageRequest): Promise<Page<ApiOperation>>;
+  /**
+   * An OpenAPI import (control/openapi/): reads the API it targets and that API's operations, hands them to `plan`
+   * (pure: it decides what changes) and applies the plan in the same transaction, so concurrent imports of one API
+   * apply one after the other. With `dryRun` nothing is written. NotFoundError for an unknown `target.apiId`;
+   * ConflictError when the name is another API's.
+   */
+  importApi(target: ImportTarget, plan: (current: ImportCurrent) => ImportPlan, dryRun: boolean): Promise<ImportApplied>;
 }
+
+/** The API an import updates: `apiId`, else the API named `name`, else a new one. */
+export interface ImportTarget { apiId?: string; name: string }
+/** What an import finds: `apiId` is the existing API's, or the id a new one gets. */
+export interface ImportCurrent { apiId: string; api: Api | null; operations: ApiOperation[] }
+/** The API's fields an import sets (hosts and methods of an existing API stay). */
+export interface ImportedApiFields { name: string; pathPrefix: string; unknownOperation: UnknownOperationMode; importedFrom: ImportSource }
+/** What an import writes: the API row when `writeApi`, and operations to insert, update (by id) and delete (ids). */
+export interface ImportPlan { api: ImportedApiFields; writeApi: boolean; insert: ApiOperation[]; update: ApiOperation[]; remove: string[] }
+/** `api`: as stored after the import (null for a dry run). */
+export interface ImportApplied { current: ImportCurrent; plan: ImportPlan; api: Api | null }
 
 export interface PlanRepository {
   create(input: PlanInput): Promise<Plan>;

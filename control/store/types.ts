@@ -1,12 +1,31 @@
 // Records the store holds. Times are unix seconds inside the service; REST turns them into ISO-8601 strings.
 // The public formats' vocabulary (periods, outcomes, status classes, report shapes) is the contracts' (contracts/).
-import type { FleetPer, Limit, PathForm, Per } from '../../contracts/filter-config.js';
+import type { FleetPer, Limit, PathForm, Per, UnknownOperationMode } from '../../contracts/filter-config.js';
 import type { FleetWindow, Outcome, OutcomeRestField, StatusClass, StatusCounts, UsageEntry, UsageReport } from '../../contracts/usage-report.js';
 
 export { STATUS_CLASSES } from '../../contracts/usage-report.js';
-export type { FleetPer, FleetWindow, Limit, Outcome, PathForm, Per, StatusClass, StatusCounts, UsageEntry, UsageReport };
+export type { FleetPer, FleetWindow, Limit, Outcome, PathForm, Per, StatusClass, StatusCounts, UnknownOperationMode, UsageEntry, UsageReport };
 
-export interface Api { id: string; name: string; pathPrefix: string; hosts: string[]; methods: string[]; createdAt: number; updatedAt: number }
+export interface Api {
+  id: string; name: string; pathPrefix: string; hosts: string[]; methods: string[]; createdAt: number; updatedAt: number;
+  /** What a request matching none of its operations gets (only meaningful with operations). */
+  unknownOperation: UnknownOperationMode;
+  /** The OpenAPI document it was last imported from (null: made by hand). */
+  importedFrom: ImportSource | null;
+  operationCount: number;
+}
+export interface ImportSource { title: string; version: string; sha256: string }
+export const VISIBILITIES = ['public', 'internal'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+/**
+ * One operation of an API (from an OpenAPI import). `key`: what keeps `id` across re-imports (the operationId, else
+ * "METHOD template" as the document spells the template); `path`: the whole request path template in the filter's
+ * normalized form, base path applied; `position`: its order in the document.
+ */
+export interface ApiOperation {
+  id: string; apiId: string; key: string; operationId: string | null; method: string; path: string; cost: number;
+  visibility: Visibility; summary: string | null; position: number;
+}
 export interface Plan { id: string; name: string; limits: Limit[]; apiIds: string[]; createdAt: number; updatedAt: number }
 export interface Consumer { id: string; name: string; createdAt: number; updatedAt: number }
 export interface ApiKey {
@@ -26,8 +45,13 @@ export interface CompilableKey { id: string; digest: string; consumerId: string;
 export interface Page<T> { items: T[]; nextCursor: string | null }
 export interface PageRequest { limit: number; after: string | undefined }
 
-/** Policy, as the compiler and distributor read it: keys are not part of it (they travel over the key feed). */
-export interface CatalogSnapshot { apis: Api[]; plans: Plan[]; targets: TargetWithCredentials[] }
+/** An API as policy: what the compiler reads (`unknownOperation` absent = the default, "reject"). */
+export type CatalogApi = Omit<Api, 'unknownOperation' | 'importedFrom' | 'operationCount'> & Partial<Pick<Api, 'unknownOperation'>>;
+/**
+ * Policy, as the compiler and distributor read it: keys are not part of it (they travel over the key feed).
+ * `operations`: every API's (absent = none: every API is its prefix).
+ */
+export interface CatalogSnapshot { apis: CatalogApi[]; plans: Plan[]; targets: TargetWithCredentials[]; operations?: ApiOperation[] }
 
 /** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
 export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }

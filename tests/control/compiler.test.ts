@@ -5,17 +5,17 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { compile } from '../../control/compiler/compile.js';
 import { canonicalJson } from '../../contracts/canonical-json.js';
 import { digestOf } from '../../control/key-material.js';
-import type { Api, CatalogSnapshot, CompilableKey, Plan } from '../../control/store/types.js';
+import type { ApiOperation, CatalogApi, CatalogSnapshot, CompilableKey, Plan } from '../../control/store/types.js';
 import { KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 import { NO_KEYS_MODES } from '../../contracts/filter-config.js';
-import { seed, testApp } from './helpers.js';
+import { ADMIN, seed, testApp } from './helpers.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../schemas/filter-config.v1.schema.json', import.meta.url), 'utf8')) as object;
 const validate = new Ajv2020({ allErrors: true }).compile(schema);
 const NOW = 1_790_000_000;
 const usage = { cluster: 'outbound|7070||tollgate-control.tollgate.svc.cluster.local', authority: 'tollgate-control', intervalMs: 10_000, timeoutMs: 5_000, reportToken: 'tgr_test' };
 
-const api = (id: string, pathPrefix: string, extra: Partial<Api> = {}): Api => ({ id, name: id, pathPrefix, hosts: [], methods: [], createdAt: 0, updatedAt: 0, ...extra });
+const api = (id: string, pathPrefix: string, extra: Partial<CatalogApi> = {}): CatalogApi => ({ id, name: id, pathPrefix, hosts: [], methods: [], createdAt: 0, updatedAt: 0, ...extra });
 const plan = (id: string, apiIds: string[], extra: Partial<Plan> = {}): Plan => ({ id, name: id, limits: [{ requests: 10, per: 'minute' }], apiIds, createdAt: 0, updatedAt: 0, ...extra });
 const key = (id: string, planId: string, expiresAt: number | null = null): CompilableKey => ({ id, digest: digestOf(`secret-${id}`), consumerId: `con_${id}`, planId, expiresAt });
 
@@ -73,6 +73,52 @@ function manyKeys(n: number): CompilableKey[] {
 
 /** A full store snapshot (keys included, as the distributor passes it) with `n` keys. */
 const withKeys = (n: number): WithKeys => ({ ...snapshot(), keys: manyKeys(n) });
+
+const op = (id: string, apiId: string, method: string, path: string, cost = 1): ApiOperation =>
+  ({ id, apiId, key: id, operationId: null, method, path, cost, visibility: 'public', summary: null, position: 0 });
+
+describe('compile: operations', () => {
+  const apis = [api('api_a', '/v1', { unknownOperation: 'pass' }), api('api_b', '/b', { unknownOperation: 'reject' }), api('api_c', '/c', { unknownOperation: 'pass' })];
+  const operations = [
+    op('op_3', 'api_a', 'POST', '/v1/repos/{owner}', 5), op('op_1', 'api_a', 'GET', '/v1/repos/{owner}'), op('op_2', 'api_a', 'DELETE', '/v1/repos/{owner}', 0),
+    op('op_4', 'api_a', 'GET', '/v1/a/*'), op('op_5', 'api_b', 'GET', '/b/x'),
+  ];
+
+  it('emits operations sorted by path then method, cost only when not 1, unknownOperation only when pass; valid against the schema', () => {
+    const { config } = compile({ apis, plans: [], operations }, { usage });
+    assert.equal(validate(config), true, JSON.stringify(validate.errors));
+    const a = config.apis.find((x) => x.id === 'api_a')!;
+    assert.deepEqual(a.operations, [
+      { id: 'op_4', method: 'GET', path: '/v1/a/*' },
+      { id: 'op_2', method: 'DELETE', path: '/v1/repos/{owner}', cost: 0 },
+      { id: 'op_1', method: 'GET', path: '/v1/repos/{owner}' },
+      { id: 'op_3', method: 'POST', path: '/v1/repos/{owner}', cost: 5 },
+    ]);
+    assert.equal(a.unknownOperation, 'pass');
+    const b = config.apis.find((x) => x.id === 'api_b')!;
+    assert.deepEqual(b.operations, [{ id: 'op_5', method: 'GET', path: '/b/x' }]);
+    assert.equal('unknownOperation' in b, false, 'reject is the default: not written');
+  });
+
+  it('an API without operations compiles as before (no operations, no unknownOperation, even when set to pass)', () => {
+    const { config, json } = compile({ apis: [api('api_c', '/c', { unknownOperation: 'pass' })], plans: [], operations }, {});
+    assert.deepEqual(config.apis, [{ id: 'api_c', pathPrefix: '/c' }]);
+    assert.equal(json, compile({ apis: [api('api_c', '/c')], plans: [] }, {}).json);
+  });
+
+  it('gives the same bytes whatever order the operations were stored in, and a cost change moves the version', () => {
+    const a = compile({ apis, plans: [], operations }, {});
+    const b = compile({ apis: [...apis].reverse(), plans: [], operations: [...operations].reverse() }, {});
+    assert.equal(a.json, b.json);
+    const c = compile({ apis, plans: [], operations: operations.map((o) => (o.id === 'op_1' ? { ...o, cost: 2 } : o)) }, {});
+    assert.notEqual(c.version, a.version);
+  });
+
+  it('restricted target: only the operations of its APIs', () => {
+    const { config } = compile({ apis, plans: [], operations }, { target: { apiIds: ['api_b'], denyUnmatched: false, passPathForms: [] } });
+    assert.deepEqual(config.apis.map((x) => x.operations?.map((o) => o.id)), [['op_5']]);
+  });
+});
 
 describe('compile: keys stay out of the configuration (key feed)', () => {
   it('never writes keys; points the filter at the key feed with the defaults when usage is configured', () => {
@@ -146,6 +192,41 @@ describe('compile from the store', () => {
       await t.app.distributor.flush();
       assert.notEqual(t.app.distributor.current!.compiled.version, before.version);
       assert.equal(validate(t.app.distributor.current!.compiled.config), true);
+    } finally {
+      await t.close();
+    }
+  });
+  it('an imported API reaches the compiled configuration with its operations; a re-import that changes a cost redistributes', async () => {
+    const t = await testApp();
+    try {
+      const doc = (cost: number): string => JSON.stringify({
+        openapi: '3.1.0', info: { title: 'Shop', version: '1' }, servers: [{ url: 'https://shop.example.com/shop/v1' }],
+        'x-tollgate': { unknownOperation: 'pass' },
+        paths: {
+          '/orders/{id}': { get: { operationId: 'getOrder', responses: { 200: { description: 'ok' } } } },
+          '/orders': { post: { operationId: 'createOrder', 'x-tollgate': { cost }, responses: { 201: { description: 'ok' } } } },
+        },
+      });
+      const call = (body: string) => t.app.inject({ method: 'POST', url: '/v1/apis:import', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, payload: body });
+      const first = await call(doc(3));
+      assert.equal(first.statusCode, 201, first.body);
+      const apiId = first.json<{ api: { id: string } }>().api.id;
+      const ids = Object.fromEntries(first.json<{ operations: { id: string; operationId: string }[] }>().operations.map((o) => [o.operationId, o.id]));
+      await t.app.distributor.flush();
+      const compiled = t.app.distributor.current!.compiled;
+      assert.equal(validate(compiled.config), true, JSON.stringify(validate.errors));
+      assert.deepEqual(compiled.config.apis.find((a) => a.id === apiId), {
+        id: apiId, pathPrefix: '/shop/v1', unknownOperation: 'pass',
+        operations: [
+          { id: ids.createOrder, method: 'POST', path: '/shop/v1/orders', cost: 3 },
+          { id: ids.getOrder, method: 'GET', path: '/shop/v1/orders/{id}' },
+        ],
+      });
+      assert.equal((await call(doc(4))).statusCode, 200);
+      await t.app.distributor.flush();
+      const after = t.app.distributor.current!.compiled;
+      assert.notEqual(after.version, compiled.version);
+      assert.equal(after.config.apis.find((a) => a.id === apiId)!.operations!.find((o) => o.id === ids.createOrder)!.cost, 4);
     } finally {
       await t.close();
     }

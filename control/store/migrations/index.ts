@@ -7,8 +7,9 @@ import { asyncRollups } from './004-async-rollups.js';
 import { batchRollups } from './005-batch-rollups.js';
 import { keyFeed } from './006-key-feed.js';
 import { batchLog } from './007-batch-log.js';
+import { apiOperations } from './008-api-operations.js';
 import { usageUnits } from './009-usage-units.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, usageUnits];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits];

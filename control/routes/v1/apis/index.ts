@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ApiCreate, ApiPatch, ApiView } from '../../../schemas/apis.js';
+import { ApiCreate, ApiPatch, ApiView, OperationView } from '../../../schemas/apis.js';
 import { IdParams, NoContent, PageOf, PageQuery, ProblemResponses } from '../../../schemas/common.js';
 import { pageRequest } from '../../../pagination.js';
 import { pathPrefixProblem } from '../../../path-prefix.js';
 import { InvalidFieldError } from '../../../errors.js';
 import { apiView, pageView } from '../views.js';
+import importRoute from './import.js';
 
 /** Refuses a prefix the filter could never match (control/path-prefix.ts), naming the field like schema errors do. */
 function checkPathPrefix(prefix: string | undefined): void {
@@ -34,8 +35,14 @@ export default async function apiRoutes(fastify: FastifyInstance): Promise<void>
     return apiView(await app.store.apis.update(req.params.id, req.body));
   });
 
+  // Bounded like every list: an API has up to 4,096 operations (the API's view carries only their count).
+  app.get('/:id/operations', { schema: { tags, params: IdParams, querystring: PageQuery, response: { 200: PageOf(OperationView), ...ProblemResponses } } }, async (req) =>
+    pageView(await app.store.apis.operations(req.params.id, pageRequest(req.query)), (o) => o));
+
   app.delete('/:id', { schema: { tags, params: IdParams, response: { 204: NoContent, ...ProblemResponses } } }, async (req, reply) => {
     await app.store.apis.delete(req.params.id);
     return reply.code(204).send(null);
   });
+
+  await app.register(importRoute);
 }
