@@ -13,7 +13,7 @@ import {
   checkReplayLine, DEFAULT_JSON_FIELDS, FormatError, INPUT_FORMATS, lineParser, parseKeysFile,
   type EnvoyJsonFields, type InputFormat, type KeyOwner, type RecordedRequest,
 } from './formats.js';
-import { PolicyRejectedError, startPolicyReplay } from './policy.js';
+import { isConfigObject, PolicyRejectedError, startPolicyReplay } from './policy.js';
 import type { Threshold } from './compare.js';
 import { WasmPluginError } from '../../contracts/wasmplugin.js';
 
@@ -294,6 +294,9 @@ async function runPolicy(values: PolicyValues, trafficFile: string): Promise<num
       candidate: readConfig(readInput('--policy', values.policy).toString('utf8'), '--policy'),
       owners,
     };
+    for (const [option, plugin] of [['--config', setup.current], ['--policy', setup.candidate]] as const) {
+      if (!isConfigObject(plugin)) throw new UsageError(`${option}: the filter configuration must be a JSON object`);
+    }
     readInput('traffic', trafficFile); // an unreadable file is a usage error before anything runs
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;

@@ -19,11 +19,15 @@ export type KeyLocation = { header: string; prefix?: string } | { query: string 
 const DEFAULT_LOCATION: KeyLocation = { header: 'x-api-key' };
 const DEFAULT_IDENTITY = { consumer: 'x-tollgate-consumer', keyId: 'x-tollgate-key-id', plan: 'x-tollgate-plan' };
 
-/** A configuration's own parsed JSON (what readReplayConfig passes on); not an object → an empty one. */
+/** A configuration's own parsed JSON (what readReplayConfig passes on). */
 function configObject(plugin: ReplayPlugin): Record<string, unknown> {
   const v: unknown = JSON.parse(plugin.pluginConfig);
-  return isRecord(v) ? v : {};
+  if (!isRecord(v)) throw new TypeError('a filter configuration must be a JSON object');
+  return v;
 }
+
+/** Whether replay can work on this configuration (keys and plans are read from a JSON object). */
+export const isConfigObject = (plugin: ReplayPlugin): boolean => isRecord(JSON.parse(plugin.pluginConfig));
 
 function planIds(config: Record<string, unknown>): Array<string | undefined> {
   return Array.isArray(config.plans) ? config.plans.map((p) => (isRecord(p) && typeof p.id === 'string' ? p.id : undefined)) : [];

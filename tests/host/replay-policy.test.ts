@@ -116,6 +116,20 @@ test('a looser limit: newly allowed; identical policies: no change', async () =>
   assert.equal(same.summary.exceeded, false);
 });
 
+test('the clock follows recorded times (never backwards) and advanceMs, the same on both hosts', async () => {
+  // 1/min in the candidate. Line 2 started before line 1 (Envoy logs at the end): the clock stays in minute 2, where
+  // the candidate's one request is spent (moving back into minute 1 would find a fresh window); 3 is still minute 2,
+  // 4 is minute 3.
+  const traffic: RecordedRequest[] = [
+    { line: 1, method: 'GET', path: '/orders', keyId: 'key_a', timestampMs: T0 + 61_000 },
+    { line: 2, method: 'GET', path: '/orders', keyId: 'key_a', timestampMs: T0 + 59_000 },
+    { line: 3, method: 'GET', path: '/orders', keyId: 'key_a', advanceMs: 30_000 },
+    { line: 4, method: 'GET', path: '/orders', keyId: 'key_a', advanceMs: 30_000 },
+  ];
+  const { changes } = await replayAll(config(5), config(1), traffic);
+  assert.deepEqual(changes.map((c) => c.line), [2, 3]);
+});
+
 test('a plan the candidate lacks: its keys have no plan there, and the decision says so', async () => {
   const candidate = config(5);
   candidate.plans = (candidate.plans as Cfg[]).filter((p) => p.id !== 'pln_free');
@@ -352,6 +366,7 @@ test('CLI: usage errors exit 2, a refused candidate exits 1, the plain replay re
     [['--config', current, '--policy', current, join(dir, 'missing.jsonl')], /cannot read traffic/],
     [['--config', current, '--policy', current, '--cluster', 'a=b:1', traffic], /--cluster has no use with --policy/],
     [['--config', current, '--max-changed', '1', traffic], /--max-changed only applies with --policy/],
+    [['--config', current, '--policy', file('list.json', '[1]'), traffic], /--policy: the filter configuration must be a JSON object/],
   ];
   for (const [args, message] of cases) {
     const r = replay(...args);
