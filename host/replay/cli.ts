@@ -347,6 +347,13 @@ async function runPolicy(values: PolicyValues, trafficFile: string): Promise<num
   }
 
   const out = values.output === undefined ? process.stdout : createWriteStream(values.output);
+  // A write error (disk full) surfaces at the next write instead of as an unhandled 'error' event.
+  let failed: Error | undefined;
+  if (out !== process.stdout) out.on('error', (err: Error) => { failed ??= err; });
+  const emit = async (text: string): Promise<void> => {
+    if (failed !== undefined) throw failed;
+    await write(out, text);
+  };
   try {
     if (out !== process.stdout) await once(out, 'open');
     for (let i = 0; i < bad; i++) replay.skipped();
@@ -359,11 +366,11 @@ async function runPolicy(values: PolicyValues, trafficFile: string): Promise<num
         throw err;
       }
       const change = await replay.replay(req);
-      if (change !== null && values['summary-only'] !== true) await write(out, `${JSON.stringify(change)}\n`);
+      if (change !== null && values['summary-only'] !== true) await emit(`${JSON.stringify(change)}\n`);
     }
     const summary = replay.summary();
     const line = `${JSON.stringify({ summary })}\n`;
-    await write(out, line);
+    await emit(line);
     if (out !== process.stdout) {
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       await write(process.stdout, line);
