@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decisionOf, exceeds, Totals, NO_KEY, UNKNOWN_KEY, type Change } from '../../host/replay/compare.js';
@@ -373,6 +373,11 @@ test('CLI: usage errors exit 2, a refused candidate exits 1, the plain replay re
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stdout, '');
+  }
+  if (existsSync('/dev/full')) {
+    const full = replay('--config', current, '--policy', current, '--output', '/dev/full', traffic);
+    assert.equal(full.status, 2);
+    assert.match(full.stderr, /cannot write --output \/dev\/full: ENOSPC/);
   }
   const rejected = replay('--config', current, '--policy', file('v2.json', '{"version":2}'), traffic);
   assert.equal(rejected.status, 1);
