@@ -66,10 +66,11 @@ export function parseTimestamp(v: unknown): number | undefined {
   return t >= 0 ? t : undefined;
 }
 
-function keyIdOf(v: unknown, n: number, field: string): string | undefined {
+/** `label` names the field in the error, e.g. `"keyId"`. */
+function keyIdOf(v: unknown, n: number, label: string): string | undefined {
   // Envoy writes '-' for an unset value (and null in typed JSON): the request carried no key id.
   if (v === undefined || v === null || v === '-' || v === '') return undefined;
-  if (typeof v !== 'string' || !ID.test(v)) throw new FormatError(n, `"${field}" must be a key id (1–64 of A-Z a-z 0-9 . _ : -), got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !ID.test(v)) throw new FormatError(n, `${label} must be a key id (1–64 of A-Z a-z 0-9 . _ : -), got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -124,7 +125,7 @@ export function parseJsonlRequest(line: string, n: number): RecordedRequest {
     if (timestampMs === undefined) throw new FormatError(n, '"timestamp" must be ms since epoch or an RFC 3339 date-time');
     if (input.advanceMs !== undefined) throw new FormatError(n, 'give "timestamp" or "advanceMs", not both');
   }
-  const keyId = keyIdOf(input.keyId, n, 'keyId');
+  const keyId = keyIdOf(input.keyId, n, '"keyId"');
   return {
     line: n, method: input.method ?? 'GET', path: input.path ?? '/',
     ...(input.authority !== undefined ? { authority: input.authority } : {}),
@@ -208,7 +209,7 @@ export function parseEnvoyJsonLine(line: string, n: number, fields: EnvoyJsonFie
     timestampMs = parseTimestamp(start);
     if (timestampMs === undefined) throw new FormatError(n, `"${fields.start_time}" (start_time) must be an RFC 3339 date-time or ms since epoch`);
   }
-  const keyId = keyIdOf(input[fields.key_id], n, `${fields.key_id}" (key_id`);
+  const keyId = keyIdOf(input[fields.key_id], n, `"${fields.key_id}" (key_id)`);
   return {
     line: n, method, path,
     ...(authority !== undefined ? { authority } : {}),

@@ -271,6 +271,8 @@ test('input formats: JSONL, Envoy default text (appended key id), Envoy JSON (re
   assert.throws(() => parseEnvoyJsonLine(JSON.stringify({ path: '/o' }), 5), /line 5: "method" \(method\) is missing/);
   assert.throws(() => parseEnvoyJsonLine(JSON.stringify({ method: 'GET', path: 7 }), 5), /"path" \(path\) must be a non-empty string/);
   assert.throws(() => parseEnvoyJsonLine('[1]', 6), /line 6: expected a JSON object/);
+  assert.throws(() => parseEnvoyJsonLine(JSON.stringify({ ...json, key_id: 'a b' }), 6), /line 6: "key_id" \(key_id\) must be a key id/);
+  assert.throws(() => parseEnvoyTextLine(envoyLine(T0, 'GET', '/o', ' "a/b"'), 8), /line 8: appended field 1 \(key id\) must be a key id/);
 });
 
 test('CLI: identical policies exit 0 with no change lines; a tighter one over --max-changed exits 1', () => {
