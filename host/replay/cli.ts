@@ -2,7 +2,7 @@
 // per request plus a final metrics line; with --policy, replays recorded traffic against the current and a candidate
 // configuration and prints the decisions that differ plus totals (policy.ts, compare.ts, formats.ts). Format:
 // docs/host.md.
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { accessSync, constants, createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -239,6 +239,16 @@ async function* trafficLines(file: string): AsyncGenerator<{ text: string; n: nu
   }
 }
 
+/** An unreadable traffic file is a usage error before anything runs (it is read twice, streamed, never whole). */
+function checkTrafficFile(file: string): void {
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a regular file (it is read twice)');
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    throw new UsageError(`cannot read traffic ${file}: ${(err as Error).message}`);
+  }
+}
+
 function threshold(values: PolicyValues): Threshold | null {
   if (values['max-changed'] !== undefined && values['max-changed-pct'] !== undefined) {
     throw new UsageError('give --max-changed or --max-changed-pct, not both');
@@ -297,7 +307,7 @@ async function runPolicy(values: PolicyValues, trafficFile: string): Promise<num
     for (const [option, plugin] of [['--config', setup.current], ['--policy', setup.candidate]] as const) {
       if (!isConfigObject(plugin)) throw new UsageError(`${option}: the filter configuration must be a JSON object`);
     }
-    readInput('traffic', trafficFile); // an unreadable file is a usage error before anything runs
+    checkTrafficFile(trafficFile);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     console.error(`replay: ${err.message}`);

@@ -366,6 +366,7 @@ test('CLI: usage errors exit 2, a refused candidate exits 1, the plain replay re
     [['--config', current, '--policy', join(dir, 'missing.json'), traffic], /cannot read --policy/],
     [['--config', current, '--policy', current, '--keys', file('badkeys.jsonl', '[1]\n'), traffic], /--keys .*line 1: the line must be a FeedKey/],
     [['--config', current, '--policy', current, join(dir, 'missing.jsonl')], /cannot read traffic/],
+    [['--config', current, '--policy', current, dir], /cannot read traffic .*not a regular file/],
     [['--config', current, '--policy', current, '--cluster', 'a=b:1', traffic], /--cluster has no use with --policy/],
     [['--config', current, '--max-changed', '1', traffic], /--max-changed only applies with --policy/],
     [['--config', current, '--policy', file('list.json', '[1]'), traffic], /--policy: the filter configuration must be a JSON object/],
