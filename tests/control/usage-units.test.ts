@@ -11,6 +11,11 @@ import { startControl } from '../../control/server.js';
 import { openStore } from '../../control/store/open-store.js';
 import type { Store } from '../../control/store/repository.js';
 import { UsageService } from '../../control/usage/service.js';
+import { fleetAdds } from '../../control/usage/fleet.js';
+import { impossibleReport } from '../../control/usage/report-rules.js';
+import { summarize } from '../../control/usage/summary.js';
+import { minuteLog } from '../../control/store/postgres/batch-columns.js';
+import { minuteRows } from '../../control/usage/aggregate.js';
 import type { UsageEntry, UsageReport } from '../../control/store/types.js';
 import { ADMIN, ON_POSTGRES, REPORT, batchId, currentMinute, seed, testApp, testStoreUrl, type TestApp } from './helpers.js';
 
@@ -30,6 +35,43 @@ const others = (reply: Reply, per: string): number => {
   assert.ok(w !== undefined, `a ${per} window in ${JSON.stringify(reply.fleet)}`);
   return w.others;
 };
+
+describe('units: the rules without a database', () => {
+  const e = (outcome: UsageEntry['outcome'], count: number, units?: number): UsageEntry =>
+    ({ minute: 1_767_225_600, keyId: 'k1', apiId: 'a', outcome, count, ...(units === undefined ? {} : { units }) });
+  const rep = (...entries: UsageEntry[]): UsageReport => ({ version: 1, batchId: 'a'.repeat(32), reporter: 'b'.repeat(16), entries, dropped: 0 });
+
+  it('report rules: units only on allowed entries, at most count × the largest cost', () => {
+    assert.equal(impossibleReport(rep(e('allowed', 3, 0), { ...e('allowed', 2, 2_000_000), minute: 1_767_225_660 })), undefined);
+    assert.match(impossibleReport(rep(e('rejected_quota', 3, 3)))!, /^entries\[0\]\.units: only allowed requests spend units$/);
+    assert.match(impossibleReport(rep(e('allowed', 2, 2_000_001)))!, /^entries\[0\]\.units: 2000001 units for 2 requests/);
+    assert.match(impossibleReport(rep(e('allowed', 2, -1)))!, /integer from 0 to 4294967295/);
+    assert.match(impossibleReport(rep(e('allowed', 2, 1.5)))!, /integer from 0 to 4294967295/);
+  });
+
+  it('fleet additions are units (absent: count); rejected and 0-unit entries add nothing', () => {
+    const facts = new Map([['k1', { keyId: 'k1', planId: 'p', consumerId: 'c', planApiIds: ['a'], limits: [{ requests: 50, per: 'hour' as const }] }]]);
+    const adds = fleetAdds([e('allowed', 2, 7), { ...e('allowed', 3), minute: 1_767_225_660 }, { ...e('allowed', 4, 0), minute: 1_767_225_720 }, e('rejected_quota', 9)], facts, 't:r');
+    assert.deepEqual(adds.map((a) => [a.per, a.count, a.cap]), [['hour', 10, 50]]);
+  });
+
+  it('summary: units from allowed rows only', () => {
+    const zero = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
+    const s = summarize([
+      { start: 60, outcome: 'allowed', count: 2, units: 20, status: zero },
+      { start: 60, outcome: 'rejected_quota', count: 4, units: 4, status: zero },
+      { start: 120, outcome: 'allowed', count: 1, units: 0, status: zero },
+    ]);
+    assert.equal(s.totals.units, 20);
+    assert.deepEqual(s.series.map((p) => p.units), [20, 0]);
+  });
+
+  it('the PostgreSQL batch log carries units as the last numbers row (a pre-009 log simply lacks it)', () => {
+    const rows = minuteRows([e('allowed', 2, 30), { ...e('rejected_auth', 5), keyId: '' }], () => 'c');
+    assert.deepEqual(rows.map((r) => r.units), [30, 0]);
+    assert.equal(minuteLog(rows).numbers, '{{1767225600,1767225600},{2,5},{0,0},{0,0},{0,0},{0,0},{0,0},{30,0}}');
+  });
+});
 
 describe('units in fleet windows and replies', () => {
   let t: TestApp;
