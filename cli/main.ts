@@ -7,6 +7,7 @@ const commands: Record<string, Command> = {
   start: { summary: 'run the whole mesh locally: control service, sidecar (host + filter), demo upstream', load: () => import('../mesh/cli.js') },
   control: { summary: 'run the control service', load: () => import('../control/cli.js') },
   render: { summary: 'compile the store into WasmPlugin YAML (GitOps)', load: () => import('../control/render-cli.js') },
+  import: { summary: 'import an OpenAPI document as an API with operations (into a running control service)', load: () => import('../control/import-cli.js') },
   'migrate-store': { summary: 'copy a SQLite store into a new PostgreSQL database', load: () => import('../control/migrate-store-cli.js') },
   publish: { summary: 'push the filter to an OCI registry as an Istio Wasm image', load: () => import('../oci/cli.js') },
   replay: { summary: 'run recorded requests through the filter on the Envoy-like host', load: () => import('../host/replay/cli.js') },

@@ -3,7 +3,7 @@
 // model.ts; this file only says whether it is a well-formed OpenAPI document.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { ErrorObject } from 'ajv';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 
 /** One reason a document is refused: a JSON pointer (RFC 6901) into the document, and what is wrong there. */
 export interface DocumentProblem { pointer: string; message: string }
@@ -54,10 +54,12 @@ export function parseBody(bytes: Uint8Array, syntax: Syntax): unknown {
       throw new DocumentSyntaxError(`the document is not JSON: ${(err as Error).message}`);
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   const first = doc.errors[0];
   if (first !== undefined) {
-    const where = first.linePos?.[0] === undefined ? '' : ` (line ${first.linePos[0].line}, column ${first.linePos[0].col})`;
+    const pos = lines.linePos(first.pos[0]);
+    const where = ` (line ${pos.line}, column ${pos.col})`;
     throw new DocumentSyntaxError(`the document is not YAML${where}: ${first.message.split('\n')[0]}`);
   }
   try {
@@ -101,6 +103,28 @@ export async function openApiProblems(doc: unknown): Promise<DocumentProblem[]> 
   validator ??= new Validator();
   const result = await validator.validate(doc as Record<string, unknown>);
   if (result.valid) return [];
-  if (typeof result.errors === 'string') return [{ pointer: '', message: result.errors }];
+  if (typeof result.errors === 'string') return [refProblem(doc, result.errors)];
   return (result.errors ?? [{ instancePath: '', message: 'does not match the OpenAPI schema' } as ErrorObject]).slice(0, MAX_PROBLEMS).map(ajvProblem);
+}
+
+/** True for the one problem openApiProblems() reports about `$ref`s (the schema itself was met). */
+export const isRefProblem = (p: DocumentProblem): boolean => p.pointer.endsWith('/$ref') || p.message.startsWith("Can't resolve");
+
+/**
+ * The validator checks `$ref`s after the schema and says only which reference it could not resolve: point at the first
+ * `$ref` holding that value (depth-first, bounded), or at the document when none is found.
+ */
+function refProblem(doc: object, message: string): DocumentProblem {
+  const ref = /^Can't resolve (.+?), only/.exec(message)?.[1];
+  if (ref !== undefined) {
+    const stack: [unknown, string][] = [[doc, '']];
+    for (let seen = 0; stack.length > 0 && seen < 1_000_000; seen++) {
+      const [node, at] = stack.pop()!;
+      if (typeof node !== 'object' || node === null) continue;
+      if ((node as { $ref?: unknown }).$ref === ref) return { pointer: `${at}/$ref`, message };
+      const entries = Object.entries(node).reverse();
+      for (const [k, v] of entries) stack.push([v, `${at}/${token(k)}`]);
+    }
+  }
+  return { pointer: '', message };
 }

@@ -5,7 +5,7 @@ import { newId } from '../key-material.js';
 import type { ApiRepository } from '../store/repository.js';
 import type { Api, ApiOperation } from '../store/types.js';
 import { planImport, type ImportDiff } from './diff.js';
-import { DocumentRefusedError, openApiProblems, parseBody, type Syntax } from './document.js';
+import { DocumentRefusedError, isRefProblem, openApiProblems, parseBody, type Syntax } from './document.js';
 import { toModel, type ModelOptions } from './model.js';
 
 export interface ImportRequest extends ModelOptions {
@@ -33,8 +33,21 @@ export interface ImportResult {
 export async function importOpenApi(apis: ApiRepository, req: ImportRequest, now: () => number = () => Math.floor(Date.now() / 1000)): Promise<ImportResult> {
   const doc = parseBody(req.body, req.syntax);
   const problems = await openApiProblems(doc);
-  if (problems.length > 0) throw new DocumentRefusedError(problems);
-  const model = toModel(doc as Record<string, unknown>, { ...(req.name !== undefined ? { name: req.name } : {}), ...(req.pathPrefix !== undefined ? { pathPrefix: req.pathPrefix } : {}) });
+  const options = { ...(req.name !== undefined ? { name: req.name } : {}), ...(req.pathPrefix !== undefined ? { pathPrefix: req.pathPrefix } : {}) };
+  if (problems.length > 0) {
+    // The schema was met but a $ref does not resolve: our own rules still run, so every problem is listed at once.
+    if (problems.length === 1 && isRefProblem(problems[0]!)) {
+      try {
+        toModel(doc as Record<string, unknown>, options);
+      } catch (err) {
+        if (!(err instanceof DocumentRefusedError)) throw err;
+        const ours = err.problems;
+        throw new DocumentRefusedError(ours.some(isRefProblem) ? ours : [...problems, ...ours]);
+      }
+    }
+    throw new DocumentRefusedError(problems);
+  }
+  const model = toModel(doc as Record<string, unknown>, options);
   const sha256 = createHash('sha256').update(req.body).digest('hex');
   let planned: ReturnType<typeof planImport> | undefined;
   const applied = await apis.importApi(

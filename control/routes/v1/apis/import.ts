@@ -2,6 +2,7 @@
 // YAML media types (the rest of the API parses JSON itself), with a larger body limit. The work is control/openapi/.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { DocumentProblem, ImportQuery, ImportReply } from '../../../schemas/apis.js';
 import { ProblemResponses } from '../../../schemas/common.js';
 import { InvalidFieldError, ProblemError } from '../../../errors.js';
@@ -32,6 +33,8 @@ export default async function importRoute(fastify: FastifyInstance): Promise<voi
         + `import rule → 422 with errors[].pointer (JSON pointers into the document). At most ${MAX_DOCUMENT_BYTES} bytes.`,
       consumes: [...JSON_TYPES, ...YAML_TYPES],
       querystring: ImportQuery,
+      // Documents the body for the OpenAPI document (any JSON/YAML value passes here: control/openapi/ checks it).
+      body: Type.Unknown({ description: 'an OpenAPI 3.0 or 3.1 document' }),
       response: { 200: ImportReply, 201: ImportReply, ...ProblemResponses, 422: DocumentProblem },
     },
   }, async (req, reply) => {
