@@ -13,7 +13,7 @@ export const MAX_SYNC_WINDOWS = 40_000;
 
 export const subscriptionOf = (planId: string, consumerId: string): string => `${planId}/${consumerId}`;
 
-/** The largest limit per fleet window size: no correct filter admits more than that in one window. */
+/** The largest limit per fleet window size: no correct filter admits more units than that in one window. */
 export function capsOf(limits: readonly Limit[]): Map<FleetPer, number> {
   const caps = new Map<FleetPer, number>();
   for (const l of limits) if (isFleetPer(l.per)) caps.set(l.per, Math.max(caps.get(l.per) ?? 0, l.requests));
