@@ -1,8 +1,8 @@
 // A replica's copy of the fleet counts (in units: docs/usage-report.md "Units") of the current windows, so a usage reply
 // is computed in memory instead of with one database lookup per window (docs/control.md, "Ingest throughput on
-// PostgreSQL"). It is reloaded in the background
-// when a reply finds it older than `refreshMs`; this replica's own stored additions are applied at once, so a replica
-// always sees its own writes and other replicas' within about `refreshMs` (docs/usage-report.md, "Reply").
+// PostgreSQL"). It is reloaded in the background when a reply finds it older than `refreshMs`; this replica's own
+// stored additions are applied at once, so a replica always sees its own writes and other replicas' within about
+// `refreshMs` (docs/usage-report.md, "Reply").
 import type { FleetAdd, FleetCount, FleetWindowKey } from '../store/repository.js';
 import type { FleetPer } from '../store/types.js';
 import { FLEET_PERS, windowStart } from './windows.js';
