@@ -6,7 +6,7 @@
 // wildcard, backtracking when a branch finds no operation with the request's method. A node is reached only by its
 // one path from the root, always after the same number of segments, so a request visits every node at most once.
 
-import { sameBytes } from "./bytes";
+import { ab, abLen, bytesEqual, sameBytes } from "./bytes";
 
 export const SEG_LITERAL = 0;
 export const SEG_PARAM = 1;
@@ -103,6 +103,9 @@ export function templateUnderPrefix(t: usize, tn: usize, prefix: usize, pn: usiz
   return h ^ (h >>> 15);
 }
 
+/** The hash of the last probe (build() stores it with a new edge). */
+let probeHash: u32 = 0;
+
 /** One operation as configured. */
 export class Operation {
   constructor(public id: ArrayBuffer, public method: ArrayBuffer, public path: ArrayBuffer, public cost: u32) {}
@@ -129,37 +132,53 @@ export class Operations {
   eLen: StaticArray<i32> = new StaticArray<i32>(0);
   eChild: StaticArray<i32> = new StaticArray<i32>(0);
   eMask: u32 = 0;
+  /** The distinct methods of the operations, in configuration order (a 405's Allow is built from them). */
+  methods: ArrayBuffer[] = [];
   /** The operation build() found a duplicate of, when it returns BUILD_DUPLICATE. */
   dup: i32 = -1;
 
-  @inline findEdge(parent: i32, p: usize, n: usize): i32 {
+  /** The slot holding edge (parent, segment), or the empty slot where it would go (the table is at most half full). */
+  probe(parent: i32, p: usize, n: usize): u32 {
     const h = segmentHash(parent, p, n);
+    probeHash = h;
     let i = h & this.eMask;
     for (;;) {
       const ep = unchecked(this.eParent[i]);
-      if (ep < 0) return -1;
-      if (ep == parent && unchecked(this.eHash[i]) == h && <usize>unchecked(this.eLen[i]) == n &&
-          sameBytes(unchecked(this.eSeg[i]), p, n)) {
-        return unchecked(this.eChild[i]);
-      }
+      if (ep < 0 || (ep == parent && unchecked(this.eHash[i]) == h && <usize>unchecked(this.eLen[i]) == n &&
+          sameBytes(unchecked(this.eSeg[i]), p, n))) return i;
       i = (i + 1) & this.eMask;
     }
-    return -1; // not reached: the table is at most half full, so the probe meets an empty slot
+    return i; // not reached
+  }
+
+  /** The literal child of `parent` for this segment, or -1 (an empty slot's child is -1). */
+  @inline findEdge(parent: i32, p: usize, n: usize): i32 {
+    return unchecked(this.eChild[this.probe(parent, p, n)]);
   }
 
   /** Compiles `ops` (validated templates). Returns BUILD_OK, or BUILD_DUPLICATE with `dup` set. */
   build(): i32 {
     const ops = this.ops;
-    // Nodes as growable lists first (configuration time), flattened at the end.
-    const param: i32[] = [-1], wild: i32[] = [-1];
+    // Every segment of every template adds at most one node and one literal edge: size everything for that bound up
+    // front (one pass), so the build needs no growable lists and no rehashing.
+    let segments = 1;
+    for (let k = 0; k < ops.length; k++) {
+      const t = unchecked(ops[k]).path;
+      const p = changetype<usize>(t), n = <usize>t.byteLength;
+      for (let i: usize = 0; i < n; i++) if (load<u8>(p + i) == 0x2f) segments++;
+    }
+    let ecap = 8;
+    while (ecap < segments * 2) ecap <<= 1; // at most half full
+    const mask = <u32>(ecap - 1);
+    const param = new StaticArray<i32>(segments), wild = new StaticArray<i32>(segments);
+    const eParent = new StaticArray<i32>(ecap), eHash = new StaticArray<u32>(ecap), eSeg = new StaticArray<usize>(ecap);
+    const eLen = new StaticArray<i32>(ecap), eChild = new StaticArray<i32>(ecap);
+    param.fill(-1); wild.fill(-1); eParent.fill(-1); eChild.fill(-1);
+    this.param = param; this.wild = wild;
+    this.eParent = eParent; this.eHash = eHash; this.eSeg = eSeg; this.eLen = eLen; this.eChild = eChild;
+    this.eMask = mask;
+    let nodes = 1;
     const nodeOf = new StaticArray<i32>(ops.length);
-    // Literal edges while building: a linear list is enough for sizing; the table is built after.
-    const parents: i32[] = [], segs: usize[] = [], lens: i32[] = [], children: i32[] = [];
-    let edges = 0;
-    // Temporary table for lookups during the build (grown by rebuilding when half full).
-    let cap = 16;
-    let table = new StaticArray<i32>(cap);
-    for (let i = 0; i < cap; i++) unchecked(table[i] = -1);
     for (let k = 0; k < ops.length; k++) {
       const t = unchecked(ops[k]).path;
       const p = changetype<usize>(t), n = <usize>t.byteLength;
@@ -169,47 +188,23 @@ export class Operations {
         let e = s;
         while (e < n && load<u8>(p + e) != 0x2f) e++;
         const len = e - s;
-        let kind = SEG_LITERAL;
-        if (len == 1 && load<u8>(p + s) == 0x2a) kind = SEG_WILDCARD;
-        else if (len > 0 && load<u8>(p + s) == 0x7b) kind = SEG_PARAM;
-        if (kind == SEG_PARAM || kind == SEG_WILDCARD) {
-          const list = kind == SEG_PARAM ? param : wild;
+        const c = len > 0 ? load<u8>(p + s) : 0;
+        if (c == 0x7b || (c == 0x2a && len == 1)) {
+          // {param} or the final '*': the node's one child of that kind.
+          const list = c == 0x7b ? param : wild;
           let child = unchecked(list[node]);
-          if (child < 0) {
-            child = param.length;
-            param.push(-1); wild.push(-1);
-            unchecked(list[node] = child);
-          }
+          if (child < 0) { child = nodes++; unchecked(list[node] = child); }
           node = child;
         } else {
-          const h = segmentHash(node, p + s, len);
-          let i = <i32>(h & <u32>(cap - 1));
-          let child = -1;
-          for (;;) {
-            const x = unchecked(table[i]);
-            if (x < 0) break;
-            if (unchecked(parents[x]) == node && <usize>unchecked(lens[x]) == len && sameBytes(unchecked(segs[x]), p + s, len)) {
-              child = unchecked(children[x]);
-              break;
-            }
-            i = (i + 1) & (cap - 1);
-          }
+          const i = this.probe(node, p + s, len);
+          let child = unchecked(eChild[i]);
           if (child < 0) {
-            child = param.length;
-            param.push(-1); wild.push(-1);
-            parents.push(node); segs.push(p + s); lens.push(<i32>len); children.push(child);
-            unchecked(table[i] = edges);
-            edges++;
-            if (edges * 2 > cap) {
-              cap *= 2;
-              table = new StaticArray<i32>(cap);
-              for (let j = 0; j < cap; j++) unchecked(table[j] = -1);
-              for (let x = 0; x < edges; x++) {
-                let j = <i32>(segmentHash(unchecked(parents[x]), unchecked(segs[x]), <usize>unchecked(lens[x])) & <u32>(cap - 1));
-                while (unchecked(table[j]) >= 0) j = (j + 1) & (cap - 1);
-                unchecked(table[j] = x);
-              }
-            }
+            child = nodes++;
+            unchecked(eParent[i] = node);
+            unchecked(eHash[i] = probeHash);
+            unchecked(eSeg[i] = p + s); // points into the operation's path, which `ops` keeps
+            unchecked(eLen[i] = <i32>len);
+            unchecked(eChild[i] = child);
           }
           node = child;
         }
@@ -218,55 +213,30 @@ export class Operations {
       }
       unchecked(nodeOf[k] = node);
     }
-    const nodes = param.length;
     // Group operations by node (counting sort, configuration order kept) and reject duplicates: the same node (the
     // same template shape: parameter names do not count) with the same method.
     const mCount = new StaticArray<i32>(nodes), mStart = new StaticArray<i32>(nodes);
     for (let k = 0; k < ops.length; k++) unchecked(mCount[unchecked(nodeOf[k])]++);
     let acc = 0;
     for (let x = 0; x < nodes; x++) { unchecked(mStart[x] = acc); acc += unchecked(mCount[x]); }
-    const fill = new StaticArray<i32>(nodes);
     const mOp = new StaticArray<i32>(ops.length);
-    for (let k = 0; k < ops.length; k++) {
-      const node = unchecked(nodeOf[k]);
-      const m = unchecked(ops[k]).method;
-      const from = unchecked(mStart[node]), at = from + unchecked(fill[node]);
-      for (let j = from; j < at; j++) {
-        const other = unchecked(ops[unchecked(mOp[j])]).method;
-        if (other.byteLength == m.byteLength && sameBytes(changetype<usize>(other), changetype<usize>(m), <usize>m.byteLength)) {
-          this.dup = k;
-          return BUILD_DUPLICATE;
-        }
-      }
-      unchecked(mOp[at] = k);
-      unchecked(fill[node]++);
-    }
     this.mCount = mCount;
     this.mStart = mStart;
     this.mOp = mOp;
-    this.param = new StaticArray<i32>(nodes);
-    this.wild = new StaticArray<i32>(nodes);
-    for (let x = 0; x < nodes; x++) { unchecked(this.param[x] = param[x]); unchecked(this.wild[x] = wild[x]); }
-    // The request path's edge table: at most half full.
-    let ecap = 8;
-    while (ecap < edges * 2) ecap <<= 1;
-    this.eMask = <u32>(ecap - 1);
-    this.eParent = new StaticArray<i32>(ecap);
-    this.eHash = new StaticArray<u32>(ecap);
-    this.eSeg = new StaticArray<usize>(ecap);
-    this.eLen = new StaticArray<i32>(ecap);
-    this.eChild = new StaticArray<i32>(ecap);
-    for (let i = 0; i < ecap; i++) unchecked(this.eParent[i] = -1);
-    for (let x = 0; x < edges; x++) {
-      const parent = unchecked(parents[x]);
-      const h = segmentHash(parent, unchecked(segs[x]), <usize>unchecked(lens[x]));
-      let i = h & this.eMask;
-      while (unchecked(this.eParent[i]) >= 0) i = (i + 1) & this.eMask;
-      unchecked(this.eParent[i] = parent);
-      unchecked(this.eHash[i] = h);
-      unchecked(this.eSeg[i] = unchecked(segs[x])); // points into the operation's path, which `ops` keeps
-      unchecked(this.eLen[i] = unchecked(lens[x]));
-      unchecked(this.eChild[i] = unchecked(children[x]));
+    // Counted again while filling, so methodAt sees only the operations placed so far.
+    mCount.fill(0);
+    for (let k = 0; k < ops.length; k++) {
+      const node = unchecked(nodeOf[k]);
+      const m = unchecked(ops[k]).method;
+      if (this.methodAt(node, changetype<usize>(m), <usize>m.byteLength) >= 0) {
+        this.dup = k;
+        return BUILD_DUPLICATE;
+      }
+      unchecked(mOp[unchecked(mStart[node]) + unchecked(mCount[node])] = k);
+      unchecked(mCount[node]++);
+      let seen = false;
+      for (let j = 0; j < this.methods.length; j++) if (bytesEqual(ab(unchecked(this.methods[j])), abLen(unchecked(this.methods[j])), ab(m), abLen(m))) seen = true;
+      if (!seen) this.methods.push(m);
     }
     return BUILD_OK;
   }
@@ -309,22 +279,5 @@ export class Operations {
   /** The operation a request matches (`path`: normalized, before '?', starting with '/'), or -1. */
   @inline match(path: usize, len: usize, method: usize, methodLen: usize): i32 {
     return this.walk(0, path, len, 1, method, methodLen);
-  }
-
-  /**
-   * Calls `visit` for every node whose template matches the path, whatever the method, in precedence order (for a
-   * 405's Allow). Off the hot path.
-   */
-  each(node: i32, path: usize, len: usize, s: usize, visit: (ops: Operations, node: i32) => void): void {
-    if (s > len) { if (unchecked(this.mCount[node]) > 0) visit(this, node); return; }
-    let e = s;
-    while (e < len && load<u8>(path + e) != 0x2f) e++;
-    const child = this.findEdge(node, path + s, e - s);
-    if (child >= 0) this.each(child, path, len, e + 1, visit);
-    if (e == s) return;
-    const pc = unchecked(this.param[node]);
-    if (pc >= 0) this.each(pc, path, len, e + 1, visit);
-    const wc = unchecked(this.wild[node]);
-    if (wc >= 0 && unchecked(this.mCount[wc]) > 0) visit(this, wc);
   }
 }

@@ -3,6 +3,11 @@
 // time of the same loop on a no-op module (same exports, empty bodies) is subtracted, so the figures are the
 // modules' own cost including their host calls at the stub's (near-zero) cost, not the test host's. The SDK
 // pass-through and our filter are measured side by side in one run, alternating rounds; the fastest round counts.
+// `match1000OpsVs10Ratio`: the same authorized request (static key, one limit) to an API with 1,000 operations ÷ to
+// one with 10 (docs/filter-config.md "Operations"): 100 resources of 10 operations each (list, create, get, update,
+// delete, items list/create, item get/delete, files/*) vs one such resource; the request hits the item-get template
+// `/orders/rNNN/{id}/items/{item}` of the last resource (r099 vs r000: same path length and shape), both measured in
+// the same alternating rounds as the other rows.
 import { createHash, randomFillSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { BenchRow } from './row.js';
@@ -304,6 +309,31 @@ function config(limits: Array<{ requests: number; per: string }>, extraKeys = 0)
   });
 }
 
+/** A static-key configuration whose API has `resources` × 10 operations (see the header comment). */
+function opsConfig(resources: number): string {
+  const operations: unknown[] = [];
+  for (let i = 0; i < resources; i++) {
+    const r = `/orders/r${String(i).padStart(3, '0')}`;
+    const op = (suffix: string, method: string, path: string): void => { operations.push({ id: `op_${i}_${suffix}`, method, path }); };
+    op('list', 'GET', r); op('create', 'POST', r);
+    op('get', 'GET', `${r}/{id}`); op('update', 'PUT', `${r}/{id}`); op('delete', 'DELETE', `${r}/{id}`);
+    op('items', 'GET', `${r}/{id}/items`); op('add', 'POST', `${r}/{id}/items`);
+    op('item', 'GET', `${r}/{id}/items/{item}`); op('remove', 'DELETE', `${r}/{id}/items/{item}`);
+    op('files', 'GET', `${r}/{id}/files/*`);
+  }
+  return JSON.stringify({
+    version: 1,
+    apis: [{ id: 'api_orders', pathPrefix: '/orders/', methods: ['GET', 'POST', 'PUT', 'DELETE'], operations }, { id: 'api_other', pathPrefix: '/other' }],
+    plans: [{ id: 'pln_gold', limits: HUGE, apiIds: ['api_orders'] }],
+    keys: [[digest(KEY), 'key_bench0001', 'con_bench0001', 0]],
+  });
+}
+
+/** The operations rows' request: the REQUEST's shape with the item-get path of resource `r`. */
+function opsRequest(r: number): Array<[string, string]> {
+  return REQUEST.map(([k, v]) => [k, k === ':path' ? `/orders/r${String(r).padStart(3, '0')}/42/items/7?expand=items` : v]);
+}
+
 /** Ids as the control service makes them (prefix + 10 chars), so entry sizes are the production ones. */
 const PLAN_ID = 'pln_gold000001';
 const id = (kind: string, i: number): string => `${kind}_${i.toString(36).padStart(10, '0')}`;
@@ -443,6 +473,10 @@ export async function run(): Promise<BenchRow[]> {
   const feed = await feedHost(ours, keys1k);
   const feed1M = await feedHost(ours, keys1M);
   const sdk = hasSdk ? await host(readFileSync(sdkPath), '') : undefined;
+  const ops10 = await host(ours, opsConfig(1));
+  ops10.requestPairs = serializePairs(opsRequest(0));
+  const ops1000 = await host(ours, opsConfig(100));
+  ops1000.requestPairs = serializePairs(opsRequest(99));
 
   // Sanity: the measured paths really are the authorized ones.
   // Counted on a VM's second request: the first also reads the feed's meta, which a VM re-reads once per tick.
@@ -459,30 +493,35 @@ export async function run(): Promise<BenchRow[]> {
   const hostCallsAuthorized = callsOf(feed);
   const feedCallKinds = { ...feed.calls };
   if (callsOf(feed1M) !== hostCallsAuthorized) throw new Error('bench: 1M-key lookup made other host calls');
+  if (callsOf(ops10) !== staticHostCalls || callsOf(ops1000) !== staticHostCalls) throw new Error('bench: an operation request made other host calls');
   for (let i = 0; i < 1000; i++) { filter.stream(3 + i); feed.stream(3 + i); feed1M.stream(3 + i); }
   const filterMemoryAfterWarmup = feed.ex.memory.buffer.byteLength;
 
   const states = {
     noop: { next: 1_000_000 }, filter: { next: 2000 }, feed: { next: 2000 }, feed1M: { next: 2000 }, sdk: { next: 10 },
-    solo: { next: 10 },
+    solo: { next: 10 }, ops10: { next: 2000 }, ops1000: { next: 2000 },
   };
   for (let i = 0; i < 3; i++) { // warm-up (JIT tiers)
     timeStreams(noop, states.noop, ITER);
     timeStreams(filter, states.filter, ITER);
     timeStreams(feed, states.feed, ITER);
     timeStreams(feed1M, states.feed1M, ITER);
+    timeStreams(ops10, states.ops10, ITER);
+    timeStreams(ops1000, states.ops1000, ITER);
     if (sdk) timeStreams(sdk, states.sdk, ITER);
     if (solo) timeStreams(solo, states.solo, ITER);
   }
   const t = {
     noop: [] as number[], filter: [] as number[], feed: [] as number[], feed1M: [] as number[], sdk: [] as number[],
-    solo: [] as number[],
+    solo: [] as number[], ops10: [] as number[], ops1000: [] as number[],
   };
   for (let r = 0; r < ROUNDS; r++) {
     t.noop.push(timeStreams(noop, states.noop, ITER));
     t.filter.push(timeStreams(filter, states.filter, ITER));
     t.feed.push(timeStreams(feed, states.feed, ITER));
     t.feed1M.push(timeStreams(feed1M, states.feed1M, ITER));
+    t.ops10.push(timeStreams(ops10, states.ops10, ITER));
+    t.ops1000.push(timeStreams(ops1000, states.ops1000, ITER));
     if (sdk) t.sdk.push(timeStreams(sdk, states.sdk, ITER));
     if (solo) t.solo.push(timeStreams(solo, states.solo, ITER));
   }
@@ -494,6 +533,9 @@ export async function run(): Promise<BenchRow[]> {
   const authorizedNs = best(t.feed) - base;
   const feed1MNs = best(t.feed1M) - base;
   const lookupRatio = feed1MNs / authorizedNs;
+  const ops10Ns = best(t.ops10) - base;
+  const ops1000Ns = best(t.ops1000) - base;
+  const opsRatio = ops1000Ns / ops10Ns;
   const sdkNs = sdk ? best(t.sdk) - base : NaN;
   const soloNs = solo ? best(t.solo) - base : NaN;
 
@@ -570,6 +612,8 @@ export async function run(): Promise<BenchRow[]> {
     { name: 'filter.staticKeyAuthorizedNsPerReq', value: Math.round(staticAuthorizedNs), unit: 'ns' },
     { name: 'filter.keys1MAuthorizedNsPerReq', value: Math.round(feed1MNs), unit: 'ns' },
     { name: 'filter.keys1MVs1kLookupRatio', value: Number(lookupRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: lookupRatio <= 1.1 },
+    { name: 'filter.ops1000AuthorizedNsPerReq', value: Math.round(ops1000Ns), unit: 'ns' },
+    { name: 'filter.match1000OpsVs10Ratio', value: Number(opsRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.2', met: opsRatio <= 1.2 },
     { name: 'filter.authorizedVsSdkPassthrough', value: Number(ratio.toFixed(3)), unit: 'ratio', goal: '<= 0.3', met: ratio <= 0.3 },
     { name: 'filter.concurrency1000Ratio', value: Number(concurrencyRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: concurrencyRatio <= 1.1 },
     { name: 'filter.hotPathMemoryGrowthBytes', value: hotPathGrowth, unit: 'bytes', goal: '== 0', met: hotPathGrowth === 0 },

@@ -20,9 +20,9 @@ const MAX_COST: f64 = 1000000;
 function templateProblem(t: i32): string {
   if (t == T_WILDCARD_LAST) return "'*' only as the last segment";
   if (t == T_DOT) return "no '.' or '..' segment";
-  if (t == T_ESCAPE) return "escapes are '%' and two uppercase hex digits, not of an unreserved character, '/' or '\\'";
-  if (t == T_PARAM) return "a parameter segment is '{name}', name 1-64 printable ASCII chars but '/', '{', '}'";
-  return "segments are literals in normalized form, '{name}' or a final '*'; no empty segment but a trailing one";
+  if (t == T_ESCAPE) return "escapes must be %XX uppercase, not of unreserved chars, / or \\";
+  if (t == T_PARAM) return "parameters are {name}: 1-64 printable ASCII chars, not / { }";
+  return "segments must be normalized literals, {name} or a final *";
 }
 
 export class DecodeResult {
@@ -263,7 +263,7 @@ class Decoder {
       }
     }
     if (ops.build() != BUILD_OK) {
-      return this.bad(f + ".operations[" + decimal(ops.dup) + "]", "duplicate method and path template (parameter names do not count)");
+      return this.bad(f + ".operations[" + decimal(ops.dup) + "]", "duplicate method and template (parameter names ignored)");
     }
     return true;
   }

@@ -1,6 +1,6 @@
 // The Allow header of a 405: the methods of every API whose path prefix and host match the request, in
 // configuration order, each once, joined by ", " — or, for an API with operations, the methods of every operation
-// whose template matches the path (in matching precedence, then configuration order). Built into a fixed buffer (no
+// whose template matches the path (in configuration order). Built into a fixed buffer (no
 // allocation); a list that would not fit is cut at a whole method, since a shorter Allow is still a correct reply
 // and a trap is not.
 
@@ -51,14 +51,16 @@ export function allowedMethods(apis: Api[], host: usize, hostLen: usize, path: u
   return len;
 }
 
-function appendNode(ops: Operations, node: i32): void {
-  const from = unchecked(ops.mStart[node]), to = from + unchecked(ops.mCount[node]);
-  for (let j = from; j < to; j++) append(unchecked(ops.ops[unchecked(ops.mOp[j])]).method);
-}
-
-/** Writes the Allow value for an API's operations matching `path` at ALLOW_PTR; returns its length. */
+/**
+ * Writes the Allow value for an API's operations at ALLOW_PTR and returns its length: each method (in configuration
+ * order) for which some operation's template matches `path`. Off the hot path: one match per distinct method.
+ */
 export function operationMethods(ops: Operations, path: usize, pathLen: usize): usize {
   len = 0;
-  ops.each(0, path, pathLen, 1, appendNode);
+  const methods = ops.methods;
+  for (let i = 0; i < methods.length; i++) {
+    const m = unchecked(methods[i]);
+    if (ops.match(path, pathLen, changetype<usize>(m), <usize>m.byteLength) >= 0) append(m);
+  }
   return len;
 }

@@ -110,7 +110,7 @@ describe("decoding operations", () => {
     expect(starts(error(api('{"id":"x","method":"GET","path":"/v1/a","cost":1.5}')), "apis[0].operations[0].cost: must be an integer")).toBe(true);
     expect(starts(error(api('{"id":"x","method":"GET","path":"/v1/a"},{"id":"y","method":"get","path":"/v1/a"}')), "apis[0].operations[1].method: must be 1-16 uppercase letters")).toBe(true);
     expect(starts(error(api('{"id":"x","method":"GET","path":"/v1/a"},{"id":"x","method":"POST","path":"/v1/a"}')), "apis[0].operations[1].id: duplicate operation id")).toBe(true);
-    expect(starts(error(api('{"id":"x","method":"GET","path":"/v1/a/{p}"},{"id":"y","method":"GET","path":"/v1/a/{q}"}')), "apis[0].operations[1]: duplicate method and path template")).toBe(true);
+    expect(starts(error(api('{"id":"x","method":"GET","path":"/v1/a/{p}"},{"id":"y","method":"GET","path":"/v1/a/{q}"}')), "apis[0].operations[1]: duplicate method and template")).toBe(true);
     expect(starts(error(api('{"id":"x","method":"GET","path":"/v1/*/b"}')), "apis[0].operations[0].path: '*' only as the last segment")).toBe(true);
     expect(starts(error(api('{"id":"x","method":"GET","path":"/v2/a"}')), "apis[0].operations[0].path: can never match: not under the API's pathPrefix")).toBe(true);
     expect(starts(error(api('{"id":"x","method":"GET"}')), "apis[0].operations[0].path: required")).toBe(true);

@@ -307,7 +307,7 @@ describe('configuration errors', () => {
 
   it('name the field and keep the filter from loading', async () => {
     assert.match(await rejection((c) => { ops(c)[2]!.path = '/gh/repos/*/x'; }), /apis\[0\]\.operations\[2\]\.path: '\*' only as the last segment/);
-    assert.match(await rejection((c) => { ops(c)[1]!.path = '/gh/repos/{a}/{b}'; ops(c)[1]!.method = 'GET'; }), /apis\[0\]\.operations\[1\]: duplicate method and path template/);
+    assert.match(await rejection((c) => { ops(c)[1]!.path = '/gh/repos/{a}/{b}'; ops(c)[1]!.method = 'GET'; }), /apis\[0\]\.operations\[1\]: duplicate method and template/);
     assert.match(await rejection((c) => { ops(c)[3]!.id = 'repo_get'; }), /apis\[0\]\.operations\[3\]\.id: duplicate operation id/);
     assert.match(await rejection((c) => { ops(c)[0]!.cost = -1; }), /apis\[0\]\.operations\[0\]\.cost: must be an integer in 0\.\.1000000/);
     assert.match(await rejection((c) => { ops(c)[0]!.path = '/other/x'; }), /apis\[0\]\.operations\[0\]\.path: can never match/);

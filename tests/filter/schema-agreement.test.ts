@@ -84,7 +84,7 @@ async function filterRejection(cfg: unknown): Promise<string | undefined> {
 }
 
 /** Rules beyond the schema (cross-references), which a mutation can still break by renaming an id. */
-const CROSS_REFERENCE = /unknown API id|plan index out of range|duplicate API id|duplicate digest|duplicate operation id|can never match|duplicate method and path template/;
+const CROSS_REFERENCE = /unknown API id|plan index out of range|duplicate API id|duplicate digest|duplicate operation id|can never match|duplicate method and template/;
 
 describe('filter configuration checks agree with the JSON schema', () => {
   it('on valid configurations and 300 seeded mutations', async () => {
