@@ -1,0 +1,108 @@
+// Migration 008 and the store around the OpenAPI import: a store from before operations upgrades with its APIs
+// unchanged (no operations, compiled as before), on the run's backend; `tollgate migrate-store` carries operations
+// over with their ids.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { MIGRATIONS } from '../../control/store/migrations/index.js';
+import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/index.js';
+import { migrateStore } from '../../control/store/migrate-store.js';
+import { ADMIN, ON_POSTGRES, tempDir, testApp, testStoreUrl } from './helpers.js';
+import { createTestDatabase, pgUnavailable } from './postgres-fixture.js';
+
+const GITHUB = readFileSync(new URL('../fixtures/openapi/github-subset.yaml', import.meta.url));
+
+/** Applies migrations 1..7 (the schema before operations) and stores one API in a plan, as a store of then would. */
+async function storeAtVersion7(url: string): Promise<void> {
+  if (ON_POSTGRES) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 7)) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
+      }
+      await c.query("INSERT INTO apis VALUES ('api_old0000000', 'old', '/old', '[]', '[\"GET\"]', 1, 1)");
+      await c.query("INSERT INTO plans VALUES ('pln_old0000000', 'gold', '[{\"requests\":5,\"per\":\"minute\"}]', 1, 1)");
+      await c.query("INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')");
+    } finally {
+      await c.end();
+    }
+    return;
+  }
+  const db = new Database(url);
+  try {
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of MIGRATIONS.filter((x) => x.version <= 7)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    db.exec("INSERT INTO apis VALUES ('api_old0000000', 'old', '/old', '[]', '[\"GET\"]', 1, 1)");
+    db.exec("INSERT INTO plans VALUES ('pln_old0000000', 'gold', '[{\"requests\":5,\"per\":\"minute\"}]', 1, 1)");
+    db.exec("INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')");
+  } finally {
+    db.close();
+  }
+}
+
+describe('migration 008 (API operations)', () => {
+  it('an existing API keeps no operations, reads with the defaults and compiles exactly as before', async () => {
+    const place = await testStoreUrl();
+    try {
+      await storeAtVersion7(place.url);
+      const t = await testApp({ dbPath: place.url });
+      try {
+        const api = (await t.admin('GET', '/v1/apis/api_old0000000')).json<Record<string, unknown>>();
+        assert.equal(api.unknownOperation, 'reject');
+        assert.equal(api.importedFrom, null);
+        assert.equal(api.operationCount, 0);
+        assert.deepEqual(api.methods, ['GET']);
+        assert.deepEqual((await t.admin('GET', '/v1/apis/api_old0000000/operations')).json(), { items: [], nextCursor: null });
+        await t.app.distributor.flush();
+        assert.deepEqual(t.app.distributor.current!.compiled.config.apis, [{ id: 'api_old0000000', pathPrefix: '/old', methods: ['GET'] }]);
+        // And it can take operations now, in place (its plan still lists it).
+        const res = await t.app.inject({ method: 'POST', url: '/v1/apis:import?apiId=api_old0000000', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/yaml' }, payload: GITHUB });
+        assert.equal(res.statusCode, 200, res.body.slice(0, 500));
+        assert.equal((await t.admin('GET', '/v1/plans/pln_old0000000')).json<{ apiIds: string[] }>().apiIds[0], 'api_old0000000');
+        await t.app.distributor.flush();
+        assert.equal(t.app.distributor.current!.compiled.config.apis[0]!.operations!.length, 80);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await place.dispose();
+    }
+  });
+});
+
+const unavailable = ON_POSTGRES ? 'runs once, on the SQLite run' : await pgUnavailable();
+
+describe('migrate-store carries operations over', { skip: unavailable }, () => {
+  it('the PostgreSQL copy has the same operations with the same ids, and a re-import there finds them unchanged', async () => {
+    const sqlitePath = join(tempDir(), 'tollgate.db');
+    const src = await testApp({ dbPath: sqlitePath });
+    const send = (t: typeof src) => t.app.inject({ method: 'POST', url: '/v1/apis:import', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/yaml' }, payload: GITHUB });
+    const first = (await send(src)).json<{ api: { id: string }; operations: unknown[] }>();
+    await src.close();
+    const db = await createTestDatabase();
+    try {
+      const result = await migrateStore(sqlitePath, db.url);
+      assert.equal(result.rows.api_operations, 80);
+      const dst = await testApp({ dbPath: db.url });
+      try {
+        const again = (await send(dst)).json<{ api: { id: string }; operations: unknown[]; diff: { api: string } }>();
+        assert.equal(again.diff.api, 'unchanged');
+        assert.equal(again.api.id, first.api.id);
+        assert.deepEqual(again.operations, first.operations);
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});
