@@ -69,7 +69,8 @@ describe('migration 008 (API operations)', () => {
         assert.equal(res.statusCode, 200, res.body.slice(0, 500));
         assert.equal((await t.admin('GET', '/v1/plans/pln_old0000000')).json<{ apiIds: string[] }>().apiIds[0], 'api_old0000000');
         await t.app.distributor.flush();
-        assert.equal(t.app.distributor.current!.compiled.config.apis[0]!.operations!.length, 80);
+        const upgraded = t.app.distributor.current!.compiled.config;
+        assert.equal(upgraded.apis[0]!.operations?.length, 80);
       } finally {
         await t.close();
       }
