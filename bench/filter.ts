@@ -496,6 +496,8 @@ export async function run(): Promise<BenchRow[]> {
   if (callsOf(ops10) !== staticHostCalls || callsOf(ops1000) !== staticHostCalls) throw new Error('bench: an operation request made other host calls');
   for (let i = 0; i < 1000; i++) { filter.stream(3 + i); feed.stream(3 + i); feed1M.stream(3 + i); }
   const filterMemoryAfterWarmup = feed.ex.memory.buffer.byteLength;
+  for (let i = 0; i < 1000; i++) ops1000.stream(3 + i);
+  const opsMemoryAfterWarmup = ops1000.ex.memory.buffer.byteLength;
 
   const states = {
     noop: { next: 1_000_000 }, filter: { next: 2000 }, feed: { next: 2000 }, feed1M: { next: 2000 }, sdk: { next: 10 },
@@ -527,7 +529,8 @@ export async function run(): Promise<BenchRow[]> {
   }
   // Zero allocation on the hot path: linear memory must not have grown over all the streams timed above.
   const memoryBefore = filterMemoryAfterWarmup;
-  const hotPathGrowth = feed.ex.memory.buffer.byteLength - memoryBefore;
+  // (and on the operations path: the trie walk allocates nothing either)
+  const hotPathGrowth = feed.ex.memory.buffer.byteLength - memoryBefore + ops1000.ex.memory.buffer.byteLength - opsMemoryAfterWarmup;
   const base = best(t.noop);
   const staticAuthorizedNs = best(t.filter) - base;
   const authorizedNs = best(t.feed) - base;

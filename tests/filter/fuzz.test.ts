@@ -32,6 +32,16 @@ function randomConfig(r: () => number): unknown {
   if (r() < 0.3) cfg.passPathForms = pick(r, [['asterisk'], ['authority'], ['authority', 'asterisk'], []]);
   // A second API on the same prefix with other methods (Allow lists the union).
   if (r() < 0.3) cfg.apis.splice(1, 0, { id: 'api_orders_w', pathPrefix: '/orders', methods: ['PUT', 'GET'], ...(r() < 0.5 ? { hosts: ['*.example.org'] } : {}) });
+  // Operations on /orders (the paths below hit them, miss them, and reach their 404/405).
+  if (r() < 0.4) {
+    Object.assign(cfg.apis[0] as Record<string, unknown>, {
+      operations: [
+        { id: 'o1', method: 'GET', path: '/orders', cost: Math.floor(r() * 3) }, { id: 'o2', method: 'GET', path: '/orders/{id}' },
+        { id: 'o3', method: 'POST', path: '/orders/{id}/items/*', cost: 2 }, { id: 'o4', method: 'GET', path: '/orders/a%20b/' },
+      ],
+      ...(r() < 0.3 ? { unknownOperation: pick(r, ['reject', 'pass']) } : {}),
+    });
+  }
   for (let i = 0; i < Math.floor(r() * 5); i++) cfg.keys.push([digest(`k${i}${r()}`), `key_${i}`, `con_${i}`, 0, Math.floor(r() * 2e9)]);
   let text = JSON.stringify(cfg);
   // A third of the configurations are corrupted (they must be rejected without a trap).
@@ -70,7 +80,7 @@ describe('fuzz: no input traps the filter', () => {
             headers.push([pick(r, ['x-api-key', 'authorization', 'x-tollgate-consumer', 'x-tollgate-plan', 'x-junk', 'ratelimit-limit', 'x_tollgate_consumer', 'x_tollgate-plan']),
               r() < 0.05 ? 'v'.repeat(Math.floor(r() * 70_000)) : r() < 0.4 ? pick(r, ['key-alpha', 'Bearer key-alpha', 'bearer ', 'key-expired']) : junk(r, 40)]);
           }
-          const path = pick(r, ['/orders', '/admin', '/', '/x', '']) + junk(r, 12) + (r() < 0.6 ? '?' + junk(r, 30) : '');
+          const path = pick(r, ['/orders', '/orders/1', '/orders/1/items/', '/orders/a%20b/', '/admin', '/', '/x', '']) + junk(r, 12) + (r() < 0.6 ? '?' + junk(r, 30) : '');
           drop = r() < 0.04 ? ':path' : r() < 0.04 ? ':authority' : undefined;
           const res = await h.host.request({
             method: pick(r, ['GET', 'POST', 'DELETE', 'get', '', 'PUT', 'OPTIONS', 'CONNECT']),
