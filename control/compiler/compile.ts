@@ -45,10 +45,24 @@ export function orderApis(apis: FilterApi[]): FilterApi[] {
  * An API's operations as the filter takes them: by path then method (then id), so the bytes do not depend on the
  * document's order; `cost` only when it is not the default 1.
  */
-function filterOperations(ops: readonly ApiOperation[]): FilterOperation[] {
+function filterOperations(api: PolicySnapshot['apis'][number], ops: readonly ApiOperation[]): FilterOperation[] {
   return ops
+    // The filter refuses a whole configuration holding an operation it could never reach (a method the API does not
+    // take, a path outside its prefix). REST keeps the two consistent; this keeps one inconsistent API (a race between
+    // a PATCH and an import) from stopping every other policy change from reaching the proxies.
+    .filter((o) => (api.methods.length === 0 || api.methods.includes(o.method)) && liesUnder(o.path, api.pathPrefix))
     .map((o): FilterOperation => ({ id: o.id, method: o.method, path: o.path, ...(o.cost !== 1 ? { cost: o.cost } : {}) }))
     .sort((a, b) => byString(a.path, b.path) || byString(a.method, b.method) || byString(a.id, b.id));
+}
+
+/** Whether a template lies under a prefix as the filter judges it: its bytes agree up to the prefix's end or to a
+ * `{name}`/`*` segment (docs/filter-config.md "Operations"). */
+export function liesUnder(path: string, prefix: string): boolean {
+  for (let i = 0; i < prefix.length; i++) {
+    if (path[i] === prefix[i]) continue;
+    return i > 0 && path[i - 1] === '/' && (path[i] === '{' || path[i] === '*');
+  }
+  return true;
 }
 
 function sortLimits(limits: Limit[]): Limit[] {
@@ -65,14 +79,14 @@ export function compile(snapshot: PolicySnapshot, options: CompileOptions): Comp
     else list.push(o);
   }
   const apis = orderApis(snapshot.apis.filter((a) => inTarget(a.id)).map((a): FilterApi => {
-    const ops = opsByApi.get(a.id) ?? [];
+    const ops = filterOperations(a, opsByApi.get(a.id) ?? []);
     return {
       id: a.id,
       pathPrefix: a.pathPrefix,
       ...(a.hosts.length > 0 ? { hosts: [...a.hosts].sort(byString) } : {}),
       ...(a.methods.length > 0 ? { methods: [...a.methods].sort(byString) } : {}),
       // An API without operations compiles exactly as before they existed (no `operations`, no `unknownOperation`).
-      ...(ops.length > 0 ? { operations: filterOperations(ops) } : {}),
+      ...(ops.length > 0 ? { operations: ops } : {}),
       ...(ops.length > 0 && a.unknownOperation === 'pass' ? { unknownOperation: 'pass' as const } : {}),
     };
   }));

@@ -2,6 +2,7 @@
 // inside its transaction (store/repository.ts importApi), so the diff it reports is the one it applies.
 import type { ImportCurrent, ImportPlan } from '../store/repository.js';
 import type { ApiOperation, ImportSource } from '../store/types.js';
+import { DocumentRefusedError, MAX_PROBLEMS } from './document.js';
 import type { ImportModel } from './model.js';
 
 /** The operation fields a re-import can change (id, key and API stay). */
@@ -39,6 +40,15 @@ const sameSource = (a: ImportSource | null, b: ImportSource): boolean => a !== n
 export function planImport(current: ImportCurrent, input: PlanInput): Planned {
   const { model } = input;
   const before = current.api;
+  // An API that lists methods takes only operations of those methods (the filter refuses any other as unreachable).
+  const allowed = before?.methods ?? [];
+  const outside = allowed.length === 0 ? [] : model.operations.filter((o) => !allowed.includes(o.method));
+  if (outside.length > 0) {
+    throw new DocumentRefusedError(outside.slice(0, MAX_PROBLEMS).map((o) => ({
+      pointer: o.pointer,
+      message: `API ${before!.id} takes only ${allowed.join(', ')} requests (its methods): widen them with PATCH /v1/apis/${before!.id} first`,
+    })));
+  }
   const importedFrom: ImportSource = { title: model.title, version: model.version, sha256: input.sha256 };
   const api = {
     name: input.keepName && before !== null ? before.name : model.name,

@@ -163,8 +163,11 @@ function normalizeLiteral(segment: string): string | { problem: string } {
   return out;
 }
 
-/** A parameter name as the filter's `{name}` segment spells it: letters, digits and '_' (others become '_'), <= 64. */
-const paramName = (name: string): string => name.replace(/[^A-Za-z0-9_]/g, '_') || '_';
+/**
+ * A parameter name as the filter's `{name}` takes it (docs/filter-config.md "Operations"): printable ASCII but '/',
+ * '{', '}' (anything else becomes '_'). Names are labels only: the filter does not interpret them.
+ */
+const paramName = (name: string): string => name.replace(/[^!-.0-z|~]/g, '_');
 
 /**
  * A path (template) in the filter's normalized form. Empty segments inside are merged ('//' → '/': the filter merges
@@ -188,12 +191,12 @@ export function normalizeTemplate(path: string, templates = true): string | { pr
     if (s === '.' || s === '..') return { problem: "has a '.' or '..' segment, which the filter refuses" };
     if (s === '*') return { problem: "has a '*' segment, which the filter's templates read as a wildcard" };
     if (templates && (s.includes('{') || s.includes('}'))) {
-      const whole = /^\{([^{}]+)\}$/.exec(s);
+      const whole = /^\{([^{}/]+)\}$/.exec(s);
       if (whole !== null) {
         out.push(`{${paramName(whole[1]!).slice(0, 64)}}`);
         continue;
       }
-      if (!/^(?:[^{}]+|\{[^{}]+\})+$/.test(s)) return { problem: `has an unbalanced or empty '{...}' in segment ${JSON.stringify(s)}` };
+      if (!/^(?:[^{}]+|\{[^{}/]+\})+$/.test(s)) return { problem: `has an unbalanced or empty '{...}' in segment ${JSON.stringify(s)}` };
       out.push(`{${[...s.matchAll(/\{([^{}]+)\}/g)].map((m) => paramName(m[1]!)).join('_').slice(0, 64)}}`);
       continue;
     }
@@ -204,7 +207,7 @@ export function normalizeTemplate(path: string, templates = true): string | { pr
   const result = `/${out.join('/')}`;
   if (result.length > MAX_PATH) return { problem: `is longer than ${MAX_PATH} characters in normalized form` };
   // The same rule REST applies to a prefix, on the template with its parameters as plain text: a safety net.
-  const problem = pathPrefixProblem(result.replace(/\{([A-Za-z0-9_]+)\}/g, '$1'));
+  const problem = pathPrefixProblem(result.replace(/\{[^/]*\}/g, 'p'));
   return problem === null ? result : { problem };
 }
 

@@ -114,6 +114,17 @@ describe('compile: operations', () => {
     assert.notEqual(c.version, a.version);
   });
 
+  it('leaves out an operation the filter could not reach (a method the API does not take, a path outside its prefix)', () => {
+    const restricted = [api('api_m', '/m', { methods: ['GET'] }), api('api_p', '/p/')];
+    const ops = [
+      op('op_ok', 'api_m', 'GET', '/m/x'), op('op_post', 'api_m', 'POST', '/m/x'),
+      op('op_in', 'api_p', 'GET', '/p/{id}'), op('op_out', 'api_p', 'GET', '/q/x'), op('op_short', 'api_p', 'GET', '/p'),
+    ];
+    const { config } = compile({ apis: restricted, plans: [], operations: ops }, {});
+    assert.equal(validate({ ...config }), true, JSON.stringify(validate.errors));
+    assert.deepEqual(config.apis.map((a) => [a.id, a.operations?.map((o) => o.id)]), [['api_p', ['op_in']], ['api_m', ['op_ok']]]);
+  });
+
   it('restricted target: only the operations of its APIs', () => {
     const { config } = compile({ apis, plans: [], operations }, { target: { apiIds: ['api_b'], denyUnmatched: false, passPathForms: [] } });
     assert.deepEqual(config.apis.map((x) => x.operations?.map((o) => o.id)), [['op_5']]);

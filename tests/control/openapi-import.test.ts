@@ -205,6 +205,24 @@ describe('OpenAPI import over REST', () => {
     assert.deepEqual(await state(), before);
   });
 
+  it('operations stay reachable: a PATCH may not move the prefix off them or drop their methods (409); an API limited to some methods refuses operations of others (422)', async () => {
+    const r = (await importJson(petstore(undefined, { info: { title: 'Guarded', version: '1' } }))).json<Reply>();
+    const moved = await t.admin('PATCH', `/v1/apis/${r.api.id}`, { pathPrefix: '/elsewhere' });
+    assert.equal(moved.statusCode, 409);
+    assert.match(moved.json<Problem>().detail, /operations outside '\/elsewhere'/);
+    const narrowed = await t.admin('PATCH', `/v1/apis/${r.api.id}`, { methods: ['GET'] });
+    assert.equal(narrowed.statusCode, 409);
+    assert.match(narrowed.json<Problem>().detail, /(POST|DELETE) operations/);
+    assert.equal((await t.admin('PATCH', `/v1/apis/${r.api.id}`, { pathPrefix: '/pets' })).statusCode, 200, 'still above every operation');
+    assert.equal((await t.admin('PATCH', `/v1/apis/${r.api.id}`, { methods: ['GET', 'POST', 'DELETE', 'PUT'] })).statusCode, 200);
+    const limited = (await t.admin('POST', '/v1/apis', { name: 'read-only', pathPrefix: '/ro', methods: ['GET'] })).json<ApiV>();
+    const before = await state();
+    const res = await importJson(petstore(), `?apiId=${limited.id}`);
+    assert.equal(res.statusCode, 422, res.body);
+    assert.deepEqual(res.json<Problem>().errors!.map((e) => e.pointer), ['/paths/~1pets/post', '/paths/~1pets~1{petId}/delete']);
+    assert.deepEqual(await state(), before);
+  });
+
   it('?dryRun=true returns the diff and stores nothing, for a new API and for an update', async () => {
     await t.app.distributor.flush();
     const before = await state();

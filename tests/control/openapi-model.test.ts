@@ -17,7 +17,8 @@ describe('normalizeTemplate', () => {
   const cases: [string, string][] = [
     ['/pets', '/pets'],
     ['/pets/{petId}', '/pets/{petId}'],
-    ['/pets/{pet-id}/photos/{photo.id}', '/pets/{pet_id}/photos/{photo_id}'],
+    ['/pets/{pet-id}/photos/{photo.id}', '/pets/{pet-id}/photos/{photo.id}'],
+    ['/x/{na me\u00e9}', '/x/{na_me_}'],
     ['/reports/{id}.{format}', '/reports/{id_format}'],
     ['/v{version}/x', '/{version}/x'],
     ['/files/', '/files/'],

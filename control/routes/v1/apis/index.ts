@@ -4,7 +4,10 @@ import { ApiCreate, ApiPatch, ApiView, OperationView } from '../../../schemas/ap
 import { IdParams, NoContent, PageOf, PageQuery, ProblemResponses } from '../../../schemas/common.js';
 import { pageRequest } from '../../../pagination.js';
 import { pathPrefixProblem } from '../../../path-prefix.js';
-import { InvalidFieldError } from '../../../errors.js';
+import { ConflictError, InvalidFieldError } from '../../../errors.js';
+import { liesUnder } from '../../../compiler/compile.js';
+import { MAX_OPERATIONS_PER_API } from '../../../../contracts/filter-config.js';
+import type { ApiRepository } from '../../../store/repository.js';
 import { apiView, pageView } from '../views.js';
 import importRoute from './import.js';
 
@@ -12,6 +15,24 @@ import importRoute from './import.js';
 function checkPathPrefix(prefix: string | undefined): void {
   const problem = prefix === undefined ? null : pathPrefixProblem(prefix);
   if (problem !== null) throw new InvalidFieldError('body/pathPrefix', problem);
+}
+
+/**
+ * An imported API's operations must stay reachable (the filter refuses a configuration holding one that is not): a
+ * patch may not move the prefix off them nor drop the methods they use. 409 naming one that would be cut off.
+ */
+async function checkOperationsKept(apis: ApiRepository, id: string, patch: { pathPrefix?: string; methods?: string[] }): Promise<void> {
+  const methods = patch.methods ?? [];
+  if (patch.pathPrefix === undefined && methods.length === 0) return;
+  const { items } = await apis.operations(id, { limit: MAX_OPERATIONS_PER_API, after: undefined });
+  const offPrefix = patch.pathPrefix === undefined ? undefined : items.find((o) => !liesUnder(o.path, patch.pathPrefix!));
+  if (offPrefix !== undefined) {
+    throw new ConflictError(`api '${id}' has operations outside '${patch.pathPrefix}' (${offPrefix.method} ${offPrefix.path}): re-import its document with ?apiId=${id}&pathPrefix= to move it`);
+  }
+  const offMethods = methods.length === 0 ? undefined : items.find((o) => !methods.includes(o.method));
+  if (offMethods !== undefined) {
+    throw new ConflictError(`api '${id}' has ${offMethods.method} operations (${offMethods.path}): methods must include every operation's method`);
+  }
 }
 
 export default async function apiRoutes(fastify: FastifyInstance): Promise<void> {
@@ -32,6 +53,7 @@ export default async function apiRoutes(fastify: FastifyInstance): Promise<void>
 
   app.patch('/:id', { schema: { tags, params: IdParams, body: ApiPatch, response: { 200: ApiView, ...ProblemResponses } } }, async (req) => {
     checkPathPrefix(req.body.pathPrefix);
+    await checkOperationsKept(app.store.apis, req.params.id, req.body);
     return apiView(await app.store.apis.update(req.params.id, req.body));
   });
 
