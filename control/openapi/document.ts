@@ -60,7 +60,9 @@ export function parseBody(bytes: Uint8Array, syntax: Syntax): unknown {
   if (first !== undefined) {
     const pos = lines.linePos(first.pos[0]);
     const where = ` (line ${pos.line}, column ${pos.col})`;
-    throw new DocumentSyntaxError(`the document is not YAML${where}: ${first.message.split('\n')[0]}`);
+    // The YAML parser recurses per nesting level: a document nested thousands deep ends its stack, not ours.
+    const why = first.message.includes('Maximum call stack') ? `nested too deeply (at most ${MAX_DEPTH} levels)` : first.message.split('\n')[0];
+    throw new DocumentSyntaxError(`the document is not YAML${where}: ${why}`);
   }
   try {
     return doc.toJS({ maxAliasCount: 1000 }) as unknown;
@@ -92,6 +94,8 @@ function ajvProblem(e: ErrorObject): DocumentProblem {
 /** Problems that make `doc` something other than an OpenAPI 3.0 or 3.1 document ([] when it is one). */
 export async function openApiProblems(doc: unknown): Promise<DocumentProblem[]> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return [{ pointer: '', message: 'an OpenAPI document is an object' }];
+  const deep = tooDeep(doc);
+  if (deep !== undefined) return [{ pointer: deep, message: `nested deeper than ${MAX_DEPTH} levels` }];
   const version = (doc as { openapi?: unknown }).openapi;
   if (typeof version !== 'string' || !/^3\.[01]\.\d+(-.+)?$/.test(version)) {
     const swagger = (doc as { swagger?: unknown }).swagger !== undefined;
@@ -105,6 +109,24 @@ export async function openApiProblems(doc: unknown): Promise<DocumentProblem[]> 
   if (result.valid) return [];
   if (typeof result.errors === 'string') return [refProblem(doc, result.errors)];
   return (result.errors ?? [{ instancePath: '', message: 'does not match the OpenAPI schema' } as ErrorObject]).slice(0, MAX_PROBLEMS).map(ajvProblem);
+}
+
+/**
+ * Deepest nesting taken. Real documents stay far below (schemas a few dozen levels deep); the schema validator and
+ * the $ref check recurse, so a deeper document would only exhaust the stack there.
+ */
+export const MAX_DEPTH = 256;
+
+/** The pointer of the first value nested deeper than MAX_DEPTH, found without recursion; undefined when none is. */
+function tooDeep(doc: object): string | undefined {
+  const stack: [unknown, number, string][] = [[doc, 0, '']];
+  while (stack.length > 0) {
+    const [node, depth, at] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= MAX_DEPTH) return at;
+    for (const [k, v] of Object.entries(node)) stack.push([v, depth + 1, `${at}/${token(k)}`]);
+  }
+  return undefined;
 }
 
 /** True for the one problem openApiProblems() reports about `$ref`s (the schema itself was met). */

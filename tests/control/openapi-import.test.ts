@@ -333,6 +333,22 @@ describe('OpenAPI import over REST', () => {
     assert.deepEqual(await state(), before);
   });
 
+  it('a document nested thousands of levels deep is refused cleanly (JSON: 422 at the deep value; YAML: 400), not a stack overflow', async () => {
+    const before = await state();
+    for (const depth of [300, 1_000_000]) {
+      const json = await send(`{"openapi":"3.1.0","info":{"title":"deep","version":"1"},"paths":{},"x-deep":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+      assert.equal(json.statusCode, 422, json.body.slice(0, 300));
+      const e = json.json<Problem>().errors!;
+      assert.equal(e.length, 1);
+      assert.match(e[0]!.pointer, /^\/x-deep(\/0){255}$/);
+      assert.match(e[0]!.message, /deeper than 256 levels/);
+      const yaml = await send(`openapi: 3.1.0\ninfo: {title: deep, version: '1'}\npaths: {}\nx-deep: ${'['.repeat(depth)}${']'.repeat(depth)}\n`, 'application/yaml');
+      assert.ok(yaml.statusCode === 400 || yaml.statusCode === 422, yaml.body.slice(0, 300));
+      if (yaml.statusCode === 400) assert.match(yaml.json<Problem>().detail, /nested too deeply/);
+    }
+    assert.deepEqual(await state(), before);
+  });
+
   it('refuses a body over 10 MiB with 413', async () => {
     const big = Buffer.alloc(10 * 1024 * 1024 + 1, 0x20);
     const res = await send(big, 'application/yaml');
