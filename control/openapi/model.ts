@@ -257,6 +257,7 @@ export function toModel(doc: Obj, options: ModelOptions = {}): ImportModel {
   const operations: ModelOperation[] = [];
   const byOperationId = new Map<string, string>();
   const byShape = new Map<string, string>();
+  const byKey = new Map<string, string>();
   const paths = isObj(doc.paths) ? doc.paths : {};
   for (const [template, rawItem] of Object.entries(paths)) {
     const itemAt = pointerOf('paths', template);
@@ -301,9 +302,17 @@ export function toModel(doc: Obj, options: ModelOptions = {}): ImportModel {
         }
         byOperationId.set(operationId, opAt);
       }
+      // An operationId spelled like another operation's "METHOD template" key would make the two one operation.
+      const key = operationId ?? `${METHOD} ${template}`;
+      const sameKey = byKey.get(key);
+      if (sameKey !== undefined) {
+        problems.add(operationId !== null ? `${opAt}/operationId` : opAt, `its key ${JSON.stringify(key)} is also ${sameKey}'s: give the operation without an operationId one`);
+        continue;
+      }
+      byKey.set(key, opAt);
       const summary = typeof op.summary === 'string' && op.summary !== '' ? op.summary.slice(0, MAX_SUMMARY) : null;
       operations.push({
-        key: operationId ?? `${METHOD} ${template}`, operationId, method: METHOD, path,
+        key, operationId, method: METHOD, path,
         cost: ext.cost ?? itemExt.cost ?? top.cost ?? 1,
         visibility: ext.visibility ?? itemExt.visibility ?? top.visibility ?? 'public',
         summary, position: operations.length, pointer: opAt,

@@ -120,6 +120,12 @@ describe('toModel', () => {
     }
   });
 
+  it('an operationId spelled like another operation\'s "METHOD template" key is refused (they would share an id)', () => {
+    const paths = { '/a': { get: { responses: ok } }, '/b': { get: { operationId: 'GET /a', responses: ok } } };
+    assert.throws(() => toModel({ ...doc(undefined), paths }),
+      (e: unknown) => e instanceof DocumentRefusedError && e.problems.length === 1 && e.problems[0]!.pointer === '/paths/~1b/get/operationId');
+  });
+
   it('more than 4096 operations are refused at /paths', () => {
     const paths = Object.fromEntries(Array.from({ length: 4097 }, (_, i) => [`/r${i}`, { get: { responses: ok } }]));
     assert.throws(() => toModel({ ...doc(undefined), paths }), (e: unknown) => e instanceof DocumentRefusedError && e.problems.some((p) => p.pointer === '/paths'));
