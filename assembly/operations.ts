@@ -103,6 +103,11 @@ export function templateUnderPrefix(t: usize, tn: usize, prefix: usize, pn: usiz
   return h ^ (h >>> 15);
 }
 
+/** A hash of `n` bytes (operation ids: duplicates found in linear time at configuration). */
+export function bytesHash(p: usize, n: usize): u32 {
+  return segmentHash(-1, p, n);
+}
+
 /** The hash of the last probe (build() stores it with a new edge). */
 let probeHash: u32 = 0;
 

@@ -2,12 +2,13 @@
 // Follows docs/filter-config.md: unknown fields rejected at every level, any key order, any number spelling.
 
 import { JsonScanner } from "../json/scanner";
+import { HashIndex } from "../hashindex";
 import { decodeDigest43 } from "../base64url";
 import { decimal, sameBytes } from "../bytes";
 import { periodFromName } from "../window";
 import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
 import {
-  BUILD_OK, Operation, Operations, T_DOT, T_ESCAPE, T_OK, T_PARAM, T_WILDCARD_LAST, templateUnderPrefix, validateTemplate,
+  BUILD_OK, bytesHash, Operation, Operations, T_DOT, T_ESCAPE, T_OK, T_PARAM, T_WILDCARD_LAST, templateUnderPrefix, validateTemplate,
 } from "../operations";
 import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, UsageTarget } from "./model";
 import { isHeaderName, isHostPattern, isId, isIntIn, isMethod } from "./validate";
@@ -241,15 +242,20 @@ class Decoder {
   compileOperations(f: string, api: Api): bool {
     const ops = api.operations!;
     const list = ops.ops;
+    // Ids by hash: 4,096 operations must not cost 8 million comparisons (configure: ~300 → ~110 ms on the host).
+    const ids = new HashIndex();
+    ids.reset(list.length);
     for (let k = 0; k < list.length; k++) {
       const op = unchecked(list[k]);
       const opf = f + ".operations[" + decimal(k) + "]";
-      for (let j = 0; j < k; j++) {
+      const h = bytesHash(changetype<usize>(op.id), <usize>op.id.byteLength);
+      for (let j = ids.first(h); j >= 0; j = ids.next(h)) {
         const other = unchecked(list[j]).id;
         if (other.byteLength == op.id.byteLength && sameBytes(changetype<usize>(other), changetype<usize>(op.id), <usize>other.byteLength)) {
           return this.bad(opf + ".id", "duplicate operation id");
         }
       }
+      ids.insert(h, k);
       if (!templateUnderPrefix(changetype<usize>(op.path), <usize>op.path.byteLength, changetype<usize>(api.prefix), <usize>api.prefix.byteLength)) {
         return this.bad(opf + ".path", "can never match: not under the API's pathPrefix");
       }

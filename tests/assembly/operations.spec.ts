@@ -126,6 +126,9 @@ describe("decoding operations", () => {
     expect(starts(error(api(ops)), "apis[0].operations: at most 4096 entries")).toBe(true);
     const cut = ops.substring(0, ops.lastIndexOf(",{"));
     expect(decode(api(cut))!.apis[0].operations!.ops.length).toBe(4096);
+    // A duplicate id at the end of a full list is still found (ids are checked by hash, not pairwise).
+    const dup = cut.substring(0, cut.lastIndexOf(",{")) + ',{"id":"o17","method":"GET","path":"/v1/last"}';
+    expect(starts(error(api(dup)), "apis[0].operations[4095].id: duplicate operation id")).toBe(true);
   });
 });
 
