@@ -290,6 +290,26 @@ describe('1,000 operations', () => {
   });
 });
 
+describe('deep templates and long paths', () => {
+  it('a 511-segment template matches at full depth; 10,000-segment paths are decided without a trap', async () => {
+    const deep = '/d' + '/a'.repeat(509);
+    const cfg = baseConfig();
+    cfg.apis = [{ id: 'api_deep', pathPrefix: '/d', operations: [{ id: 'deep', method: 'GET', path: `${deep}/*` }, { id: 'top', method: 'GET', path: '/d/{x}' }] }];
+    cfg.plans = [{ id: 'pln_gold', limits: [{ requests: 100, per: 'minute' }], apiIds: ['api_deep'] }];
+    const h = await startHost(cfg);
+    try {
+      assert.equal((await h.host.request({ method: 'GET', path: `${deep}/z/y`, headers: KEY })).status, 200);
+      assert.equal((await h.host.request({ method: 'GET', path: deep, headers: KEY })).status, 404);
+      assert.equal((await h.host.request({ method: 'GET', path: '/d' + '/b'.repeat(10_000), headers: KEY })).status, 404);
+      assert.equal((await h.host.request({ method: 'GET', path: '/d' + '/a'.repeat(10_000), headers: KEY })).status, 200, 'the deep * takes the rest');
+      assert.equal((await h.host.request({ method: 'GET', path: '/d/' + 'b'.repeat(20_000), headers: KEY })).status, 200);
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
 describe('configuration errors', () => {
   async function rejection(mutate: (cfg: TestConfig) => void): Promise<string> {
     const cfg = ghConfig([{ requests: 10, per: 'minute' }]);
