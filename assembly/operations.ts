@@ -108,9 +108,6 @@ export function bytesHash(p: usize, n: usize): u32 {
   return segmentHash(-1, p, n);
 }
 
-/** The hash of the last probe (build() stores it with a new edge). */
-let probeHash: u32 = 0;
-
 /** One operation as configured. */
 export class Operation {
   constructor(public id: ArrayBuffer, public method: ArrayBuffer, public path: ArrayBuffer, public cost: u32) {}
@@ -145,7 +142,6 @@ export class Operations {
   /** The slot holding edge (parent, segment), or the empty slot where it would go (the table is at most half full). */
   probe(parent: i32, p: usize, n: usize): u32 {
     const h = segmentHash(parent, p, n);
-    probeHash = h;
     let i = h & this.eMask;
     for (;;) {
       const ep = unchecked(this.eParent[i]);
@@ -206,7 +202,8 @@ export class Operations {
           if (child < 0) {
             child = nodes++;
             unchecked(eParent[i] = node);
-            unchecked(eHash[i] = probeHash);
+            // (hashed again rather than kept by probe(): matching stays free of memory writes, decision.ts)
+            unchecked(eHash[i] = segmentHash(node, p + s, len));
             unchecked(eSeg[i] = p + s); // points into the operation's path, which `ops` keeps
             unchecked(eLen[i] = <i32>len);
             unchecked(eChild[i] = child);
