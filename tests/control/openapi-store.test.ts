@@ -64,8 +64,14 @@ describe('migration 008 (API operations)', () => {
         assert.deepEqual((await t.admin('GET', '/v1/apis/api_old0000000/operations')).json(), { items: [], nextCursor: null });
         await t.app.distributor.flush();
         assert.deepEqual(t.app.distributor.current!.compiled.config.apis, [{ id: 'api_old0000000', pathPrefix: '/old', methods: ['GET'] }]);
-        // And it can take operations now, in place (its plan still lists it).
-        const res = await t.app.inject({ method: 'POST', url: '/v1/apis:import?apiId=api_old0000000', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/yaml' }, payload: GITHUB });
+        // And it can take operations now, in place (its plan still lists it): those of its methods only (GET), so the
+        // document's other methods are refused until its methods are widened.
+        const importInto = () => t.app.inject({ method: 'POST', url: '/v1/apis:import?apiId=api_old0000000', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/yaml' }, payload: GITHUB });
+        const narrow = await importInto();
+        assert.equal(narrow.statusCode, 422);
+        assert.match(narrow.json<{ detail: string }>().detail, /takes only GET requests/);
+        assert.equal((await t.admin('PATCH', '/v1/apis/api_old0000000', { methods: [] })).statusCode, 200);
+        const res = await importInto();
         assert.equal(res.statusCode, 200, res.body.slice(0, 500));
         assert.equal((await t.admin('GET', '/v1/plans/pln_old0000000')).json<{ apiIds: string[] }>().apiIds[0], 'api_old0000000');
         await t.app.distributor.flush();
