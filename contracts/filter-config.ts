@@ -17,7 +17,26 @@ export type FleetPer = (typeof FLEET_PERIODS)[number];
 export const PATH_FORMS = ['asterisk', 'authority'] as const;
 export type PathForm = (typeof PATH_FORMS)[number];
 
-export interface Limit { requests: number; per: Per }
+/**
+ * A limit (docs/filter-config.md "Plan" and "Limits that compose"). `requests` is in units (a request spends its
+ * operation's `cost`, 1 without operations). Scope: none → every request of the subscription; `apiId` → only requests
+ * to that API; `apiId` + `operationId` → only requests to that operation. Every limit that applies to a request must
+ * admit it (shadow limits never deny); an admitted request counts against all of them. All of a subscription's
+ * counters live in one shared-data entry: one read and one CAS per request, whatever the number of limits.
+ * `id` names the limit in a 429 (`limit` member) and in `RateLimit-Policy`; unique within the plan; default
+ * `<per>`, `<apiId>:<per>` or `<apiId>/<operationId>:<per>`. `shadow`: decided and counted (`wouldReject` in usage
+ * and the `tollgate_would_reject` metric), never enforced.
+ */
+export interface Limit { requests: number; per: Per; id?: string; apiId?: string; operationId?: string; shadow?: boolean }
+/**
+ * An operation's default limit: applies to every plan that includes the operation's API, scoped to the operation,
+ * unless the plan has a limit with the same apiId, operationId and per (the plan's overrides it).
+ */
+export interface OperationLimit { requests: number; per: Per; id?: string; shadow?: boolean }
+/** How rate-limit state is told to clients: today's `RateLimit-Limit`/`-Remaining`/`-Reset`, the IETF draft's
+ * structured `RateLimit-Policy` + `RateLimit` fields, or both. */
+export const RATE_LIMIT_HEADER_STYLES = ['legacy', 'ietf', 'both'] as const;
+export type RateLimitHeaderStyle = (typeof RATE_LIMIT_HEADER_STYLES)[number];
 /**
  * What a request to a known API (prefix, host and method matched) whose method and path match none of its operations
  * gets: "reject" (the default) → after the key check, 405 with `Allow` when the path matches an operation of another
@@ -35,7 +54,7 @@ export const MAX_OPERATION_COST = 1_000_000;
  * (exactly one non-empty segment), or, as the last segment only, `*` (one or more segments). At each segment a literal
  * beats `{name}`, which beats `*`. `cost` (default 1; 0 = free): the units a request spends against every limit.
  */
-export interface FilterOperation { id: string; method: string; path: string; cost?: number }
+export interface FilterOperation { id: string; method: string; path: string; cost?: number; limits?: OperationLimit[] }
 export interface FilterApi {
   id: string; pathPrefix: string; hosts?: string[]; methods?: string[];
   /** Absent or empty: the API is its prefix, every request under it is one unit (the behaviour before operations). */
@@ -43,7 +62,8 @@ export interface FilterApi {
   /** Only with `operations`; default "reject". */
   unknownOperation?: UnknownOperationMode;
 }
-export interface FilterPlan { id: string; limits: Limit[]; apiIds: string[] }
+/** `shadow`: every limit of the plan (and every operation default under it) is a shadow limit. */
+export interface FilterPlan { id: string; limits: Limit[]; apiIds: string[]; shadow?: boolean }
 /** [digest, keyId, consumerId, planIndex, expiresAt?] */
 export type KeyRecord = [string, string, string, number] | [string, string, string, number, number];
 export interface FilterUsage {
@@ -69,6 +89,10 @@ export interface FilterKeyFeed {
 export interface FilterConfig {
   version: typeof FILTER_CONFIG_VERSION; apis: FilterApi[]; plans: FilterPlan[]; keys?: KeyRecord[]; usage?: FilterUsage;
   keyFeed?: FilterKeyFeed; denyUnmatched?: boolean; passPathForms?: PathForm[];
+  /** Default "legacy". */
+  rateLimitHeaderStyle?: RateLimitHeaderStyle;
+  /** When set, a request a shadow limit would have rejected reaches the upstream with this header naming the limit. */
+  shadowHeader?: string;
 }
 
 /** The bytes Envoy hands the filter (what Istio prints of the Struct); the compiler hashes them into the version. */

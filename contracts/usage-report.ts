@@ -45,6 +45,13 @@ export interface UsageEntry {
    * costs, which only a control service that knows the field compiles.
    */
   units?: number;
+  /**
+   * The operation the requests matched (APIs with operations only): the fleet windows of operation-scoped limits are
+   * counted from these entries. Additive in version 1, written only under a configuration with operations.
+   */
+  operationId?: string;
+  /** Allowed entries only: how many of the `count` requests a shadow limit would have rejected (absent: none). */
+  wouldReject?: number;
   status?: Partial<StatusCounts>;
 }
 
@@ -54,7 +61,12 @@ export interface UsageReport {
 }
 
 /** `subscription` is `<planId>/<consumerId>`: quota belongs to the subscription, across all of its keys. */
-export interface FleetWindow { subscription: string; per: FleetPer; windowStart: number; others: number }
+/**
+ * `scope`: absent → the whole subscription (every limit without apiId); `<apiId>` → requests to that API;
+ * `<apiId>/<operationId>` → requests to that operation. The control service keeps scoped windows only for scopes that
+ * a limit of the subscription's plan (or an operation default under it) names.
+ */
+export interface FleetWindow { subscription: string; per: FleetPer; windowStart: number; others: number; scope?: string }
 
 export interface UsageReply {
   version: typeof USAGE_REPLY_VERSION; batchId: string; duplicate: boolean; fleet: FleetWindow[]; refused?: number;
