@@ -4,9 +4,10 @@
 // key change never changes the configuration, and its size does not depend on the number of keys.
 import { createHash } from 'node:crypto';
 import {
-  FILTER_CONFIG_VERSION, PERIODS, printFilterConfig, type FilterApi, type FilterConfig, type FilterKeyFeed, type FilterOperation, type FilterPlan,
-  type FilterUsage, type Limit, type NoKeysMode,
+  FILTER_CONFIG_VERSION, printFilterConfig, type FilterApi, type FilterConfig, type FilterKeyFeed, type FilterOperation, type FilterPlan,
+  type FilterUsage, type NoKeysMode, type OperationLimit,
 } from '../../contracts/filter-config.js';
+import { normalLimit, sortLimits } from '../limit-rules.js';
 import { KEY_FEED_DEFAULT_PAGE, KEY_FEED_DELTAS_PATH, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 import { USAGE_REPORT_PATH } from '../../contracts/usage-report.js';
 import type { ApiOperation, CatalogSnapshot, Target } from '../store/types.js';
@@ -29,7 +30,7 @@ export interface CompileOptions {
    * What the target covers and how it treats what it does not (default: every API, unmatched requests pass). A
    * restricted target gets only its APIs and the plans that include one of them (with only those).
    */
-  target?: Pick<Target, 'apiIds' | 'denyUnmatched' | 'passPathForms'>;
+  target?: Pick<Target, 'apiIds' | 'denyUnmatched' | 'passPathForms' | 'rateLimitHeaderStyle' | 'shadowHeader'>;
 }
 
 export interface CompiledConfig { config: FilterConfig; json: string; version: string }
@@ -51,7 +52,10 @@ function filterOperations(api: PolicySnapshot['apis'][number], ops: readonly Api
     // take, a path outside its prefix). REST keeps the two consistent; this keeps one inconsistent API (a race between
     // a PATCH and an import) from stopping every other policy change from reaching the proxies.
     .filter((o) => (api.methods.length === 0 || api.methods.includes(o.method)) && liesUnder(o.path, api.pathPrefix))
-    .map((o): FilterOperation => ({ id: o.id, method: o.method, path: o.path, ...(o.cost !== 1 ? { cost: o.cost } : {}) }))
+    .map((o): FilterOperation => ({
+      id: o.id, method: o.method, path: o.path, ...(o.cost !== 1 ? { cost: o.cost } : {}),
+      ...(o.limits.length > 0 ? { limits: sortLimits(o.limits.map(operationLimit)) } : {}),
+    }))
     .sort((a, b) => byString(a.path, b.path) || byString(a.method, b.method) || byString(a.id, b.id));
 }
 
@@ -65,8 +69,9 @@ export function liesUnder(path: string, prefix: string): boolean {
   return true;
 }
 
-function sortLimits(limits: Limit[]): Limit[] {
-  return [...limits].sort((a, b) => PERIODS.indexOf(a.per) - PERIODS.indexOf(b.per) || a.requests - b.requests);
+/** An operation's default limit with only the fields set (`shadow` only when true). */
+function operationLimit(l: OperationLimit): OperationLimit {
+  return { requests: l.requests, per: l.per, ...(l.id !== undefined ? { id: l.id } : {}), ...(l.shadow === true ? { shadow: true } : {}) };
 }
 
 export function compile(snapshot: PolicySnapshot, options: CompileOptions): CompiledConfig {
@@ -90,15 +95,30 @@ export function compile(snapshot: PolicySnapshot, options: CompileOptions): Comp
       ...(ops.length > 0 && a.unknownOperation === 'pass' ? { unknownOperation: 'pass' as const } : {}),
     };
   }));
+  // A scoped limit compiles only when what it names is in this configuration: its API (a restricted target drops the
+  // others) and, for an operation, that operation (REST keeps them consistent; the compiler leaves out operations the
+  // filter would refuse, and a limit naming one must go with it, or the filter would refuse the whole configuration).
+  const compiledOps = new Map(apis.map((a) => [a.id, new Set((a.operations ?? []).map((o) => o.id))]));
   const plans = snapshot.plans
     .filter((p) => only === null || p.apiIds.some(inTarget))
-    .map((p): FilterPlan => ({ id: p.id, limits: sortLimits(p.limits), apiIds: p.apiIds.filter(inTarget).sort(byString) }))
+    .map((p): FilterPlan => {
+      const limits = p.limits.filter((l) => l.apiId === undefined
+        || (inTarget(l.apiId) && p.apiIds.includes(l.apiId) && (l.operationId === undefined || compiledOps.get(l.apiId)?.has(l.operationId) === true)));
+      return {
+        id: p.id, limits: sortLimits(limits.map(normalLimit)), apiIds: p.apiIds.filter(inTarget).sort(byString),
+        ...(p.shadow === true ? { shadow: true } : {}),
+      };
+    })
     .sort((a, b) => byString(a.id, b.id));
   // Never `keys`: they stay an optional static source for a filter run without a control service (replay, tests).
   const config: FilterConfig = { version: FILTER_CONFIG_VERSION, apis, plans };
   // Written only when they differ from the filter's defaults, so a default target compiles to the same bytes as before.
   if (options.target?.denyUnmatched === true) config.denyUnmatched = true;
   if (options.target !== undefined && options.target.passPathForms.length > 0) config.passPathForms = [...options.target.passPathForms].sort(byString);
+  const style = options.target?.rateLimitHeaderStyle;
+  if (style !== undefined && style !== 'legacy') config.rateLimitHeaderStyle = style;
+  const shadowHeader = options.target?.shadowHeader;
+  if (shadowHeader !== undefined && shadowHeader !== null) config.shadowHeader = shadowHeader;
   if (options.usage !== undefined) {
     const { reportToken, ...rest } = options.usage;
     config.usage = { ...rest, path: USAGE_REPORT_PATH, tokenHeader: 'authorization', token: `Bearer ${reportToken}` };

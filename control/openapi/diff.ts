@@ -6,7 +6,7 @@ import { DocumentRefusedError, MAX_PROBLEMS } from './document.js';
 import type { ImportModel } from './model.js';
 
 /** The operation fields a re-import can change (id, key and API stay). */
-export const OPERATION_FIELDS = ['operationId', 'method', 'path', 'cost', 'visibility', 'summary'] as const;
+export const OPERATION_FIELDS = ['operationId', 'method', 'path', 'cost', 'visibility', 'summary', 'limits'] as const;
 type Field = (typeof OPERATION_FIELDS)[number];
 export type OperationFields = Pick<ApiOperation, Field>;
 
@@ -31,6 +31,12 @@ export interface PlanInput {
   /** Keep the stored API's name (an import that targets an API by id and names none). */
   keepName: boolean;
   newOperationId: () => string;
+}
+
+/** Whether a field is the same before and after (`limits`, an array, by value; absent limits = none). */
+function same(f: Field, a: ApiOperation, b: ApiOperation): boolean {
+  if (f === 'limits') return JSON.stringify(a.limits ?? []) === JSON.stringify(b.limits ?? []);
+  return a[f] === b[f];
 }
 
 export interface Planned { plan: ImportPlan; diff: ImportDiff; operations: ApiOperation[] }
@@ -76,7 +82,7 @@ export function planImport(current: ImportCurrent, input: PlanInput): Planned {
     const old = stored.get(m.key);
     const next: ApiOperation = {
       id: old?.id ?? input.newOperationId(), apiId: current.apiId, key: m.key, operationId: m.operationId, method: m.method, path: m.path,
-      cost: m.cost, visibility: m.visibility, summary: m.summary, position: m.position,
+      cost: m.cost, visibility: m.visibility, summary: m.summary, position: m.position, limits: m.limits,
     };
     operations.push(next);
     if (old === undefined) {
@@ -84,11 +90,11 @@ export function planImport(current: ImportCurrent, input: PlanInput): Planned {
       continue;
     }
     stored.delete(m.key);
-    const fields = OPERATION_FIELDS.filter((f) => old[f] !== next[f]);
+    const fields = OPERATION_FIELDS.filter((f) => !same(f, old, next));
     if (fields.length > 0) {
       changed.push({
         id: old.id, key: old.key,
-        before: Object.fromEntries(fields.map((f) => [f, old[f]])) as Partial<OperationFields>,
+        before: Object.fromEntries(fields.map((f) => [f, f === 'limits' ? old.limits ?? [] : old[f]])) as Partial<OperationFields>,
         after: Object.fromEntries(fields.map((f) => [f, next[f]])) as Partial<OperationFields>,
       });
       update.push(next);

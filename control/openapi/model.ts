@@ -2,7 +2,10 @@
 // one operation per path item × method with its path template in the filter's normalized form (control/path-prefix.ts,
 // contracts/filter-config.ts FilterOperation), cost and visibility from `x-tollgate`. Pure: a validated document in,
 // a model or every problem found (each with its JSON pointer) out.
-import { MAX_OPERATION_COST, MAX_OPERATIONS_PER_API, UNKNOWN_OPERATION_MODES, type UnknownOperationMode } from '../../contracts/filter-config.js';
+import {
+  MAX_OPERATION_COST, MAX_OPERATIONS_PER_API, PERIODS, UNKNOWN_OPERATION_MODES, type OperationLimit, type Per, type UnknownOperationMode,
+} from '../../contracts/filter-config.js';
+import { MAX_OPERATION_LIMITS } from '../limit-rules.js';
 import { pathPrefixProblem } from '../path-prefix.js';
 import { VISIBILITIES, type Visibility } from '../store/types.js';
 import { DocumentRefusedError, MAX_PROBLEMS, pointerOf, type DocumentProblem } from './document.js';
@@ -20,6 +23,8 @@ export interface ModelOperation {
   visibility: Visibility;
   summary: string | null;
   position: number;
+  /** Default limits (x-tollgate `limits` on the operation; empty: none). */
+  limits: OperationLimit[];
   /** Where it is in the document. */
   pointer: string;
 }
@@ -60,9 +65,58 @@ class Problems {
 }
 
 /** Settings x-tollgate may carry; `unknownOperation` only at the document level. */
-interface Extension { cost?: number; visibility?: Visibility; unknownOperation?: UnknownOperationMode }
+interface Extension { cost?: number; visibility?: Visibility; unknownOperation?: UnknownOperationMode; limits?: OperationLimit[] }
 
-function readExtension(value: unknown, at: string, documentLevel: boolean, problems: Problems): Extension {
+const LIMIT_ID = /^[A-Za-z0-9._:/-]{1,64}$/;
+const LIMIT_FIELDS = ['requests', 'per', 'id', 'shadow'];
+
+/** An operation's x-tollgate `limits`: `[{requests, per, id?, shadow?}]`, at most MAX_OPERATION_LIMITS, ids unique. */
+function readLimits(v: unknown, at: string, problems: Problems): OperationLimit[] | undefined {
+  if (!Array.isArray(v)) {
+    problems.add(at, 'limits must be an array of {requests, per, id?, shadow?}');
+    return undefined;
+  }
+  if (v.length > MAX_OPERATION_LIMITS) {
+    problems.add(at, `at most ${MAX_OPERATION_LIMITS} limits per operation (${v.length} given)`);
+    return undefined;
+  }
+  const out: OperationLimit[] = [];
+  const ids = new Map<string, number>();
+  let ok = true;
+  v.forEach((l: unknown, i) => {
+    const here = `${at}/${i}`;
+    if (!isObj(l)) {
+      problems.add(here, 'a limit must be an object {requests, per, id?, shadow?}');
+      ok = false;
+      return;
+    }
+    const before = problems.list.length;
+    for (const f of Object.keys(l)) if (!LIMIT_FIELDS.includes(f)) problems.add(`${here}${pointerOf(f)}`, `unknown limit field '${f}' (known: ${LIMIT_FIELDS.join(', ')})`);
+    const { requests, per, id, shadow } = l;
+    if (typeof requests !== 'number' || !Number.isInteger(requests) || requests < 1 || requests > 2147483647) problems.add(`${here}/requests`, 'requests must be an integer from 1 to 2147483647');
+    if (typeof per !== 'string' || !(PERIODS as readonly string[]).includes(per)) problems.add(`${here}/per`, `per must be one of ${PERIODS.join(', ')}`);
+    if (id !== undefined && (typeof id !== 'string' || !LIMIT_ID.test(id))) problems.add(`${here}/id`, 'id must be 1 to 64 of A-Z a-z 0-9 . _ : / -');
+    if (shadow !== undefined && typeof shadow !== 'boolean') problems.add(`${here}/shadow`, 'shadow must be a boolean');
+    if (problems.list.length !== before) {
+      ok = false;
+      return;
+    }
+    const limit: OperationLimit = { requests: requests as number, per: per as Per, ...(id !== undefined ? { id: id as string } : {}), ...(shadow === true ? { shadow: true } : {}) };
+    // Without an id a limit is named by its period (`<apiId>/<operationId>:<per>`): two of one period need ids.
+    const name = limit.id ?? limit.per;
+    const first = ids.get(name);
+    if (first !== undefined) {
+      problems.add(here, `same id as ${at}/${first} ('${name}'): give one of them an id`);
+      ok = false;
+      return;
+    }
+    ids.set(name, i);
+    out.push(limit);
+  });
+  return ok ? out : undefined;
+}
+
+function readExtension(value: unknown, at: string, documentLevel: boolean, problems: Problems, operationLevel = false): Extension {
   const out: Extension = {};
   if (value === undefined) return out;
   if (!isObj(value)) {
@@ -85,11 +139,17 @@ function readExtension(value: unknown, at: string, documentLevel: boolean, probl
         else if (typeof v !== 'string' || !(UNKNOWN_OPERATION_MODES as readonly string[]).includes(v)) problems.add(here, `unknownOperation must be one of ${UNKNOWN_OPERATION_MODES.join(', ')}`);
         else out.unknownOperation = v as UnknownOperationMode;
         break;
-      case 'limits':
-        problems.add(here, 'per-operation limits are not supported yet: set limits on plans (x-tollgate takes cost, visibility and, at the document level, unknownOperation)');
+      case 'limits': {
+        if (!operationLevel) {
+          problems.add(here, 'limits are an operation\'s defaults: put them in the operation\'s x-tollgate (plans set limits for whole APIs)');
+          break;
+        }
+        const limits = readLimits(v, here, problems);
+        if (limits !== undefined) out.limits = limits;
         break;
+      }
       default:
-        problems.add(here, `unknown x-tollgate field '${field}' (known: cost, visibility${documentLevel ? ', unknownOperation' : ''})`);
+        problems.add(here, `unknown x-tollgate field '${field}' (known: cost, visibility${documentLevel ? ', unknownOperation' : ''}${operationLevel ? ', limits' : ''})`);
     }
   }
   return out;
@@ -272,7 +332,7 @@ export function toModel(doc: Obj, options: ModelOptions = {}): ImportModel {
       const op = item[method];
       if (!isObj(op)) continue;
       const opAt = `${at}/${method}`;
-      const ext = readExtension(op['x-tollgate'], `${opAt}/x-tollgate`, false, problems);
+      const ext = readExtension(op['x-tollgate'], `${opAt}/x-tollgate`, false, problems, true);
       const base = Array.isArray(op.servers) && op.servers.length > 0 && options.pathPrefix === undefined
         ? serverBase(op.servers[0], `${opAt}/servers/0`, problems) : itemServers;
       if (base === null) continue;
@@ -315,7 +375,7 @@ export function toModel(doc: Obj, options: ModelOptions = {}): ImportModel {
         key, operationId, method: METHOD, path,
         cost: ext.cost ?? itemExt.cost ?? top.cost ?? 1,
         visibility: ext.visibility ?? itemExt.visibility ?? top.visibility ?? 'public',
-        summary, position: operations.length, pointer: opAt,
+        summary, position: operations.length, limits: ext.limits ?? [], pointer: opAt,
       });
     }
   }

@@ -1,3 +1,4 @@
+import { OperationLimit } from './plans.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, Name, Problem, Strict, Timestamp } from './common.js';
 
@@ -42,6 +43,7 @@ const OperationFields = {
   cost: Type.Integer({ description: 'units a request spends (default 1)' }),
   visibility: Visibility,
   summary: Type.Union([Type.String(), Type.Null()]),
+  limits: Type.Array(OperationLimit, { description: 'default limits (x-tollgate limits) in every plan including the API, unless the plan overrides them' }),
 };
 export const OperationView = Type.Object({
   id: Id, apiId: Id, key: Type.String({ description: 'keeps the id across re-imports: the operationId, else "METHOD template"' }),

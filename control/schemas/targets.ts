@@ -20,7 +20,12 @@ const policy = {
   apiIds: Type.Array(Id, { maxItems: 1000, description: 'the APIs this target enforces; empty = every API' }),
   denyUnmatched: Type.Boolean({ description: 'requests matching no API get 403 instead of passing' }),
   passPathForms: Type.Array(PathForm, { maxItems: 2, description: 'non-origin-form request targets let through without a key check (OPTIONS *, CONNECT); others get 400' }),
+  rateLimitHeaderStyle: Type.Union([Type.Literal('legacy'), Type.Literal('ietf'), Type.Literal('both')], {
+    description: 'rate-limit headers the filter sends: legacy RateLimit-Limit/-Remaining/-Reset (default), the IETF draft\'s RateLimit-Policy + RateLimit, or both',
+  }),
 };
+/** A lowercase HTTP field name (what Envoy keeps in HTTP/2 and 3); not a pseudo-header. */
+const ShadowHeader = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'request header naming the shadow limit that would have rejected; null: none' });
 
 export const TargetCreate = Type.Object({
   name: ResourceName,
@@ -30,6 +35,8 @@ export const TargetCreate = Type.Object({
   apiIds: Type.Optional(policy.apiIds),
   denyUnmatched: Type.Optional(policy.denyUnmatched),
   passPathForms: Type.Optional(policy.passPathForms),
+  rateLimitHeaderStyle: Type.Optional(policy.rateLimitHeaderStyle),
+  shadowHeader: Type.Optional(Type.Union([ShadowHeader, Type.Null()])),
 }, Strict);
 
 export const TargetPatch = Type.Object({
@@ -40,6 +47,8 @@ export const TargetPatch = Type.Object({
   apiIds: Type.Optional(policy.apiIds),
   denyUnmatched: Type.Optional(policy.denyUnmatched),
   passPathForms: Type.Optional(policy.passPathForms),
+  rateLimitHeaderStyle: Type.Optional(policy.rateLimitHeaderStyle),
+  shadowHeader: Type.Optional(Type.Union([ShadowHeader, Type.Null()])),
 }, Strict);
 
 export const TargetView = Type.Object({
@@ -49,6 +58,7 @@ export const TargetView = Type.Object({
   selector: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()]),
   targetRefs: Type.Union([Type.Array(Type.Object({ group: Type.String(), kind: Type.String(), name: Type.String() })), Type.Null()]),
   ...policy,
+  shadowHeader: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -2,7 +2,7 @@
 // today and a PostgreSQL backend could implement them next (see docs/control.md for why repositories rather than a
 // query builder). Methods are async so a networked backend fits without changing callers.
 import type {
-  Api, ApiKey, ApiOperation, ImportSource, UnknownOperationMode, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
+  Api, ApiKey, ApiOperation, ImportSource, RateLimitHeaderStyle, UnknownOperationMode, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
   StatusCounts, Target, TargetWithCredentials, UsageQuery,
 } from './types.js';
 import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
@@ -10,7 +10,7 @@ import type { FeedState, LoggedChange } from '../keyfeed/rules.js';
 import type { ReporterScope } from './types.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
-export interface PlanInput { name: string; limits: Limit[]; apiIds: string[] }
+export interface PlanInput { name: string; limits: Limit[]; apiIds: string[]; shadow?: boolean }
 
 export interface ApiRepository {
   create(input: ApiInput): Promise<Api>;
@@ -77,7 +77,13 @@ export interface KeyRepository {
 
 /** Where a target's WasmPlugin goes. */
 export type TargetPlacement = Pick<Target, 'name' | 'namespace' | 'selector' | 'targetRefs'>;
-export interface TargetInput extends TargetPlacement { apiIds: string[]; denyUnmatched: boolean; passPathForms: PathForm[] }
+export interface TargetInput extends TargetPlacement {
+  apiIds: string[]; denyUnmatched: boolean; passPathForms: PathForm[];
+  /** Absent: 'legacy' on create, unchanged on update. */
+  rateLimitHeaderStyle?: RateLimitHeaderStyle;
+  /** Absent: none on create, unchanged on update; null removes it. */
+  shadowHeader?: string | null;
+}
 
 export interface TargetRepository {
   create(input: TargetInput, reportToken: string): Promise<TargetWithCredentials>;

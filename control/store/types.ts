@@ -1,10 +1,10 @@
 // Records the store holds. Times are unix seconds inside the service; REST turns them into ISO-8601 strings.
 // The public formats' vocabulary (periods, outcomes, status classes, report shapes) is the contracts' (contracts/).
-import type { FleetPer, Limit, PathForm, Per, UnknownOperationMode } from '../../contracts/filter-config.js';
+import type { FleetPer, Limit, OperationLimit, PathForm, Per, RateLimitHeaderStyle, UnknownOperationMode } from '../../contracts/filter-config.js';
 import type { FleetWindow, Outcome, OutcomeRestField, StatusClass, StatusCounts, UsageEntry, UsageReport } from '../../contracts/usage-report.js';
 
 export { STATUS_CLASSES } from '../../contracts/usage-report.js';
-export type { FleetPer, FleetWindow, Limit, Outcome, PathForm, Per, StatusClass, StatusCounts, UnknownOperationMode, UsageEntry, UsageReport };
+export type { FleetPer, FleetWindow, Limit, OperationLimit, Outcome, RateLimitHeaderStyle, PathForm, Per, StatusClass, StatusCounts, UnknownOperationMode, UsageEntry, UsageReport };
 
 export interface Api {
   id: string; name: string; pathPrefix: string; hosts: string[]; methods: string[]; createdAt: number; updatedAt: number;
@@ -20,13 +20,15 @@ export type Visibility = (typeof VISIBILITIES)[number];
 /**
  * One operation of an API (from an OpenAPI import). `key`: what keeps `id` across re-imports (the operationId, else
  * "METHOD template" as the document spells the template); `path`: the whole request path template in the filter's
- * normalized form, base path applied; `position`: its order in the document.
+ * normalized form, base path applied; `position`: its order in the document. `limits`: its default limits
+ * (x-tollgate `limits`), applied in every plan that includes its API unless the plan overrides them.
  */
 export interface ApiOperation {
   id: string; apiId: string; key: string; operationId: string | null; method: string; path: string; cost: number;
-  visibility: Visibility; summary: string | null; position: number;
+  visibility: Visibility; summary: string | null; position: number; limits: OperationLimit[];
 }
-export interface Plan { id: string; name: string; limits: Limit[]; apiIds: string[]; createdAt: number; updatedAt: number }
+/** `shadow`: every limit of the plan (and every operation default under it) is decided and counted, never enforced. */
+export interface Plan { id: string; name: string; limits: Limit[]; apiIds: string[]; shadow: boolean; createdAt: number; updatedAt: number }
 export interface Consumer { id: string; name: string; createdAt: number; updatedAt: number }
 export interface ApiKey {
   id: string;
@@ -51,7 +53,9 @@ export type CatalogApi = Omit<Api, 'unknownOperation' | 'importedFrom' | 'operat
  * Policy, as the compiler and distributor read it: keys are not part of it (they travel over the key feed).
  * `operations`: every API's (absent = none: every API is its prefix).
  */
-export interface CatalogSnapshot { apis: CatalogApi[]; plans: Plan[]; targets: TargetWithCredentials[]; operations?: ApiOperation[] }
+/** A plan as policy (`shadow` absent = false). */
+export type CatalogPlan = Omit<Plan, 'shadow'> & Partial<Pick<Plan, 'shadow'>>;
+export interface CatalogSnapshot { apis: CatalogApi[]; plans: CatalogPlan[]; targets: TargetWithCredentials[]; operations?: ApiOperation[] }
 
 /** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
 export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }
@@ -69,6 +73,10 @@ export interface Target {
   apiIds: string[];
   denyUnmatched: boolean;
   passPathForms: PathForm[];
+  /** How its filter tells clients about limits (default "legacy": RateLimit-Limit/-Remaining/-Reset). */
+  rateLimitHeaderStyle?: RateLimitHeaderStyle;
+  /** The request header naming a shadow limit that would have rejected (null: none is added). */
+  shadowHeader?: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -85,9 +93,10 @@ export type Granularity = 'minute' | 'hour' | 'day';
 export interface UsageQuery { keyId?: string; consumerId?: string; apiId?: string; from: number; to: number; granularity: Granularity }
 /**
  * Requests per outcome, by the outcomes' REST field names (contracts/usage-report.ts OUTCOME_EDGES), and `units`: what
- * the allowed requests spent against quota (operation costs; one per request where none applies).
+ * the allowed requests spent against quota (operation costs; one per request where none applies); `wouldReject`: how
+ * many allowed requests a shadow limit would have rejected.
  */
-export type UsageCounts = Record<OutcomeRestField, number> & { units: number };
+export type UsageCounts = Record<OutcomeRestField, number> & { units: number; wouldReject: number };
 /** `upstreamStatus`: response status classes of the allowed requests. */
 export interface UsageSeriesPoint extends UsageCounts { start: number; upstreamStatus: StatusCounts }
 export interface UsageSummary { totals: UsageCounts; upstreamStatus: StatusCounts; series: UsageSeriesPoint[] }

@@ -16,7 +16,7 @@ const NOW = 1_790_000_000;
 const usage = { cluster: 'outbound|7070||tollgate-control.tollgate.svc.cluster.local', authority: 'tollgate-control', intervalMs: 10_000, timeoutMs: 5_000, reportToken: 'tgr_test' };
 
 const api = (id: string, pathPrefix: string, extra: Partial<CatalogApi> = {}): CatalogApi => ({ id, name: id, pathPrefix, hosts: [], methods: [], createdAt: 0, updatedAt: 0, ...extra });
-const plan = (id: string, apiIds: string[], extra: Partial<Plan> = {}): Plan => ({ id, name: id, limits: [{ requests: 10, per: 'minute' }], apiIds, createdAt: 0, updatedAt: 0, ...extra });
+const plan = (id: string, apiIds: string[], extra: Partial<Plan> = {}): Plan => ({ id, name: id, limits: [{ requests: 10, per: 'minute' }], apiIds, shadow: false, createdAt: 0, updatedAt: 0, ...extra });
 const key = (id: string, planId: string, expiresAt: number | null = null): CompilableKey => ({ id, digest: digestOf(`secret-${id}`), consumerId: `con_${id}`, planId, expiresAt });
 
 /** Policy plus keys, as a caller might pass them: the compiler must ignore the keys. */
@@ -75,7 +75,7 @@ function manyKeys(n: number): CompilableKey[] {
 const withKeys = (n: number): WithKeys => ({ ...snapshot(), keys: manyKeys(n) });
 
 const op = (id: string, apiId: string, method: string, path: string, cost = 1): ApiOperation =>
-  ({ id, apiId, key: id, operationId: null, method, path, cost, visibility: 'public', summary: null, position: 0 });
+  ({ id, apiId, key: id, operationId: null, method, path, cost, visibility: 'public', summary: null, position: 0, limits: [] });
 
 describe('compile: operations', () => {
   const apis = [api('api_a', '/v1', { unknownOperation: 'pass' }), api('api_b', '/b', { unknownOperation: 'reject' }), api('api_c', '/c', { unknownOperation: 'pass' })];

@@ -264,7 +264,7 @@ describe('OpenAPI import over REST', () => {
     assert.deepEqual(await state(), before);
   });
 
-  it('our rules: x-tollgate fields, limits not supported yet, duplicates, wildcard segments, external refs → 422 naming each pointer; nothing stored', async () => {
+  it('our rules: x-tollgate fields, limits only on operations, duplicates, wildcard segments, external refs → 422 naming each pointer; nothing stored', async () => {
     const before = await state();
     const doc = petstore({
       '/a': {
@@ -287,7 +287,7 @@ describe('OpenAPI import over REST', () => {
     const at = (pointer: string): string => errors.filter((e) => e.pointer === pointer).map((e) => e.message).join(' | ');
     assert.match(at('/x-tollgate/unknownOperation'), /one of reject, pass/);
     assert.match(at('/x-tollgate/cost'), /integer from 0 to 1000000/);
-    assert.match(at('/paths/~1a/x-tollgate/limits'), /not supported yet/);
+    assert.match(at('/paths/~1a/x-tollgate/limits'), /put them in the operation's x-tollgate/);
     assert.match(at('/paths/~1a/get/x-tollgate/cost'), /integer/);
     assert.match(at('/paths/~1a/get/x-tollgate/colour'), /unknown x-tollgate field 'colour'/);
     assert.match(at('/paths/~1a/get/x-tollgate/unknownOperation'), /document-level/);
@@ -306,7 +306,7 @@ describe('OpenAPI import over REST', () => {
   it('a refused re-import leaves the API and its operations as they were', async () => {
     const existing = (await allApis()).find((a) => a.name === 'Petstore')!;
     const before = await state();
-    const res = await importJson(petstore({ '/pets': { get: { operationId: 'listPets', 'x-tollgate': { limits: [] }, responses: ok } } }));
+    const res = await importJson(petstore({ '/pets': { get: { operationId: 'listPets', 'x-tollgate': { limits: [{ requests: 0, per: 'minute' }] }, responses: ok } } }));
     assert.equal(res.statusCode, 422);
     assert.deepEqual(await state(), before);
     assert.ok(before.apis.some((a) => a.id === existing.id));

@@ -155,7 +155,7 @@ describe('planImport', () => {
     unknownOperation: 'reject', importedFrom: { title: 'Shop', version: '1', sha256: 'aa' }, operationCount: 2,
   };
   const stored = (key: string, extra: Partial<ApiOperation> = {}): ApiOperation => ({
-    id: `op_${key}`, apiId: 'api_x', key, operationId: key, method: 'GET', path: `/v1/${key}`, cost: 1, visibility: 'public', summary: null, position: 0, ...extra,
+    id: `op_${key}`, apiId: 'api_x', key, operationId: key, method: 'GET', path: `/v1/${key}`, cost: 1, visibility: 'public', summary: null, position: 0, limits: [], ...extra,
   });
   const model = (ops: { key: string; cost?: number; position: number }[]) => toModel({
     openapi: '3.1.0', info: { title: 'Shop', version: '2' }, servers: [{ url: '/v1' }],

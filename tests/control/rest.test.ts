@@ -157,7 +157,7 @@ describe('/v1/plans', () => {
     const api = (await t.admin('POST', '/v1/apis', { name: 'a', pathPrefix: '/a' })).json<{ id: string }>();
     assert.equal((await t.admin('POST', '/v1/plans', { name: 'p', limits: [{ requests: 0, per: 'minute' }], apiIds: [api.id] })).statusCode, 400);
     assert.equal((await t.admin('POST', '/v1/plans', { name: 'p', limits: [{ requests: 1, per: 'week' }], apiIds: [api.id] })).statusCode, 400);
-    assert.equal((await t.admin('POST', '/v1/plans', { name: 'p', limits: Array(9).fill({ requests: 1, per: 'day' }), apiIds: [] })).statusCode, 400);
+    assert.equal((await t.admin('POST', '/v1/plans', { name: 'p', limits: Array(17).fill({ requests: 1, per: 'day' }), apiIds: [] })).statusCode, 400);
     assert.equal((await t.admin('POST', '/v1/plans', { name: 'p', limits: [], apiIds: ['api_nothere00'] })).statusCode, 422);
     const ok = await t.admin('POST', '/v1/plans', { name: 'p', limits: [{ requests: 5, per: 'second' }], apiIds: [api.id] });
     assert.equal(ok.statusCode, 201);

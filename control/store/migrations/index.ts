@@ -9,7 +9,8 @@ import { keyFeed } from './006-key-feed.js';
 import { batchLog } from './007-batch-log.js';
 import { apiOperations } from './008-api-operations.js';
 import { usageUnits } from './009-usage-units.js';
+import { composedLimits } from './010-composed-limits.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits];

@@ -5,7 +5,8 @@ import { newId } from '../../key-material.js';
 import type { ApiInput, ApiRepository, ImportApplied, ImportCurrent, ImportPlan, ImportTarget } from '../repository.js';
 import type { Api, ApiOperation, Page, PageRequest, UnknownOperationMode, Visibility } from '../types.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
-import { page, uniqueName, type Clock, type OnChange } from './shared.js';
+import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
+import { checkRemovedOperations, limitsColumn } from '../../limit-rules.js';
 
 export interface ApiRow {
   id: string; name: string; path_prefix: string; hosts: string; methods: string; created_at: number; updated_at: number;
@@ -25,11 +26,12 @@ export const API_COLUMNS = 'apis.*, (SELECT COUNT(*) FROM api_operations o WHERE
 
 export interface OperationRow {
   id: string; api_id: string; op_key: string; operation_id: string | null; method: string; path: string; cost: string | number;
-  visibility: string; summary: string | null; position: number;
+  visibility: string; summary: string | null; position: number; limits: string | null;
 }
 export const toOperation = (r: OperationRow): ApiOperation => ({
   id: r.id, apiId: r.api_id, key: r.op_key, operationId: r.operation_id, method: r.method, path: r.path, cost: Number(r.cost),
   visibility: r.visibility as Visibility, summary: r.summary, position: Number(r.position),
+  limits: r.limits === null ? [] : JSON.parse(r.limits) as ApiOperation['limits'],
 });
 
 async function apiRow(q: Queryable, id: string, lock = false): Promise<Api> {
@@ -121,6 +123,12 @@ export class PostgresApis implements ApiRepository {
       const operations = api === null ? [] : (await c.query<OperationRow>('SELECT * FROM api_operations WHERE api_id = $1 ORDER BY position', [apiId])).rows.map(toOperation);
       const current: ImportCurrent = { apiId, api, operations };
       const decided = plan(current);
+      // Plans naming an operation the import removes refuse it (limit-rules.ts). Checked again after the DELETE below:
+      // a plan naming one locks it FOR SHARE (plans.ts), so the DELETE waits for that plan's commit and the second read sees it.
+      const users = async (): Promise<void> => checkRemovedOperations(apiId, decided.remove, (await c.query<{ id: string; limits: string }>(
+        'SELECT p.id, p.limits FROM plans p JOIN plan_apis pa ON pa.plan_id = p.id WHERE pa.api_id = $1', [apiId])).rows
+        .map((r) => ({ id: r.id, limits: parseLimits(r.limits) })));
+      await users();
       if (dryRun) return { current, plan: decided, api: null };
       const a = decided.api;
       const t = this.now();
@@ -135,23 +143,26 @@ export class PostgresApis implements ApiRepository {
            updated_at = $7 WHERE id = $8`,
           [a.name, a.pathPrefix, a.unknownOperation, a.importedFrom.title, a.importedFrom.version, a.importedFrom.sha256, t, apiId]));
       }
-      if (decided.remove.length > 0) await c.query('DELETE FROM api_operations WHERE api_id = $1 AND id = ANY($2::text[])', [apiId, decided.remove]);
+      if (decided.remove.length > 0) {
+        await c.query('DELETE FROM api_operations WHERE api_id = $1 AND id = ANY($2::text[])', [apiId, decided.remove]);
+        await users();
+      }
       // One statement per kind of write however many operations (unnest of one array per column).
       const cols = (ops: ApiOperation[]): unknown[] => [
         ops.map((o) => o.id), ops.map((o) => o.key), ops.map((o) => o.operationId), ops.map((o) => o.method), ops.map((o) => o.path),
-        ops.map((o) => o.cost), ops.map((o) => o.visibility), ops.map((o) => o.summary), ops.map((o) => o.position),
+        ops.map((o) => o.cost), ops.map((o) => o.visibility), ops.map((o) => o.summary), ops.map((o) => o.position), ops.map(limitsColumn),
       ];
-      const UNNEST = 'unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[])';
+      const UNNEST = 'unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::int[], $11::text[])';
       if (decided.update.length > 0) {
         await c.query(
           `UPDATE api_operations o SET operation_id = u.operation_id, method = u.method, path = u.path, cost = u.cost, visibility = u.visibility,
-             summary = u.summary, position = u.position
-           FROM ${UNNEST} AS u(id, op_key, operation_id, method, path, cost, visibility, summary, position)
+             summary = u.summary, position = u.position, limits = u.limits
+           FROM ${UNNEST} AS u(id, op_key, operation_id, method, path, cost, visibility, summary, position, limits)
            WHERE o.id = u.id AND o.api_id = $1`, [apiId, ...cols(decided.update)]);
       }
       if (decided.insert.length > 0) {
         await c.query(
-          `INSERT INTO api_operations (id, op_key, operation_id, method, path, cost, visibility, summary, position, api_id)
+          `INSERT INTO api_operations (id, op_key, operation_id, method, path, cost, visibility, summary, position, limits, api_id)
            SELECT u.*, $1::text FROM ${UNNEST} AS u`, [apiId, ...cols(decided.insert)]);
       }
       return { current, plan: decided, api: await apiRow(c, apiId) };

@@ -8,8 +8,9 @@ import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './co
 import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
 import { lockKeyFeed, recordScopeChange, scopeTargets } from './keyfeed.js';
 import { targetsMovedByPlan } from '../../keyfeed/rules.js';
+import { checkPlanLimits, namedOperations, normalLimit } from '../../limit-rules.js';
 
-export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
+export interface PlanRow { id: string; name: string; limits: string; shadow: boolean; created_at: number; updated_at: number }
 
 /** Plan rows with their API ids (one query for all of them). */
 export async function toPlans(q: Queryable, rows: PlanRow[]): Promise<Plan[]> {
@@ -18,7 +19,7 @@ export async function toPlans(q: Queryable, rows: PlanRow[]): Promise<Plan[]> {
     'SELECT plan_id, api_id FROM plan_apis WHERE plan_id = ANY($1) ORDER BY plan_id, api_id', [rows.map((r) => r.id)]);
   const byPlan = new Map<string, string[]>();
   for (const l of links.rows) byPlan.set(l.plan_id, [...(byPlan.get(l.plan_id) ?? []), l.api_id]);
-  return rows.map((r) => ({ id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], createdAt: r.created_at, updatedAt: r.updated_at }));
+  return rows.map((r) => ({ id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], shadow: r.shadow === true, createdAt: r.created_at, updatedAt: r.updated_at }));
 }
 
 async function planRow(q: Queryable, id: string, lock = false): Promise<Plan> {
@@ -36,6 +37,22 @@ async function setApis(c: Queryable, planId: string, apiIds: string[]): Promise<
   await c.query('INSERT INTO plan_apis (plan_id, api_id) SELECT $1, a FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING', [planId, apiIds]);
 }
 
+/**
+ * 422 unless every limit's apiId is one of `apiIds` and every operationId an operation of that API. Operations named
+ * are locked FOR SHARE: an import removing one waits for this transaction, then sees the plan that names it.
+ */
+async function checkLimits(c: Queryable, limits: PlanInput['limits'], apiIds: string[]): Promise<void> {
+  const named = namedOperations(limits);
+  const found = new Map<string, Set<string>>();
+  if (named.length > 0) {
+    const r = await c.query<{ api_id: string; id: string }>(
+      'SELECT api_id, id FROM api_operations WHERE (api_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) FOR SHARE',
+      [named.map((n) => n.apiId), named.map((n) => n.operationId)]);
+    for (const row of r.rows) found.set(row.api_id, (found.get(row.api_id) ?? new Set()).add(row.id));
+  }
+  checkPlanLimits(limits, apiIds, (apiId) => found.get(apiId) ?? new Set());
+}
+
 export class PostgresPlans implements PlanRepository {
   constructor(private readonly pool: pg.Pool, private readonly now: Clock, private readonly changed: OnChange) {}
 
@@ -44,8 +61,10 @@ export class PostgresPlans implements PlanRepository {
     const t = this.now();
     const plan = await transaction(this.pool, async (c) => {
       await uniqueName('plan', input.name, () => c.query(
-        'INSERT INTO plans (id, name, limits, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)', [id, input.name, JSON.stringify(input.limits), t, t]));
+        'INSERT INTO plans (id, name, limits, shadow, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [id, input.name, JSON.stringify(input.limits.map(normalLimit)), input.shadow === true, t, t]));
       await setApis(c, id, input.apiIds);
+      await checkLimits(c, input.limits, input.apiIds);
       return planRow(c, id);
     });
     this.changed();
@@ -66,8 +85,10 @@ export class PostgresPlans implements PlanRepository {
       // The key writers' lock before the plan's row lock, in the order key writers take them (no deadlock).
       if (patch.apiIds !== undefined) await lockKeyFeed(c);
       const next = { ...await planRow(c, id, true), ...patch };
-      await uniqueName('plan', next.name, () => c.query('UPDATE plans SET name = $1, limits = $2, updated_at = $3 WHERE id = $4',
-        [next.name, JSON.stringify(next.limits), this.now(), id]));
+      await uniqueName('plan', next.name, () => c.query('UPDATE plans SET name = $1, limits = $2, shadow = $3, updated_at = $4 WHERE id = $5',
+        [next.name, JSON.stringify(next.limits.map(normalLimit)), next.shadow === true, this.now(), id]));
+      // Either half may break the other: new limits naming an API the plan lacks, or apiIds dropping a limit's API.
+      await checkLimits(c, next.limits, next.apiIds);
       const before = (await planRow(c, id)).apiIds;
       if (patch.apiIds !== undefined) await setApis(c, id, patch.apiIds);
       const after = await planRow(c, id);

@@ -4,7 +4,8 @@ import { newId } from '../../key-material.js';
 import type { ApiInput, ApiRepository, ImportApplied, ImportCurrent, ImportPlan, ImportTarget } from '../repository.js';
 import type { Api, ApiOperation, Page, PageRequest, UnknownOperationMode, Visibility } from '../types.js';
 import type { Db } from './open.js';
-import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
+import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
+import { checkRemovedOperations, limitsColumn } from '../../limit-rules.js';
 
 export interface ApiRow {
   id: string; name: string; path_prefix: string; hosts: string; methods: string; created_at: number; updated_at: number;
@@ -24,12 +25,14 @@ export const API_COLUMNS = 'apis.*, (SELECT COUNT(*) FROM api_operations o WHERE
 
 export interface OperationRow {
   id: string; api_id: string; op_key: string; operation_id: string | null; method: string; path: string; cost: number;
-  visibility: string; summary: string | null; position: number;
+  visibility: string; summary: string | null; position: number; limits: string | null;
 }
 export const toOperation = (r: OperationRow): ApiOperation => ({
   id: r.id, apiId: r.api_id, key: r.op_key, operationId: r.operation_id, method: r.method, path: r.path, cost: Number(r.cost),
   visibility: r.visibility as Visibility, summary: r.summary, position: Number(r.position),
+  limits: r.limits === null ? [] : JSON.parse(r.limits) as ApiOperation['limits'],
 });
+
 
 export class SqliteApis implements ApiRepository {
   constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
@@ -100,6 +103,9 @@ export class SqliteApis implements ApiRepository {
       const operations = api === null ? [] : (this.db.prepare('SELECT * FROM api_operations WHERE api_id = ? ORDER BY position').all(apiId) as OperationRow[]).map(toOperation);
       const current: ImportCurrent = { apiId, api, operations };
       const decided = plan(current);
+      const users = (this.db.prepare('SELECT p.id, p.limits FROM plans p JOIN plan_apis pa ON pa.plan_id = p.id WHERE pa.api_id = ?').all(apiId) as
+        { id: string; limits: string }[]).map((r) => ({ id: r.id, limits: parseLimits(r.limits) }));
+      checkRemovedOperations(apiId, decided.remove, users);
       if (dryRun) return { current, plan: decided, api: null };
       const a = decided.api;
       const t = this.now();
@@ -117,11 +123,11 @@ export class SqliteApis implements ApiRepository {
       const remove = this.db.prepare('DELETE FROM api_operations WHERE id = ? AND api_id = ?');
       for (const id of decided.remove) remove.run(id, apiId);
       const update = this.db.prepare(
-        'UPDATE api_operations SET operation_id = ?, method = ?, path = ?, cost = ?, visibility = ?, summary = ?, position = ? WHERE id = ? AND api_id = ?');
-      for (const o of decided.update) update.run(o.operationId, o.method, o.path, o.cost, o.visibility, o.summary, o.position, o.id, apiId);
+        'UPDATE api_operations SET operation_id = ?, method = ?, path = ?, cost = ?, visibility = ?, summary = ?, position = ?, limits = ? WHERE id = ? AND api_id = ?');
+      for (const o of decided.update) update.run(o.operationId, o.method, o.path, o.cost, o.visibility, o.summary, o.position, limitsColumn(o), o.id, apiId);
       const insert = this.db.prepare(
-        'INSERT INTO api_operations (id, api_id, op_key, operation_id, method, path, cost, visibility, summary, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-      for (const o of decided.insert) insert.run(o.id, apiId, o.key, o.operationId, o.method, o.path, o.cost, o.visibility, o.summary, o.position);
+        'INSERT INTO api_operations (id, api_id, op_key, operation_id, method, path, cost, visibility, summary, position, limits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const o of decided.insert) insert.run(o.id, apiId, o.key, o.operationId, o.method, o.path, o.cost, o.visibility, o.summary, o.position, limitsColumn(o));
       return { current, plan: decided, api: this.row(apiId) };
     }).immediate();
     if (!dryRun && hasWrites(applied.plan, applied.current)) {

@@ -7,8 +7,9 @@ import type { Db } from './open.js';
 import { recordScopeChange, scopeTargets } from './keyfeed.js';
 import { targetsMovedByPlan } from '../../keyfeed/rules.js';
 import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
+import { checkPlanLimits, namedOperations, normalLimit } from '../../limit-rules.js';
 
-export interface PlanRow { id: string; name: string; limits: string; created_at: number; updated_at: number }
+export interface PlanRow { id: string; name: string; limits: string; shadow: number; created_at: number; updated_at: number }
 
 export class SqlitePlans implements PlanRepository {
   constructor(private readonly db: Db, private readonly now: Clock, private readonly changed: OnChange, private readonly durable: Durable) {}
@@ -18,7 +19,7 @@ export class SqlitePlans implements PlanRepository {
   }
 
   private toPlan(r: PlanRow): Plan {
-    return { id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: this.apiIds(r.id), createdAt: r.created_at, updatedAt: r.updated_at };
+    return { id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: this.apiIds(r.id), shadow: r.shadow === 1, createdAt: r.created_at, updatedAt: r.updated_at };
   }
 
   private row(id: string): Plan {
@@ -37,14 +38,26 @@ export class SqlitePlans implements PlanRepository {
     for (const apiId of apiIds) insert.run(planId, apiId);
   }
 
+  /** 422 unless every limit's apiId is one of `apiIds` and every operationId an operation of that API (read here, in the writing transaction). */
+  private checkLimits(limits: PlanInput['limits'], apiIds: string[]): void {
+    const found = new Map<string, Set<string>>();
+    const exists = this.db.prepare('SELECT 1 FROM api_operations WHERE api_id = ? AND id = ?');
+    for (const n of namedOperations(limits)) {
+      if (exists.get(n.apiId, n.operationId) === undefined) continue;
+      found.set(n.apiId, (found.get(n.apiId) ?? new Set()).add(n.operationId));
+    }
+    checkPlanLimits(limits, apiIds, (apiId) => found.get(apiId) ?? new Set());
+  }
+
   async create(input: PlanInput): Promise<Plan> {
     const id = newId('pln');
     const t = this.now();
     this.db.transaction(() => {
       uniqueName('plan', input.name, () => this.db.prepare(
-        'INSERT INTO plans (id, name, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(id, input.name, JSON.stringify(input.limits), t, t));
+        'INSERT INTO plans (id, name, limits, shadow, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(id, input.name, JSON.stringify(input.limits.map(normalLimit)), input.shadow === true ? 1 : 0, t, t));
       this.setApis(id, input.apiIds);
+      this.checkLimits(input.limits, input.apiIds);
     }).immediate();
     this.changed();
     await this.durable();
@@ -63,8 +76,10 @@ export class SqlitePlans implements PlanRepository {
   async update(id: string, patch: Partial<PlanInput>): Promise<Plan> {
     this.db.transaction(() => {
       const next = { ...this.row(id), ...patch };
-      uniqueName('plan', next.name, () => this.db.prepare('UPDATE plans SET name = ?, limits = ?, updated_at = ? WHERE id = ?')
-        .run(next.name, JSON.stringify(next.limits), this.now(), id));
+      uniqueName('plan', next.name, () => this.db.prepare('UPDATE plans SET name = ?, limits = ?, shadow = ?, updated_at = ? WHERE id = ?')
+        .run(next.name, JSON.stringify(next.limits.map(normalLimit)), next.shadow === true ? 1 : 0, this.now(), id));
+      // Either half may break the other: new limits naming an API the plan lacks, or apiIds dropping a limit's API.
+      this.checkLimits(next.limits, next.apiIds);
       if (patch.apiIds !== undefined) {
         const before = this.apiIds(id);
         this.setApis(id, patch.apiIds);

@@ -15,7 +15,7 @@ export function readSnapshot(db: Db): CatalogSnapshot {
     const byPlan = new Map<string, string[]>();
     for (const l of links) byPlan.set(l.plan_id, [...(byPlan.get(l.plan_id) ?? []), l.api_id]);
     const plans = (db.prepare('SELECT * FROM plans').all() as PlanRow[]).map((r): Plan => ({
-      id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], createdAt: r.created_at, updatedAt: r.updated_at,
+      id: r.id, name: r.name, limits: parseLimits(r.limits), apiIds: byPlan.get(r.id) ?? [], shadow: r.shadow === 1, createdAt: r.created_at, updatedAt: r.updated_at,
     }));
     return { apis, plans, targets: readTargets(db), operations };
   })();

@@ -42,10 +42,11 @@ export class SqliteTargets implements TargetRepository {
     const t = this.now();
     uniqueName('target', input.name, () => this.db.prepare(
       `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
-       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       created_at, updated_at, rate_limit_header_style, shadow_header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(id, input.name, input.namespace, input.selector === null ? null : JSON.stringify(input.selector),
       input.targetRefs === null ? null : JSON.stringify(input.targetRefs), JSON.stringify([...new Set(input.apiIds)].sort()),
-      input.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(input.passPathForms)].sort()), reportToken, t, t));
+      input.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(input.passPathForms)].sort()), reportToken, t, t,
+      input.rateLimitHeaderStyle ?? 'legacy', input.shadowHeader ?? null));
   }
 
   async create(input: TargetInput, reportToken: string): Promise<TargetWithCredentials> {
@@ -76,7 +77,7 @@ export class SqliteTargets implements TargetRepository {
     this.db.transaction(() => {
       const cur = this.row(id);
       if (id === DEFAULT_TARGET_ID && (patch.name !== undefined || patch.namespace !== undefined || patch.selector !== undefined || patch.targetRefs !== undefined)) {
-        throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched and passPathForms can be changed here');
+        throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched, passPathForms, rateLimitHeaderStyle and shadowHeader can be changed here');
       }
       const next = { ...cur, ...patch };
       if (patch.apiIds !== undefined) {
@@ -86,10 +87,11 @@ export class SqliteTargets implements TargetRepository {
       }
       uniqueName('target', next.name, () => this.db.prepare(
         `UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ?, api_ids = ?, deny_unmatched = ?,
-         pass_path_forms = ?, updated_at = ? WHERE id = ?`,
+         pass_path_forms = ?, updated_at = ?, rate_limit_header_style = ?, shadow_header = ? WHERE id = ?`,
       ).run(next.name, next.namespace, next.selector === null ? null : JSON.stringify(next.selector),
         next.targetRefs === null ? null : JSON.stringify(next.targetRefs), JSON.stringify([...new Set(next.apiIds)].sort()),
-        next.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(next.passPathForms)].sort()), this.now(), id));
+        next.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(next.passPathForms)].sort()), this.now(),
+        next.rateLimitHeaderStyle ?? 'legacy', next.shadowHeader ?? null, id));
     }).immediate();
     this.changed();
     await this.durable();

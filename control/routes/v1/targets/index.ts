@@ -12,7 +12,10 @@ import { iso, isoOrNull, pageView } from '../views.js';
 
 const targetView = (t: TargetWithCredentials) => {
   const v = withoutCredentials(t);
-  return { ...v, createdAt: iso(v.createdAt), updatedAt: iso(v.updatedAt) };
+  return {
+    ...v, rateLimitHeaderStyle: v.rateLimitHeaderStyle ?? 'legacy', shadowHeader: v.shadowHeader ?? null,
+    createdAt: iso(v.createdAt), updatedAt: iso(v.updatedAt),
+  };
 };
 const withToken = (t: TargetWithCredentials) => ({ ...targetView(t), reportToken: t.reportToken, previousValidUntil: isoOrNull(t.previousValidUntil) });
 
@@ -32,6 +35,7 @@ export default async function targetRoutes(fastify: FastifyInstance): Promise<vo
     const created = await app.store.targets.create({
       name: b.name, namespace: b.namespace, selector: b.selector ?? null, targetRefs: b.targetRefs ?? null,
       apiIds: b.apiIds ?? [], denyUnmatched: b.denyUnmatched ?? false, passPathForms: b.passPathForms ?? [],
+      rateLimitHeaderStyle: b.rateLimitHeaderStyle ?? 'legacy', shadowHeader: b.shadowHeader ?? null,
     }, newToken('tgr_'));
     return reply.code(201).send(withToken(created));
   });
