@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { admin, eventually, freePorts, startMeshProcess, USAGE_INTERVAL_MS, viaProxy, type MeshPorts, type MeshProcess } from './mesh-process.js';
 
 interface Key { id: string; key: string }
-interface Usage { totals: { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number } }
+interface Outcomes { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number }
+interface Usage { totals: Outcomes & { units: number } }
 
 let dir: string;
 let ports: MeshPorts;
@@ -54,10 +55,13 @@ async function distributed(k: Key, path = '/shop/items') {
   }, 20);
 }
 
-async function usageOf(keyId: string): Promise<Usage['totals']> {
+/** The key's outcome totals; the mesh's APIs have no operations, so every allowed request spent exactly one unit. */
+async function usageOf(keyId: string): Promise<Outcomes> {
   const res = await call<Usage>('GET', `/v1/usage?keyId=${keyId}&granularity=minute`);
   assert.equal(res.status, 200);
-  return res.body.totals;
+  const { allowed, rejectedQuota, rejectedAuth, rejectedForbidden, units } = res.body.totals;
+  assert.equal(units, allowed, 'one unit per allowed request');
+  return { allowed, rejectedQuota, rejectedAuth, rejectedForbidden };
 }
 
 /** Fixed windows are UTC-aligned; keep a quota test from straddling the top of the hour. */
