@@ -11,11 +11,14 @@ export const M_FLUSH_OK = 4;
 export const M_FLUSH_FAILED = 5;
 export const M_DROPPED = 6;
 export const M_FEED_FAILED = 7;
-const COUNT = 8;
+/** Admitted requests a shadow limit would have rejected (docs/filter-config.md "Limits that compose"). */
+export const M_WOULD_REJECT = 8;
+const COUNT = 9;
 
 const NAMES: string[] = [
   "tollgate_allowed", "tollgate_denied_auth", "tollgate_denied_forbidden", "tollgate_denied_quota",
   "tollgate_flush_ok", "tollgate_flush_failed", "tollgate_usage_dropped", "tollgate_keyfeed_sync_failures",
+  "tollgate_would_reject",
 ];
 /** Gauges, recorded by the VM that syncs the key feed (process-wide stats: any VM may set them). */
 const GAUGES: string[] = ["tollgate_keyfeed_revision", "tollgate_keyfeed_keys"];

@@ -6,6 +6,7 @@
 // wildcard, backtracking when a branch finds no operation with the request's method. A node is reached only by its
 // one path from the root, always after the same number of segments, so a request visits every node at most once.
 
+import { Limit } from "./config/model";
 import { ab, abLen, bytesEqual, sameBytes } from "./bytes";
 
 export const SEG_LITERAL = 0;
@@ -110,6 +111,8 @@ export function bytesHash(p: usize, n: usize): u32 {
 
 /** One operation as configured. */
 export class Operation {
+  /** Its default limits (docs/filter-config.md "Limits that compose"), resolved at configuration; null = none. */
+  limits: Limit[] | null = null;
   constructor(public id: ArrayBuffer, public method: ArrayBuffer, public path: ArrayBuffer, public cost: u32) {}
 }
 

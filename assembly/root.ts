@@ -14,7 +14,7 @@ import { Config } from "./config/model";
 import { feedConfigured, feedDueMs, feedJitter, feedResponse, feedTick, setFeedReporter } from "./keyfeed/sync";
 import { defineMetrics, pushMetrics } from "./metrics";
 import { setColdStartShare } from "./quota/primed";
-import { INSERT_CAS } from "./quota/shared";
+import { INSERT_CAS, setQuotaPlans } from "./quota/shared";
 import { setMaxEntries } from "./usage/counters";
 import { flushAtConfigure, flushResponse, flushTick, setReporter } from "./usage/flush";
 
@@ -126,6 +126,7 @@ export function onConfigure(root: u32, size: u32): bool {
   }
   ensureReporter();
   config = cfg;
+  setQuotaPlans(cfg.plans);
   activeRoot = root;
   feedConfigured();
   defineMetrics();

@@ -4,7 +4,7 @@
 
 import { HashIndex } from "./hashindex";
 
-export const REC_SIZE: usize = 168;
+export const REC_SIZE: usize = 376;
 // Record layout.
 export const S_CTX = 0;        // u32 context id (0 = free)
 export const S_FLAGS = 4;      // u32 flags below
@@ -18,9 +18,19 @@ export const S_API_LEN = 31;   // u8
 export const S_KEY = 32;       // 64 bytes key id
 export const S_API = 96;       // 64 bytes API id
 export const S_UNITS = 160;    // u32 units the request spent (its operation's cost; 1 without operations)
+export const S_RL_WINDOW = 164; // u32 window seconds of the limit in the RateLimit headers (F_IETF only)
+export const S_OP_LEN = 168;   // u8 operation id length (0: none)
+export const S_LID_LEN = 169;  // u8 limit id length (F_IETF only)
+export const S_OP = 172;       // 64 bytes operation id
+export const S_LID = 236;      // 136 bytes limit id (F_IETF only)
 
 export const F_ALLOWED: u32 = 1;
 export const F_RATELIMIT: u32 = 2;
+/** A shadow limit would have rejected the request (usage `wouldReject`). (4 is response.ts's F_COUNTED.) */
+export const F_WOULD_REJECT: u32 = 8;
+/** With F_RATELIMIT: the IETF RateLimit-Policy + RateLimit fields / the legacy RateLimit-* headers. */
+export const F_IETF: u32 = 16;
+export const F_LEGACY: u32 = 32;
 
 let slab: usize = 0;
 let capacity: i32 = 0;
@@ -77,8 +87,9 @@ function grow(newCap: i32): void {
   if (freeTop == 0) grow(capacity * 2);
   const r = unchecked(freeList[--freeTop]);
   const p = slab + <usize>r * REC_SIZE;
-  // Bytes 8 … S_KEY: minute, RateLimit values, status, id lengths.
+  // Bytes 8 … S_KEY: minute, RateLimit values, status, id lengths; the operation id's length.
   store<u64>(p, 0, 8); store<u64>(p, 0, 16); store<u64>(p, 0, 24);
+  store<u16>(p, 0, S_OP_LEN);
   store<u32>(p, id, S_CTX);
   store<u32>(p, 0, S_FLAGS);
   index.insert(id, r);

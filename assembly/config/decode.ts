@@ -10,13 +10,35 @@ import { PASS_ASTERISK, PASS_AUTHORITY } from "../http/form";
 import {
   BUILD_OK, bytesHash, Operation, Operations, T_DOT, T_ESCAPE, T_OK, T_PARAM, T_WILDCARD_LAST, templateUnderPrefix, validateTemplate,
 } from "../operations";
-import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, UsageTarget } from "./model";
-import { isHeaderName, isHostPattern, isId, isIntIn, isMethod } from "./validate";
+import { Api, Config, KeyFeedTarget, KeyLocation, Limit, Plan, STYLE_IETF, STYLE_LEGACY, UsageTarget } from "./model";
+import { isHeaderName, isHostPattern, isId, isIntIn, isLimitId, isMethod } from "./validate";
+import { MAX_SCOPED_SLOTS, scopeSlotKey } from "../quota/entry";
 
 const MAX_SAFE: f64 = 9007199254740991;
 /** contracts/filter-config.ts MAX_OPERATIONS_PER_API and MAX_OPERATION_COST. */
 const MAX_OPERATIONS = 4096;
 const MAX_COST: f64 = 1000000;
+/** Limits per plan and default limits per operation (docs/filter-config.md "Limits that compose"). */
+const MAX_PLAN_LIMITS = 16;
+const MAX_OPERATION_LIMITS = 8;
+const PER_NAMES: string[] = ["second", "minute", "hour", "day", "month"];
+
+/** The slot key of a scoped limit: scope "<apiId>" or "<apiId>/<operationId>" with its period. */
+function slotKeyOf(scope: string, per: i32): u32 {
+  const b = String.UTF8.encode(scope);
+  return scopeSlotKey(changetype<usize>(b), <usize>b.byteLength, per);
+}
+
+/** Sorted, without duplicates. */
+function sortedUnique(keys: u32[]): StaticArray<u32> {
+  keys.sort((a: u32, b: u32): i32 => (a < b ? -1 : a > b ? 1 : 0));
+  let n = 0;
+  for (let i = 0; i < keys.length; i++) if (i == 0 || unchecked(keys[i]) != unchecked(keys[i - 1])) n++;
+  const out = new StaticArray<u32>(n);
+  let k = 0;
+  for (let i = 0; i < keys.length; i++) if (i == 0 || unchecked(keys[i]) != unchecked(keys[i - 1])) unchecked(out[k++] = keys[i]);
+  return out;
+}
 
 function templateProblem(t: i32): string {
   if (t == T_WILDCARD_LAST) return "'*' only as the last segment";
@@ -109,6 +131,17 @@ class Decoder {
       else if (s.strIs("denyUnmatched")) { this.cfg.denyUnmatched = this.readBool("denyUnmatched"); }
       else if (s.strIs("passPathForms")) { if (!this.passPathForms()) return false; }
       else if (s.strIs("rateLimitHeaders")) { this.cfg.rateLimitHeaders = this.readBool("rateLimitHeaders"); }
+      else if (s.strIs("rateLimitHeaderStyle")) {
+        if (!this.readString("rateLimitHeaderStyle")) return false;
+        if (s.strIs("legacy")) this.cfg.headerStyle = STYLE_LEGACY;
+        else if (s.strIs("ietf")) this.cfg.headerStyle = STYLE_IETF;
+        else if (s.strIs("both")) this.cfg.headerStyle = STYLE_LEGACY | STYLE_IETF;
+        else return this.bad("rateLimitHeaderStyle", "must be one of legacy, ietf, both");
+      } else if (s.strIs("shadowHeader")) {
+        if (!this.readString("shadowHeader")) return false;
+        if (!isHeaderName(s.str, s.strLen, false)) return this.bad("shadowHeader", "must be a lowercase header name");
+        this.cfg.shadowHeader = this.bytes();
+      }
       else if (s.strIs("identityHeaders")) { if (!this.identityHeaders()) return false; }
       else if (s.strIs("usage")) { if (!this.usage()) return false; }
       else if (s.strIs("keyFeed")) { if (!this.keyFeed()) return false; }
@@ -205,6 +238,7 @@ class Decoder {
       if (k >= MAX_OPERATIONS) return this.bad(f + ".operations", "at most 4096 entries");
       let id: ArrayBuffer | null = null, method: ArrayBuffer | null = null, path: ArrayBuffer | null = null;
       let cost: f64 = 1;
+      let limits: Limit[] | null = null;
       if (!s.beginObject()) return this.check(opf);
       for (let j = 0; s.nextMember(j); j++) {
         if (s.strIs("id")) {
@@ -224,13 +258,24 @@ class Decoder {
         } else if (s.strIs("cost")) {
           cost = this.readInt(opf + ".cost", 0, MAX_COST);
           if (s.failed) return false;
+        } else if (s.strIs("limits")) {
+          const list = new Array<Limit>();
+          if (!s.beginArray()) return this.check(opf + ".limits");
+          for (let m = 0; s.nextElement(m); m++) {
+            if (m >= MAX_OPERATION_LIMITS) return this.bad(opf + ".limits", "at most 8 entries");
+            if (!this.limit(opf + ".limits[" + decimal(m) + "]", list, false)) return false;
+          }
+          if (!this.check(opf + ".limits")) return false;
+          if (list.length > 0) limits = list;
         } else return this.bad(opf + "." + s.strValue(), "unknown field");
       }
       if (!this.check(opf)) return false;
       if (id == null) return this.bad(opf + ".id", "required");
       if (method == null) return this.bad(opf + ".method", "required");
       if (path == null) return this.bad(opf + ".path", "required");
-      ops.ops.push(new Operation(id, method, path, <u32>cost));
+      const op = new Operation(id, method, path, <u32>cost);
+      op.limits = limits;
+      ops.ops.push(op);
     }
     if (!this.check(f + ".operations")) return false;
     // Empty = no operations (the API is its prefix, as before operations existed).
@@ -293,10 +338,13 @@ class Decoder {
           if (!s.beginArray()) return this.check(f + ".limits");
           for (let k = 0; s.nextElement(k); k++) {
             const lf = f + ".limits[" + decimal(k) + "]";
-            if (k >= 8) return this.bad(f + ".limits", "at most 8 entries");
-            if (!this.limit(lf, plan)) return false;
+            if (k >= MAX_PLAN_LIMITS) return this.bad(f + ".limits", "at most 16 entries");
+            if (!this.limit(lf, plan.limits, true)) return false;
           }
           if (!this.check(f + ".limits")) return false;
+        } else if (s.strIs("shadow")) {
+          plan.shadow = this.readBool(f + ".shadow");
+          if (s.failed) return false;
         } else if (s.strIs("apiIds")) {
           hasApiIds = true;
           if (!s.beginArray()) return this.check(f + ".apiIds");
@@ -318,13 +366,31 @@ class Decoder {
     return this.check("plans");
   }
 
-  limit(f: string, plan: Plan): bool {
+  /** One limit into `out`; `scoped`: a plan's (apiId and operationId allowed), else an operation's default. */
+  limit(f: string, out: Limit[], scoped: bool): bool {
     const s = this.s;
     let requests: f64 = -1;
     let per = -1;
+    let id: ArrayBuffer | null = null, apiId: string | null = null, opId: string | null = null;
+    let shadow = false;
     if (!s.beginObject()) return this.check(f);
     for (let j = 0; s.nextMember(j); j++) {
-      if (s.strIs("requests")) {
+      if (s.strIs("id")) {
+        if (!this.readString(f + ".id")) return false;
+        if (!isLimitId(s.str, s.strLen)) return this.bad(f + ".id", "must be 1-64 chars of [A-Za-z0-9._:/-]");
+        id = this.bytes();
+      } else if (scoped && s.strIs("apiId")) {
+        if (!this.readString(f + ".apiId")) return false;
+        if (!isId(s.str, s.strLen)) return this.bad(f + ".apiId", "must be 1-64 chars of [A-Za-z0-9._:-]");
+        apiId = s.strValue();
+      } else if (scoped && s.strIs("operationId")) {
+        if (!this.readString(f + ".operationId")) return false;
+        if (!isId(s.str, s.strLen)) return this.bad(f + ".operationId", "must be 1-64 chars of [A-Za-z0-9._:-]");
+        opId = s.strValue();
+      } else if (s.strIs("shadow")) {
+        shadow = this.readBool(f + ".shadow");
+        if (s.failed) return false;
+      } else if (s.strIs("requests")) {
         requests = this.readInt(f + ".requests", 1, 2147483647);
         if (s.failed) return false;
       } else if (s.strIs("per")) {
@@ -336,7 +402,13 @@ class Decoder {
     if (!this.check(f)) return false;
     if (requests < 0) return this.bad(f + ".requests", "required");
     if (per < 0) return this.bad(f + ".per", "required");
-    plan.limits.push(new Limit(<u32>requests, per));
+    if (opId != null && apiId == null) return this.bad(f + ".operationId", "requires apiId");
+    const l = new Limit(<u32>requests, per);
+    if (id != null) l.id = id!;
+    l.apiIdName = apiId;
+    l.opIdName = opId;
+    l.shadow = shadow;
+    out.push(l);
     return true;
   }
 
@@ -555,6 +627,106 @@ class Decoder {
     return true;
   }
 
+  /** The index of the API with this id, or -1. */
+  apiIndex(name: string): i32 {
+    const b = String.UTF8.encode(name);
+    const apis = this.cfg.apis;
+    for (let a = 0; a < apis.length; a++) {
+      const id = unchecked(apis[a]).id;
+      if (id.byteLength == b.byteLength && sameBytes(changetype<usize>(id), changetype<usize>(b), <usize>id.byteLength)) return a;
+    }
+    return -1;
+  }
+
+  /**
+   * Limits that compose (docs/filter-config.md): operation defaults get their scope, default id and slot key; a
+   * plan's limits are checked against its APIs (apiId among its apiIds, operationId an operation of that API, ids
+   * unique after defaults), and the plan gets its scoped slot count and keys.
+   */
+  linkLimits(): bool {
+    const cfg = this.cfg;
+    const apiKeys = new Array<u32[]>(cfg.apis.length);
+    for (let a = 0; a < cfg.apis.length; a++) {
+      const api = unchecked(cfg.apis[a]);
+      const keys = new Array<u32>();
+      unchecked(apiKeys[a] = keys);
+      const ops = api.operations;
+      if (ops == null) continue;
+      const apiId = String.UTF8.decode(api.id);
+      for (let k = 0; k < ops.ops.length; k++) {
+        const op = unchecked(ops.ops[k]);
+        const ls = op.limits;
+        if (ls == null) continue;
+        const scope = apiId + "/" + String.UTF8.decode(op.id);
+        for (let m = 0; m < ls.length; m++) {
+          const l = unchecked(ls[m]);
+          l.api = a;
+          l.op = k;
+          if (l.id.byteLength == 0) l.id = String.UTF8.encode(scope + ":" + unchecked(PER_NAMES[l.per]));
+          l.slot = slotKeyOf(scope, l.per);
+          keys.push(l.slot);
+          for (let q = 0; q < m; q++) {
+            const o = unchecked(ls[q]).id;
+            if (o.byteLength == l.id.byteLength && sameBytes(changetype<usize>(o), changetype<usize>(l.id), <usize>o.byteLength)) {
+              return this.bad("apis[" + decimal(a) + "].operations[" + decimal(k) + "].limits[" + decimal(m) + "]", "duplicate limit id '" + String.UTF8.decode(l.id) + "'");
+            }
+          }
+        }
+      }
+    }
+    for (let i = 0; i < cfg.plans.length; i++) {
+      const plan = unchecked(cfg.plans[i]);
+      const keys = new Array<u32>();
+      for (let k = 0; k < plan.limits.length; k++) {
+        const l = unchecked(plan.limits[k]);
+        const lf = "plans[" + decimal(i) + "].limits[" + decimal(k) + "]";
+        let scope = "";
+        if (l.apiIdName != null) {
+          const name = l.apiIdName!;
+          const a = this.apiIndex(name);
+          if (a < 0 || !plan.allowsApi(a)) return this.bad(lf + ".apiId", "'" + name + "' is not one of the plan's apiIds");
+          l.api = a;
+          scope = name;
+          if (l.opIdName != null) {
+            const opName = l.opIdName!;
+            const ops = unchecked(cfg.apis[a]).operations;
+            const ob = String.UTF8.encode(opName);
+            let found = -1;
+            if (ops != null) {
+              for (let k2 = 0; k2 < ops.ops.length; k2++) {
+                const id = unchecked(ops.ops[k2]).id;
+                if (id.byteLength == ob.byteLength && sameBytes(changetype<usize>(id), changetype<usize>(ob), <usize>id.byteLength)) { found = k2; break; }
+              }
+            }
+            if (found < 0) return this.bad(lf + ".operationId", "'" + opName + "' is not an operation of API '" + name + "'");
+            l.op = found;
+            scope = name + "/" + opName;
+          }
+          l.slot = slotKeyOf(scope, l.per);
+          keys.push(l.slot);
+          plan.scoped = true;
+        }
+        if (l.id.byteLength == 0) l.id = String.UTF8.encode((scope.length > 0 ? scope + ":" : "") + unchecked(PER_NAMES[l.per]));
+        if (plan.shadow) l.shadow = true;
+        for (let q = 0; q < k; q++) {
+          const o = unchecked(plan.limits[q]).id;
+          if (o.byteLength == l.id.byteLength && sameBytes(changetype<usize>(o), changetype<usize>(l.id), <usize>o.byteLength)) {
+            return this.bad(lf + ".id", "duplicate limit id '" + String.UTF8.decode(l.id) + "' (also limits[" + decimal(q) + "]; ids are unique in a plan)");
+          }
+        }
+      }
+      for (let a = 0; a < cfg.apis.length; a++) {
+        if (!plan.allowsApi(a)) continue;
+        const ak = unchecked(apiKeys[a]);
+        if (ak.length > 0) plan.scoped = true;
+        for (let k = 0; k < ak.length; k++) keys.push(unchecked(ak[k]));
+      }
+      plan.slotKeys = sortedUnique(keys);
+      plan.slots = min(plan.slotKeys.length, MAX_SCOPED_SLOTS);
+    }
+    return true;
+  }
+
   /** Cross-references: plan API ids, key plan indexes, duplicate digests. */
   link(): bool {
     const cfg = this.cfg;
@@ -573,6 +745,7 @@ class Decoder {
         unchecked(plan.apiBits[found >>> 5] |= 1 << (found & 31));
       }
     }
+    if (!this.linkLimits()) return false;
     const t = cfg.keys;
     for (let i = 0; i < t.count; i++) {
       if (unchecked(t.plan[i]) >= cfg.plans.length) return this.bad("keys[" + decimal(i) + "][3]", "plan index out of range");

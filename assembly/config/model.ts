@@ -18,13 +18,42 @@ export class Api {
   unknownPass: bool = false;
 }
 
+/** Header styles (rateLimitHeaderStyle): bits of Config.headerStyle. */
+export const STYLE_LEGACY: u32 = 1;
+export const STYLE_IETF: u32 = 2;
+/** Longest limit id: an explicit one is ≤ 64, a default "<apiId>/<operationId>:<per>" ≤ 64 + 1 + 64 + 1 + 6. */
+export const MAX_LIMIT_ID: usize = 136;
+
+/** A limit (docs/filter-config.md "Limits that compose"): a plan's, or an operation's default. */
 export class Limit {
+  /** The name in a 429's `limit` member and in RateLimit-Policy: the configured id or the default one. */
+  id: ArrayBuffer = new ArrayBuffer(0);
+  /** The API it is scoped to (index in Config.apis), -1 = every request of the subscription. */
+  api: i32 = -1;
+  /** The operation it is scoped to (index in that API's operations), -1 = the whole API. */
+  op: i32 = -1;
+  /** Decided and counted, never enforced (limit.shadow or plan.shadow; an operation default's plan is applied at decision). */
+  shadow: bool = false;
+  /** Scoped limits: the key of its slot in the quota entry (scopeSlotKey of scope and per, never 0); 0 = unscoped. */
+  slot: u32 = 0;
+  /** As configured, resolved by the decoder's link step. */
+  apiIdName: string | null = null;
+  opIdName: string | null = null;
   constructor(public requests: u32, public per: i32) {}
 }
 
 export class Plan {
   id: ArrayBuffer = new ArrayBuffer(0);
+  /** Unscoped limits first, then scoped ones (decode order within each). */
   limits: Limit[] = [];
+  /** plan.shadow: every limit of the plan and every operation default under it is a shadow limit. */
+  shadow: bool = false;
+  /** Whether any limit of the plan is scoped, or any API of the plan has operation defaults. */
+  scoped: bool = false;
+  /** Scoped slots of its subscriptions' quota entries (quota/entry.ts; ≤ MAX_SCOPED_SLOTS). */
+  slots: i32 = 0;
+  /** Every slot key a limit applicable under this plan can use, sorted (fleet replies, keeping counts on a change). */
+  slotKeys: StaticArray<u32> = new StaticArray<u32>(0);
   /** Names as configured; resolved to apiBits once every API is known. */
   apiIdNames: string[] = [];
   /** Bit i set = the plan includes apis[i]. */
@@ -86,6 +115,10 @@ export class Config {
   /** PASS_ASTERISK | PASS_AUTHORITY (http/form.ts): request-target forms passed untouched instead of 400. */
   passPathForms: u32 = 0;
   rateLimitHeaders: bool = true;
+  /** rateLimitHeaderStyle as STYLE_* bits: legacy (default), ietf, or both. */
+  headerStyle: u32 = STYLE_LEGACY;
+  /** shadowHeader: sent upstream naming the shadow limit that would have rejected; empty = none. */
+  shadowHeader: ArrayBuffer = new ArrayBuffer(0);
   /** Identity header names; empty = disabled. */
   consumerHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-consumer");
   keyIdHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-key-id");
@@ -120,6 +153,8 @@ export class Config {
     if (this.consumerHeader.byteLength > 0) names.push(this.consumerHeader);
     if (this.keyIdHeader.byteLength > 0) names.push(this.keyIdHeader);
     if (this.planHeader.byteLength > 0) names.push(this.planHeader);
+    // A client's copy of the shadow header would forge "a shadow limit would have rejected": removed like identity.
+    if (this.shadowHeader.byteLength > 0) names.push(this.shadowHeader);
     this.identityCount = names.length;
     this.identityNames = new StaticArray<usize>(names.length * 2);
     for (let i = 0; i < names.length; i++) {

@@ -14,6 +14,16 @@ export function isId(p: usize, n: usize): bool {
   return true;
 }
 
+/** ^[A-Za-z0-9._:/-]{1,64}$ (a limit id: its default form "<apiId>/<operationId>:<per>" has a '/') */
+export function isLimitId(p: usize, n: usize): bool {
+  if (n < 1 || n > 64) return false;
+  for (let i: usize = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + i);
+    if (!(isAlnum(c) || c == 0x2e || c == 0x5f || c == 0x3a || c == 0x2d || c == 0x2f)) return false;
+  }
+  return true;
+}
+
 /** ^[a-z0-9!#$%&'*+.^_`|~-]{min,128}$ */
 export function isHeaderName(p: usize, n: usize, allowEmpty: bool): bool {
   if (n > 128 || (n == 0 && !allowEmpty)) return false;

@@ -6,13 +6,13 @@
 import { proxy_set_header_map_pairs, MAP_REQUEST_HEADERS } from "../abi/imports";
 import { PairTable, PairWriter } from "../abi/pairs";
 import { ab, abLen, copyShort, zeroBytes } from "../bytes";
-import { Config } from "../config/model";
+import { Config, MAX_LIMIT_ID, STYLE_IETF, STYLE_LEGACY } from "../config/model";
 import { elementAt } from "../element";
-import { bump, M_ALLOWED, M_DENIED_AUTH, M_DENIED_FORBIDDEN, M_DENIED_QUOTA } from "../metrics";
+import { bump, M_ALLOWED, M_DENIED_AUTH, M_DENIED_FORBIDDEN, M_DENIED_QUOTA, M_WOULD_REJECT } from "../metrics";
 import { ByteSink } from "../sink";
 import {
-  F_ALLOWED, F_RATELIMIT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_MINUTE, S_RL_LIMIT, S_RL_REMAINING,
-  S_RL_RESET, S_UNITS, streamAcquire,
+  F_ALLOWED, F_IETF, F_LEGACY, F_RATELIMIT, F_WOULD_REJECT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_LID,
+  S_LID_LEN, S_MINUTE, S_OP, S_OP_LEN, S_RL_LIMIT, S_RL_REMAINING, S_RL_RESET, S_RL_WINDOW, S_UNITS, streamAcquire,
 } from "../streams";
 import {
   countRequest, OUTCOME_REJECTED_AUTH, OUTCOME_REJECTED_FORBIDDEN, OUTCOME_REJECTED_QUOTA,
@@ -45,13 +45,18 @@ function count(cfg: Config, v: Verdict, ref: KeyRef, now: i64): void {
     : k == V_QUOTA ? OUTCOME_REJECTED_QUOTA : OUTCOME_REJECTED_FORBIDDEN;
   bump(outcome == OUTCOME_REJECTED_AUTH ? M_DENIED_AUTH : outcome == OUTCOME_REJECTED_QUOTA ? M_DENIED_QUOTA : M_DENIED_FORBIDDEN);
   if (cfg.usage == null) return;
-  let key: usize = 0, keyLen: usize = 0, api: usize = 0, apiLen: usize = 0;
+  let key: usize = 0, keyLen: usize = 0, api: usize = 0, apiLen: usize = 0, op: usize = 0, opLen: usize = 0;
   if (v.key >= 0) { key = ref.keyId; keyLen = ref.keyIdLen; }
   if (v.countApi >= 0) {
-    const id = elementAt(cfg.apis, v.countApi).id;
-    api = ab(id); apiLen = abLen(id);
+    const a = elementAt(cfg.apis, v.countApi);
+    api = ab(a.id); apiLen = abLen(a.id);
+    // A 429 of an operation is counted under it (its operation-scoped fleet windows count from these entries).
+    if (k == V_QUOTA && v.op >= 0 && v.countApi == v.api) {
+      const id = elementAt(a.operations!.ops, v.op).id;
+      op = ab(id); opLen = abLen(id);
+    }
   }
-  countRequest(<f64>(now - now % 60), key, keyLen, api, apiLen, outcome, 0);
+  countRequest(<f64>(now - now % 60), key, keyLen, api, apiLen, outcome, 0, 1, op, opLen);
 }
 
 /** Sends the rewritten request header map: the table minus what it skips, plus what the writer staged. */
@@ -69,12 +74,32 @@ function count(cfg: Config, v: Verdict, ref: KeyRef, now: i64): void {
   const s = streamAcquire(ctx);
   let flags = F_ALLOWED;
   if (cfg.rateLimitHeaders && d != null && d.hasLimit) {
-    flags |= F_RATELIMIT;
+    const style = cfg.headerStyle;
+    flags |= F_RATELIMIT | ((style & STYLE_LEGACY) != 0 ? F_LEGACY : 0);
     store<u32>(s, d.limit, S_RL_LIMIT);
     store<u32>(s, d.remaining, S_RL_REMAINING);
     store<u32>(s, d.reset, S_RL_RESET);
+    const l = d.which;
+    if ((style & STYLE_IETF) != 0 && l != null) {
+      // The response side names the limit in RateLimit-Policy: a copy (the configuration may change before it).
+      flags |= F_IETF;
+      const n = min(abLen(l.id), MAX_LIMIT_ID);
+      store<u8>(s, <u8>n, S_LID_LEN);
+      copyShort(s + S_LID, ab(l.id), n);
+      store<u32>(s, d.window, S_RL_WINDOW);
+    }
+  }
+  const shadow = d != null ? d.shadow : null;
+  if (shadow != null) {
+    flags |= F_WOULD_REJECT;
+    bump(M_WOULD_REJECT);
   }
   store<u32>(s, flags, S_FLAGS);
+  if (v.op >= 0) {
+    const id = elementAt(elementAt(cfg.apis, v.api).operations!.ops, v.op).id;
+    store<u8>(s, <u8>abLen(id), S_OP_LEN);
+    copyShort(s + S_OP, ab(id), abLen(id));
+  }
   store<u32>(s, v.units, S_UNITS);
   store<f64>(s, cfg.usage != null ? <f64>(now - now % 60) : -1, S_MINUTE);
   store<u8>(s, <u8>keyIdLen, S_KEY_LEN);
@@ -84,6 +109,8 @@ function count(cfg: Config, v: Verdict, ref: KeyRef, now: i64): void {
   writer.reset();
   hideCredentials(cfg, t, pathIdx, newPath);
   addIdentity(cfg, writer, k, v.plan);
+  // A shadow limit would have rejected: the upstream is told which (in the same header write).
+  if (shadow != null && abLen(cfg.shadowHeader) > 0) writer.add(ab(cfg.shadowHeader), abLen(cfg.shadowHeader), ab(shadow.id), abLen(shadow.id));
   forward(t);
   // Forwarded with the key (hideCredentials off): the host has its copy; ours must not outlive the request.
   if (!cfg.hideCredentials) zeroBytes(writer.ptr, writer.len);
@@ -141,7 +168,7 @@ function applyOther(cfg: Config, v: Verdict, k: KeyRef, r: RequestFacts, t: Pair
     }
     case V_QUOTA: {
       count(cfg, v, k, now);
-      sendProblem(P_QUOTA, v.quota);
+      sendProblem(P_QUOTA, v.quota, cfg.headerStyle);
       return FILTER_STOP;
     }
     case V_FORBIDDEN:

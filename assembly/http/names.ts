@@ -10,6 +10,8 @@ export const H_RETRY_AFTER = String.UTF8.encode("retry-after");
 export const H_RATELIMIT_LIMIT = String.UTF8.encode("ratelimit-limit");
 export const H_RATELIMIT_REMAINING = String.UTF8.encode("ratelimit-remaining");
 export const H_RATELIMIT_RESET = String.UTF8.encode("ratelimit-reset");
+export const H_RATELIMIT = String.UTF8.encode("ratelimit");
+export const H_RATELIMIT_POLICY = String.UTF8.encode("ratelimit-policy");
 export const H_WWW_AUTHENTICATE = String.UTF8.encode("www-authenticate");
 export const H_ALLOW = String.UTF8.encode("allow");
 

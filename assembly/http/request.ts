@@ -171,7 +171,8 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
           admit(FREE, false, v);
         } else {
           const plan = elementAt(cfg.plans, v.plan);
-          const q = enforceQuota(ab(plan.id), abLen(plan.id), key.consumer, key.consumerLen, plan.limits, now, quota, v.units);
+          const opLimits = v.op >= 0 ? elementAt(elementAt(cfg.apis, v.api).operations!.ops, v.op).limits : null;
+          const q = enforceQuota(plan, key.consumer, key.consumerLen, v.api, v.op, opLimits, now, quota, v.units);
           admit(quota, q == ENFORCE_CONTENDED, v);
         }
       }

@@ -8,21 +8,29 @@ import { clearRet, RET_LEN, RET_PTR } from "../abi/memory";
 import { PairTable, PairWriter } from "../abi/pairs";
 import { ab, abLen, sameBytes } from "../bytes";
 import {
-  F_ALLOWED, F_RATELIMIT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_MINUTE, S_RL_LIMIT, S_RL_REMAINING,
-  S_RL_RESET, S_STATUS, S_UNITS, streamGet, streamRelease,
+  F_ALLOWED, F_IETF, F_LEGACY, F_RATELIMIT, F_WOULD_REJECT, S_API, S_API_LEN, S_FLAGS, S_KEY, S_KEY_LEN, S_LID,
+  S_LID_LEN, S_MINUTE, S_OP, S_OP_LEN, S_RL_LIMIT, S_RL_REMAINING, S_RL_RESET, S_RL_WINDOW, S_STATUS, S_UNITS,
+  streamGet, streamRelease,
 } from "../streams";
 import { countRequest, OUTCOME_ALLOWED } from "../usage/counters";
-import { H_RATELIMIT_LIMIT, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_STATUS, isStatus } from "./names";
-import { addRateLimitHeaders } from "./problem";
+import {
+  H_RATELIMIT, H_RATELIMIT_LIMIT, H_RATELIMIT_POLICY, H_RATELIMIT_REMAINING, H_RATELIMIT_RESET, H_STATUS, isStatus,
+} from "./names";
+import { addIetfHeaders, addRateLimitHeaders } from "./problem";
 import { parseStatus } from "./status";
 
 const table = new PairTable();
 const writer = new PairWriter();
 const F_COUNTED: u32 = 4;
 
-/** Whether a response header is one of ours (`ratelimit-limit` and `-reset` are 15 bytes, `-remaining` 19). */
+/**
+ * Whether a response header is one of ours (`ratelimit-limit` and `-reset` are 15 bytes, `-remaining` 19; the IETF
+ * `ratelimit` 9 and `ratelimit-policy` 16). Every style's names are ours: an upstream's would contradict ours.
+ */
 @inline function isRateLimitHeader(kp: usize, kl: usize): bool {
   if (kl == 15) return sameBytes(kp, ab(H_RATELIMIT_LIMIT), 15) || sameBytes(kp, ab(H_RATELIMIT_RESET), 15);
+  if (kl == 9) return sameBytes(kp, ab(H_RATELIMIT), 9);
+  if (kl == 16) return sameBytes(kp, ab(H_RATELIMIT_POLICY), 16);
   return kl == 19 && sameBytes(kp, ab(H_RATELIMIT_REMAINING), 19);
 }
 
@@ -46,8 +54,8 @@ export function onResponseHeaders(ctx: u32): u32 {
   const n = table.count;
   for (let i = 0; i < n; i++) {
     const kp = table.keyPtr(i), kl = table.keyLen(i);
-    // Names of the lengths of ":status" (7) and of ours (15, 19) only.
-    if (kl != 7 && kl != 15 && kl != 19) continue;
+    // Names of the lengths of ":status" (7) and of ours (9, 15, 16, 19) only.
+    if (kl != 7 && kl != 15 && kl != 19 && kl != 9 && kl != 16) continue;
     if (isStatus(kp, kl)) {
       store<u16>(s, <u16>parseStatus(table.valuePtr(i), table.valueLen(i)), S_STATUS);
     } else if (isRateLimitHeader(kp, kl)) {
@@ -55,7 +63,11 @@ export function onResponseHeaders(ctx: u32): u32 {
       table.skip(i);
     }
   }
-  addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET));
+  if ((flags & F_LEGACY) != 0) addRateLimitHeaders(writer, load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET));
+  if ((flags & F_IETF) != 0) {
+    addIetfHeaders(writer, s + S_LID, <usize>load<u8>(s, S_LID_LEN), load<u32>(s, S_RL_LIMIT), load<u32>(s, S_RL_WINDOW),
+      load<u32>(s, S_RL_REMAINING), load<u32>(s, S_RL_RESET));
+  }
   writer.finishFrom(table);
   proxy_set_header_map_pairs(MAP_RESPONSE_HEADERS, writer.ptr, writer.len);
   return 0;
@@ -70,7 +82,8 @@ export function onResponseHeaders(ctx: u32): u32 {
   if (minute < 0) return; // usage reporting off when the request was decided
   const status = <i32>load<u16>(s, S_STATUS);
   const cls = status >= 100 && status < 600 ? status / 100 : 0;
-  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUTCOME_ALLOWED, cls, load<u32>(s, S_UNITS));
+  countRequest(minute, s + S_KEY, <usize>load<u8>(s, S_KEY_LEN), s + S_API, <usize>load<u8>(s, S_API_LEN), OUTCOME_ALLOWED, cls, load<u32>(s, S_UNITS),
+    s + S_OP, <usize>load<u8>(s, S_OP_LEN), (flags & F_WOULD_REJECT) != 0);
 }
 
 export function onLog(ctx: u32): void {

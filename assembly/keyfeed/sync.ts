@@ -348,8 +348,8 @@ function responseStatus(): i32 {
   return <i32>parseStatus(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN));
 }
 
-function applyFleet(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
-  return storeOthers(sub, subLen, per, windowStart, others);
+function applyFleet(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize, scopeLen: usize): bool {
+  return storeOthers(sub, subLen, per, windowStart, others, scope, scopeLen);
 }
 
 /** proxy_on_http_call_response: false when the token is not the feed's. */

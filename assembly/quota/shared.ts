@@ -6,10 +6,15 @@ import {
   proxy_get_shared_data, proxy_set_shared_data, RESULT_CAS_MISMATCH, RESULT_OK,
 } from "../abi/imports";
 import { RET_CAS, clearRet, RET_LEN, RET_PTR } from "../abi/memory";
-import { Limit } from "../config/model";
-import { Decision, decide, ENTRY_SIZE, entryInit, entrySetOthers, entryValid } from "./entry";
+import { ab, abLen, sameBytes } from "../bytes";
+import { Limit, Plan } from "../config/model";
+import { elementAt } from "../element";
+import {
+  Decision, decide, ENTRY_MAX, entryInit, entryResize, entryScoped, entrySetOthers, entrySetOthersScoped, entrySize,
+  entryValid, hasKey, scopeSlotKey,
+} from "./entry";
 import { quotaShare } from "./primed";
-import { SUBSCRIPTION_KEY_MAX, subscriptionKey, subscriptionKeyOf } from "./subscription";
+import { SUBSCRIPTION_KEY_MAX, subscriptionKey, subscriptionKeyOf, subscriptionSplit } from "./subscription";
 
 export const MAX_CAS_ATTEMPTS = 8;
 /**
@@ -23,13 +28,18 @@ export const ENFORCE_DECIDED = 0; // decision in `d`
 export const ENFORCE_CONTENDED = 1;
 
 const KEY = memory.data(<i32>SUBSCRIPTION_KEY_MAX);
-const ENTRY = memory.data(<i32>ENTRY_SIZE);
+const ENTRY = memory.data(<i32>ENTRY_MAX);
+const NO_KEYS = new StaticArray<u32>(0);
 
 // Set by readEntry: where the entry is (the host's copy in the callback arena, updated in place, or ENTRY).
 let entryPtr: usize = 0;
 
-/** Reads the entry (a fresh one when absent or malformed) into entryPtr; returns the CAS to write back with. */
-@inline function readEntry(klen: usize): u32 {
+/**
+ * Reads the entry (a fresh one when absent or malformed) into entryPtr, with `scoped` scoped slots (-1: as it is);
+ * an entry of another size (a plan change) is copied into ENTRY keeping the slots in `keys`. Returns the CAS to write
+ * back with.
+ */
+@inline function readEntry(klen: usize, scoped: i32, keys: StaticArray<u32>): u32 {
   clearRet();
   const r = proxy_get_shared_data(KEY, klen, RET_PTR, RET_LEN, RET_CAS);
   if (r == RESULT_OK) {
@@ -37,53 +47,88 @@ let entryPtr: usize = 0;
     const n = <usize>load<u32>(RET_LEN);
     const cas = load<u32>(RET_CAS);
     if (entryValid(p, n)) {
-      entryPtr = p; // ours until the callback returns: decide in place, no copy
+      if (scoped < 0 || entryScoped(p) == scoped) {
+        entryPtr = p; // ours until the callback returns: decide in place, no copy
+      } else {
+        entryResize(ENTRY, p, scoped, keys);
+        entryPtr = ENTRY;
+      }
     } else {
-      entryInit(ENTRY);
+      entryInit(ENTRY, scoped < 0 ? 0 : scoped);
       entryPtr = ENTRY;
     }
     return cas;
   }
-  entryInit(ENTRY);
+  entryInit(ENTRY, scoped < 0 ? 0 : scoped);
   entryPtr = ENTRY;
   return INSERT_CAS;
 }
 
+// The configured plans, for fleet windows of scoped limits (set at configure by root.ts).
+let plans: Plan[] = [];
+export function setQuotaPlans(p: Plan[]): void { plans = p; }
+
 /**
- * Decides one request of the subscription (plan id, consumer id) spending `units` (≥ 1: a request costing 0 never
- * gets here, decision.ts FREE); fills `d`. Returns ENFORCE_CONTENDED when every
- * CAS attempt lost a race. Until the process is primed, hour/day/month limits are cut to the cold-start share.
+ * Decides one request of the subscription (`plan`, consumer id) to API `api` and its operation `op` (-1: none, whose
+ * default limits are `opLimits`) spending `units` (≥ 1: a request costing 0 never gets here, decision.ts FREE);
+ * fills `d`. One get and one CAS set whatever the number of limits. Returns ENFORCE_CONTENDED when every CAS attempt
+ * lost a race. Until the process is primed, hour/day/month limits are cut to the cold-start share.
  */
-@inline export function enforceQuota(plan: usize, planLen: usize, consumer: usize, consumerLen: usize, limits: Limit[], now: i64, d: Decision, units: u32 = 1): i32 {
-  if (limits.length == 0) {
+@inline export function enforceQuota(plan: Plan, consumer: usize, consumerLen: usize, api: i32, op: i32, opLimits: Limit[] | null, now: i64, d: Decision, units: u32 = 1): i32 {
+  const limits = plan.limits;
+  if (limits.length == 0 && opLimits == null) {
     d.admitted = true;
     d.hasLimit = false;
+    d.shadow = null;
     return ENFORCE_DECIDED;
   }
-  const klen = subscriptionKey(KEY, plan, planLen, consumer, consumerLen);
+  const klen = subscriptionKey(KEY, ab(plan.id), abLen(plan.id), consumer, consumerLen);
   if (klen == 0) return ENFORCE_CONTENDED; // ids are validated configuration ids: unreachable, but fail closed
   const share = quotaShare();
+  const slots = plan.slots;
+  const size = entrySize(slots);
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const cas = readEntry(klen);
-    decide(entryPtr, limits, now, d, share, units);
+    const cas = readEntry(klen, slots, plan.slotKeys);
+    decide(entryPtr, limits, now, d, share, units, api, op, opLimits, plan.shadow);
     if (!d.admitted) return ENFORCE_DECIDED;
-    const w = proxy_set_shared_data(KEY, klen, entryPtr, ENTRY_SIZE, cas);
+    const w = proxy_set_shared_data(KEY, klen, entryPtr, size, cas);
     if (w != RESULT_CAS_MISMATCH) return ENFORCE_DECIDED;
   }
   return ENFORCE_CONTENDED;
 }
 
+/** The configured plan with this id, or null. */
+function planById(p: usize, n: usize): Plan | null {
+  for (let i = 0; i < plans.length; i++) {
+    const plan = elementAt(plans, i);
+    if (abLen(plan.id) == n && sameBytes(ab(plan.id), p, n)) return plan;
+  }
+  return null;
+}
+
 /**
- * Stores the fleet's count for one window of a subscription given as "<planId>/<consumerId>" (global quota).
- * Returns false when the subscription is not valid or every attempt lost.
+ * Stores the fleet's count for one window of a subscription given as "<planId>/<consumerId>" (global quota), of
+ * `scope` ("<apiId>" or "<apiId>/<operationId>"; length 0 = the whole subscription). A scope no limit of the
+ * subscription's plan uses under this configuration is ignored (true: nothing to store). Returns false when the
+ * subscription is not valid or every attempt lost.
  */
-export function storeOthers(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
+export function storeOthers(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize = 0, scopeLen: usize = 0): bool {
   const klen = subscriptionKeyOf(KEY, sub, subLen);
   if (klen == 0) return false;
+  let slots = -1, keys = NO_KEYS, key: u32 = 0;
+  if (scopeLen > 0) {
+    const plan = planById(sub, <usize>subscriptionSplit(sub, subLen)); // valid: subscriptionKeyOf checked it
+    if (plan == null) return true;
+    key = scopeSlotKey(scope, scopeLen, per);
+    if (!hasKey(plan.slotKeys, key)) return true;
+    slots = plan.slots;
+    keys = plan.slotKeys;
+  }
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const cas = readEntry(klen);
-    entrySetOthers(entryPtr, per, windowStart, others);
-    const w = proxy_set_shared_data(KEY, klen, entryPtr, ENTRY_SIZE, cas);
+    const cas = readEntry(klen, slots, keys);
+    if (key == 0) entrySetOthers(entryPtr, per, windowStart, others);
+    else if (!entrySetOthersScoped(entryPtr, key, per, windowStart, others)) return true; // every slot live: dropped
+    const w = proxy_set_shared_data(KEY, klen, entryPtr, entrySize(entryScoped(entryPtr)), cas);
     if (w != RESULT_CAS_MISMATCH) return true;
   }
   return false;

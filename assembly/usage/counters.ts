@@ -13,7 +13,7 @@ export const OUTCOME_REJECTED_QUOTA: u32 = 1;
 export const OUTCOME_REJECTED_AUTH: u32 = 2;
 export const OUTCOME_REJECTED_FORBIDDEN: u32 = 3;
 
-const REC: usize = 176;
+const REC: usize = 248;
 const C_MINUTE = 0;   // f64
 const C_COUNT = 8;    // u32
 const C_STATUS = 12;  // 5 × u32 (1xx … 5xx)
@@ -24,6 +24,9 @@ const C_KEY = 36;     // 64 bytes
 const C_API = 100;    // 64 bytes
 const C_HASH = 164;   // u32
 const C_UNITS = 168;  // u32 units spent (allowed requests)
+const C_WOULD = 172;  // u32 of `count`, the requests a shadow limit would have rejected (allowed requests)
+const C_OP_LEN = 176; // u8 operation id length (0: none)
+const C_OP = 180;     // 64 bytes operation id (APIs with operations)
 
 let slab: usize = 0;
 let recCap: i32 = 0;
@@ -49,11 +52,12 @@ export function counterCount(): i32 { return used; }
   return (h ^ <u32>n) * 16777619;
 }
 
-function hashOf(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32): u32 {
+function hashOf(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, op: usize, opLen: usize): u32 {
   let h: u32 = 2166136261 ^ outcome;
   h = (h ^ <u32>(<i64>minute)) * 16777619;
   h = mix(h, key, keyLen);
   h = mix(h, api, apiLen);
+  if (opLen > 0) h = mix(h, op, opLen);
   return h ^ (h >>> 15);
 }
 
@@ -72,17 +76,20 @@ function growSlab(): void {
 
 /**
  * Counts one request. `statusClass` 1…5 adds to that upstream status class (allowed requests), 0 = none; `units`
- * (allowed requests) the units it spent. Key and API ids are at most 64 bytes (validated configuration ids); longer
- * input is ignored.
+ * (allowed requests) the units it spent; `op` the operation it matched (length 0: none); `wouldReject` (allowed
+ * requests) a shadow limit had no room for it. Key, API and operation ids are at most 64 bytes (validated
+ * configuration ids); longer input is ignored.
  */
-export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, statusClass: i32, units: u32 = 1): void {
-  if (keyLen > 64 || apiLen > 64) return;
-  const h = hashOf(minute, key, keyLen, api, apiLen, outcome);
+export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize, apiLen: usize, outcome: u32, statusClass: i32, units: u32 = 1,
+  op: usize = 0, opLen: usize = 0, wouldReject: bool = false): void {
+  if (keyLen > 64 || apiLen > 64 || opLen > 64) return;
+  const h = hashOf(minute, key, keyLen, api, apiLen, outcome, op, opLen);
   for (let r = index.first(h); r >= 0; r = index.next(h)) {
     const p = slab + <usize>r * REC;
     if (load<f64>(p, C_MINUTE) == minute && <u32>load<u8>(p, C_OUTCOME) == outcome &&
         <usize>load<u8>(p, C_KEY_LEN) == keyLen && <usize>load<u8>(p, C_API_LEN) == apiLen &&
-        sameBytes(p + C_KEY, key, keyLen) && sameBytes(p + C_API, api, apiLen)) {
+        <usize>load<u8>(p, C_OP_LEN) == opLen &&
+        sameBytes(p + C_KEY, key, keyLen) && sameBytes(p + C_API, api, apiLen) && sameBytes(p + C_OP, op, opLen)) {
       const u = load<u32>(p, C_UNITS);
       if (u > u32.MAX_VALUE - units) {
         // The report's units field is a u32 (schemas/usage-report.v1.schema.json): a request whose units would not
@@ -93,6 +100,7 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
       }
       store<u32>(p, u + units, C_UNITS);
       bump(p, statusClass);
+      if (wouldReject) store<u32>(p, load<u32>(p, C_WOULD) + 1, C_WOULD);
       return;
     }
   }
@@ -111,8 +119,11 @@ export function countRequest(minute: f64, key: usize, keyLen: usize, api: usize,
   store<u8>(p, <u8>apiLen, C_API_LEN);
   memory.copy(p + C_KEY, key, keyLen);
   memory.copy(p + C_API, api, apiLen);
+  store<u8>(p, <u8>opLen, C_OP_LEN);
+  memory.copy(p + C_OP, op, opLen);
   store<u32>(p, h, C_HASH);
   store<u32>(p, units, C_UNITS);
+  store<u32>(p, wouldReject ? 1 : 0, C_WOULD);
   index.insert(h, r);
   bump(p, statusClass);
 }
@@ -142,6 +153,9 @@ export function counterKeyPtr(i: i32): usize { return slab + <usize>i * REC + C_
 export function counterKeyLen(i: i32): usize { return <usize>load<u8>(slab + <usize>i * REC, C_KEY_LEN); }
 export function counterApiPtr(i: i32): usize { return slab + <usize>i * REC + C_API; }
 export function counterApiLen(i: i32): usize { return <usize>load<u8>(slab + <usize>i * REC, C_API_LEN); }
+export function counterOpPtr(i: i32): usize { return slab + <usize>i * REC + C_OP; }
+export function counterOpLen(i: i32): usize { return <usize>load<u8>(slab + <usize>i * REC, C_OP_LEN); }
+export function counterWouldReject(i: i32): u32 { return load<u32>(slab + <usize>i * REC, C_WOULD); }
 
 export function outcomeName(o: u32): string {
   if (o == OUTCOME_ALLOWED) return "allowed";

@@ -143,8 +143,8 @@ function retryLater(nowMs: f64): void {
   nextAttemptMs = nowMs + backoffMs;
 }
 
-function applyFleet(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
-  return storeOthers(sub, subLen, per, windowStart, others);
+function applyFleet(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize, scopeLen: usize): bool {
+  return storeOthers(sub, subLen, per, windowStart, others, scope, scopeLen);
 }
 
 /** Reads the :status of the http_call response (0 when absent or not three digits). */

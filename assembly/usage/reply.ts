@@ -4,17 +4,30 @@
 // independent fact).
 
 import { JsonScanner } from "../json/scanner";
-import { isIntIn } from "../config/validate";
+import { isId, isIntIn } from "../config/validate";
 import { subscriptionSplit } from "../quota/subscription";
 import { periodFromName, PER_SECOND } from "../window";
 
 /** The reply version whose fleet entries are per subscription; an answer to a sync report must have it to prime. */
 export const REPLY_VERSION: i32 = 2;
 
-/** Receives each valid fleet entry; `sub` is a validated "<planId>/<consumerId>". Returns false when not stored. */
-export type FleetSink = (sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32) => bool;
+/**
+ * Receives each valid fleet entry; `sub` is a validated "<planId>/<consumerId>", `scope` (length 0: the whole
+ * subscription) a validated "<apiId>" or "<apiId>/<operationId>". Returns false when not stored.
+ */
+export type FleetSink = (sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize, scopeLen: usize) => bool;
 
 const SUB = memory.data(129);
+const SCOPE = memory.data(129);
+
+/** Whether `n` bytes at `p` are "<apiId>" or "<apiId>/<operationId>" (a fleet window's scope). */
+export function isScope(p: usize, n: usize): bool {
+  if (n < 1 || n > 129) return false;
+  for (let i: usize = 0; i < n; i++) {
+    if (load<u8>(p + i) == 0x2f) return isId(p, i) && isId(p + i + 1, n - i - 1);
+  }
+  return isId(p, n);
+}
 
 /** Outcome of the last parse. */
 export class ReplyResult {
@@ -67,13 +80,19 @@ export function readFleet(s: JsonScanner, sink: FleetSink): bool {
   if (!s.beginArray()) return false;
   for (let k = 0; s.nextElement(k); k++) {
     if (!s.beginObject()) return false;
-    let subLen: usize = 0;
+    let subLen: usize = 0, scopeLen: usize = 0;
+    let badScope = false;
     let per = -1;
     let start: f64 = -1, others: f64 = -1;
     for (let j = 0; s.nextMember(j); j++) {
       if (s.strIs("subscription") && s.peek() == 0x22) {
         if (!s.readString()) return false;
         if (subscriptionSplit(s.str, s.strLen) >= 0) { memory.copy(SUB, s.str, s.strLen); subLen = s.strLen; }
+      } else if (s.strIs("scope")) {
+        // A scope this filter cannot read makes the entry unusable (it must not be taken for the whole subscription).
+        if (s.peek() != 0x22) { badScope = true; if (!s.skipValue()) return false; continue; }
+        if (!s.readString()) return false;
+        if (isScope(s.str, s.strLen)) { memory.copy(SCOPE, s.str, s.strLen); scopeLen = s.strLen; } else badScope = true;
       } else if (s.strIs("per") && s.peek() == 0x22) {
         if (!s.readString()) return false;
         per = periodFromName(s.strValue());
@@ -86,8 +105,8 @@ export function readFleet(s: JsonScanner, sink: FleetSink): bool {
       } else if (!s.skipValue()) return false;
     }
     if (s.failed) return false;
-    if (subLen > 0 && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
-      if (!sink(SUB, subLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others)) lastReply.unstored++;
+    if (subLen > 0 && !badScope && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
+      if (!sink(SUB, subLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others, SCOPE, scopeLen)) lastReply.unstored++;
       lastReply.delivered++;
     }
   }

@@ -4,7 +4,8 @@
 import { ByteSink } from "../sink";
 import {
   counterApiLen, counterApiPtr, counterCount, counterCountOf, counterKeyLen, counterKeyPtr, counterMinute,
-  counterOutcome, counterStatus, counterUnits, OUTCOME_ALLOWED, outcomeName,
+  counterOpLen, counterOpPtr, counterOutcome, counterStatus, counterUnits, counterWouldReject, OUTCOME_ALLOWED,
+  outcomeName,
 } from "./counters";
 
 /**
@@ -28,6 +29,11 @@ export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize
     out.bytes(counterKeyPtr(i), counterKeyLen(i));
     out.ascii("\",\"apiId\":\"");
     out.bytes(counterApiPtr(i), counterApiLen(i));
+    const opLen = counterOpLen(i);
+    if (opLen > 0) {
+      out.ascii("\",\"operationId\":\"");
+      out.bytes(counterOpPtr(i), opLen);
+    }
     out.ascii("\",\"outcome\":\"");
     const o = counterOutcome(i);
     out.ascii(outcomeName(o));
@@ -41,6 +47,11 @@ export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize
       if (u != c) {
         out.ascii(",\"units\":");
         out.u64(u);
+      }
+      const would = counterWouldReject(i);
+      if (would > 0) {
+        out.ascii(",\"wouldReject\":");
+        out.u64(would);
       }
       let any = false;
       for (let cls = 1; cls <= 5; cls++) {

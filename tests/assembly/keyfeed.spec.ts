@@ -30,7 +30,7 @@ function hex8(p: usize): string {
   return s;
 }
 
-function noFleet(_s: usize, _n: usize, _per: i32, _w: f64, _o: u32): bool { return true; }
+function noFleet(_s: usize, _n: usize, _per: i32, _w: f64, _o: u32, _sc: usize, _sl: usize): bool { return true; }
 
 function parse(json: string, kind: i32): bool {
   const b = String.UTF8.encode(json);

@@ -8,7 +8,7 @@ let lastStart: f64 = 0;
 let lastOthers: u32 = 0;
 let storeOk = true;
 
-function sink(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32): bool {
+function sink(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize = 0, scopeLen: usize = 0): bool {
   delivered++;
   lastSub = String.UTF8.decodeUnsafe(sub, subLen);
   lastPer = per;

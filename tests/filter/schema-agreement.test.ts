@@ -20,7 +20,7 @@ function full(): Record<string, Json> {
   (cfg.apis as Json[])[0] = {
     id: 'api_orders', pathPrefix: '/orders', methods: ['GET', 'POST'], hosts: ['shop.example.com', '*.example.org'],
     operations: [
-      { id: 'op_list', method: 'GET', path: '/orders' },
+      { id: 'op_list', method: 'GET', path: '/orders', limits: [{ requests: 10, per: 'hour' }, { requests: 1, per: 'second', id: 'list-burst', shadow: true }] },
       { id: 'op_get', method: 'GET', path: '/orders/{id}', cost: 2 },
       { id: 'op_create', method: 'POST', path: '/orders/', cost: 0 },
       { id: 'op_files', method: 'GET', path: '/orders/{id}/files/*' },
@@ -28,6 +28,15 @@ function full(): Record<string, Json> {
     ],
     unknownOperation: 'reject',
   };
+  // Limits that compose: API- and operation-scoped, with ids, shadow; plan shadow; both header styles; a shadow header.
+  const plan = (cfg.plans as Json[])[0] as Record<string, Json>;
+  (plan.limits as Json[]).push(
+    { requests: 3, per: 'minute', apiId: 'api_orders', id: 'orders/min' },
+    { requests: 2, per: 'minute', apiId: 'api_orders', operationId: 'op_get', shadow: true },
+  );
+  plan.shadow = false;
+  cfg.rateLimitHeaderStyle = 'both';
+  cfg.shadowHeader = 'x-tollgate-would-reject';
   cfg.keyLocations = [{ header: 'authorization', prefix: 'Bearer ' }, { query: 'api_key' }];
   cfg.hideCredentials = true;
   cfg.denyUnmatched = false;
@@ -40,7 +49,7 @@ function full(): Record<string, Json> {
 /** Every path to a leaf or container, except those holding cross-references. */
 function paths(v: Json, at: Array<string | number> = []): Array<Array<string | number>> {
   const here = at.join('.');
-  if (/^plans\.\d+\.apiIds\.\d+$|^keys\.\d+\.3$/.test(here)) return [];
+  if (/^plans\.\d+\.apiIds\.\d+$|^keys\.\d+\.3$|^plans\.\d+\.limits\.\d+\.(apiId|operationId)$/.test(here)) return [];
   const out: Array<Array<string | number>> = at.length > 0 ? [at] : [];
   if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
   else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
@@ -84,7 +93,7 @@ async function filterRejection(cfg: unknown): Promise<string | undefined> {
 }
 
 /** Rules beyond the schema (cross-references), which a mutation can still break by renaming an id. */
-const CROSS_REFERENCE = /unknown API id|plan index out of range|duplicate API id|duplicate digest|duplicate operation id|can never match|duplicate method and template/;
+const CROSS_REFERENCE = /unknown API id|plan index out of range|duplicate API id|duplicate digest|duplicate operation id|can never match|duplicate method and template|duplicate limit id|is not one of the plan's apiIds|is not an operation of API/;
 
 describe('filter configuration checks agree with the JSON schema', () => {
   it('on valid configurations and 300 seeded mutations', async () => {
