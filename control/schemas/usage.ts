@@ -20,6 +20,7 @@ export const UsageReply = contractSchema(replySchema as Record<string, unknown>)
 const Counts = {
   ...Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, Type.Integer()])) as Record<OutcomeRestField, ReturnType<typeof Type.Integer>>,
   units: Type.Integer({ description: 'units the allowed requests spent against quota (the sum of their operations\' cost; one per request without operations)' }),
+  wouldReject: Type.Integer({ description: 'allowed requests a shadow limit would have rejected (shadow mode: counted, not enforced)' }),
 };
 export const UsageQuery = Type.Object({
   keyId: Type.Optional(Id),

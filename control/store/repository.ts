@@ -109,7 +109,11 @@ export interface KeyFacts { keyId: string; consumerId: string; planId: string; l
 export interface PlanFacts { limits: Limit[]; apiIds: string[] }
 
 /** One row to add to a minute/hour/day usage table. `units`: what its allowed requests spent (0 for other outcomes). */
-export interface UsageRow { start: number; keyId: string; apiId: string; outcome: Outcome; consumerId: string; count: number; units: number; status: StatusCounts }
+export interface UsageRow {
+  start: number; keyId: string; apiId: string; outcome: Outcome; consumerId: string; count: number; units: number; status: StatusCounts;
+  /** Allowed requests a shadow limit would have rejected (absent: none). */
+  wouldReject?: number;
+}
 /** Units a reporter's allowed requests add to a subscription's window; the stored total never exceeds `cap`. */
 export interface FleetAdd { planId: string; consumerId: string; per: FleetPer; windowStart: number; reporter: string; count: number; cap: number }
 export interface FleetWindowKey { planId: string; consumerId: string; per: FleetPer; windowStart: number }
@@ -124,7 +128,7 @@ export interface StoredBatch {
 }
 
 /** Grouped counts of one bucket and outcome, as a usage query reads them (`units`: only meaningful for allowed). */
-export interface UsageQueryRow { start: number; outcome: string; count: number; units: number; status: StatusCounts }
+export interface UsageQueryRow { start: number; outcome: string; count: number; units: number; wouldReject?: number; status: StatusCounts }
 
 /**
  * Usage storage only (control/usage/ holds the rules: validation, scope, fleet replies, retention). A networked

@@ -58,7 +58,8 @@ export type CatalogPlan = Omit<Plan, 'shadow'> & Partial<Pick<Plan, 'shadow'>>;
 export interface CatalogSnapshot { apis: CatalogApi[]; plans: CatalogPlan[]; targets: TargetWithCredentials[]; operations?: ApiOperation[] }
 
 /** `refused`: entries left out because they fall outside the reporter's scope or the accepted time range. */
-export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number }
+/** `wouldReject`: the stored entries' would-be rejections (0 for a duplicate). */
+export interface IngestResult { duplicate: boolean; fleet: FleetWindow[]; entries: number; dropped: number; refused: number; wouldReject: number }
 
 /**
  * Where one compiled configuration goes (one WasmPlugin) and what it covers. `apiIds` empty = every API. The

@@ -2,7 +2,8 @@
 import { STATUS_CLASSES, type Outcome, type StatusCounts, type UsageEntry } from '../store/types.js';
 import { windowStart, type FleetPer } from './windows.js';
 
-export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number; units: number; status: StatusCounts }
+/** `wouldReject`: allowed requests a shadow limit would have rejected. */
+export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number; units: number; wouldReject: number; status: StatusCounts }
 
 /**
  * The units an entry's requests spent against quota: its `units`, or one per request when it has none (a filter
@@ -25,11 +26,12 @@ export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'
     const id = `${start}\u0000${e.keyId}\u0000${e.apiId}\u0000${e.outcome}`;
     let b = byKey.get(id);
     if (b === undefined) {
-      b = { start, keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: 0, units: 0, status: zeroStatus() };
+      b = { start, keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: 0, units: 0, wouldReject: 0, status: zeroStatus() };
       byKey.set(id, b);
     }
     b.count += e.count;
     b.units += unitsOf(e);
+    b.wouldReject += e.wouldReject ?? 0;
     for (const c of STATUS_CLASSES) b.status[c] += e.status?.[c] ?? 0;
   }
   return [...byKey.values()];
@@ -45,7 +47,7 @@ export function minuteRows(entries: readonly UsageEntry[], consumerOf: (keyId: s
     const e = entries[i]!;
     const s = e.status;
     rows[i] = {
-      start: e.minute - (e.minute % 60), keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: e.count, units: unitsOf(e), consumerId: consumerOf(e.keyId),
+      start: e.minute - (e.minute % 60), keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: e.count, units: unitsOf(e), wouldReject: e.wouldReject ?? 0, consumerId: consumerOf(e.keyId),
       status: s === undefined ? zeroStatus() : { '1xx': s['1xx'] ?? 0, '2xx': s['2xx'] ?? 0, '3xx': s['3xx'] ?? 0, '4xx': s['4xx'] ?? 0, '5xx': s['5xx'] ?? 0 },
     };
   }

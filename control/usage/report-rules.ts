@@ -20,11 +20,15 @@ export function impossibleReport(report: UsageReport): string | undefined {
   const seen = new Set<string>();
   for (let i = 0; i < report.entries.length; i++) {
     const e = report.entries[i]!;
-    const id = `${e.minute}\u0000${e.keyId}\u0000${e.apiId}\u0000${e.outcome}`;
-    if (seen.has(id)) return `entries[${i}]: the same minute, keyId, apiId and outcome appear twice`;
+    // An API with operations reports one entry per operation: operationId is part of what makes an entry.
+    const id = `${e.minute}\u0000${e.keyId}\u0000${e.apiId}\u0000${e.outcome}\u0000${e.operationId ?? ''}`;
+    if (seen.has(id)) return `entries[${i}]: the same minute, keyId, apiId, operationId and outcome appear twice`;
     seen.add(id);
     const units = unitsProblem(e);
     if (units !== undefined) return `entries[${i}].units: ${units}`;
+    const wouldReject = wouldRejectProblem(e);
+    if (wouldReject !== undefined) return `entries[${i}].wouldReject: ${wouldReject}`;
+    if (e.operationId !== undefined && e.apiId === '') return `entries[${i}].operationId: an operation belongs to an API (apiId is empty)`;
     if (e.status === undefined) continue;
     if (e.outcome !== 'allowed') return `entries[${i}].status: only allowed requests reach the upstream`;
     let sum = 0;
@@ -44,6 +48,15 @@ function unitsProblem(e: UsageEntry): string | undefined {
   if (e.outcome !== 'allowed') return 'only allowed requests spend units';
   if (!Number.isInteger(e.units) || e.units < 0 || e.units > MAX_ENTRY_UNITS) return `must be an integer from 0 to ${MAX_ENTRY_UNITS}`;
   if (e.units > e.count * MAX_OPERATION_COST) return `${e.units} units for ${e.count} requests is more than ${MAX_OPERATION_COST} (the largest cost) each`;
+  return undefined;
+}
+
+/** Why an entry's `wouldReject` is impossible, or undefined: only allowed requests pass a shadow limit, at most all of them. */
+function wouldRejectProblem(e: UsageEntry): string | undefined {
+  if (e.wouldReject === undefined) return undefined;
+  if (e.outcome !== 'allowed') return 'only allowed requests are counted as would-be rejections (a rejected request was rejected)';
+  if (!Number.isInteger(e.wouldReject) || e.wouldReject < 0) return 'must be a non-negative integer';
+  if (e.wouldReject > e.count) return `${e.wouldReject} would-be rejections of ${e.count} requests`;
   return undefined;
 }
 

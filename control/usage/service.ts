@@ -93,7 +93,9 @@ export class UsageService {
       await this.usageRetention.maybeDrop(now);
     }
     const replyFleet = report.sync === true ? await fleetForSync(this.repo, scope, reporter, now) : await fleetForKeys(this.fleetSource, facts.values(), reporter, now);
-    return { duplicate: !fresh, fleet: replyFleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0 };
+    let wouldReject = 0;
+    if (fresh) for (const e of entries) wouldReject += e.wouldReject ?? 0;
+    return { duplicate: !fresh, fleet: replyFleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0, wouldReject };
   }
 
   /** Folds pending minute rows into hours and days now; resolves with how many. */

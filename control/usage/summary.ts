@@ -5,7 +5,7 @@ import { OUTCOME_EDGES, OUTCOMES, type Outcome } from '../../contracts/usage-rep
 import { STATUS_CLASSES, type UsageCounts, type UsageSeriesPoint, type UsageSummary } from '../store/types.js';
 import { zeroStatus } from './aggregate.js';
 
-const zeroCounts = (): UsageCounts => ({ ...Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, 0])), units: 0 }) as UsageCounts;
+const zeroCounts = (): UsageCounts => ({ ...Object.fromEntries(OUTCOMES.map((o) => [OUTCOME_EDGES[o].rest, 0])), units: 0, wouldReject: 0 }) as UsageCounts;
 const isOutcome = (s: string): s is Outcome => (OUTCOMES as readonly string[]).includes(s);
 
 export function summarize(rows: readonly UsageQueryRow[]): UsageSummary {
@@ -29,6 +29,8 @@ export function summarize(rows: readonly UsageQueryRow[]): UsageSummary {
     if (r.outcome === 'allowed') {
       point.units += r.units;
       totals.units += r.units;
+      point.wouldReject += r.wouldReject ?? 0;
+      totals.wouldReject += r.wouldReject ?? 0;
     }
   }
   return { totals, upstreamStatus, series: [...series.values()] };

@@ -63,7 +63,7 @@ describe('summary', () => {
       { start: 60, outcome: 'rejected_auth', count: 2, units: 0, status: zero },
       { start: 120, outcome: 'mystery', count: 9, units: 0, status: zero },
     ]);
-    assert.deepEqual(s.totals, { allowed: 5, rejectedQuota: 0, rejectedAuth: 2, rejectedForbidden: 0, units: 5 });
+    assert.deepEqual(s.totals, { allowed: 5, rejectedQuota: 0, rejectedAuth: 2, rejectedForbidden: 0, units: 5, wouldReject: 0 });
     assert.deepEqual(s.series.map((p) => p.start), [60, 120]);
     assert.equal(s.upstreamStatus['5xx'], 1);
   });

@@ -20,7 +20,7 @@ import type { UsageEntry, UsageReport } from '../../control/store/types.js';
 import { ADMIN, ON_POSTGRES, REPORT, batchId, currentMinute, seed, testApp, testStoreUrl, type TestApp } from './helpers.js';
 
 interface Reply { duplicate: boolean; refused: number; fleet: { subscription: string; per: string; windowStart: number; others: number }[] }
-interface Counts { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; units: number }
+interface Counts { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; units: number; wouldReject: number }
 interface Usage { totals: Counts; series: ({ start: string } & Counts)[] }
 
 const REPORTER_A = '0123456789abcdef';
@@ -69,7 +69,7 @@ describe('units: the rules without a database', () => {
   it('the PostgreSQL batch log carries units as the last numbers row (a pre-009 log simply lacks it)', () => {
     const rows = minuteRows([e('allowed', 2, 30), { ...e('rejected_auth', 5), keyId: '' }], () => 'c');
     assert.deepEqual(rows.map((r) => r.units), [30, 0]);
-    assert.equal(minuteLog(rows).numbers, '{{1767225600,1767225600},{2,5},{0,0},{0,0},{0,0},{0,0},{0,0},{30,0}}');
+    assert.equal(minuteLog(rows).numbers, '{{1767225600,1767225600},{2,5},{0,0},{0,0},{0,0},{0,0},{0,0},{30,0},{0,0}}');
   });
 });
 
@@ -150,7 +150,7 @@ describe('units in usage rollups and GET /v1/usage', () => {
   };
 
   it('totals: requests as before, units of the allowed ones (absent = one per request), at every granularity', async () => {
-    const expected = { allowed: 12, rejectedQuota: 3, rejectedAuth: 7, rejectedForbidden: 0, units: 50 + 2 + 0 + 9 };
+    const expected = { allowed: 12, rejectedQuota: 3, rejectedAuth: 7, rejectedForbidden: 0, units: 50 + 2 + 0 + 9, wouldReject: 0 };
     for (const granularity of ['minute', 'hour', 'day']) assert.deepEqual((await usage(`granularity=${granularity}`)).totals, expected, granularity);
   });
 
@@ -213,7 +213,7 @@ describe('impossible units refuse the report', () => {
     const rejected = await t.report('POST', '/v1/usage/reports', report(REPORTER_A, [entry({ outcome: 'rejected_forbidden', units: 1 })]));
     assert.deepEqual(rejected.json<{ errors: unknown[] }>().errors, [{ path: 'body/entries/0/units', message: 'only allowed entries carry units' }]);
     const usage = (await t.admin('GET', `/v1/usage?granularity=hour&keyId=${s.keyId}`)).json<Usage>();
-    assert.deepEqual(usage.totals, { allowed: 0, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0, units: 0 }, 'nothing of a refused report is stored');
+    assert.deepEqual(usage.totals, { allowed: 0, rejectedQuota: 0, rejectedAuth: 0, rejectedForbidden: 0, units: 0, wouldReject: 0 }, 'nothing of a refused report is stored');
   });
 
   it('accepts the edges: 0 units, and count × the largest cost', async () => {

@@ -106,7 +106,7 @@ describe('GET /v1/usage', () => {
 
   it('aggregates per minute, hour and day with totals', async () => {
     const minute = (await t.admin('GET', `/v1/usage?${range}&granularity=minute`)).json<Usage>();
-    assert.deepEqual(minute.totals, { allowed: 11, rejectedQuota: 2, rejectedAuth: 9, rejectedForbidden: 1, units: 11 });
+    assert.deepEqual(minute.totals, { allowed: 11, rejectedQuota: 2, rejectedAuth: 9, rejectedForbidden: 1, units: 11, wouldReject: 0 });
     assert.equal(minute.series.length, 4);
     const hour = (await t.admin('GET', `/v1/usage?${range}&granularity=hour`)).json<Usage>();
     assert.equal(hour.series.length, 3);
@@ -129,7 +129,7 @@ describe('GET /v1/usage', () => {
 
   it('filters by key, consumer and API', async () => {
     const byKey = (await t.admin('GET', `/v1/usage?${range}&keyId=${s.keyId}`)).json<Usage>();
-    assert.deepEqual(byKey.totals, { allowed: 11, rejectedQuota: 2, rejectedAuth: 0, rejectedForbidden: 1, units: 11 });
+    assert.deepEqual(byKey.totals, { allowed: 11, rejectedQuota: 2, rejectedAuth: 0, rejectedForbidden: 1, units: 11, wouldReject: 0 });
     const byConsumer = (await t.admin('GET', `/v1/usage?${range}&consumerId=${s.consumerId}`)).json<Usage>();
     assert.deepEqual(byConsumer.totals, byKey.totals);
     const byApi = (await t.admin('GET', `/v1/usage?${range}&apiId=${s.apiId}`)).json<Usage>();

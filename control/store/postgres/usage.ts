@@ -18,8 +18,11 @@ import { parseLimits } from './shared.js';
 
 const TABLES: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' };
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
-/** `units` last: log_numbers gained its row last (migration 009), so a log written before has none (read as NULL). */
-const MINUTE_COLUMNS = `start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, units`;
+/**
+ * `units`, then `would_reject` last: log_numbers gained their rows last (migrations 009, 010), so a log written before
+ * has none (read as NULL: one unit per allowed request, no would-be rejections).
+ */
+const MINUTE_COLUMNS = `start, key_id, api_id, outcome, consumer_id, count, ${STATUS_COLUMNS.join(', ')}, units, would_reject`;
 /**
  * A row's units: NULL in rows (and logs) stored before migration 009, when every allowed request was one unit and
  * rejected requests spent none. Read rather than backfilled, so the migration rewrites no row.
@@ -40,7 +43,8 @@ const FOLD_BATCHES = 1000;
 // two-dimensional array and unnesting it gives that column's elements in order.
 const minuteLogOf = (b: string): string => `unnest(${b}.log_numbers[1:1], ${b}.log_texts[1:1], ${b}.log_texts[2:2], ${b}.log_texts[3:3],
   ${b}.log_texts[4:4], ${b}.log_numbers[2:2], ${STATUS_COLUMNS.map((_, i) => `${b}.log_numbers[${i + 3}:${i + 3}]`).join(', ')},
-  ${b}.log_numbers[${STATUS_COLUMNS.length + 3}:${STATUS_COLUMNS.length + 3}]) AS m(${MINUTE_COLUMNS})`;
+  ${b}.log_numbers[${STATUS_COLUMNS.length + 3}:${STATUS_COLUMNS.length + 3}], ${b}.log_numbers[${STATUS_COLUMNS.length + 4}:${STATUS_COLUMNS.length + 4}])
+  AS m(${MINUTE_COLUMNS})`;
 const fleetLogOf = (b: string): string => `unnest(${b}.fleet_texts[1:1], ${b}.fleet_texts[2:2], ${b}.fleet_texts[3:3], ${b}.fleet_numbers[1:1],
   ${b}.fleet_texts[4:4], ${b}.fleet_numbers[2:2], ${b}.fleet_numbers[3:3]) AS a(${FLEET_COLUMNS}, count, cap)`;
 /** Minute rows of the batches not rolled up yet (their partial index finds them). */
@@ -65,10 +69,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (batch_id
 
 const rollupInto = (table: string, size: number): string => `
 INSERT INTO ${table} AS u (${MINUTE_COLUMNS})
-SELECT start - start % ${size}, key_id, api_id, outcome, MIN(consumer_id), SUM(count), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}, SUM(units)
+SELECT start - start % ${size}, key_id, api_id, outcome, MIN(consumer_id), SUM(count), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}, SUM(units), SUM(would_reject)
 FROM moved GROUP BY 1, key_id, api_id, outcome ORDER BY 1, key_id, api_id, outcome
 ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count,
-  ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}, units = ${UNITS_OF('u.')} + EXCLUDED.units`;
+  ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}, units = ${UNITS_OF('u.')} + EXCLUDED.units,
+  would_reject = COALESCE(u.would_reject, 0) + EXCLUDED.would_reject`;
 
 // The batches not rolled up yet (the oldest $1 of them: a backlog is folded in bounded steps, each its own transaction)
 // are marked and their logs cleared by the statement that reads them (the subquery's
@@ -86,7 +91,7 @@ WITH taken AS (
   SELECT m.* FROM taken t, ${minuteLogOf('t')}
 ), moved AS (
   SELECT start, key_id, api_id, outcome, MIN(consumer_id) AS consumer_id, SUM(count) AS count, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')},
-    SUM(${UNITS_OF('')}) AS units
+    SUM(${UNITS_OF('')}) AS units, SUM(COALESCE(would_reject, 0)) AS would_reject
   FROM logged GROUP BY start, key_id, api_id, outcome
 ), minutes AS (
   INSERT INTO usage_minute (${MINUTE_COLUMNS}) SELECT ${MINUTE_COLUMNS} FROM moved ORDER BY start RETURNING 1
@@ -211,18 +216,18 @@ export class PostgresUsage implements UsageRepository {
     filter('key_id', q.keyId);
     filter('consumer_id', q.consumerId);
     filter('api_id', q.apiId);
-    const columns = `outcome, count, units, ${STATUS_COLUMNS.join(', ')}`;
+    const columns = `outcome, count, units, would_reject, ${STATUS_COLUMNS.join(', ')}`;
     // The folded rows plus the logs of batches not rolled up yet (folded into the same buckets), in one statement, so
     // one snapshot: a batch is either folded or pending, never both or neither. Pending batches are few (the rollup runs
     // every second): their logs are unnested whole, then filtered.
     const pending = q.granularity === 'minute' ? `SELECT start, ${columns} FROM (${PENDING_MINUTES}) AS p WHERE ${where.join(' AND ')}`
       : `SELECT start - start % ${BUCKET_S[q.granularity]} AS start, ${columns} FROM (${PENDING_MINUTES}) AS p WHERE ${where.join(' AND ')}`;
     const source = `SELECT start, ${columns} FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} UNION ALL ${pending}`;
-    const r = await this.pool.query<{ start: number; outcome: string; n: number; units: number } & Record<string, number>>(
-      `SELECT start, outcome, SUM(count) AS n, SUM(${UNITS_OF('')}) AS units, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+    const r = await this.pool.query<{ start: number; outcome: string; n: number; units: number; would_reject: number } & Record<string, number>>(
+      `SELECT start, outcome, SUM(count) AS n, SUM(${UNITS_OF('')}) AS units, SUM(COALESCE(would_reject, 0)) AS would_reject, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
        FROM (${source}) AS rows GROUP BY start, outcome ORDER BY start`, args);
     return r.rows.map((row) => ({
-      start: row.start, outcome: row.outcome, count: row.n, units: row.units,
+      start: row.start, outcome: row.outcome, count: row.n, units: row.units, wouldReject: Number(row.would_reject ?? 0),
       status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, row[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
     }));
   }

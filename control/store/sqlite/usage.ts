@@ -35,10 +35,10 @@ export class SqliteUsage implements UsageRepository {
        ON CONFLICT (batch_id) DO NOTHING`,
     );
     const upsert = (table: string): Database.Statement => db.prepare(
-      `INSERT INTO ${table} (start, key_id, api_id, outcome, consumer_id, count, units, ${STATUS_COLUMNS.join(', ')})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ${STATUS_COLUMNS.map(() => '?').join(', ')})
+      `INSERT INTO ${table} (start, key_id, api_id, outcome, consumer_id, count, units, would_reject, ${STATUS_COLUMNS.join(', ')})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ${STATUS_COLUMNS.map(() => '?').join(', ')})
        ON CONFLICT (start, key_id, api_id, outcome) DO UPDATE SET count = count + excluded.count,
-       units = ${UNITS_OF(`${table}.`)} + excluded.units,
+       units = ${UNITS_OF(`${table}.`)} + excluded.units, would_reject = COALESCE(${table}.would_reject, 0) + excluded.would_reject,
        ${STATUS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
     );
     this.addRow = { minute: upsert(TABLES.minute), hour: upsert(TABLES.hour), day: upsert(TABLES.day) };
@@ -96,7 +96,7 @@ export class SqliteUsage implements UsageRepository {
       if (this.insertBatch.run(b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused).changes !== 1) return false;
       for (const size of SIZES) {
         const stmt = this.addRow[size];
-        for (const r of b.rows[size]) stmt.run(r.start, r.keyId, r.apiId, r.outcome, r.consumerId, r.count, r.units, ...STATUS_CLASSES.map((c) => r.status[c]));
+        for (const r of b.rows[size]) stmt.run(r.start, r.keyId, r.apiId, r.outcome, r.consumerId, r.count, r.units, r.wouldReject ?? 0, ...STATUS_CLASSES.map((c) => r.status[c]));
       }
       for (const f of b.fleet) this.addFleet.run(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap, f.cap);
       return true;
@@ -133,11 +133,11 @@ export class SqliteUsage implements UsageRepository {
     if (q.consumerId !== undefined) { where.push('consumer_id = ?'); args.push(q.consumerId); }
     if (q.apiId !== undefined) { where.push('api_id = ?'); args.push(q.apiId); }
     const rows = this.db.prepare(
-      `SELECT start, outcome, SUM(count) AS n, SUM(${UNITS_OF('')}) AS units, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+      `SELECT start, outcome, SUM(count) AS n, SUM(${UNITS_OF('')}) AS units, SUM(COALESCE(would_reject, 0)) AS would_reject, ${STATUS_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
        FROM ${TABLES[q.granularity]} WHERE ${where.join(' AND ')} GROUP BY start, outcome ORDER BY start`,
-    ).all(...args) as ({ start: number; outcome: string; n: number; units: number } & Record<string, number>)[];
+    ).all(...args) as ({ start: number; outcome: string; n: number; units: number; would_reject: number } & Record<string, number>)[];
     return rows.map((r) => ({
-      start: r.start, outcome: r.outcome, count: r.n, units: r.units,
+      start: r.start, outcome: r.outcome, count: r.n, units: r.units, wouldReject: r.would_reject,
       status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, r[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
     }));
   }

@@ -76,6 +76,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
     if (!result.duplicate) {
       app.metrics.entries.inc(result.entries);
       if (result.dropped > 0) app.metrics.dropped.inc(result.dropped);
+      if (result.wouldReject > 0) app.metrics.wouldReject.inc(result.wouldReject);
       if (result.refused > 0) {
         app.metrics.refused.inc(result.refused);
         req.log.warn({ target: target.id, reporter: report.reporter, refused: result.refused }, 'usage entries outside the reporter\'s scope or time range refused');
