@@ -25,8 +25,9 @@ export function reportErrorFormatter(errors: FastifySchemaValidationError[], dat
   for (const e of errors) {
     if (e.keyword === 'if' && errors.some((n) => n.keyword === 'not' && n.instancePath === e.instancePath)) continue;
     if (e.keyword === 'not' && /\/entries\/items\/then\/not$/.test(e.schemaPath)) {
-      e.instancePath = `${e.instancePath}/units`;
-      e.message = 'only allowed entries carry units';
+      // The schema's one rule for both fields (if not allowed then neither units nor wouldReject); the formatter does
+      // not see the body, so the message names both.
+      e.message = 'only allowed entries carry units or wouldReject';
     }
     kept.push(e);
   }

@@ -1,0 +1,142 @@
+// Shadow mode and operations in usage reports on the control side, on the run's backend (SQLite, or PostgreSQL with
+// TOLLGATE_TEST_STORE=postgres): wouldReject stored in the rollups, queried at every granularity and counted in the
+// metric once per batch; impossible values refused with nothing stored; entries told apart by operationId; the
+// unscoped fleet windows unchanged by the new fields. (Scoped fleet windows are not kept yet: docs/control.md.)
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { impossibleReport } from '../../control/usage/report-rules.js';
+import { summarize } from '../../control/usage/summary.js';
+import type { UsageEntry, UsageReport } from '../../control/store/types.js';
+import { batchId, currentMinute, seed, testApp, type TestApp } from './helpers.js';
+
+interface Counts { allowed: number; rejectedQuota: number; units: number; wouldReject: number }
+interface Usage { totals: Counts; series: ({ start: string } & Counts)[] }
+interface Reply { duplicate: boolean; refused: number; fleet: { subscription: string; per: string; windowStart: number; others: number; scope?: string }[] }
+
+const REPORTER_A = '0123456789abcdef';
+const REPORTER_B = 'fedcba9876543210';
+const DAY = 86_400;
+const iso = (t: number): string => new Date(t * 1000).toISOString();
+const report = (reporter: string, entries: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ version: 1, batchId: batchId(), reporter, entries, dropped: 0, ...extra });
+
+describe('wouldReject: the rules without a database', () => {
+  const e = (extra: Partial<UsageEntry>): UsageEntry => ({ minute: 1_767_225_600, keyId: 'k1', apiId: 'a', outcome: 'allowed', count: 3, ...extra });
+  const rep = (...entries: UsageEntry[]): UsageReport => ({ version: 1, batchId: 'a'.repeat(32), reporter: 'b'.repeat(16), entries, dropped: 0 });
+
+  it('allowed entries only, at most count; operationId tells entries apart and needs an API', () => {
+    assert.equal(impossibleReport(rep(e({ wouldReject: 3 }))), undefined);
+    assert.match(impossibleReport(rep(e({ wouldReject: 4 })))!, /^entries\[0\]\.wouldReject: 4 would-be rejections of 3 requests$/);
+    assert.match(impossibleReport(rep(e({ outcome: 'rejected_quota', wouldReject: 1 })))!, /^entries\[0\]\.wouldReject: only allowed requests/);
+    assert.match(impossibleReport(rep(e({ wouldReject: 1.5 })))!, /non-negative integer/);
+    assert.equal(impossibleReport(rep(e({ operationId: 'op_a' }), e({ operationId: 'op_b' }), e({}))), undefined);
+    assert.match(impossibleReport(rep(e({ operationId: 'op_a' }), e({ operationId: 'op_a' })))!, /operationId and outcome appear twice/);
+    assert.match(impossibleReport(rep(e({ apiId: '', operationId: 'op_a' })))!, /operationId: an operation belongs to an API/);
+  });
+
+  it('summary: wouldReject from allowed rows; rows without it read as 0', () => {
+    const zero = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
+    const s = summarize([
+      { start: 60, outcome: 'allowed', count: 5, units: 5, wouldReject: 2, status: zero },
+      { start: 60, outcome: 'allowed', count: 1, units: 1, status: zero },
+      { start: 120, outcome: 'rejected_quota', count: 4, units: 0, wouldReject: 9, status: zero },
+    ]);
+    assert.equal(s.totals.wouldReject, 2);
+    assert.deepEqual(s.series.map((p) => p.wouldReject), [2, 0]);
+  });
+});
+
+describe('wouldReject in usage rollups, GET /v1/usage and the metric', () => {
+  let t: TestApp;
+  let s: Awaited<ReturnType<typeof seed>>;
+  const day = Math.floor(Date.now() / 86_400_000) * DAY - DAY;
+  const range = `from=${iso(day)}&to=${iso(day + DAY)}`;
+  const usage = async (query: string): Promise<Usage> => {
+    const res = await t.admin('GET', `/v1/usage?${range}&${query}`);
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json<Usage>();
+  };
+  const metric = async (): Promise<number> => {
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const line = text.split('\n').find((l) => l.startsWith('tollgate_usage_would_reject_total '));
+    assert.ok(line !== undefined, 'the metric is exported');
+    return Number(line.split(' ')[1]);
+  };
+  let first: Record<string, unknown>;
+
+  before(async () => {
+    t = await testApp();
+    s = await seed(t);
+    first = report(REPORTER_A, [
+      // Two operations of one API in one minute: two entries, told apart by operationId.
+      { minute: day + 60, keyId: s.keyId, apiId: s.apiId, operationId: 'op_list', outcome: 'allowed', count: 5, wouldReject: 2 },
+      { minute: day + 60, keyId: s.keyId, apiId: s.apiId, operationId: 'op_get', outcome: 'allowed', count: 4, units: 8, wouldReject: 4 },
+      { minute: day + 3600, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 3 },
+      { minute: day + 3600, keyId: s.keyId, apiId: s.apiId, outcome: 'rejected_quota', count: 6 },
+    ]);
+    const res = await t.report('POST', '/v1/usage/reports', first);
+    assert.equal(res.statusCode, 200, res.body);
+    const more = await t.report('POST', '/v1/usage/reports', report(REPORTER_B, [
+      { minute: day + 120, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 1, wouldReject: 1 },
+    ]));
+    assert.equal(more.statusCode, 200, more.body);
+  });
+  after(async () => t.close());
+
+  it('totals at every granularity, before and after the rollup', async () => {
+    const expected = { allowed: 13, rejectedQuota: 6, rejectedAuth: 0, rejectedForbidden: 0, units: 5 + 8 + 3 + 1, wouldReject: 7 };
+    for (const g of ['minute', 'hour', 'day']) assert.deepEqual((await usage(`granularity=${g}`)).totals, expected, g);
+    await t.app.usage.rollup();
+    for (const g of ['minute', 'hour', 'day']) assert.deepEqual((await usage(`granularity=${g}`)).totals, expected, `${g}, rolled up`);
+  });
+
+  it('series: per bucket', async () => {
+    const minute = await usage('granularity=minute');
+    assert.deepEqual(minute.series.map((p) => [p.start, p.allowed, p.wouldReject]), [[iso(day + 60), 9, 6], [iso(day + 120), 1, 1], [iso(day + 3600), 3, 0]]);
+    const hour = await usage('granularity=hour');
+    assert.deepEqual(hour.series.map((p) => [p.start, p.wouldReject]), [[iso(day), 7], [iso(day + 3600), 0]]);
+  });
+
+  it('a duplicate batch is counted once, in the rollups and in the metric', async () => {
+    const metricBefore = await metric();
+    assert.equal(metricBefore, 7);
+    const again = await t.report('POST', '/v1/usage/reports', first);
+    assert.equal(again.statusCode, 200);
+    assert.equal(again.json<Reply>().duplicate, true);
+    assert.equal(await metric(), metricBefore);
+    assert.equal((await usage('granularity=day')).totals.wouldReject, 7);
+  });
+
+  it('impossible wouldReject refuses the report (400 by the schema, 422 by the rules) and stores nothing', async () => {
+    const entry = (extra: Record<string, unknown>) => ({ minute: currentMinute(), keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 2, ...extra });
+    const cases: [Record<string, unknown>, number, RegExp][] = [
+      [entry({ wouldReject: 3 }), 422, /wouldReject: 3 would-be rejections of 2 requests/],
+      [entry({ outcome: 'rejected_quota', wouldReject: 1 }), 400, /wouldReject/],
+      [entry({ wouldReject: 0 }), 400, /wouldReject/],
+      [entry({ wouldReject: -1 }), 400, /wouldReject/],
+      [entry({ operationId: 'has space' }), 400, /operationId/],
+    ];
+    const today = Math.floor(Date.now() / 86_400_000) * DAY;
+    const before = await t.admin('GET', `/v1/usage?from=${iso(today)}&to=${iso(today + DAY)}&granularity=day`);
+    for (const [e, status, detail] of cases) {
+      const res = await t.report('POST', '/v1/usage/reports', report(REPORTER_A, [e]));
+      assert.equal(res.statusCode, status, `${JSON.stringify(e)}: ${res.body}`);
+      assert.match(res.body, detail);
+    }
+    const afterAll = await t.admin('GET', `/v1/usage?from=${iso(today)}&to=${iso(today + DAY)}&granularity=day`);
+    assert.deepEqual(afterAll.json(), before.json(), 'nothing of a refused report is stored');
+  });
+
+  it('unscoped fleet windows are unchanged: entries with operationId and wouldReject add their units, replies carry no scope', async () => {
+    const now = currentMinute();
+    const a = await t.report('POST', '/v1/usage/reports', report(REPORTER_A, [
+      { minute: now, keyId: s.keyId, apiId: s.apiId, operationId: 'op_list', outcome: 'allowed', count: 3, wouldReject: 3 },
+    ]));
+    assert.equal(a.statusCode, 200, a.body);
+    const b = await t.report('POST', '/v1/usage/reports', report(REPORTER_B, [{ minute: now, keyId: s.keyId, apiId: s.apiId, outcome: 'allowed', count: 1 }]));
+    const fleet = b.json<Reply>().fleet;
+    assert.deepEqual(fleet.map((f) => [f.per, f.others, f.scope]), [['minute', 3, undefined]]);
+    const sync = (await t.report('POST', '/v1/usage/reports', report('1111111111111111', [], { sync: true }))).json<Reply>().fleet;
+    assert.ok(sync.every((f) => f.scope === undefined), JSON.stringify(sync));
+  });
+});
