@@ -404,7 +404,7 @@ class Decoder {
     if (per < 0) return this.bad(f + ".per", "required");
     if (opId != null && apiId == null) return this.bad(f + ".operationId", "requires apiId");
     const l = new Limit(<u32>requests, per);
-    if (id != null) l.id = id!;
+    if (id != null) l.id = id;
     l.apiIdName = apiId;
     l.opIdName = opId;
     l.shadow = shadow;
