@@ -4,6 +4,8 @@
 // settings, what the compiler writes, and a store from before migration 010 carried over unchanged.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { compile } from '../../control/compiler/compile.js';
@@ -18,6 +20,8 @@ interface PlanV { id: string; limits: Record<string, unknown>[]; apiIds: string[
 interface Problem { status: number; detail?: string; errors?: { path: string }[] }
 
 const ok = { 200: { description: 'ok' } };
+const filterSchema = JSON.parse(readFileSync(new URL('../../schemas/filter-config.v1.schema.json', import.meta.url), 'utf8')) as object;
+const validateConfig = new Ajv2020({ allErrors: true, strict: false }).compile(filterSchema);
 const doc = (paths: Record<string, unknown>, title = 'Shop'): Record<string, unknown> => ({
   openapi: '3.1.0', info: { title, version: '1' }, servers: [{ url: 'https://shop.example.com/shop' }], paths,
 });
@@ -150,6 +154,7 @@ describe('limits that compose over REST', () => {
     assert.equal((await t.admin('PATCH', '/v1/targets/default', { rateLimitHeaderStyle: 'rfc' })).statusCode, 400);
     await t.app.distributor.flush();
     const config = t.app.distributor.current!.compiled.config;
+    assert.ok(validateConfig(config), JSON.stringify(validateConfig.errors));
     assert.equal(config.rateLimitHeaderStyle, 'both');
     assert.equal(config.shadowHeader, 'x-tollgate-shadow');
     const getOrder = ops.get('getOrder')!.id;
@@ -168,6 +173,41 @@ describe('limits that compose over REST', () => {
     assert.equal(reset.json<{ shadowHeader: unknown }>().shadowHeader, null);
     await t.app.distributor.flush();
     assert.equal(t.app.distributor.current!.compiled.config.shadowHeader, undefined);
+  });
+});
+
+describe('a plan limiting an operation races a re-import removing it', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await testApp();
+  });
+  after(async () => t.close());
+
+  it('whichever commits first wins: never a plan limiting an operation that no longer exists', async () => {
+    const send = (d: unknown, query = '') => t.app.inject({
+      method: 'POST', url: `/v1/apis:import${query}`, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, payload: JSON.stringify(d),
+    });
+    const full = { '/a': { get: { operationId: 'a', responses: ok } }, '/b': { get: { operationId: 'b', responses: ok } } };
+    const apiId = (await send(doc(full, 'Race'))).json<{ api: { id: string } }>().api.id;
+    for (let round = 0; round < 8; round++) {
+      const restored = await send(doc(full, 'Race'), `?apiId=${apiId}`);
+      assert.equal(restored.statusCode, 200, restored.body);
+      const opB = (await t.admin('GET', `/v1/apis/${apiId}/operations`)).json<{ items: Op[] }>().items.find((o) => o.key === 'b')!.id;
+      const [plan, imported] = await Promise.all([
+        t.admin('POST', '/v1/plans', { name: `race-${round}`, limits: [{ requests: 1, per: 'minute', apiId, operationId: opB }], apiIds: [apiId] }),
+        send(doc({ '/a': full['/a'] }, 'Race'), `?apiId=${apiId}`),
+      ]);
+      const left = (await t.admin('GET', `/v1/apis/${apiId}/operations`)).json<{ items: Op[] }>().items.map((o) => o.id);
+      if (plan.statusCode === 201) {
+        assert.equal(imported.statusCode, 409, `round ${round}: the plan won, the import must be refused: ${imported.body}`);
+        assert.ok(left.includes(opB));
+        assert.equal((await t.admin('DELETE', `/v1/plans/${plan.json<PlanV>().id}`)).statusCode, 204);
+      } else {
+        assert.equal(plan.statusCode, 422, `round ${round}: ${plan.body}`);
+        assert.equal(imported.statusCode, 200, imported.body);
+        assert.ok(!left.includes(opB));
+      }
+    }
   });
 });
 
