@@ -18,7 +18,12 @@ describe('REST-valid extremes and the real filter', () => {
         assert.equal(res.statusCode, 201, `${JSON.stringify(pathPrefix)}: ${res.body}`);
       }
       const apis = (await t.admin('GET', '/v1/apis?limit=500')).json<{ items: { id: string }[] }>().items.map((a) => a.id);
-      const limits = [{ requests: 2147483647, per: 'second' }, { requests: 1, per: 'month' }, ...['minute', 'hour', 'day', 'second', 'minute', 'hour'].map((per) => ({ requests: 7, per }))];
+      // 16 limits (the most a plan takes): two of one period need ids; scoped ones, shadow or not, on every API.
+      const limits = [
+        { requests: 2147483647, per: 'second' }, { requests: 1, per: 'month' },
+        ...['minute', 'hour', 'day', 'second', 'minute', 'hour'].map((per, i) => ({ requests: 7, per, id: `l${i}:${per}` })),
+        ...apis.slice(0, 8).map((apiId, i) => ({ requests: 1000, per: 'day', apiId, ...(i % 2 === 0 ? { shadow: true } : {}) })),
+      ];
       assert.equal((await t.admin('PATCH', `/v1/plans/${s.planId}`, { apiIds: apis, limits })).statusCode, 200);
       assert.equal((await t.admin('POST', `/v1/consumers/${s.consumerId}/keys`, { planId: s.planId, expiresAt: '9999-12-31T23:59:59Z' })).statusCode, 201);
       await t.app.distributor.flush();

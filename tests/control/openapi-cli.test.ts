@@ -83,12 +83,12 @@ describe('tollgate import (CLI)', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, stringify({
       openapi: '3.1.0', info: { title: 'Bad', version: '1' },
-      paths: { '/a': { get: { 'x-tollgate': { limits: [], colour: 1 }, responses: { 200: { description: 'ok' } } } } },
+      paths: { '/a': { get: { 'x-tollgate': { limits: 'many', colour: 1 }, responses: { 200: { description: 'ok' } } } } },
     }));
     const r = await tollgate([file, '--url', c.url, '--token', ADMIN]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /refused \(HTTP 422\)/);
-    assert.match(r.stderr, /^ {2}\/paths\/~1a\/get\/x-tollgate\/limits: per-operation limits are not supported yet/m);
+    assert.match(r.stderr, /^ {2}\/paths\/~1a\/get\/x-tollgate\/limits: limits must be an array/m);
     assert.match(r.stderr, /^ {2}\/paths\/~1a\/get\/x-tollgate\/colour: unknown x-tollgate field 'colour'/m);
     const unparsable = join(dir, 'broken.json');
     writeFileSync(unparsable, '{"openapi": ');
