@@ -310,7 +310,7 @@ function config(limits: Array<{ requests: number; per: string }>, extraKeys = 0)
 }
 
 /** A static-key configuration whose API has `resources` × 10 operations (see the header comment). */
-function opsConfig(resources: number): string {
+function opsConfig(resources: number, limits: unknown[] = HUGE): string {
   const operations: unknown[] = [];
   for (let i = 0; i < resources; i++) {
     const r = `/orders/r${String(i).padStart(3, '0')}`;
@@ -324,10 +324,22 @@ function opsConfig(resources: number): string {
   return JSON.stringify({
     version: 1,
     apis: [{ id: 'api_orders', pathPrefix: '/orders/', methods: ['GET', 'POST', 'PUT', 'DELETE'], operations }, { id: 'api_other', pathPrefix: '/other' }],
-    plans: [{ id: 'pln_gold', limits: HUGE, apiIds: ['api_orders'] }],
+    plans: [{ id: 'pln_gold', limits, apiIds: ['api_orders'] }],
     keys: [[digest(KEY), 'key_bench0001', 'con_bench0001', 0]],
   });
 }
+
+/**
+ * `limits8VsOneRatio`: 8 limits applicable to the ops10 request (resource r000's item-get operation): the five
+ * unscoped periods, one API-scoped and two operation-scoped (docs/filter-config.md "Limits that compose").
+ */
+const LIMITS8 = [
+  { requests: 2147483647, per: 'second' }, { requests: 2147483647, per: 'minute' }, { requests: 2147483647, per: 'hour' },
+  { requests: 2147483647, per: 'day' }, { requests: 2147483647, per: 'month' },
+  { requests: 2147483647, per: 'minute', apiId: 'api_orders' },
+  { requests: 2147483647, per: 'minute', apiId: 'api_orders', operationId: 'op_0_item' },
+  { requests: 2147483647, per: 'hour', apiId: 'api_orders', operationId: 'op_0_item' },
+];
 
 /** The operations rows' request: the REQUEST's shape with the item-get path of resource `r`. */
 function opsRequest(r: number): Array<[string, string]> {
@@ -477,6 +489,8 @@ export async function run(): Promise<BenchRow[]> {
   ops10.requestPairs = serializePairs(opsRequest(0));
   const ops1000 = await host(ours, opsConfig(100));
   ops1000.requestPairs = serializePairs(opsRequest(99));
+  const limits8 = await host(ours, opsConfig(1, LIMITS8));
+  limits8.requestPairs = serializePairs(opsRequest(0));
 
   // Sanity: the measured paths really are the authorized ones.
   // Counted on a VM's second request: the first also reads the feed's meta, which a VM re-reads once per tick.
@@ -494,6 +508,7 @@ export async function run(): Promise<BenchRow[]> {
   const feedCallKinds = { ...feed.calls };
   if (callsOf(feed1M) !== hostCallsAuthorized) throw new Error('bench: 1M-key lookup made other host calls');
   if (callsOf(ops10) !== staticHostCalls || callsOf(ops1000) !== staticHostCalls) throw new Error('bench: an operation request made other host calls');
+  if (callsOf(limits8) !== staticHostCalls) throw new Error('bench: 8 limits made other host calls');
   for (let i = 0; i < 1000; i++) { filter.stream(3 + i); feed.stream(3 + i); feed1M.stream(3 + i); }
   const filterMemoryAfterWarmup = feed.ex.memory.buffer.byteLength;
   for (let i = 0; i < 1000; i++) ops1000.stream(3 + i);
@@ -501,7 +516,7 @@ export async function run(): Promise<BenchRow[]> {
 
   const states = {
     noop: { next: 1_000_000 }, filter: { next: 2000 }, feed: { next: 2000 }, feed1M: { next: 2000 }, sdk: { next: 10 },
-    solo: { next: 10 }, ops10: { next: 2000 }, ops1000: { next: 2000 },
+    solo: { next: 10 }, ops10: { next: 2000 }, ops1000: { next: 2000 }, limits8: { next: 2000 },
   };
   for (let i = 0; i < 3; i++) { // warm-up (JIT tiers)
     timeStreams(noop, states.noop, ITER);
@@ -510,12 +525,13 @@ export async function run(): Promise<BenchRow[]> {
     timeStreams(feed1M, states.feed1M, ITER);
     timeStreams(ops10, states.ops10, ITER);
     timeStreams(ops1000, states.ops1000, ITER);
+    timeStreams(limits8, states.limits8, ITER);
     if (sdk) timeStreams(sdk, states.sdk, ITER);
     if (solo) timeStreams(solo, states.solo, ITER);
   }
   const t = {
     noop: [] as number[], filter: [] as number[], feed: [] as number[], feed1M: [] as number[], sdk: [] as number[],
-    solo: [] as number[], ops10: [] as number[], ops1000: [] as number[],
+    solo: [] as number[], ops10: [] as number[], ops1000: [] as number[], limits8: [] as number[],
   };
   for (let r = 0; r < ROUNDS; r++) {
     t.noop.push(timeStreams(noop, states.noop, ITER));
@@ -524,6 +540,7 @@ export async function run(): Promise<BenchRow[]> {
     t.feed1M.push(timeStreams(feed1M, states.feed1M, ITER));
     t.ops10.push(timeStreams(ops10, states.ops10, ITER));
     t.ops1000.push(timeStreams(ops1000, states.ops1000, ITER));
+    t.limits8.push(timeStreams(limits8, states.limits8, ITER));
     if (sdk) t.sdk.push(timeStreams(sdk, states.sdk, ITER));
     if (solo) t.solo.push(timeStreams(solo, states.solo, ITER));
   }
@@ -539,6 +556,7 @@ export async function run(): Promise<BenchRow[]> {
   const ops10Ns = best(t.ops10) - base;
   const ops1000Ns = best(t.ops1000) - base;
   const opsRatio = ops1000Ns / ops10Ns;
+  const limits8Ratio = (best(t.limits8) - base) / ops10Ns;
   const sdkNs = sdk ? best(t.sdk) - base : NaN;
   const soloNs = solo ? best(t.solo) - base : NaN;
 
@@ -617,6 +635,7 @@ export async function run(): Promise<BenchRow[]> {
     { name: 'filter.keys1MVs1kLookupRatio', value: Number(lookupRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: lookupRatio <= 1.1 },
     { name: 'filter.ops1000AuthorizedNsPerReq', value: Math.round(ops1000Ns), unit: 'ns' },
     { name: 'filter.match1000OpsVs10Ratio', value: Number(opsRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.2', met: opsRatio <= 1.2 },
+    { name: 'filter.limits8VsOneRatio', value: Number(limits8Ratio.toFixed(3)), unit: 'ratio' },
     { name: 'filter.authorizedVsSdkPassthrough', value: Number(ratio.toFixed(3)), unit: 'ratio', goal: '<= 0.3', met: ratio <= 0.3 },
     { name: 'filter.concurrency1000Ratio', value: Number(concurrencyRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: concurrencyRatio <= 1.1 },
     { name: 'filter.hotPathMemoryGrowthBytes', value: hotPathGrowth, unit: 'bytes', goal: '== 0', met: hotPathGrowth === 0 },

@@ -29,15 +29,32 @@ function slotKeyOf(scope: string, per: i32): u32 {
   return scopeSlotKey(changetype<usize>(b), <usize>b.byteLength, per);
 }
 
-/** Sorted, without duplicates. */
+/** Sorted, without duplicates (a heap sort: Array#sort with a comparator costs ~2 KB of wasm). */
 function sortedUnique(keys: u32[]): StaticArray<u32> {
-  keys.sort((a: u32, b: u32): i32 => (a < b ? -1 : a > b ? 1 : 0));
-  let n = 0;
-  for (let i = 0; i < keys.length; i++) if (i == 0 || unchecked(keys[i]) != unchecked(keys[i - 1])) n++;
-  const out = new StaticArray<u32>(n);
-  let k = 0;
-  for (let i = 0; i < keys.length; i++) if (i == 0 || unchecked(keys[i]) != unchecked(keys[i - 1])) unchecked(out[k++] = keys[i]);
+  const n = keys.length;
+  const a = new StaticArray<u32>(n);
+  for (let i = 0; i < n; i++) unchecked(a[i] = keys[i]);
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDown(a, i, n);
+  for (let end = n - 1; end > 0; end--) {
+    const t = unchecked(a[0]); unchecked(a[0] = a[end]); unchecked(a[end] = t);
+    siftDown(a, 0, end);
+  }
+  let m = 0;
+  for (let i = 0; i < n; i++) if (i == 0 || unchecked(a[i]) != unchecked(a[m - 1])) unchecked(a[m++] = a[i]);
+  const out = new StaticArray<u32>(m);
+  for (let i = 0; i < m; i++) unchecked(out[i] = a[i]);
   return out;
+}
+
+function siftDown(a: StaticArray<u32>, i: i32, n: i32): void {
+  while (true) {
+    let c = 2 * i + 1;
+    if (c >= n) return;
+    if (c + 1 < n && unchecked(a[c + 1]) > unchecked(a[c])) c++;
+    if (unchecked(a[i]) >= unchecked(a[c])) return;
+    const t = unchecked(a[i]); unchecked(a[i] = a[c]); unchecked(a[c] = t);
+    i = c;
+  }
 }
 
 function templateProblem(t: i32): string {

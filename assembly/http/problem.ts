@@ -76,7 +76,7 @@ const POLICY = memory.data(<i32>MAX_LIMIT_ID + 32);
 const STATE = memory.data(<i32>MAX_LIMIT_ID + 32);
 
 /** Writes `"<id>";<a>=<x>;<b>=<y>` at `out`; returns its length. Ids are [A-Za-z0-9._:/-]: no escaping needed. */
-@inline function sfItem(out: usize, id: usize, idLen: usize, a: u8, x: u32, b: u8, y: u32): usize {
+function sfItem(out: usize, id: usize, idLen: usize, a: u8, x: u32, b: u8, y: u32): usize {
   store<u8>(out, 0x22);
   copyShort(out + 1, id, idLen);
   let n = idLen + 1;

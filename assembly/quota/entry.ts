@@ -276,7 +276,7 @@ let shadowHit: Limit | null = null;
 let countedSlots: u64 = 0;
 
 /** Weighs one applicable limit into the decision state; false when it has no room and is enforced. */
-@inline function weigh(p: usize, l: Limit, shadow: bool, now: i64, coldShare: f64, units: u32): bool {
+function weigh(p: usize, l: Limit, shadow: bool, now: i64, coldShare: f64, units: u32): bool {
   const requests = coldShare < 1 ? effectiveLimit(l.requests, l.per, coldShare) : l.requests;
   const start = load<f64>(STARTS + (<usize>l.per << 3));
   const used = l.slot == 0 ? usedInWindow(p, l.per, start) : usedScoped(p, l.slot, start);
