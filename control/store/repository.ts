@@ -2,7 +2,7 @@
 // today and a PostgreSQL backend could implement them next (see docs/control.md for why repositories rather than a
 // query builder). Methods are async so a networked backend fits without changing callers.
 import type {
-  Api, ApiKey, ApiOperation, ImportSource, RateLimitHeaderStyle, UnknownOperationMode, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
+  Api, ApiKey, ApiOperation, ImportSource, OperationLimit, RateLimitHeaderStyle, UnknownOperationMode, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
   StatusCounts, Target, TargetWithCredentials, UsageQuery,
 } from './types.js';
 import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
@@ -103,10 +103,18 @@ export interface TargetRepository {
   ensureDefault(placement: TargetPlacement, configuredToken: string | undefined, newToken: () => string, graceUntil: number): Promise<TargetWithCredentials>;
 }
 
-/** What the usage service needs of a key: its subscription, its plan's limits (parsed here, once) and APIs. */
-export interface KeyFacts { keyId: string; consumerId: string; planId: string; limits: Limit[]; planApiIds: string[] }
+/**
+ * An operation's default limits as the fleet rules see them: scoped to the operation in every plan including its API
+ * (their windows are kept per subscription and `<apiId>/<operationId>` scope).
+ */
+export interface OperationLimitFacts { apiId: string; operationId: string; limits: OperationLimit[] }
+/**
+ * What the usage service needs of a key: its subscription, its plan's limits (parsed here, once) and APIs, and the
+ * default limits of operations of those APIs (absent: none).
+ */
+export interface KeyFacts { keyId: string; consumerId: string; planId: string; limits: Limit[]; planApiIds: string[]; operationLimits?: OperationLimitFacts[] }
 /** A plan as the fleet rules see it. */
-export interface PlanFacts { limits: Limit[]; apiIds: string[] }
+export interface PlanFacts { limits: Limit[]; apiIds: string[]; operationLimits?: OperationLimitFacts[] }
 
 /** One row to add to a minute/hour/day usage table. `units`: what its allowed requests spent (0 for other outcomes). */
 export interface UsageRow {
@@ -114,9 +122,12 @@ export interface UsageRow {
   /** Allowed requests a shadow limit would have rejected (absent: none). */
   wouldReject?: number;
 }
-/** Units a reporter's allowed requests add to a subscription's window; the stored total never exceeds `cap`. */
-export interface FleetAdd { planId: string; consumerId: string; per: FleetPer; windowStart: number; reporter: string; count: number; cap: number }
-export interface FleetWindowKey { planId: string; consumerId: string; per: FleetPer; windowStart: number }
+/**
+ * Units a reporter's allowed requests add to a subscription's window; the stored total never exceeds `cap`. `scope`:
+ * absent or '' → the whole subscription; `<apiId>` or `<apiId>/<operationId>` → a scoped window (contracts/usage-report.ts).
+ */
+export interface FleetAdd { planId: string; consumerId: string; per: FleetPer; windowStart: number; reporter: string; count: number; cap: number; scope?: string }
+export interface FleetWindowKey { planId: string; consumerId: string; per: FleetPer; windowStart: number; scope?: string }
 /** One reporter's stored count in one window. */
 export interface FleetCount extends FleetWindowKey { reporter: string; count: number }
 
@@ -161,8 +172,11 @@ export interface UsageRepository {
    * gets replies from a per-replica copy of the current windows (usage/fleet-cache.ts) instead of fleetOthers.
    */
   fleetCounts?(windows: readonly { per: FleetPer; windowStart: number }[]): Promise<FleetCount[]>;
-  /** Subscriptions with counts in the window (every reporter but `reporter`), largest first, at most `limit`. */
-  fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]>;
+  /**
+   * Subscription windows (per scope, '' = unscoped) with counts in the window (every reporter but `reporter`), largest
+   * first, at most `limit`.
+   */
+  fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; scope: string; others: number }[]>;
   /** Deletes fleet counts of windows that started before the cut-off of their size. */
   pruneFleet(before: Record<FleetPer, number>): Promise<void>;
   query(q: UsageQuery): Promise<UsageQueryRow[]>;

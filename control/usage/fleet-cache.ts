@@ -9,7 +9,8 @@ import { FLEET_PERS, windowStart } from './windows.js';
 
 interface Window { total: number; byReporter: Map<string, number> }
 
-const windowId = (planId: string, consumerId: string, per: string, start: number): string => `${planId}\u0000${consumerId}\u0000${per}\u0000${start}`;
+const windowId = (planId: string, consumerId: string, per: string, start: number, scope: string | undefined): string =>
+  `${planId}\u0000${consumerId}\u0000${per}\u0000${start}\u0000${scope ?? ''}`;
 
 export interface FleetCacheOptions {
   /** Every reporter's count in these windows, as stored. */
@@ -55,7 +56,7 @@ export class FleetCache {
       if (this.loadedAt === Number.NEGATIVE_INFINITY) await load;
     }
     return windows.map((w) => {
-      const c = this.windows.get(windowId(w.planId, w.consumerId, w.per, w.windowStart));
+      const c = this.windows.get(windowId(w.planId, w.consumerId, w.per, w.windowStart, w.scope));
       return c === undefined ? 0 : c.total - (c.byReporter.get(reporter) ?? 0);
     });
   }
@@ -71,7 +72,7 @@ export class FleetCache {
     this.loading = this.o.load(current).then((rows) => {
       const fresh = new Map<string, Window>();
       for (const r of rows) {
-        const id = windowId(r.planId, r.consumerId, r.per, r.windowStart);
+        const id = windowId(r.planId, r.consumerId, r.per, r.windowStart, r.scope);
         let w = fresh.get(id);
         if (w === undefined) fresh.set(id, w = { total: 0, byReporter: new Map() });
         w.total += r.count;
@@ -95,7 +96,7 @@ export class FleetCache {
 
 function applyAdds(windows: Map<string, Window>, adds: readonly FleetAdd[]): void {
   for (const a of adds) {
-    const id = windowId(a.planId, a.consumerId, a.per, a.windowStart);
+    const id = windowId(a.planId, a.consumerId, a.per, a.windowStart, a.scope);
     let w = windows.get(id);
     if (w === undefined) windows.set(id, w = { total: 0, byReporter: new Map() });
     const before = w.byReporter.get(a.reporter) ?? 0;

@@ -94,7 +94,7 @@ describe('PostgreSQL fleet additions in the batch log', { skip: unavailable ?? f
     await y.usage.storeBatch(withFleet('f2', 'a', 7)); // a's window: 13 capped at 10
     await y.usage.storeBatch(withFleet('f2', 'a', 7)); // a duplicate adds nothing
     await x.usage.storeBatch(withFleet('f3', 'b', 4));
-    const expected = { counts: [['a', 10], ['b', 4]], othersOfA: [4], currentForB: [{ planId: 'plan_a', consumerId: 'con_a', others: 10 }] };
+    const expected = { counts: [['a', 10], ['b', 4]], othersOfA: [4], currentForB: [{ planId: 'plan_a', consumerId: 'con_a', scope: '', others: 10 }] };
     assert.equal(Number((await x.pool.query<{ n: string }>('SELECT COUNT(*) AS n FROM fleet_windows')).rows[0]!.n), 0, 'nothing folded yet');
     assert.deepEqual(await view(y), expected, 'pending additions are read, capped');
     assert.equal(await x.usage.rollup(), 3, 'three batches of one minute row each');
@@ -102,7 +102,7 @@ describe('PostgreSQL fleet additions in the batch log', { skip: unavailable ?? f
     // More after the fold: stored 10 (capped) + 5 stays at the cap; b's 4 + 3 = 7.
     await x.usage.storeBatch(withFleet('f4', 'a', 5));
     await x.usage.storeBatch(withFleet('f5', 'b', 3));
-    const more = { counts: [['a', 10], ['b', 7]], othersOfA: [7], currentForB: [{ planId: 'plan_a', consumerId: 'con_a', others: 10 }] };
+    const more = { counts: [['a', 10], ['b', 7]], othersOfA: [7], currentForB: [{ planId: 'plan_a', consumerId: 'con_a', scope: '', others: 10 }] };
     assert.deepEqual(await view(x), more, 'folded plus pending');
     await y.usage.rollup();
     assert.deepEqual(await view(x), more);

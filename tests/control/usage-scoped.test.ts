@@ -1,13 +1,16 @@
 // Shadow mode and operations in usage reports on the control side, on the run's backend (SQLite, or PostgreSQL with
 // TOLLGATE_TEST_STORE=postgres): wouldReject stored in the rollups, queried at every granularity and counted in the
 // metric once per batch; impossible values refused with nothing stored; entries told apart by operationId; the
-// unscoped fleet windows unchanged by the new fields. (Scoped fleet windows are not kept yet: docs/control.md.)
+// unscoped fleet windows unchanged by the new fields; scoped fleet windows (per subscription × API / operation scope a
+// limit names, plan limits and operation defaults) in usage replies, sync replies and the key feed, capped, counted
+// once for a duplicate batch, and the pure rules behind them.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { impossibleReport } from '../../control/usage/report-rules.js';
+import { fleetAdds, scopedCapsOf } from '../../control/usage/fleet.js';
 import { summarize } from '../../control/usage/summary.js';
 import type { UsageEntry, UsageReport } from '../../control/store/types.js';
-import { batchId, currentMinute, seed, testApp, type TestApp } from './helpers.js';
+import { ADMIN, batchId, currentMinute, seed, testApp, type TestApp } from './helpers.js';
 
 interface Counts { allowed: number; rejectedQuota: number; units: number; wouldReject: number }
 interface Usage { totals: Counts; series: ({ start: string } & Counts)[] }
@@ -138,5 +141,119 @@ describe('wouldReject in usage rollups, GET /v1/usage and the metric', () => {
     assert.deepEqual(fleet.map((f) => [f.per, f.others, f.scope]), [['minute', 3, undefined]]);
     const sync = (await t.report('POST', '/v1/usage/reports', report('1111111111111111', [], { sync: true }))).json<Reply>().fleet;
     assert.ok(sync.every((f) => f.scope === undefined), JSON.stringify(sync));
+  });
+});
+
+describe('scoped fleet windows: the rules without a database', () => {
+  const limits = [
+    { requests: 1000, per: 'day' as const }, { requests: 9, per: 'second' as const, apiId: 'a' },
+    { requests: 50, per: 'hour' as const, apiId: 'a' }, { requests: 60, per: 'hour' as const, apiId: 'a', id: 'more', shadow: true },
+    { requests: 5, per: 'minute' as const, apiId: 'a', operationId: 'op_g' },
+  ];
+  const operationLimits = [{ apiId: 'a', operationId: 'op_l', limits: [{ requests: 100, per: 'minute' as const }] }];
+
+  it('caps per scope and window size: the largest limit; seconds are not shared; operation defaults scoped to their operation', () => {
+    const caps = scopedCapsOf(limits, operationLimits);
+    assert.deepEqual([...caps.entries()].map(([scope, c]) => [scope, [...c.entries()]]), [
+      ['', [['day', 1000]]], ['a', [['hour', 60]]], ['a/op_g', [['minute', 5]]], ['a/op_l', [['minute', 100]]],
+    ]);
+    assert.deepEqual([...scopedCapsOf([{ requests: 5, per: 'minute', apiId: 'a' }]).entries()].map(([s, c]) => [s, c.size]), [['', 0], ['a', 1]],
+      'a plan with only scoped limits has no unscoped windows');
+  });
+
+  it('an entry adds its units to the subscription, its API and its operation windows that a limit names', () => {
+    const facts = new Map([['k1', { keyId: 'k1', planId: 'p', consumerId: 'c', planApiIds: ['a'], limits, operationLimits }]]);
+    const minute = 1_767_225_600;
+    const adds = fleetAdds([
+      { minute, keyId: 'k1', apiId: 'a', operationId: 'op_g', outcome: 'allowed', count: 2, units: 4 },
+      { minute, keyId: 'k1', apiId: 'a', operationId: 'op_l', outcome: 'allowed', count: 3 },
+      { minute, keyId: 'k1', apiId: 'a', operationId: 'op_x', outcome: 'allowed', count: 1 },
+      { minute, keyId: 'k1', apiId: 'a', operationId: 'op_g', outcome: 'rejected_quota', count: 7 },
+    ], facts, 't:r');
+    const view = adds.map((a) => [a.scope ?? '', a.per, a.count, a.cap]).sort((x, y) => String(x).localeCompare(String(y)));
+    assert.deepEqual(view, [['', 'day', 8, 1000], ['a', 'hour', 8, 60], ['a/op_g', 'minute', 4, 5], ['a/op_l', 'minute', 3, 100]]);
+    assert.ok(adds.filter((a) => a.scope === undefined).every((a) => !('scope' in a)), 'unscoped additions carry no scope, as before');
+  });
+});
+
+describe('scoped fleet windows over REST', () => {
+  let t: TestApp;
+  let apiId: string;
+  let opGet: string;
+  let opList: string;
+  let sub: string;
+  let keyId: string;
+  const ok = { 200: { description: 'ok' } };
+  const A = '0123456789abcdef';
+  const B = 'fedcba9876543210';
+  const C = '00000000ffffffff';
+  const post = async (body: Record<string, unknown>): Promise<Reply> => {
+    const res = await t.report('POST', '/v1/usage/reports', body);
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json<Reply>();
+  };
+  const windows = (reply: { fleet?: Reply['fleet'] }) => Object.fromEntries((reply.fleet ?? []).filter((f) => f.subscription === sub)
+    .map((f) => [`${f.scope ?? ''}|${f.per}`, f.others]));
+
+  before(async () => {
+    t = await testApp();
+    const doc = {
+      openapi: '3.1.0', info: { title: 'Scoped', version: '1' }, servers: [{ url: '/s' }],
+      paths: {
+        '/items': { get: { operationId: 'list', responses: ok, 'x-tollgate': { limits: [{ requests: 100, per: 'minute' }] } } },
+        '/items/{id}': { get: { operationId: 'get', responses: ok } },
+      },
+    };
+    const imported = await t.app.inject({ method: 'POST', url: '/v1/apis:import', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, payload: JSON.stringify(doc) });
+    assert.equal(imported.statusCode, 201, imported.body);
+    const r = imported.json<{ api: { id: string }; operations: { id: string; key: string }[] }>();
+    apiId = r.api.id;
+    opGet = r.operations.find((o) => o.key === 'get')!.id;
+    opList = r.operations.find((o) => o.key === 'list')!.id;
+    const plan = (await t.admin('POST', '/v1/plans', {
+      name: 'scoped', apiIds: [apiId],
+      limits: [{ requests: 1000, per: 'day' }, { requests: 50, per: 'hour', apiId }, { requests: 5, per: 'minute', apiId, operationId: opGet }],
+    })).json<{ id: string }>();
+    const consumer = (await t.admin('POST', '/v1/consumers', { name: 'scoped' })).json<{ id: string }>();
+    keyId = (await t.admin('POST', `/v1/consumers/${consumer.id}/keys`, { planId: plan.id })).json<{ id: string }>().id;
+    sub = `${plan.id}/${consumer.id}`;
+  });
+  after(async () => t.close());
+
+  it('a reply lists the unscoped windows, then one per scope a limit (or an operation default) names, counted from the matching entries', async () => {
+    const m = currentMinute();
+    const first = report(A, [
+      { minute: m, keyId, apiId, operationId: opList, outcome: 'allowed', count: 3 },
+      { minute: m, keyId, apiId, operationId: opGet, outcome: 'allowed', count: 2, units: 4 },
+      { minute: m, keyId, apiId, operationId: opGet, outcome: 'rejected_quota', count: 9 },
+    ]);
+    assert.deepEqual(windows(await post(first)), { '|day': 0, [`${apiId}|hour`]: 0, [`${apiId}/${opGet}|minute`]: 0, [`${apiId}/${opList}|minute`]: 0 });
+    const expected = { '|day': 7, [`${apiId}|hour`]: 7, [`${apiId}/${opGet}|minute`]: 4, [`${apiId}/${opList}|minute`]: 3 };
+    const b = await post(report(B, [{ minute: m, keyId, apiId, operationId: opGet, outcome: 'allowed', count: 1 }]));
+    assert.deepEqual(windows(b), expected);
+    // A duplicate of A's batch adds nothing.
+    assert.equal((await post(first)).duplicate, true);
+    assert.deepEqual(windows(await post(report(B, [{ minute: m, keyId, apiId, operationId: opGet, outcome: 'allowed', count: 1 }]))), expected);
+    // A sees B's two requests to the operation, in every scope they count in.
+    assert.deepEqual(windows(await post(report(A, []))), {});
+    const a = await post(report(A, [{ minute: m, keyId, apiId, operationId: opList, outcome: 'allowed', count: 1 }]));
+    assert.deepEqual(windows(a), { '|day': 2, [`${apiId}|hour`]: 2, [`${apiId}/${opGet}|minute`]: 2, [`${apiId}/${opList}|minute`]: 0 });
+  });
+
+  it('a reporter\'s scoped count is capped at the scope\'s largest limit', async () => {
+    const m = currentMinute();
+    await post(report(C, [{ minute: m, keyId, apiId, operationId: opGet, outcome: 'allowed', count: 40 }]));
+    const w = windows(await post(report(B, [{ minute: m, keyId, apiId, operationId: opList, outcome: 'allowed', count: 1 }])));
+    assert.equal(w[`${apiId}/${opGet}|minute`], 4 + 5, 'A\'s 4 units plus C capped at the operation\'s 5');
+    assert.equal(w[`${apiId}|hour`], 8 + 40, 'the API window counts C\'s 40 (under its cap of 50)');
+  });
+
+  it('a sync reply and the key feed snapshot carry the scoped windows with their scope', async () => {
+    const sync = windows(await post(report('1111111111111111', [], { sync: true })));
+    assert.ok(sync[`${apiId}/${opGet}|minute`]! > 0 && sync[`${apiId}|hour`]! > 0 && sync['|day']! > 0, JSON.stringify(sync));
+    const snap = await t.report('GET', '/v1/keyfeed/snapshot?reporter=2222222222222222');
+    assert.equal(snap.statusCode, 200, snap.body);
+    const feed = windows(snap.json<{ fleet?: Reply['fleet'] }>());
+    assert.deepEqual(feed, sync);
   });
 });

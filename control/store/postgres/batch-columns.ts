@@ -25,11 +25,15 @@ export function usageColumns(rows: readonly UsageRow[]): UsageColumns {
   return c;
 }
 
-/** One fleet window row's identity (plan, consumer, window, reporter) as a string. */
-export const fleetKey = (planId: string, consumerId: string, per: string, windowStart: number, reporter: string): string =>
-  `${planId}\u0000${consumerId}\u0000${per}\u0000${windowStart}\u0000${reporter}`;
+/** One fleet window row's identity (plan, consumer, window, reporter, scope) as a string. */
+export const fleetKey = (planId: string, consumerId: string, per: string, windowStart: number, reporter: string, scope = ''): string =>
+  `${planId}\u0000${consumerId}\u0000${per}\u0000${windowStart}\u0000${reporter}${scope === '' ? '' : `\u0000${scope}`}`;
 
-export interface FleetColumns { planId: string[]; consumerId: string[]; per: string[]; windowStart: number[]; reporter: string[]; count: number[]; cap: number[] }
+export interface FleetColumns {
+  planId: string[]; consumerId: string[]; per: string[]; windowStart: number[]; reporter: string[]; count: number[]; cap: number[];
+  /** '' for the subscription's unscoped windows. */
+  scope: string[];
+}
 
 /**
  * Additions to the same window by the same reporter (two keys of one subscription) are summed. Their caps are the
@@ -38,7 +42,7 @@ export interface FleetColumns { planId: string[]; consumerId: string[]; per: str
 export function fleetColumns(adds: readonly FleetAdd[]): FleetColumns {
   const merged = new Map<string, FleetAdd>();
   for (const f of adds) {
-    const id = fleetKey(f.planId, f.consumerId, f.per, f.windowStart, f.reporter);
+    const id = fleetKey(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.scope ?? '');
     const m = merged.get(id);
     if (m === undefined) merged.set(id, { ...f });
     else {
@@ -50,6 +54,7 @@ export function fleetColumns(adds: readonly FleetAdd[]): FleetColumns {
   return {
     planId: list.map((f) => f.planId), consumerId: list.map((f) => f.consumerId), per: list.map((f) => f.per),
     windowStart: list.map((f) => f.windowStart), reporter: list.map((f) => f.reporter), count: list.map((f) => f.count), cap: list.map((f) => f.cap),
+    scope: list.map((f) => f.scope ?? ''),
   };
 }
 
@@ -89,8 +94,11 @@ export function minuteLog(rows: readonly UsageRow[]): { numbers: string | null; 
   return { numbers: pgArray2([c.start, c.count, ...c.status, c.units, c.wouldReject]), texts: pgArray2([c.keyId, c.apiId, c.outcome, c.consumerId]) };
 }
 
-/** The log columns of a batch's fleet additions: numbers (window start, count in units, cap) and texts (plan, consumer, per, reporter). */
+/**
+ * The log columns of a batch's fleet additions: numbers (window start, count in units, cap) and texts (plan, consumer,
+ * per, reporter, then scope — last, so logs written before migration 011 lack it and read as unscoped).
+ */
 export function fleetLog(adds: readonly FleetAdd[]): { numbers: string | null; texts: string | null } {
   const f = fleetColumns(adds);
-  return { numbers: pgArray2([f.windowStart, f.count, f.cap]), texts: pgArray2([f.planId, f.consumerId, f.per, f.reporter]) };
+  return { numbers: pgArray2([f.windowStart, f.count, f.cap]), texts: pgArray2([f.planId, f.consumerId, f.per, f.reporter, f.scope]) };
 }

@@ -9,8 +9,8 @@
 // both or neither), so no answer lags the fold. Commits are durable (synchronous_commit on), so a resolved storeBatch is
 // on stable storage.
 import type pg from 'pg';
-import type { FleetCount, FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
-import { STATUS_CLASSES, type FleetPer, type Granularity, type UsageQuery } from '../types.js';
+import type { FleetCount, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
+import { STATUS_CLASSES, type FleetPer, type Granularity, type OperationLimit, type UsageQuery } from '../types.js';
 import { fleetLog, minuteLog } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
 import { DAY_S, dayOf, type MinutePartitions } from './partitions.js';
@@ -35,7 +35,7 @@ const NO_PARTITION = '23514';
 export const ROLLUP_LOCK_KEY = 0x746f6c6c726f6c6cn;
 const BUCKET_S: Record<'hour' | 'day', number> = { hour: 3600, day: 86_400 };
 
-const FLEET_COLUMNS = 'plan_id, consumer_id, per, window_start, reporter';
+const FLEET_COLUMNS = 'plan_id, consumer_id, per, window_start, reporter, scope';
 /** Batches per fold statement: ~2,000 rows each in the bench, so a step holds a few million rows at most. */
 const FOLD_BATCHES = 1000;
 
@@ -45,8 +45,11 @@ const minuteLogOf = (b: string): string => `unnest(${b}.log_numbers[1:1], ${b}.l
   ${b}.log_texts[4:4], ${b}.log_numbers[2:2], ${STATUS_COLUMNS.map((_, i) => `${b}.log_numbers[${i + 3}:${i + 3}]`).join(', ')},
   ${b}.log_numbers[${STATUS_COLUMNS.length + 3}:${STATUS_COLUMNS.length + 3}], ${b}.log_numbers[${STATUS_COLUMNS.length + 4}:${STATUS_COLUMNS.length + 4}])
   AS m(${MINUTE_COLUMNS})`;
-const fleetLogOf = (b: string): string => `unnest(${b}.fleet_texts[1:1], ${b}.fleet_texts[2:2], ${b}.fleet_texts[3:3], ${b}.fleet_numbers[1:1],
-  ${b}.fleet_texts[4:4], ${b}.fleet_numbers[2:2], ${b}.fleet_numbers[3:3]) AS a(${FLEET_COLUMNS}, count, cap)`;
+// The scope row is the texts' fifth, absent from logs written before migration 011: unnest pads it with NULL, an
+// unscoped window.
+const fleetLogOf = (b: string): string => `LATERAL (SELECT plan_id, consumer_id, per, window_start, reporter, COALESCE(scope, '') AS scope, count, cap
+  FROM unnest(${b}.fleet_texts[1:1], ${b}.fleet_texts[2:2], ${b}.fleet_texts[3:3], ${b}.fleet_numbers[1:1], ${b}.fleet_texts[4:4],
+  ${b}.fleet_texts[5:5], ${b}.fleet_numbers[2:2], ${b}.fleet_numbers[3:3]) AS l(plan_id, consumer_id, per, window_start, reporter, scope, count, cap)) AS a`;
 /** Minute rows of the batches not rolled up yet (their partial index finds them). */
 const PENDING_MINUTES = `SELECT m.* FROM usage_batches b, ${minuteLogOf('b')} WHERE NOT b.rolled_up`;
 
@@ -121,14 +124,34 @@ export class PostgresUsage implements UsageRepository {
     return byPlan;
   }
 
+  /** The default limits of the operations of these plans' APIs, per plan (plans without any are absent). */
+  private async operationLimitsOf(planIds: readonly string[]): Promise<Map<string, OperationLimitFacts[]>> {
+    const byPlan = new Map<string, OperationLimitFacts[]>();
+    if (planIds.length === 0) return byPlan;
+    const r = await this.pool.query<{ plan_id: string; api_id: string; id: string; limits: string }>(
+      `SELECT pa.plan_id, o.api_id, o.id, o.limits FROM plan_apis pa JOIN api_operations o ON o.api_id = pa.api_id
+       WHERE pa.plan_id = ANY($1) AND o.limits IS NOT NULL ORDER BY pa.plan_id, o.api_id, o.id`, [[...new Set(planIds)]]);
+    for (const row of r.rows) {
+      const list = byPlan.get(row.plan_id) ?? [];
+      list.push({ apiId: row.api_id, operationId: row.id, limits: JSON.parse(row.limits) as OperationLimit[] });
+      byPlan.set(row.plan_id, list);
+    }
+    return byPlan;
+  }
+
   async keyFacts(keyIds: readonly string[]): Promise<Map<string, KeyFacts>> {
     const facts = new Map<string, KeyFacts>();
     if (keyIds.length === 0) return facts;
     const r = await this.pool.query<{ id: string; consumer_id: string; plan_id: string; limits: string }>(
       'SELECT k.id, k.consumer_id, k.plan_id, p.limits FROM api_keys k JOIN plans p ON p.id = k.plan_id WHERE k.id = ANY($1)', [[...keyIds]]);
     const apis = await this.apisOfPlans(r.rows.map((row) => row.plan_id));
+    const ops = await this.operationLimitsOf(r.rows.map((row) => row.plan_id));
     for (const row of r.rows) {
-      facts.set(row.id, { keyId: row.id, consumerId: row.consumer_id, planId: row.plan_id, limits: parseLimits(row.limits), planApiIds: apis.get(row.plan_id)! });
+      const operationLimits = ops.get(row.plan_id);
+      facts.set(row.id, {
+        keyId: row.id, consumerId: row.consumer_id, planId: row.plan_id, limits: parseLimits(row.limits), planApiIds: apis.get(row.plan_id)!,
+        ...(operationLimits !== undefined ? { operationLimits } : {}),
+      });
     }
     return facts;
   }
@@ -138,7 +161,11 @@ export class PostgresUsage implements UsageRepository {
     if (planIds.length === 0) return facts;
     const r = await this.pool.query<{ id: string; limits: string }>('SELECT id, limits FROM plans WHERE id = ANY($1)', [[...planIds]]);
     const apis = await this.apisOfPlans(r.rows.map((row) => row.id));
-    for (const row of r.rows) facts.set(row.id, { limits: parseLimits(row.limits), apiIds: apis.get(row.id)! });
+    const ops = await this.operationLimitsOf(r.rows.map((row) => row.id));
+    for (const row of r.rows) {
+      const operationLimits = ops.get(row.id);
+      facts.set(row.id, { limits: parseLimits(row.limits), apiIds: apis.get(row.id)!, ...(operationLimits !== undefined ? { operationLimits } : {}) });
+    }
     return facts;
   }
 
@@ -169,12 +196,13 @@ export class PostgresUsage implements UsageRepository {
     if (windows.length === 0) return [];
     const r = await this.pool.query<{ i: number; n: number }>({
       name: 'tollgate-fleet-others',
-      text: `WITH w AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, i)),
-       x AS (${fleetMerged('(plan_id, consumer_id, per, window_start) IN (SELECT plan_id, consumer_id, per, window_start FROM w)')})
+      text: `WITH w AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $6::text[]) WITH ORDINALITY AS w(plan_id, consumer_id, per, window_start, scope, i)),
+       x AS (${fleetMerged('(plan_id, consumer_id, per, window_start, scope) IN (SELECT plan_id, consumer_id, per, window_start, scope FROM w)')})
        SELECT w.i, COALESCE(SUM(x.count) FILTER (WHERE x.reporter <> $5), 0) AS n
-       FROM w LEFT JOIN x ON x.plan_id = w.plan_id AND x.consumer_id = w.consumer_id AND x.per = w.per AND x.window_start = w.window_start
+       FROM w LEFT JOIN x ON x.plan_id = w.plan_id AND x.consumer_id = w.consumer_id AND x.per = w.per AND x.window_start = w.window_start AND x.scope = w.scope
        GROUP BY w.i ORDER BY w.i`,
-      values: [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter],
+      values: [windows.map((w) => w.planId), windows.map((w) => w.consumerId), windows.map((w) => w.per), windows.map((w) => w.windowStart), reporter,
+        windows.map((w) => w.scope ?? '')],
     });
     return r.rows.map((row) => row.n);
   }
@@ -183,18 +211,18 @@ export class PostgresUsage implements UsageRepository {
     if (windows.length === 0) return [];
     const r = await this.pool.query<FleetCount>({
       name: 'tollgate-fleet-counts',
-      text: `SELECT plan_id AS "planId", consumer_id AS "consumerId", per, window_start AS "windowStart", reporter, count
+      text: `SELECT plan_id AS "planId", consumer_id AS "consumerId", per, window_start AS "windowStart", reporter, count, scope
        FROM (${fleetMerged('(per, window_start) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))')}) AS x WHERE count > 0`,
       values: [windows.map((w) => w.per), windows.map((w) => w.windowStart)],
     });
     return r.rows;
   }
 
-  async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]> {
-    const r = await this.pool.query<{ planId: string; consumerId: string; others: number }>(
-      `SELECT plan_id AS "planId", consumer_id AS "consumerId", SUM(count) AS others FROM (${fleetMerged('per = $1 AND window_start = $2')}) AS x
-       WHERE reporter <> $3 GROUP BY plan_id, consumer_id HAVING SUM(count) > 0
-       ORDER BY others DESC, plan_id, consumer_id LIMIT $4`, [per, windowStart, reporter, limit]);
+  async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; scope: string; others: number }[]> {
+    const r = await this.pool.query<{ planId: string; consumerId: string; scope: string; others: number }>(
+      `SELECT plan_id AS "planId", consumer_id AS "consumerId", scope, SUM(count) AS others FROM (${fleetMerged('per = $1 AND window_start = $2')}) AS x
+       WHERE reporter <> $3 GROUP BY plan_id, consumer_id, scope HAVING SUM(count) > 0
+       ORDER BY others DESC, plan_id, consumer_id, scope LIMIT $4`, [per, windowStart, reporter, limit]);
     return r.rows;
   }
 

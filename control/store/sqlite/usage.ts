@@ -2,9 +2,9 @@
 // (unique) and, only when it is new, the minute/hour/day rows and the fleet additions, so a retried or concurrently
 // duplicated batch is stored once, by any number of service processes sharing the file.
 import type {
-  FleetWindowKey, KeyFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository,
+  FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository,
 } from '../repository.js';
-import { STATUS_CLASSES, type FleetPer, type UsageQuery } from '../types.js';
+import { STATUS_CLASSES, type FleetPer, type OperationLimit, type UsageQuery } from '../types.js';
 import type { Db } from './open.js';
 import { parseLimits, type Durable } from './shared.js';
 import type Database from 'better-sqlite3';
@@ -25,6 +25,7 @@ export class SqliteUsage implements UsageRepository {
   private readonly keyFactsStmt: Database.Statement;
   private readonly planApis: Database.Statement;
   private readonly planLimits: Database.Statement;
+  private readonly planOperationLimits: Database.Statement;
   private readonly apiExists: Database.Statement;
   private readonly fleetOthersStmt: Database.Statement;
   private readonly fleetCurrentStmt: Database.Statement;
@@ -43,21 +44,24 @@ export class SqliteUsage implements UsageRepository {
     );
     this.addRow = { minute: upsert(TABLES.minute), hour: upsert(TABLES.hour), day: upsert(TABLES.day) };
     this.addFleet = db.prepare(
-      `INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, count) VALUES (?, ?, ?, ?, ?, MIN(?, ?))
-       ON CONFLICT (plan_id, consumer_id, per, window_start, reporter) DO UPDATE SET count = MIN(count + excluded.count, ?)`,
+      `INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, scope, count) VALUES (?, ?, ?, ?, ?, ?, MIN(?, ?))
+       ON CONFLICT (plan_id, consumer_id, per, window_start, reporter, scope) DO UPDATE SET count = MIN(count + excluded.count, ?)`,
     );
     this.keyFactsStmt = db.prepare('SELECT k.consumer_id AS consumerId, k.plan_id AS planId, p.limits AS limits FROM api_keys k JOIN plans p ON p.id = k.plan_id WHERE k.id = ?');
     this.planApis = db.prepare('SELECT api_id AS apiId FROM plan_apis WHERE plan_id = ?');
     this.planLimits = db.prepare('SELECT limits FROM plans WHERE id = ?');
+    this.planOperationLimits = db.prepare(
+      `SELECT o.api_id AS apiId, o.id AS operationId, o.limits AS limits FROM api_operations o JOIN plan_apis pa ON pa.api_id = o.api_id
+       WHERE pa.plan_id = ? AND o.limits IS NOT NULL ORDER BY o.api_id, o.id`);
     this.apiExists = db.prepare('SELECT 1 AS ok FROM apis WHERE id = ?');
     this.fleetOthersStmt = db.prepare(
       `SELECT COALESCE(SUM(count), 0) AS n FROM fleet_windows
-       WHERE plan_id = ? AND consumer_id = ? AND per = ? AND window_start = ? AND reporter <> ?`,
+       WHERE plan_id = ? AND consumer_id = ? AND per = ? AND window_start = ? AND scope = ? AND reporter <> ?`,
     );
     this.fleetCurrentStmt = db.prepare(
-      `SELECT plan_id AS planId, consumer_id AS consumerId, SUM(count) AS others FROM fleet_windows
-       WHERE per = ? AND window_start = ? AND reporter <> ? GROUP BY plan_id, consumer_id HAVING others > 0
-       ORDER BY others DESC, plan_id, consumer_id LIMIT ?`,
+      `SELECT plan_id AS planId, consumer_id AS consumerId, scope, SUM(count) AS others FROM fleet_windows
+       WHERE per = ? AND window_start = ? AND reporter <> ? GROUP BY plan_id, consumer_id, scope HAVING others > 0
+       ORDER BY others DESC, plan_id, consumer_id, scope LIMIT ?`,
     );
   }
 
@@ -65,15 +69,27 @@ export class SqliteUsage implements UsageRepository {
     return (this.planApis.all(planId) as { apiId: string }[]).map((r) => r.apiId);
   }
 
+  /** The default limits of the operations of a plan's APIs (scoped fleet windows count them). */
+  private operationLimitsOf(planId: string): OperationLimitFacts[] {
+    return (this.planOperationLimits.all(planId) as { apiId: string; operationId: string; limits: string }[])
+      .map((r) => ({ apiId: r.apiId, operationId: r.operationId, limits: JSON.parse(r.limits) as OperationLimit[] }));
+  }
+
   async keyFacts(keyIds: readonly string[]): Promise<Map<string, KeyFacts>> {
     const facts = new Map<string, KeyFacts>();
     const apisOfPlan = new Map<string, string[]>();
+    const opsOfPlan = new Map<string, OperationLimitFacts[]>();
     for (const keyId of keyIds) {
       const row = this.keyFactsStmt.get(keyId) as { consumerId: string; planId: string; limits: string } | undefined;
       if (row === undefined) continue;
       let planApiIds = apisOfPlan.get(row.planId);
       if (planApiIds === undefined) apisOfPlan.set(row.planId, planApiIds = this.apiIdsOf(row.planId));
-      facts.set(keyId, { keyId, consumerId: row.consumerId, planId: row.planId, limits: parseLimits(row.limits), planApiIds });
+      let operationLimits = opsOfPlan.get(row.planId);
+      if (operationLimits === undefined) opsOfPlan.set(row.planId, operationLimits = this.operationLimitsOf(row.planId));
+      facts.set(keyId, {
+        keyId, consumerId: row.consumerId, planId: row.planId, limits: parseLimits(row.limits), planApiIds,
+        ...(operationLimits.length > 0 ? { operationLimits } : {}),
+      });
     }
     return facts;
   }
@@ -82,7 +98,9 @@ export class SqliteUsage implements UsageRepository {
     const facts = new Map<string, PlanFacts>();
     for (const planId of planIds) {
       const row = this.planLimits.get(planId) as { limits: string } | undefined;
-      if (row !== undefined) facts.set(planId, { limits: parseLimits(row.limits), apiIds: this.apiIdsOf(planId) });
+      if (row === undefined) continue;
+      const operationLimits = this.operationLimitsOf(planId);
+      facts.set(planId, { limits: parseLimits(row.limits), apiIds: this.apiIdsOf(planId), ...(operationLimits.length > 0 ? { operationLimits } : {}) });
     }
     return facts;
   }
@@ -98,7 +116,7 @@ export class SqliteUsage implements UsageRepository {
         const stmt = this.addRow[size];
         for (const r of b.rows[size]) stmt.run(r.start, r.keyId, r.apiId, r.outcome, r.consumerId, r.count, r.units, r.wouldReject ?? 0, ...STATUS_CLASSES.map((c) => r.status[c]));
       }
-      for (const f of b.fleet) this.addFleet.run(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.count, f.cap, f.cap);
+      for (const f of b.fleet) this.addFleet.run(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.scope ?? '', f.count, f.cap, f.cap);
       return true;
     }).immediate();
     // A duplicate is acknowledged too, and its first copy may still be waiting for its fsync: always wait.
@@ -112,11 +130,11 @@ export class SqliteUsage implements UsageRepository {
   }
 
   async fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]> {
-    return windows.map((w) => (this.fleetOthersStmt.get(w.planId, w.consumerId, w.per, w.windowStart, reporter) as { n: number }).n);
+    return windows.map((w) => (this.fleetOthersStmt.get(w.planId, w.consumerId, w.per, w.windowStart, w.scope ?? '', reporter) as { n: number }).n);
   }
 
-  async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; others: number }[]> {
-    return this.fleetCurrentStmt.all(per, windowStart, reporter, limit) as { planId: string; consumerId: string; others: number }[];
+  async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; scope: string; others: number }[]> {
+    return this.fleetCurrentStmt.all(per, windowStart, reporter, limit) as { planId: string; consumerId: string; scope: string; others: number }[];
   }
 
   async pruneFleet(before: Record<FleetPer, number>): Promise<void> {

@@ -11,5 +11,6 @@ import { batchLog } from './007-batch-log.js';
 import { apiOperations } from './008-api-operations.js';
 import { usageUnits } from './009-usage-units.js';
 import { composedLimits } from './010-composed-limits.js';
+import { scopedFleet } from './011-scoped-fleet.js';
 
-export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits];
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet];
