@@ -8,9 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { impossibleReport } from '../../control/usage/report-rules.js';
 import { fleetAdds, scopedCapsOf } from '../../control/usage/fleet.js';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { MIGRATIONS } from '../../control/store/migrations/index.js';
+import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/index.js';
+import { windowStart } from '../../control/usage/windows.js';
 import { summarize } from '../../control/usage/summary.js';
 import type { UsageEntry, UsageReport } from '../../control/store/types.js';
-import { ADMIN, batchId, currentMinute, seed, testApp, type TestApp } from './helpers.js';
+import { ADMIN, ON_POSTGRES, batchId, currentMinute, seed, testApp, testStoreUrl, type TestApp } from './helpers.js';
 
 interface Counts { allowed: number; rejectedQuota: number; units: number; wouldReject: number }
 interface Usage { totals: Counts; series: ({ start: string } & Counts)[] }
@@ -255,5 +260,64 @@ describe('scoped fleet windows over REST', () => {
     assert.equal(snap.statusCode, 200, snap.body);
     const feed = windows(snap.json<{ fleet?: Reply['fleet'] }>());
     assert.deepEqual(feed, sync);
+  });
+});
+
+describe('migration 011 (scoped fleet windows)', () => {
+  it('fleet counts stored before read as unscoped windows (and, on PostgreSQL, a pending batch log without a scope row)', async () => {
+    const place = await testStoreUrl();
+    const day = windowStart('day', Math.floor(Date.now() / 1000));
+    const rows = [
+      "INSERT INTO apis (id, name, path_prefix, hosts, methods, created_at, updated_at) VALUES ('api_old0000000', 'old', '/old', '[]', '[]', 1, 1)",
+      "INSERT INTO plans (id, name, limits, created_at, updated_at) VALUES ('pln_old0000000', 'gold', '[{\"requests\":100,\"per\":\"day\"}]', 1, 1)",
+      "INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')",
+      `INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, count, cap) VALUES ('pln_old0000000', 'con_old0000000', 'day', ${day}, 'default:aaaaaaaaaaaaaaaa', 6, 100)`,
+    ];
+    try {
+      if (ON_POSTGRES) {
+        const c = new pg.Client({ connectionString: place.url });
+        await c.connect();
+        try {
+          await c.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+          for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 10)) {
+            await c.query(m.sql);
+            await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
+          }
+          for (const r of rows) await c.query(r);
+          // A batch stored by a version-10 replica, not folded yet: its fleet log has four text rows (no scope).
+          await c.query(`INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, rolled_up, fleet_numbers, fleet_texts)
+            VALUES ('${'c'.repeat(32)}', 'bbbbbbbbbbbbbbbb', 1, 1, 0, 'default', 0, false, '{{${day}},{3},{100}}', '{{pln_old0000000},{con_old0000000},{day},{default:bbbbbbbbbbbbbbbb}}')`);
+        } finally {
+          await c.end();
+        }
+      } else {
+        const db = new Database(place.url);
+        try {
+          db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+          for (const m of MIGRATIONS.filter((x) => x.version <= 10)) {
+            db.exec(m.sql);
+            db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+          }
+          for (const r of rows) db.exec(r);
+        } finally {
+          db.close();
+        }
+      }
+      const t = await testApp({ dbPath: place.url });
+      try {
+        const res = await t.report('POST', '/v1/usage/reports', report('1111111111111111', [], { sync: true }));
+        assert.equal(res.statusCode, 200, res.body);
+        const w = res.json<Reply>().fleet.filter((f) => f.subscription === 'pln_old0000000/con_old0000000');
+        assert.deepEqual(w.map((f) => [f.per, f.others, f.scope]), [['day', ON_POSTGRES ? 6 + 3 : 6, undefined]]);
+        await t.app.usage.rollup();
+        const again = (await t.report('POST', '/v1/usage/reports', report('1111111111111111', [], { sync: true }))).json<Reply>().fleet
+          .filter((f) => f.subscription === 'pln_old0000000/con_old0000000');
+        assert.deepEqual(again.map((f) => [f.per, f.others, f.scope]), [['day', ON_POSTGRES ? 6 + 3 : 6, undefined]], 'the same once folded');
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await place.dispose();
+    }
   });
 });
