@@ -1,6 +1,6 @@
 // Collapses a report's entries into the rows the store adds to, so a batch costs one upsert per distinct bucket.
 import { STATUS_CLASSES, type Outcome, type StatusCounts, type UsageEntry } from '../store/types.js';
-import { windowStart, type FleetPer } from './windows.js';
+import { windowStart } from './windows.js';
 
 /** `wouldReject`: allowed requests a shadow limit would have rejected. */
 export interface Bucket { start: number; keyId: string; apiId: string; outcome: Outcome; count: number; units: number; wouldReject: number; status: StatusCounts }
@@ -16,8 +16,6 @@ export function unitsOf(e: UsageEntry): number {
 export function zeroStatus(): StatusCounts {
   return { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 };
 }
-/** `count`: units (see unitsOf). */
-export interface FleetIncrement { keyId: string; per: FleetPer; windowStart: number; count: number }
 
 export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'): Bucket[] {
   const byKey = new Map<string, Bucket>();
@@ -52,26 +50,4 @@ export function minuteRows(entries: readonly UsageEntry[], consumerOf: (keyId: s
     };
   }
   return rows;
-}
-
-/**
- * Units of allowed requests per key and window, for the windows of each key's plan: what this reporter adds to the
- * fleet's count (the filter enforces every limit in units). Rejected requests never consumed quota in the filter, so
- * they are not shared; an allowed entry that spent 0 units (free operations) adds nothing either.
- */
-export function fleetIncrements(entries: UsageEntry[], persOfKey: (keyId: string) => readonly FleetPer[]): FleetIncrement[] {
-  const byKey = new Map<string, FleetIncrement>();
-  for (const e of entries) {
-    if (e.outcome !== 'allowed' || e.keyId === '') continue;
-    const units = unitsOf(e);
-    if (units === 0) continue;
-    for (const per of persOfKey(e.keyId)) {
-      const start = windowStart(per, e.minute);
-      const id = `${e.keyId}\u0000${per}\u0000${start}`;
-      const inc = byKey.get(id);
-      if (inc === undefined) byKey.set(id, { keyId: e.keyId, per, windowStart: start, count: units });
-      else inc.count += units;
-    }
-  }
-  return [...byKey.values()];
 }
