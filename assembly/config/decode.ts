@@ -738,6 +738,9 @@ class Decoder {
         if (ak.length > 0) plan.scoped = true;
         for (let k = 0; k < ak.length; k++) keys.push(unchecked(ak[k]));
       }
+      let anyShadow = false;
+      for (let k = 0; k < plan.limits.length; k++) if (unchecked(plan.limits[k]).shadow) anyShadow = true;
+      plan.plain = !plan.scoped && !anyShadow;
       plan.slotKeys = sortedUnique(keys);
       plan.slots = min(plan.slotKeys.length, MAX_SCOPED_SLOTS);
     }

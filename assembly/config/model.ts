@@ -50,6 +50,8 @@ export class Plan {
   shadow: bool = false;
   /** Whether any limit of the plan is scoped, or any API of the plan has operation defaults. */
   scoped: bool = false;
+  /** No scoped or shadow limit, no operation default under it: quota/entry.ts decidePlain decides its requests. */
+  plain: bool = true;
   /** Scoped slots of its subscriptions' quota entries (quota/entry.ts; ≤ MAX_SCOPED_SLOTS). */
   slots: i32 = 0;
   /** Every slot key a limit applicable under this plan can use, sorted (fleet replies, keeping counts on a change). */

@@ -375,6 +375,67 @@ function countScoped(p: usize, l: Limit, units: u32): void {
   if (scoped) countAllScoped(p, limits, api, op, opLimits, units);
 }
 
+/**
+ * decide() for a plan whose limits are all unscoped and enforced, and a request without operation defaults (the
+ * common case, kept as it was before scoped limits: its state in locals, no scoped slot scan).
+ */
+@inline export function decidePlain(p: usize, limits: Limit[], now: i64, d: Decision, coldShare: f64 = 1, units: u32 = 1): void {
+  windowsFor(now);
+  let admitted = true;
+  let bestRemaining: u64 = u64.MAX_VALUE;
+  let bestReset: i64 = 0;
+  let bestLimit: u32 = 0;
+  let best = -1;
+  let denyReset: i64 = -1;
+  let denyLimit: u32 = 0;
+  let denyRemaining: u32 = 0;
+  let deny = -1;
+  for (let i = 0; i < limits.length; i++) {
+    const l = elementAt(limits, i);
+    const requests = coldShare < 1 ? effectiveLimit(l.requests, l.per, coldShare) : l.requests;
+    const reset = load<i64>(ENDS + (<usize>l.per << 3)) - now;
+    const used = usedInWindow(p, l.per, load<f64>(STARTS + (<usize>l.per << 3)));
+    if (used + <u64>units > <u64>requests) {
+      admitted = false;
+      if (reset > denyReset) {
+        denyReset = reset; denyLimit = requests; deny = i;
+        denyRemaining = used < <u64>requests ? <u32>(<u64>requests - used) : 0;
+      }
+    } else {
+      const remaining = <u64>requests - used - <u64>units;
+      if (remaining < bestRemaining || (remaining == bestRemaining && reset > bestReset)) {
+        bestRemaining = remaining; bestReset = reset; bestLimit = requests; best = i;
+      }
+    }
+  }
+  d.admitted = admitted;
+  d.shadow = null;
+  if (!admitted) {
+    const l = elementAt(limits, deny);
+    d.hasLimit = true;
+    d.limit = denyLimit;
+    d.remaining = denyRemaining;
+    d.reset = <u32>denyReset;
+    d.which = l;
+    d.window = windowLength(l.per);
+    return;
+  }
+  d.hasLimit = best >= 0;
+  if (best >= 0) {
+    const l = elementAt(limits, best);
+    d.limit = bestLimit;
+    d.remaining = <u32>bestRemaining;
+    d.reset = <u32>bestReset;
+    d.which = l;
+    d.window = windowLength(l.per);
+  }
+  countIn(p, PER_SECOND, units);
+  countIn(p, PER_MINUTE, units);
+  countIn(p, PER_HOUR, units);
+  countIn(p, PER_DAY, units);
+  countIn(p, PER_MONTH, units);
+}
+
 /** Counts an admitted request in the scoped slots of its applicable scoped limits (decide). */
 function countAllScoped(p: usize, limits: Limit[], api: i32, op: i32, opLimits: Limit[] | null, units: u32): void {
   countedSlots = 0;

@@ -10,7 +10,7 @@ import { ab, abLen, sameBytes } from "../bytes";
 import { Limit, Plan } from "../config/model";
 import { elementAt } from "../element";
 import {
-  Decision, decide, ENTRY_MAX, entryInit, entryResize, entryScoped, entrySetOthers, entrySetOthersScoped, entrySize,
+  Decision, decide, decidePlain, ENTRY_MAX, entryInit, entryResize, entryScoped, entrySetOthers, entrySetOthersScoped, entrySize,
   entryValid, hasKey, scopeSlotKey,
 } from "./entry";
 import { quotaShare } from "./primed";
@@ -87,9 +87,11 @@ export function setQuotaPlans(p: Plan[]): void { plans = p; }
   const share = quotaShare();
   const slots = plan.slots;
   const size = entrySize(slots);
+  const plain = plan.plain && opLimits == null;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen, slots, plan.slotKeys);
-    decide(entryPtr, limits, now, d, share, units, api, op, opLimits, plan.shadow);
+    if (plain) decidePlain(entryPtr, limits, now, d, share, units);
+    else decide(entryPtr, limits, now, d, share, units, api, op, opLimits, plan.shadow);
     if (!d.admitted) return ENFORCE_DECIDED;
     const w = proxy_set_shared_data(KEY, klen, entryPtr, size, cas);
     if (w != RESULT_CAS_MISMATCH) return ENFORCE_DECIDED;
