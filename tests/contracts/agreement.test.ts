@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigRejectedError } from '../../host/index.js';
-import { FILTER_CONFIG_VERSION, NO_KEYS_MODES, PATH_FORMS, PERIODS } from '../../contracts/filter-config.js';
+import { FILTER_CONFIG_VERSION, NO_KEYS_MODES, PATH_FORMS, PERIODS, RATE_LIMIT_HEADER_STYLES, type FilterConfig } from '../../contracts/filter-config.js';
 import { KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 import { compile } from '../../control/compiler/compile.js';
 import { OUTCOME_EDGES, OUTCOMES, USAGE_REPORT_PATH, USAGE_REPORT_VERSION } from '../../contracts/usage-report.js';
@@ -32,6 +32,27 @@ describe('filter configuration contract', () => {
     assert.equal(await accepted({ ...baseConfig(), passPathForms: ['absolute'] }), false);
     assert.equal(await accepted({ ...baseConfig(), version: FILTER_CONFIG_VERSION }), true);
     assert.equal(await accepted({ ...baseConfig(), version: FILTER_CONFIG_VERSION + 1 }), false);
+  });
+});
+
+describe('filter configuration contract: limits that compose', () => {
+  it('the filter accepts every contract header style and no other', async () => {
+    for (const style of RATE_LIMIT_HEADER_STYLES) assert.equal(await accepted({ ...baseConfig(), rateLimitHeaderStyle: style }), true, style);
+    for (const style of ['IETF', 'draft', '']) assert.equal(await accepted({ ...baseConfig(), rateLimitHeaderStyle: style }), false, style);
+  });
+
+  it('the filter accepts a configuration typed by the contract with every new field set', async () => {
+    const cfg: FilterConfig = {
+      version: FILTER_CONFIG_VERSION,
+      apis: [{ id: 'api_a', pathPrefix: '/a', operations: [{ id: 'op_x', method: 'GET', path: '/a/x', limits: [{ requests: 5, per: 'minute', id: 'x5', shadow: true }] }] }],
+      plans: [{ id: 'pln_p', apiIds: ['api_a'], shadow: false, limits: [
+        { requests: 10, per: 'hour' },
+        { requests: 3, per: 'minute', apiId: 'api_a', id: 'a3' },
+        { requests: 1, per: 'second', apiId: 'api_a', operationId: 'op_x', shadow: true },
+      ] }],
+      keys: [], rateLimitHeaderStyle: 'both', shadowHeader: 'x-would-reject',
+    };
+    assert.equal(await accepted(cfg as unknown as TestConfig), true);
   });
 });
 
@@ -86,6 +107,8 @@ describe('usage report contract', () => {
       assert.deepEqual([...new Set(reports.flatMap((r) => r.entries.map((e) => e.outcome)))].sort(), [...OUTCOMES].sort());
       const counters = new Map(h.host.metrics().filter((m) => m.type === 'counter').map((m) => [m.name, m.value]));
       for (const o of OUTCOMES) assert.equal(counters.get(OUTCOME_EDGES[o].filterMetric), 1, `${o} → ${OUTCOME_EDGES[o].filterMetric}`);
+      // The shadow metric the contract names (contracts/filter-config.ts Limit) exists, at 0 without shadow limits.
+      assert.equal(counters.get('tollgate_would_reject'), 0);
     } finally {
       await h.host.close();
     }
