@@ -20,6 +20,11 @@ import { flushAtConfigure, flushResponse, flushTick, setReporter } from "./usage
 
 /** Counters held per VM are capped so one report stays under the control service's 4 MiB body limit. */
 const MAX_ENTRIES_PER_BATCH = 16384;
+/**
+ * With operations an entry can carry `operationId` and `wouldReject` (longest entry 326 → 432 bytes): the cap shrinks
+ * by that ratio, so a report's worst-case size stays what it was.
+ */
+const MAX_ENTRIES_PER_BATCH_OPS = 12288;
 const METRICS_TICK_MS: u32 = 5000;
 
 export let config: Config | null = null;
@@ -131,7 +136,12 @@ export function onConfigure(root: u32, size: u32): bool {
   feedConfigured();
   defineMetrics();
   const usage = cfg.usage;
-  if (usage != null) setMaxEntries(usage.maxEntries < MAX_ENTRIES_PER_BATCH ? usage.maxEntries : MAX_ENTRIES_PER_BATCH);
+  if (usage != null) {
+    let anyOps = false;
+    for (let i = 0; i < cfg.apis.length; i++) if (unchecked(cfg.apis[i]).operations != null) anyOps = true;
+    const cap = anyOps ? MAX_ENTRIES_PER_BATCH_OPS : MAX_ENTRIES_PER_BATCH;
+    setMaxEntries(usage.maxEntries < cap ? usage.maxEntries : cap);
+  }
   // Without a control service there are no fleet counts to wait for: no cold-start restriction. With the key feed,
   // the snapshot's fleet counts prime the process, so no share applies either (docs/filter.md, "Cold start").
   setColdStartShare(usage != null && cfg.keyFeed == null ? usage.coldStartShare : 1);

@@ -7,6 +7,7 @@ let lastPer = -1;
 let lastStart: f64 = 0;
 let lastOthers: u32 = 0;
 let storeOk = true;
+let lastScope = "";
 
 function sink(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize = 0, scopeLen: usize = 0): bool {
   delivered++;
@@ -14,6 +15,7 @@ function sink(sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32
   lastPer = per;
   lastStart = windowStart;
   lastOthers = others;
+  lastScope = String.UTF8.decodeUnsafe(scope, scopeLen);
   return storeOk;
 }
 
@@ -96,5 +98,27 @@ describe("usage reply parsing (version 2: fleet per subscription)", () => {
     }
     // A leaked 200 KB buffer per parse would be ~80 MB (> 1,200 pages).
     expect(memory.size() - before).toBeLessThan(16);
+  });
+});
+
+describe("fleet windows with a scope (limits that compose)", () => {
+  it("delivers the scope of API- and operation-scoped windows; absent = the whole subscription", () => {
+    delivered = 0;
+    storeOk = true;
+    expect(parse('{"version":2,"fleet":[{"subscription":"p/c","per":"minute","windowStart":60,"others":3,"scope":"api_a"}]}')).toBe(1);
+    expect(lastScope).toBe("api_a");
+    expect(parse('{"version":2,"fleet":[{"scope":"api_a/op_x","subscription":"p/c","per":"hour","windowStart":3600,"others":4}]}')).toBe(1);
+    expect(lastScope).toBe("api_a/op_x");
+    expect(parse('{"version":2,"fleet":[{"subscription":"p/c","per":"hour","windowStart":3600,"others":4}]}')).toBe(1);
+    expect(lastScope).toBe("");
+  });
+  it("ignores an entry whose scope is not \"<apiId>\" or \"<apiId>/<operationId>\" (never taken for the whole subscription)", () => {
+    delivered = 0;
+    const bad = ['"a b"', '""', '"a/b/c"', '"/x"', '"x/"', '7', 'null', '{}', '"' + "a".repeat(65) + '"'];
+    for (let i = 0; i < bad.length; i++) {
+      expect(parse('{"version":2,"fleet":[{"subscription":"p/c","per":"minute","windowStart":60,"others":3,"scope":' + bad[i] + '}]}')).toBe(0);
+    }
+    expect(delivered).toBe(0);
+    expect(lastReply.wellFormed).toBe(true);
   });
 });
