@@ -42,6 +42,18 @@ function randomConfig(r: () => number): unknown {
       ...(r() < 0.3 ? { unknownOperation: pick(r, ['reject', 'pass']) } : {}),
     });
   }
+  // Limits that compose: API- and operation-scoped limits, operation defaults, shadow limits and plans, header styles.
+  const ops = (cfg.apis[0] as { operations?: Array<Record<string, unknown>> }).operations;
+  const plan = cfg.plans[0] as { limits: Array<Record<string, unknown>>; shadow?: boolean };
+  const per = (): string => pick(r, ['second', 'minute', 'hour', 'day', 'month']);
+  for (let i = 0; i < Math.floor(r() * 4); i++) {
+    plan.limits.push({ id: `l${i}`, requests: 1 + Math.floor(r() * 4), per: per(), apiId: 'api_orders',
+      ...(ops !== undefined && r() < 0.6 ? { operationId: pick(r, ['o1', 'o2', 'o3', 'o4']) } : {}), ...(r() < 0.3 ? { shadow: true } : {}) });
+  }
+  if (ops !== undefined && r() < 0.5) ops[1]!.limits = [{ requests: 1 + Math.floor(r() * 3), per: per(), ...(r() < 0.3 ? { shadow: true } : {}) }];
+  if (r() < 0.2) plan.shadow = true;
+  if (r() < 0.4) cfg.rateLimitHeaderStyle = pick(r, ['legacy', 'ietf', 'both']);
+  if (r() < 0.3) cfg.shadowHeader = 'x-would-reject';
   for (let i = 0; i < Math.floor(r() * 5); i++) cfg.keys.push([digest(`k${i}${r()}`), `key_${i}`, `con_${i}`, 0, Math.floor(r() * 2e9)]);
   let text = JSON.stringify(cfg);
   // A third of the configurations are corrupted (they must be rejected without a trap).
