@@ -140,6 +140,38 @@ describe('limits that compose', () => {
   });
 });
 
+describe('a plan change', () => {
+  it('keeps the counts of scoped limits whose scope and period survive (the entry grows and shrinks in place)', async () => {
+    const h = await startHost(config([{ requests: 100, per: 'minute' }, { requests: 5, per: 'minute', apiId: 'api_orders' }]));
+    try {
+      assert.deepEqual(await statuses(h, '/orders', 3), [200, 200, 200]);
+      const before = h.host.sharedData('tollgate').get('tg:q:pln_gold/con_acme')!.value.length;
+      // One more scoped slot (api_admin), a new operation limit, the orders limit unchanged.
+      await h.host.reconfigure(JSON.stringify(config([
+        { requests: 100, per: 'minute' }, { requests: 5, per: 'minute', apiId: 'api_orders' },
+        { requests: 2, per: 'minute', apiId: 'api_admin' }, { requests: 9, per: 'hour', apiId: 'api_orders', operationId: 'op_get' },
+      ])));
+      const r = await get(h, '/orders');
+      assert.equal(r.status, 200);
+      assert.equal(header(r.headers, 'ratelimit-remaining'), '1', '3 before the change + this one of 5');
+      assert.ok(h.host.sharedData('tollgate').get('tg:q:pln_gold/con_acme')!.value.length > before, 'the entry grew');
+      assert.deepEqual(await statuses(h, '/orders', 2), [200, 429]);
+      // Back to the first plan: the orders window keeps its 5.
+      await h.host.reconfigure(JSON.stringify(config([{ requests: 100, per: 'minute' }, { requests: 5, per: 'minute', apiId: 'api_orders' }])));
+      const denied = await get(h, '/orders');
+      assert.equal(denied.status, 429);
+      assert.equal(problem(denied).limit, 'api_orders:minute');
+      // A denial writes nothing; the next admitted request writes the entry back at the plan's size.
+      await h.host.advance(60_000);
+      assert.equal((await get(h, '/orders')).status, 200);
+      assert.equal(h.host.sharedData('tollgate').get('tg:q:pln_gold/con_acme')!.value.length, before);
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
 describe('RateLimit header styles', () => {
   const limits: LimitJson[] = [{ requests: 3, per: 'minute', apiId: 'api_orders', id: 'orders-per-minute' }, { requests: 100, per: 'hour' }];
 
