@@ -380,6 +380,29 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
     assert.ok(seedsWithRaces >= 3, `races happened under ${seedsWithRaces} seeds only`);
   });
 
+  it('the snapshot\'s scoped fleet windows count against the limits of that scope only (limits that compose)', async () => {
+    reset();
+    const now = Math.floor(T0 / 1000);
+    const hour = now - (now % 3600);
+    control.fleet = () => [
+      { subscription: 'pln_gold/con_1', per: 'hour', windowStart: hour, others: 7, scope: 'api_orders' },
+      { subscription: 'pln_gold/con_1', per: 'hour', windowStart: hour, others: 500, scope: 'api_other' },
+    ];
+    const cfg = feedConfig({ limits: [{ requests: 1000, per: 'hour' }, { requests: 10, per: 'hour', apiId: 'api_orders' } as { requests: number; per: string }] });
+    const h = await proxy(cfg);
+    try {
+      await tick(h, 2);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await get(h, 'key-1')).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429], '7 of the API\'s 10 spent by the rest of the fleet');
+      const denied = await get(h, 'key-1');
+      assert.equal(JSON.parse(new TextDecoder().decode(denied.body)).limit, 'api_orders:hour');
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('a reconfiguration during a long poll does not stall the sync (the old root context\'s call is not waited for)', async () => {
     reset();
     const h = await proxy(feedConfig({ keyFeed: { waitS: 20 } }));
