@@ -5,48 +5,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import pg from 'pg';
-import { MIGRATIONS } from '../../control/store/migrations/index.js';
-import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/index.js';
 import { migrateStore } from '../../control/store/migrate-store.js';
 import { ADMIN, ON_POSTGRES, tempDir, testApp, testStoreUrl } from './helpers.js';
+import { storeAtVersion } from './old-store.js';
 import { createTestDatabase, pgUnavailable } from './postgres-fixture.js';
 
 const GITHUB = readFileSync(new URL('../fixtures/openapi/github-subset.yaml', import.meta.url));
 
-/** Applies migrations 1..7 (the schema before operations) and stores one API in a plan, as a store of then would. */
+/** A store of the schema before operations (migrations 1..7) holding one API in a plan. */
 async function storeAtVersion7(url: string): Promise<void> {
-  if (ON_POSTGRES) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-      for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 7)) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
-      }
-      await c.query("INSERT INTO apis VALUES ('api_old0000000', 'old', '/old', '[]', '[\"GET\"]', 1, 1)");
-      await c.query("INSERT INTO plans VALUES ('pln_old0000000', 'gold', '[{\"requests\":5,\"per\":\"minute\"}]', 1, 1)");
-      await c.query("INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')");
-    } finally {
-      await c.end();
-    }
-    return;
-  }
-  const db = new Database(url);
-  try {
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    for (const m of MIGRATIONS.filter((x) => x.version <= 7)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-    }
-    db.exec("INSERT INTO apis VALUES ('api_old0000000', 'old', '/old', '[]', '[\"GET\"]', 1, 1)");
-    db.exec("INSERT INTO plans VALUES ('pln_old0000000', 'gold', '[{\"requests\":5,\"per\":\"minute\"}]', 1, 1)");
-    db.exec("INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')");
-  } finally {
-    db.close();
-  }
+  await storeAtVersion(url, 7, [
+    "INSERT INTO apis VALUES ('api_old0000000', 'old', '/old', '[]', '[\"GET\"]', 1, 1)",
+    "INSERT INTO plans VALUES ('pln_old0000000', 'gold', '[{\"requests\":5,\"per\":\"minute\"}]', 1, 1)",
+    "INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')",
+  ]);
 }
 
 describe('migration 008 (API operations)', () => {

@@ -6,14 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { compile } from '../../control/compiler/compile.js';
-import { MIGRATIONS } from '../../control/store/migrations/index.js';
-import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/index.js';
 import { planLimitProblems, sortLimits } from '../../control/limit-rules.js';
 import type { ApiOperation, CatalogApi, Plan } from '../../control/store/types.js';
-import { ADMIN, ON_POSTGRES, testApp, testStoreUrl, type TestApp } from './helpers.js';
+import { ADMIN, testApp, testStoreUrl, type TestApp } from './helpers.js';
+import { storeAtVersion } from './old-store.js';
 
 interface Op { id: string; key: string; operationId: string | null; limits: unknown[] }
 interface PlanV { id: string; limits: Record<string, unknown>[]; apiIds: string[]; shadow: boolean }
@@ -272,32 +269,7 @@ async function storeAtVersion9(url: string): Promise<void> {
     "INSERT INTO plans (id, name, limits, created_at, updated_at) VALUES ('pln_old0000000', 'gold', '[{\"requests\":5,\"per\":\"minute\"},{\"requests\":100,\"per\":\"day\"}]', 1, 1)",
     "INSERT INTO plan_apis VALUES ('pln_old0000000', 'api_old0000000')",
   ];
-  if (ON_POSTGRES) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-      for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 9)) {
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
-      }
-      for (const s of statements) await c.query(s);
-    } finally {
-      await c.end();
-    }
-    return;
-  }
-  const db = new Database(url);
-  try {
-    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    for (const m of MIGRATIONS.filter((x) => x.version <= 9)) {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-    }
-    for (const s of statements) db.exec(s);
-  } finally {
-    db.close();
-  }
+  await storeAtVersion(url, 9, statements);
 }
 
 describe('migration 010 (composed limits)', () => {

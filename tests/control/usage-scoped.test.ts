@@ -8,14 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { impossibleReport } from '../../control/usage/report-rules.js';
 import { fleetAdds, scopedCapsOf } from '../../control/usage/fleet.js';
-import Database from 'better-sqlite3';
-import pg from 'pg';
-import { MIGRATIONS } from '../../control/store/migrations/index.js';
-import { POSTGRES_MIGRATIONS } from '../../control/store/migrations/postgres/index.js';
 import { windowStart } from '../../control/usage/windows.js';
 import { summarize } from '../../control/usage/summary.js';
 import type { UsageEntry, UsageReport } from '../../control/store/types.js';
 import { ADMIN, ON_POSTGRES, batchId, currentMinute, seed, testApp, testStoreUrl, type TestApp } from './helpers.js';
+import { storeAtVersion } from './old-store.js';
 
 interface Counts { allowed: number; rejectedQuota: number; units: number; wouldReject: number }
 interface Usage { totals: Counts; series: ({ start: string } & Counts)[] }
@@ -274,35 +271,10 @@ describe('migration 011 (scoped fleet windows)', () => {
       `INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, count, cap) VALUES ('pln_old0000000', 'con_old0000000', 'day', ${day}, 'default:aaaaaaaaaaaaaaaa', 6, 100)`,
     ];
     try {
-      if (ON_POSTGRES) {
-        const c = new pg.Client({ connectionString: place.url });
-        await c.connect();
-        try {
-          await c.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-          for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version <= 10)) {
-            await c.query(m.sql);
-            await c.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
-          }
-          for (const r of rows) await c.query(r);
-          // A batch stored by a version-10 replica, not folded yet: its fleet log has four text rows (no scope).
-          await c.query(`INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, rolled_up, fleet_numbers, fleet_texts)
-            VALUES ('${'c'.repeat(32)}', 'bbbbbbbbbbbbbbbb', 1, 1, 0, 'default', 0, false, '{{${day}},{3},{100}}', '{{pln_old0000000},{con_old0000000},{day},{default:bbbbbbbbbbbbbbbb}}')`);
-        } finally {
-          await c.end();
-        }
-      } else {
-        const db = new Database(place.url);
-        try {
-          db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-          for (const m of MIGRATIONS.filter((x) => x.version <= 10)) {
-            db.exec(m.sql);
-            db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-          }
-          for (const r of rows) db.exec(r);
-        } finally {
-          db.close();
-        }
-      }
+      // A batch stored by a version-10 replica, not folded yet: its fleet log has four text rows (no scope).
+      const pending = `INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, rolled_up, fleet_numbers, fleet_texts)
+            VALUES ('${'c'.repeat(32)}', 'bbbbbbbbbbbbbbbb', 1, 1, 0, 'default', 0, false, '{{${day}},{3},{100}}', '{{pln_old0000000},{con_old0000000},{day},{default:bbbbbbbbbbbbbbbb}}')`;
+      await storeAtVersion(place.url, 10, ON_POSTGRES ? [...rows, pending] : rows);
       const t = await testApp({ dbPath: place.url });
       try {
         const res = await t.report('POST', '/v1/usage/reports', report('1111111111111111', [], { sync: true }));
