@@ -51,6 +51,21 @@ export class FeedControl {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Back to a fresh control service (epoch ep-1, answering) holding `keys`, added as revisions 1…n. */
+  reset(keys: readonly FeedKey[]): void {
+    this.keys.clear();
+    this.history = [];
+    this.revision = 0;
+    this.horizon = 0;
+    this.epoch = 'ep-1';
+    this.mode = 'ok';
+    this.modeFor = 'both';
+    this.requests = [];
+    this.usageReports = 0;
+    this.fleet = () => [];
+    for (const k of keys) this.change('add', k);
+  }
+
   clusters(): Record<string, { host: string; port: number }> {
     return { [FEED_CLUSTER]: { host: '127.0.0.1', port: this.port } };
   }

@@ -25,6 +25,8 @@ function feedConfig(opts: { limits?: Array<{ requests: number; per: string }>; k
 
 const fk = (plain: string, keyId: string, consumer = 'con_acme', plan = 'pln_gold', expiresAt = 0): FeedKey =>
   [digest(plain), keyId, consumer, plan, expiresAt];
+/** The keys every test starts from: key-0 … key-4, each its own consumer. */
+const FIVE_KEYS: FeedKey[] = [0, 1, 2, 3, 4].map((i) => fk(`key-${i}`, `key_${i}`, `con_${i}`));
 
 const get = (h: Harness, key: string, worker?: number) =>
   h.host.request({ method: 'GET', path: '/orders/1', headers: { 'x-api-key': key }, ...(worker === undefined ? {} : { worker }) });
@@ -56,16 +58,7 @@ describe('key feed: snapshot, deltas, lookups from shared data', () => {
   after(async () => control.close());
 
   function reset(): void {
-    control.keys.clear();
-    control.history = [];
-    control.revision = 0;
-    control.horizon = 0;
-    control.epoch = 'ep-1';
-    control.mode = 'ok';
-    control.modeFor = 'both';
-    control.requests = [];
-    control.fleet = () => [];
-    for (let i = 0; i < 5; i++) control.change('add', fk(`key-${i}`, `key_${i}`, `con_${i}`));
+    control.reset(FIVE_KEYS);
   }
 
   async function proxy(cfg: TestConfig = feedConfig(), workers = 2, extra: Record<string, unknown> = {}, failStrategy?: FailStrategy): Promise<Harness> {
@@ -538,16 +531,7 @@ describe('key feed: reconnect on its own schedule (usage.intervalMs 10,000, retr
     }
   }
   function reset(): void {
-    control.keys.clear();
-    control.history = [];
-    control.revision = 0;
-    control.horizon = 0;
-    control.epoch = 'ep-1';
-    control.mode = 'ok';
-    control.modeFor = 'both';
-    control.requests = [];
-    control.usageReports = 0;
-    for (let i = 0; i < 5; i++) control.change('add', fk(`key-${i}`, `key_${i}`, `con_${i}`));
+    control.reset(FIVE_KEYS);
   }
   function slowConfig(): TestConfig {
     const cfg = feedConfig({ keyFeed: { retryMs: 2000, waitS: 25 } });
