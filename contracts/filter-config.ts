@@ -93,6 +93,12 @@ export interface FilterConfig {
   rateLimitHeaderStyle?: RateLimitHeaderStyle;
   /** When set, a request a shadow limit would have rejected reaches the upstream with this header naming the limit. */
   shadowHeader?: string;
+  /**
+   * The compiler's version of this configuration: SHA-256 hex of the configuration printed without this field. The
+   * filter echoes it in usage reports (`proxy.configVersion`) so the control service can tell which proxies converged.
+   * Additive in version 1.
+   */
+  configVersion?: string;
 }
 
 /** The bytes Envoy hands the filter (what Istio prints of the Struct); the compiler hashes them into the version. */

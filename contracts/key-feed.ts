@@ -37,6 +37,36 @@ export const OP_KEEPS_KEY: Record<FeedOp, boolean> = { add: true, rotate: true, 
 
 export interface FeedChange { op: FeedOp; key: FeedKey }
 
+/** Refill periods of a credit balance: UTC calendar boundaries, as limit windows are aligned (filter-config.ts). */
+export const CREDIT_REFILL_PERIODS = ['hour', 'day', 'month'] as const;
+export type CreditRefillPer = (typeof CREDIT_REFILL_PERIODS)[number];
+
+/**
+ * A subscription's credit balance (docs/key-feed.md "Credits"):
+ * [subscription, grant, balance, refillAmount, refillPer, since].
+ * - `subscription`: `<planId>/<consumerId>`, as quota; a subscription has at most one balance.
+ * - `grant`: opaque id (at most 32 characters [A-Za-z0-9_-]); a new one whenever an operator sets the balance or the
+ *   refill. Counting restarts with a new grant.
+ * - `since`: unix second, a minute boundary: units spent from then on (allowed requests' units, the fleet's and this
+ *   proxy's) are taken from `balance`.
+ * - `refillPer` "" → never refills (a prepaid balance). Otherwise, at every UTC boundary of `refillPer` after `since`
+ *   the balance BECOMES `refillAmount` (it is not added to what is left) and counting restarts at that boundary.
+ * A request whose operation costs N > 0 units is admitted only if spent + N ≤ the current balance and every limit
+ * admits; an admitted request spends N. Cost 0 never reads the balance. The 429 for an exhausted balance names the
+ * limit "credits". Balances are integers 0 … 2^53−1.
+ */
+export type FeedCredit = [subscription: string, grant: string, balance: number, refillAmount: number, refillPer: CreditRefillPer | '', since: number];
+/** The id a denial by the credit balance carries (the 429's `limit`, `RateLimit-Policy`). */
+export const CREDIT_LIMIT_ID = 'credits';
+/** A credit balance changed (`set`: new or replaced grant) or was removed (`remove`: the subscription has none). */
+export interface FeedCreditChange { op: 'set' | 'remove'; credit: FeedCredit }
+/**
+ * Units the rest of the fleet spent against a grant: the control service's stored units since `from` (the grant's
+ * `since`, or the current refill boundary) minus the asking reporter's own. Sent with snapshot pages, deltas and
+ * usage replies, like fleet windows; a proxy applies it only to the grant and `from` it names.
+ */
+export interface CreditSpend { subscription: string; grant: string; from: number; others: number }
+
 /**
  * One page of a snapshot. Pages are ordered by digest; `next` is the cursor of the following page (null on the last).
  * `revision` is the feed's head when the page was read. The last page carries `digest`, the set digest at that
@@ -48,6 +78,12 @@ export interface FeedChange { op: FeedOp; key: FeedKey }
 export interface SnapshotPage {
   version: typeof KEY_FEED_VERSION; kind: 'snapshot'; epoch: string; revision: number; keys: FeedKey[]; next: string | null;
   digest?: string; fleet?: FleetWindow[];
+  /**
+   * Credit balances of the scope's subscriptions, paged after the keys: once every key was sent, pages carry `keys: []`
+   * and `credits`, ordered by subscription, and `next` continues as "c:<subscription>". Absent: none on this page.
+   * Additive in version 1. `creditSpend` (last page, with `fleet`): the fleet's spend against those balances.
+   */
+  credits?: FeedCredit[]; creditSpend?: CreditSpend[];
 }
 
 /**
@@ -58,6 +94,8 @@ export interface SnapshotPage {
 export interface DeltaPage {
   version: typeof KEY_FEED_VERSION; kind: 'delta'; epoch: string; since: number; revision: number; more: boolean;
   changes: FeedChange[]; digest?: string; fleet?: FleetWindow[];
+  /** Credit balances changed in (`since`, `revision`] (latest state each), and the fleet's spend against new ones. */
+  credits?: FeedCreditChange[]; creditSpend?: CreditSpend[];
 }
 
 /**
@@ -90,9 +128,20 @@ export function xorInto(acc: Buffer, b: Buffer): Buffer {
   return acc;
 }
 
-/** The set digest of `keys` computed from scratch (the incremental form must always equal it). */
-export function setDigest(keys: Iterable<FeedKey>): string {
+/** The bytes hashed per credit balance: "credit" then its fields, joined by "\n" (numbers in decimal). */
+export function creditLine(c: FeedCredit): string {
+  return `credit\n${c[0]}\n${c[1]}\n${c[2]}\n${c[3]}\n${c[4]}\n${c[5]}`;
+}
+
+/** The 8 bytes a credit balance contributes to the set digest (the digest covers keys and balances alike). */
+export function creditHash(c: FeedCredit): Buffer {
+  return createHash('sha256').update(creditLine(c), 'utf8').digest().subarray(0, 8);
+}
+
+/** The set digest of `keys` (and credit balances) computed from scratch (the incremental form must always equal it). */
+export function setDigest(keys: Iterable<FeedKey>, credits: Iterable<FeedCredit> = []): string {
   const acc = Buffer.alloc(8);
   for (const k of keys) xorInto(acc, entryHash(k));
+  for (const c of credits) xorInto(acc, creditHash(c));
   return acc.toString('hex');
 }

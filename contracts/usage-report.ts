@@ -3,6 +3,7 @@
 // writer and reply parser (assembly/usage/) mirror it, and tests/contracts/agreement.test.ts proves the two agree.
 import { canonicalJson } from './canonical-json.js';
 import type { FleetPer } from './filter-config.js';
+import type { CreditSpend } from './key-feed.js';
 
 export const USAGE_REPORT_VERSION = 1;
 export const USAGE_REPLY_VERSION = 2;
@@ -55,9 +56,25 @@ export interface UsageEntry {
   status?: Partial<StatusCounts>;
 }
 
+/**
+ * The reporting worker's state, for fleet status (docs/usage-report.md "Proxy status"). Additive in version 1: every
+ * report of a filter that knows it carries it, even one with no entries (a heartbeat).
+ */
+export interface ProxyStatus {
+  /** Envoy's node id (the `node.id` property; a sidecar's is `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`); "" when the host has none. */
+  node: string;
+  /** `configVersion` of the filter configuration this worker runs (absent: the configuration has none). */
+  configVersion?: string;
+  /** The key feed this worker holds: its epoch and revision (absent: no snapshot yet, or no feed), and its key count. */
+  feedEpoch?: string; feedRevision?: number; keys?: number;
+  /** Counters since the VM started, as its metrics count them: usage flushes failed, key-feed calls failed, entries dropped. */
+  flushFailed: number; feedFailed: number; dropped: number;
+}
+
 /** `sync`: also answer with every subscription's fleet windows in the reporter's scope (a proxy that just started). */
 export interface UsageReport {
   version: typeof USAGE_REPORT_VERSION; batchId: string; reporter: string; entries: UsageEntry[]; dropped: number; sync?: boolean;
+  proxy?: ProxyStatus;
 }
 
 /** `subscription` is `<planId>/<consumerId>`: quota belongs to the subscription, across all of its keys. */
@@ -70,6 +87,8 @@ export interface FleetWindow { subscription: string; per: FleetPer; windowStart:
 
 export interface UsageReply {
   version: typeof USAGE_REPLY_VERSION; batchId: string; duplicate: boolean; fleet: FleetWindow[]; refused?: number;
+  /** The fleet's spend against the credit balances of the batch's subscriptions (all of the scope's on `sync`). Additive. */
+  creditSpend?: CreditSpend[];
 }
 
 export function printUsageReport(report: UsageReport): string {
