@@ -6,7 +6,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', '.tollgate/', 'assembly/', 'tests/assembly/', 'tests/fixtures/sdk-passthrough/', 'coverage/'] },
+  { ignores: ['node_modules/', 'build/', 'dist/', 'console/dist/', '.tollgate/', 'assembly/', 'tests/assembly/', 'tests/fixtures/sdk-passthrough/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
