@@ -12,5 +12,6 @@ import { apiOperations } from './008-api-operations.js';
 import { usageUnits } from './009-usage-units.js';
 import { composedLimits } from './010-composed-limits.js';
 import { scopedFleet } from './011-scoped-fleet.js';
+import { discoveredApis } from './015-discovered-apis.js';
 
-export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet];
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, discoveredApis];
