@@ -13,7 +13,7 @@ CREATE TABLE discovered_apis (
   service_name ${T} NOT NULL,
   api_id ${T},
   api_name ${T} NOT NULL UNIQUE,
-  managed BOOLEAN NOT NULL DEFAULT TRUE,
+  managed INTEGER NOT NULL DEFAULT 1 CHECK (managed IN (0, 1)),
   state ${T} NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'retired')),
   desired_hash ${T} NOT NULL DEFAULT '',
   api_fingerprint ${T} NOT NULL DEFAULT '',
