@@ -11,8 +11,10 @@ import { apiOperations } from './008-api-operations.js';
 import { usageUnits } from './009-usage-units.js';
 import { composedLimits } from './010-composed-limits.js';
 import { scopedFleet } from './011-scoped-fleet.js';
+import { creditBalances } from './012-credit-balances.js';
 import { discoveredApis } from './015-discovered-apis.js';
+import { usageBilling } from './016-usage-billing.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, discoveredApis];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, discoveredApis, usageBilling];
