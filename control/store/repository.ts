@@ -8,6 +8,7 @@ import type {
 import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
 import type { FeedState, LoggedChange } from '../keyfeed/rules.js';
 import type { ReporterScope } from './types.js';
+import type { DiscoveryRepository } from '../discovery/record.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
 export interface PlanInput { name: string; limits: Limit[]; apiIds: string[]; shadow?: boolean }
@@ -121,6 +122,9 @@ export interface UsageRow {
   start: number; keyId: string; apiId: string; outcome: Outcome; consumerId: string; count: number; units: number; status: StatusCounts;
   /** Allowed requests a shadow limit would have rejected (absent: none). */
   wouldReject?: number;
+  /** Minute rows only, for the billing rows (migration 016): the entry's operation ('' none) and the key's plan now. */
+  operationId?: string;
+  planId?: string;
 }
 /**
  * Units a reporter's allowed requests add to a subscription's window; the stored total never exceeds `cap`. `scope`:
@@ -239,6 +243,8 @@ export interface Store {
   targets: TargetRepository;
   secrets: SecretRepository;
   keyFeed: KeyFeedRepository;
+  /** Service discovery's records (control/discovery/). */
+  discovery: DiscoveryRepository;
   /** Everything the compiler reads, from one consistent read. */
   snapshot(): Promise<CatalogSnapshot>;
   ping(): Promise<boolean>;

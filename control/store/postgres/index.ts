@@ -9,6 +9,7 @@ import type { CatalogSnapshot } from '../types.js';
 import { PostgresApis } from './apis.js';
 import { connectClient, createPool } from './connection.js';
 import { PostgresConsumers } from './consumers.js';
+import { PostgresDiscovery } from './discovery.js';
 import { PostgresKeys } from './keys.js';
 import { PostgresKeyFeed } from './keyfeed.js';
 import { migrate } from './migrate.js';
@@ -81,6 +82,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     targets: new PostgresTargets(pool, now, changed),
     secrets: new PostgresSecrets(pool),
     keyFeed,
+    discovery: new PostgresDiscovery(pool),
     snapshot: (): Promise<CatalogSnapshot> => readSnapshot(pool),
     ping: async (): Promise<boolean> => {
       if (!open) return false;

@@ -4,6 +4,7 @@ import type { CatalogSnapshot } from '../types.js';
 import type { ChangeFeed } from '../changes.js';
 import { SqliteApis } from './apis.js';
 import { SqliteConsumers } from './consumers.js';
+import { SqliteDiscovery } from './discovery.js';
 import { SqliteKeys } from './keys.js';
 import { SqliteKeyFeed } from './keyfeed.js';
 import { SqlitePlans } from './plans.js';
@@ -49,6 +50,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     targets: new SqliteTargets(db, now, changed, durable),
     secrets: new SqliteSecrets(db, durable),
     keyFeed: new SqliteKeyFeed(db, changed, durable),
+    discovery: new SqliteDiscovery(db, durable),
     snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),
     ping: async (): Promise<boolean> => open && db.prepare('SELECT 1 AS ok').get() !== undefined,
     close: async (): Promise<void> => {
