@@ -26,6 +26,8 @@ const gaugeIds = new StaticArray<u32>(2);
 let gaugesDefined = false;
 
 const deltas = new StaticArray<u64>(COUNT);
+/** What pushMetrics has handed Envoy so far: with the deltas not pushed yet, the count since the VM started. */
+const pushed = new StaticArray<u64>(COUNT);
 const ids = new StaticArray<u32>(COUNT);
 let defined = false;
 const RET_ID = memory.data(4);
@@ -71,6 +73,14 @@ export function pushMetrics(): void {
   for (let i = 0; i < COUNT; i++) {
     const d = unchecked(deltas[i]);
     if (d == 0) continue;
-    if (proxy_increment_metric(unchecked(ids[i]), <i64>d) == 0) unchecked(deltas[i] = 0);
+    if (proxy_increment_metric(unchecked(ids[i]), <i64>d) == 0) {
+      unchecked(pushed[i] += d);
+      unchecked(deltas[i] = 0);
+    }
   }
+}
+
+/** A counter's value since this VM started (usage reports' proxy status). */
+export function metricTotal(m: i32): u64 {
+  return unchecked(pushed[m]) + unchecked(deltas[m]);
 }

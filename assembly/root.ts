@@ -17,6 +17,7 @@ import { setColdStartShare } from "./quota/primed";
 import { INSERT_CAS, setQuotaPlans } from "./quota/shared";
 import { setMaxEntries } from "./usage/counters";
 import { flushAtConfigure, flushResponse, flushTick, setReporter } from "./usage/flush";
+import { setConfigVersion } from "./usage/status";
 
 /** Counters held per VM are capped so one report stays under the control service's 4 MiB body limit. */
 const MAX_ENTRIES_PER_BATCH = 16384;
@@ -131,6 +132,7 @@ export function onConfigure(root: u32, size: u32): bool {
   }
   ensureReporter();
   config = cfg;
+  setConfigVersion(cfg.configVersion);
   setQuotaPlans(cfg.plans);
   activeRoot = root;
   feedConfigured();

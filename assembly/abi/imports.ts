@@ -37,6 +37,9 @@ export declare function proxy_http_call(
   trailersPtr: usize, trailersLen: usize, timeoutMs: u32, retToken: usize,
 ): u32;
 
+@external("env", "proxy_get_property")
+export declare function proxy_get_property(pathPtr: usize, pathLen: usize, retPtr: usize, retLen: usize): u32;
+
 @external("env", "proxy_set_tick_period_milliseconds")
 export declare function proxy_set_tick_period_milliseconds(ms: u32): u32;
 

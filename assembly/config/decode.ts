@@ -159,6 +159,11 @@ class Decoder {
         if (!isHeaderName(s.str, s.strLen, false)) return this.bad("shadowHeader", "must be a lowercase header name");
         this.cfg.shadowHeader = this.bytes();
       }
+      else if (s.strIs("configVersion")) {
+        if (!this.readString("configVersion")) return false;
+        if (!isId(s.str, s.strLen)) return this.bad("configVersion", "must be 1-64 chars of [A-Za-z0-9._:-]");
+        this.cfg.configVersion = this.bytes();
+      }
       else if (s.strIs("identityHeaders")) { if (!this.identityHeaders()) return false; }
       else if (s.strIs("usage")) { if (!this.usage()) return false; }
       else if (s.strIs("keyFeed")) { if (!this.keyFeed()) return false; }

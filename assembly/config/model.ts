@@ -121,6 +121,8 @@ export class Config {
   headerStyle: u32 = STYLE_LEGACY;
   /** shadowHeader: sent upstream naming the shadow limit that would have rejected; empty = none. */
   shadowHeader: ArrayBuffer = new ArrayBuffer(0);
+  /** configVersion: echoed in usage reports (proxy.configVersion); empty = none. */
+  configVersion: ArrayBuffer = new ArrayBuffer(0);
   /** Identity header names; empty = disabled. */
   consumerHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-consumer");
   keyIdHeader: ArrayBuffer = String.UTF8.encode("x-tollgate-key-id");

@@ -23,6 +23,7 @@ import { ByteSink } from "../sink";
 import { addDropped, clearCounters, counterCount, droppedCount, takeDropped } from "./counters";
 import { lastReply, parseReply, REPLY_VERSION } from "./reply";
 import { writeReport } from "./report";
+import { statusOn } from "./status";
 
 const MIN_BACKOFF_MS: f64 = 1000;
 const MAX_BACKOFF_MS: f64 = 300000;
@@ -83,11 +84,12 @@ export function flushTick(target: UsageTarget, nowMs: f64): void {
   if (hasBatch) {
     if (nowMs < nextAttemptMs) return;
   } else {
-    // Nothing counted and nothing dropped: no report, unless the process still needs its sync. A drop alone (a
-    // refused batch, or the table full) is reported on its own, so the loss is known even if no further request
-    // comes.
+    // Nothing counted and nothing dropped: no report, unless the process still needs its sync, or the configuration
+    // is versioned (then an empty report is this worker's heartbeat for fleet status, once per tick: the tick runs
+    // the flush once per interval). A drop alone (a refused batch, or the table full) is reported on its own, so the
+    // loss is known even if no further request comes.
     const sync = !isPrimed();
-    if (!sync && counterCount() == 0 && droppedCount() == 0) return;
+    if (!sync && !statusOn() && counterCount() == 0 && droppedCount() == 0) return;
     newBatch(sync);
   }
   send(target, nowMs);

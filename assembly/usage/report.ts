@@ -7,6 +7,7 @@ import {
   counterOpLen, counterOpPtr, counterOutcome, counterStatus, counterUnits, counterWouldReject, OUTCOME_ALLOWED,
   outcomeName,
 } from "./counters";
+import { statusOn, writeProxyStatus } from "./status";
 
 /**
  * Writes the report; returns the number of requests in its entries. `sync` asks the control service for the fleet
@@ -69,6 +70,7 @@ export function writeReport(out: ByteSink, batchIdHex: usize, reporterHex: usize
   }
   out.ascii("],\"dropped\":");
   out.u64(dropped);
+  if (statusOn()) writeProxyStatus(out);
   out.byte(0x7d);
   return total;
 }

@@ -1,6 +1,6 @@
 // Store snapshot → filter configuration (docs/filter-config.md). Pure and deterministic: every array is sorted by a
 // total order, so the same state gives the same bytes whatever order it was written in, and the version is the
-// SHA-256 of those bytes. Keys are not part of it: the filter pulls them from the key feed (docs/key-feed.md), so a
+// SHA-256 of those bytes (printed without `configVersion`, which then carries it). Keys are not part of it: the filter pulls them from the key feed (docs/key-feed.md), so a
 // key change never changes the configuration, and its size does not depend on the number of keys.
 import { createHash } from 'node:crypto';
 import {
@@ -130,6 +130,9 @@ export function compile(snapshot: PolicySnapshot, options: CompileOptions): Comp
       ...(whenNoKeys === 'allow' ? { whenNoKeys } : {}),
     };
   }
-  const json = printFilterConfig(config);
-  return { config, json, version: createHash('sha256').update(json).digest('hex') };
+  // The version is the SHA-256 of the configuration printed without `configVersion`; the filter echoes the field in
+  // its usage reports, so the version a proxy reports and the one the distributor ships are the same string.
+  const version = createHash('sha256').update(printFilterConfig(config)).digest('hex');
+  config.configVersion = version;
+  return { config, json: printFilterConfig(config), version };
 }
