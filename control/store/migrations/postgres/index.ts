@@ -16,4 +16,4 @@ import { creditBalances } from './012-credit-balances.js';
 import { discoveredApis } from './015-discovered-apis.js';
 import { usageBilling } from './016-usage-billing.js';
 
-export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, discoveredApis, usageBilling];
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, creditBalances, discoveredApis, usageBilling];
