@@ -13,9 +13,10 @@ import { composedLimits } from './010-composed-limits.js';
 import { scopedFleet } from './011-scoped-fleet.js';
 import { creditBalances } from './012-credit-balances.js';
 import { fleetStatus } from './013-fleet-status.js';
+import { resourceKinds } from './014-resource-kinds.js';
 import { discoveredApis } from './015-discovered-apis.js';
 import { usageBilling } from './016-usage-billing.js';
 
 export interface Migration { version: number; name: string; sql: string }
 
-export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, creditBalances, fleetStatus, discoveredApis, usageBilling];
+export const MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, creditBalances, fleetStatus, resourceKinds, discoveredApis, usageBilling];
