@@ -10,6 +10,7 @@ import { PostgresApis } from './apis.js';
 import { connectClient, createPool } from './connection.js';
 import { PostgresConsumers } from './consumers.js';
 import { PostgresDiscovery } from './discovery.js';
+import { PostgresFleetStatus } from '../../fleet/postgres-store.js';
 import { PostgresKeys } from './keys.js';
 import { PostgresKeyFeed } from './keyfeed.js';
 import { migrate } from './migrate.js';
@@ -83,6 +84,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     secrets: new PostgresSecrets(pool),
     keyFeed,
     discovery: new PostgresDiscovery(pool),
+    fleet: new PostgresFleetStatus(pool),
     snapshot: (): Promise<CatalogSnapshot> => readSnapshot(pool),
     ping: async (): Promise<boolean> => {
       if (!open) return false;

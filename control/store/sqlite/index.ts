@@ -5,6 +5,7 @@ import type { ChangeFeed } from '../changes.js';
 import { SqliteApis } from './apis.js';
 import { SqliteConsumers } from './consumers.js';
 import { SqliteDiscovery } from './discovery.js';
+import { SqliteFleetStatus } from '../../fleet/sqlite-store.js';
 import { SqliteKeys } from './keys.js';
 import { SqliteKeyFeed } from './keyfeed.js';
 import { SqlitePlans } from './plans.js';
@@ -51,6 +52,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     secrets: new SqliteSecrets(db, durable),
     keyFeed: new SqliteKeyFeed(db, changed, durable),
     discovery: new SqliteDiscovery(db, durable),
+    fleet: new SqliteFleetStatus(db),
     snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),
     ping: async (): Promise<boolean> => open && db.prepare('SELECT 1 AS ok').get() !== undefined,
     close: async (): Promise<void> => {
