@@ -29,6 +29,10 @@ export interface AdvisoryLeaderOptions {
   log: FastifyBaseLogger;
   /** How often a follower tries to take the lock, and the leader checks that its session still answers. */
   intervalMs?: number;
+  /** Another lock for another single-writer duty (default DISTRIBUTOR_LOCK_KEY). */
+  lockKey?: bigint;
+  /** What the log lines call the duty (default 'distributor'). */
+  duty?: string;
 }
 
 export class AdvisoryLeader implements Leadership {
@@ -55,7 +59,8 @@ export class AdvisoryLeader implements Leadership {
   private set(leader: boolean): void {
     if (leader === this.leader) return;
     this.leader = leader;
-    this.o.log.info({ leader }, leader ? 'this replica now distributes' : 'this replica no longer distributes');
+    if (this.o.duty === undefined) this.o.log.info({ leader }, leader ? 'this replica now distributes' : 'this replica no longer distributes');
+    else this.o.log.info({ leader, duty: this.o.duty }, leader ? `this replica now leads ${this.o.duty}` : `this replica no longer leads ${this.o.duty}`);
     for (const l of this.listeners) l(leader);
   }
 
@@ -79,11 +84,11 @@ export class AdvisoryLeader implements Leadership {
         // The leader's heartbeat: a session that no longer answers holds no lock.
         await this.client.query('SELECT 1');
       } else {
-        const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [DISTRIBUTOR_LOCK_KEY.toString()]);
+        const r = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [(this.o.lockKey ?? DISTRIBUTOR_LOCK_KEY).toString()]);
         this.set(r.rows[0]?.ok === true);
       }
     } catch (err) {
-      this.o.log.warn({ err: (err as Error).message }, 'distributor lock: database unreachable; not distributing');
+      this.o.log.warn({ err: (err as Error).message }, `${this.o.duty ?? 'distributor'} lock: database unreachable; ${this.o.duty === undefined ? 'not distributing' : 'standing by'}`);
       await this.drop();
     }
     if (!this.closed) {
