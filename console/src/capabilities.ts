@@ -1,0 +1,20 @@
+// Pure: what this control service offers, read from its OpenAPI document, so the console shows newer views (fleet,
+// per-operation usage) only where the service has them and keeps working against older ones.
+export interface Capabilities {
+  fleet: boolean;
+  /** GET /v1/usage takes an operationId filter. */
+  usageByOperation: boolean;
+}
+
+interface OpenApiDoc { paths?: Record<string, Record<string, { parameters?: { name?: string; in?: string }[] }>> }
+
+export function capabilitiesOf(doc: unknown): Capabilities {
+  const paths = (doc as OpenApiDoc | undefined)?.paths ?? {};
+  const usageParams = paths['/v1/usage']?.get?.parameters ?? [];
+  return {
+    fleet: paths['/v1/fleet']?.get !== undefined,
+    usageByOperation: usageParams.some((p) => p.in === 'query' && p.name === 'operationId'),
+  };
+}
+
+export const NO_CAPABILITIES: Capabilities = { fleet: false, usageByOperation: false };
