@@ -9,7 +9,7 @@ import { adminClient, AdminApiError } from './admin-client.js';
 import { startDemoUpstream, type DemoUpstream } from './demo-upstream.js';
 import { distributionClient } from './distribution-client.js';
 import { startControlProcess } from './control-process.js';
-import { buildFilter, filterNeedsBuild } from './filter-build.js';
+import { buildFilter, buildSteps, filterNeedsBuild } from './filter-build.js';
 import { ensureHome, homePaths, openPrivateLog, readSeed, resolveTokens, writeSeed } from './home.js';
 import { adminTokenLine, curlLines } from './instructions.js';
 import { filterCounts } from './filter-metrics.js';
@@ -112,6 +112,12 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   }
   const wasmSha256 = sha256Hex(readFileSync(wasmPath));
   phase('filter');
+  // The web console (docs/console.md) ships as sources; built like the filter, only when missing or stale.
+  if (filterNeedsBuild(join(root, 'console', 'dist', 'index.html'), join(root, 'console', 'src'))) {
+    out.log('building the console (console/dist is missing or older than console/src)…');
+    await buildSteps(root, ['console']);
+    phase('console');
+  }
 
   const upstream: DemoUpstream = await startDemoUpstream({ port: settings.upstreamPort, address: settings.address });
   closers.push({ name: 'demo upstream', close: () => upstream.close() });
