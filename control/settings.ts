@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FAIL_STRATEGIES, type FailStrategy } from '../contracts/wasmplugin.js';
 import { isPostgresUrl, redactDbUrl } from './store/db-url.js';
+import { DiscoverySettingError, parseAnnotationPrefix, parseBoolean, parseNamespaces } from './discovery/settings.js';
 import { DEFAULT_USAGE_RETENTION_DAYS, MAX_USAGE_RETENTION_DAYS, MIN_USAGE_RETENTION_DAYS } from './usage/retention.js';
 
 export type { FailStrategy };
@@ -42,6 +43,10 @@ export interface ControlSettings {
   logLevel: string;
   debounceMs: number;
   kubeconfig: string | undefined;
+  /** Fleet status: a proxy not heard from for this long is stale (undefined → 3 usage flush intervals; see fleetStaleAfterSeconds). */
+  staleAfterSeconds: number | undefined;
+  /** Fleet status: a proxy not heard from for this long is forgotten (its row deleted). */
+  forgetAfterSeconds: number;
 }
 
 /** One row of the settings table in docs/control.md: env var, CLI flag, default. */
@@ -70,12 +75,28 @@ export const SETTING_SPECS: SettingSpec[] = [
   { env: 'TOLLGATE_USAGE_RETENTION_DAYS', flag: 'usage-retention-days', key: 'usageRetentionDays', help: `days minute-level usage is kept, ${MIN_USAGE_RETENTION_DAYS}…${MAX_USAGE_RETENTION_DAYS} (default ${DEFAULT_USAGE_RETENTION_DAYS})` },
   { env: 'TOLLGATE_LOG_LEVEL', flag: 'log-level', key: 'logLevel', help: 'pino level: fatal…trace, silent (default info)' },
   { env: 'TOLLGATE_DEBOUNCE_MS', flag: 'debounce-ms', key: 'debounceMs', help: 'wait after a change before redistributing (default 200)' },
+  { env: 'TOLLGATE_FLEET_STALE_AFTER_SECONDS', flag: 'fleet-stale-after-seconds', key: 'staleAfterSeconds', help: 'a proxy silent this long is stale in GET /v1/fleet, 1…86400 (default 3 usage flush intervals)' },
+  { env: 'TOLLGATE_FLEET_FORGET_AFTER_SECONDS', flag: 'fleet-forget-after-seconds', key: 'forgetAfterSeconds', help: 'a proxy silent this long is forgotten, 2…2592000, more than the stale interval (default 3600)' },
   { env: 'KUBECONFIG', flag: 'kubeconfig', key: 'kubeconfig', help: 'kubeconfig for kubernetes mode (default: in-cluster, then ~/.kube/config)' },
+  { env: 'TOLLGATE_DISCOVERY', flag: 'discovery', key: 'discovery', help: 'true: make APIs from annotated Services (default false; docs/discovery.md)' },
+  { env: 'TOLLGATE_DISCOVERY_NAMESPACES', flag: 'discovery-namespaces', key: 'discoveryNamespaces', help: 'comma list of namespaces discovery watches (required with discovery)' },
+  { env: 'TOLLGATE_DISCOVERY_ANNOTATION_PREFIX', flag: 'discovery-annotation-prefix', key: 'discoveryAnnotationPrefix', help: 'annotation prefix (default tollgate.dev/)' },
+  { env: 'TOLLGATE_DISCOVERY_OVERWRITE', flag: 'discovery-overwrite', key: 'discoveryAdopt', help: 'true: overwrite discovered APIs a person edited (default false)' },
 ];
 
 export class SettingsError extends Error {}
 
 const DEFAULT_SERVICE = 'tollgate-control.tollgate.svc.cluster.local';
+/** Fleet status: a proxy silent for an hour is forgotten. */
+export const DEFAULT_FORGET_AFTER_S = 3600;
+
+/**
+ * The stale interval in effect: as set, else three usage flush intervals (a live worker reports at least once per
+ * interval, a heartbeat when idle: two missed reports in a row are tolerated).
+ */
+export function fleetStaleAfterSeconds(s: Pick<ControlSettings, 'staleAfterSeconds' | 'usageIntervalMs'>): number {
+  return s.staleAfterSeconds ?? Math.max(1, Math.ceil((3 * s.usageIntervalMs) / 1000));
+}
 
 export function defaultSettings(cwd = process.cwd()): ControlSettings {
   return {
@@ -102,6 +123,8 @@ export function defaultSettings(cwd = process.cwd()): ControlSettings {
     logLevel: 'info',
     debounceMs: 200,
     kubeconfig: undefined,
+    staleAfterSeconds: undefined,
+    forgetAfterSeconds: DEFAULT_FORGET_AFTER_S,
   };
 }
 
@@ -186,6 +209,8 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
     case 'usageIntervalMs': s.usageIntervalMs = integer(name, raw, 100, 3_600_000); break;
     case 'usageTimeoutMs': s.usageTimeoutMs = integer(name, raw, 100, 60_000); break;
     case 'debounceMs': s.debounceMs = integer(name, raw, 0, 60_000); break;
+    case 'staleAfterSeconds': s.staleAfterSeconds = integer(name, raw, 1, 86_400); break;
+    case 'forgetAfterSeconds': s.forgetAfterSeconds = integer(name, raw, 2, 2_592_000); break;
     case 'distribution': s.distribution = parseDistribution(name, raw); break;
     case 'selector': s.selector = parseSelector(name, raw); break;
     case 'targetRefs': s.targetRefs = parseTargetRefs(name, raw); break;
@@ -217,6 +242,16 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
     case 'reportToken':
       if (!validToken(raw) || raw.includes(',')) throw new SettingsError(`${name}: expected 16–512 characters without whitespace or commas`);
       s.reportToken = raw;
+      break;
+    case 'discovery': case 'discoveryAdopt': case 'discoveryNamespaces': case 'discoveryAnnotationPrefix':
+      try {
+        if (spec.key === 'discoveryNamespaces') s.discoveryNamespaces = parseNamespaces(name, raw);
+        else if (spec.key === 'discoveryAnnotationPrefix') s.discoveryAnnotationPrefix = parseAnnotationPrefix(name, raw);
+        else s[spec.key] = parseBoolean(name, raw);
+      } catch (err) {
+        if (err instanceof DiscoverySettingError) throw new SettingsError(err.message);
+        throw err;
+      }
       break;
     case 'host': case 'namespace': case 'wasmPluginName': case 'pluginName': case 'filterUrl':
     case 'usageCluster': case 'usageAuthority': case 'kubeconfig':
@@ -255,6 +290,12 @@ export function loadSettings(env: NodeJS.ProcessEnv, flags: Record<string, strin
     if (fromFlag !== undefined) applyOne(s, spec, `--${spec.flag}`, fromFlag);
   }
   applyDb(s, env, flags);
+  if (s.discovery && s.discoveryNamespaces.length === 0) {
+    throw new SettingsError('TOLLGATE_DISCOVERY: list the namespaces to manage in TOLLGATE_DISCOVERY_NAMESPACES (least privilege: no cluster-wide watch)');
+  }
+  if (fleetStaleAfterSeconds(s) >= s.forgetAfterSeconds) {
+    throw new SettingsError(`TOLLGATE_FLEET_FORGET_AFTER_SECONDS: ${s.forgetAfterSeconds} must be more than the stale interval (${fleetStaleAfterSeconds(s)} s)`);
+  }
   if (s.selector !== undefined && s.targetRefs !== undefined) {
     throw new SettingsError('TOLLGATE_SELECTOR and TOLLGATE_TARGET_REFS: set at most one (the WasmPlugin allows one)');
   }
