@@ -47,6 +47,12 @@ export interface ControlSettings {
   staleAfterSeconds: number | undefined;
   /** Fleet status: a proxy not heard from for this long is forgotten (its row deleted). */
   forgetAfterSeconds: number;
+  /** Service discovery (docs/discovery.md): off by default; needs discoveryNamespaces. */
+  discovery: boolean;
+  discoveryNamespaces: string[];
+  discoveryAnnotationPrefix: string;
+  /** Overwrite discovered APIs a person edited (and recreate ones a person deleted). */
+  discoveryAdopt: boolean;
 }
 
 /** One row of the settings table in docs/control.md: env var, CLI flag, default. */
@@ -125,6 +131,10 @@ export function defaultSettings(cwd = process.cwd()): ControlSettings {
     kubeconfig: undefined,
     staleAfterSeconds: undefined,
     forgetAfterSeconds: DEFAULT_FORGET_AFTER_S,
+    discovery: false,
+    discoveryNamespaces: [],
+    discoveryAnnotationPrefix: 'tollgate.dev/',
+    discoveryAdopt: false,
   };
 }
 
