@@ -12,7 +12,7 @@ import { redactDbUrl } from './db-url.js';
 /** In foreign-key order. */
 export const TABLES = [
   'apis', 'api_operations', 'plans', 'plan_apis', 'consumers', 'api_keys', 'targets', 'secrets',
-  'usage_batches', 'usage_minute', 'usage_hour', 'usage_day', 'fleet_windows', 'discovered_apis',
+  'usage_batches', 'usage_minute', 'usage_hour', 'usage_day', 'fleet_windows', 'usage_billing_hour', 'discovered_apis',
 ] as const;
 
 export interface MigrateResult { rows: Record<string, number> }

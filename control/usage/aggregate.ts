@@ -35,17 +35,21 @@ export function bucketsBy(entries: UsageEntry[], size: 'minute' | 'hour' | 'day'
   return [...byKey.values()];
 }
 
+/** A minute row with what billing groups by besides (the entry's operation, the key's plan when stored). */
+export type MinuteRow = Bucket & { consumerId: string; operationId: string; planId: string };
+
 /**
  * One row per entry, at its minute (a report holds one entry per minute, key, API and outcome; a store that gets two
  * rows for one bucket adds them up all the same). One pass, no grouping: the cheap path for the largest table.
  */
-export function minuteRows(entries: readonly UsageEntry[], consumerOf: (keyId: string) => string): (Bucket & { consumerId: string })[] {
-  const rows = new Array<Bucket & { consumerId: string }>(entries.length);
+export function minuteRows(entries: readonly UsageEntry[], consumerOf: (keyId: string) => string, planOf: (keyId: string) => string = () => ''): MinuteRow[] {
+  const rows = new Array<MinuteRow>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const s = e.status;
     rows[i] = {
       start: e.minute - (e.minute % 60), keyId: e.keyId, apiId: e.apiId, outcome: e.outcome, count: e.count, units: unitsOf(e), wouldReject: e.wouldReject ?? 0, consumerId: consumerOf(e.keyId),
+      operationId: e.operationId ?? '', planId: planOf(e.keyId),
       status: s === undefined ? zeroStatus() : { '1xx': s['1xx'] ?? 0, '2xx': s['2xx'] ?? 0, '3xx': s['3xx'] ?? 0, '4xx': s['4xx'] ?? 0, '5xx': s['5xx'] ?? 0 },
     };
   }

@@ -124,6 +124,7 @@ export class UsageService {
 function rowsOf(entries: readonly UsageEntry[], size: Granularity, facts: ReadonlyMap<string, KeyFacts>): UsageRow[] {
   const consumerOf = (keyId: string): string => facts.get(keyId)?.consumerId ?? '';
   // A report holds one entry per minute, key, API and outcome: minute rows need no merging.
-  if (size === 'minute') return minuteRows(entries, consumerOf);
+  // Billing attributes usage to the plan the key is on when its report is stored (docs/usage-export.md).
+  if (size === 'minute') return minuteRows(entries, consumerOf, (keyId) => facts.get(keyId)?.planId ?? '');
   return bucketsBy([...entries], size).map((b) => ({ ...b, consumerId: consumerOf(b.keyId) }));
 }

@@ -6,6 +6,8 @@ import { STATUS_CLASSES } from '../types.js';
 
 export interface UsageColumns {
   start: number[]; keyId: string[]; apiId: string[]; outcome: string[]; consumerId: string[]; count: number[]; units: number[]; wouldReject: number[];
+  /** The billing dimensions of minute rows ('' where a row has none). */
+  operationId: string[]; planId: string[];
   /** One array per status class, in STATUS_CLASSES order. */
   status: number[][];
 }
@@ -15,11 +17,13 @@ export function usageColumns(rows: readonly UsageRow[]): UsageColumns {
   const n = rows.length;
   const c: UsageColumns = {
     start: new Array<number>(n), keyId: new Array<string>(n), apiId: new Array<string>(n), outcome: new Array<string>(n),
-    consumerId: new Array<string>(n), count: new Array<number>(n), units: new Array<number>(n), wouldReject: new Array<number>(n), status: STATUS_CLASSES.map(() => new Array<number>(n)),
+    consumerId: new Array<string>(n), count: new Array<number>(n), units: new Array<number>(n), wouldReject: new Array<number>(n),
+    operationId: new Array<string>(n), planId: new Array<string>(n), status: STATUS_CLASSES.map(() => new Array<number>(n)),
   };
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
     c.start[i] = r.start; c.keyId[i] = r.keyId; c.apiId[i] = r.apiId; c.outcome[i] = r.outcome; c.consumerId[i] = r.consumerId; c.count[i] = r.count; c.units[i] = r.units; c.wouldReject[i] = r.wouldReject ?? 0;
+    c.operationId[i] = r.operationId ?? ''; c.planId[i] = r.planId ?? '';
     for (let k = 0; k < STATUS_CLASSES.length; k++) c.status[k]![i] = r.status[STATUS_CLASSES[k]!];
   }
   return c;
@@ -87,11 +91,13 @@ export function pgArray2(columns: readonly (readonly (string | number)[])[]): st
 
 /**
  * The log columns of a batch's minute rows: numbers (start, count, then STATUS_CLASSES, then units and
- * wouldReject — last, so logs written before migrations 009/010 simply lack those rows) and texts (key, API, outcome, consumer).
+ * wouldReject — last, so logs written before migrations 009/010 simply lack those rows) and texts (key, API, outcome, consumer,
+ * then operation and plan — last, so logs written before migration 016 lack them: the fold reads operation '' and the
+ * key's plan then).
  */
 export function minuteLog(rows: readonly UsageRow[]): { numbers: string | null; texts: string | null } {
   const c = usageColumns(rows);
-  return { numbers: pgArray2([c.start, c.count, ...c.status, c.units, c.wouldReject]), texts: pgArray2([c.keyId, c.apiId, c.outcome, c.consumerId]) };
+  return { numbers: pgArray2([c.start, c.count, ...c.status, c.units, c.wouldReject]), texts: pgArray2([c.keyId, c.apiId, c.outcome, c.consumerId, c.operationId, c.planId]) };
 }
 
 /**

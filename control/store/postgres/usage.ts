@@ -9,7 +9,8 @@
 // both or neither), so no answer lags the fold. Commits are durable (synchronous_commit on), so a resolved storeBatch is
 // on stable storage.
 import type pg from 'pg';
-import type { FleetCount, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
+import type { ExportGroupQuery, ExportGroupRow, FleetCount, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
+import { billingGroupRows, billingGroupsSql } from '../billing-sql.js';
 import { STATUS_CLASSES, type FleetPer, type Granularity, type OperationLimit, type UsageQuery } from '../types.js';
 import { fleetLog, minuteLog } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
@@ -50,6 +51,22 @@ const minuteLogOf = (b: string): string => `unnest(${b}.log_numbers[1:1], ${b}.l
 const fleetLogOf = (b: string): string => `LATERAL (SELECT plan_id, consumer_id, per, window_start, reporter, COALESCE(scope, '') AS scope, count, cap
   FROM unnest(${b}.fleet_texts[1:1], ${b}.fleet_texts[2:2], ${b}.fleet_texts[3:3], ${b}.fleet_numbers[1:1], ${b}.fleet_texts[4:4],
   ${b}.fleet_texts[5:5], ${b}.fleet_numbers[2:2], ${b}.fleet_numbers[3:3]) AS l(plan_id, consumer_id, per, window_start, reporter, scope, count, cap)) AS a`;
+/**
+ * A batch's minute log as billing rows (migration 016): the hour, and the texts' operation and plan rows (absent from
+ * logs written before: operation '', the key's plan at the time of the read).
+ */
+const BILLING_COLUMNS = `start, consumer_id, plan_id, api_id, operation_id, outcome, count, units, would_reject, ${STATUS_COLUMNS.join(', ')}`;
+const billingLogOf = (b: string): string => `LATERAL (SELECT start - start % 3600 AS start, consumer_id,
+  COALESCE(plan_id, (SELECT k.plan_id FROM api_keys k WHERE k.id = l.key_id), '') AS plan_id, api_id, COALESCE(operation_id, '') AS operation_id, outcome,
+  count, ${UNITS_OF('')} AS units, COALESCE(would_reject, 0) AS would_reject, ${STATUS_COLUMNS.join(', ')}
+  FROM unnest(${b}.log_numbers[1:1], ${b}.log_texts[1:1], ${b}.log_texts[2:2], ${b}.log_texts[3:3], ${b}.log_texts[4:4], ${b}.log_texts[5:5],
+  ${b}.log_texts[6:6], ${b}.log_numbers[2:2], ${STATUS_COLUMNS.map((_, i) => `${b}.log_numbers[${i + 3}:${i + 3}]`).join(', ')},
+  ${b}.log_numbers[${STATUS_COLUMNS.length + 3}:${STATUS_COLUMNS.length + 3}], ${b}.log_numbers[${STATUS_COLUMNS.length + 4}:${STATUS_COLUMNS.length + 4}])
+  AS l(start, key_id, api_id, outcome, consumer_id, operation_id, plan_id, count, ${STATUS_COLUMNS.join(', ')}, units, would_reject)) AS g`;
+/** The billing rows folded and those of batches not rolled up yet, in one statement (one snapshot). */
+const BILLING_SOURCE = `(SELECT ${BILLING_COLUMNS} FROM usage_billing_hour UNION ALL
+  SELECT g.* FROM usage_batches b, ${billingLogOf('b')} WHERE NOT b.rolled_up) AS billing`;
+
 /** Minute rows of the batches not rolled up yet (their partial index finds them). */
 const PENDING_MINUTES = `SELECT m.* FROM usage_batches b, ${minuteLogOf('b')} WHERE NOT b.rolled_up`;
 
@@ -105,9 +122,17 @@ fleet AS (
   GROUP BY ${FLEET_COLUMNS} ORDER BY ${FLEET_COLUMNS}
   ON CONFLICT (${FLEET_COLUMNS}) DO UPDATE SET count = LEAST(f.count + EXCLUDED.count, EXCLUDED.cap), cap = EXCLUDED.cap
   RETURNING 1
+), billing AS (
+  INSERT INTO usage_billing_hour AS u (${BILLING_COLUMNS})
+  SELECT start, consumer_id, plan_id, api_id, operation_id, outcome, SUM(count), SUM(units), SUM(would_reject), ${STATUS_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
+  FROM taken t, ${billingLogOf('t')} GROUP BY start, consumer_id, plan_id, api_id, operation_id, outcome
+  ORDER BY start, consumer_id, plan_id, api_id, operation_id, outcome
+  ON CONFLICT (start, consumer_id, plan_id, api_id, operation_id, outcome) DO UPDATE SET count = u.count + EXCLUDED.count, units = u.units + EXCLUDED.units,
+    would_reject = u.would_reject + EXCLUDED.would_reject, ${STATUS_COLUMNS.map((c) => `${c} = u.${c} + EXCLUDED.${c}`).join(', ')}
+  RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM taken) AS batches, (SELECT COUNT(*) FROM logged) AS n, (SELECT COUNT(*) FROM minutes) AS m, (SELECT COUNT(*) FROM hours) AS h,
-  (SELECT COUNT(*) FROM days) AS d, (SELECT COUNT(*) FROM fleet) AS f`;
+  (SELECT COUNT(*) FROM days) AS d, (SELECT COUNT(*) FROM fleet) AS f, (SELECT COUNT(*) FROM billing) AS b`;
 
 export class PostgresUsage implements UsageRepository {
   /** Hours and days come from rollup(). */
@@ -301,6 +326,16 @@ export class PostgresUsage implements UsageRepository {
       const r = await c.query<{ batches: number; n: number }>({ name: 'tollgate-rollup', text: FOLD_SQL, values: [this.foldBatches] });
       return { batches: r.rows[0]?.batches ?? 0, rows: r.rows[0]?.n ?? 0 };
     });
+  }
+
+  async billingNextStart(from: number, to: number): Promise<number | null> {
+    const r = await this.pool.query<{ s: number | null }>(`SELECT MIN(start) AS s FROM ${BILLING_SOURCE} WHERE start >= $1 AND start < $2`, [from, to]);
+    return r.rows[0]?.s ?? null;
+  }
+
+  async billingGroups(q: ExportGroupQuery): Promise<ExportGroupRow[]> {
+    const { text, values } = billingGroupsSql(BILLING_SOURCE, q, (i) => `$${i}`);
+    return billingGroupRows(q, (await this.pool.query<Record<string, unknown>>(text, values)).rows);
   }
 
   async droppedTotal(): Promise<number> {

@@ -2,8 +2,10 @@
 // (unique) and, only when it is new, the minute/hour/day rows and the fleet additions, so a retried or concurrently
 // duplicated batch is stored once, by any number of service processes sharing the file.
 import type {
-  FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository,
+  ExportGroupQuery, ExportGroupRow, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository,
 } from '../repository.js';
+import { billingGroupRows, billingGroupsSql } from '../billing-sql.js';
+import { billingHours } from '../billing-rows.js';
 import { STATUS_CLASSES, type FleetPer, type OperationLimit, type UsageQuery } from '../types.js';
 import type { Db } from './open.js';
 import { parseLimits, type Durable } from './shared.js';
@@ -22,6 +24,8 @@ export class SqliteUsage implements UsageRepository {
   private readonly insertBatch: Database.Statement;
   private readonly addRow: Record<(typeof SIZES)[number], Database.Statement>;
   private readonly addFleet: Database.Statement;
+  private readonly addBilling: Database.Statement;
+  private readonly billingNext: Database.Statement;
   private readonly keyFactsStmt: Database.Statement;
   private readonly planApis: Database.Statement;
   private readonly planLimits: Database.Statement;
@@ -43,6 +47,13 @@ export class SqliteUsage implements UsageRepository {
        ${STATUS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
     );
     this.addRow = { minute: upsert(TABLES.minute), hour: upsert(TABLES.hour), day: upsert(TABLES.day) };
+    this.addBilling = db.prepare(
+      `INSERT INTO usage_billing_hour (start, consumer_id, plan_id, api_id, operation_id, outcome, count, units, would_reject, ${STATUS_COLUMNS.join(', ')})
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${STATUS_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (start, consumer_id, plan_id, api_id, operation_id, outcome) DO UPDATE SET count = count + excluded.count,
+       units = units + excluded.units, would_reject = would_reject + excluded.would_reject, ${STATUS_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
+    );
+    this.billingNext = db.prepare('SELECT MIN(start) AS s FROM usage_billing_hour WHERE start >= ? AND start < ?');
     this.addFleet = db.prepare(
       `INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, scope, count) VALUES (?, ?, ?, ?, ?, ?, MIN(?, ?))
        ON CONFLICT (plan_id, consumer_id, per, window_start, reporter, scope) DO UPDATE SET count = MIN(count + excluded.count, ?)`,
@@ -116,6 +127,9 @@ export class SqliteUsage implements UsageRepository {
         const stmt = this.addRow[size];
         for (const r of b.rows[size]) stmt.run(r.start, r.keyId, r.apiId, r.outcome, r.consumerId, r.count, r.units, r.wouldReject ?? 0, ...STATUS_CLASSES.map((c) => r.status[c]));
       }
+      for (const r of billingHours(b.rows.minute)) {
+        this.addBilling.run(r.start, r.consumerId, r.planId, r.apiId, r.operationId, r.outcome, r.count, r.units, r.wouldReject, ...STATUS_CLASSES.map((c) => r.status[c]));
+      }
       for (const f of b.fleet) this.addFleet.run(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.scope ?? '', f.count, f.cap, f.cap);
       return true;
     }).immediate();
@@ -158,6 +172,15 @@ export class SqliteUsage implements UsageRepository {
       start: r.start, outcome: r.outcome, count: r.n, units: r.units, wouldReject: r.would_reject,
       status: Object.fromEntries(STATUS_CLASSES.map((c) => [c, r[`status_${c}`] ?? 0])) as UsageQueryRow['status'],
     }));
+  }
+
+  async billingNextStart(from: number, to: number): Promise<number | null> {
+    return (this.billingNext.get(from, to) as { s: number | null }).s;
+  }
+
+  async billingGroups(q: ExportGroupQuery): Promise<ExportGroupRow[]> {
+    const { text, values } = billingGroupsSql('usage_billing_hour', q, () => '?');
+    return billingGroupRows(q, this.db.prepare(text).all(...values) as Record<string, unknown>[]);
   }
 
   async droppedTotal(): Promise<number> {
