@@ -9,6 +9,7 @@ import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
 import type { FeedState, LoggedChange } from '../keyfeed/rules.js';
 import type { ReporterScope } from './types.js';
 import type { DiscoveryRepository } from '../discovery/record.js';
+import type { FleetStatusRepository } from '../fleet/repository.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
 export interface PlanInput { name: string; limits: Limit[]; apiIds: string[]; shadow?: boolean }
@@ -258,6 +259,8 @@ export interface Store {
   keyFeed: KeyFeedRepository;
   /** Service discovery's records (control/discovery/). */
   discovery: DiscoveryRepository;
+  /** Fleet status: the latest proxy status per target, node and reporter (control/fleet/). */
+  fleet: FleetStatusRepository;
   /** Everything the compiler reads, from one consistent read. */
   snapshot(): Promise<CatalogSnapshot>;
   ping(): Promise<boolean>;
