@@ -67,7 +67,8 @@ export function addRateLimitHeaders(w: PairWriter, limit: u32, remaining: u32, r
   const lc = number(2, reset);
   w.add(ab(H_RATELIMIT_LIMIT), abLen(H_RATELIMIT_LIMIT), NUMS, la);
   w.add(ab(H_RATELIMIT_REMAINING), abLen(H_RATELIMIT_REMAINING), NUMS + 12, lb);
-  w.add(ab(H_RATELIMIT_RESET), abLen(H_RATELIMIT_RESET), NUMS + 24, lc);
+  // reset 0: nothing resets (a credit balance that never refills).
+  if (reset != 0) w.add(ab(H_RATELIMIT_RESET), abLen(H_RATELIMIT_RESET), NUMS + 24, lc);
 }
 
 // The IETF fields' values (draft-ietf-httpapi-ratelimit-headers-09: structured-field lists of one item named by the
@@ -83,6 +84,8 @@ function sfItem(out: usize, id: usize, idLen: usize, a: u8, x: u32, b: u8, y: u3
   store<u8>(out + n, 0x22); store<u8>(out + n + 1, 0x3b); store<u8>(out + n + 2, a); store<u8>(out + n + 3, 0x3d);
   n += 4;
   n += writeU32(out + n, x);
+  // y 0: the field has no such parameter (a credit balance that never refills has no `w` and no `t`).
+  if (y == 0) return n;
   store<u8>(out + n, 0x3b); store<u8>(out + n + 1, b); store<u8>(out + n + 2, 0x3d);
   n += 3;
   n += writeU32(out + n, y);
@@ -122,8 +125,10 @@ export function sendProblemWith(kind: i32, d: Decision | null, name: usize, name
   const body = unchecked(BODIES[kind]);
   let bodyPtr = ab(body), bodyLen = abLen(body);
   if (kind == P_QUOTA && d != null) {
-    const ra = writeU32(NUMS + 48, d.hasLimit ? d.reset : 1);
-    writer.add(ab(H_RETRY_AFTER), abLen(H_RETRY_AFTER), NUMS + 48, ra);
+    // No Retry-After when nothing resets (an exhausted balance that never refills: waiting does not help).
+    const retry = d.hasLimit ? d.reset : 1;
+    const ra = writeU32(NUMS + 48, retry);
+    if (retry != 0) writer.add(ab(H_RETRY_AFTER), abLen(H_RETRY_AFTER), NUMS + 48, ra);
     if (d.hasLimit) addDecisionHeaders(writer, d, style);
     const l = d.which;
     if (d.hasLimit && l != null) {

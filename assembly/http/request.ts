@@ -12,7 +12,7 @@ import { ab, abLen, sameBytes } from "../bytes";
 import { Config, MAX_NAME, NAME_IDENTITY, NAME_LOCATION } from "../config/model";
 import { elementAt } from "../element";
 import { normalizeAuthority, pathLength } from "../match";
-import { Decision } from "../quota/entry";
+import { Decision, setCreditGeneration } from "../quota/entry";
 import { enforceQuota, ENFORCE_CONTENDED } from "../quota/shared";
 import { sha256 } from "../sha256";
 import { ByteSink } from "../sink";
@@ -22,7 +22,7 @@ import {
 import { admit, authorize, FREE, RequestFacts, route, Verdict, V_CHECK_KEY, V_CHECK_QUOTA, V_PASS } from "./decision";
 import { KeyRef } from "./keyref";
 import {
-  feedHasSet, foundConsumer, foundConsumerLen, foundExpires, foundKeyId, foundKeyIdLen, foundPlan, foundPlanLen,
+  feedGeneration, feedHasSet, foundConsumer, foundConsumerLen, foundExpires, foundKeyId, foundKeyIdLen, foundPlan, foundPlanLen,
   lookupFeed, FEED_FOUND,
 } from "../keyfeed/lookup";
 import { apply } from "./effects";
@@ -172,6 +172,8 @@ export function onRequestHeaders(cfg: Config, ctx: u32): u32 {
         } else {
           const plan = elementAt(cfg.plans, v.plan);
           const opLimits = v.op >= 0 ? elementAt(elementAt(cfg.apis, v.api).operations!.ops, v.op).limits : null;
+          // Balances come with the key feed, per key-set generation (after a feed lookup, the one the key was found in).
+          setCreditGeneration(feed != null ? feedGeneration() : 0);
           const q = enforceQuota(plan, key.consumer, key.consumerLen, v.api, v.op, opLimits, now, quota, v.units);
           admit(quota, q == ENFORCE_CONTENDED, v);
         }

@@ -45,6 +45,12 @@ export function feedHasSet(): bool {
   return gen != 0;
 }
 
+/** The generation of the key set this VM serves (0: none yet); credit balances are picked by it (quota/credit.ts). */
+export function feedGeneration(): u32 {
+  if (!metaLoaded) loadMeta();
+  return gen;
+}
+
 /** Looks the 32-byte digest up in the process's key set; FEED_FOUND sets foundEntry. */
 export function lookupFeed(digest: usize): i32 {
   if (!metaLoaded) loadMeta();

@@ -4,12 +4,19 @@
 // independent fact, applied as a usage reply's are).
 //
 // Record: u8 keep (1: add/rotate, 0: revoke/expire) · entry in the bucket layout (layout.ts).
+// Credit record (page.credits): u8 subscription length · subscription · quota/credit.ts creditRecord (with the
+// balance's 8 bytes of the set digest, computed here from contracts/key-feed.ts creditLine).
 
 import { decodeDigest43 } from "../base64url";
+import { writeU64 } from "../bytes";
 import { isId, isIntIn } from "../config/validate";
 import { JsonScanner } from "../json/scanner";
+import { creditRecord, CREDIT_RECORD, grantHash } from "../quota/credit";
+import { subscriptionSplit } from "../quota/subscription";
+import { sha256 } from "../sha256";
 import { ByteSink } from "../sink";
-import { FleetSink, lastReply, readFleet } from "../usage/reply";
+import { CreditSink, FleetSink, isGrant, lastReply, readCreditSpend, readFleet } from "../usage/reply";
+import { PER_DAY, PER_HOUR, PER_MONTH } from "../window";
 import { MAX_EPOCH, MAX_ENTRY, MAX_ID, writeEntry } from "./layout";
 
 export const KIND_SNAPSHOT = 1;
@@ -41,6 +48,8 @@ export class Page {
   fleetUnstored: i32 = 0;
   count: i32 = 0;
   records: ByteSink = new ByteSink();
+  /** Credit balances set or removed by this page (see the record layout above). */
+  credits: ByteSink = new ByteSink();
 }
 
 export const page = new Page();
@@ -112,18 +121,81 @@ function readKey(s: JsonScanner, keep: bool): bool {
   return true;
 }
 
+const LINE = memory.data(7 + 129 + 1 + 32 + 4 * 21);
+const HASH = memory.data(32);
+
+/** Appends `n` bytes at p and a "\n" to the credit line at o; returns the new length. */
+function lineField(o: usize, p: usize, n: usize): usize {
+  memory.copy(LINE + o, p, n);
+  store<u8>(LINE + o + n, 0x0a);
+  return o + n + 1;
+}
+
+/** Appends a number and (unless last) a "\n". */
+function lineNumber(o: usize, v: f64, last: bool): usize {
+  o += writeU64(LINE + o, <u64>v);
+  if (!last) store<u8>(LINE + o++, 0x0a);
+  return o;
+}
+
 /**
- * Parses `len` bytes at `ptr` as a page of kind `expect` (KIND_*); fleet entries go to `sink`. Never traps; false
- * when the page is malformed or not of the expected kind.
+ * A FeedCredit [subscription, grant, balance, refillAmount, refillPer, since] → one credit record (`present`
+ * false: a removal). Its digest line is "credit\n" and the fields joined by "\n" (contracts/key-feed.ts creditLine).
  */
-export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink): bool {
+function readCredit(s: JsonScanner, present: bool): bool {
+  if (!s.beginArray()) return fail(s);
+  const rec = page.credits;
+  const start = rec.len;
+  const r = rec.reserve(1 + 129 + CREDIT_RECORD);
+  let o = lineField(0, CREDIT_WORD, 6);
+  let n = 0, grant: u64 = 0, per = -2;
+  let balance: f64 = -1, refill: f64 = -1, since: f64 = -1;
+  for (; s.nextElement(n); n++) {
+    if (n >= 6) return fail(s);
+    const c = s.peek();
+    if (n == 0 || n == 1 || n == 4) {
+      if (c != 0x22 || !s.readString()) return fail(s);
+      if (n == 0) {
+        if (subscriptionSplit(s.str, s.strLen) < 0) return fail(s);
+        store<u8>(r, <u8>s.strLen);
+        memory.copy(r + 1, s.str, s.strLen);
+      } else if (n == 1) {
+        if (!isGrant(s.str, s.strLen)) return fail(s);
+        grant = grantHash(s.str, s.strLen);
+      } else {
+        per = s.strLen == 0 ? -1 : s.strIs("hour") ? PER_HOUR : s.strIs("day") ? PER_DAY : s.strIs("month") ? PER_MONTH : -2;
+        if (per == -2) return fail(s);
+      }
+      o = lineField(o, s.str, s.strLen);
+    } else {
+      if (!isNumberStart(c) || !s.readNumber() || !isIntIn(s.num, 0, MAX_SAFE)) return fail(s);
+      if (n == 2) balance = s.num; else if (n == 3) refill = s.num; else since = s.num;
+      o = lineNumber(o, s.num, n == 5);
+    }
+  }
+  if (s.failed) return false;
+  if (n != 6) return fail(s);
+  sha256(LINE, o, HASH);
+  const subLen = <usize>load<u8>(r);
+  creditRecord(r + 1 + subLen, present, grant, balance, refill, since, per, load<u64>(HASH));
+  rec.len = start + 1 + subLen + CREDIT_RECORD;
+  return true;
+}
+
+const CREDIT_WORD = memory.data<u8>([0x63, 0x72, 0x65, 0x64, 0x69, 0x74]); // "credit"
+
+/**
+ * Parses `len` bytes at `ptr` as a page of kind `expect` (KIND_*); fleet entries go to `sink`, credit spend to
+ * `credit`. Never traps; false when the page is malformed or not of the expected kind.
+ */
+export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink, credit: CreditSink | null = null): bool {
   page.kind = 0; page.version = 0; page.epochLen = 0; page.revision = -1; page.since = -1; page.more = false;
   page.nextLen = 0; page.hasNext = false; page.hasDigest = false; page.hasFleet = false; page.fleetUnstored = 0;
-  page.count = 0; page.records.reset();
+  page.count = 0; page.records.reset(); page.credits.reset();
   lastReply.delivered = 0;
   lastReply.unstored = 0;
   const s = new JsonScanner(ptr, len);
-  let ok = parseWith(s, expect, sink);
+  let ok = parseWith(s, expect, sink, credit);
   if (ok && !s.atEnd()) ok = fail(s);
   s.release();
   page.fleetUnstored = lastReply.unstored;
@@ -131,7 +203,7 @@ export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink):
     (expect != KIND_DELTA || page.since >= 0);
 }
 
-function parseWith(s: JsonScanner, expect: i32, sink: FleetSink): bool {
+function parseWith(s: JsonScanner, expect: i32, sink: FleetSink, credit: CreditSink | null): bool {
   if (!s.beginObject()) return fail(s);
   let sawNext = false;
   for (let i = 0; s.nextMember(i); i++) {
@@ -172,6 +244,35 @@ function parseWith(s: JsonScanner, expect: i32, sink: FleetSink): bool {
     } else if (s.strIs("fleet")) {
       if (!readFleet(s, sink)) return fail(s);
       page.hasFleet = true;
+    } else if (credit != null && s.strIs("creditSpend")) {
+      if (!readCreditSpend(s, credit)) return fail(s);
+    } else if (s.strIs("credits") && expect == KIND_SNAPSHOT) {
+      if (!s.beginArray()) return fail(s);
+      for (let k = 0; s.nextElement(k); k++) if (!readCredit(s, true)) return false;
+      if (s.failed) return false;
+    } else if (s.strIs("credits") && expect == KIND_DELTA) {
+      if (!s.beginArray()) return fail(s);
+      for (let k = 0; s.nextElement(k); k++) {
+        if (!s.beginObject()) return fail(s);
+        let op = -1, hasCredit = false, at: usize = 0;
+        for (let j = 0; s.nextMember(j); j++) {
+          if (s.strIs("op")) {
+            if (s.peek() != 0x22 || !s.readString()) return fail(s);
+            op = s.strIs("set") ? 1 : s.strIs("remove") ? 0 : -1;
+            if (op < 0) return fail(s);
+          } else if (s.strIs("credit")) {
+            if (hasCredit) return fail(s);
+            at = page.credits.len;
+            if (!readCredit(s, true)) return false;
+            hasCredit = true;
+          } else if (!s.skipValue()) return false;
+        }
+        if (s.failed) return false;
+        if (op < 0 || !hasCredit) return fail(s);
+        // The op may come after the credit: a removal clears the record's `present` word.
+        if (op == 0) store<u32>(page.credits.ptr + at + 1 + <usize>load<u8>(page.credits.ptr + at), 0);
+      }
+      if (s.failed) return false;
     } else if (s.strIs("keys") && expect == KIND_SNAPSHOT) {
       if (!s.beginArray()) return fail(s);
       for (let k = 0; s.nextElement(k); k++) if (!readKey(s, true)) return false;

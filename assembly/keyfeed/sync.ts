@@ -17,7 +17,8 @@ import { H_AUTHORITY, H_METHOD, H_PATH, H_STATUS } from "../http/names";
 import { parseStatus } from "../http/status";
 import { bump, M_FEED_FAILED, setFeedGauges } from "../metrics";
 import { markPrimed } from "../quota/primed";
-import { INSERT_CAS, storeOthers } from "../quota/shared";
+import { CREDIT_RECORD } from "../quota/credit";
+import { INSERT_CAS, storeCredit, storeCreditSpend, storeOthers } from "../quota/shared";
 import { ByteSink } from "../sink";
 import {
   bitsFor, bucketKey, bucketOf, entrySizeAt, findEntry, FIXED_KEY_LEN, LEASE_KEY, MAX_BITS, MAX_BUCKET_KEY, MAX_ENTRY,
@@ -388,7 +389,7 @@ export function feedResponse(usage: UsageTarget | null, feed: KeyFeedTarget | nu
 }
 
 function applySnapshotPage(ptr: usize, len: usize): bool {
-  if (!parsePage(ptr, len, KIND_SNAPSHOT, applyFleet)) return false;
+  if (!parsePage(ptr, len, KIND_SNAPSHOT, applyFleet, storeCreditSpend)) return false;
   const recs = page.records;
   if (!snapStarted) {
     snapGen = allocateGeneration();
@@ -435,6 +436,8 @@ function applySnapshotPage(ptr: usize, len: usize): bool {
     if (d == CHANGE_FAILED) { startSnapshot(); return false; }
     snapCount += d;
   }
+  // Balances go into their subscriptions' quota entries under the new generation (served only once it is flipped in).
+  if (!applyCredits(snapGen, gen, true, SNAP_DIGEST)) { startSnapshot(); return false; }
   if (page.hasNext) {
     memory.copy(CURSOR, page.next, page.nextLen);
     cursorLen = page.nextLen;
@@ -606,8 +609,20 @@ function changeBucket(g: u32, nb: u32, e: usize, size: usize, keep: bool, acc: u
   return CHANGE_FAILED;
 }
 
+/** Writes the page's credit records for generation `stamp` (quota/shared.ts storeCredit); false when one failed. */
+function applyCredits(stamp: u32, served: u32, snapshot: bool, acc: usize): bool {
+  const recs = page.credits;
+  let o: usize = 0;
+  while (o < recs.len) {
+    const subLen = <usize>load<u8>(recs.ptr + o);
+    if (!storeCredit(recs.ptr + o + 1, subLen, recs.ptr + o + 1 + subLen, stamp, served, snapshot, acc)) return false;
+    o += 1 + subLen + CREDIT_RECORD;
+  }
+  return true;
+}
+
 function applyDeltaPage(ptr: usize, len: usize): bool {
-  if (!parsePage(ptr, len, KIND_DELTA, applyFleet)) return false;
+  if (!parsePage(ptr, len, KIND_DELTA, applyFleet, storeCreditSpend)) return false;
   if (page.epochLen != epochLen || !sameBytes(page.epoch, EPOCH, epochLen) || page.since != revision) {
     // Another epoch (the control service's store was replaced), or a gap: fresh snapshot.
     startSnapshot();
@@ -635,6 +650,7 @@ function applyDeltaPage(ptr: usize, len: usize): bool {
     }
     count = <u32>(<i32>count + d);
   }
+  if (!applyCredits(gen, gen, false, DIGEST)) { startSnapshot(); return false; }
   revision = page.revision;
   if (!writeMeta(gen, bits, 0, 0, false)) {
     // Another VM committed a snapshot meanwhile: take the meta's state at the next tick.

@@ -11,6 +11,10 @@
 // get + one CAS set still cover any number of limits.
 import { Limit } from "../config/model";
 import { elementAt } from "../element";
+import {
+  creditBudget, creditBudgetUnits, creditDef, creditFrom, creditInit, creditReset, CREDITS, CREDIT_SIZE, creditSpend,
+  creditUsed, creditWindow, defGrant, defPer,
+} from "./credit";
 import { PER_DAY, PER_HOUR, PER_MINUTE, PER_MONTH, PER_SECOND, PERIOD_COUNT, windowEnd, windowStart } from "../window";
 
 const MAGIC: u32 = 0x31514754; // "TGQ1"
@@ -19,7 +23,9 @@ const SLOT: usize = 32;
 export const ENTRY_SIZE: usize = 8 + SLOT * <usize>PERIOD_COUNT;
 /** Most scoped slots an entry has (docs/filter-config.md "Limits that compose": what happens beyond). */
 export const MAX_SCOPED_SLOTS: i32 = 64;
-export const ENTRY_MAX: usize = ENTRY_SIZE + SLOT * <usize>MAX_SCOPED_SLOTS;
+/** Header bit: the entry ends with a credit block (quota/credit.ts); the low 16 bits are the scoped slot count. */
+const CREDIT_FLAG: u32 = 0x10000;
+export const ENTRY_MAX: usize = ENTRY_SIZE + SLOT * <usize>MAX_SCOPED_SLOTS + CREDIT_SIZE;
 
 /** Size of an entry with `scoped` scoped slots. */
 @inline export function entrySize(scoped: i32): usize {
@@ -78,13 +84,37 @@ function windowsFor(now: i64): void {
 /** Whether `len` bytes at `p` are a well-formed entry of any size (anything else is treated as absent). */
 @inline export function entryValid(p: usize, len: usize): bool {
   if (p == 0 || len < ENTRY_SIZE || load<u32>(p) != MAGIC) return false;
-  const n = load<u32>(p, 4);
-  return n <= <u32>MAX_SCOPED_SLOTS && len == entrySize(<i32>n);
+  const h = load<u32>(p, 4);
+  const n = h & ~CREDIT_FLAG;
+  return n <= <u32>MAX_SCOPED_SLOTS && len == entrySize(<i32>n) + ((h & CREDIT_FLAG) != 0 ? CREDIT_SIZE : 0);
 }
 
 /** The number of scoped slots of a valid entry. */
 @inline export function entryScoped(p: usize): i32 {
-  return <i32>load<u32>(p, 4);
+  return <i32>(load<u32>(p, 4) & 0xffff);
+}
+
+/** The credit block of a valid entry, or 0 when it has none. */
+@inline export function entryCredit(p: usize): usize {
+  const h = load<u32>(p, 4);
+  return (h & CREDIT_FLAG) != 0 ? p + entrySize(<i32>(h & 0xffff)) : 0;
+}
+
+/** Bytes of a valid entry. */
+@inline export function entryTotal(p: usize): usize {
+  const h = load<u32>(p, 4);
+  return entrySize(<i32>(h & 0xffff)) + ((h & CREDIT_FLAG) != 0 ? CREDIT_SIZE : 0);
+}
+
+/** Gives the valid entry at p (room for ENTRY_MAX bytes) an empty credit block if it has none; returns the block. */
+export function entryAddCredit(p: usize): usize {
+  const c = entryCredit(p);
+  if (c != 0) return c;
+  const h = load<u32>(p, 4);
+  store<u32>(p, h | CREDIT_FLAG, 4);
+  const b = p + entrySize(<i32>h);
+  creditInit(b);
+  return b;
 }
 
 @inline function scopedSlot(p: usize, i: i32): usize {
@@ -124,7 +154,9 @@ export function hasKey(keys: StaticArray<u32>, k: u32): bool {
  * whose scope and period survive keeps its count), as many as fit.
  */
 export function entryResize(dst: usize, src: usize, scoped: i32, keys: StaticArray<u32>): void {
+  const credit = entryCredit(src);
   entryInit(dst, scoped);
+  if (credit != 0) memory.copy(entryAddCredit(dst), credit, CREDIT_SIZE);
   memory.copy(dst + 8, src + 8, SLOT * <usize>PERIOD_COUNT);
   const n = entryScoped(src);
   let k = 0;
@@ -302,6 +334,53 @@ function weigh(p: usize, l: Limit, shadow: bool, now: i64, coldShare: f64, units
   return true;
 }
 
+/** The key-set generation this VM serves (keyfeed/lookup.ts), which picks a credit block's definition; 0: no feed. */
+let creditGen: u32 = 0;
+export function setCreditGeneration(g: u32): void { creditGen = g; }
+/** Whether a balance could apply (a key set is served): a plan without limits must then read its entry. */
+@inline export function usesCredits(): bool { return creditGen != 0; }
+/** Whether the entry at p holds a balance for the served generation (a plan without limits reads no further). */
+export function entryHasBalance(p: usize): bool {
+  const c = entryCredit(p);
+  return c != 0 && creditDef(c, creditGen) != 0;
+}
+
+/** Header values of a limit, or of the balance (`reset` 0: it never refills; `window` its refill period). */
+@inline function resetOf(l: Limit, reset: i64): u32 { return l === CREDITS ? creditReset : <u32>reset; }
+@inline function windowOf(l: Limit): u32 { return l === CREDITS ? creditWindow : windowLength(l.per); }
+@inline function clampU32(v: f64): u32 { return v >= 4294967295 ? u32.MAX_VALUE : v <= 0 ? 0 : <u32>v; }
+
+/**
+ * Weighs the credit balance of definition `def` (block `c`) like a limit (decide): reset ranks as the next refill,
+ * or after every window when it never refills; false when it has no room and `shadow` is off.
+ */
+function weighCredit(c: usize, def: usize, now: i64, units: u32, shadow: bool): bool {
+  const per = defPer(def);
+  if (per >= 0) creditBudget(def, load<f64>(STARTS + (<usize>per << 3)), load<i64>(ENDS + (<usize>per << 3)), now);
+  else creditBudget(def, 0, 0, now);
+  const budget = creditBudgetUnits;
+  const used = creditUsed(c, defGrant(def), creditFrom);
+  const rank: i64 = creditReset == 0 ? i64.MAX_VALUE : <i64>creditReset;
+  if (used + <f64>units > budget) {
+    if (shadow) {
+      if (shadowHit == null) shadowHit = CREDITS;
+      return true;
+    }
+    if (rank > denyReset) {
+      denyReset = rank; denyLimit = clampU32(budget); deny = CREDITS;
+      denyRemaining = clampU32(budget - used);
+    }
+    return false;
+  }
+  if (!shadow) {
+    const remaining = <u64>(budget - used - <f64>units);
+    if (remaining < bestRemaining || (remaining == bestRemaining && rank > bestReset)) {
+      bestRemaining = remaining; bestReset = rank; bestLimit = clampU32(budget); best = CREDITS;
+    }
+  }
+  return true;
+}
+
 /** Counts an admitted request's units in the scoped slot of `l` (once per slot per request). */
 function countScoped(p: usize, l: Limit, units: u32): void {
   const s = takeScoped(p, l.slot, l.per, true);
@@ -345,27 +424,34 @@ function countScoped(p: usize, l: Limit, units: u32): void {
       if (!weigh(p, l, l.shadow || planShadow, now, coldShare, units)) admitted = false;
     }
   }
+  // The balance, when the entry holds one for the served key set: weighed with the limits, spent with them.
+  const c = entryCredit(p);
+  const def = c != 0 ? creditDef(c, creditGen) : 0;
+  if (def != 0 && !weighCredit(c, def, now, units, planShadow)) admitted = false;
   d.admitted = admitted;
   d.shadow = null;
   if (!admitted) {
+    const l = deny!;
     d.hasLimit = true;
     d.limit = denyLimit;
     // What is left of that limit (0 unless the request costs more than the units left).
     d.remaining = denyRemaining;
-    d.reset = <u32>denyReset;
-    d.which = deny;
-    d.window = windowLength(deny!.per);
+    d.reset = resetOf(l, denyReset);
+    d.which = l;
+    d.window = windowOf(l);
     return;
   }
   d.shadow = shadowHit;
   d.hasLimit = best != null;
   d.which = best;
   if (best != null) {
+    const l = best!;
     d.limit = bestLimit;
-    d.remaining = <u32>bestRemaining;
-    d.reset = <u32>bestReset;
-    d.window = windowLength(best!.per);
+    d.remaining = bestRemaining > <u64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>bestRemaining;
+    d.reset = resetOf(l, bestReset);
+    d.window = windowOf(l);
   }
+  if (def != 0) creditSpend(c, defGrant(def), creditFrom, units);
   // Written out for the five periods (no loop: this runs on every admitted request).
   countIn(p, PER_SECOND, units);
   countIn(p, PER_MINUTE, units);

@@ -9,9 +9,10 @@ import { RET_CAS, clearRet, RET_LEN, RET_PTR } from "../abi/memory";
 import { ab, abLen, sameBytes } from "../bytes";
 import { Limit, Plan } from "../config/model";
 import { elementAt } from "../element";
+import { creditSetOthers, creditWrite, replacedAny, replacedLine, recordLine, recordPresent } from "./credit";
 import {
-  Decision, decide, decidePlain, ENTRY_MAX, entryInit, entryResize, entryScoped, entrySetOthers, entrySetOthersScoped, entrySize,
-  entryValid, hasKey, scopeSlotKey,
+  Decision, decide, decidePlain, ENTRY_MAX, entryAddCredit, entryCredit, entryHasBalance, entryInit, entryResize,
+  entryScoped, entrySetOthers, entrySetOthersScoped, entryTotal, entryValid, hasKey, scopeSlotKey, usesCredits,
 } from "./entry";
 import { quotaShare } from "./primed";
 import { SUBSCRIPTION_KEY_MAX, subscriptionKey, subscriptionKeyOf, subscriptionSplit } from "./subscription";
@@ -76,27 +77,37 @@ export function setQuotaPlans(p: Plan[]): void { plans = p; }
  */
 @inline export function enforceQuota(plan: Plan, consumer: usize, consumerLen: usize, api: i32, op: i32, opLimits: Limit[] | null, now: i64, d: Decision, units: u32 = 1): i32 {
   const limits = plan.limits;
-  if (limits.length == 0 && opLimits == null) {
-    d.admitted = true;
-    d.hasLimit = false;
-    d.shadow = null;
+  // Without limits only a credit balance (key feed on) can refuse: the entry is read to know whether it holds one.
+  const unlimited = limits.length == 0 && opLimits == null;
+  if (unlimited && !usesCredits()) {
+    admitFree(d);
     return ENFORCE_DECIDED;
   }
   const klen = subscriptionKey(KEY, ab(plan.id), abLen(plan.id), consumer, consumerLen);
   if (klen == 0) return ENFORCE_CONTENDED; // ids are validated configuration ids: unreachable, but fail closed
   const share = quotaShare();
   const slots = plan.slots;
-  const size = entrySize(slots);
   const plain = plan.plain && opLimits == null;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readEntry(klen, slots, plan.slotKeys);
-    if (plain) decidePlain(entryPtr, limits, now, d, share, units);
+    if (unlimited && !entryHasBalance(entryPtr)) {
+      admitFree(d);
+      return ENFORCE_DECIDED;
+    }
+    // An entry with a credit block takes decide(), which weighs the balance; decidePlain() stays as it was.
+    if (plain && entryCredit(entryPtr) == 0) decidePlain(entryPtr, limits, now, d, share, units);
     else decide(entryPtr, limits, now, d, share, units, api, op, opLimits, plan.shadow);
     if (!d.admitted) return ENFORCE_DECIDED;
-    const w = proxy_set_shared_data(KEY, klen, entryPtr, size, cas);
+    const w = proxy_set_shared_data(KEY, klen, entryPtr, entryTotal(entryPtr), cas);
     if (w != RESULT_CAS_MISMATCH) return ENFORCE_DECIDED;
   }
   return ENFORCE_CONTENDED;
+}
+
+@inline function admitFree(d: Decision): void {
+  d.admitted = true;
+  d.hasLimit = false;
+  d.shadow = null;
 }
 
 /** The configured plan with this id, or null. */
@@ -130,8 +141,54 @@ export function storeOthers(sub: usize, subLen: usize, per: i32, windowStart: f6
     const cas = readEntry(klen, slots, keys);
     if (key == 0) entrySetOthers(entryPtr, per, windowStart, others);
     else if (!entrySetOthersScoped(entryPtr, key, per, windowStart, others)) return true; // every slot live: dropped
-    const w = proxy_set_shared_data(KEY, klen, entryPtr, entrySize(entryScoped(entryPtr)), cas);
+    const w = proxy_set_shared_data(KEY, klen, entryPtr, entryTotal(entryPtr), cas);
     if (w != RESULT_CAS_MISMATCH) return true;
+  }
+  return false;
+}
+
+/** Reads the entry of "<planId>/<consumerId>" with a credit block into ENTRY (copied: it may grow); 0 when invalid. */
+function readCreditEntry(sub: usize, subLen: usize): u32 {
+  const klen = subscriptionKeyOf(KEY, sub, subLen);
+  keyLen = klen;
+  if (klen == 0) return 0;
+  const cas = readEntry(klen, -1, NO_KEYS);
+  if (entryPtr != ENTRY) memory.copy(ENTRY, entryPtr, entryTotal(entryPtr));
+  entryPtr = ENTRY;
+  return cas;
+}
+let keyLen: usize = 0;
+
+/**
+ * Writes a credit balance record (keyfeed/page.ts) into its subscription's entry for key-set generation `stamp`
+ * (quota/credit.ts creditWrite), then XORs the set digest at `acc`: the definition it replaced out, the new one in.
+ * False when the subscription is not valid or shared data refused every attempt.
+ */
+export function storeCredit(sub: usize, subLen: usize, rec: usize, stamp: u32, served: u32, snapshot: bool, acc: usize): bool {
+  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const cas = readCreditEntry(sub, subLen);
+    if (keyLen == 0) return false;
+    creditWrite(entryAddCredit(ENTRY), rec, stamp, served, snapshot);
+    const w = proxy_set_shared_data(KEY, keyLen, ENTRY, entryTotal(ENTRY), cas);
+    if (w == RESULT_CAS_MISMATCH) continue;
+    if (w != RESULT_OK) return false;
+    let x = load<u64>(acc);
+    if (replacedAny) x ^= replacedLine;
+    if (recordPresent(rec)) x ^= recordLine(rec);
+    store<u64>(acc, x);
+    return true;
+  }
+  return false;
+}
+
+/** Stores the fleet's spend against a grant (a CreditSpend of a key feed page or usage reply); false when not stored. */
+export function storeCreditSpend(sub: usize, subLen: usize, grant: u64, from: f64, others: f64): bool {
+  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const cas = readCreditEntry(sub, subLen);
+    if (keyLen == 0) return false;
+    creditSetOthers(entryAddCredit(ENTRY), grant, from, others);
+    const w = proxy_set_shared_data(KEY, keyLen, ENTRY, entryTotal(ENTRY), cas);
+    if (w != RESULT_CAS_MISMATCH) return w == RESULT_OK;
   }
   return false;
 }

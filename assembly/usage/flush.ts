@@ -18,7 +18,7 @@ import { H_AUTHORITY, H_CONTENT_TYPE, H_METHOD, H_PATH, H_STATUS } from "../http
 import { parseStatus } from "../http/status";
 import { bump, bumpBy, M_DROPPED, M_FLUSH_FAILED, M_FLUSH_OK } from "../metrics";
 import { isPrimed, markPrimed } from "../quota/primed";
-import { storeOthers } from "../quota/shared";
+import { storeCreditSpend, storeOthers } from "../quota/shared";
 import { ByteSink } from "../sink";
 import { addDropped, clearCounters, counterCount, droppedCount, takeDropped } from "./counters";
 import { lastReply, parseReply, REPLY_VERSION } from "./reply";
@@ -178,7 +178,7 @@ export function flushResponse(token: u32, numHeaders: u32, bodySize: u32, nowMs:
     clearRet();
     const want = bodySize < MAX_REPLY_BYTES ? bodySize : MAX_REPLY_BYTES;
     if (want > 0 && proxy_get_buffer_bytes(BUFFER_HTTP_CALL_RESPONSE_BODY, 0, want, RET_PTR, RET_LEN) == RESULT_OK) {
-      const n = parseReply(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN), applyFleet);
+      const n = parseReply(<usize>load<u32>(RET_PTR), <usize>load<u32>(RET_LEN), applyFleet, storeCreditSpend);
       // Primed only when the whole fleet picture is in: a well-formed version-2 answer to a sync report, every entry
       // stored. Otherwise the next batch is a sync report again.
       if (batchSync && n >= 0 && lastReply.version == REPLY_VERSION && lastReply.unstored == 0) markPrimed();

@@ -5,6 +5,7 @@
 
 import { JsonScanner } from "../json/scanner";
 import { isId, isIntIn } from "../config/validate";
+import { grantHash } from "../quota/credit";
 import { subscriptionSplit } from "../quota/subscription";
 import { periodFromName, PER_SECOND } from "../window";
 
@@ -16,6 +17,12 @@ export const REPLY_VERSION: i32 = 2;
  * subscription) a validated "<apiId>" or "<apiId>/<operationId>". Returns false when not stored.
  */
 export type FleetSink = (sub: usize, subLen: usize, per: i32, windowStart: f64, others: u32, scope: usize, scopeLen: usize) => bool;
+
+/**
+ * Receives each valid CreditSpend (contracts/key-feed.ts): `sub` a validated "<planId>/<consumerId>", `grant` the
+ * grant id's hash (quota/credit.ts grantHash). Returns false when not stored.
+ */
+export type CreditSink = (sub: usize, subLen: usize, grant: u64, from: f64, others: f64) => bool;
 
 const SUB = memory.data(129);
 const SCOPE = memory.data(129);
@@ -44,23 +51,27 @@ export class ReplyResult {
 export const lastReply = new ReplyResult();
 
 /** Parses a reply into `lastReply`; returns the number of fleet entries delivered, or -1 when the reply is malformed. */
-export function parseReply(ptr: usize, len: usize, sink: FleetSink): i32 {
+export function parseReply(ptr: usize, len: usize, sink: FleetSink, credit: CreditSink | null = null): i32 {
   lastReply.version = 0;
   lastReply.delivered = 0;
   lastReply.unstored = 0;
   const s = new JsonScanner(ptr, len);
-  const ok = parseWith(s, sink);
+  const ok = parseWith(s, sink, credit);
   s.release();
   lastReply.wellFormed = ok;
   return ok ? lastReply.delivered : -1;
 }
 
-function parseWith(s: JsonScanner, sink: FleetSink): bool {
+function parseWith(s: JsonScanner, sink: FleetSink, credit: CreditSink | null): bool {
   if (!s.beginObject()) return false;
   for (let i = 0; s.nextMember(i); i++) {
     if (s.strIs("version") && (s.peek() == 0x2d || <u32>(s.peek() - 0x30) < 10)) {
       if (!s.readNumber()) return false;
       lastReply.version = isIntIn(s.num, 0, 1000000) ? <i32>s.num : 0;
+      continue;
+    }
+    if (credit != null && s.strIs("creditSpend")) {
+      if (!readCreditSpend(s, credit)) return false;
       continue;
     }
     if (!s.strIs("fleet")) {
@@ -108,6 +119,50 @@ export function readFleet(s: JsonScanner, sink: FleetSink): bool {
     if (subLen > 0 && !badScope && per > PER_SECOND && isIntIn(start, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
       if (!sink(SUB, subLen, per, start, others > 4294967295 ? u32.MAX_VALUE : <u32>others, SCOPE, scopeLen)) lastReply.unstored++;
       lastReply.delivered++;
+    }
+  }
+  return !s.failed;
+}
+
+/** Whether `n` bytes at `p` are a credit grant id: 1–32 of [A-Za-z0-9_-] (contracts/key-feed.ts FeedCredit). */
+export function isGrant(p: usize, n: usize): bool {
+  if (n < 1 || n > 32) return false;
+  for (let i: usize = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + i);
+    if (!(c - 0x30 < 10 || c - 0x41 < 26 || c - 0x61 < 26 || c == 0x5f || c == 0x2d)) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads a `creditSpend` array (the scanner at its '['; usage replies and key feed pages), delivering every valid
+ * entry to `sink`; entries with a bad field are skipped, as fleet entries are. False when malformed JSON.
+ */
+export function readCreditSpend(s: JsonScanner, sink: CreditSink): bool {
+  if (!s.beginArray()) return false;
+  for (let k = 0; s.nextElement(k); k++) {
+    if (!s.beginObject()) return false;
+    let subLen: usize = 0;
+    let grant: u64 = 0, hasGrant = false;
+    let from: f64 = -1, others: f64 = -1;
+    for (let j = 0; s.nextMember(j); j++) {
+      const c = s.peek();
+      if (s.strIs("subscription") && c == 0x22) {
+        if (!s.readString()) return false;
+        if (subscriptionSplit(s.str, s.strLen) >= 0) { memory.copy(SUB, s.str, s.strLen); subLen = s.strLen; }
+      } else if (s.strIs("grant") && c == 0x22) {
+        if (!s.readString()) return false;
+        hasGrant = isGrant(s.str, s.strLen);
+        if (hasGrant) grant = grantHash(s.str, s.strLen);
+      } else if ((s.strIs("from") || s.strIs("others")) && (c == 0x2d || <u32>(c - 0x30) < 10)) {
+        const isFrom = s.strIs("from");
+        if (!s.readNumber()) return false;
+        if (isFrom) from = s.num; else others = s.num;
+      } else if (!s.skipValue()) return false;
+    }
+    if (s.failed) return false;
+    if (subLen > 0 && hasGrant && isIntIn(from, 0, 9007199254740991) && isIntIn(others, 0, 9007199254740991)) {
+      sink(SUB, subLen, grant, from, others);
     }
   }
   return !s.failed;
