@@ -1,10 +1,10 @@
-// `tollgate render [--out DIR]`: compile the store once and print (or write) every target's WasmPlugin YAML, for
-// GitOps.
+// `tollgate render [--out DIR]`: compile the store once and print (or write) every target's object as YAML, for
+// GitOps: a WasmPlugin, TrafficExtension or EnvoyExtensionPolicy, by the target's resource kind (docs/deploy.md).
 import { parseSettingFlags, settingsHelp } from './cli-flags.js';
 import { DirTarget } from './distribution/targets/dir.js';
 import { pluginImage, usageEndpoint } from './distribution/targets/from-settings.js';
 import { renderTarget } from './distribution/distributor.js';
-import { wasmPluginYaml } from './distribution/wasmplugin.js';
+import { RenderError, resourceYaml } from './distribution/resources/resource.js';
 import { loadSettings, SettingsError } from './settings.js';
 import { composeCore } from './compose.js';
 
@@ -17,7 +17,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (parsed.help) {
-    console.log(`usage: tollgate render [--out DIR] [options]\n\n  --out DIR  write wasmplugin-<name>.yaml per target into DIR (atomically) instead of printing them\n${settingsHelp()}`);
+    console.log(`usage: tollgate render [--out DIR] [options]\n\n  --out DIR  write <kind>-<name>.yaml per target (wasmplugin-, trafficextension-, envoyextensionpolicy-) into DIR (atomically) instead of printing them\n${settingsHelp()}`);
     return 0;
   }
   try {
@@ -28,17 +28,28 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const snapshot = await store.snapshot();
       const docs: string[] = [];
+      let failed = 0;
       for (const target of snapshot.targets) {
-        const { compiled, wasmPlugin } = renderTarget(snapshot, target, { plugin: pluginImage(settings), usage: usageEndpoint(settings) });
+        let rendered;
+        try {
+          rendered = renderTarget(snapshot, target, { plugin: pluginImage(settings), usage: usageEndpoint(settings) });
+        } catch (err) {
+          // One target that cannot be rendered (say, an EnvoyExtensionPolicy with a file:// filter url) does not
+          // hold back the others; the exit status says something is missing.
+          if (!(err instanceof RenderError)) throw err;
+          console.error(`tollgate render: target ${target.namespace}/${target.name} (${target.kind ?? 'WasmPlugin'}): ${err.message}`);
+          failed++;
+          continue;
+        }
         if (out !== undefined) {
-          await new DirTarget(out).publish(wasmPlugin);
-          console.error(`tollgate render: wrote ${DirTarget.fileName(wasmPlugin)} (version ${compiled.version})`);
+          await new DirTarget(out).publish(rendered);
+          console.error(`tollgate render: wrote ${DirTarget.fileName(rendered.resource)} (version ${rendered.compiled.version})`);
         } else {
-          docs.push(wasmPluginYaml(wasmPlugin));
+          docs.push(resourceYaml(rendered.resource));
         }
       }
       if (out === undefined) process.stdout.write(docs.join('---\n'));
-      return 0;
+      return failed === 0 ? 0 : 1;
     } finally {
       await usage.close();
       await store.close();

@@ -1,5 +1,6 @@
 // Recompiles the store after changes (debounced): one configuration per target (each with its own APIs and reporter
-// credential), rendered as that target's WasmPlugin and handed to every sink, remembering what went where and when.
+// credential), rendered as the object of that target's resource kind (WasmPlugin, TrafficExtension or
+// EnvoyExtensionPolicy; docs/deploy.md) and handed to every sink, remembering what went where and when.
 // A failed compile or publish keeps the last good state and is reported, never thrown. Keys are not in the
 // configuration (the filter pulls them from the key feed), so a key write recompiles to the same version and no sink
 // is written to.
@@ -10,11 +11,14 @@ import { AlwaysLeader, type Leadership } from '../replicas/leader.js';
 import type { Store } from '../store/repository.js';
 import type { TargetWithCredentials } from '../store/types.js';
 import { DEFAULT_TARGET_ID } from '../store/sqlite/targets.js';
+import { DEFAULT_RESOURCE_KIND, type ResourceKind } from '../../contracts/resources.js';
 import { renderWasmPlugin, type PluginImage, type WasmPlugin } from './wasmplugin.js';
-import type { DistributionTarget } from './targets/target.js';
+import { renderResource } from './resources/render.js';
+import { RenderError, type RenderedResource, type ResourceOptions } from './resources/resource.js';
+import type { DistributionTarget, Rendered } from './targets/target.js';
 
-/** `target`: the sink; `wasmPlugin`: namespace/name of what went there. */
-export interface TargetStatus { target: string; wasmPlugin: string; version: string | null; distributedAt: number | null; error: string | null }
+/** `target`: the sink; `wasmPlugin`: namespace/name of what went there; `kind`: its resource kind. */
+export interface TargetStatus { target: string; wasmPlugin: string; kind: ResourceKind; version: string | null; distributedAt: number | null; error: string | null }
 
 export interface UsageEndpoint { cluster: string; authority: string; intervalMs: number; timeoutMs: number }
 
@@ -34,16 +38,27 @@ export interface DistributorOptions {
   leadership?: Leadership;
 }
 
-export interface CurrentConfig { targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; compiledAt: number }
+/**
+ * `resource`: the object of the target's kind; `wasmPlugin`: the same configuration as a WasmPlugin (the local
+ * channel's view; the same object when the kind is WasmPlugin).
+ */
+export interface CurrentConfig extends Rendered { targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; resource: RenderedResource; compiledAt: number }
 
-/** One target's configuration and WasmPlugin (pure: the same snapshot and target give the same bytes). */
+/**
+ * One target's configuration and its object (pure: the same snapshot and target give the same bytes). RenderError
+ * when the target's kind cannot carry the filter image (an EnvoyExtensionPolicy with a file:// url).
+ */
 export function renderTarget(snapshot: PolicySnapshot, target: TargetWithCredentials, o: { plugin: PluginImage; usage: UsageEndpoint }): CurrentConfig {
   const compiled = compile(snapshot, { target, usage: { ...o.usage, reportToken: target.reportToken } });
-  const wasmPlugin = renderWasmPlugin(compiled.config, compiled.version, {
+  const options: ResourceOptions = {
     ...o.plugin, name: target.name, namespace: target.namespace,
     selector: target.selector ?? undefined, targetRefs: target.targetRefs ?? undefined,
-  });
-  return { targetId: target.id, compiled, wasmPlugin, compiledAt: Date.now() };
+    ...(target.imagePullSecret != null ? { imagePullSecret: target.imagePullSecret } : {}),
+  };
+  const kind = target.kind ?? DEFAULT_RESOURCE_KIND;
+  const wasmPlugin = renderWasmPlugin(compiled.config, compiled.version, options);
+  const resource = kind === 'WasmPlugin' ? wasmPlugin : renderResource(kind, compiled.config, compiled.version, options);
+  return { targetId: target.id, compiled, wasmPlugin, resource, compiledAt: Date.now() };
 }
 
 export class Distributor {
@@ -135,9 +150,20 @@ export class Distributor {
 
   private async runOnce(): Promise<void> {
     const next = new Map<string, CurrentConfig>();
+    const unrenderable: { target: TargetWithCredentials; message: string }[] = [];
     try {
       const snapshot = await this.o.store.snapshot();
-      for (const t of snapshot.targets) next.set(t.id, renderTarget(snapshot, t, { plugin: this.o.plugin, usage: this.o.usage }));
+      for (const t of snapshot.targets) {
+        try {
+          next.set(t.id, renderTarget(snapshot, t, { plugin: this.o.plugin, usage: this.o.usage }));
+        } catch (err) {
+          if (!(err instanceof RenderError)) throw err;
+          // This target only: it keeps what its sinks last got (nothing is withdrawn), the others go ahead.
+          unrenderable.push({ target: t, message: err.message });
+          const kept = this.latest.get(t.id);
+          if (kept !== undefined) next.set(t.id, kept);
+        }
+      }
     } catch (err) {
       this.o.log.error({ err }, 'compiling the filter configuration failed; keeping the last good one');
       return;
@@ -147,8 +173,14 @@ export class Distributor {
     const jobs: Promise<void>[] = [];
     // Shared sinks only from the leading replica; each replica keeps its own (local) sinks current.
     const sinks = this.o.targets.filter((t) => !t.shared || this.leadership.isLeader);
+    for (const { target, message } of unrenderable) {
+      this.o.log.error({ target: target.id, kind: target.kind }, `rendering failed: ${message}`);
+      for (const t of sinks) this.recordUnrenderable(t, target, message);
+    }
+    const failed = new Set(unrenderable.map((u) => u.target.id));
     for (const cur of next.values()) {
-      const name = `${cur.wasmPlugin.metadata.namespace}/${cur.wasmPlugin.metadata.name}`;
+      if (failed.has(cur.targetId)) continue;
+      const name = `${cur.resource.metadata.namespace}/${cur.resource.metadata.name}`;
       for (const t of sinks) jobs.push(this.publishOne(t, cur, name, previous.get(cur.targetId)));
     }
     // Targets deleted since the last run: their WasmPlugins are withdrawn from every sink.
@@ -159,20 +191,32 @@ export class Distributor {
     await Promise.all(jobs);
   }
 
-  private async publishOne(t: DistributionTarget, cur: CurrentConfig, name: string, before: CurrentConfig | undefined): Promise<void> {
-    const key = `${t.describe}\u0000${cur.targetId}`;
+  private statusOf(t: DistributionTarget, targetId: string, name: string, kind: ResourceKind): TargetStatus {
+    const key = `${t.describe}\u0000${targetId}`;
     let status = this.statuses.get(key);
     if (status === undefined) {
-      status = { target: t.describe, wasmPlugin: name, version: null, distributedAt: null, error: null };
+      status = { target: t.describe, wasmPlugin: name, kind, version: null, distributedAt: null, error: null };
       this.statuses.set(key, status);
     }
-    const moved = before !== undefined && (before.wasmPlugin.metadata.name !== cur.wasmPlugin.metadata.name || before.wasmPlugin.metadata.namespace !== cur.wasmPlugin.metadata.namespace);
+    return status;
+  }
+
+  private recordUnrenderable(t: DistributionTarget, target: TargetWithCredentials, message: string): void {
+    this.statusOf(t, target.id, `${target.namespace}/${target.name}`, target.kind ?? DEFAULT_RESOURCE_KIND).error = message;
+  }
+
+  private async publishOne(t: DistributionTarget, cur: CurrentConfig, name: string, before: CurrentConfig | undefined): Promise<void> {
+    const status = this.statusOf(t, cur.targetId, name, cur.resource.kind);
+    const was = before?.resource;
+    const moved = was !== undefined && (was.kind !== cur.resource.kind || was.metadata.name !== cur.resource.metadata.name || was.metadata.namespace !== cur.resource.metadata.namespace);
     if (status.version === cur.compiled.version && status.error === null && !moved) return;
     try {
-      // A target renamed or moved to another namespace leaves its old WasmPlugin behind otherwise.
-      if (moved) await t.retract?.(before.wasmPlugin, before.targetId);
-      await t.publish(cur.wasmPlugin, cur.compiled.version, cur.targetId);
-      Object.assign(status, { wasmPlugin: name, version: cur.compiled.version, distributedAt: Date.now(), error: null });
+      // A target renamed, moved to another namespace or switched to another kind leaves its old object behind
+      // otherwise. Withdrawn before the new one is written: two kinds for one proxy would run the filter twice
+      // (every request counted twice); a moment without either is the lesser harm (docs/deploy.md).
+      if (moved) await t.retract?.(before!, before!.targetId);
+      await t.publish(cur, cur.compiled.version, cur.targetId);
+      Object.assign(status, { wasmPlugin: name, kind: cur.resource.kind, version: cur.compiled.version, distributedAt: Date.now(), error: null });
       this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version }, 'distributed');
       this.o.onDistributed?.(cur.compiled.version, t.describe, true);
     } catch (err) {
@@ -186,10 +230,10 @@ export class Distributor {
   private async retractOne(t: DistributionTarget, gone: CurrentConfig): Promise<void> {
     this.statuses.delete(`${t.describe}\u0000${gone.targetId}`);
     try {
-      await t.retract?.(gone.wasmPlugin, gone.targetId);
-      this.o.log.info({ target: t.describe, wasmPlugin: `${gone.wasmPlugin.metadata.namespace}/${gone.wasmPlugin.metadata.name}` }, 'withdrawn');
+      await t.retract?.(gone, gone.targetId);
+      this.o.log.info({ target: t.describe, kind: gone.resource.kind, wasmPlugin: `${gone.resource.metadata.namespace}/${gone.resource.metadata.name}` }, 'withdrawn');
     } catch (err) {
-      this.o.log.error({ err, target: t.describe }, 'withdrawing a deleted target\'s WasmPlugin failed');
+      this.o.log.error({ err, target: t.describe }, 'withdrawing a deleted target\'s object failed');
     }
   }
 }

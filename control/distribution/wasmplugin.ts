@@ -1,25 +1,18 @@
 // The Istio WasmPlugin (extensions.istio.io/v1alpha1) carrying a compiled configuration as pluginConfig.
 import { stringify } from 'yaml';
 import type { FilterConfig } from '../../contracts/filter-config.js';
-import { VERSION_ANNOTATION, WASMPLUGIN_API_VERSION, type FailStrategy, type WasmPlugin } from '../../contracts/wasmplugin.js';
-import type { TargetRef } from '../settings.js';
+import { VERSION_ANNOTATION, WASMPLUGIN_API_VERSION, type WasmPlugin } from '../../contracts/wasmplugin.js';
+import type { ResourceOptions } from './resources/resource.js';
 
 export { VERSION_ANNOTATION, type WasmPlugin };
 
-export interface WasmPluginOptions {
-  name: string;
-  namespace: string;
-  pluginName: string;
-  url: string;
-  sha256: string | undefined;
-  failStrategy: FailStrategy;
-  selector: Record<string, string> | undefined;
-  targetRefs: TargetRef[] | undefined;
-}
+export type WasmPluginOptions = ResourceOptions;
 
 /** What every target's WasmPlugin shares: the filter image and how Envoy treats its failures. */
 export type PluginImage = Pick<WasmPluginOptions, 'pluginName' | 'url' | 'sha256' | 'failStrategy'>;
 
+/** The labels every rendered object carries (whatever its kind). */
+export const MANAGED_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/managed-by': 'tollgate', 'app.kubernetes.io/name': 'tollgate' };
 
 export function renderWasmPlugin(config: FilterConfig, version: string, o: WasmPluginOptions): WasmPlugin {
   return {
@@ -28,7 +21,7 @@ export function renderWasmPlugin(config: FilterConfig, version: string, o: WasmP
     metadata: {
       name: o.name,
       namespace: o.namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'tollgate', 'app.kubernetes.io/name': 'tollgate' },
+      labels: { ...MANAGED_LABELS },
       annotations: { [VERSION_ANNOTATION]: version },
     },
     spec: {
@@ -36,6 +29,7 @@ export function renderWasmPlugin(config: FilterConfig, version: string, o: WasmP
       ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}),
       // A pinned digest never changes, so there is nothing to re-pull.
       imagePullPolicy: 'IfNotPresent',
+      ...(o.imagePullSecret !== undefined ? { imagePullSecret: o.imagePullSecret } : {}),
       pluginName: o.pluginName,
       phase: 'AUTHN',
       failStrategy: o.failStrategy,

@@ -9,11 +9,20 @@ const Selector = Type.Record(
   Type.String({ maxLength: 63, pattern: '^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$' }),
   { description: 'workload labels (matchLabels); at most one of selector and targetRefs' },
 );
-const TargetRef = Type.Union([
-  Type.Object({ group: Type.Literal('gateway.networking.k8s.io'), kind: Type.Union([Type.Literal('Gateway'), Type.Literal('GatewayClass')]), name: ResourceName }, Strict),
-  Type.Object({ group: Type.Literal(''), kind: Type.Literal('Service'), name: ResourceName }, Strict),
-  Type.Object({ group: Type.Literal('networking.istio.io'), kind: Type.Literal('ServiceEntry'), name: ResourceName }, Strict),
-]);
+// The shape of a Gateway API policy reference; which group/kind each resource kind may target (and whether it takes
+// sectionName) is checked by the route (422), since it depends on the target's kind.
+const TargetRef = Type.Object({
+  group: Type.String({ maxLength: 253, pattern: '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', description: '"" for core (Service)' }),
+  kind: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$' }),
+  name: ResourceName,
+  sectionName: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', description: 'a listener or route rule (EnvoyExtensionPolicy only)' })),
+}, Strict);
+const TargetRefs = Type.Array(TargetRef, { minItems: 1, maxItems: 16, description: 'what the object attaches to (kinds allowed per resource kind: docs/deploy.md); at most one of selector and targetRefs' });
+// Spelled out (not mapped from RESOURCE_KINDS) so the literal types survive; the contract test checks they agree.
+const ResourceKindField = Type.Union([Type.Literal('WasmPlugin'), Type.Literal('TrafficExtension'), Type.Literal('EnvoyExtensionPolicy')], {
+  description: 'what the configuration ships as: WasmPlugin (default), TrafficExtension (Istio ≥ 1.30, sidecars, gateways and ambient waypoints) or EnvoyExtensionPolicy (Envoy Gateway; targetRefs only)',
+});
+const ImagePullSecret = Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', description: 'a Secret in the target\'s namespace with registry credentials for the filter image; null: none' });
 const PathForm = Type.Union([Type.Literal('asterisk'), Type.Literal('authority')]);
 
 const policy = {
@@ -27,11 +36,15 @@ const policy = {
 /** A lowercase HTTP field name (what Envoy keeps in HTTP/2 and 3); not a pseudo-header. */
 const ShadowHeader = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*$', description: 'request header naming the shadow limit that would have rejected; null: none' });
 
+export { ResourceKindField };
+
 export const TargetCreate = Type.Object({
   name: ResourceName,
   namespace: Namespace,
   selector: Type.Optional(Selector),
-  targetRefs: Type.Optional(Type.Array(TargetRef, { minItems: 1, maxItems: 16 })),
+  targetRefs: Type.Optional(TargetRefs),
+  kind: Type.Optional(ResourceKindField),
+  imagePullSecret: Type.Optional(Type.Union([ImagePullSecret, Type.Null()])),
   apiIds: Type.Optional(policy.apiIds),
   denyUnmatched: Type.Optional(policy.denyUnmatched),
   passPathForms: Type.Optional(policy.passPathForms),
@@ -43,7 +56,9 @@ export const TargetPatch = Type.Object({
   name: Type.Optional(ResourceName),
   namespace: Type.Optional(Namespace),
   selector: Type.Optional(Type.Union([Selector, Type.Null()])),
-  targetRefs: Type.Optional(Type.Union([Type.Array(TargetRef, { minItems: 1, maxItems: 16 }), Type.Null()])),
+  targetRefs: Type.Optional(Type.Union([TargetRefs, Type.Null()])),
+  kind: Type.Optional(ResourceKindField),
+  imagePullSecret: Type.Optional(Type.Union([ImagePullSecret, Type.Null()])),
   apiIds: Type.Optional(policy.apiIds),
   denyUnmatched: Type.Optional(policy.denyUnmatched),
   passPathForms: Type.Optional(policy.passPathForms),
@@ -56,7 +71,9 @@ export const TargetView = Type.Object({
   name: Type.String(),
   namespace: Type.String(),
   selector: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()]),
-  targetRefs: Type.Union([Type.Array(Type.Object({ group: Type.String(), kind: Type.String(), name: Type.String() })), Type.Null()]),
+  targetRefs: Type.Union([Type.Array(Type.Object({ group: Type.String(), kind: Type.String(), name: Type.String(), sectionName: Type.Optional(Type.String()) })), Type.Null()]),
+  kind: ResourceKindField,
+  imagePullSecret: Type.Union([Type.String(), Type.Null()]),
   ...policy,
   shadowHeader: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,

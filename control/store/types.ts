@@ -1,6 +1,7 @@
 // Records the store holds. Times are unix seconds inside the service; REST turns them into ISO-8601 strings.
 // The public formats' vocabulary (periods, outcomes, status classes, report shapes) is the contracts' (contracts/).
 import type { FleetPer, Limit, OperationLimit, PathForm, Per, RateLimitHeaderStyle, UnknownOperationMode } from '../../contracts/filter-config.js';
+import type { ResourceKind } from '../../contracts/resources.js';
 import type { FleetWindow, Outcome, OutcomeRestField, StatusClass, StatusCounts, UsageEntry, UsageReport } from '../../contracts/usage-report.js';
 
 export { STATUS_CLASSES } from '../../contracts/usage-report.js';
@@ -70,7 +71,7 @@ export interface Target {
   name: string;
   namespace: string;
   selector: Record<string, string> | null;
-  targetRefs: { group: string; kind: string; name: string }[] | null;
+  targetRefs: { group: string; kind: string; name: string; sectionName?: string }[] | null;
   apiIds: string[];
   denyUnmatched: boolean;
   passPathForms: PathForm[];
@@ -78,6 +79,10 @@ export interface Target {
   rateLimitHeaderStyle?: RateLimitHeaderStyle;
   /** The request header naming a shadow limit that would have rejected (null: none is added). */
   shadowHeader?: string | null;
+  /** The resource kind its configuration ships as (absent = WasmPlugin; contracts/resources.ts). */
+  kind?: ResourceKind;
+  /** A Secret in the target's namespace with registry credentials for the filter image (null/absent: none). */
+  imagePullSecret?: string | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -8,7 +8,8 @@ import { parse } from 'yaml';
 import { Ajv } from 'ajv';
 import { KubeConfig } from '@kubernetes/client-node';
 import { compile } from '../../control/compiler/compile.js';
-import { renderWasmPlugin, type WasmPluginOptions } from '../../control/distribution/wasmplugin.js';
+import { renderWasmPlugin, type WasmPlugin, type WasmPluginOptions } from '../../control/distribution/wasmplugin.js';
+import type { Rendered } from '../../control/distribution/targets/target.js';
 import { DirTarget } from '../../control/distribution/targets/dir.js';
 import { KubernetesTarget } from '../../control/distribution/targets/kubernetes.js';
 import { seed, tempDir, testApp } from './helpers.js';
@@ -30,6 +31,8 @@ const options: WasmPluginOptions = {
   name: 'tollgate', namespace: 'shop', pluginName: 'tollgate', url: 'oci://ghcr.io/example/tollgate:0.1.0',
   sha256: 'a'.repeat(64), failStrategy: 'FAIL_CLOSE', selector: { app: 'orders' }, targetRefs: undefined,
 };
+/** A WasmPlugin target's rendering: the object is the WasmPlugin itself. */
+const rendered = (plugin: WasmPlugin): Rendered => ({ resource: plugin, wasmPlugin: plugin });
 const compiled = compile({ apis: [], plans: [] }, { usage: { cluster: 'c', authority: 'a', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' } });
 
 describe('renderWasmPlugin', () => {
@@ -63,9 +66,9 @@ describe('dir target', () => {
     const dir = tempDir();
     try {
       const target = new DirTarget(join(dir, 'out'));
-      await target.publish(renderWasmPlugin(compiled.config, compiled.version, options));
+      await target.publish(rendered(renderWasmPlugin(compiled.config, compiled.version, options)));
       const second = compile({ apis: [{ id: 'api_x', name: 'x', pathPrefix: '/x', hosts: [], methods: [], createdAt: 0, updatedAt: 0 }], plans: [] }, {});
-      await target.publish(renderWasmPlugin(second.config, second.version, options));
+      await target.publish(rendered(renderWasmPlugin(second.config, second.version, options)));
       assert.deepEqual(readdirSync(join(dir, 'out')), ['wasmplugin-tollgate.yaml']);
       const written = parse(readFileSync(join(dir, 'out', 'wasmplugin-tollgate.yaml'), 'utf8')) as { spec: { pluginConfig: unknown }; metadata: { annotations: Record<string, string> } };
       assert.deepEqual(written.spec.pluginConfig, second.config);
@@ -170,7 +173,7 @@ describe('kubernetes target', () => {
         currentContext: 'fake',
       });
       const plugin = renderWasmPlugin(compiled.config, compiled.version, options);
-      await new KubernetesTarget(kc).publish(plugin);
+      await new KubernetesTarget(kc).publish(rendered(plugin));
       const patch = api.requests.find((r) => r.method === 'PATCH');
       assert.ok(patch !== undefined, JSON.stringify(api.requests.map((r) => `${r.method} ${r.path}`)));
       assert.equal(patch.path, '/apis/extensions.istio.io/v1alpha1/namespaces/shop/wasmplugins/tollgate');
@@ -191,6 +194,6 @@ describe('kubernetes target', () => {
       clusters: [{ name: 'gone', server: api.url, skipTLSVerify: true }], users: [{ name: 'u' }],
       contexts: [{ name: 'gone', cluster: 'gone', user: 'u' }], currentContext: 'gone',
     });
-    await assert.rejects(new KubernetesTarget(kc).publish(renderWasmPlugin(compiled.config, compiled.version, options)));
+    await assert.rejects(new KubernetesTarget(kc).publish(rendered(renderWasmPlugin(compiled.config, compiled.version, options))));
   });
 });

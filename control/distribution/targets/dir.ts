@@ -1,9 +1,10 @@
-// GitOps: the WasmPlugin as YAML in a directory, replaced atomically (write a temp file, fsync, rename) so a
-// reader or a crash never sees half a file.
+// GitOps: each target's object as YAML in a directory, one file per object (<kind-lowercase>-<name>.yaml), replaced
+// atomically (write a temp file, fsync, rename) so a reader or a crash never sees half a file.
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { wasmPluginYaml, type WasmPlugin } from '../wasmplugin.js';
-import type { DistributionTarget } from './target.js';
+import { resourceFileName } from '../../../contracts/resources.js';
+import { resourceYaml, type RenderedResource } from '../resources/resource.js';
+import type { DistributionTarget, Rendered } from './target.js';
 
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -25,16 +26,17 @@ export class DirTarget implements DistributionTarget {
     this.describe = `dir:${dir}`;
   }
 
-  static fileName(plugin: WasmPlugin): string {
-    return `wasmplugin-${plugin.metadata.name}.yaml`;
+  /** wasmplugin-<name>.yaml, trafficextension-<name>.yaml, envoyextensionpolicy-<name>.yaml. */
+  static fileName(resource: Pick<RenderedResource, 'kind' | 'metadata'>): string {
+    return resourceFileName(resource.kind, resource.metadata.name);
   }
 
-  async publish(plugin: WasmPlugin): Promise<void> {
+  async publish(rendered: Rendered): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, DirTarget.fileName(plugin)), wasmPluginYaml(plugin));
+    await writeFileAtomic(join(this.dir, DirTarget.fileName(rendered.resource)), resourceYaml(rendered.resource));
   }
 
-  async retract(plugin: WasmPlugin): Promise<void> {
-    await rm(join(this.dir, DirTarget.fileName(plugin)), { force: true });
+  async retract(rendered: Rendered): Promise<void> {
+    await rm(join(this.dir, DirTarget.fileName(rendered.resource)), { force: true });
   }
 }

@@ -1,8 +1,8 @@
-// Server-side apply of the WasmPlugin to the Kubernetes API. Server-side apply because a large pluginConfig does not
+// Server-side apply of each target's object (WasmPlugin, TrafficExtension or EnvoyExtensionPolicy: the client finds
+// each kind's API path by discovery) to the Kubernetes API. Server-side apply because a large pluginConfig does not
 // fit the 256 KiB last-applied annotation client-side apply needs; force so tollgate owns its fields.
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import type { WasmPlugin } from '../wasmplugin.js';
-import type { DistributionTarget } from './target.js';
+import type { DistributionTarget, Rendered } from './target.js';
 
 export const FIELD_MANAGER = 'tollgate';
 
@@ -24,13 +24,13 @@ export class KubernetesTarget implements DistributionTarget {
     this.api = KubernetesObjectApi.makeApiClient(kc);
   }
 
-  async publish(plugin: WasmPlugin): Promise<void> {
-    await this.api.patch(plugin as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  async publish({ resource }: Rendered): Promise<void> {
+    await this.api.patch(resource as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }
 
-  async retract(plugin: WasmPlugin): Promise<void> {
+  async retract({ resource }: Rendered): Promise<void> {
     try {
-      await this.api.delete({ apiVersion: plugin.apiVersion, kind: plugin.kind, metadata: { name: plugin.metadata.name, namespace: plugin.metadata.namespace } });
+      await this.api.delete({ apiVersion: resource.apiVersion, kind: resource.kind, metadata: { name: resource.metadata.name, namespace: resource.metadata.namespace } });
     } catch (err) {
       // Already gone is what we wanted.
       if ((err as { code?: number }).code !== 404) throw err;

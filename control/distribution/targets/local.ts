@@ -1,9 +1,10 @@
-// The local mesh's channel: each target's current WasmPlugin held in memory, long-polled by its proxies
+// The local mesh's channel: each target's current WasmPlugin held in memory (the WasmPlugin view of the target's
+// configuration whatever its resource kind: the local sidecar reads WasmPlugins), long-polled by its proxies
 // (GET /v1/distribution/wasmplugin?known=&waitSeconds=, with the target's reporter credential), which acknowledge
 // what they applied (POST /v1/distribution/acks).
 import type { DistributedPlugin, DistributionAck } from '../../../contracts/distribution.js';
 import type { WasmPlugin } from '../wasmplugin.js';
-import type { DistributionTarget } from './target.js';
+import type { DistributionTarget, Rendered } from './target.js';
 
 export interface Ack extends DistributionAck {
   receivedAt: number;
@@ -25,12 +26,12 @@ export class LocalTarget implements DistributionTarget {
   private readonly acks = new Map<string, Map<string, Ack>>();
   private closing = false;
 
-  async publish(plugin: WasmPlugin, version: string, targetId: string): Promise<void> {
-    this.current.set(targetId, { version, wasmPlugin: plugin });
+  async publish({ wasmPlugin }: Rendered, version: string, targetId: string): Promise<void> {
+    this.current.set(targetId, { version, wasmPlugin });
     this.wakeAll();
   }
 
-  async retract(_plugin: WasmPlugin, targetId: string): Promise<void> {
+  async retract(_rendered: Rendered, targetId: string): Promise<void> {
     this.current.delete(targetId);
     this.acks.delete(targetId);
     this.wakeAll();

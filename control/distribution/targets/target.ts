@@ -1,8 +1,17 @@
+import type { RenderedResource } from '../resources/resource.js';
 import type { WasmPlugin } from '../wasmplugin.js';
 
 /**
- * Somewhere rendered WasmPlugins go (a sink; each target's WasmPlugin goes to every sink). `describe` names it in
- * GET /v1/distribution. `retract` withdraws the WasmPlugin of a target that was deleted or moved.
+ * One target's rendering: `resource`, the object of the target's kind (WasmPlugin, TrafficExtension or
+ * EnvoyExtensionPolicy), which shared sinks write; and `wasmPlugin`, the same configuration as a WasmPlugin, which the
+ * local channel serves whatever the kind (its contract, contracts/distribution.ts, carries a WasmPlugin). For a
+ * WasmPlugin target they are the same object.
+ */
+export interface Rendered { resource: RenderedResource; wasmPlugin: WasmPlugin }
+
+/**
+ * Somewhere rendered objects go (a sink; each target's object goes to every sink). `describe` names it in
+ * GET /v1/distribution. `retract` withdraws the object of a target that was deleted, moved or changed kind.
  */
 export interface DistributionTarget {
   readonly describe: string;
@@ -11,6 +20,6 @@ export interface DistributionTarget {
    * there. False for a replica's own sink (local long polls), which every replica keeps current.
    */
   readonly shared: boolean;
-  publish(plugin: WasmPlugin, version: string, targetId: string): Promise<void>;
-  retract?(plugin: WasmPlugin, targetId: string): Promise<void>;
+  publish(rendered: Rendered, version: string, targetId: string): Promise<void>;
+  retract?(rendered: Rendered, targetId: string): Promise<void>;
 }

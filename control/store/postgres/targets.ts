@@ -5,7 +5,7 @@ import { newId } from '../../key-material.js';
 import type { TargetInput, TargetPlacement, TargetRepository } from '../repository.js';
 import type { Page, PageRequest, TargetWithCredentials } from '../types.js';
 import { targetFromRow, type TargetRow } from '../target-row.js';
-import { DEFAULT_TARGET_ID } from '../sqlite/targets.js';
+import { DEFAULT_PLACED, DEFAULT_TARGET_ID, movesDefault } from '../sqlite/targets.js';
 import { transaction, type Queryable } from './connection.js';
 import { recordScopeChange } from './keyfeed.js';
 import { page, uniqueName, type Clock, type OnChange } from './shared.js';
@@ -40,10 +40,12 @@ export class PostgresTargets implements TargetRepository {
     const t = this.now();
     const r = await uniqueName('target', input.name, () => c.query(
       `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
-       created_at, updated_at, rate_limit_header_style, shadow_header) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       created_at, updated_at, rate_limit_header_style, shadow_header, resource_kind, image_pull_secret)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
        ON CONFLICT (id) DO NOTHING`,
       [id, input.name, input.namespace, json(input.selector), json(input.targetRefs), sortedSet(input.apiIds),
-        input.denyUnmatched, sortedSet(input.passPathForms), reportToken, t, t, input.rateLimitHeaderStyle ?? 'legacy', input.shadowHeader ?? null]));
+        input.denyUnmatched, sortedSet(input.passPathForms), reportToken, t, t, input.rateLimitHeaderStyle ?? 'legacy', input.shadowHeader ?? null,
+        input.kind ?? 'WasmPlugin', input.imagePullSecret ?? null]));
     return r.rowCount === 1;
   }
 
@@ -74,9 +76,7 @@ export class PostgresTargets implements TargetRepository {
   async update(id: string, patch: Partial<TargetInput>): Promise<TargetWithCredentials> {
     const target = await transaction(this.pool, async (c) => {
       const cur = await targetRow(c, id, true);
-      if (id === DEFAULT_TARGET_ID && (patch.name !== undefined || patch.namespace !== undefined || patch.selector !== undefined || patch.targetRefs !== undefined)) {
-        throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched, passPathForms, rateLimitHeaderStyle and shadowHeader can be changed here');
-      }
+      if (id === DEFAULT_TARGET_ID && movesDefault(patch)) throw new ProblemError(409, 'Conflict', DEFAULT_PLACED);
       const next = { ...cur, ...patch };
       if (patch.apiIds !== undefined) {
         await checkApis(c, patch.apiIds);
@@ -85,9 +85,11 @@ export class PostgresTargets implements TargetRepository {
       }
       const r = await uniqueName('target', next.name, () => c.query<TargetRow>(
         `UPDATE targets SET name = $1, namespace = $2, selector = $3, target_refs = $4, api_ids = $5, deny_unmatched = $6,
-         pass_path_forms = $7, updated_at = $8, rate_limit_header_style = $9, shadow_header = $10 WHERE id = $11 RETURNING *`,
+         pass_path_forms = $7, updated_at = $8, rate_limit_header_style = $9, shadow_header = $10, resource_kind = $11,
+         image_pull_secret = $12 WHERE id = $13 RETURNING *`,
         [next.name, next.namespace, json(next.selector), json(next.targetRefs), sortedSet(next.apiIds), next.denyUnmatched,
-          sortedSet(next.passPathForms), this.now(), next.rateLimitHeaderStyle ?? 'legacy', next.shadowHeader ?? null, id]));
+          sortedSet(next.passPathForms), this.now(), next.rateLimitHeaderStyle ?? 'legacy', next.shadowHeader ?? null,
+          next.kind ?? 'WasmPlugin', next.imagePullSecret ?? null, id]));
       return targetFromRow(r.rows[0]!);
     });
     this.changed();

@@ -11,6 +11,15 @@ import { page, uniqueName, type Clock, type Durable, type OnChange } from './sha
 
 export const DEFAULT_TARGET_ID = 'default';
 
+/** Why the default target's placement cannot be patched (it follows the settings at every start). */
+export const DEFAULT_PLACED = 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS) and ships as a WasmPlugin; only apiIds, denyUnmatched, passPathForms, rateLimitHeaderStyle, shadowHeader and imagePullSecret can be changed here';
+
+/** Whether a patch would change the default target's placement or resource kind. */
+export function movesDefault(patch: Partial<TargetInput>): boolean {
+  return patch.name !== undefined || patch.namespace !== undefined || patch.selector !== undefined || patch.targetRefs !== undefined
+    || (patch.kind !== undefined && patch.kind !== 'WasmPlugin');
+}
+
 
 /** The public view: no credentials. */
 export function withoutCredentials(t: TargetWithCredentials): Target {
@@ -42,11 +51,12 @@ export class SqliteTargets implements TargetRepository {
     const t = this.now();
     uniqueName('target', input.name, () => this.db.prepare(
       `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
-       created_at, updated_at, rate_limit_header_style, shadow_header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       created_at, updated_at, rate_limit_header_style, shadow_header, resource_kind, image_pull_secret)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(id, input.name, input.namespace, input.selector === null ? null : JSON.stringify(input.selector),
       input.targetRefs === null ? null : JSON.stringify(input.targetRefs), JSON.stringify([...new Set(input.apiIds)].sort()),
       input.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(input.passPathForms)].sort()), reportToken, t, t,
-      input.rateLimitHeaderStyle ?? 'legacy', input.shadowHeader ?? null));
+      input.rateLimitHeaderStyle ?? 'legacy', input.shadowHeader ?? null, input.kind ?? 'WasmPlugin', input.imagePullSecret ?? null));
   }
 
   async create(input: TargetInput, reportToken: string): Promise<TargetWithCredentials> {
@@ -76,9 +86,7 @@ export class SqliteTargets implements TargetRepository {
   async update(id: string, patch: Partial<TargetInput>): Promise<TargetWithCredentials> {
     this.db.transaction(() => {
       const cur = this.row(id);
-      if (id === DEFAULT_TARGET_ID && (patch.name !== undefined || patch.namespace !== undefined || patch.selector !== undefined || patch.targetRefs !== undefined)) {
-        throw new ProblemError(409, 'Conflict', 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS); only apiIds, denyUnmatched, passPathForms, rateLimitHeaderStyle and shadowHeader can be changed here');
-      }
+      if (id === DEFAULT_TARGET_ID && movesDefault(patch)) throw new ProblemError(409, 'Conflict', DEFAULT_PLACED);
       const next = { ...cur, ...patch };
       if (patch.apiIds !== undefined) {
         this.checkApis(patch.apiIds);
@@ -87,11 +95,12 @@ export class SqliteTargets implements TargetRepository {
       }
       uniqueName('target', next.name, () => this.db.prepare(
         `UPDATE targets SET name = ?, namespace = ?, selector = ?, target_refs = ?, api_ids = ?, deny_unmatched = ?,
-         pass_path_forms = ?, updated_at = ?, rate_limit_header_style = ?, shadow_header = ? WHERE id = ?`,
+         pass_path_forms = ?, updated_at = ?, rate_limit_header_style = ?, shadow_header = ?, resource_kind = ?,
+         image_pull_secret = ? WHERE id = ?`,
       ).run(next.name, next.namespace, next.selector === null ? null : JSON.stringify(next.selector),
         next.targetRefs === null ? null : JSON.stringify(next.targetRefs), JSON.stringify([...new Set(next.apiIds)].sort()),
         next.denyUnmatched ? 1 : 0, JSON.stringify([...new Set(next.passPathForms)].sort()), this.now(),
-        next.rateLimitHeaderStyle ?? 'legacy', next.shadowHeader ?? null, id));
+        next.rateLimitHeaderStyle ?? 'legacy', next.shadowHeader ?? null, next.kind ?? 'WasmPlugin', next.imagePullSecret ?? null, id));
     }).immediate();
     this.changed();
     await this.durable();

@@ -1,4 +1,5 @@
-// Targets: where compiled configurations go, what each covers, and each one's reporter credential.
+// Targets: where compiled configurations go (the resource kind and its placement), what each covers, and each one's
+// reporter credential.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { IdParams, NoContent, PageOf, PageQuery, ProblemResponses } from '../../../schemas/common.js';
@@ -6,7 +7,9 @@ import { RotateReportToken, TargetCreate, TargetPatch, TargetView, TargetWithTok
 import { ProblemError } from '../../../errors.js';
 import { newToken } from '../../../key-material.js';
 import { pageRequest } from '../../../pagination.js';
-import { withoutCredentials } from '../../../store/sqlite/targets.js';
+import { DEFAULT_TARGET_ID, withoutCredentials } from '../../../store/sqlite/targets.js';
+import { DEFAULT_RESOURCE_KIND } from '../../../../contracts/resources.js';
+import { placementProblems, type Placement } from '../../../distribution/resources/placement.js';
 import type { TargetWithCredentials } from '../../../store/types.js';
 import { iso, isoOrNull, pageView } from '../views.js';
 
@@ -14,15 +17,16 @@ const targetView = (t: TargetWithCredentials) => {
   const v = withoutCredentials(t);
   return {
     ...v, rateLimitHeaderStyle: v.rateLimitHeaderStyle ?? 'legacy', shadowHeader: v.shadowHeader ?? null,
+    kind: v.kind ?? DEFAULT_RESOURCE_KIND, imagePullSecret: v.imagePullSecret ?? null,
     createdAt: iso(v.createdAt), updatedAt: iso(v.updatedAt),
   };
 };
 const withToken = (t: TargetWithCredentials) => ({ ...targetView(t), reportToken: t.reportToken, previousValidUntil: isoOrNull(t.previousValidUntil) });
 
-function onePlacement(selector: unknown, targetRefs: unknown): void {
-  if (selector !== undefined && selector !== null && targetRefs !== undefined && targetRefs !== null) {
-    throw new ProblemError(400, 'Bad Request', 'selector, targetRefs: set at most one (a WasmPlugin takes one)');
-  }
+/** 422 naming every reason the kind cannot express this placement (control/distribution/resources/placement.ts). */
+function checkPlacement(p: Placement): void {
+  const problems = placementProblems(p);
+  if (problems.length > 0) throw new ProblemError(422, 'Placement not possible', problems.join('; '));
 }
 
 export default async function targetRoutes(fastify: FastifyInstance): Promise<void> {
@@ -31,9 +35,10 @@ export default async function targetRoutes(fastify: FastifyInstance): Promise<vo
 
   app.post('', { schema: { tags, body: TargetCreate, response: { 201: TargetWithToken, ...ProblemResponses } } }, async (req, reply) => {
     const b = req.body;
-    onePlacement(b.selector, b.targetRefs);
+    checkPlacement({ kind: b.kind ?? DEFAULT_RESOURCE_KIND, selector: b.selector ?? null, targetRefs: b.targetRefs ?? null });
     const created = await app.store.targets.create({
       name: b.name, namespace: b.namespace, selector: b.selector ?? null, targetRefs: b.targetRefs ?? null,
+      kind: b.kind ?? DEFAULT_RESOURCE_KIND, imagePullSecret: b.imagePullSecret ?? null,
       apiIds: b.apiIds ?? [], denyUnmatched: b.denyUnmatched ?? false, passPathForms: b.passPathForms ?? [],
       rateLimitHeaderStyle: b.rateLimitHeaderStyle ?? 'legacy', shadowHeader: b.shadowHeader ?? null,
     }, newToken('tgr_'));
@@ -49,7 +54,14 @@ export default async function targetRoutes(fastify: FastifyInstance): Promise<vo
   app.patch('/:id', { schema: { tags, params: IdParams, body: TargetPatch, response: { 200: TargetView, ...ProblemResponses } } }, async (req) => {
     const cur = await app.store.targets.get(req.params.id);
     const b = req.body;
-    onePlacement(b.selector === undefined ? cur.selector : b.selector, b.targetRefs === undefined ? cur.targetRefs : b.targetRefs);
+    // The default target's placement is the settings' (409 from the store), so only the others are checked here.
+    if (req.params.id !== DEFAULT_TARGET_ID) {
+      checkPlacement({
+        kind: b.kind ?? cur.kind ?? DEFAULT_RESOURCE_KIND,
+        selector: b.selector === undefined ? cur.selector : b.selector,
+        targetRefs: b.targetRefs === undefined ? cur.targetRefs : b.targetRefs,
+      });
+    }
     return targetView(await app.store.targets.update(req.params.id, b));
   });
 
