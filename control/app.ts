@@ -21,6 +21,7 @@ import distributionRoutes from './routes/v1/distribution/index.js';
 import keyFeedRoutes from './routes/v1/keyfeed/index.js';
 import keysBulkRoutes from './routes/v1/keys-bulk/index.js';
 import { FeedSweeper } from './keyfeed/sweeper.js';
+import { registerFleet } from './fleet/register.js';
 import consoleRoutes from './console/routes.js';
 
 export interface BuildOptions {
@@ -141,6 +142,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   await app.register(targetRoutes, { prefix: '/v1/targets' });
   await app.register(keyFeedRoutes, { prefix: '/v1/keyfeed', changes: core.changes });
   await app.register(keysBulkRoutes, { prefix: '/v1' });
+  await registerFleet(app);
   await app.register(consoleRoutes, { prefix: '/console' });
   return app;
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { ACK_SCHEMA } from '../../contracts/distribution.js';
 import { NullableTimestamp, Strict, Timestamp } from './common.js';
+import { Convergence } from './fleet.js';
 
 export const WasmPluginQuery = Type.Object({
   known: Type.Optional(Type.String({ maxLength: 128 })),
@@ -27,4 +28,5 @@ export const DistributionView = Type.Object({
     proxy: Type.String(), version: Type.String(), status: Type.String(), message: Type.Optional(Type.String()),
     upstreamHealthy: Type.Optional(Type.Boolean()), receivedAt: Timestamp,
   })),
+  convergence: Type.Array(Convergence, { description: 'per target: how many proxy nodes run its current version (docs/control.md "Fleet status")' }),
 });

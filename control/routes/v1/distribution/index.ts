@@ -15,6 +15,7 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
 
   app.get('', { schema: { tags, response: { 200: DistributionView, ...ProblemResponses } } }, async () => {
     const current = app.distributor.current;
+    const fleet = await app.fleet.view();
     return {
       leader: app.distributor.isLeader,
       version: current?.compiled.version ?? null,
@@ -24,6 +25,9 @@ export default async function distributionRoutes(fastify: FastifyInstance): Prom
       targets: app.distributor.targetStatuses().map((s) => ({ ...s, distributedAt: isoMs(s.distributedAt) })),
       acks: (await app.store.targets.all()).flatMap((t) => (app.local?.listAcks(t.id) ?? [])
         .map((a) => ({ target: t.id, ...a, receivedAt: new Date(a.receivedAt).toISOString() }))),
+      convergence: fleet.convergence.map((c) => ({
+        ...c, oldestLaggard: c.oldestLaggard === null ? null : { ...c.oldestLaggard, lastSeen: new Date(c.oldestLaggard.lastSeen).toISOString() },
+      })),
     };
   });
 

@@ -74,6 +74,10 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
     const target = req.reporterTarget!;
     const result = await app.usage.ingest(report, scopeOf(target), Math.floor(Date.now() / 1000));
     app.metrics.batches.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
+    // Fleet status (a duplicate batch re-records it: harmless). Its failure must not fail the stored report.
+    if (report.proxy !== undefined) {
+      await app.fleet.record(target.id, report.reporter, report.proxy).catch((err: unknown) => req.log.warn({ err, target: target.id }, 'recording the proxy status failed'));
+    }
     if (!result.duplicate) {
       app.metrics.entries.inc(result.entries);
       if (result.dropped > 0) app.metrics.dropped.inc(result.dropped);
