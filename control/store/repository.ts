@@ -9,6 +9,7 @@ import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
 import type { FeedState, LoggedChange } from '../keyfeed/rules.js';
 import type { ReporterScope } from './types.js';
 import type { DiscoveryRepository } from '../discovery/record.js';
+import type { FleetStatusRepository } from '../fleet/repository.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
 export interface PlanInput { name: string; limits: Limit[]; apiIds: string[]; shadow?: boolean }
@@ -146,6 +147,15 @@ export interface StoredBatch {
   fleet: FleetAdd[];
 }
 
+/** What the billing export groups by (docs/usage-export.md); always in this order. */
+export type ExportDimension = 'consumer' | 'plan' | 'api' | 'operation';
+/** One page of one period's grouped billing rows: hours in [from, to), after the group `after` (keys in groupBy order). */
+export interface ExportGroupQuery { from: number; to: number; groupBy: readonly ExportDimension[]; after: readonly string[] | null; limit: number }
+/** A group's totals (`keys` in groupBy order); `requests` = allowed requests. */
+export interface ExportGroupRow {
+  keys: string[]; requests: number; units: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; wouldReject: number; status: StatusCounts;
+}
+
 /** Grouped counts of one bucket and outcome, as a usage query reads them (`units`: only meaningful for allowed). */
 export interface UsageQueryRow { start: number; outcome: string; count: number; units: number; wouldReject?: number; status: StatusCounts }
 
@@ -188,6 +198,10 @@ export interface UsageRepository {
   /** Deletes fleet counts of windows that started before the cut-off of their size. */
   pruneFleet(before: Record<FleetPer, number>): Promise<void>;
   query(q: UsageQuery): Promise<UsageQueryRow[]>;
+  /** The billing export: the first hour with billing rows in [from, to), or null (skips empty periods). */
+  billingNextStart(from: number, to: number): Promise<number | null>;
+  /** The billing export: one page of grouped rows, ordered by the dimensions (batches not rolled up yet included). */
+  billingGroups(q: ExportGroupQuery): Promise<ExportGroupRow[]>;
   droppedTotal(): Promise<number>;
   /**
    * Retention: deletes minute usage that started before `before` (unix s). PostgreSQL drops whole daily partitions;
@@ -249,6 +263,8 @@ export interface Store {
   keyFeed: KeyFeedRepository;
   /** Service discovery's records (control/discovery/). */
   discovery: DiscoveryRepository;
+  /** Fleet status: the latest proxy status per target, node and reporter (control/fleet/). */
+  fleet: FleetStatusRepository;
   /** Everything the compiler reads, from one consistent read. */
   snapshot(): Promise<CatalogSnapshot>;
   ping(): Promise<boolean>;
