@@ -1,5 +1,7 @@
 // GET /console/… : the web console's static files, without a token (the page is the login form; every data call it
 // makes carries the admin token). Exact file map, hashed assets cached immutably, index.html revalidated, 404 else.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ProblemError } from '../errors.js';
 import { sendProblem } from '../plugins/app/error-handler.js';
@@ -13,7 +15,7 @@ export interface ConsoleRouteOptions {
 
 export default async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOptions): Promise<void> {
   const dir = opts.dir ?? findConsoleDir();
-  const files = dir === undefined ? undefined : readConsoleFiles(dir);
+  const files = dir !== undefined && existsSync(join(dir, 'index.html')) ? readConsoleFiles(dir) : undefined;
   const config = { auth: 'public' as const };
   const schema = { hide: true };
 
@@ -30,6 +32,6 @@ export default async function consoleRoutes(app: FastifyInstance, opts: ConsoleR
 
   // /console → /console/ so relative URLs and the hash routes resolve under it.
   app.get('', { config, schema }, async (_req, reply) => reply.headers(CONSOLE_HEADERS).redirect('/console/', 308));
-  app.get('/', { config, schema }, async (_req, reply) => send(reply, 'index.html'));
+  app.get('/', { config, schema, prefixTrailingSlash: 'slash' }, async (_req, reply) => send(reply, 'index.html'));
   app.get('/*', { config, schema }, async (req, reply) => send(reply, (req.params as { '*': string })['*']));
 }
