@@ -7,7 +7,8 @@ import { ConfigRejectedError } from '../../host/index.js';
 import { FILTER_CONFIG_VERSION, NO_KEYS_MODES, PATH_FORMS, PERIODS, RATE_LIMIT_HEADER_STYLES, type FilterConfig } from '../../contracts/filter-config.js';
 import { KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
 import { compile } from '../../control/compiler/compile.js';
-import { OUTCOME_EDGES, OUTCOMES, USAGE_REPORT_PATH, USAGE_REPORT_VERSION } from '../../contracts/usage-report.js';
+import { OUTCOME_EDGES, OUTCOMES, USAGE_REPORT_PATH, USAGE_REPORT_VERSION, type ProxyStatus } from '../../contracts/usage-report.js';
+import { readFileSync } from 'node:fs';
 import { baseConfig, startHost, type TestConfig } from '../filter/harness.js';
 import { Control, USAGE_CLUSTER } from '../filter/control-stub.js';
 
@@ -109,6 +110,43 @@ describe('usage report contract', () => {
       for (const o of OUTCOMES) assert.equal(counters.get(OUTCOME_EDGES[o].filterMetric), 1, `${o} → ${OUTCOME_EDGES[o].filterMetric}`);
       // The shadow metric the contract names (contracts/filter-config.ts Limit) exists, at 0 without shadow limits.
       assert.equal(counters.get('tollgate_would_reject'), 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+
+  it('the filter echoes the compiled configVersion in the contract\'s ProxyStatus, whose fields the schema lists', async () => {
+    // Every ProxyStatus field, checked by the type checker: a field added to the contract must be listed here.
+    const fields: Record<keyof ProxyStatus, 'required' | 'optional'> = {
+      node: 'required', configVersion: 'optional', feedEpoch: 'optional', feedRevision: 'optional', keys: 'optional',
+      flushFailed: 'required', feedFailed: 'required', dropped: 'required',
+    };
+    const schema = JSON.parse(readFileSync(new URL('../../schemas/usage-report.v1.schema.json', import.meta.url), 'utf8')) as {
+      properties: { proxy: { properties: Record<string, unknown>; required: string[] } };
+    };
+    assert.deepEqual(Object.keys(schema.properties.proxy.properties).sort(), Object.keys(fields).sort());
+    assert.deepEqual([...schema.properties.proxy.required].sort(), Object.keys(fields).filter((f) => fields[f as keyof ProxyStatus] === 'required').sort());
+    const compiled = compile({ apis: [{ id: 'api_a', name: 'a', pathPrefix: '/a', hosts: [], methods: [], createdAt: 0, updatedAt: 0 }], plans: [] }, {
+      usage: { cluster: USAGE_CLUSTER, authority: 'ctl.local', intervalMs: 1000, timeoutMs: 1000, reportToken: 'tgr_x' },
+    });
+    assert.equal(compiled.config.configVersion, compiled.version);
+    control.received = [];
+    // Without the key feed: this stub control service answers usage reports only (the version is echoed as is).
+    const { keyFeed: _feed, ...noFeed } = compiled.config;
+    const h = await startHost(noFeed, { clusters: control.clusters(), workers: 1, properties: { 'xds.node.id': 'sidecar~1.2.3.4~p.ns~ns.svc.cluster.local' } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await h.host.advance(1000);
+        await h.host.settle();
+      }
+      const proxies = control.received.map((r) => (r.report as { proxy?: ProxyStatus }).proxy);
+      assert.ok(proxies.length > 0);
+      for (const p of proxies) {
+        assert.ok(p !== undefined);
+        assert.equal(p.configVersion, compiled.version);
+        assert.equal(p.node, 'sidecar~1.2.3.4~p.ns~ns.svc.cluster.local');
+        for (const k of Object.keys(p)) assert.ok(k in fields, `proxy.${k} is not in the contract`);
+      }
     } finally {
       await h.host.close();
     }
