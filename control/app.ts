@@ -20,7 +20,10 @@ import targetRoutes from './routes/v1/targets/index.js';
 import distributionRoutes from './routes/v1/distribution/index.js';
 import keyFeedRoutes from './routes/v1/keyfeed/index.js';
 import keysBulkRoutes from './routes/v1/keys-bulk/index.js';
+import creditRoutes from './routes/v1/credits/index.js';
 import { FeedSweeper } from './keyfeed/sweeper.js';
+import { composeDiscovery, dryRunDiscovery } from './discovery/compose.js';
+import discoveryRoutes from './routes/v1/discovery/index.js';
 import { registerFleet } from './fleet/register.js';
 import consoleRoutes from './console/routes.js';
 
@@ -95,8 +98,11 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   app.decorate('local', local);
   // Expired keys leave the key feed's set; the change log is pruned to its horizon (control/keyfeed/sweeper.ts).
   const sweeper = new FeedSweeper(store.keyFeed, app.log);
+  // Service discovery (docs/discovery.md): off unless TOLLGATE_DISCOVERY=true.
+  const discovery = composeDiscovery(store, settings, app.log);
   app.addHook('onReady', async () => {
     sweeper.start();
+    discovery?.start();
     return distributor.distributeNow();
   });
   // Long polls must not hold shutdown for up to 30 s: release them before the server stops accepting.
@@ -111,6 +117,7 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   // In this order: a pending redistribution still reads the store, and every acknowledged write is synced on close.
   app.addHook('onClose', async () => {
     await sweeper.stop();
+    await discovery?.close();
     await distribution.close();
     await core.usage.close();
     await store.close();
@@ -136,12 +143,14 @@ export async function buildApp(settings: ControlSettings, options: BuildOptions 
   await app.register(apiRoutes, { prefix: '/v1/apis' });
   await app.register(planRoutes, { prefix: '/v1/plans' });
   await app.register(consumerRoutes, { prefix: '/v1/consumers' });
+  await app.register(creditRoutes, { prefix: '/v1/consumers' });
   await app.register(keyRoutes, { prefix: '/v1/keys' });
   await app.register(usageRoutes, { prefix: '/v1/usage' });
   await app.register(distributionRoutes, { prefix: '/v1/distribution' });
   await app.register(targetRoutes, { prefix: '/v1/targets' });
   await app.register(keyFeedRoutes, { prefix: '/v1/keyfeed', changes: core.changes });
   await app.register(keysBulkRoutes, { prefix: '/v1' });
+  await app.register(discoveryRoutes, { prefix: '/v1/discovery', running: discovery, planner: () => dryRunDiscovery(store, settings, app.log) });
   await registerFleet(app);
   await app.register(consoleRoutes, { prefix: '/console' });
   return app;
