@@ -1,7 +1,9 @@
 // The key feed's rules, pure: what a key looks like on the wire, how a target's scope picks plans, how a delta is
 // collapsed, and when deltas cannot be served (410). The store reads and writes; the routes (routes/v1/keyfeed.ts)
 // call these. Wire format: contracts/key-feed.ts, docs/key-feed.md.
-import { EMPTY_SET_DIGEST, OP_KEEPS_KEY, entryHash, xorInto, type FeedChange, type FeedKey, type FeedOp } from '../../contracts/key-feed.js';
+import {
+  EMPTY_SET_DIGEST, OP_KEEPS_KEY, creditHash, entryHash, xorInto, type FeedChange, type FeedCredit, type FeedCreditChange, type FeedKey, type FeedOp,
+} from '../../contracts/key-feed.js';
 import { planInScope } from '../usage/fleet.js';
 import type { ReporterScope } from '../store/types.js';
 
@@ -95,4 +97,54 @@ export function snapshotRequired(state: FeedState, epoch: string, since: number)
   if (since < state.horizon) return `revision ${since} is older than the history kept (from ${state.horizon})`;
   if (since < state.scopeRevision) return `the plans of a scope changed at revision ${state.scopeRevision}, after ${since}`;
   return undefined;
+}
+
+/** One row of the credit log (credit_changes), revisions shared with the key log. */
+export interface LoggedCredit { revision: number; op: FeedCreditChange['op']; credit: FeedCredit }
+
+/** A balance write as the store records it: its new state (or, for remove, its last) and the state it replaces. */
+export interface CreditWrite { op: FeedCreditChange['op']; credit: FeedCredit; was: FeedCredit | null }
+
+/** The plan a balance belongs to (ids never hold '/': `<planId>/<consumerId>`). */
+export const planOfCredit = (c: FeedCredit): string => c[0].slice(0, c[0].indexOf('/'));
+
+/**
+ * The new digests of the plans a batch of balance writes touches: a balance is XORed into its plan's digest like the
+ * plan's keys (contracts/key-feed.ts setDigest covers both), the replaced state out, a set state in.
+ */
+export function applyCreditWrites(writes: readonly CreditWrite[], current: (planId: string) => string): Map<string, string> {
+  const acc = new Map<string, Buffer>();
+  const of = (planId: string): Buffer => {
+    let b = acc.get(planId);
+    if (b === undefined) acc.set(planId, b = digestToBuffer(current(planId)));
+    return b;
+  };
+  for (const w of writes) {
+    if (w.was !== null) xorInto(of(planOfCredit(w.was)), creditHash(w.was));
+    if (w.op === 'set') xorInto(of(planOfCredit(w.credit)), creditHash(w.credit));
+  }
+  return new Map([...acc].map(([p, b]) => [p, b.toString('hex')]));
+}
+
+/** A delta's balance changes: the scope's plans only, each subscription once at its latest state, in revision order. */
+export function collapseCredits(rows: readonly LoggedCredit[], planIds: readonly string[] | null): FeedCreditChange[] {
+  const inScope = planIds === null ? undefined : new Set(planIds);
+  const latest = new Map<string, LoggedCredit>();
+  for (const r of rows) {
+    if (inScope !== undefined && !inScope.has(planOfCredit(r.credit))) continue;
+    latest.delete(r.credit[0]);
+    latest.set(r.credit[0], r);
+  }
+  return [...latest.values()].map((r) => ({ op: r.op, credit: r.credit }));
+}
+
+/**
+ * Key and credit log rows of one delta: both logs share revisions, so the page is the first `limit` revisions of the
+ * two merged; `last` is the last revision taken (undefined when none).
+ */
+export function mergeLogs<K extends { revision: number }, C extends { revision: number }>(keys: readonly K[], credits: readonly C[], limit: number): { keys: K[]; credits: C[]; last: number | undefined } {
+  const all = [...keys.map((r) => r.revision), ...credits.map((r) => r.revision)].sort((a, b) => a - b).slice(0, limit);
+  const last = all.at(-1);
+  if (last === undefined) return { keys: [], credits: [], last };
+  return { keys: keys.filter((r) => r.revision <= last), credits: credits.filter((r) => r.revision <= last), last };
 }

@@ -8,7 +8,10 @@ const Reporter = Type.String({ pattern: '^[0-9a-f]{16}$', description: 'the aski
 const Limit = Type.Integer({ minimum: 1, maximum: KEY_FEED_MAX_PAGE, default: KEY_FEED_DEFAULT_PAGE });
 
 export const SnapshotQuery = Type.Object({
-  after: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'the previous page\'s `next`' })),
+  after: Type.Optional(Type.String({
+    pattern: '^([A-Za-z0-9_-]{43}|c:([A-Za-z0-9._:-]{1,64}/[A-Za-z0-9._:-]{1,64})?)$',
+    description: 'the previous page\'s `next`: a key digest, or "c:<subscription>" once the credit balances are paged',
+  })),
   limit: Limit,
   reporter: Type.Optional(Reporter),
 }, Strict);

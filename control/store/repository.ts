@@ -5,7 +5,8 @@ import type {
   Api, ApiKey, ApiOperation, ImportSource, OperationLimit, RateLimitHeaderStyle, UnknownOperationMode, CatalogSnapshot, Consumer, FleetPer, Granularity, Page, PageRequest, PathForm, Plan, Limit, Outcome,
   StatusCounts, Target, TargetWithCredentials, UsageQuery,
 } from './types.js';
-import type { FeedChange, FeedKey } from '../../contracts/key-feed.js';
+import type { FeedChange, FeedCredit, FeedCreditChange, FeedKey } from '../../contracts/key-feed.js';
+import type { CreditAdd, CreditBalance, CreditInput, CreditTerms } from '../credits/balance.js';
 import type { FeedState, LoggedChange } from '../keyfeed/rules.js';
 import type { ReporterScope } from './types.js';
 import type { DiscoveryRepository } from '../discovery/record.js';
@@ -118,7 +119,11 @@ export interface OperationLimitFacts { apiId: string; operationId: string; limit
  * What the usage service needs of a key: its subscription, its plan's limits (parsed here, once) and APIs, and the
  * default limits of operations of those APIs (absent: none).
  */
-export interface KeyFacts { keyId: string; consumerId: string; planId: string; limits: Limit[]; planApiIds: string[]; operationLimits?: OperationLimitFacts[] }
+export interface KeyFacts {
+  keyId: string; consumerId: string; planId: string; limits: Limit[]; planApiIds: string[]; operationLimits?: OperationLimitFacts[];
+  /** The subscription's credit balance (absent: none). */
+  credit?: CreditTerms;
+}
 /** A plan as the fleet rules see it. */
 export interface PlanFacts { limits: Limit[]; apiIds: string[]; operationLimits?: OperationLimitFacts[] }
 
@@ -145,6 +150,10 @@ export interface StoredBatch {
   batchId: string; reporter: string; targetId: string; receivedAt: number; entries: number; dropped: number; refused: number;
   rows: Record<Granularity, UsageRow[]>;
   fleet: FleetAdd[];
+  /** Units spent against credit grants (absent: none), added with the batch, exactly once. */
+  credits?: CreditAdd[];
+  /** Spend rows of these grants older than `before` (a past refill period), deleted with the batch. */
+  creditPrune?: { grant: string; before: number }[];
 }
 
 /** What the billing export groups by (docs/usage-export.md); always in this order. */
@@ -195,6 +204,10 @@ export interface UsageRepository {
    * first, at most `limit`.
    */
   fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; scope: string; others: number }[]>;
+  /** For each grant and period start: every reporter's spent units but `reporter`'s ('' → all of them). */
+  creditOthers(grants: readonly { grant: string; from: number }[], reporter: string): Promise<number[]>;
+  /** Every credit balance, in subscription order (a sync reply's; few compared to keys). */
+  creditBalances(): Promise<CreditBalance[]>;
   /** Deletes fleet counts of windows that started before the cut-off of their size. */
   pruneFleet(before: Record<FleetPer, number>): Promise<void>;
   query(q: UsageQuery): Promise<UsageQueryRow[]>;
@@ -220,13 +233,22 @@ export interface ImportKey { id?: string; digest: string; consumerId: string; pl
 /** Per key of a bulk write: stored now, already stored with the same content (no new revision), or why refused. */
 export type ImportOutcome = { created: string } | { unchanged: string } | { error: string };
 
-/** A snapshot page as read: the state and the scope's digest at the same instant as the keys. */
-export interface FeedSnapshotRead { state: FeedState; keys: FeedKey[]; digest: string }
+/**
+ * A snapshot page as read: the state and the scope's digest at the same instant as the keys. `hasCredits`: the scope
+ * holds credit balances (pages of them follow the keys).
+ */
+export interface FeedSnapshotRead { state: FeedState; keys: FeedKey[]; digest: string; hasCredits: boolean }
+/** A page of the scope's credit balances after subscription `after`, in subscription order, read as FeedSnapshotRead. */
+export interface FeedCreditsRead { state: FeedState; credits: FeedCredit[]; digest: string }
 /**
  * A delta as read: the state, the log rows in (since, revision] (at most `limit`, every scope's), the scope's changes
  * collapsed, and the scope's digest at `revision` (only meaningful when `more` is false).
  */
-export interface FeedDeltaRead { state: FeedState; revision: number; more: boolean; rows: LoggedChange[]; changes: FeedChange[]; digest: string }
+export interface FeedDeltaRead {
+  state: FeedState; revision: number; more: boolean; rows: LoggedChange[]; changes: FeedChange[]; digest: string;
+  /** The scope's balance changes in the same range, each subscription once at its latest state. */
+  credits: FeedCreditChange[];
+}
 
 /**
  * The key feed (docs/key-feed.md): reads for the feed's routes, and the writes only the feed makes. Every key write
@@ -237,6 +259,8 @@ export interface KeyFeedRepository {
   state(targetId?: string): Promise<FeedState>;
   /** Keys of the scope with digests after `after`, in digest order (keyset paging), at most `limit`. */
   snapshotPage(scope: ReporterScope, after: string | undefined, limit: number): Promise<FeedSnapshotRead>;
+  /** The scope's credit balances with subscriptions after `after`, in subscription order (bytewise), at most `limit`. */
+  creditPage(scope: ReporterScope, after: string, limit: number): Promise<FeedCreditsRead>;
   /** Call only when snapshotRequired() said deltas since `since` can be served (the state is re-read here). */
   deltas(scope: ReporterScope, since: number, limit: number): Promise<FeedDeltaRead>;
   /** Takes keys whose expiry passed at `now` out of the set (op expire), at most `limit`; returns how many. */
@@ -252,6 +276,21 @@ export interface KeyFeedRepository {
   rebuild(newEpoch: boolean): Promise<void>;
 }
 
+/**
+ * Credit balances (docs/control.md "Credits"). Every write appends to the key feed's log and folds into its digests in
+ * its own transaction, as key writes do; the spend is the usage repository's.
+ */
+export interface CreditRepository {
+  /** A new grant from `since` (ProblemError 422 for an unknown plan or consumer). */
+  set(consumerId: string, planId: string, input: CreditInput): Promise<CreditBalance>;
+  /** NotFoundError when the subscription has no balance. */
+  get(consumerId: string, planId: string): Promise<CreditBalance>;
+  /** The consumer's balances in plan order (NotFoundError for an unknown consumer). */
+  listForConsumer(consumerId: string): Promise<CreditBalance[]>;
+  /** NotFoundError when the subscription has no balance. */
+  remove(consumerId: string, planId: string): Promise<void>;
+}
+
 export interface Store {
   apis: ApiRepository;
   plans: PlanRepository;
@@ -261,6 +300,8 @@ export interface Store {
   targets: TargetRepository;
   secrets: SecretRepository;
   keyFeed: KeyFeedRepository;
+  /** Credit balances (control/credits/). */
+  credits: CreditRepository;
   /** Service discovery's records (control/discovery/). */
   discovery: DiscoveryRepository;
   /** Fleet status: the latest proxy status per target, node and reporter (control/fleet/). */

@@ -11,6 +11,12 @@ import { minuteAccepted } from './report-rules.js';
 import { FleetRetention, UsageRetention } from './retention.js';
 import { summarize } from './summary.js';
 import { windowStart } from './windows.js';
+import type { CreditSpend } from '../../contracts/key-feed.js';
+import { creditAdds, creditPrune } from '../credits/balance.js';
+import { creditSpendForKeys, creditSpendForSync } from '../credits/spend.js';
+
+/** An ingest's outcome with the fleet's spend against the report's credit balances (all of the scope's on sync). */
+export type IngestReply = IngestResult & { creditSpend: CreditSpend[] };
 
 const SIZES: readonly Granularity[] = ['minute', 'hour', 'day'];
 /** How old a replica's copy of the fleet counts may get before a reply reloads it (in the background). */
@@ -62,7 +68,7 @@ export class UsageService {
    * time range are refused and counted. The facts are read before the batch is written: a key deleted in between is
    * counted as it was a moment ago, which is what its proxy saw.
    */
-  async ingest(report: UsageReport, scope: ReporterScope, now: number): Promise<IngestResult> {
+  async ingest(report: UsageReport, scope: ReporterScope, now: number): Promise<IngestReply> {
     // Fleet counts are kept per target and reporter: a reporter id used under another target's credential is another
     // reporter, so one target's proxies can neither add to nor hide from another's counts.
     const reporter = `${scope.targetId}:${report.reporter}`;
@@ -82,10 +88,13 @@ export class UsageService {
     const rows: Record<Granularity, UsageRow[]> = { minute: [], hour: [], day: [] };
     for (const size of this.repo.batchSizes ?? SIZES) rows[size] = rowsOf(entries, size, facts);
     const fleet = fleetAdds(entries, facts, reporter, now);
+    // Only subscriptions with a credit balance spend (stored with the batch, so a duplicate never counts twice).
+    const credits = creditAdds(entries, facts, reporter, now);
     const generation = this.fleetCache?.beginWrite() ?? 0;
     const fresh = await this.repo.storeBatch({
       batchId: report.batchId, reporter: report.reporter, targetId: scope.targetId, receivedAt: now,
       entries: entries.length, dropped: report.dropped, refused, rows, fleet,
+      ...(credits.length > 0 ? { credits, creditPrune: creditPrune(credits, facts.values(), now) } : {}),
     });
     if (fresh) {
       this.fleetCache?.added(fleet, generation);
@@ -93,9 +102,10 @@ export class UsageService {
       await this.usageRetention.maybeDrop(now);
     }
     const replyFleet = report.sync === true ? await fleetForSync(this.repo, scope, reporter, now) : await fleetForKeys(this.fleetSource, facts.values(), reporter, now);
+    const creditSpend = report.sync === true ? await creditSpendForSync(this.repo, scope, reporter, now) : await creditSpendForKeys(this.repo, facts.values(), reporter, now);
     let wouldReject = 0;
     if (fresh) for (const e of entries) wouldReject += e.wouldReject ?? 0;
-    return { duplicate: !fresh, fleet: replyFleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0, wouldReject };
+    return { duplicate: !fresh, fleet: replyFleet, entries: entries.length, dropped: fresh ? report.dropped : 0, refused: fresh ? refused : 0, wouldReject, creditSpend };
   }
 
   /** Folds pending minute rows into hours and days now; resolves with how many. */

@@ -1,9 +1,10 @@
 // A minimal key-feed client for the tests: pages a snapshot, applies deltas to a mirror of the set, and checks the
 // set digest as a proxy would. Also usable by other parts' tests (it speaks the wire format only).
 import type { FastifyInstance } from 'fastify';
-import { OP_KEEPS_KEY, setDigest, type DeltaPage, type FeedKey, type SnapshotPage } from '../../contracts/key-feed.js';
+import { OP_KEEPS_KEY, setDigest, type DeltaPage, type FeedCredit, type FeedKey, type SnapshotPage } from '../../contracts/key-feed.js';
 
-export interface Mirror { epoch: string; revision: number; keys: Map<string, FeedKey>; digest: string | undefined }
+/** `credits`: the scope's credit balances by subscription (docs/key-feed.md "Credits"); absent when never seen. */
+export interface Mirror { epoch: string; revision: number; keys: Map<string, FeedKey>; digest: string | undefined; credits?: Map<string, FeedCredit> }
 
 export type Get = (url: string) => Promise<{ statusCode: number; body: string; headers: Record<string, unknown>; json<T>(): T }>;
 
@@ -16,6 +17,7 @@ export async function takeSnapshot(get: Get, limit = 2000, reporter?: string): P
   const pages: SnapshotPage[] = [];
   let after: string | null = null;
   const keys = new Map<string, FeedKey>();
+  const credits = new Map<string, FeedCredit>();
   let first: SnapshotPage | undefined;
   for (;;) {
     const res = await get(`/v1/keyfeed/snapshot?limit=${limit}${after === null ? '' : `&after=${after}`}${reporter === undefined ? '' : `&reporter=${reporter}`}`);
@@ -24,11 +26,12 @@ export async function takeSnapshot(get: Get, limit = 2000, reporter?: string): P
     pages.push(page);
     first ??= page;
     for (const k of page.keys) keys.set(k[1], k);
+    for (const c of page.credits ?? []) credits.set(c[0], c);
     if (page.next === null) {
       // Pages read at different revisions: deltas from the first page's revision bring every range up to date, and
       // the last page's digest holds only when nothing changed while paging (docs/key-feed.md).
       const digest = page.revision === first.revision ? page.digest : undefined;
-      return { mirror: { epoch: page.epoch, revision: first.revision, keys, digest }, pages };
+      return { mirror: { epoch: page.epoch, revision: first.revision, keys, digest, credits }, pages };
     }
     after = page.next;
   }
@@ -39,6 +42,11 @@ export function applyDelta(m: Mirror, d: DeltaPage): void {
   for (const c of d.changes) {
     if (OP_KEEPS_KEY[c.op]) m.keys.set(c.key[1], c.key);
     else m.keys.delete(c.key[1]);
+  }
+  for (const c of d.credits ?? []) {
+    m.credits ??= new Map();
+    if (c.op === 'set') m.credits.set(c.credit[0], c.credit);
+    else m.credits.delete(c.credit[0]);
   }
   m.revision = d.revision;
   m.digest = d.digest;
@@ -57,4 +65,4 @@ export async function catchUp(get: Get, m: Mirror, limit = 2000, wait = 0): Prom
   }
 }
 
-export const mirrorDigest = (m: Mirror): string => setDigest(m.keys.values());
+export const mirrorDigest = (m: Mirror): string => setDigest(m.keys.values(), m.credits?.values() ?? []);

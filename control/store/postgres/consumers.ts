@@ -7,6 +7,7 @@ import type { Consumer, Page, PageRequest } from '../types.js';
 import { page, uniqueName, type Clock, type OnChange } from './shared.js';
 import { transaction } from './connection.js';
 import { IN_SET, lockKeyFeed, recordKeyWrites } from './keyfeed.js';
+import { removeCreditsOf } from './credits.js';
 import { feedKey } from '../../keyfeed/rules.js';
 
 interface ConsumerRow { id: string; name: string; created_at: number; updated_at: number }
@@ -46,6 +47,8 @@ export class PostgresConsumers implements ConsumerRepository {
     await transaction(this.pool, async (c) => {
       await lockKeyFeed(c);
       const keys = await c.query<Parameters<typeof feedKey>[0]>(`SELECT digest, id, consumer_id, plan_id, expires_at FROM api_keys WHERE consumer_id = $1 AND ${IN_SET}`, [id]);
+      // Its credit balances go with it, each logged as removed.
+      await removeCreditsOf(c, 'consumer_id', id, this.now());
       const r = await c.query('DELETE FROM consumers WHERE id = $1', [id]);
       if (r.rowCount === 0) throw new NotFoundError('consumer', id);
       await recordKeyWrites(c, keys.rows.map((k) => ({ op: 'revoke', key: feedKey(k), was: feedKey(k) })), this.now());

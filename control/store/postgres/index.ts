@@ -9,6 +9,7 @@ import type { CatalogSnapshot } from '../types.js';
 import { PostgresApis } from './apis.js';
 import { connectClient, createPool } from './connection.js';
 import { PostgresConsumers } from './consumers.js';
+import { PostgresCredits } from './credits.js';
 import { PostgresDiscovery } from './discovery.js';
 import { PostgresFleetStatus } from '../../fleet/postgres-store.js';
 import { PostgresKeys } from './keys.js';
@@ -83,6 +84,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     targets: new PostgresTargets(pool, now, changed),
     secrets: new PostgresSecrets(pool),
     keyFeed,
+    credits: new PostgresCredits(pool, now, changed),
     discovery: new PostgresDiscovery(pool),
     fleet: new PostgresFleetStatus(pool),
     snapshot: (): Promise<CatalogSnapshot> => readSnapshot(pool),

@@ -7,10 +7,11 @@ import type pg from 'pg';
 import { EMPTY_SET_DIGEST, type FeedKey, type FeedOp } from '../../../contracts/key-feed.js';
 import { newId } from '../../key-material.js';
 import {
-  applyWrites, collapse, feedKey, HISTORY_REVISIONS, HISTORY_SECONDS, scopeDigest, scopePlans,
-  type FeedState, type KeyWrite, type LoggedChange,
+  applyCreditWrites, applyWrites, collapse, collapseCredits, feedKey, HISTORY_REVISIONS, HISTORY_SECONDS, mergeLogs, planOfCredit, scopeDigest, scopePlans,
+  type CreditWrite, type FeedState, type KeyWrite, type LoggedChange,
 } from '../../keyfeed/rules.js';
-import type { FeedDeltaRead, FeedSnapshotRead, ImportKey, ImportOutcome, KeyFeedRepository } from '../repository.js';
+import { feedCreditOfRow, loggedCredit, type CreditLogRow, type CreditRow } from '../credit-row.js';
+import type { FeedCreditsRead, FeedDeltaRead, FeedSnapshotRead, ImportKey, ImportOutcome, KeyFeedRepository } from '../repository.js';
 import type { ReporterScope } from '../types.js';
 import { transaction, type Queryable } from './connection.js';
 import type { OnChange } from './shared.js';
@@ -57,6 +58,24 @@ export async function recordKeyWrites(c: Queryable, writes: readonly KeyWrite[],
   await c.query(`INSERT INTO key_changes (revision, key_id, op, digest, consumer_id, plan_id, expires_at, at)
     SELECT r, k, o, d, cn, p, e, $8 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS t(r, k, o, d, cn, p, e)`,
   [...cols, now]);
+  await c.query('UPDATE feed_state SET head = $1 WHERE id = 1', [head]);
+}
+
+/** Appends balance writes to the credit log (revisions shared with keys) and folds them into the plan digests. Call inside a transaction holding lockKeyFeed. */
+export async function recordCreditWrites(c: Queryable, writes: readonly CreditWrite[], now: number): Promise<void> {
+  if (writes.length === 0) return;
+  const planIds = [...new Set(writes.flatMap((w) => (w.was === null ? [planOfCredit(w.credit)] : [planOfCredit(w.credit), planOfCredit(w.was)])))];
+  const cur = new Map((await c.query<{ plan_id: string; digest: string }>('SELECT plan_id, digest FROM feed_plan_digests WHERE plan_id = ANY($1)', [planIds]))
+    .rows.map((r) => [r.plan_id, r.digest]));
+  const digests = applyCreditWrites(writes, (p) => cur.get(p) ?? EMPTY_SET_DIGEST);
+  await c.query(`INSERT INTO feed_plan_digests (plan_id, digest) SELECT * FROM unnest($1::text[], $2::text[])
+    ON CONFLICT (plan_id) DO UPDATE SET digest = excluded.digest`, [[...digests.keys()], [...digests.values()]]);
+  let head = (await readState(c)).head;
+  for (const w of writes) {
+    const x = w.credit;
+    await c.query(`INSERT INTO credit_changes (revision, subscription, plan_id, op, grant_id, balance, refill_amount, refill_per, since, at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [++head, x[0], planOfCredit(x), w.op, x[1], x[2], x[3], x[4], x[5], now]);
+  }
   await c.query('UPDATE feed_state SET head = $1 WHERE id = 1', [head]);
 }
 
@@ -116,7 +135,18 @@ export class PostgresKeyFeed implements KeyFeedRepository {
         values: plans === null ? [after ?? '', limit] : [after ?? '', limit, plans],
         rowMode: 'array',
       });
-      return { state, keys: rows.rows, digest: scopeDigest(await this.planDigests(c), plans) };
+      const credits = await c.query(`SELECT 1 FROM credit_balances ${plans === null ? '' : 'WHERE plan_id = ANY($1)'} LIMIT 1`, plans === null ? [] : [plans]);
+      return { state, keys: rows.rows, digest: scopeDigest(await this.planDigests(c), plans), hasCredits: credits.rows.length > 0 };
+    }, { isolation: 'REPEATABLE READ', readOnly: true });
+  }
+
+  async creditPage(scope: ReporterScope, after: string, limit: number): Promise<FeedCreditsRead> {
+    return transaction(this.pool, async (c) => {
+      const plans = await this.plansOf(c, scope);
+      const { ready: _r, ...state } = await readState(c, scope.targetId);
+      const rows = await c.query<CreditRow>(`SELECT * FROM credit_balances WHERE subscription > $1 ${plans === null ? '' : 'AND plan_id = ANY($3)'}
+        ORDER BY subscription LIMIT $2`, plans === null ? [after, limit] : [after, limit, plans]);
+      return { state, credits: rows.rows.map(feedCreditOfRow), digest: scopeDigest(await this.planDigests(c), plans) };
     }, { isolation: 'REPEATABLE READ', readOnly: true });
   }
 
@@ -124,11 +154,16 @@ export class PostgresKeyFeed implements KeyFeedRepository {
     return transaction(this.pool, async (c) => {
       const plans = await this.plansOf(c, scope);
       const { ready: _r, ...state } = await readState(c, scope.targetId);
-      const rows = (await c.query<LogRow>('SELECT * FROM key_changes WHERE revision > $1 ORDER BY revision LIMIT $2', [since, limit])).rows
+      const keyRows = (await c.query<LogRow>('SELECT * FROM key_changes WHERE revision > $1 ORDER BY revision LIMIT $2', [since, limit])).rows
         .map((r): LoggedChange => ({ revision: r.revision, op: r.op, key: [r.digest, r.key_id, r.consumer_id, r.plan_id, r.expires_at] }));
-      const last = rows.at(-1)?.revision ?? state.head;
-      const more = rows.length === limit && last < state.head;
-      return { state, revision: more ? last : state.head, more, rows, changes: collapse(rows, plans), digest: scopeDigest(await this.planDigests(c), plans) };
+      const creditRows = (await c.query<CreditLogRow>('SELECT * FROM credit_changes WHERE revision > $1 ORDER BY revision LIMIT $2', [since, limit])).rows.map(loggedCredit);
+      const merged = mergeLogs(keyRows, creditRows, limit);
+      const last = merged.last ?? state.head;
+      const more = merged.keys.length + merged.credits.length === limit && last < state.head;
+      return {
+        state, revision: more ? last : state.head, more, rows: merged.keys, changes: collapse(merged.keys, plans),
+        digest: scopeDigest(await this.planDigests(c), plans), credits: collapseCredits(merged.credits, plans),
+      };
     }, { isolation: 'REPEATABLE READ', readOnly: true });
   }
 
@@ -149,10 +184,12 @@ export class PostgresKeyFeed implements KeyFeedRepository {
     return transaction(this.pool, async (c) => {
       await lockKeyFeed(c);
       const { head } = await readState(c);
-      const old = (await c.query<{ r: number | null }>('SELECT MAX(revision) AS r FROM key_changes WHERE at < $1 OR revision <= $2',
-        [now - HISTORY_SECONDS, head - HISTORY_REVISIONS])).rows[0]!.r;
+      const old = (await c.query<{ r: number | null }>(`SELECT GREATEST((SELECT MAX(revision) FROM key_changes WHERE at < $1 OR revision <= $2),
+        (SELECT MAX(revision) FROM credit_changes WHERE at < $1 OR revision <= $2)) AS r`,
+      [now - HISTORY_SECONDS, head - HISTORY_REVISIONS])).rows[0]!.r;
       if (old === null) return 0;
-      const deleted = (await c.query('DELETE FROM key_changes WHERE revision <= $1', [old])).rowCount ?? 0;
+      const deleted = ((await c.query('DELETE FROM key_changes WHERE revision <= $1', [old])).rowCount ?? 0)
+        + ((await c.query('DELETE FROM credit_changes WHERE revision <= $1', [old])).rowCount ?? 0);
       await c.query('UPDATE feed_state SET horizon = GREATEST(horizon, $1) WHERE id = 1', [old]);
       return deleted;
     });
@@ -211,10 +248,15 @@ export class PostgresKeyFeed implements KeyFeedRepository {
         const prev = digests;
         digests = new Map([...prev, ...applyWrites(rows.map((r) => ({ op: 'add' as const, key: feedKey(r), was: null })), (p) => prev.get(p) ?? EMPTY_SET_DIGEST)]);
       }
+      // Balances are in the digest too (contracts/key-feed.ts setDigest).
+      const credits = (await c.query<CreditRow>('SELECT * FROM credit_balances')).rows.map((r) => ({ op: 'set' as const, credit: feedCreditOfRow(r), was: null }));
+      const prev = digests;
+      digests = new Map([...prev, ...applyCreditWrites(credits, (p) => prev.get(p) ?? EMPTY_SET_DIGEST)]);
       await c.query('DELETE FROM feed_plan_digests');
       await c.query('INSERT INTO feed_plan_digests (plan_id, digest) SELECT * FROM unnest($1::text[], $2::text[])', [[...digests.keys()], [...digests.values()]]);
       if (newEpoch) {
         await c.query('DELETE FROM key_changes');
+        await c.query('DELETE FROM credit_changes');
         await c.query('DELETE FROM feed_scope_changes');
         await c.query('UPDATE feed_state SET epoch = $1, head = 0, scope_revision = 0, horizon = 0 WHERE id = 1', [randomBytes(16).toString('hex')]);
       }

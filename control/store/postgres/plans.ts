@@ -7,6 +7,7 @@ import type { Page, PageRequest, Plan } from '../types.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
 import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
 import { lockKeyFeed, recordScopeChange, scopeTargets } from './keyfeed.js';
+import { removeCreditsOf } from './credits.js';
 import { targetsMovedByPlan } from '../../keyfeed/rules.js';
 import { checkPlanLimits, namedOperations, normalLimit } from '../../limit-rules.js';
 
@@ -102,10 +103,14 @@ export class PostgresPlans implements PlanRepository {
 
   async delete(id: string): Promise<void> {
     await transaction(this.pool, async (c) => {
+      // First, as credit writers take it before they read the plan (no lock-order inversion with them).
+      await lockKeyFeed(c);
       await planRow(c, id, true);
       const used = await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE plan_id = $1', [id]);
       if (used.rows[0]!.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.rows[0]!.n} key(s)`);
       try {
+        // Its credit balances go with it, each logged as removed (the key feed's deltas carry the removal).
+        await removeCreditsOf(c, 'plan_id', id, this.now());
         await c.query('DELETE FROM plans WHERE id = $1', [id]);
         await c.query('DELETE FROM feed_plan_digests WHERE plan_id = $1', [id]);
       } catch (err) {

@@ -16,6 +16,9 @@ import { fleetLog, minuteLog } from './batch-columns.js';
 import { pgCode, transaction } from './connection.js';
 import { DAY_S, dayOf, type MinutePartitions } from './partitions.js';
 import { parseLimits } from './shared.js';
+import type { CreditRefillPer } from '../../../contracts/key-feed.js';
+import type { CreditBalance } from '../../credits/balance.js';
+import { creditFromRow, type CreditRow } from '../credit-row.js';
 
 const TABLES: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' };
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
@@ -86,6 +89,25 @@ FROM (
 const STORE_BATCH_SQL = `
 INSERT INTO usage_batches (batch_id, reporter, received_at, entries, dropped, target_id, refused, first_minute, log_numbers, log_texts, fleet_numbers, fleet_texts)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (batch_id) DO NOTHING`;
+
+/**
+ * A batch with credit spend: the same insert, and in the same statement (so the same transaction) the spend added and
+ * past periods of refilling grants cut, only when the batch row was inserted now (a duplicate adds nothing). The
+ * spend is written straight to credit_spend rather than to the log: only subscriptions with a balance have any, and
+ * a balance's remaining must be exact on every reply, not after the next fold.
+ */
+const STORE_BATCH_CREDITS_SQL = `
+WITH b AS (${STORE_BATCH_SQL} RETURNING 1),
+cut AS (
+  DELETE FROM credit_spend s USING unnest($17::text[], $18::bigint[]) AS p(grant_id, before)
+  WHERE EXISTS (SELECT 1 FROM b) AND s.grant_id = p.grant_id AND s.from_minute < p.before RETURNING 1
+), spend AS (
+  INSERT INTO credit_spend AS s (grant_id, from_minute, reporter, units)
+  SELECT * FROM unnest($13::text[], $14::bigint[], $15::text[], $16::bigint[]) WHERE EXISTS (SELECT 1 FROM b)
+  ORDER BY 1, 2, 3
+  ON CONFLICT (grant_id, from_minute, reporter) DO UPDATE SET units = s.units + EXCLUDED.units RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM b)::int AS stored, (SELECT COUNT(*) FROM cut) AS cut, (SELECT COUNT(*) FROM spend) AS spent`;
 
 const rollupInto = (table: string, size: number): string => `
 INSERT INTO ${table} AS u (${MINUTE_COLUMNS})
@@ -167,8 +189,10 @@ export class PostgresUsage implements UsageRepository {
   async keyFacts(keyIds: readonly string[]): Promise<Map<string, KeyFacts>> {
     const facts = new Map<string, KeyFacts>();
     if (keyIds.length === 0) return facts;
-    const r = await this.pool.query<{ id: string; consumer_id: string; plan_id: string; limits: string }>(
-      'SELECT k.id, k.consumer_id, k.plan_id, p.limits FROM api_keys k JOIN plans p ON p.id = k.plan_id WHERE k.id = ANY($1)', [[...keyIds]]);
+    // The subscription's credit balance comes with the key (absent for most): ingest touches only those that have one.
+    const r = await this.pool.query<{ id: string; consumer_id: string; plan_id: string; limits: string; grant_id: string | null; since: number; refill_per: CreditRefillPer | null }>(
+      `SELECT k.id, k.consumer_id, k.plan_id, p.limits, c.grant_id, c.since, c.refill_per FROM api_keys k JOIN plans p ON p.id = k.plan_id
+       LEFT JOIN credit_balances c ON c.subscription = k.plan_id || '/' || k.consumer_id WHERE k.id = ANY($1)`, [[...keyIds]]);
     const apis = await this.apisOfPlans(r.rows.map((row) => row.plan_id));
     const ops = await this.operationLimitsOf(r.rows.map((row) => row.plan_id));
     for (const row of r.rows) {
@@ -176,6 +200,7 @@ export class PostgresUsage implements UsageRepository {
       facts.set(row.id, {
         keyId: row.id, consumerId: row.consumer_id, planId: row.plan_id, limits: parseLimits(row.limits), planApiIds: apis.get(row.plan_id)!,
         ...(operationLimits !== undefined ? { operationLimits } : {}),
+        ...(row.grant_id !== null ? { credit: { grant: row.grant_id, since: row.since, refillPer: row.refill_per } } : {}),
       });
     }
     return facts;
@@ -204,15 +229,27 @@ export class PostgresUsage implements UsageRepository {
     await this.partitions.ensure(b.rows.minute.map((r) => r.start));
     const m = minuteLog(b.rows.minute);
     const f = fleetLog(b.fleet);
+    const values: unknown[] = [
+      b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused,
+      b.rows.minute.reduce((min, row) => Math.min(min, row.start), b.receivedAt),
+      m.numbers, m.texts, f.numbers, f.texts,
+    ];
+    const credits = b.credits ?? [];
+    if (credits.length > 0) {
+      const prune = b.creditPrune ?? [];
+      const r = await this.pool.query<{ stored: number }>({
+        name: 'tollgate-store-batch-credits',
+        text: STORE_BATCH_CREDITS_SQL,
+        values: [...values, credits.map((c) => c.grant), credits.map((c) => c.from), credits.map((c) => c.reporter), credits.map((c) => c.units),
+          prune.map((p) => p.grant), prune.map((p) => p.before)],
+      });
+      return r.rows[0]?.stored === 1;
+    }
     const r = await this.pool.query({
       // Named: each pooled connection parses and plans it once.
       name: 'tollgate-store-batch',
       text: STORE_BATCH_SQL,
-      values: [
-        b.batchId, b.reporter, b.receivedAt, b.entries, b.dropped, b.targetId, b.refused,
-        b.rows.minute.reduce((min, row) => Math.min(min, row.start), b.receivedAt),
-        m.numbers, m.texts, f.numbers, f.texts,
-      ],
+      values,
     });
     return r.rowCount === 1;
   }
@@ -230,6 +267,21 @@ export class PostgresUsage implements UsageRepository {
         windows.map((w) => w.scope ?? '')],
     });
     return r.rows.map((row) => row.n);
+  }
+
+  async creditOthers(grants: readonly { grant: string; from: number }[], reporter: string): Promise<number[]> {
+    if (grants.length === 0) return [];
+    const r = await this.pool.query<{ n: number }>({
+      name: 'tollgate-credit-others',
+      text: `SELECT COALESCE((SELECT SUM(s.units) FROM credit_spend s WHERE s.grant_id = g.grant_id AND s.from_minute = g.from_minute AND s.reporter <> $3), 0) AS n
+       FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS g(grant_id, from_minute, i) ORDER BY g.i`,
+      values: [grants.map((g) => g.grant), grants.map((g) => g.from), reporter],
+    });
+    return r.rows.map((row) => row.n);
+  }
+
+  async creditBalances(): Promise<CreditBalance[]> {
+    return (await this.pool.query<CreditRow>('SELECT * FROM credit_balances ORDER BY subscription')).rows.map(creditFromRow);
   }
 
   async fleetCounts(windows: readonly { per: FleetPer; windowStart: number }[]): Promise<FleetCount[]> {

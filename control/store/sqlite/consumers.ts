@@ -6,6 +6,7 @@ import type { Consumer, Page, PageRequest } from '../types.js';
 import type { Db } from './open.js';
 import { feedKey } from '../../keyfeed/rules.js';
 import { IN_SET, recordKeyWrites } from './keyfeed.js';
+import { removeCreditsOf } from './credits.js';
 import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 
 type FeedKeyRow = Parameters<typeof feedKey>[0];
@@ -51,6 +52,8 @@ export class SqliteConsumers implements ConsumerRepository {
       // Its keys go with it (ON DELETE CASCADE): the key feed records each as taken out of the set.
       const keys = this.db.prepare(`SELECT digest, id, consumer_id, plan_id, expires_at FROM api_keys WHERE consumer_id = ? AND ${IN_SET}`).all(id) as FeedKeyRow[];
       recordKeyWrites(this.db, keys.map((k) => ({ op: 'revoke', key: feedKey(k), was: feedKey(k) })), this.now());
+      // So do its credit balances, each logged as removed.
+      removeCreditsOf(this.db, 'consumer_id', id, this.now());
       this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id);
     }).immediate();
     this.changed();

@@ -4,6 +4,7 @@ import type { CatalogSnapshot } from '../types.js';
 import type { ChangeFeed } from '../changes.js';
 import { SqliteApis } from './apis.js';
 import { SqliteConsumers } from './consumers.js';
+import { SqliteCredits } from './credits.js';
 import { SqliteDiscovery } from './discovery.js';
 import { SqliteFleetStatus } from '../../fleet/sqlite-store.js';
 import { SqliteKeys } from './keys.js';
@@ -51,6 +52,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     targets: new SqliteTargets(db, now, changed, durable),
     secrets: new SqliteSecrets(db, durable),
     keyFeed: new SqliteKeyFeed(db, changed, durable),
+    credits: new SqliteCredits(db, now, changed, durable),
     discovery: new SqliteDiscovery(db, durable),
     fleet: new SqliteFleetStatus(db),
     snapshot: async (): Promise<CatalogSnapshot> => readSnapshot(db),

@@ -5,10 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { EMPTY_SET_DIGEST, type FeedKey, type FeedOp } from '../../../contracts/key-feed.js';
 import { newId } from '../../key-material.js';
 import {
-  applyWrites, collapse, feedKey, HISTORY_REVISIONS, HISTORY_SECONDS, scopeDigest, scopePlans,
-  type FeedState, type KeyWrite, type LoggedChange,
+  applyCreditWrites, applyWrites, collapse, collapseCredits, feedKey, HISTORY_REVISIONS, HISTORY_SECONDS, mergeLogs, planOfCredit, scopeDigest, scopePlans,
+  type CreditWrite, type FeedState, type KeyWrite, type LoggedChange,
 } from '../../keyfeed/rules.js';
-import type { FeedDeltaRead, FeedSnapshotRead, ImportKey, ImportOutcome, KeyFeedRepository } from '../repository.js';
+import { feedCreditOfRow, loggedCredit, type CreditLogRow, type CreditRow } from '../credit-row.js';
+import type { FeedCredit } from '../../../contracts/key-feed.js';
+import type { FeedCreditsRead, FeedDeltaRead, FeedSnapshotRead, ImportKey, ImportOutcome, KeyFeedRepository } from '../repository.js';
 import type { ReporterScope } from '../types.js';
 import type { Db } from './open.js';
 import type { Durable, OnChange } from './shared.js';
@@ -40,6 +42,23 @@ export function recordKeyWrites(db: Db, writes: readonly KeyWrite[], now: number
     // A key moved to another plan leaves its old plan's scope: logged as a removal there, then as its new state.
     if (w.was !== null && w.was[3] !== w.key[3]) log.run(++head, w.was[1], 'revoke', w.was[0], w.was[2], w.was[3], w.was[4], now);
     log.run(++head, w.key[1], w.op, w.key[0], w.key[2], w.key[3], w.key[4], now);
+  }
+  db.prepare('UPDATE feed_state SET head = ? WHERE id = 1').run(head);
+}
+
+/** Appends balance writes to the credit log (revisions shared with keys) and folds them into the plan digests. */
+export function recordCreditWrites(db: Db, writes: readonly CreditWrite[], now: number): void {
+  if (writes.length === 0) return;
+  const getDigest = db.prepare('SELECT digest FROM feed_plan_digests WHERE plan_id = ?');
+  const digests = applyCreditWrites(writes, (planId) => (getDigest.get(planId) as { digest: string } | undefined)?.digest ?? EMPTY_SET_DIGEST);
+  const setDigest = db.prepare('INSERT INTO feed_plan_digests (plan_id, digest) VALUES (?, ?) ON CONFLICT (plan_id) DO UPDATE SET digest = excluded.digest');
+  for (const [planId, d] of digests) setDigest.run(planId, d);
+  let head = readState(db).head;
+  const log = db.prepare(`INSERT INTO credit_changes (revision, subscription, plan_id, op, grant_id, balance, refill_amount, refill_per, since, at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  for (const w of writes) {
+    const c: FeedCredit = w.credit;
+    log.run(++head, c[0], planOfCredit(c), w.op, c[1], c[2], c[3], c[4], c[5], now);
   }
   db.prepare('UPDATE feed_state SET head = ? WHERE id = 1').run(head);
 }
@@ -102,10 +121,28 @@ export class SqliteKeyFeed implements KeyFeedRepository {
       // Rows as arrays, already in the wire's order: a page of 10,000 keys allocates no row objects.
       const keys = this.db.prepare(`SELECT digest, id, consumer_id, plan_id, IFNULL(expires_at, 0) FROM api_keys
         WHERE digest > ? AND ${IN_SET} ${filter} ORDER BY digest LIMIT ?`).raw(true).all(...args) as FeedKey[];
-      return { state, keys, digest: scopeDigest(this.planDigests(), plans) };
+      const hasCredits = this.db.prepare(`SELECT 1 FROM credit_balances ${plans === null ? '' : 'WHERE plan_id IN (SELECT value FROM json_each(?))'} LIMIT 1`)
+        .get(...(plans === null ? [] : [JSON.stringify(plans)])) !== undefined;
+      return { state, keys, digest: scopeDigest(this.planDigests(), plans), hasCredits };
     });
     const result = read.deferred();
     // Never hand out a revision that a crash could take back (and then reuse for another change).
+    await this.durable();
+    return result;
+  }
+
+  async creditPage(scope: ReporterScope, after: string, limit: number): Promise<FeedCreditsRead> {
+    const read = this.db.transaction((): FeedCreditsRead => {
+      const plans = this.plansOf(scope);
+      const state = readState(this.db, scope.targetId);
+      const args: unknown[] = [after];
+      if (plans !== null) args.push(JSON.stringify(plans));
+      args.push(limit);
+      const rows = this.db.prepare(`SELECT * FROM credit_balances WHERE subscription > ?
+        ${plans === null ? '' : 'AND plan_id IN (SELECT value FROM json_each(?))'} ORDER BY subscription LIMIT ?`).all(...args) as CreditRow[];
+      return { state, credits: rows.map(feedCreditOfRow), digest: scopeDigest(this.planDigests(), plans) };
+    });
+    const result = read.deferred();
     await this.durable();
     return result;
   }
@@ -114,11 +151,16 @@ export class SqliteKeyFeed implements KeyFeedRepository {
     const read = this.db.transaction((): FeedDeltaRead => {
       const plans = this.plansOf(scope);
       const state = readState(this.db, scope.targetId);
-      const rows = (this.db.prepare('SELECT * FROM key_changes WHERE revision > ? ORDER BY revision LIMIT ?').all(since, limit) as LogRow[])
+      const keyRows = (this.db.prepare('SELECT * FROM key_changes WHERE revision > ? ORDER BY revision LIMIT ?').all(since, limit) as LogRow[])
         .map((r): LoggedChange => ({ revision: r.revision, op: r.op, key: [r.digest, r.key_id, r.consumer_id, r.plan_id, r.expires_at] }));
-      const last = rows.at(-1)?.revision ?? state.head;
-      const more = rows.length === limit && last < state.head;
-      return { state, revision: more ? last : state.head, more, rows, changes: collapse(rows, plans), digest: scopeDigest(this.planDigests(), plans) };
+      const creditRows = (this.db.prepare('SELECT * FROM credit_changes WHERE revision > ? ORDER BY revision LIMIT ?').all(since, limit) as CreditLogRow[]).map(loggedCredit);
+      const merged = mergeLogs(keyRows, creditRows, limit);
+      const last = merged.last ?? state.head;
+      const more = merged.keys.length + merged.credits.length === limit && last < state.head;
+      return {
+        state, revision: more ? last : state.head, more, rows: merged.keys, changes: collapse(merged.keys, plans), digest: scopeDigest(this.planDigests(), plans),
+        credits: collapseCredits(merged.credits, plans),
+      };
     });
     const result = read.deferred();
     await this.durable();
@@ -144,10 +186,12 @@ export class SqliteKeyFeed implements KeyFeedRepository {
   async prune(now: number): Promise<number> {
     const n = this.db.transaction((): number => {
       const { head } = readState(this.db);
-      const old = this.db.prepare('SELECT MAX(revision) AS r FROM key_changes WHERE at < ? OR revision <= ?')
+      const old = this.db.prepare(`SELECT MAX(r) AS r FROM (SELECT MAX(revision) AS r FROM key_changes WHERE at < ?1 OR revision <= ?2
+        UNION ALL SELECT MAX(revision) FROM credit_changes WHERE at < ?1 OR revision <= ?2)`)
         .get(now - HISTORY_SECONDS, head - HISTORY_REVISIONS) as { r: number | null };
       if (old.r === null) return 0;
-      const deleted = this.db.prepare('DELETE FROM key_changes WHERE revision <= ?').run(old.r).changes;
+      const deleted = this.db.prepare('DELETE FROM key_changes WHERE revision <= ?').run(old.r).changes
+        + this.db.prepare('DELETE FROM credit_changes WHERE revision <= ?').run(old.r).changes;
       this.db.prepare('UPDATE feed_state SET horizon = MAX(horizon, ?) WHERE id = 1').run(old.r);
       return deleted;
     }).immediate();
@@ -208,11 +252,16 @@ export class SqliteKeyFeed implements KeyFeedRepository {
         if (writes.length === 10_000) fold();
       }
       fold();
+      // Balances are in the digest too (contracts/key-feed.ts setDigest).
+      const credits = (this.db.prepare('SELECT * FROM credit_balances').all() as CreditRow[]).map((r) => ({ op: 'set' as const, credit: feedCreditOfRow(r), was: null }));
+      const prev = digests;
+      digests = new Map([...prev, ...applyCreditWrites(credits, (p) => prev.get(p) ?? EMPTY_SET_DIGEST)]);
       this.db.prepare('DELETE FROM feed_plan_digests').run();
       const put = this.db.prepare('INSERT INTO feed_plan_digests (plan_id, digest) VALUES (?, ?)');
       for (const [planId, d] of digests) put.run(planId, d);
       if (newEpoch) {
         this.db.prepare('DELETE FROM key_changes').run();
+        this.db.prepare('DELETE FROM credit_changes').run();
         this.db.prepare('DELETE FROM feed_scope_changes').run();
         this.db.prepare('UPDATE feed_state SET epoch = ?, head = 0, scope_revision = 0, horizon = 0 WHERE id = 1').run(randomBytes(16).toString('hex'));
       }

@@ -5,6 +5,7 @@ import type { PlanInput, PlanRepository } from '../repository.js';
 import type { Page, PageRequest, Plan } from '../types.js';
 import type { Db } from './open.js';
 import { recordScopeChange, scopeTargets } from './keyfeed.js';
+import { removeCreditsOf } from './credits.js';
 import { targetsMovedByPlan } from '../../keyfeed/rules.js';
 import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
 import { checkPlanLimits, namedOperations, normalLimit } from '../../limit-rules.js';
@@ -96,8 +97,12 @@ export class SqlitePlans implements PlanRepository {
     this.row(id);
     const used = this.db.prepare('SELECT COUNT(*) AS n FROM api_keys WHERE plan_id = ?').get(id) as { n: number };
     if (used.n > 0) throw new ConflictError(`plan '${id}' is used by ${used.n} key(s)`);
-    this.db.prepare('DELETE FROM plans WHERE id = ?').run(id);
-    this.db.prepare('DELETE FROM feed_plan_digests WHERE plan_id = ?').run(id);
+    this.db.transaction(() => {
+      // Its credit balances go with it, each logged as removed (the key feed's deltas carry the removal).
+      removeCreditsOf(this.db, 'plan_id', id, this.now());
+      this.db.prepare('DELETE FROM plans WHERE id = ?').run(id);
+      this.db.prepare('DELETE FROM feed_plan_digests WHERE plan_id = ?').run(id);
+    }).immediate();
     this.changed();
     await this.durable();
   }

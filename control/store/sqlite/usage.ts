@@ -10,6 +10,9 @@ import { STATUS_CLASSES, type FleetPer, type OperationLimit, type UsageQuery } f
 import type { Db } from './open.js';
 import { parseLimits, type Durable } from './shared.js';
 import type Database from 'better-sqlite3';
+import type { CreditBalance } from '../../credits/balance.js';
+import { creditFromRow, type CreditRow } from '../credit-row.js';
+import type { CreditRefillPer } from '../../../contracts/key-feed.js';
 
 const TABLES = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' } as const;
 const STATUS_COLUMNS = STATUS_CLASSES.map((c) => `status_${c}`);
@@ -33,6 +36,9 @@ export class SqliteUsage implements UsageRepository {
   private readonly apiExists: Database.Statement;
   private readonly fleetOthersStmt: Database.Statement;
   private readonly fleetCurrentStmt: Database.Statement;
+  private readonly addCredit: Database.Statement;
+  private readonly pruneCredit: Database.Statement;
+  private readonly creditOthersStmt: Database.Statement;
 
   constructor(private readonly db: Db, private readonly durable: Durable) {
     this.insertBatch = db.prepare(
@@ -58,7 +64,14 @@ export class SqliteUsage implements UsageRepository {
       `INSERT INTO fleet_windows (plan_id, consumer_id, per, window_start, reporter, scope, count) VALUES (?, ?, ?, ?, ?, ?, MIN(?, ?))
        ON CONFLICT (plan_id, consumer_id, per, window_start, reporter, scope) DO UPDATE SET count = MIN(count + excluded.count, ?)`,
     );
-    this.keyFactsStmt = db.prepare('SELECT k.consumer_id AS consumerId, k.plan_id AS planId, p.limits AS limits FROM api_keys k JOIN plans p ON p.id = k.plan_id WHERE k.id = ?');
+    // The subscription's credit balance comes with the key (absent for most): ingest touches only those that have one.
+    this.keyFactsStmt = db.prepare(`SELECT k.consumer_id AS consumerId, k.plan_id AS planId, p.limits AS limits, c.grant_id AS grantId, c.since AS since,
+      c.refill_per AS refillPer FROM api_keys k JOIN plans p ON p.id = k.plan_id
+      LEFT JOIN credit_balances c ON c.subscription = k.plan_id || '/' || k.consumer_id WHERE k.id = ?`);
+    this.addCredit = db.prepare(`INSERT INTO credit_spend (grant_id, from_minute, reporter, units) VALUES (?, ?, ?, ?)
+      ON CONFLICT (grant_id, from_minute, reporter) DO UPDATE SET units = units + excluded.units`);
+    this.pruneCredit = db.prepare('DELETE FROM credit_spend WHERE grant_id = ? AND from_minute < ?');
+    this.creditOthersStmt = db.prepare('SELECT COALESCE(SUM(units), 0) AS n FROM credit_spend WHERE grant_id = ? AND from_minute = ? AND reporter <> ?');
     this.planApis = db.prepare('SELECT api_id AS apiId FROM plan_apis WHERE plan_id = ?');
     this.planLimits = db.prepare('SELECT limits FROM plans WHERE id = ?');
     this.planOperationLimits = db.prepare(
@@ -91,7 +104,7 @@ export class SqliteUsage implements UsageRepository {
     const apisOfPlan = new Map<string, string[]>();
     const opsOfPlan = new Map<string, OperationLimitFacts[]>();
     for (const keyId of keyIds) {
-      const row = this.keyFactsStmt.get(keyId) as { consumerId: string; planId: string; limits: string } | undefined;
+      const row = this.keyFactsStmt.get(keyId) as { consumerId: string; planId: string; limits: string; grantId: string | null; since: number; refillPer: CreditRefillPer | null } | undefined;
       if (row === undefined) continue;
       let planApiIds = apisOfPlan.get(row.planId);
       if (planApiIds === undefined) apisOfPlan.set(row.planId, planApiIds = this.apiIdsOf(row.planId));
@@ -100,6 +113,7 @@ export class SqliteUsage implements UsageRepository {
       facts.set(keyId, {
         keyId, consumerId: row.consumerId, planId: row.planId, limits: parseLimits(row.limits), planApiIds,
         ...(operationLimits.length > 0 ? { operationLimits } : {}),
+        ...(row.grantId !== null ? { credit: { grant: row.grantId, since: row.since, refillPer: row.refillPer } } : {}),
       });
     }
     return facts;
@@ -131,6 +145,9 @@ export class SqliteUsage implements UsageRepository {
         this.addBilling.run(r.start, r.consumerId, r.planId, r.apiId, r.operationId, r.outcome, r.count, r.units, r.wouldReject, ...STATUS_CLASSES.map((c) => r.status[c]));
       }
       for (const f of b.fleet) this.addFleet.run(f.planId, f.consumerId, f.per, f.windowStart, f.reporter, f.scope ?? '', f.count, f.cap, f.cap);
+      // Credit spend: in the batch's transaction, so a duplicate batch never counts twice.
+      for (const p of b.creditPrune ?? []) this.pruneCredit.run(p.grant, p.before);
+      for (const c of b.credits ?? []) this.addCredit.run(c.grant, c.from, c.reporter, c.units);
       return true;
     }).immediate();
     // A duplicate is acknowledged too, and its first copy may still be waiting for its fsync: always wait.
@@ -145,6 +162,14 @@ export class SqliteUsage implements UsageRepository {
 
   async fleetOthers(windows: readonly FleetWindowKey[], reporter: string): Promise<number[]> {
     return windows.map((w) => (this.fleetOthersStmt.get(w.planId, w.consumerId, w.per, w.windowStart, w.scope ?? '', reporter) as { n: number }).n);
+  }
+
+  async creditOthers(grants: readonly { grant: string; from: number }[], reporter: string): Promise<number[]> {
+    return grants.map((g) => (this.creditOthersStmt.get(g.grant, g.from, reporter) as { n: number }).n);
+  }
+
+  async creditBalances(): Promise<CreditBalance[]> {
+    return (this.db.prepare('SELECT * FROM credit_balances ORDER BY subscription').all() as CreditRow[]).map(creditFromRow);
   }
 
   async fleetCurrent(per: FleetPer, windowStart: number, reporter: string, limit: number): Promise<{ planId: string; consumerId: string; scope: string; others: number }[]> {

@@ -11,11 +11,14 @@ import { DeltasQuery, SnapshotQuery } from '../../../schemas/keyfeed.js';
 import { scopeOf } from '../../../reporter-credentials.js';
 import { snapshotRequired, type FeedState } from '../../../keyfeed/rules.js';
 import { fleetForKeys, fleetForSync } from '../../../usage/fleet.js';
+import { creditSpendFor, creditSpendForSync } from '../../../credits/spend.js';
 import type { ChangeFeed } from '../../../store/changes.js';
 
 export interface KeyFeedRouteOptions { changes: ChangeFeed }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+/** Snapshot cursors of the credit pages: "c:<subscription>" (a key digest never holds ':'). */
+const CREDIT_CURSOR = 'c:';
 
 /**
  * Whose counts `fleet` leaves out: fleet counts are kept per target and reporter id (control/usage/service.ts), so
@@ -105,17 +108,40 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
   }, async (req, reply) => {
     const q = req.query;
     const scope = scopeOf(req.reporterTarget!);
-    // One more than asked: whether a next page exists is known without another read.
-    const read = await feed.snapshotPage(scope, q.after, q.limit + 1);
-    const last = read.keys.length <= q.limit;
-    const keys = last ? read.keys : read.keys.slice(0, q.limit);
-    const page: SnapshotPage = {
-      version: KEY_FEED_VERSION, kind: 'snapshot', epoch: read.state.epoch, revision: read.state.head, keys,
-      next: last ? null : keys.at(-1)![0],
-    };
+    const reporter = fleetReporter(scope.targetId, q.reporter);
+    let page: SnapshotPage;
+    let last: boolean;
+    let digest: string;
+    if (q.after?.startsWith(CREDIT_CURSOR) === true) {
+      // Credit balances, after every key: pages with keys: [], cursor "c:<subscription>".
+      const read = await feed.creditPage(scope, q.after.slice(CREDIT_CURSOR.length), q.limit + 1);
+      last = read.credits.length <= q.limit;
+      const credits = last ? read.credits : read.credits.slice(0, q.limit);
+      page = {
+        version: KEY_FEED_VERSION, kind: 'snapshot', epoch: read.state.epoch, revision: read.state.head, keys: [],
+        next: last ? null : `${CREDIT_CURSOR}${credits.at(-1)![0]}`,
+      };
+      if (credits.length > 0) page.credits = credits;
+      digest = read.digest;
+    } else {
+      // One more than asked: whether a next page exists is known without another read.
+      const read = await feed.snapshotPage(scope, q.after, q.limit + 1);
+      const lastKeys = read.keys.length <= q.limit;
+      const keys = lastKeys ? read.keys : read.keys.slice(0, q.limit);
+      // The scope's credit balances follow the keys on pages of their own.
+      last = lastKeys && !read.hasCredits;
+      page = {
+        version: KEY_FEED_VERSION, kind: 'snapshot', epoch: read.state.epoch, revision: read.state.head, keys,
+        next: lastKeys ? (last ? null : CREDIT_CURSOR) : keys.at(-1)![0],
+      };
+      digest = read.digest;
+    }
     if (last) {
-      page.digest = read.digest;
-      page.fleet = await fleetForSync(app.store.usage, scope, fleetReporter(scope.targetId, q.reporter), nowSeconds());
+      const now = nowSeconds();
+      page.digest = digest;
+      page.fleet = await fleetForSync(app.store.usage, scope, reporter, now);
+      const spend = await creditSpendForSync(app.store.usage, scope, reporter, now);
+      if (spend.length > 0) page.creditSpend = spend;
     }
     return sendPage(reply, page);
   });
@@ -154,6 +180,15 @@ export default async function keyFeedRoutes(fastify: FastifyInstance, opts: KeyF
         changes: read.changes,
       };
       if (!read.more) page.digest = read.digest;
+      if (read.credits.length > 0) {
+        page.credits = read.credits;
+        // The fleet's spend against the grants set in this delta (a proxy learning a grant learns what it holds).
+        const set = read.credits.filter((c) => c.op === 'set').map(({ credit: [sub, grant, , , refillPer, since] }) => ({
+          planId: sub.slice(0, sub.indexOf('/')), consumerId: sub.slice(sub.indexOf('/') + 1), grant, since, refillPer: refillPer === '' ? null : refillPer,
+        }));
+        const spend = await creditSpendFor(app.store.usage, set, fleetReporter(scope.targetId, q.reporter), nowSeconds());
+        if (spend.length > 0) page.creditSpend = spend;
+      }
       const added = read.changes.filter((c) => c.op === 'add').map((c) => c.key[1]);
       if (added.length > 0) {
         const facts = await app.store.usage.keyFacts(added);

@@ -87,6 +87,9 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
         req.log.warn({ target: target.id, reporter: report.reporter, refused: result.refused }, 'usage entries outside the reporter\'s scope or time range refused');
       }
     }
-    return { version: 2, batchId: report.batchId, duplicate: result.duplicate, fleet: result.fleet, refused: result.refused };
+    return {
+      version: 2, batchId: report.batchId, duplicate: result.duplicate, fleet: result.fleet, refused: result.refused,
+      ...(result.creditSpend.length > 0 ? { creditSpend: result.creditSpend } : {}),
+    };
   });
 }
