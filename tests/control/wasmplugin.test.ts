@@ -1,9 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
 import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { parse } from 'yaml';
 import { Ajv } from 'ajv';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -15,6 +13,7 @@ import { KubernetesTarget } from '../../control/distribution/targets/kubernetes.
 import { seed, tempDir, testApp } from './helpers.js';
 import { digestOf } from '../../control/key-material.js';
 import { KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
+import { fakeKubeApi } from './fake-kube-api.js';
 
 const crd = parse(readFileSync(new URL('../../schemas/istio-wasmplugin-crd.yaml', import.meta.url), 'utf8')) as {
   spec: { versions: { name: string; schema: { openAPIV3Schema: object } }[] };
@@ -131,47 +130,11 @@ describe('dir target and keys', () => {
   });
 });
 
-interface Recorded { method: string; path: string; query: URLSearchParams; contentType: string | undefined; body: string }
-
-async function fakeKubeApi(): Promise<{ url: string; requests: Recorded[]; close(): Promise<void> }> {
-  const requests: Recorded[] = [];
-  const read = async (req: IncomingMessage): Promise<string> => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString();
-  };
-  const server = createServer((req, res) => {
-    void read(req).then((body) => {
-      const url = new URL(req.url!, 'http://x');
-      requests.push({ method: req.method!, path: url.pathname, query: url.searchParams, contentType: req.headers['content-type'], body });
-      res.setHeader('content-type', 'application/json');
-      if (req.method === 'GET' && url.pathname === '/apis/extensions.istio.io/v1alpha1') {
-        res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion: 'extensions.istio.io/v1alpha1', resources: [{ name: 'wasmplugins', singularName: 'wasmplugin', namespaced: true, kind: 'WasmPlugin', verbs: ['get', 'patch'] }] }));
-      } else if (req.method === 'PATCH') {
-        res.end(JSON.stringify(parse(body)));
-      } else {
-        res.statusCode = 404;
-        res.end('{}');
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
-}
-
 describe('kubernetes target', () => {
   it('server-side applies the WasmPlugin: PATCH, apply-patch+yaml, fieldManager tollgate, force', async () => {
     const api = await fakeKubeApi();
     try {
-      const kc = new KubeConfig();
-      kc.loadFromOptions({
-        clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }],
-        users: [{ name: 'fake', token: 'fake-token' }],
-        contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-        currentContext: 'fake',
-      });
+      const kc = api.kubeConfig();
       const plugin = renderWasmPlugin(compiled.config, compiled.version, options);
       await new KubernetesTarget(kc).publish(rendered(plugin));
       const patch = api.requests.find((r) => r.method === 'PATCH');
