@@ -7,6 +7,7 @@ import type { UsageReport } from '../../../store/types.js';
 import { iso, unixOf } from '../views.js';
 import { scopeOf } from '../../../reporter-credentials.js';
 import { impossibleReport } from '../../../usage/report-rules.js';
+import usageExportRoutes from './export.js';
 
 /** docs/usage-report.md: a report body is at most 4 MiB. */
 export const REPORT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -39,6 +40,7 @@ export function reportErrorFormatter(errors: FastifySchemaValidationError[], dat
 export default async function usageRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['usage'];
+  await fastify.register(usageExportRoutes, { prefix: '/export' });
 
   app.get('', { schema: { tags, querystring: UsageQuery, response: { 200: UsageView, ...ProblemResponses } } }, async (req) => {
     const q = req.query;
