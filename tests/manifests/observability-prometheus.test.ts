@@ -55,7 +55,7 @@ async function query(expr: string): Promise<any[]> {
   return body.data.result as any[];
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await f().catch(() => undefined);
