@@ -36,6 +36,8 @@ export function UsageChart({ id, title, x, defs, columns, summary }: UsageChartP
     };
     const p = new uPlot(opts, [x, ...columns] as uPlot.AlignedData, el);
     plot.current = p;
+    // uPlot's legend is a table; name it for assistive technology (the totals table below has the numbers).
+    p.root.querySelector('table')?.setAttribute('aria-label', `${title}: legend`);
     // Follow the container's width (phone rotation, window resizes).
     const observer = new ResizeObserver(() => {
       const w = Math.max(240, el.clientWidth);

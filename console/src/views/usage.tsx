@@ -115,11 +115,10 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
         </div>
         <div class="field">
           <label for="usage-key">Key</label>
-          <select id="usage-key" value={f.keyId} disabled={f.consumerId === ''} onChange={(e) => set({ keyId: e.currentTarget.value })} aria-describedby="usage-key-hint">
-            <option value="">all keys</option>
+          <select id="usage-key" value={f.keyId} disabled={f.consumerId === ''} onChange={(e) => set({ keyId: e.currentTarget.value })}>
+            <option value="">{f.consumerId === '' ? 'all keys (choose a consumer)' : 'all keys'}</option>
             {keys.map((k) => <option key={k.id} value={k.id}>{k.prefix}… ({k.status})</option>)}
           </select>
-          <span id="usage-key-hint" class="hint">choose a consumer first</span>
         </div>
         <div class="field">
           <label for="usage-range">Range</label>
