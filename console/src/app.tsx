@@ -51,7 +51,8 @@ function Console({ token, onLogout }: { token: string; onLogout: (why?: string) 
 
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      {/* Not a plain #main link: the hash is the route. */}
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
       <header class="top">
         <span class="brand">tollgate</span>
         <nav aria-label="Views">

@@ -56,14 +56,14 @@ export function FleetView({ api }: { api: Api }) {
       </div>
       <h2 id="proxies-title">Proxies</h2>
       <div class="table-wrap">
-        <table id="fleet-proxies" aria-labelledby="proxies-title">
+        <table id="fleet-proxies" class="stack" aria-labelledby="proxies-title">
           <thead><tr><th scope="col">proxy</th><th scope="col">target</th><th scope="col">state</th><th scope="col">config version</th><th scope="col" class="num">feed lag</th><th scope="col" class="num">keys</th><th scope="col">last seen</th><th scope="col">problems</th></tr></thead>
           <tbody>
             {rows.length === 0 ? <tr><td colSpan={8}>No proxy has reported yet.</td></tr> : rows.map((r) => (
               <tr key={`${r.target}/${r.node}`} data-state={r.state}>
-                <th scope="row" class="mono">{r.node}</th><td>{r.target}</td><td><span class={`badge ${r.state}`}>{r.state}</span></td>
-                <td class="mono">{r.configVersion ?? '—'}</td><td class="num">{r.feedLag ?? '—'}</td><td class="num">{r.keys ?? '—'}</td>
-                <td>{r.lastSeen ?? '—'}</td><td>{r.problems === '' ? '—' : r.problems}</td>
+                <th scope="row" class="mono" data-label="proxy">{r.node}</th><td data-label="target">{r.target}</td><td data-label="state"><span class={`badge ${r.state}`}>{r.state}</span></td>
+                <td class="mono" data-label="config version">{r.configVersion ?? '—'}</td><td class="num" data-label="feed lag">{r.feedLag ?? '—'}</td><td class="num" data-label="keys">{r.keys ?? '—'}</td>
+                <td data-label="last seen">{r.lastSeen ?? '—'}</td><td data-label="problems">{r.problems === '' ? '—' : r.problems}</td>
               </tr>
             ))}
           </tbody>

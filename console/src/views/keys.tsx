@@ -88,7 +88,7 @@ export function KeysView({ api, catalog, announce }: { api: Api; catalog: Catalo
       </form>
       {error !== undefined && <p role="alert" class="error">{error}</p>}
       <div class="table-wrap">
-        <table id="keys">
+        <table id="keys" class="stack">
           <caption>Keys of {catalog.consumers.find((c) => c.id === consumerId)?.name ?? '—'}</caption>
           <thead><tr><th scope="col">prefix</th><th scope="col">id</th><th scope="col">plan</th><th scope="col">status</th><th scope="col">created</th><th scope="col">expires</th><th scope="col">actions</th></tr></thead>
           <tbody>
@@ -96,9 +96,9 @@ export function KeysView({ api, catalog, announce }: { api: Api; catalog: Catalo
               : keys.length === 0 ? <tr><td colSpan={7}>No keys yet.</td></tr>
                 : keys.map((k) => (
                   <tr key={k.id} data-key-id={k.id} data-status={k.status}>
-                    <th scope="row" class="mono">{k.prefix}…</th><td class="mono">{k.id}</td><td>{planName(k.planId)}</td>
-                    <td><span class={`badge ${k.status}`}>{k.status}</span></td><td>{k.createdAt}</td><td>{k.expiresAt ?? '—'}</td>
-                    <td class="actions">
+                    <th scope="row" class="mono" data-label="prefix">{k.prefix}…</th><td class="mono" data-label="id">{k.id}</td><td data-label="plan">{planName(k.planId)}</td>
+                    <td data-label="status"><span class={`badge ${k.status}`}>{k.status}</span></td><td data-label="created">{k.createdAt}</td><td data-label="expires">{k.expiresAt ?? '—'}</td>
+                    <td class="actions" data-label="actions">
                       {(k.status === 'active') && (
                         <button type="button" disabled={busy} aria-label={`Rotate key ${k.prefix}`} onClick={() => setPending({ kind: 'rotate', key: k })}>Rotate</button>
                       )}
