@@ -13,6 +13,8 @@ import { redactDbUrl } from './db-url.js';
 export const TABLES = [
   'apis', 'api_operations', 'plans', 'plan_apis', 'consumers', 'api_keys', 'targets', 'secrets',
   'usage_batches', 'usage_minute', 'usage_hour', 'usage_day', 'fleet_windows', 'usage_billing_hour', 'discovered_apis',
+  // Credit balances keep their grants (the copy's feed starts a new epoch; rebuild folds them into the digests).
+  'credit_balances', 'credit_spend',
 ] as const;
 
 export interface MigrateResult { rows: Record<string, number> }

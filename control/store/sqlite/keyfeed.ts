@@ -186,9 +186,10 @@ export class SqliteKeyFeed implements KeyFeedRepository {
   async prune(now: number): Promise<number> {
     const n = this.db.transaction((): number => {
       const { head } = readState(this.db);
-      const old = this.db.prepare(`SELECT MAX(r) AS r FROM (SELECT MAX(revision) AS r FROM key_changes WHERE at < ?1 OR revision <= ?2
-        UNION ALL SELECT MAX(revision) FROM credit_changes WHERE at < ?1 OR revision <= ?2)`)
-        .get(now - HISTORY_SECONDS, head - HISTORY_REVISIONS) as { r: number | null };
+      const cut = [now - HISTORY_SECONDS, head - HISTORY_REVISIONS];
+      const old = this.db.prepare(`SELECT MAX(r) AS r FROM (SELECT MAX(revision) AS r FROM key_changes WHERE at < ? OR revision <= ?
+        UNION ALL SELECT MAX(revision) FROM credit_changes WHERE at < ? OR revision <= ?)`)
+        .get(...cut, ...cut) as { r: number | null };
       if (old.r === null) return 0;
       const deleted = this.db.prepare('DELETE FROM key_changes WHERE revision <= ?').run(old.r).changes
         + this.db.prepare('DELETE FROM credit_changes WHERE revision <= ?').run(old.r).changes;
