@@ -4,6 +4,7 @@
 // A failed compile or publish keeps the last good state and is reported, never thrown. Keys are not in the
 // configuration (the filter pulls them from the key feed), so a key write recompiles to the same version and no sink
 // is written to.
+import { createHash } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { compile, type CompiledConfig, type PolicySnapshot } from '../compiler/compile.js';
 import type { ChangeFeed } from '../store/changes.js';
@@ -42,7 +43,14 @@ export interface DistributorOptions {
  * `resource`: the object of the target's kind; `wasmPlugin`: the same configuration as a WasmPlugin (the local
  * channel's view; the same object when the kind is WasmPlugin).
  */
-export interface CurrentConfig extends Rendered { targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; resource: RenderedResource; compiledAt: number }
+export interface CurrentConfig extends Rendered {
+  targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; resource: RenderedResource; compiledAt: number;
+  /**
+   * SHA-256 of what the sinks get. The configuration's version alone misses changes outside the configuration
+   * (placement, pull secret), which must go out too.
+   */
+  fingerprint: string;
+}
 
 /**
  * One target's configuration and its object (pure: the same snapshot and target give the same bytes). RenderError
@@ -58,7 +66,8 @@ export function renderTarget(snapshot: PolicySnapshot, target: TargetWithCredent
   const kind = target.kind ?? DEFAULT_RESOURCE_KIND;
   const wasmPlugin = renderWasmPlugin(compiled.config, compiled.version, options);
   const resource = kind === 'WasmPlugin' ? wasmPlugin : renderResource(kind, compiled.config, compiled.version, options);
-  return { targetId: target.id, compiled, wasmPlugin, resource, compiledAt: Date.now() };
+  const fingerprint = createHash('sha256').update(JSON.stringify(resource)).update(resource === wasmPlugin ? '' : JSON.stringify(wasmPlugin)).digest('hex');
+  return { targetId: target.id, compiled, wasmPlugin, resource, compiledAt: Date.now(), fingerprint };
 }
 
 export class Distributor {
@@ -68,6 +77,8 @@ export class Distributor {
   private running: Promise<void> = Promise.resolve();
   private latest = new Map<string, CurrentConfig>();
   private readonly statuses = new Map<string, TargetStatus>();
+  /** Per sink and target: the fingerprint of what was last published there successfully. */
+  private readonly published = new Map<string, string>();
   private closed = false;
 
   private readonly unsubscribe: () => void;
@@ -209,7 +220,8 @@ export class Distributor {
     const status = this.statusOf(t, cur.targetId, name, cur.resource.kind);
     const was = before?.resource;
     const moved = was !== undefined && (was.kind !== cur.resource.kind || was.metadata.name !== cur.resource.metadata.name || was.metadata.namespace !== cur.resource.metadata.namespace);
-    if (status.version === cur.compiled.version && status.error === null && !moved) return;
+    const key = `${t.describe}\u0000${cur.targetId}`;
+    if (this.published.get(key) === cur.fingerprint && status.error === null && !moved) return;
     try {
       // A target renamed, moved to another namespace or switched to another kind leaves its old object behind
       // otherwise. Withdrawn before the new one is written: two kinds for one proxy would run the filter twice
@@ -217,6 +229,7 @@ export class Distributor {
       if (moved) await t.retract?.(before!, before!.targetId);
       await t.publish(cur, cur.compiled.version, cur.targetId);
       Object.assign(status, { wasmPlugin: name, kind: cur.resource.kind, version: cur.compiled.version, distributedAt: Date.now(), error: null });
+      this.published.set(key, cur.fingerprint);
       this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version }, 'distributed');
       this.o.onDistributed?.(cur.compiled.version, t.describe, true);
     } catch (err) {
@@ -229,6 +242,7 @@ export class Distributor {
 
   private async retractOne(t: DistributionTarget, gone: CurrentConfig): Promise<void> {
     this.statuses.delete(`${t.describe}\u0000${gone.targetId}`);
+    this.published.delete(`${t.describe}\u0000${gone.targetId}`);
     try {
       await t.retract?.(gone, gone.targetId);
       this.o.log.info({ target: t.describe, kind: gone.resource.kind, wasmPlugin: `${gone.resource.metadata.namespace}/${gone.resource.metadata.name}` }, 'withdrawn');

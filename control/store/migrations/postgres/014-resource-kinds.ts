@@ -6,7 +6,7 @@ export const resourceKinds: Migration = {
   version: 14,
   name: 'resource-kinds',
   sql: `
-ALTER TABLE targets ADD COLUMN resource_kind TEXT NOT NULL DEFAULT 'WasmPlugin';
+ALTER TABLE targets ADD COLUMN resource_kind TEXT NOT NULL DEFAULT 'WasmPlugin' CHECK (resource_kind IN ('WasmPlugin', 'TrafficExtension', 'EnvoyExtensionPolicy'));
 ALTER TABLE targets ADD COLUMN image_pull_secret TEXT;
 `,
 };
