@@ -50,6 +50,8 @@ export class Page {
   records: ByteSink = new ByteSink();
   /** Credit balances set or removed by this page (see the record layout above). */
   credits: ByteSink = new ByteSink();
+  /** The page's creditSpend entries (u8 subscription length · subscription · u64 grant · f64 from · f64 others), applied after its balances. */
+  spends: ByteSink = new ByteSink();
 }
 
 export const page = new Page();
@@ -182,16 +184,28 @@ function readCredit(s: JsonScanner, present: bool): bool {
   return true;
 }
 
+/** A CreditSpend kept in page.spends: a spend applies to a balance, which the page may itself bring. */
+function keepSpend(sub: usize, subLen: usize, grant: u64, from: f64, others: f64): bool {
+  const d = page.spends.reserve(1 + 129 + 24);
+  store<u8>(d, <u8>subLen);
+  memory.copy(d + 1, sub, subLen);
+  store<u64>(d + 1 + subLen, grant);
+  store<f64>(d + 9 + subLen, from);
+  store<f64>(d + 17 + subLen, others);
+  page.spends.len += 25 + subLen;
+  return true;
+}
+
 const CREDIT_WORD = memory.data<u8>([0x63, 0x72, 0x65, 0x64, 0x69, 0x74]); // "credit"
 
 /**
  * Parses `len` bytes at `ptr` as a page of kind `expect` (KIND_*); fleet entries go to `sink`, credit spend to
  * `credit`. Never traps; false when the page is malformed or not of the expected kind.
  */
-export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink, credit: CreditSink | null = null): bool {
+export function parsePage(ptr: usize, len: usize, expect: i32, sink: FleetSink, credit: CreditSink | null = keepSpend): bool {
   page.kind = 0; page.version = 0; page.epochLen = 0; page.revision = -1; page.since = -1; page.more = false;
   page.nextLen = 0; page.hasNext = false; page.hasDigest = false; page.hasFleet = false; page.fleetUnstored = 0;
-  page.count = 0; page.records.reset(); page.credits.reset();
+  page.count = 0; page.records.reset(); page.credits.reset(); page.spends.reset();
   lastReply.delivered = 0;
   lastReply.unstored = 0;
   const s = new JsonScanner(ptr, len);

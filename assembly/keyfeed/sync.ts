@@ -389,7 +389,7 @@ export function feedResponse(usage: UsageTarget | null, feed: KeyFeedTarget | nu
 }
 
 function applySnapshotPage(ptr: usize, len: usize): bool {
-  if (!parsePage(ptr, len, KIND_SNAPSHOT, applyFleet, storeCreditSpend)) return false;
+  if (!parsePage(ptr, len, KIND_SNAPSHOT, applyFleet)) return false;
   const recs = page.records;
   if (!snapStarted) {
     snapGen = allocateGeneration();
@@ -618,11 +618,19 @@ function applyCredits(stamp: u32, served: u32, snapshot: bool, acc: usize): bool
     if (!storeCredit(recs.ptr + o + 1, subLen, recs.ptr + o + 1 + subLen, stamp, served, snapshot, acc)) return false;
     o += 1 + subLen + CREDIT_RECORD;
   }
+  // Then the fleet's spend, which applies only to a grant the entry holds (independent facts, as fleet windows).
+  const sp = page.spends;
+  o = 0;
+  while (o < sp.len) {
+    const p = sp.ptr + o, n = <usize>load<u8>(p);
+    storeCreditSpend(p + 1, n, load<u64>(p + 1 + n), load<f64>(p + 9 + n), load<f64>(p + 17 + n));
+    o += 25 + n;
+  }
   return true;
 }
 
 function applyDeltaPage(ptr: usize, len: usize): bool {
-  if (!parsePage(ptr, len, KIND_DELTA, applyFleet, storeCreditSpend)) return false;
+  if (!parsePage(ptr, len, KIND_DELTA, applyFleet)) return false;
   if (page.epochLen != epochLen || !sameBytes(page.epoch, EPOCH, epochLen) || page.since != revision) {
     // Another epoch (the control service's store was replaced), or a gap: fresh snapshot.
     startSnapshot();

@@ -107,15 +107,19 @@ export function creditSpend(c: usize, grant: u64, from: f64, units: u32): void {
 }
 
 /**
- * Stores the fleet's spend against `grant` from `from` (a CreditSpend): for the same grant an earlier `from` never
- * replaces a later one.
+ * Stores the fleet's spend against `grant` from `from` (a CreditSpend), only when one of the block's definitions has
+ * that grant (a spend for a replaced grant must not displace the current one's); for the same grant an earlier
+ * `from` never replaces a later one.
  */
-export function creditSetOthers(c: usize, grant: u64, from: f64, others: f64): void {
+export function creditSetOthers(c: usize, grant: u64, from: f64, others: f64): bool {
+  if (!(load<u32>(c + CURRENT, D_PRESENT) != 0 && load<u64>(c + CURRENT, D_GRANT) == grant) &&
+      !(load<u32>(c + PENDING, D_PRESENT) != 0 && load<u64>(c + PENDING, D_GRANT) == grant)) return false;
   const s = c + SPEND;
-  if (load<u64>(s, S_OGRANT) == grant && load<f64>(s, S_OFROM) > from) return;
+  if (load<u64>(s, S_OGRANT) == grant && load<f64>(s, S_OFROM) > from) return false;
   store<u64>(s, grant, S_OGRANT);
   store<f64>(s, from, S_OFROM);
   store<f64>(s, others, S_OTHERS);
+  return true;
 }
 
 /** Set by creditWrite: the digest line of the definition it replaced in the set (replacedAny false: none). */

@@ -25,7 +25,9 @@ export const ENTRY_SIZE: usize = 8 + SLOT * <usize>PERIOD_COUNT;
 export const MAX_SCOPED_SLOTS: i32 = 64;
 /** Header bit: the entry ends with a credit block (quota/credit.ts); the low 16 bits are the scoped slot count. */
 const CREDIT_FLAG: u32 = 0x10000;
-export const ENTRY_MAX: usize = ENTRY_SIZE + SLOT * <usize>MAX_SCOPED_SLOTS + CREDIT_SIZE;
+export const ENTRY_MAX: usize = ENTRY_SIZE + SLOT * <usize>MAX_SCOPED_SLOTS;
+/** The largest entry with its credit block: what a buffer for any entry needs. */
+export const ENTRY_BUFFER: usize = ENTRY_MAX + CREDIT_SIZE;
 
 /** Size of an entry with `scoped` scoped slots. */
 @inline export function entrySize(scoped: i32): usize {
@@ -106,7 +108,7 @@ function windowsFor(now: i64): void {
   return entrySize(<i32>(h & 0xffff)) + ((h & CREDIT_FLAG) != 0 ? CREDIT_SIZE : 0);
 }
 
-/** Gives the valid entry at p (room for ENTRY_MAX bytes) an empty credit block if it has none; returns the block. */
+/** Gives the valid entry at p (room for ENTRY_BUFFER bytes) an empty credit block if it has none; returns the block. */
 export function entryAddCredit(p: usize): usize {
   const c = entryCredit(p);
   if (c != 0) return c;
@@ -149,7 +151,7 @@ export function hasKey(keys: StaticArray<u32>, k: u32): bool {
 }
 
 /**
- * Copies the valid entry at `src` into `dst` (ENTRY_MAX bytes) with `scoped` scoped slots, after a plan change: the
+ * Copies the valid entry at `src` into `dst` (ENTRY_BUFFER bytes) with `scoped` scoped slots, after a plan change: the
  * five period slots as they are, and the scoped slots whose key is still in the plan's sorted `keys` (so a limit
  * whose scope and period survive keeps its count), as many as fit.
  */

@@ -11,7 +11,7 @@ import { Limit, Plan } from "../config/model";
 import { elementAt } from "../element";
 import { creditSetOthers, creditWrite, replacedAny, replacedLine, recordLine, recordPresent } from "./credit";
 import {
-  Decision, decide, decidePlain, ENTRY_MAX, entryAddCredit, entryCredit, entryHasBalance, entryInit, entryResize,
+  Decision, decide, decidePlain, ENTRY_BUFFER, entryAddCredit, entryCredit, entryHasBalance, entryInit, entryResize,
   entryScoped, entrySetOthers, entrySetOthersScoped, entryTotal, entryValid, hasKey, scopeSlotKey, usesCredits,
 } from "./entry";
 import { quotaShare } from "./primed";
@@ -29,7 +29,7 @@ export const ENFORCE_DECIDED = 0; // decision in `d`
 export const ENFORCE_CONTENDED = 1;
 
 const KEY = memory.data(<i32>SUBSCRIPTION_KEY_MAX);
-const ENTRY = memory.data(<i32>ENTRY_MAX);
+const ENTRY = memory.data(<i32>ENTRY_BUFFER);
 const NO_KEYS = new StaticArray<u32>(0);
 
 // Set by readEntry: where the entry is (the host's copy in the callback arena, updated in place, or ENTRY).
@@ -186,7 +186,9 @@ export function storeCreditSpend(sub: usize, subLen: usize, grant: u64, from: f6
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cas = readCreditEntry(sub, subLen);
     if (keyLen == 0) return false;
-    creditSetOthers(entryAddCredit(ENTRY), grant, from, others);
+    const c = entryCredit(ENTRY);
+    // No balance of that grant (nor a newer spend of it) here: nothing to store.
+    if (c == 0 || !creditSetOthers(c, grant, from, others)) return true;
     const w = proxy_set_shared_data(KEY, keyLen, ENTRY, entryTotal(ENTRY), cas);
     if (w != RESULT_CAS_MISMATCH) return w == RESULT_OK;
   }

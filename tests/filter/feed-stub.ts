@@ -2,11 +2,14 @@
 // tests: snapshot pages by cursor (ordered by the digest's text, as a SQL ORDER BY would), deltas since a revision
 // with an optional long poll, 410 for another epoch, the set digest from the contract module; plus failure modes
 // (down, reset, a body cut mid-way, an oversize reply, a wrong digest) and the usage endpoint (answered, no fleet).
+// Credit balances: paged after the keys (cursor "c:<subscription>"), set/remove in deltas, covered by the digest, and
+// the fleet's creditSpend on the snapshot's last page, with deltas and in usage replies.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   KEY_FEED_DELTAS_PATH, KEY_FEED_SNAPSHOT_PATH, KEY_FEED_VERSION, OP_KEEPS_KEY, SNAPSHOT_REQUIRED_TYPE, setDigest,
-  type DeltaPage, type FeedChange, type FeedKey, type FeedOp, type SnapshotPage,
+  type CreditSpend, type DeltaPage, type FeedChange, type FeedCredit, type FeedCreditChange, type FeedKey, type FeedOp,
+  type SnapshotPage,
 } from '../../contracts/key-feed.js';
 import type { FleetWindow } from '../../contracts/usage-report.js';
 
@@ -34,6 +37,11 @@ export class FeedControl {
   usageReports = 0;
   /** The fleet windows sent on a snapshot's last page and with deltas that add keys. */
   fleet: () => FleetWindow[] = () => [];
+  /** Credit balances by subscription, and their changes in revision order. */
+  readonly credits = new Map<string, FeedCredit>();
+  creditHistory: Array<{ revision: number; change: FeedCreditChange }> = [];
+  /** The fleet's spend sent on a snapshot's last page, with deltas and in usage replies. */
+  creditSpend: () => CreditSpend[] = () => [];
   private waiters: Array<() => void> = [];
 
   constructor() {
@@ -63,7 +71,19 @@ export class FeedControl {
     this.requests = [];
     this.usageReports = 0;
     this.fleet = () => [];
+    this.credits.clear();
+    this.creditHistory = [];
+    this.creditSpend = () => [];
     for (const k of keys) this.change('add', k);
+  }
+
+  /** Sets (a new grant) or removes a subscription's balance: one new revision, long polls woken. */
+  creditChange(op: 'set' | 'remove', credit: FeedCredit): void {
+    this.revision++;
+    if (op === 'set') this.credits.set(credit[0], credit);
+    else this.credits.delete(credit[0]);
+    this.creditHistory.push({ revision: this.revision, change: { op, credit } });
+    for (const w of this.waiters.splice(0)) w();
   }
 
   clusters(): Record<string, { host: string; port: number }> {
@@ -83,12 +103,13 @@ export class FeedControl {
   restart(epoch: string): void {
     this.epoch = epoch;
     this.history = [];
+    this.creditHistory = [];
     this.horizon = this.revision;
     for (const w of this.waiters.splice(0)) w();
   }
 
   digest(): string {
-    return setDigest(this.keys.values());
+    return setDigest(this.keys.values(), this.credits.values());
   }
 
   snapshots(): FeedRequest[] { return this.requests.filter((r) => r.path === KEY_FEED_SNAPSHOT_PATH); }
@@ -107,7 +128,9 @@ export class FeedControl {
         // The usage endpoint: accepted, no fleet.
         this.usageReports++;
         const batch = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { batchId?: string }).batchId;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 2, batchId: batch, duplicate: false, fleet: [] }));
+        const spend = this.creditSpend();
+        res.writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ version: 2, batchId: batch, duplicate: false, fleet: [], ...(spend.length > 0 ? { creditSpend: spend } : {}) }));
         return;
       }
       const kind = url.pathname === KEY_FEED_SNAPSHOT_PATH ? 'snapshot' : url.pathname === KEY_FEED_DELTAS_PATH ? 'deltas' : undefined;
@@ -141,17 +164,34 @@ export class FeedControl {
   private snapshot(q: URLSearchParams, res: ServerResponse, mode: FeedMode): void {
     const limit = Math.max(1, Math.min(Number(q.get('limit') ?? 2000), 10_000));
     const after = q.get('after');
-    const all = [...this.keys.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const from = after === null ? all : all.filter((k) => k[0] > after);
-    const keys = from.slice(0, limit);
-    const last = from.length <= limit;
-    const page: SnapshotPage = {
-      version: KEY_FEED_VERSION, kind: 'snapshot', epoch: this.epoch, revision: this.revision, keys,
-      next: last ? null : keys[keys.length - 1]![0],
-    };
+    let page: SnapshotPage;
+    let last: boolean;
+    if (after?.startsWith('c:')) {
+      // Credit pages: keys: [], balances ordered by subscription.
+      const afterSub = after.slice(2);
+      const from = [...this.credits.values()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).filter((c) => c[0] > afterSub);
+      const credits = from.slice(0, limit);
+      last = from.length <= limit;
+      page = {
+        version: KEY_FEED_VERSION, kind: 'snapshot', epoch: this.epoch, revision: this.revision, keys: [], credits,
+        next: last ? null : `c:${credits[credits.length - 1]![0]}`,
+      };
+    } else {
+      const all = [...this.keys.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      const from = after === null ? all : all.filter((k) => k[0] > after);
+      const keys = from.slice(0, limit);
+      const keysDone = from.length <= limit;
+      last = keysDone && this.credits.size === 0;
+      page = {
+        version: KEY_FEED_VERSION, kind: 'snapshot', epoch: this.epoch, revision: this.revision, keys,
+        next: last ? null : keysDone ? 'c:' : keys[keys.length - 1]![0],
+      };
+    }
     if (last) {
       page.digest = mode === 'wrongDigest' ? 'ffffffffffffffff' : this.digest();
       page.fleet = this.fleet();
+      const spend = this.creditSpend();
+      if (spend.length > 0) page.creditSpend = spend;
     }
     this.send(res, page, mode);
   }
@@ -177,6 +217,16 @@ export class FeedControl {
         version: KEY_FEED_VERSION, kind: 'delta', epoch: this.epoch, since, revision, more,
         changes: taken.map((h) => h.change),
       };
+      // Balances changed up to the page's revision, latest state each (a removal carries the removed balance).
+      const credits = new Map<string, FeedCreditChange>();
+      for (const h of this.creditHistory) {
+        if (h.revision > since && h.revision <= revision) { credits.delete(h.change.credit[0]); credits.set(h.change.credit[0], h.change); }
+      }
+      if (credits.size > 0) {
+        page.credits = [...credits.values()];
+        const spend = this.creditSpend();
+        if (spend.length > 0) page.creditSpend = spend;
+      }
       if (!more) page.digest = mode === 'wrongDigest' ? 'ffffffffffffffff' : this.digest();
       if (taken.some((h) => OP_KEEPS_KEY[h.change.op])) page.fleet = this.fleet();
       this.send(res, page, mode);
