@@ -64,6 +64,9 @@ export class Applier {
     const apis = this.o.store.apis;
     let api: Api;
     if (d.spec !== undefined) {
+      // A new API is made with its hosts first, then imported into: the import cannot set hosts, and an API without
+      // hosts would match every host for the moment between the two writes.
+      if (apiId === undefined) apiId = (await apis.create({ name: d.name, pathPrefix: d.pathPrefix ?? '/', hosts: d.hosts, methods: d.methods })).id;
       const imported = await importOpenApi(apis, {
         body: d.spec.body, syntax: d.spec.syntax, dryRun: false, name: d.name,
         ...(apiId !== undefined ? { apiId } : {}), ...(d.pathPrefix !== undefined ? { pathPrefix: d.pathPrefix } : {}),
