@@ -294,6 +294,33 @@ describe('credit balances: refill rollover', () => {
   });
 });
 
+describe('credit balances: feed history', () => {
+  it('pruning drops old balance changes with old key changes and moves the horizon past them', async () => {
+    const place = await testStoreUrl();
+    let clock = 1_800_000_000;
+    const store = await openStore({ url: place.url, now: () => clock });
+    try {
+      const consumer = await store.consumers.create('old');
+      const plan = await store.plans.create({ name: 'p', limits: [{ requests: 5, per: 'minute' }], apiIds: [] });
+      await store.credits.set(consumer.id, plan.id, { balance: 3, refillAmount: null, refillPer: null });
+      const head = (await store.keyFeed.state()).head;
+      const all = { targetId: 'x', apiIds: null };
+      assert.equal((await store.keyFeed.deltas(all, head - 1, 10)).credits.length, 1);
+      assert.equal(await store.keyFeed.prune(clock + 60), 0, 'nothing is old yet');
+      clock += 8 * 86_400;
+      await store.credits.set(consumer.id, plan.id, { balance: 4, refillAmount: null, refillPer: null });
+      assert.equal(await store.keyFeed.prune(clock), 1, 'the week-old balance change');
+      const state = await store.keyFeed.state();
+      assert.equal(state.horizon, head);
+      const d = await store.keyFeed.deltas(all, head, 10);
+      assert.deepEqual(d.credits.map((c) => [c.op, c.credit[2]]), [['set', 4]]);
+    } finally {
+      await store.close();
+      await place.dispose();
+    }
+  });
+});
+
 describe('credit balances: migration from version 011', () => {
   it('a store at 011 opens at the latest version with its plans and keys unchanged, and takes balances', async () => {
     const place = await testStoreUrl();
