@@ -5,11 +5,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigRejectedError } from '../../host/index.js';
 import { FILTER_CONFIG_VERSION, NO_KEYS_MODES, PATH_FORMS, PERIODS, RATE_LIMIT_HEADER_STYLES, type FilterConfig } from '../../contracts/filter-config.js';
-import { KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH } from '../../contracts/key-feed.js';
+import {
+  CREDIT_LIMIT_ID, CREDIT_REFILL_PERIODS, KEY_FEED_DELTAS_PATH, KEY_FEED_MAX_PAGE, KEY_FEED_MAX_WAIT_S, KEY_FEED_SNAPSHOT_PATH,
+  setDigest, type FeedCredit, type FeedKey,
+} from '../../contracts/key-feed.js';
 import { compile } from '../../control/compiler/compile.js';
 import { OUTCOME_EDGES, OUTCOMES, USAGE_REPORT_PATH, USAGE_REPORT_VERSION, type ProxyStatus } from '../../contracts/usage-report.js';
 import { readFileSync } from 'node:fs';
-import { baseConfig, startHost, type TestConfig } from '../filter/harness.js';
+import { baseConfig, digest as digestOf, startHost, type TestConfig } from '../filter/harness.js';
+import { FEED_CLUSTER, FeedControl } from '../filter/feed-stub.js';
 import { Control, USAGE_CLUSTER } from '../filter/control-stub.js';
 
 async function accepted(cfg: TestConfig): Promise<boolean> {
@@ -147,6 +151,48 @@ describe('usage report contract', () => {
         assert.equal(p.node, 'sidecar~1.2.3.4~p.ns~ns.svc.cluster.local');
         for (const k of Object.keys(p)) assert.ok(k in fields, `proxy.${k} is not in the contract`);
       }
+    } finally {
+      await h.host.close();
+    }
+  });
+});
+
+describe('key feed contract: credit balances', () => {
+  let feed: FeedControl;
+  before(async () => { feed = new FeedControl(); await feed.listen(); });
+  after(async () => feed.close());
+
+  it('the filter\'s set digest over keys and balances equals setDigest, for every refill period and the number bounds; a 429 names CREDIT_LIMIT_ID', async () => {
+    const sub = 'pln_gold/con_acme';
+    const key: FeedKey = [digestOf('key-alpha'), 'key_alpha', 'con_acme', 'pln_gold', 0];
+    feed.reset([key]);
+    // Balances of every contract period, spread over several pages (pageKeys 2), with the contract's bounds.
+    const credits: FeedCredit[] = [
+      [sub, 'g0', 0, 0, '', 0],
+      ...CREDIT_REFILL_PERIODS.map((per, i): FeedCredit => [`pln_gold/con_${per}`, `g-${per}_${i}`, 2 ** 53 - 1, 7, per, 1767225600]),
+    ];
+    for (const c of credits) feed.creditChange('set', c);
+    const cfg = {
+      version: FILTER_CONFIG_VERSION,
+      apis: [{ id: 'api_orders', pathPrefix: '/orders' }],
+      plans: [{ id: 'pln_gold', limits: [{ requests: 10, per: 'minute' }], apiIds: ['api_orders'] }],
+      usage: { cluster: FEED_CLUSTER, authority: 'ctl.local', path: USAGE_REPORT_PATH, intervalMs: 1000 },
+      keyFeed: { snapshotPath: KEY_FEED_SNAPSHOT_PATH, deltasPath: KEY_FEED_DELTAS_PATH, waitS: 0, pageKeys: 2, retryMs: 500 },
+    };
+    const h = await startHost(cfg, { clusters: feed.clusters(), workers: 1 });
+    const metaDigest = (): string => Buffer.from(h.host.sharedData('tollgate').get('tg:kf:m')!.value).subarray(24, 32).toString('hex');
+    try {
+      for (let i = 0; i < 3; i++) { await h.host.advance(1000); await h.host.settle(); }
+      assert.equal(metaDigest(), setDigest([key], credits), 'after the snapshot');
+      // Deltas: a new grant, a removal; the digest follows.
+      feed.creditChange('set', [sub, 'g1', 1, 0, '', 1767225600]);
+      feed.creditChange('remove', credits[1]!);
+      await h.host.advance(1000); await h.host.settle();
+      assert.equal(metaDigest(), setDigest([key], feed.credits.values()), 'after deltas');
+      assert.equal((await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } })).status, 200);
+      const denied = await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' } });
+      assert.equal(denied.status, 429);
+      assert.equal((JSON.parse(new TextDecoder().decode(denied.body)) as { limit: string }).limit, CREDIT_LIMIT_ID);
     } finally {
       await h.host.close();
     }
