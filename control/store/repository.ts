@@ -235,7 +235,7 @@ export type ImportOutcome = { created: string } | { unchanged: string } | { erro
 
 /**
  * A snapshot page as read: the state and the scope's digest at the same instant as the keys. `hasCredits`: the scope
- * holds credit balances (pages of them follow the keys).
+ * holds credit balances (pages of them follow the keys); only looked up when fewer than `limit` keys were read.
  */
 export interface FeedSnapshotRead { state: FeedState; keys: FeedKey[]; digest: string; hasCredits: boolean }
 /** A page of the scope's credit balances after subscription `after`, in subscription order, read as FeedSnapshotRead. */

@@ -135,8 +135,10 @@ export class PostgresKeyFeed implements KeyFeedRepository {
         values: plans === null ? [after ?? '', limit] : [after ?? '', limit, plans],
         rowMode: 'array',
       });
-      const credits = await c.query(`SELECT 1 FROM credit_balances ${plans === null ? '' : 'WHERE plan_id = ANY($1)'} LIMIT 1`, plans === null ? [] : [plans]);
-      return { state, keys: rows.rows, digest: scopeDigest(await this.planDigests(c), plans), hasCredits: credits.rows.length > 0 };
+      // Only asked on the last page of keys (fewer than `limit`): whether credit pages follow.
+      const hasCredits = rows.rows.length < limit &&
+        (await c.query(`SELECT 1 FROM credit_balances ${plans === null ? '' : 'WHERE plan_id = ANY($1)'} LIMIT 1`, plans === null ? [] : [plans])).rows.length > 0;
+      return { state, keys: rows.rows, digest: scopeDigest(await this.planDigests(c), plans), hasCredits };
     }, { isolation: 'REPEATABLE READ', readOnly: true });
   }
 

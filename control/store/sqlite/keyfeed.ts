@@ -121,7 +121,8 @@ export class SqliteKeyFeed implements KeyFeedRepository {
       // Rows as arrays, already in the wire's order: a page of 10,000 keys allocates no row objects.
       const keys = this.db.prepare(`SELECT digest, id, consumer_id, plan_id, IFNULL(expires_at, 0) FROM api_keys
         WHERE digest > ? AND ${IN_SET} ${filter} ORDER BY digest LIMIT ?`).raw(true).all(...args) as FeedKey[];
-      const hasCredits = this.db.prepare(`SELECT 1 FROM credit_balances ${plans === null ? '' : 'WHERE plan_id IN (SELECT value FROM json_each(?))'} LIMIT 1`)
+      // Only asked on the last page of keys (fewer than `limit`): whether credit pages follow.
+      const hasCredits = keys.length < limit && this.db.prepare(`SELECT 1 FROM credit_balances ${plans === null ? '' : 'WHERE plan_id IN (SELECT value FROM json_each(?))'} LIMIT 1`)
         .get(...(plans === null ? [] : [JSON.stringify(plans)])) !== undefined;
       return { state, keys, digest: scopeDigest(this.planDigests(), plans), hasCredits };
     });
