@@ -10,16 +10,10 @@ import type { Store } from '../../control/store/repository.js';
 import type { Api } from '../../control/store/types.js';
 import { fakeKubeWatch, type FakeKubeWatch } from './fake-kube-watch.js';
 import { testApp, type TestApp } from './helpers.js';
+import { openapi } from './discovery-fixtures.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const EXPOSE = { 'tollgate.dev/expose': 'true' };
-
-export function openapi(title: string, paths: string[], base = '/orders'): string {
-  return JSON.stringify({
-    openapi: '3.0.3', info: { title, version: '1.0.0' }, servers: [{ url: base }],
-    paths: Object.fromEntries(paths.map((p, i) => [p, { get: { operationId: `op${i}`, responses: { 200: { description: 'ok' } } } }])),
-  });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 8000): Promise<T> {
   const end = Date.now() + ms;
@@ -200,7 +194,8 @@ describe('discovery: annotated Services become APIs', () => {
   it('annotation removed → the API is deleted (no plan lists it)', async () => {
     const api = (await apiNamed(t.app.store, 'users.shop'))!;
     kube.apply('shop', { name: 'users', annotations: {} });
-    await until('deleted', async () => ((await apiNamed(t.app.store, 'users.shop')) === undefined ? true : undefined));
+    await until('deleted, and its record', async () => ((await apiNamed(t.app.store, 'users.shop')) === undefined
+      && (await t.app.store.discovery.list()).every((r) => r.serviceName !== 'users') ? true : undefined));
     await assert.rejects(t.app.store.apis.get(api.id));
     assert.equal((await t.app.store.discovery.list()).find((r) => r.serviceName === 'users'), undefined);
   });
