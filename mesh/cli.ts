@@ -2,10 +2,10 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startMesh, StartInterruptedError, type Mesh } from './mesh.js';
-import { meshSettingsFromEnv, SettingsError, type MeshSettings } from './settings.js';
+import { MAX_SIDECARS, meshSettingsFromEnv, SettingsError, type MeshSettings } from './settings.js';
 import { statusWriter } from './status-line.js';
 
-const USAGE = `usage: tollgate start
+const USAGE = `usage: tollgate start [--sidecars N]
 
 Runs the local mesh on 127.0.0.1: the control service (child process, restarted if it dies), the sidecar (Envoy-like
 host + the filter, configured from the control service like ECDS) and a demo upstream that echoes requests.
@@ -18,12 +18,18 @@ environment:
   TOLLGATE_ADMIN_TOKEN        admin token (default: generated on first start, printed, kept in TOLLGATE_HOME)
   TOLLGATE_REPORT_TOKEN       token the sidecar uses (default: generated, kept in TOLLGATE_HOME)
   TOLLGATE_USAGE_INTERVAL_MS  how often the filter flushes usage (default 2000)
-  TOLLGATE_WORKERS            sidecar worker VMs (default 2)`;
+  TOLLGATE_WORKERS            sidecar worker VMs (default 2)
+  TOLLGATE_SIDECARS           sidecars, each with its own node id, on TOLLGATE_PROXY_PORT and the ports after it
+                              (default 1, at most ${MAX_SIDECARS}; --sidecars N wins)
+
+rollouts (docs/local-mesh.md): while TOLLGATE_HOME/sidecar-<n>.hold exists, sidecar n keeps its configuration
+(a held-back proxy); creating TOLLGATE_HOME/sidecar-<n>.stop stops sidecar n (it goes stale in GET /v1/fleet).`;
 
 export async function run(argv: string[]): Promise<number> {
   let help: boolean | undefined;
+  let sidecars: string | undefined;
   try {
-    help = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true }).values.help;
+    ({ help, sidecars } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, sidecars: { type: 'string' } }, strict: true }).values);
   } catch (err) {
     console.error(`tollgate start: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -34,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   let settings: MeshSettings;
   try {
-    settings = meshSettingsFromEnv(process.env, process.cwd());
+    settings = meshSettingsFromEnv(sidecars === undefined ? process.env : { ...process.env, TOLLGATE_SIDECARS: sidecars }, process.cwd());
   } catch (err) {
     if (err instanceof SettingsError) {
       console.error(`tollgate start: ${err.message}`);

@@ -2,7 +2,7 @@
 // as sidecar (HTTP front + filter) fed by the control service's WasmPlugin, the demo seed and the status line.
 // Start order mirrors a pod: upstream first, then the control plane, then the sidecar, whose listener opens only
 // once the first configuration is loaded (Envoy waits for ECDS before it serves: initial_fetch_timeout 0).
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHost, startFront, type Host, type LogRecord } from '../host/index.js';
 import { adminClient, AdminApiError } from './admin-client.js';
@@ -154,66 +154,45 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
     }
   }
 
-  let sidecarServing = false;
-  const hostLog = createWriteStream(paths.sidecarLog, { fd: openPrivateLog(paths.sidecarLog) });
-  closers.push({ name: 'sidecar log', close: () => new Promise<void>((resolve) => hostLog.end(resolve)) });
-  const host: Host = createHost({
-    workers: settings.workers,
-    clock: 'real',
-    clusters: { [USAGE_CLUSTER]: { host: settings.address, port: controlPort } },
-    onLog: (r: LogRecord) => {
-      hostLog.write(`${new Date().toISOString()} ${r.level} [${r.vm}] ${r.message}\n`);
-      if (r.level === 'warn' || r.level === 'error' || r.level === 'critical') out.log(`[filter ${r.vm}] ${r.level}: ${r.message}`);
-    },
-  });
-  closers.push({ name: 'host', close: () => host.close() });
-  // Runs before the host closes (closers run in reverse) and after the listener and the follower have stopped: give
-  // the filter one more flush tick and wait for its report to land, so Ctrl-C does not lose the last interval's
-  // usage (Envoy's drain period plays this part). Bounded, because the interval may be long.
-  closers.push({ name: 'final usage flush', close: async () => {
-    if (!sidecarServing) return;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(settings.usageIntervalMs + 250, FINAL_FLUSH_MAX_MS)));
-    await host.settle(5000);
-  } });
-
-  let frontListening = false;
-  const sidecar: Sidecar = startSidecar({
-    host,
-    client: distributionClient(controlUrl, tokens.report),
-    proxyId: `sidecar~${settings.address}~tollgate-local-${process.pid}~local`,
-    upstreamHealthy: async () => frontListening && (await httpReachable(`${upstreamUrl}/healthz`)),
-    log: (level, message) => { if (level !== 'info' || !message.startsWith('configuration')) out.log(`[sidecar] ${message}`); },
-  });
-  closers.push({ name: 'sidecar', close: () => sidecar.stop() });
-  await unlessAborted(sidecar.firstApplied, signal);
-  sidecarServing = true;
-  phase('sidecar');
-  // Keys reach the filter over the key feed, not in the configuration. With a seeded store, the listener opens once
-  // the first snapshot is in (bounded), as Envoy opens listeners after its initial fetches: the banner's demo key
-  // then answers 200 when pasted, and /readyz follows the listener. An empty store has nothing to wait for.
-  if (seed !== undefined) {
-    if (!(await unlessAborted(keySetLoaded(host, FEED_WAIT_MS, signal), signal))) {
-      out.log(`warning: the sidecar has no key set from the control service after ${FEED_WAIT_MS / 1000} s; keys answer 401 until it arrives (see ${paths.sidecarLog})`);
-    }
-    phase('keys');
+  // Sidecars in front of the one upstream, each with its own host (own shared data, so its own reporter id), node id,
+  // listener and configuration follower: the first on proxyPort, the others on the ports after it (or free ones).
+  const units: SidecarUnit[] = [];
+  for (let i = 1; i <= settings.sidecars; i++) {
+    // A stop file left from an earlier run would take the new sidecar down at once.
+    rmSync(controlFile(settings.home, i, 'stop'), { force: true });
+    const port = settings.proxyPort === 0 ? 0 : settings.proxyPort + i - 1;
+    units.push(await startSidecarUnit(i, {
+      settings, out, closers, signal, controlUrl, controlPort, upstream, upstreamUrl, reportToken: tokens.report,
+      logPath: i === 1 ? paths.sidecarLog : join(settings.home, `sidecar-${i}.log`), port, waitForKeys: seed !== undefined,
+    }));
+    phase(settings.sidecars === 1 ? 'sidecar' : `sidecar ${i}`);
   }
-
-  const front = await startFront(host, { port: settings.proxyPort, address: settings.address, upstream: { host: settings.address, port: upstream.port } });
-  closers.push({ name: 'front', close: () => front.close() });
-  frontListening = true;
-  const proxyUrl = `http://${settings.address}:${front.port}`;
-  await sidecar.reack();
+  const first = units[0]!;
+  const { host, sidecar } = first;
+  const proxyUrl = first.proxyUrl;
   // The banner's curl lines must work when printed: wait until the control service sees its current configuration
-  // (the seeded demo included) applied by this sidecar with a healthy upstream — the same /readyz the tests use.
+  // (the seeded demo included) applied by a sidecar with a healthy upstream — the same /readyz the tests use.
   if ((await unlessAborted(waitForHttp(`${controlUrl}/readyz`, { timeoutMs: 30_000, intervalMs: 100, signal }), signal)) !== 200) {
     out.log(`warning: ${controlUrl}/readyz is not 200 yet; the sidecar may still be applying the configuration`);
   }
   phase('ready');
+  // `touch <home>/sidecar-<n>.stop` takes sidecar n down (listener, follower, host): it stops reporting and goes
+  // stale in GET /v1/fleet. A rollout held back: `touch <home>/sidecar-<n>.hold` (see startSidecarUnit).
+  const stopWatch = setInterval(() => {
+    for (const u of units) {
+      if (u.stopped || !existsSync(controlFile(settings.home, u.index, 'stop'))) continue;
+      u.stopped = true;
+      out.log(`[sidecar ${u.index}] stop file found: stopping ${u.nodeId}`);
+      void u.stop().then(() => out.log(`[sidecar ${u.index}] stopped`));
+    }
+  }, CONTROL_FILE_POLL_MS);
+  stopWatch.unref();
+  closers.push({ name: 'sidecar stop watch', close: () => clearInterval(stopWatch) });
 
   out.log([
     '',
     `tollgate local mesh is up in ${((Date.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')})`,
-    `  proxy (sidecar + filter)  ${proxyUrl}`,
+    ...units.map((u) => `  proxy (sidecar + filter)  ${u.proxyUrl}${settings.sidecars > 1 ? `  (sidecar ${u.index}, node ${u.nodeId})` : ''}`),
     `  control service           ${controlUrl}  (log: ${paths.controlLog})`,
     `  demo upstream             ${upstreamUrl}`,
     `  home                      ${settings.home}`,
@@ -230,6 +209,112 @@ async function boot(settings: MeshSettings, root: string, out: StatusWriter, clo
   closers.push({ name: 'status line', close: () => { clearInterval(timer); out.stop(); } });
 
   return { controlUrl, proxyUrl, upstreamUrl, close: closeAll };
+}
+
+/** How often the mesh looks for a sidecar's control files (hold, stop). */
+const CONTROL_FILE_POLL_MS = 200;
+
+/** `<home>/sidecar-<n>.hold` holds sidecar n's configuration back; `<home>/sidecar-<n>.stop` stops it. */
+export function controlFile(home: string, index: number, kind: 'hold' | 'stop'): string {
+  return join(home, `sidecar-${index}.${kind}`);
+}
+
+/** Envoy's node id for sidecar n of this mesh (what the filter reports as proxy.node, and the distribution acks' proxy). */
+export function sidecarNodeId(address: string, index: number): string {
+  return `sidecar~${address}~tollgate-local-${process.pid}${index === 1 ? '' : `-${index}`}~local`;
+}
+
+interface SidecarUnit {
+  index: number;
+  nodeId: string;
+  host: Host;
+  sidecar: Sidecar;
+  proxyUrl: string;
+  /** The stop file was seen (stop() called). */
+  stopped: boolean;
+  /** Takes this sidecar down now (its closers at shutdown then do nothing). */
+  stop(): Promise<void>;
+}
+
+interface UnitContext {
+  settings: MeshSettings; out: StatusWriter; closers: Closer[]; signal: AbortSignal | undefined;
+  controlUrl: string; controlPort: number; upstream: DemoUpstream; upstreamUrl: string; reportToken: string;
+  logPath: string; port: number; waitForKeys: boolean;
+}
+
+/**
+ * One sidecar: host (with the node id as Envoy's xds.node.id), configuration follower, first configuration, key set,
+ * listener. Its closers are pushed in start order, so shutdown runs them in reverse (listener first, host last).
+ */
+async function startSidecarUnit(index: number, c: UnitContext): Promise<SidecarUnit> {
+  const { settings, out, closers, signal } = c;
+  const nodeId = sidecarNodeId(settings.address, index);
+  const tag = c.settings.sidecars === 1 ? 'sidecar' : `sidecar ${index}`;
+  const own: Closer[] = [];
+  // Each closer runs once: from stop() (this sidecar alone) or at shutdown, whichever comes first.
+  let down = false;
+  const push = (closer: Closer): void => { own.push(closer); closers.push({ name: closer.name, close: () => (down ? undefined : closer.close()) }); };
+  let sidecarServing = false;
+  const hostLog = createWriteStream(c.logPath, { fd: openPrivateLog(c.logPath) });
+  push({ name: `${tag} log`, close: () => new Promise<void>((resolve) => hostLog.end(resolve)) });
+  const host: Host = createHost({
+    workers: settings.workers,
+    clock: 'real',
+    clusters: { [USAGE_CLUSTER]: { host: settings.address, port: c.controlPort } },
+    properties: { 'xds.node.id': nodeId },
+    onLog: (r: LogRecord) => {
+      hostLog.write(`${new Date().toISOString()} ${r.level} [${r.vm}] ${r.message}\n`);
+      if (r.level === 'warn' || r.level === 'error' || r.level === 'critical') out.log(`[filter ${settings.sidecars === 1 ? '' : `${index} `}${r.vm}] ${r.level}: ${r.message}`);
+    },
+  });
+  push({ name: `${tag} host`, close: () => host.close() });
+  // Runs before the host closes (closers run in reverse) and after the listener and the follower have stopped: give
+  // the filter one more flush tick and wait for its report to land, so Ctrl-C does not lose the last interval's
+  // usage (Envoy's drain period plays this part). Bounded, because the interval may be long.
+  push({ name: `${tag} final usage flush`, close: async () => {
+    if (!sidecarServing) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(settings.usageIntervalMs + 250, FINAL_FLUSH_MAX_MS)));
+    await host.settle(5000);
+  } });
+
+  let frontListening = false;
+  const holdFile = controlFile(settings.home, index, 'hold');
+  const sidecar: Sidecar = startSidecar({
+    host,
+    client: distributionClient(c.controlUrl, c.reportToken),
+    proxyId: nodeId,
+    upstreamHealthy: async () => frontListening && (await httpReachable(`${c.upstreamUrl}/healthz`)),
+    held: () => existsSync(holdFile),
+    log: (level, message) => { if (level !== 'info' || !message.startsWith('configuration')) out.log(`[${tag}] ${message}`); },
+  });
+  push({ name: tag, close: () => sidecar.stop() });
+  await unlessAborted(sidecar.firstApplied, signal);
+  sidecarServing = true;
+  // Keys reach the filter over the key feed, not in the configuration. With a seeded store, the listener opens once
+  // the first snapshot is in (bounded), as Envoy opens listeners after its initial fetches: the banner's demo key
+  // then answers 200 when pasted, and /readyz follows the listener. An empty store has nothing to wait for.
+  if (c.waitForKeys && !(await unlessAborted(keySetLoaded(host, FEED_WAIT_MS, signal), signal))) {
+    out.log(`warning: ${tag} has no key set from the control service after ${FEED_WAIT_MS / 1000} s; keys answer 401 until it arrives (see ${c.logPath})`);
+  }
+  const front = await startFront(host, { port: c.port, address: settings.address, upstream: { host: settings.address, port: c.upstream.port } });
+  push({ name: `${tag} front`, close: () => front.close() });
+  frontListening = true;
+  await sidecar.reack();
+  const unit: SidecarUnit = {
+    index, nodeId, host, sidecar, proxyUrl: `http://${settings.address}:${front.port}`, stopped: false,
+    stop: async () => {
+      if (down) return;
+      down = true;
+      for (const closer of own.splice(0).reverse()) {
+        try {
+          await closer.close();
+        } catch (err) {
+          out.log(`${tag}: ${closer.name}: ${(err as Error).message}`);
+        }
+      }
+    },
+  };
+  return unit;
 }
 
 function tail(path: string, lines: number): string {

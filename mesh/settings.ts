@@ -19,7 +19,12 @@ export interface MeshSettings {
   usageIntervalMs: number;
   /** Worker VMs in the sidecar (Envoy --concurrency). */
   workers: number;
+  /** Sidecars (each its own host, listener and node id) in front of the one demo upstream (TOLLGATE_SIDECARS / --sidecars). */
+  sidecars: number;
 }
+
+/** More sidecars than this is not a local demo any more (each is a host with its own VMs). */
+export const MAX_SIDECARS = 8;
 
 export class SettingsError extends Error {
   override name = 'SettingsError';
@@ -61,5 +66,6 @@ export function meshSettingsFromEnv(env: NodeJS.ProcessEnv, cwd: string): MeshSe
     reportToken: token(env, 'TOLLGATE_REPORT_TOKEN'),
     usageIntervalMs: integer(env, 'TOLLGATE_USAGE_INTERVAL_MS', 2000, 100, 3_600_000),
     workers: integer(env, 'TOLLGATE_WORKERS', 2, 1, 64),
+    sidecars: integer(env, 'TOLLGATE_SIDECARS', 1, 1, MAX_SIDECARS),
   };
 }

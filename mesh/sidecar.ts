@@ -21,6 +21,12 @@ export interface SidecarOptions {
   reackIntervalMs?: number;
   /** Fetches module bytes; default file:// with sha256 check. */
   fetchModule?: (url: string, sha256?: string) => Promise<Uint8Array>;
+  /**
+   * While true, a new version is not applied: the sidecar keeps serving (and reporting) the one it has, as a proxy
+   * held back in a staged rollout does. Checked when a version arrives and every holdPollMs after.
+   */
+  held?: () => boolean;
+  holdPollMs?: number;
 }
 
 export interface SidecarState {
@@ -103,6 +109,13 @@ export function startSidecar(opts: SidecarOptions): Sidecar {
         state.controlReachable = true;
         if (reconnecting && failures > 0) opts.log('info', 'control service reachable again');
         failures = 0;
+        if (reply !== 'unchanged' && state.appliedVersion !== undefined && opts.held?.() === true) {
+          // Not taken: latestVersion stays, so the first poll after the hold answers with the newest version at once.
+          opts.log('info', `holding back configuration ${reply.version.slice(0, 12)} (still serving ${state.appliedVersion.slice(0, 12)})`);
+          while (!abort.signal.aborted && opts.held() === true) await sleep(opts.holdPollMs ?? 250);
+          opts.log('info', 'hold released');
+          continue;
+        }
         if (reply !== 'unchanged') await apply(reply.version, reply.wasmPlugin);
         else if (reconnecting && state.appliedVersion !== undefined) await sendAck(state.appliedVersion, 'applied');
       } catch (err) {

@@ -15,13 +15,10 @@ export interface FleetServiceOptions {
   now?: () => number;
 }
 
-/** A scrape reads five gauges: they share one view this young. */
-const GAUGE_VIEW_MS = 1000;
-
 export class FleetService {
   private lastSweep = 0;
   private readonly since = new Map<string, { version: string; since: number }>();
-  private cached: { at: number; view: Promise<FleetView> } | undefined;
+  private inflight: Promise<FleetView> | undefined;
 
   constructor(private readonly repo: FleetStatusRepository, readonly options: FleetServiceOptions) {}
 
@@ -67,14 +64,17 @@ export class FleetService {
     return { items, convergence: conv, gauges: fleetGauges(items, conv), now };
   }
 
-  /** The view for a scrape: shared by the gauges of one scrape. */
+  /**
+   * The view for a scrape: prom-client starts every gauge's collect at once, so the five gauges of one scrape share
+   * the read in flight; the next scrape reads afresh.
+   */
   gaugeView(): Promise<FleetView> {
-    const now = this.now();
-    if (this.cached === undefined || now - this.cached.at > GAUGE_VIEW_MS) {
+    if (this.inflight === undefined) {
       const view = this.view();
-      this.cached = { at: now, view };
-      view.catch(() => { this.cached = undefined; });
+      this.inflight = view;
+      const clear = (): void => { if (this.inflight === view) this.inflight = undefined; };
+      view.then(clear, clear);
     }
-    return this.cached.view;
+    return this.inflight;
   }
 }

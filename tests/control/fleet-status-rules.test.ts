@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProxyRow } from '../../control/fleet/repository.js';
 import { convergence, fleetGauges, fleetItems, type TargetHead } from '../../control/fleet/state.js';
+import { FleetService } from '../../control/fleet/service.js';
 
 const NOW = 1_000_000_000;
 const STALE = 30_000;
@@ -99,5 +100,21 @@ describe('fleet rules', () => {
     assert.equal(g!.feedLagRevisions, 3);
     assert.deepEqual(g!.failures, { flush: 0, feed: 1, dropped: 7 });
     assert.equal(g!.oldestLagSeconds, 120);
+  });
+
+  it('the gauges of one scrape share one store read; the next scrape reads afresh', async () => {
+    let reads = 0;
+    const repo = {
+      record: async (): Promise<void> => {},
+      all: async (): Promise<ProxyRow[]> => { reads++; await new Promise((r) => setTimeout(r, 10)); return [row({ node: 'a', reporter: 'r1', lastSeen: Date.now() })]; },
+      forgetBefore: async (): Promise<number> => 0,
+    };
+    const f = new FleetService(repo, { staleAfterSeconds: 30, forgetAfterSeconds: 3600, heads: async () => new Map([['default', { version: V2, feedEpoch: 'ep', feedHead: 10 }]]) });
+    const views = await Promise.all([f.gaugeView(), f.gaugeView(), f.gaugeView(), f.gaugeView(), f.gaugeView()]);
+    assert.equal(reads, 1);
+    assert.ok(views.every((v) => v === views[0]));
+    assert.equal(views[0]!.items[0]!.state, 'current');
+    await f.gaugeView();
+    assert.equal(reads, 2);
   });
 });

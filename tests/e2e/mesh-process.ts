@@ -28,8 +28,9 @@ export async function freePorts(): Promise<MeshPorts> {
   return { control: await freePort(), proxy: await freePort(), upstream: await freePort() };
 }
 
-export async function startMeshProcess(home: string, ports: MeshPorts): Promise<MeshProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tollgate.mjs'), 'start'], {
+/** `args`: more arguments after `start`; `env`: more environment on top of the test's. */
+export async function startMeshProcess(home: string, ports: MeshPorts, extra: { args?: string[]; env?: Record<string, string> } = {}): Promise<MeshProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tollgate.mjs'), 'start', ...(extra.args ?? [])], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -39,6 +40,7 @@ export async function startMeshProcess(home: string, ports: MeshPorts): Promise<
       TOLLGATE_UPSTREAM_PORT: String(ports.upstream),
       TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN,
       TOLLGATE_USAGE_INTERVAL_MS: String(USAGE_INTERVAL_MS),
+      ...extra.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so stop() can do what a terminal's Ctrl-C does: SIGINT to the whole group.
