@@ -377,6 +377,27 @@ async function feedHost(wasm: Uint8Array, keys: FeedKey[], targetPerBucket = FEE
 }
 
 /**
+ * A subscription's quota entry (assembly/quota/entry.ts: magic, header with the credit flag, five period slots) with
+ * a credit block (assembly/quota/credit.ts) whose current definition, for key-set generation `gen`, is a prepaid
+ * balance that never runs out: what a synced credit balance leaves in shared data.
+ */
+function creditEntry(gen: number): Buffer {
+  const b = Buffer.alloc(8 + 5 * 32 + 160);
+  b.writeUInt32LE(0x31514754, 0);
+  b.writeUInt32LE(0x10000, 4);
+  for (let i = 0; i < 5; i++) { b.writeDoubleLE(-1, 8 + i * 32); b.writeDoubleLE(-1, 8 + i * 32 + 16); }
+  const c = 168;
+  b.writeUInt32LE(gen, c);
+  b.writeUInt32LE(1, c + 4);
+  b.writeBigUInt64LE(0x1234n, c + 8);
+  b.writeDoubleLE(2 ** 53 - 1, c + 16);
+  b.writeInt32LE(-1, c + 40);
+  b.writeDoubleLE(-1, c + 112 + 8);
+  b.writeDoubleLE(-1, c + 112 + 32);
+  return b;
+}
+
+/**
  * Runs the filter's own sync in `h` against pages built from `keys` (snapshot pages of `pageKeys`, answered from the
  * bench), until it asks for deltas. Returns the number of pages served.
  */
@@ -484,6 +505,9 @@ export async function run(): Promise<BenchRow[]> {
   const keys1M = feedKeys(1_000_000);
   const feed = await feedHost(ours, keys1k);
   const feed1M = await feedHost(ours, keys1M);
+  // The same production path with a credit balance on the key's subscription (creditsVsNoCreditsRatio).
+  const credits = await feedHost(ours, keys1k);
+  credits.putShared(`tg:q:${PLAN_ID}/${BENCH_FEED_KEY[2]}`, creditEntry(1));
   const sdk = hasSdk ? await host(readFileSync(sdkPath), '') : undefined;
   const ops10 = await host(ours, opsConfig(1));
   ops10.requestPairs = serializePairs(opsRequest(0));
@@ -507,16 +531,19 @@ export async function run(): Promise<BenchRow[]> {
   const hostCallsAuthorized = callsOf(feed);
   const feedCallKinds = { ...feed.calls };
   if (callsOf(feed1M) !== hostCallsAuthorized) throw new Error('bench: 1M-key lookup made other host calls');
+  if (callsOf(credits) !== hostCallsAuthorized) throw new Error('bench: a credit balance made other host calls');
+  if (Buffer.from(credits.getShared(`tg:q:${PLAN_ID}/${BENCH_FEED_KEY[2]}`) ?? []).readDoubleLE(168 + 112 + 16) < 1) throw new Error('bench: the balance was not spent');
   if (callsOf(ops10) !== staticHostCalls || callsOf(ops1000) !== staticHostCalls) throw new Error('bench: an operation request made other host calls');
   if (callsOf(limits8) !== staticHostCalls) throw new Error('bench: 8 limits made other host calls');
-  for (let i = 0; i < 1000; i++) { filter.stream(3 + i); feed.stream(3 + i); feed1M.stream(3 + i); }
+  for (let i = 0; i < 1000; i++) { filter.stream(3 + i); feed.stream(3 + i); feed1M.stream(3 + i); credits.stream(3 + i); }
   const filterMemoryAfterWarmup = feed.ex.memory.buffer.byteLength;
   for (let i = 0; i < 1000; i++) ops1000.stream(3 + i);
   const opsMemoryAfterWarmup = ops1000.ex.memory.buffer.byteLength;
+  const creditsMemoryAfterWarmup = credits.ex.memory.buffer.byteLength;
 
   const states = {
     noop: { next: 1_000_000 }, filter: { next: 2000 }, feed: { next: 2000 }, feed1M: { next: 2000 }, sdk: { next: 10 },
-    solo: { next: 10 }, ops10: { next: 2000 }, ops1000: { next: 2000 }, limits8: { next: 2000 },
+    solo: { next: 10 }, ops10: { next: 2000 }, ops1000: { next: 2000 }, limits8: { next: 2000 }, credits: { next: 2000 },
   };
   for (let i = 0; i < 3; i++) { // warm-up (JIT tiers)
     timeStreams(noop, states.noop, ITER);
@@ -526,12 +553,13 @@ export async function run(): Promise<BenchRow[]> {
     timeStreams(ops10, states.ops10, ITER);
     timeStreams(ops1000, states.ops1000, ITER);
     timeStreams(limits8, states.limits8, ITER);
+    timeStreams(credits, states.credits, ITER);
     if (sdk) timeStreams(sdk, states.sdk, ITER);
     if (solo) timeStreams(solo, states.solo, ITER);
   }
   const t = {
     noop: [] as number[], filter: [] as number[], feed: [] as number[], feed1M: [] as number[], sdk: [] as number[],
-    solo: [] as number[], ops10: [] as number[], ops1000: [] as number[], limits8: [] as number[],
+    solo: [] as number[], ops10: [] as number[], ops1000: [] as number[], limits8: [] as number[], credits: [] as number[],
   };
   for (let r = 0; r < ROUNDS; r++) {
     t.noop.push(timeStreams(noop, states.noop, ITER));
@@ -541,13 +569,15 @@ export async function run(): Promise<BenchRow[]> {
     t.ops10.push(timeStreams(ops10, states.ops10, ITER));
     t.ops1000.push(timeStreams(ops1000, states.ops1000, ITER));
     t.limits8.push(timeStreams(limits8, states.limits8, ITER));
+    t.credits.push(timeStreams(credits, states.credits, ITER));
     if (sdk) t.sdk.push(timeStreams(sdk, states.sdk, ITER));
     if (solo) t.solo.push(timeStreams(solo, states.solo, ITER));
   }
   // Zero allocation on the hot path: linear memory must not have grown over all the streams timed above.
   const memoryBefore = filterMemoryAfterWarmup;
   // (and on the operations path: the trie walk allocates nothing either)
-  const hotPathGrowth = feed.ex.memory.buffer.byteLength - memoryBefore + ops1000.ex.memory.buffer.byteLength - opsMemoryAfterWarmup;
+  const hotPathGrowth = feed.ex.memory.buffer.byteLength - memoryBefore + ops1000.ex.memory.buffer.byteLength - opsMemoryAfterWarmup +
+    credits.ex.memory.buffer.byteLength - creditsMemoryAfterWarmup;
   const base = best(t.noop);
   const staticAuthorizedNs = best(t.filter) - base;
   const authorizedNs = best(t.feed) - base;
@@ -557,6 +587,7 @@ export async function run(): Promise<BenchRow[]> {
   const ops1000Ns = best(t.ops1000) - base;
   const opsRatio = ops1000Ns / ops10Ns;
   const limits8Ratio = (best(t.limits8) - base) / ops10Ns;
+  const creditsRatio = (best(t.credits) - base) / authorizedNs;
   const sdkNs = sdk ? best(t.sdk) - base : NaN;
   const soloNs = solo ? best(t.solo) - base : NaN;
 
@@ -636,6 +667,7 @@ export async function run(): Promise<BenchRow[]> {
     { name: 'filter.ops1000AuthorizedNsPerReq', value: Math.round(ops1000Ns), unit: 'ns' },
     { name: 'filter.match1000OpsVs10Ratio', value: Number(opsRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.2', met: opsRatio <= 1.2 },
     { name: 'filter.limits8VsOneRatio', value: Number(limits8Ratio.toFixed(3)), unit: 'ratio' },
+    { name: 'filter.creditsVsNoCreditsRatio', value: Number(creditsRatio.toFixed(3)), unit: 'ratio' },
     { name: 'filter.authorizedVsSdkPassthrough', value: Number(ratio.toFixed(3)), unit: 'ratio', goal: '<= 0.3', met: ratio <= 0.3 },
     { name: 'filter.concurrency1000Ratio', value: Number(concurrencyRatio.toFixed(3)), unit: 'ratio', goal: '<= 1.1', met: concurrencyRatio <= 1.1 },
     { name: 'filter.hotPathMemoryGrowthBytes', value: hotPathGrowth, unit: 'bytes', goal: '== 0', met: hotPathGrowth === 0 },
