@@ -8,19 +8,19 @@ export class ApiError extends Error {
   }
 }
 
-export type Api = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+/** `as: 'text'` returns the body as text (NDJSON and CSV replies); the default parses JSON. */
+export type Api = <T>(method: string, path: string, body?: unknown, as?: 'json' | 'text') => Promise<T>;
 
 /** A client bound to a token; `onUnauthorized` runs on any 401 (the token was rotated or is wrong). */
 export function apiClient(token: string, onUnauthorized: () => void): Api {
-  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+  return async <T>(method: string, path: string, body?: unknown, as: 'json' | 'text' = 'json'): Promise<T> => {
     let res: Response;
     try {
       res = await fetch(path, {
         method,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, accept: as === 'json' ? 'application/json' : '*/*', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         credentials: 'omit',
-        cache: 'no-store',
       });
     } catch (err) {
       throw new ApiError(0, `the control service did not answer (${err instanceof Error ? err.message : String(err)})`);
@@ -30,6 +30,7 @@ export function apiClient(token: string, onUnauthorized: () => void): Api {
       if (res.status === 401) onUnauthorized();
       throw new ApiError(res.status, problemMessage(res.status, text));
     }
+    if (as === 'text') return text as T;
     return (text === '' ? undefined : JSON.parse(text)) as T;
   };
 }

@@ -4,6 +4,8 @@ export interface Capabilities {
   fleet: boolean;
   /** GET /v1/usage takes an operationId filter. */
   usageByOperation: boolean;
+  /** GET /v1/usage/export groups by operation (the per-operation breakdown). */
+  exportByOperation: boolean;
 }
 
 interface OpenApiDoc { paths?: Record<string, Record<string, { parameters?: { name?: string; in?: string }[] }>> }
@@ -14,7 +16,8 @@ export function capabilitiesOf(doc: unknown): Capabilities {
   return {
     fleet: paths['/v1/fleet']?.get !== undefined,
     usageByOperation: usageParams.some((p) => p.in === 'query' && p.name === 'operationId'),
+    exportByOperation: (paths['/v1/usage/export']?.get?.parameters ?? []).some((p) => p.in === 'query' && p.name === 'groupBy'),
   };
 }
 
-export const NO_CAPABILITIES: Capabilities = { fleet: false, usageByOperation: false };
+export const NO_CAPABILITIES: Capabilities = { fleet: false, usageByOperation: false, exportByOperation: false };

@@ -64,6 +64,7 @@ function consoleSuite(): void {
   let consumerId: string;
   let created: Key | undefined;
   let successor: Key | undefined;
+  let allowedSeen = 0;
   const foreign: string[] = [];
   const violations: string[] = [];
 
@@ -243,8 +244,10 @@ function consoleSuite(): void {
       if (r.status === 200 || r.status === 429) seen[r.status] += 1;
       else seen.other += 1;
     }
-    assert.equal(seen[200], 8, `8 per minute: ${JSON.stringify(seen)}`);
-    assert.ok(seen[429] >= 4, JSON.stringify(seen));
+    // 8 per minute; 9 to 16 if the distribution wait straddled a minute boundary. What matters below is that the
+    // console shows exactly what the proxy answered.
+    assert.ok(seen[200] >= 8 && seen[200] <= 16 && seen[429] >= 1 && seen.other === 0, JSON.stringify(seen));
+    allowedSeen = seen[200];
 
     // Auto refresh (every 5 s) after the sidecar's flush (every 500 ms in this mesh): no reload, no click.
     const t0 = Date.now();
@@ -260,6 +263,11 @@ function consoleSuite(): void {
     await eventually('top consumers to list console-e2e', 15_000, async () =>
       (Number(await top.getAttribute('data-requests').catch(() => '0')) === seen[200] + seen[429] ? true : undefined), 250);
 
+    // Per operation (from the billing export, where the service has it): the demo API has no operations.
+    if (await page.locator('#by-operation').count() > 0) {
+      await eventually('the per-operation table to show the traffic', 15_000, async () =>
+        (Number(await page.locator('#by-operation tbody tr[data-operation=""] td[data-allowed]').first().getAttribute('data-allowed').catch(() => '-1')) === seen[200] ? true : undefined), 250);
+    }
     await page.screenshot({ path: join(ARTIFACTS, 'usage-1280.png'), fullPage: true });
     if (process.env.TOLLGATE_UPDATE_SCREENSHOT === '1') {
       await page.screenshot({ path: join(ARTIFACTS, 'console-readme.png') });
@@ -277,7 +285,7 @@ function consoleSuite(): void {
         const width = await js<number>('document.documentElement.scrollWidth');
         assert.ok(width <= 375, `${route}: page is ${width} px wide at a 375 px viewport`);
         if (route === 'usage') {
-          await page.locator('#usage-totals tr[data-series="allowed"] td[data-total="8"]').waitFor();
+          await page.locator(`#usage-totals tr[data-series="allowed"] td[data-total="${allowedSeen}"]`).waitFor();
           const canvas = await page.locator('#chart-outcomes canvas').first().boundingBox();
           assert.ok(canvas !== null && canvas.x >= 0 && canvas.x + canvas.width <= 375, `chart at ${JSON.stringify(canvas)}`);
         }

@@ -6,6 +6,7 @@ import type { Api } from '../api';
 import { allPages } from '../api';
 import type { Capabilities } from '../capabilities';
 import { mapLimited, type Catalog } from '../catalog';
+import { hourAligned, operationBreakdown, type OperationUsage } from '../operations';
 import { rankConsumers, type ConsumerRank } from '../top-consumers';
 import type { KeyView, UsageView as Usage } from '../types';
 import { chartColumns, EMPTY_USAGE, OUTCOME_SERIES, RANGES, STATUS_SERIES, type Granularity, type SeriesDef } from '../usage-series';
@@ -14,6 +15,8 @@ import { UsageChart } from './usage-chart';
 const REFRESH_MS = 5000;
 /** Top consumers reads one usage query per consumer; beyond this many consumers it says so instead. */
 const TOP_CONSUMERS_SCAN = 200;
+/** Export rows read for the per-operation table (hours × API × operation [× consumer]). */
+const EXPORT_ROWS = 20_000;
 
 interface Filters { apiId: string; consumerId: string; keyId: string; operationId: string; range: string; granularity: Granularity }
 
@@ -37,6 +40,7 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
   const [operations, setOperations] = useState<{ id: string; label: string }[]>([]);
   const [data, setData] = useState<{ view: Usage; from: number; to: number; at: Date } | undefined>(undefined);
   const [top, setTop] = useState<{ rows: ConsumerRank[]; scanned: number; total: number } | undefined>(undefined);
+  const [byOperation, setByOperation] = useState<{ rows: OperationUsage[]; from: number; to: number } | { error: string } | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const set = (patch: Partial<Filters>) => setF((old) => ({ ...old, ...patch }));
 
@@ -57,13 +61,13 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
 
   useEffect(() => {
     setOperations([]);
-    if (!capabilities.usageByOperation || f.apiId === '') return;
+    if ((!capabilities.usageByOperation && !capabilities.exportByOperation) || f.apiId === '') return;
     let live = true;
     allPages<{ id: string; method: string; path: string; operationId: string | null }>(api, `/v1/apis/${encodeURIComponent(f.apiId)}/operations`)
       .then((ops) => { if (live) setOperations(ops.map((o) => ({ id: o.id, label: o.operationId ?? `${o.method} ${o.path}` }))); })
       .catch(() => {});
     return () => { live = false; };
-  }, [api, f.apiId, capabilities.usageByOperation]);
+  }, [api, f.apiId, capabilities.usageByOperation, capabilities.exportByOperation]);
 
   useEffect(() => {
     let live = true;
@@ -79,8 +83,19 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
     mapLimited(scan, 4, async (consumer) => ({ consumer, usage: await api<Usage>('GET', usagePath(byConsumer, from, to, { consumerId: consumer.id })) }))
       .then((rows) => { if (live) setTop({ rows: rankConsumers(rows, 10), scanned: scan.length, total: catalog.consumers.length }); })
       .catch(() => {});
+    // Per operation: the billing export (whole UTC hours), where the service has it; GET /v1/usage has no operations.
+    if (capabilities.exportByOperation) {
+      const h = hourAligned(from, to);
+      const q = new URLSearchParams({
+        from: new Date(h.from * 1000).toISOString(), to: new Date(h.to * 1000).toISOString(), granularity: 'hour',
+        groupBy: f.consumerId === '' ? 'api,operation' : 'consumer,api,operation', format: 'ndjson', limit: String(EXPORT_ROWS),
+      });
+      api<string>('GET', `/v1/usage/export?${q.toString()}`, undefined, 'text')
+        .then((text) => { if (live) setByOperation({ rows: operationBreakdown(text, { apiId: f.apiId, consumerId: f.consumerId }), ...h }); })
+        .catch((err: Error) => { if (live) setByOperation({ error: err.message }); });
+    }
     return () => { live = false; };
-  }, [api, f, tick, catalog]);
+  }, [api, f, tick, catalog, capabilities.exportByOperation]);
 
   const view = data?.view ?? EMPTY_USAGE;
   const columns = useMemo(() => (data === undefined ? { x: [], outcomes: [], status: [] } : chartColumns(data.view, data.from, data.to, f.granularity)), [data]);
@@ -168,6 +183,37 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
           </tbody>
         </table>
       </div>
+      {capabilities.exportByOperation && (
+        <section aria-labelledby="ops-title">
+          <h2 id="ops-title">By operation</h2>
+          {byOperation !== undefined && 'error' in byOperation ? <p role="alert" class="error">Per-operation usage could not be read: {byOperation.error}</p> : (
+            <>
+              <p class="muted">
+                Whole UTC hours{byOperation !== undefined ? ` (${new Date(byOperation.from * 1000).toISOString().slice(11, 16)} … ${new Date(byOperation.to * 1000).toISOString().slice(11, 16)})` : ''}, from the billing export; the key filter does not apply here.
+              </p>
+              <div class="table-wrap">
+                <table id="by-operation">
+                  <caption class="visually-hidden">Usage per API operation in the range</caption>
+                  <thead><tr><th scope="col">API</th><th scope="col">operation</th><th scope="col" class="num">allowed</th><th scope="col" class="num">units</th><th scope="col" class="num">denied: quota</th><th scope="col" class="num">denied: key</th><th scope="col" class="num">denied: plan</th><th scope="col" class="num">upstream 5xx</th></tr></thead>
+                  <tbody>
+                    {byOperation === undefined ? <tr><td colSpan={8}>Loading…</td></tr>
+                      : byOperation.rows.length === 0 ? <tr><td colSpan={8}>No traffic in these hours.</td></tr>
+                        : byOperation.rows.slice(0, 50).map((o) => (
+                          <tr key={`${o.apiId}/${o.operationId}`} data-api={o.apiId} data-operation={o.operationId}>
+                            <th scope="row">{catalog.apis.find((a) => a.id === o.apiId)?.name ?? (o.apiId === '' ? '(no API)' : o.apiId)}</th>
+                            <td class="mono">{o.operationId === '' ? '(no operation)' : operations.find((x) => x.id === o.operationId)?.label ?? o.operationId}</td>
+                            <td class="num" data-allowed={o.requests}>{o.requests.toLocaleString()}</td><td class="num">{o.units.toLocaleString()}</td>
+                            <td class="num">{o.rejectedQuota.toLocaleString()}</td><td class="num">{o.rejectedAuth.toLocaleString()}</td>
+                            <td class="num">{o.rejectedForbidden.toLocaleString()}</td><td class="num">{o.status5xx.toLocaleString()}</td>
+                          </tr>
+                        ))}
+                  </tbody>
+                </table>
+              </div>
+            </>
+          )}
+        </section>
+      )}
       <section aria-labelledby="top-title">
         <h2 id="top-title">Top consumers</h2>
         {top !== undefined && top.total > top.scanned && (
