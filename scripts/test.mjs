@@ -51,6 +51,8 @@ const stages = only.length > 0
   ? [['build', ['node', 'scripts/build.mjs']]]
   : [
       ['typecheck', ['npx', 'tsc', '--noEmit', '-p', 'tsconfig.json']],
+      // The web console: browser code (DOM types, Preact JSX) with its own config (docs/console.md).
+      ...(existsSync(join(root, 'console', 'tsconfig.json')) ? [['typecheck (console)', ['npx', 'tsc', '--noEmit', '-p', 'console/tsconfig.json']]] : []),
       ['lint', ['npx', 'eslint', '.']],
       ['build', ['node', 'scripts/build.mjs']],
       ...(asSpecs.length > 0 ? [['as-pect', ['npx', 'asp', '--config', 'as-pect.config.js']]] : []),
