@@ -77,8 +77,11 @@ export class Distributor {
   private running: Promise<void> = Promise.resolve();
   private latest = new Map<string, CurrentConfig>();
   private readonly statuses = new Map<string, TargetStatus>();
-  /** Per sink and target: the fingerprint of what was last published there successfully. */
-  private readonly published = new Map<string, string>();
+  /**
+   * Per sink and target: what was last published there successfully. A switch of kind, name or namespace withdraws
+   * exactly that object, and keeps trying until it is gone before the new one is written.
+   */
+  private readonly placed = new Map<string, CurrentConfig>();
   private closed = false;
 
   private readonly unsubscribe: () => void;
@@ -218,18 +221,26 @@ export class Distributor {
 
   private async publishOne(t: DistributionTarget, cur: CurrentConfig, name: string, before: CurrentConfig | undefined): Promise<void> {
     const status = this.statusOf(t, cur.targetId, name, cur.resource.kind);
-    const was = before?.resource;
-    const moved = was !== undefined && (was.kind !== cur.resource.kind || was.metadata.name !== cur.resource.metadata.name || was.metadata.namespace !== cur.resource.metadata.namespace);
     const key = `${t.describe}\u0000${cur.targetId}`;
-    if (this.published.get(key) === cur.fingerprint && status.error === null && !moved) return;
+    // What this sink holds: known once published here; otherwise (say, just after becoming the leader) what the last
+    // run rendered is the best guess.
+    const held = this.placed.get(key) ?? before;
+    const was = held?.resource;
+    const moved = was !== undefined && (was.kind !== cur.resource.kind || was.metadata.name !== cur.resource.metadata.name || was.metadata.namespace !== cur.resource.metadata.namespace);
+    if (this.placed.get(key)?.fingerprint === cur.fingerprint && status.error === null && !moved) return;
     try {
       // A target renamed, moved to another namespace or switched to another kind leaves its old object behind
       // otherwise. Withdrawn before the new one is written: two kinds for one proxy would run the filter twice
       // (every request counted twice); a moment without either is the lesser harm (docs/deploy.md).
-      if (moved) await t.retract?.(before!, before!.targetId);
+      if (moved) {
+        // Remembered first, so a failed withdrawal is tried again on the retry rather than skipped.
+        this.placed.set(key, held!);
+        await t.retract?.(held!, held!.targetId);
+        this.placed.delete(key);
+      }
       await t.publish(cur, cur.compiled.version, cur.targetId);
       Object.assign(status, { wasmPlugin: name, kind: cur.resource.kind, version: cur.compiled.version, distributedAt: Date.now(), error: null });
-      this.published.set(key, cur.fingerprint);
+      this.placed.set(key, cur);
       this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version }, 'distributed');
       this.o.onDistributed?.(cur.compiled.version, t.describe, true);
     } catch (err) {
@@ -240,9 +251,11 @@ export class Distributor {
     }
   }
 
-  private async retractOne(t: DistributionTarget, gone: CurrentConfig): Promise<void> {
-    this.statuses.delete(`${t.describe}\u0000${gone.targetId}`);
-    this.published.delete(`${t.describe}\u0000${gone.targetId}`);
+  private async retractOne(t: DistributionTarget, last: CurrentConfig): Promise<void> {
+    const key = `${t.describe}\u0000${last.targetId}`;
+    const gone = this.placed.get(key) ?? last;
+    this.statuses.delete(key);
+    this.placed.delete(key);
     try {
       await t.retract?.(gone, gone.targetId);
       this.o.log.info({ target: t.describe, kind: gone.resource.kind, wasmPlugin: `${gone.resource.metadata.namespace}/${gone.resource.metadata.name}` }, 'withdrawn');

@@ -23,6 +23,8 @@ export interface FakeKubeApi {
   requests: Recorded[];
   /** What the fake cluster holds now, by API path. */
   objects: Map<string, unknown>;
+  /** While set, DELETE answers 403 (a service account without the delete verb). */
+  refuseDeletes: boolean;
   kubeConfig(): KubeConfig;
   /** A kubeconfig file's YAML pointing at this server (for TOLLGATE_KUBECONFIG). */
   kubeconfigYaml(): string;
@@ -43,7 +45,10 @@ export async function fakeKubeApi(): Promise<FakeKubeApi> {
       requests.push({ method: req.method!, path: url.pathname, query: url.searchParams, contentType: req.headers['content-type'], body });
       res.setHeader('content-type', 'application/json');
       const group = GROUPS[url.pathname];
-      if (req.method === 'GET' && group !== undefined) {
+      if (req.method === 'DELETE' && api.refuseDeletes) {
+        res.statusCode = 403;
+        res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403 }));
+      } else if (req.method === 'GET' && group !== undefined) {
         const groupVersion = url.pathname.slice('/apis/'.length);
         res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion, resources: group.map((r) => ({ ...r, namespaced: true, verbs: ['get', 'patch', 'delete'] })) }));
       } else if (req.method === 'PATCH') {
@@ -70,8 +75,8 @@ export async function fakeKubeApi(): Promise<FakeKubeApi> {
     contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
     currentContext: 'fake',
   };
-  return {
-    url, requests, objects,
+  const api: FakeKubeApi = {
+    url, requests, objects, refuseDeletes: false,
     kubeConfig: () => {
       const kc = new KubeConfig();
       kc.loadFromOptions(config);
@@ -85,4 +90,5 @@ export async function fakeKubeApi(): Promise<FakeKubeApi> {
     ].join('\n'),
     close: () => new Promise((r) => server.close(() => r())),
   };
+  return api;
 }

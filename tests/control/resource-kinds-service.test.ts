@@ -165,6 +165,31 @@ describe('resource kinds through the service', () => {
     assert.ok(status.every((s) => s.error === null), JSON.stringify(status));
   });
 
+  it('a withdrawal the API server refuses holds the switch back (the old kind stays, the new one is not written) until it succeeds', async () => {
+    kube.refuseDeletes = true;
+    try {
+      const res = await t.admin('PATCH', `/v1/targets/${id}`, { kind: 'TrafficExtension', targetRefs: [{ group: GW, kind: 'Gateway', name: 'waypoint' }] });
+      assert.equal(res.statusCode, 200, res.body);
+      await t.app.distributor.flush();
+      assert.deepEqual(mine(), [EEP_PATH], 'still the EnvoyExtensionPolicy only');
+      const kubeStatus = (await t.admin('GET', '/v1/distribution')).json<{ targets: { target: string; wasmPlugin: string; error: string | null }[] }>().targets
+        .find((s) => s.target === 'kubernetes' && s.wasmPlugin === 'shop/tollgate-shop')!;
+      assert.ok(kubeStatus.error !== null, 'the failure is shown');
+      // The GitOps directory (no refusal there) switched.
+      assert.deepEqual(files(), ['trafficextension-tollgate-shop.yaml', 'wasmplugin-tollgate.yaml']);
+      await t.app.distributor.distributeNow(); // the retry, without waiting 5 s
+      assert.deepEqual(mine(), [EEP_PATH], 'a retry still does not write the new kind next to the old one');
+    } finally {
+      kube.refuseDeletes = false;
+    }
+    await t.app.distributor.distributeNow();
+    assert.deepEqual(mine(), [TE_PATH]);
+    // And back to the EnvoyExtensionPolicy for the next step.
+    assert.equal((await t.admin('PATCH', `/v1/targets/${id}`, { kind: 'EnvoyExtensionPolicy', targetRefs: [{ group: GW, kind: 'HTTPRoute', name: 'orders', sectionName: 'api' }] })).statusCode, 200);
+    await t.app.distributor.flush();
+    assert.deepEqual(mine(), [EEP_PATH]);
+  });
+
   it('back to a WasmPlugin on sidecars (selector): the EnvoyExtensionPolicy goes, the WasmPlugin comes', async () => {
     const res = await t.admin('PATCH', `/v1/targets/${id}`, { kind: 'WasmPlugin', targetRefs: null, selector: { app: 'orders' }, imagePullSecret: null });
     assert.equal(res.statusCode, 200, res.body);
