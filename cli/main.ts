@@ -6,7 +6,7 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 const commands: Record<string, Command> = {
   start: { summary: 'run the whole mesh locally: control service, sidecar (host + filter), demo upstream', load: () => import('../mesh/cli.js') },
   control: { summary: 'run the control service', load: () => import('../control/cli.js') },
-  render: { summary: 'compile the store into WasmPlugin YAML (GitOps)', load: () => import('../control/render-cli.js') },
+  render: { summary: 'compile the store into each target\'s WasmPlugin/TrafficExtension/EnvoyExtensionPolicy YAML (GitOps)', load: () => import('../control/render-cli.js') },
   discover: { summary: 'service discovery: what it did, or with --dry-run what it would do (APIs from annotated Services)', load: () => import('../control/discovery/cli.js') },
   import: { summary: 'import an OpenAPI document as an API with operations (into a running control service)', load: () => import('../control/import-cli.js') },
   'migrate-store': { summary: 'copy a SQLite store into a new PostgreSQL database', load: () => import('../control/migrate-store-cli.js') },
