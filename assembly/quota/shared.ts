@@ -18,6 +18,7 @@ import { quotaShare } from "./primed";
 import { SUBSCRIPTION_KEY_MAX, subscriptionKey, subscriptionKeyOf, subscriptionSplit } from "./subscription";
 
 export const MAX_CAS_ATTEMPTS = 8;
+const SYNC_CAS_ATTEMPTS = 32;
 /**
  * CAS used to insert an entry only if it is still absent: Envoy inserts a missing key whatever the CAS, and an
  * existing key fails unless its CAS matches; real CAS values come from a counter starting at 1, so this one
@@ -165,7 +166,8 @@ let keyLen: usize = 0;
  * False when the subscription is not valid or shared data refused every attempt.
  */
 export function storeCredit(sub: usize, subLen: usize, rec: usize, stamp: u32, served: u32, snapshot: bool, acc: usize): bool {
-  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+  // More attempts than a request's: the sync competes with the subscription's traffic, and a lost write costs a snapshot.
+  for (let attempt = 0; attempt < SYNC_CAS_ATTEMPTS; attempt++) {
     const cas = readCreditEntry(sub, subLen);
     if (keyLen == 0) return false;
     creditWrite(entryAddCredit(ENTRY), rec, stamp, served, snapshot);
