@@ -17,7 +17,8 @@ import { CONSOLE_CSP } from '../../control/console/headers.js';
 import { admin, ADMIN_TOKEN, eventually, freePorts, startMeshProcess, viaProxy, type MeshProcess } from './mesh-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
+/** Debian's chromium; TOLLGATE_CHROMIUM points elsewhere (or at nothing, to see the skip/fail rule work). */
+const CHROMIUM = process.env.TOLLGATE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 // Flags that keep chromium quiet on a closed network (no background services, no QUIC, no component updates).
 const CHROMIUM_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
