@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { setDigest, type CreditSpend, type SnapshotPage } from '../../contracts/key-feed.js';
 import { openStore } from '../../control/store/open-store.js';
+import { UsageService } from '../../control/usage/service.js';
 import { REPORT, batchId, currentMinute, seed, testApp, testStoreUrl, type TestApp } from './helpers.js';
 import { catchUp, injectGet, mirrorDigest, takeSnapshot, type Get } from './key-feed-client.js';
 import { storeAtVersion } from './old-store.js';
@@ -291,6 +292,49 @@ describe('credit balances: refill rollover', () => {
     assert.deepEqual([now.spent, now.remaining], [2, 18]);
     const other = await send(t, report(REPORTER_B, [allowed(s.keyId, s.apiId, 1, 1, t0 + 30)]));
     assert.equal(other.creditSpend![0]!.others, 2);
+  });
+});
+
+describe('credit balances: two service processes on one store', () => {
+  it('count every batch exactly once when copies race on both, and the spend survives a restart', async () => {
+    const place = await testStoreUrl();
+    const scope = { targetId: 'default', apiIds: null };
+    const a = await openStore({ url: place.url });
+    const b = await openStore({ url: place.url });
+    try {
+      const api = await a.apis.create({ name: 'a', pathPrefix: '/a', hosts: [], methods: [] });
+      const plan = await a.plans.create({ name: 'p', limits: [{ requests: 1_000_000, per: 'hour' }], apiIds: [api.id] });
+      const consumer = await a.consumers.create('c');
+      const key = await a.keys.create({ consumerId: consumer.id, planId: plan.id, digest: 'D'.repeat(43), prefix: 'tgk_DDDD', expiresAt: null });
+      const { grant, since: minute } = await a.credits.set(consumer.id, plan.id, { balance: 1_000_000, refillAmount: null, refillPer: null });
+      const now = Math.floor(Date.now() / 1000);
+      const ua = new UsageService(a.usage, { fleetRefreshMs: 0 });
+      const ub = new UsageService(b.usage, { fleetRefreshMs: 0 });
+      const batches = Array.from({ length: 12 }, (_, i) => ({
+        version: 1 as const, batchId: batchId(), reporter: i % 2 === 0 ? REPORTER_A : REPORTER_B, dropped: 0,
+        entries: [{ minute, keyId: key.id, apiId: api.id, outcome: 'allowed' as const, count: 1, units: i + 1 }],
+      }));
+      // Every batch is sent by both processes at once (a retry racing its original on another replica).
+      const results = await Promise.all(batches.flatMap((r) => [ua.ingest(r, scope, now), ub.ingest(r, scope, now)]));
+      assert.equal(results.filter((r) => !r.duplicate).length, 12, 'each batch stored once');
+      const total = (12 * 13) / 2;
+      const [all] = await b.usage.creditOthers([{ grant, from: minute }], '');
+      assert.equal(all, total);
+      await ua.close();
+      await ub.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const reopened = await openStore({ url: place.url });
+    try {
+      const [balance] = await reopened.usage.creditBalances();
+      assert.equal((await reopened.usage.creditOthers([{ grant: balance!.grant, from: balance!.since }], `default:${REPORTER_A}`))[0], 2 + 4 + 6 + 8 + 10 + 12,
+        'after a restart: every reporter but A');
+    } finally {
+      await reopened.close();
+      await place.dispose();
+    }
   });
 });
 
