@@ -51,9 +51,9 @@ describe('discovery planner', () => {
     const a = api('api_1', 'a.shop');
     const [retire] = plan({ apis: [a], records: [record('a', a)] });
     assert.equal(retire!.kind, 'retire');
-    assert.deepEqual(retire!.kind === 'retire' ? retire.plans : null, []);
+    assert.deepEqual(retire?.kind === 'retire' ? retire.plans : null, []);
     const [keep] = plan({ apis: [a], records: [record('a', a)], planRefs: new Map([['api_1', ['plan_1']]]) });
-    assert.deepEqual(keep!.kind === 'retire' ? keep.plans : null, ['plan_1']);
+    assert.deepEqual(keep?.kind === 'retire' ? keep.plans : null, ['plan_1']);
     assert.deepEqual(kinds({ apis: [a], records: [record('a', a, { state: 'retired' })], planRefs: new Map([['api_1', ['plan_1']]]) }), ['a:skip']);
     const edited = { ...a, methods: ['GET'] };
     assert.deepEqual(kinds({ apis: [edited], records: [record('a', a)] }), ['a:forget']);
