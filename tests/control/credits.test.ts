@@ -10,9 +10,13 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { setDigest, type CreditSpend, type SnapshotPage } from '../../contracts/key-feed.js';
 import { openStore } from '../../control/store/open-store.js';
 import { UsageService } from '../../control/usage/service.js';
-import { REPORT, batchId, currentMinute, seed, testApp, testStoreUrl, type TestApp } from './helpers.js';
+import { REPORT, batchId, currentMinute, seed, tempDir, testApp, testStoreUrl, type TestApp } from './helpers.js';
 import { catchUp, injectGet, mirrorDigest, takeSnapshot, type Get } from './key-feed-client.js';
 import { storeAtVersion } from './old-store.js';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { migrateStore } from '../../control/store/migrate-store.js';
+import { createTestDatabase, pgUnavailable } from './postgres-fixture.js';
 
 const schema = (name: string): object => JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8')) as object;
 const validateFeed = new Ajv2020({ allErrors: true }).compile(schema('key-feed.v1.schema.json'));
@@ -400,3 +404,38 @@ describe('credit balances: migration from version 011', () => {
   });
 });
 
+
+describe('credit balances: tollgate migrate-store', { skip: (await pgUnavailable()) ?? false }, () => {
+  it('copies balances and spend into PostgreSQL; the new epoch\'s digest covers them', async () => {
+    const dir = tempDir();
+    const db = await createTestDatabase();
+    const path = join(dir, 'store.db');
+    try {
+      const src = await openStore({ url: path });
+      const consumer = await src.consumers.create('c');
+      const plan = await src.plans.create({ name: 'p', limits: [{ requests: 5, per: 'minute' }], apiIds: [] });
+      await src.keys.create({ consumerId: consumer.id, planId: plan.id, digest: 'E'.repeat(43), prefix: 'tgk_EEEE', expiresAt: null });
+      const b = await src.credits.set(consumer.id, plan.id, { balance: 9, refillAmount: 4, refillPer: 'month' });
+      await src.usage.storeBatch({
+        batchId: 'f'.repeat(32), reporter: REPORTER_A, targetId: 'default', receivedAt: b.since, entries: 0, dropped: 0, refused: 0,
+        rows: { minute: [], hour: [], day: [] }, fleet: [], credits: [{ grant: b.grant, from: b.since, reporter: `default:${REPORTER_A}`, units: 6 }],
+      });
+      await src.close();
+      await migrateStore(path, db.url);
+      const dst = await openStore({ url: db.url });
+      try {
+        assert.deepEqual(await dst.credits.get(consumer.id, plan.id), b);
+        assert.deepEqual(await dst.usage.creditOthers([{ grant: b.grant, from: b.since }], ''), [6]);
+        const all = { targetId: 'x', apiIds: null };
+        const page = await dst.keyFeed.creditPage(all, '', 10);
+        assert.equal(page.digest, setDigest([['E'.repeat(43), (await dst.keys.listForConsumer(consumer.id, { limit: 5, after: undefined })).items[0]!.id, consumer.id, plan.id, 0]], page.credits));
+        assert.equal((await dst.keyFeed.state()).head, 0, 'a new revision history');
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
