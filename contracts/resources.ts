@@ -67,3 +67,43 @@ export const TARGET_REFS_REQUIRED_KINDS: readonly ResourceKind[] = ['EnvoyExtens
 export function resourceFileName(kind: ResourceKind, name: string): string {
   return `${kind.toLowerCase()}-${name}.yaml`;
 }
+
+/**
+ * The WasmPlugin equivalent of a rendered TrafficExtension or EnvoyExtensionPolicy (a WasmPlugin is returned as it
+ * is), so the one WasmPlugin reader (contracts/wasmplugin.ts readWasmPlugin) reads any kind: what Envoy would run
+ * (module url and digest, root id, failure policy, plugin configuration). TrafficExtension: the fields of spec.wasm,
+ * as istiod maps them one to one. EnvoyExtensionPolicy: the first Wasm entry — an Image url gains `oci://`, an HTTP
+ * url stays, rootID is the plugin name, failOpen true is FAIL_OPEN and false FAIL_CLOSE, config the configuration.
+ * Anything else is returned unchanged (and refused by the reader).
+ */
+export function wasmPluginOf(object: unknown): unknown {
+  if (object === null || typeof object !== 'object') return object;
+  const o = object as { kind?: unknown; metadata?: unknown; spec?: Record<string, unknown> };
+  const spec = o.spec ?? {};
+  if (o.kind === 'TrafficExtension') {
+    const { wasm, selector, targetRefs, phase, match } = spec as { wasm?: Record<string, unknown> } & Record<string, unknown>;
+    return {
+      apiVersion: WASMPLUGIN_API_VERSION, kind: 'WasmPlugin', metadata: o.metadata,
+      spec: { ...(wasm ?? {}), ...defined({ selector, targetRefs, phase, match }) },
+    };
+  }
+  if (o.kind === 'EnvoyExtensionPolicy') {
+    const first = (Array.isArray(spec.wasm) ? spec.wasm[0] : undefined) as
+      { rootID?: string; failOpen?: boolean; config?: unknown; code?: { type?: string; image?: { url?: string; sha256?: string }; http?: { url?: string; sha256?: string } } } | undefined;
+    const source = first?.code?.type === 'HTTP' ? first.code.http : first?.code?.image;
+    const url = source?.url === undefined ? undefined : first?.code?.type === 'HTTP' || source.url.includes('://') ? source.url : `oci://${source.url}`;
+    return {
+      apiVersion: WASMPLUGIN_API_VERSION, kind: 'WasmPlugin', metadata: o.metadata,
+      spec: defined({
+        url, sha256: source?.sha256, pluginName: first?.rootID,
+        failStrategy: first === undefined ? undefined : first.failOpen === true ? 'FAIL_OPEN' : 'FAIL_CLOSE',
+        pluginConfig: first?.config,
+      }),
+    };
+  }
+  return object;
+}
+
+function defined(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}

@@ -9,11 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { seed, tempDir, testApp, testStoreUrl, type TestApp } from './helpers.js';
 import { storeAtVersion } from './old-store.js';
 import { fakeKubeApi, type FakeKubeApi } from './fake-kube-api.js';
 import { celRules, checkCel, compileCrd, crdSchema } from './resource-kinds-crd.js';
+import { run as renderRun } from '../../control/render-cli.js';
 
 const GW = 'gateway.networking.k8s.io';
 const DIGEST = 'f'.repeat(64);
@@ -262,6 +263,69 @@ describe('migration 014 (resource kinds)', () => {
       } finally {
         await t.close();
       }
+    } finally {
+      await place.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tollgate render: every kind', () => {
+  /** Runs the CLI, capturing what it prints. */
+  async function render(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const write = process.stdout.write.bind(process.stdout);
+    const error = console.error;
+    process.stdout.write = ((chunk: string | Uint8Array): boolean => { out += String(chunk); return true; }) as typeof process.stdout.write;
+    console.error = (...args: unknown[]): void => { err += `${args.join(' ')}\n`; };
+    try {
+      return { code: await renderRun(argv), out, err };
+    } finally {
+      process.stdout.write = write;
+      console.error = error;
+    }
+  }
+
+  it('writes <kind>-<name>.yaml per target (or prints them all), each valid for its CRD; an unrenderable target exits 1 without holding back the others', async () => {
+    const place = await testStoreUrl();
+    const dir = tempDir();
+    try {
+      const t = await testApp({ dbPath: place.url });
+      try {
+        await seed(t);
+        for (const body of [
+          { name: 'te', namespace: 'shop', kind: 'TrafficExtension', selector: { app: 'shop' } },
+          { name: 'eg', namespace: 'edge', kind: 'EnvoyExtensionPolicy', targetRefs: [{ group: GW, kind: 'HTTPRoute', name: 'orders' }] },
+        ]) assert.equal((await t.admin('POST', '/v1/targets', body)).statusCode, 201);
+      } finally {
+        await t.close();
+      }
+      const image = ['--filter-url', 'oci://registry.example.com/tollgate/filter:1.4.0', '--filter-sha256', DIGEST];
+      const written = await render(['--db', place.url, '--out', join(dir, 'out'), ...image]);
+      assert.equal(written.code, 0, written.err);
+      assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['envoyextensionpolicy-eg.yaml', 'trafficextension-te.yaml', 'wasmplugin-tollgate.yaml']);
+      const crds: Record<string, string> = {
+        WasmPlugin: 'istio-wasmplugin-crd.yaml', TrafficExtension: 'istio-trafficextension-crd.yaml', EnvoyExtensionPolicy: 'envoy-gateway-envoyextensionpolicy-crd.yaml',
+      };
+      for (const f of readdirSync(join(dir, 'out'))) {
+        const object = parse(readFileSync(join(dir, 'out', f), 'utf8')) as { kind: string };
+        const validate = compileCrd(crds[object.kind]!);
+        assert.equal(validate(object), true, `${f}: ${JSON.stringify(validate.errors)}`);
+        const cel = checkCel(celRules(crdSchema(crds[object.kind]!)), object);
+        assert.deepEqual([...cel.failed, ...cel.unchecked], [], f);
+      }
+
+      const printed = await render(['--db', place.url, ...image]);
+      assert.equal(printed.code, 0, printed.err);
+      const kinds = parseAllDocuments(printed.out).map((d) => (d.toJS() as { kind: string; metadata: { name: string } }));
+      assert.deepEqual(kinds.map((k) => `${k.kind}/${k.metadata.name}`).sort(), ['EnvoyExtensionPolicy/eg', 'TrafficExtension/te', 'WasmPlugin/tollgate']);
+
+      // The default filter url is file://: Envoy Gateway cannot fetch it.
+      const partial = await render(['--db', place.url, '--out', join(dir, 'local')]);
+      assert.equal(partial.code, 1);
+      assert.match(partial.err, /target edge\/eg \(EnvoyExtensionPolicy\): filter url file:\/\/.*Envoy Gateway/);
+      assert.deepEqual(readdirSync(join(dir, 'local')).sort(), ['trafficextension-te.yaml', 'wasmplugin-tollgate.yaml']);
     } finally {
       await place.dispose();
       rmSync(dir, { recursive: true, force: true });

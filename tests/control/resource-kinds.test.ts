@@ -11,7 +11,8 @@ import { renderWasmPlugin } from '../../control/distribution/wasmplugin.js';
 import { renderResource } from '../../control/distribution/resources/render.js';
 import { RenderError, resourceYaml, type RenderedResource, type ResourceOptions } from '../../control/distribution/resources/resource.js';
 import { placementProblems } from '../../control/distribution/resources/placement.js';
-import { ALLOWED_TARGET_REFS, API_VERSIONS, RESOURCE_KINDS, resourceFileName, type ResourceKind, type TargetRef } from '../../contracts/resources.js';
+import { ALLOWED_TARGET_REFS, API_VERSIONS, RESOURCE_KINDS, resourceFileName, wasmPluginOf, type ResourceKind, type TargetRef } from '../../contracts/resources.js';
+import { readWasmPlugin, WasmPluginError } from '../../contracts/wasmplugin.js';
 import { ResourceKindField } from '../../control/schemas/targets.js';
 import { celRules, checkCel, compileCrd, crdSchema } from './resource-kinds-crd.js';
 
@@ -195,6 +196,29 @@ describe('EnvoyExtensionPolicy field mapping', () => {
     const eep = render('EnvoyExtensionPolicy', { targetRefs: refs, url: 'registry.example.com/tollgate/filter:1.4.0', sha256: undefined });
     assert.deepEqual((eep.spec.wasm as { code: { image: unknown } }[])[0]!.code.image, { url: 'registry.example.com/tollgate/filter:1.4.0' });
     assert.deepEqual(problems(eep), []);
+  });
+});
+
+describe('the three kinds carry the same plugin', () => {
+  it('read back through the one WasmPlugin reader, every kind gives what the WasmPlugin gives: url, digest, root id, failure policy, configuration bytes', () => {
+    const refs = { TrafficExtension: [{ group: '', kind: 'Service', name: 'orders' }], EnvoyExtensionPolicy: [{ group: GW, kind: 'Gateway', name: 'g' }], WasmPlugin: undefined };
+    for (const o of [{}, { sha256: undefined, failStrategy: 'FAIL_OPEN' as const }, { url: 'https://files.example.com/tollgate.wasm' }]) {
+      const expected = readWasmPlugin(renderWasmPlugin(compiled.config, compiled.version, { ...base, ...o }));
+      for (const kind of RESOURCE_KINDS) {
+        const plan = readWasmPlugin(wasmPluginOf(render(kind, { ...o, targetRefs: refs[kind] })));
+        assert.deepEqual(plan, expected, `${kind} ${JSON.stringify(o)}`);
+      }
+    }
+    // FAIL_RELOAD has no Envoy Gateway equivalent: it reads back as FAIL_CLOSE there (docs/deploy.md).
+    const reload = readWasmPlugin(wasmPluginOf(render('EnvoyExtensionPolicy', { failStrategy: 'FAIL_RELOAD', targetRefs: refs.EnvoyExtensionPolicy })));
+    assert.equal(reload.failStrategy, 'FAIL_CLOSE');
+  });
+
+  it('the reader still refuses what it cannot honour, whatever the kind it came as', () => {
+    const te = render('TrafficExtension', { selector: { app: 'x' } }) as RenderedResource & { spec: { wasm: Record<string, unknown> } };
+    assert.throws(() => readWasmPlugin(wasmPluginOf({ ...te, spec: { ...te.spec, wasm: { ...te.spec.wasm, type: 'NETWORK' } } })), WasmPluginError);
+    assert.throws(() => readWasmPlugin(wasmPluginOf({ kind: 'EnvoyExtensionPolicy', spec: { wasm: [] } })), /spec.url is required/);
+    assert.throws(() => readWasmPlugin(wasmPluginOf({ kind: 'Deployment', spec: {} })), /expected kind WasmPlugin/);
   });
 });
 
