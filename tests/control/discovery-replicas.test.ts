@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { Discovery } from '../../control/discovery/service.js';
 import { openPostgresStore, type PostgresStore } from '../../control/store/postgres/index.js';
 import { fakeKubeWatch, type FakeKubeWatch } from './fake-kube-watch.js';
-import { createTestDatabase, pgUnavailable, type TestDatabase } from './postgres-fixture.js';
+import { createTestDatabase, ON_POSTGRES, pgUnavailable, type TestDatabase } from './postgres-fixture.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const unavailable = await pgUnavailable();
+// Run in the PostgreSQL stage of scripts/test.mjs (the SQLite stage has nothing to add: one process always leads).
+const unavailable = ON_POSTGRES ? await pgUnavailable() : 'PostgreSQL stage only (TOLLGATE_TEST_STORE=postgres)';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
