@@ -72,7 +72,8 @@ export class ServiceWatcher {
   }
 
   start(): void {
-    for (const e of this.entries.values()) void e.informer.start();
+    // start() rejects only when the watch cannot even be set up (e.g. no current cluster): a failure like any other.
+    for (const e of this.entries.values()) e.informer.start().catch((err: unknown) => this.failed(e, err));
   }
 
   private failed(entry: Entry, err: unknown): void {
@@ -85,7 +86,7 @@ export class ServiceWatcher {
       entry.timer = undefined;
       if (this.stopped) return;
       s.restarts++;
-      void entry.informer.start();
+      entry.informer.start().catch((err: unknown) => this.failed(entry, err));
     }, entry.delay);
     entry.timer.unref();
     entry.delay = Math.min(entry.delay * 2, this.o.maxRetryMs ?? 30_000);
