@@ -22,7 +22,7 @@ export function crdSchema(file: string): Schema {
  * - x-kubernetes-int-or-string → an integer or a string;
  * - an object with properties and without x-kubernetes-preserve-unknown-fields gets additionalProperties: false —
  *   the API server would prune an unknown field silently, which for us is a renderer bug, so it fails here;
- * - format int32/int64 → the range (Ajv does not know these formats);
+ * - format int32/int64 → the range, byte → base64, date-time → RFC 3339 (Ajv has no formats built in);
  * - nullable: true → null allowed too;
  * - every other x-kubernetes-* keyword is only about storage or CEL and is dropped.
  */
@@ -39,7 +39,9 @@ export function structural(schema: unknown): unknown {
     else if (k === 'format' && (v === 'int32' || v === 'int64')) {
       out.minimum = v === 'int32' ? -(2 ** 31) : Number.MIN_SAFE_INTEGER;
       out.maximum = v === 'int32' ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER;
-    } else if (k === 'nullable') continue;
+    } else if (k === 'format' && v === 'byte') out.pattern = '^[A-Za-z0-9+/]*={0,2}$';
+    else if (k === 'format' && v === 'date-time') out.pattern = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$';
+    else if (k === 'nullable') continue;
     else out[k] = v;
   }
   if (s['x-kubernetes-int-or-string'] === true) {

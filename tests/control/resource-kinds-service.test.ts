@@ -27,6 +27,16 @@ interface TargetBody {
 }
 interface Problem { status: number; title: string; detail: string }
 
+/**
+ * Waits until this replica leads (on PostgreSQL leadership is an advisory lock taken shortly after start; only the
+ * leader writes to shared sinks), then for its distribution.
+ */
+async function leading(t: TestApp): Promise<void> {
+  for (let i = 0; i < 200 && !t.app.distributor.isLeader; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(t.app.distributor.isLeader, true, 'became the leader');
+  await t.app.distributor.flush();
+}
+
 describe('resource kinds through the service', () => {
   let t: TestApp;
   let kube: FakeKubeApi;
@@ -43,6 +53,7 @@ describe('resource kinds through the service', () => {
       filterUrl: 'oci://registry.example.com/tollgate/filter:1.4.0', filterSha256: DIGEST,
     });
     await seed(t);
+    await leading(t);
   });
   after(async () => {
     await t.close();
@@ -216,6 +227,7 @@ describe('a target its kind cannot carry the filter image for', () => {
     // The default settings' filter url is file://…/build/tollgate.wasm: on a proxy's disk, out of the EG controller's reach.
     const t = await testApp({ distribution: [{ kind: 'dir', path: dir }] });
     try {
+      await leading(t);
       const created = await t.admin('POST', '/v1/targets', { name: 'eg', namespace: 'edge', kind: 'EnvoyExtensionPolicy', targetRefs: [{ group: GW, kind: 'Gateway', name: 'public' }] });
       assert.equal(created.statusCode, 201, created.body);
       await t.app.distributor.flush();
@@ -248,6 +260,7 @@ describe('migration 014 (resource kinds)', () => {
       ]);
       const t = await testApp({ dbPath: place.url, distribution: [{ kind: 'dir', path: dir }] });
       try {
+        await leading(t);
         const old = (await t.admin('GET', '/v1/targets/tgt_old0000000')).json<TargetBody>();
         assert.equal(old.kind, 'WasmPlugin');
         assert.equal(old.imagePullSecret, null);
