@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { ProxyRow } from '../../control/fleet/repository.js';
 import { convergence, fleetGauges, fleetItems, type TargetHead } from '../../control/fleet/state.js';
 import { FleetService } from '../../control/fleet/service.js';
+import { isHeartbeat } from '../../control/fleet/heartbeat.js';
 
 const NOW = 1_000_000_000;
 const STALE = 30_000;
@@ -116,5 +117,15 @@ describe('fleet rules', () => {
     assert.equal(views[0]!.items[0]!.state, 'current');
     await f.gaugeView();
     assert.equal(reads, 2);
+  });
+
+  it('a heartbeat: proxy status, no entries, nothing dropped, not a sync', () => {
+    const proxy = { node: 'n', flushFailed: 0, feedFailed: 0, dropped: 0 };
+    const entry = { minute: 0, keyId: '', apiId: '', outcome: 'allowed' as const, count: 1 };
+    assert.equal(isHeartbeat({ entries: [], dropped: 0, proxy }), true);
+    assert.equal(isHeartbeat({ entries: [], dropped: 0 }), false, 'no proxy status: an old filter\'s report, handled as before');
+    assert.equal(isHeartbeat({ entries: [entry], dropped: 0, proxy }), false);
+    assert.equal(isHeartbeat({ entries: [], dropped: 3, proxy }), false, 'a loss to record');
+    assert.equal(isHeartbeat({ entries: [], dropped: 0, sync: true, proxy }), false, 'a sync wants the fleet');
   });
 });

@@ -129,6 +129,30 @@ describe('fleet status', () => {
     assert.equal(item.feedLag, 0);
   });
 
+  it('a heartbeat is answered without storing a batch; a report with entries and proxy status is stored and recorded', async () => {
+    const stored = async () => (await metric(t, 'tollgate_usage_batches_total', 'result="stored"')) ?? 0;
+    const before = await stored();
+    const beat = report({ node: 'hb', configVersion: version, flushFailed: 0, feedFailed: 0, dropped: 0 }, 'f1b2c3d4e5f60718');
+    for (let i = 0; i < 2; i++) {
+      const r = await t.report('POST', '/v1/usage/reports', beat);
+      assert.equal(r.statusCode, 200);
+      assert.deepEqual(r.json(), { version: 2, batchId: beat.batchId, duplicate: false, fleet: [], refused: 0 });
+    }
+    assert.equal(await stored(), before, 'no batch stored for heartbeats');
+    const minute = Math.floor(Date.now() / 60_000) * 60;
+    const withEntries = report({ node: 'hb', configVersion: 'd'.repeat(64), flushFailed: 0, feedFailed: 0, dropped: 0 }, 'f1b2c3d4e5f60718', {
+      entries: [{ minute, keyId: '', apiId: '', outcome: 'rejected_auth', count: 2 }],
+    });
+    const r = await t.report('POST', '/v1/usage/reports', withEntries);
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(await stored(), before + 1);
+    assert.equal((await fleet(t)).items.find((i) => i.node === 'hb')?.configVersion, 'd'.repeat(64));
+    // A sync report with no entries is not a heartbeat: it is answered by the usage service as before.
+    const sync = await t.report('POST', '/v1/usage/reports', report({ node: 'hb', configVersion: version, flushFailed: 0, feedFailed: 0, dropped: 0 }, 'f1b2c3d4e5f60718', { sync: true }));
+    assert.equal(sync.statusCode, 200);
+    assert.equal(await stored(), before + 2);
+  });
+
   it('a report without proxy status is stored as before and lists nothing new', async () => {
     const beforeCount = (await fleet(t)).items.length;
     const r = await t.report('POST', '/v1/usage/reports', report(undefined, 'e1b2c3d4e5f60718'));

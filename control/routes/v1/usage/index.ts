@@ -7,6 +7,7 @@ import type { UsageReport } from '../../../store/types.js';
 import { iso, unixOf } from '../views.js';
 import { scopeOf } from '../../../reporter-credentials.js';
 import { impossibleReport } from '../../../usage/report-rules.js';
+import { isHeartbeat } from '../../../fleet/heartbeat.js';
 import usageExportRoutes from './export.js';
 
 /** docs/usage-report.md: a report body is at most 4 MiB. */
@@ -74,6 +75,10 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
       throw new ProblemError(422, 'Unprocessable Content', impossible);
     }
     const target = req.reporterTarget!;
+    if (isHeartbeat(report)) {
+      await app.fleet.record(target.id, report.reporter, report.proxy!);
+      return { version: 2, batchId: report.batchId, duplicate: false, fleet: [], refused: 0 };
+    }
     const result = await app.usage.ingest(report, scopeOf(target), Math.floor(Date.now() / 1000));
     app.metrics.batches.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
     // Fleet status (a duplicate batch re-records it: harmless). Its failure must not fail the stored report.
