@@ -3,21 +3,21 @@
 // across workers. Pure: no host calls.
 //
 // Block (CREDIT_SIZE bytes, after the scoped slots):
-//   two definitions, CURRENT and PENDING, each: u32 stamp (the key-set generation it belongs to) · u32 present ·
+//   two definitions (DEF_A, DEF_B: places, neither is "the current one"), each: u32 stamp (the key-set generation it belongs to) · u32 present ·
 //     u64 grant (grantHash of the grant id) · f64 balance · f64 refillAmount · f64 since · i32 refillPer (PER_*, -1:
 //     never) · u32 pad · u64 line (its 8 bytes of the set digest, to XOR it out when it is replaced)
 //   spend: u64 grant · f64 from · f64 spent (this proxy's units) · u64 othersGrant · f64 othersFrom · f64 others
-// A request uses the definition stamped with the generation its VM serves: a snapshot writes PENDING under the new
-// generation while CURRENT keeps serving the old one (as keys are written into the other slot), so the meta's one
-// CAS flip switches balances and keys together, and a balance absent from the new snapshot is gone with the flip.
+// A request uses the definition stamped with the generation its VM serves: a snapshot writes the new generation's
+// into the place the served one does not use (as keys are written into the other slot), so the meta's one CAS flip
+// switches balances and keys together, and a balance absent from the new snapshot is gone with the flip.
 // Spend is kept apart from the definitions: a new snapshot with the same grant keeps what was spent.
 
 import { Limit } from "../config/model";
 
 const DEF: usize = 56;
 export const CREDIT_SIZE: usize = 2 * DEF + 48;
-const CURRENT: usize = 0;
-const PENDING: usize = DEF;
+const DEF_A: usize = 0;
+const DEF_B: usize = DEF;
 const SPEND: usize = 2 * DEF;
 const D_STAMP = 0, D_PRESENT = 4, D_GRANT = 8, D_BALANCE = 16, D_REFILL = 24, D_SINCE = 32, D_PER = 40, D_LINE = 48;
 const S_GRANT = 0, S_FROM = 8, S_SPENT = 16, S_OGRANT = 24, S_OFROM = 32, S_OTHERS = 40;
@@ -43,9 +43,9 @@ export function creditInit(c: usize): void {
 /** The definition that applies under generation `gen` (0: none), or 0 when there is none or the balance was removed. */
 export function creditDef(c: usize, gen: u32): usize {
   if (gen == 0) return 0;
-  let d = c + CURRENT;
+  let d = c + DEF_A;
   if (load<u32>(d, D_STAMP) != gen) {
-    d = c + PENDING;
+    d = c + DEF_B;
     if (load<u32>(d, D_STAMP) != gen) return 0;
   }
   return load<u32>(d, D_PRESENT) != 0 ? d : 0;
@@ -112,8 +112,8 @@ export function creditSpend(c: usize, grant: u64, from: f64, units: u32): void {
  * `from` never replaces a later one.
  */
 export function creditSetOthers(c: usize, grant: u64, from: f64, others: f64): bool {
-  if (!(load<u32>(c + CURRENT, D_PRESENT) != 0 && load<u64>(c + CURRENT, D_GRANT) == grant) &&
-      !(load<u32>(c + PENDING, D_PRESENT) != 0 && load<u64>(c + PENDING, D_GRANT) == grant)) return false;
+  if (!(load<u32>(c + DEF_A, D_PRESENT) != 0 && load<u64>(c + DEF_A, D_GRANT) == grant) &&
+      !(load<u32>(c + DEF_B, D_PRESENT) != 0 && load<u64>(c + DEF_B, D_GRANT) == grant)) return false;
   const s = c + SPEND;
   if (load<u64>(s, S_OGRANT) == grant && load<f64>(s, S_OFROM) > from) return false;
   store<u64>(s, grant, S_OGRANT);
@@ -127,27 +127,22 @@ export let replacedAny = false;
 export let replacedLine: u64 = 0;
 
 /**
- * Writes a definition from a page record (keyfeed/page.ts: present, grant … line at `r`) into the block at c.
- * `snapshot`: for the snapshot being written under generation `stamp` while `served` is served — into PENDING, after
- * moving a PENDING that `served` uses into CURRENT (so the served definition survives). Otherwise (a delta, `stamp`
- * = `served`): into CURRENT, and a PENDING of that generation is dropped. replacedAny/replacedLine tell which
- * definition of the set it replaced (for the set digest).
+ * Writes a definition from a page record (keyfeed/page.ts: present, grant … line at `r`) into the block at c, for
+ * generation `stamp`: over the definition of that generation if there is one (a delta's `set`/`remove`, or the same
+ * balance twice in one snapshot), else over the other place — for a snapshot (`stamp` ≠ `served`) never the one the
+ * served generation uses, otherwise the older generation's (a VM whose cached meta lags keeps the newer one). Generation
+ * numbers only grow within a process. replacedAny/replacedLine tell which definition of the set it replaced (digest).
  */
 export function creditWrite(c: usize, r: usize, stamp: u32, served: u32, snapshot: bool): void {
-  const cur = c + CURRENT, pen = c + PENDING;
-  let into = cur;
+  const cur = c + DEF_A, pen = c + DEF_B;
+  const sc = load<u32>(cur, D_STAMP), sp = load<u32>(pen, D_STAMP);
+  let into = sc < sp ? cur : pen;
   let old: usize = 0;
-  if (snapshot) {
-    if (load<u32>(cur, D_STAMP) != served && load<u32>(pen, D_STAMP) == served) memory.copy(cur, pen, DEF);
-    into = pen;
-    if (load<u32>(pen, D_STAMP) == stamp) old = pen; // the same balance twice in one snapshot
-  } else {
-    if (load<u32>(cur, D_STAMP) == stamp) old = cur;
-    else if (load<u32>(pen, D_STAMP) == stamp) old = pen;
-  }
+  if (sc == stamp) old = into = cur;
+  else if (sp == stamp) old = into = pen;
+  else if (snapshot && (sc == served || sp == served)) into = sc == served ? pen : cur;
   replacedAny = old != 0 && load<u32>(old, D_PRESENT) != 0;
   replacedLine = replacedAny ? load<u64>(old, D_LINE) : 0;
-  if (!snapshot && load<u32>(pen, D_STAMP) == stamp) store<u32>(pen, 0, D_STAMP);
   store<u32>(into, stamp, D_STAMP);
   memory.copy(into + D_PRESENT, r, DEF - D_PRESENT);
 }

@@ -347,16 +347,28 @@ export function entryHasBalance(p: usize): bool {
   return c != 0 && creditDef(c, creditGen) != 0;
 }
 
+/** The definition weighCredit weighed (0: none), and its block: spent on admission. */
+let weighedDef: usize = 0;
+
+/** Spends `units` of the balance weighCredit weighed (decide, on admission). */
+function spendCredit(p: usize, units: u32): void {
+  if (weighedDef != 0) creditSpend(entryCredit(p), defGrant(weighedDef), creditFrom, units);
+}
+
 /** Header values of a limit, or of the balance (`reset` 0: it never refills; `window` its refill period). */
-@inline function resetOf(l: Limit, reset: i64): u32 { return l === CREDITS ? creditReset : <u32>reset; }
-@inline function windowOf(l: Limit): u32 { return l === CREDITS ? creditWindow : windowLength(l.per); }
+function resetOf(l: Limit, reset: i64): u32 { return l === CREDITS ? creditReset : <u32>reset; }
+function windowOf(l: Limit): u32 { return l === CREDITS ? creditWindow : windowLength(l.per); }
 @inline function clampU32(v: f64): u32 { return v >= 4294967295 ? u32.MAX_VALUE : v <= 0 ? 0 : <u32>v; }
 
 /**
  * Weighs the credit balance of definition `def` (block `c`) like a limit (decide): reset ranks as the next refill,
  * or after every window when it never refills; false when it has no room and `shadow` is off.
  */
-function weighCredit(c: usize, def: usize, now: i64, units: u32, shadow: bool): bool {
+function weighCredit(p: usize, now: i64, units: u32, shadow: bool): bool {
+  const c = entryCredit(p);
+  const def = c != 0 ? creditDef(c, creditGen) : 0;
+  weighedDef = def;
+  if (def == 0) return true;
   const per = defPer(def);
   if (per >= 0) creditBudget(def, load<f64>(STARTS + (<usize>per << 3)), load<i64>(ENDS + (<usize>per << 3)), now);
   else creditBudget(def, 0, 0, now);
@@ -427,9 +439,7 @@ function countScoped(p: usize, l: Limit, units: u32): void {
     }
   }
   // The balance, when the entry holds one for the served key set: weighed with the limits, spent with them.
-  const c = entryCredit(p);
-  const def = c != 0 ? creditDef(c, creditGen) : 0;
-  if (def != 0 && !weighCredit(c, def, now, units, planShadow)) admitted = false;
+  if (!weighCredit(p, now, units, planShadow)) admitted = false;
   d.admitted = admitted;
   d.shadow = null;
   if (!admitted) {
@@ -453,7 +463,7 @@ function countScoped(p: usize, l: Limit, units: u32): void {
     d.reset = resetOf(l, bestReset);
     d.window = windowOf(l);
   }
-  if (def != 0) creditSpend(c, defGrant(def), creditFrom, units);
+  spendCredit(p, units);
   // Written out for the five periods (no loop: this runs on every admitted request).
   countIn(p, PER_SECOND, units);
   countIn(p, PER_MINUTE, units);

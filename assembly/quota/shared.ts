@@ -66,6 +66,9 @@ let entryPtr: usize = 0;
   return INSERT_CAS;
 }
 
+/** readEntry out of line, for the writers off the request path (one copy of it instead of one per caller). */
+function readEntryCold(klen: usize, scoped: i32, keys: StaticArray<u32>): u32 { return readEntry(klen, scoped, keys); }
+
 // The configured plans, for fleet windows of scoped limits (set at configure by root.ts).
 let plans: Plan[] = [];
 export function setQuotaPlans(p: Plan[]): void { plans = p; }
@@ -139,7 +142,7 @@ export function storeOthers(sub: usize, subLen: usize, per: i32, windowStart: f6
     keys = plan.slotKeys;
   }
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const cas = readEntry(klen, slots, keys);
+    const cas = readEntryCold(klen, slots, keys);
     if (key == 0) entrySetOthers(entryPtr, per, windowStart, others);
     else if (!entrySetOthersScoped(entryPtr, key, per, windowStart, others)) return true; // every slot live: dropped
     const w = proxy_set_shared_data(KEY, klen, entryPtr, entryTotal(entryPtr), cas);
@@ -153,7 +156,7 @@ function readCreditEntry(sub: usize, subLen: usize): u32 {
   const klen = subscriptionKeyOf(KEY, sub, subLen);
   keyLen = klen;
   if (klen == 0) return 0;
-  const cas = readEntry(klen, -1, NO_KEYS);
+  const cas = readEntryCold(klen, -1, NO_KEYS);
   if (entryPtr != ENTRY) memory.copy(ENTRY, entryPtr, entryTotal(entryPtr));
   entryPtr = ENTRY;
   return cas;
@@ -166,32 +169,38 @@ let keyLen: usize = 0;
  * False when the subscription is not valid or shared data refused every attempt.
  */
 export function storeCredit(sub: usize, subLen: usize, rec: usize, stamp: u32, served: u32, snapshot: bool, acc: usize): bool {
-  // More attempts than a request's: the sync competes with the subscription's traffic, and a lost write costs a snapshot.
-  for (let attempt = 0; attempt < SYNC_CAS_ATTEMPTS; attempt++) {
-    const cas = readCreditEntry(sub, subLen);
-    if (keyLen == 0) return false;
-    creditWrite(entryAddCredit(ENTRY), rec, stamp, served, snapshot);
-    const w = proxy_set_shared_data(KEY, keyLen, ENTRY, entryTotal(ENTRY), cas);
-    if (w == RESULT_CAS_MISMATCH) continue;
-    if (w != RESULT_OK) return false;
-    let x = load<u64>(acc);
-    if (replacedAny) x ^= replacedLine;
-    if (recordPresent(rec)) x ^= recordLine(rec);
-    store<u64>(acc, x);
-    return true;
-  }
-  return false;
+  if (!writeCredit(sub, subLen, rec, stamp, served, snapshot, 0, 0, 0)) return false;
+  let x = load<u64>(acc);
+  if (replacedAny) x ^= replacedLine;
+  if (recordPresent(rec)) x ^= recordLine(rec);
+  store<u64>(acc, x);
+  return true;
 }
 
 /** Stores the fleet's spend against a grant (a CreditSpend of a key feed page or usage reply); false when not stored. */
 export function storeCreditSpend(sub: usize, subLen: usize, grant: u64, from: f64, others: f64): bool {
-  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const cas = readCreditEntry(sub, subLen);
-    if (keyLen == 0) return false;
-    const c = entryCredit(ENTRY);
-    // No balance of that grant (nor a newer spend of it) here: nothing to store.
-    if (c == 0 || !creditSetOthers(c, grant, from, others)) return true;
-    const w = proxy_set_shared_data(KEY, keyLen, ENTRY, entryTotal(ENTRY), cas);
+  return writeCredit(sub, subLen, 0, 0, 0, false, grant, from, others);
+}
+
+/**
+ * The CAS loop of both: a definition record (`rec` ≠ 0), else the fleet's spend, which is stored only when the entry
+ * holds that grant (true: nothing to store). More attempts than a request's: the sync competes with the
+ * subscription's traffic, and a lost write costs a snapshot.
+ */
+function writeCredit(sub: usize, subLen: usize, rec: usize, stamp: u32, served: u32, snapshot: bool, grant: u64, from: f64, others: f64): bool {
+  const klen = subscriptionKeyOf(KEY, sub, subLen);
+  if (klen == 0) return false;
+  for (let attempt = 0; attempt < SYNC_CAS_ATTEMPTS; attempt++) {
+    const cas = readEntryCold(klen, -1, NO_KEYS);
+    // Copied: the entry may grow by its credit block.
+    if (entryPtr != ENTRY) memory.copy(ENTRY, entryPtr, entryTotal(entryPtr));
+    if (rec != 0) {
+      creditWrite(entryAddCredit(ENTRY), rec, stamp, served, snapshot);
+    } else {
+      const c = entryCredit(ENTRY);
+      if (c == 0 || !creditSetOthers(c, grant, from, others)) return true;
+    }
+    const w = proxy_set_shared_data(KEY, klen, ENTRY, entryTotal(ENTRY), cas);
     if (w != RESULT_CAS_MISMATCH) return w == RESULT_OK;
   }
   return false;

@@ -207,6 +207,21 @@ describe("definitions across a snapshot (generations)", () => {
     expect(creditDef(c, 10)).toBe(0);
   });
 
+  it("a delta after a flip rewrites the new generation's definition and keeps the previous one for a lagging VM", () => {
+    const p = entryWith(4, "g1", 10);
+    const c = entryCredit(p);
+    creditWrite(c, rec("g1", 7), 6, 4, true); // snapshot into 6, then flipped
+    creditWrite(c, rec("g2", 3), 6, 6, false); // a delta under 6
+    expect(load<f64>(creditDef(c, 4), 16)).toBe(10);
+    expect(load<f64>(creditDef(c, 6), 16)).toBe(3);
+    // A balance new in a delta (no definition of 8): over the older generation's (4), 6's kept.
+    creditWrite(c, rec("g3", 1), 8, 8, false);
+    expect(replacedAny).toBe(false);
+    expect(creditDef(c, 4)).toBe(0);
+    expect(load<f64>(creditDef(c, 6), 16)).toBe(3);
+    expect(load<f64>(creditDef(c, 8), 16)).toBe(1);
+  });
+
   it("deltas replace the served definition (its line reported for the digest) and removal leaves none", () => {
     const p = entryWith(4, "g1", 10);
     const c = entryCredit(p);
