@@ -176,6 +176,8 @@ describe('fleet status', () => {
     }
     assert.equal((await t.admin('GET', '/v1/fleet?state=lost')).statusCode, 400);
     assert.equal((await t.report('GET', '/v1/fleet')).statusCode, 401, 'the reporter credential does not read the fleet');
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { parameters?: { name: string }[] }>> }>();
+    assert.deepEqual(doc.paths['/v1/fleet']?.get?.parameters?.map((p) => p.name).sort(), ['state', 'target']);
   });
 });
 
