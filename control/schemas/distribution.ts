@@ -20,7 +20,7 @@ export const DistributionView = Type.Object({
   configBytes: Type.Integer(),
   keys: Type.Integer(),
   targets: Type.Array(Type.Object({
-    target: Type.String({ description: 'the sink' }), wasmPlugin: Type.String({ description: 'namespace/name' }), version: Type.Union([Type.String(), Type.Null()]), distributedAt: NullableTimestamp,
+    target: Type.String({ description: 'the sink' }), wasmPlugin: Type.String({ description: 'namespace/name of the object (whatever its kind)' }), kind: Type.Optional(Type.String({ description: 'its resource kind: WasmPlugin, TrafficExtension or EnvoyExtensionPolicy' })), version: Type.Union([Type.String(), Type.Null()]), distributedAt: NullableTimestamp,
     error: Type.Union([Type.String(), Type.Null()]),
   })),
   acks: Type.Array(Type.Object({

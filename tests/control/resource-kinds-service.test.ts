@@ -171,9 +171,10 @@ describe('resource kinds through the service', () => {
     const cel = checkCel(celRules(crdSchema('envoy-gateway-envoyextensionpolicy-crd.yaml')), eep);
     assert.deepEqual([...cel.failed, ...cel.unchecked], []);
 
-    const status = (await t.admin('GET', '/v1/distribution')).json<{ targets: { target: string; wasmPlugin: string; error: string | null }[] }>().targets
+    const status = (await t.admin('GET', '/v1/distribution')).json<{ targets: { target: string; wasmPlugin: string; kind: string; error: string | null }[] }>().targets
       .filter((s) => s.wasmPlugin === 'shop/tollgate-shop');
     assert.equal(status.length, 3, 'one status per sink');
+    assert.deepEqual(status.map((s) => s.kind), ['EnvoyExtensionPolicy', 'EnvoyExtensionPolicy', 'EnvoyExtensionPolicy']);
     assert.ok(status.every((s) => s.error === null), JSON.stringify(status));
   });
 
