@@ -212,3 +212,33 @@ describe('fleet status: stale and forgotten', () => {
     assert.deepEqual((await t.app.store.fleet.all()).map((r) => r.node), ['alive']);
   });
 });
+
+describe('fleet status: two replicas on one store', () => {
+  let a: TestApp;
+  let b: TestApp;
+  before(async () => {
+    a = await testApp();
+    // The second replica opens the first one's store (the same SQLite file, or the same PostgreSQL database).
+    b = await testApp({ dbPath: a.dbPath });
+    await Promise.all([a.app.distributor.distributeNow(), b.app.distributor.distributeNow()]);
+  });
+  after(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it('a report received by one replica is listed by the other, with the same version and convergence', async () => {
+    const version = a.app.distributor.currentFor(DEFAULT_TARGET_ID)!.compiled.version;
+    assert.equal(b.app.distributor.currentFor(DEFAULT_TARGET_ID)!.compiled.version, version, 'replicas compile the same version');
+    const r = await a.report('POST', '/v1/usage/reports', report({ node: 'via-a', configVersion: version, flushFailed: 0, feedFailed: 0, dropped: 0 }, '1111111111111111'));
+    assert.equal(r.statusCode, 200);
+    const r2 = await b.report('POST', '/v1/usage/reports', report({ node: 'via-b', configVersion: 'c'.repeat(64), flushFailed: 0, feedFailed: 0, dropped: 0 }, '2222222222222222'));
+    assert.equal(r2.statusCode, 200);
+    for (const t of [a, b]) {
+      const items = (await fleet(t)).items;
+      assert.deepEqual(items.map((i) => [i.node, i.state]), [['via-a', 'current'], ['via-b', 'behind']]);
+      const c = await convergence(t);
+      assert.deepEqual([c.proxies, c.current, c.behind], [2, 1, 1]);
+    }
+  });
+});
