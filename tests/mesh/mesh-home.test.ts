@@ -26,7 +26,11 @@ describe('mesh settings', () => {
     const s = meshSettingsFromEnv({ TOLLGATE_HOME: 'x', TOLLGATE_CONTROL_PORT: '0', TOLLGATE_PROXY_PORT: '1234', TOLLGATE_ADMIN_TOKEN: 'a'.repeat(20), TOLLGATE_USAGE_INTERVAL_MS: '500' }, '/w');
     assert.deepEqual([s.home, s.controlPort, s.proxyPort, s.adminToken, s.usageIntervalMs], ['/w/x', 0, 1234, 'a'.repeat(20), 500]);
   });
-  for (const [name, value] of [['TOLLGATE_PROXY_PORT', '70000'], ['TOLLGATE_CONTROL_PORT', 'abc'], ['TOLLGATE_ADMIN_TOKEN', 'short'], ['TOLLGATE_USAGE_INTERVAL_MS', '5']] as const) {
+  it('runs one sidecar unless TOLLGATE_SIDECARS says more', () => {
+    assert.equal(meshSettingsFromEnv({}, '/w').sidecars, 1);
+    assert.equal(meshSettingsFromEnv({ TOLLGATE_SIDECARS: '3' }, '/w').sidecars, 3);
+  });
+  for (const [name, value] of [['TOLLGATE_PROXY_PORT', '70000'], ['TOLLGATE_CONTROL_PORT', 'abc'], ['TOLLGATE_ADMIN_TOKEN', 'short'], ['TOLLGATE_USAGE_INTERVAL_MS', '5'], ['TOLLGATE_SIDECARS', '0'], ['TOLLGATE_SIDECARS', '9']] as const) {
     it(`rejects ${name}=${value} naming the variable`, () => {
       assert.throws(() => meshSettingsFromEnv({ [name]: value }, '/w'), (err: Error) => err instanceof SettingsError && err.message.includes(name));
     });

@@ -187,3 +187,36 @@ describe('sidecar distribution (ECDS-like)', () => {
     }
   });
 });
+
+describe('sidecar held back (a staged rollout)', () => {
+  it('applies its first version even when held, keeps it while held, then takes the newest at once', async () => {
+    const control = await fakeControl();
+    const { host, calls } = recordingHost();
+    const logs: string[] = [];
+    let hold = true;
+    const sidecar = startSidecar({
+      host, client: distributionClient(control.url, REPORT_TOKEN), proxyId: 'sidecar-held', waitSeconds: 5,
+      upstreamHealthy: async () => true, log: (level, m) => logs.push(`${level} ${m}`), fetchModule: fetchFake,
+      held: () => hold, holdPollMs: 20,
+    });
+    try {
+      control.publish({ a: 1 });
+      await sidecar.firstApplied;
+      assert.equal((await control.waitForAck(1)).version, 'v1', 'a proxy must serve something: the first version is never held');
+      control.publish({ a: 2 });
+      control.publish({ a: 3 });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(sidecar.state().appliedVersion, 'v1');
+      assert.deepEqual(calls, [['load', '{"a":1}']]);
+      assert.ok(logs.some((l) => /^info holding back configuration v[23]/.test(l)), logs.join('\n'));
+      hold = false;
+      const ack = await control.waitForAck(2);
+      assert.deepEqual([ack.version, ack.status], ['v3', 'applied'], 'released: the newest version, v2 skipped');
+      assert.deepEqual(calls, [['load', '{"a":1}'], ['reconfigure', '{"a":3}']]);
+      assert.equal(sidecar.state().appliedVersion, 'v3');
+    } finally {
+      await sidecar.stop();
+      await control.close();
+    }
+  });
+});
