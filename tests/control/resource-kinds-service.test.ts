@@ -214,6 +214,28 @@ describe('resource kinds through the service', () => {
     assert.deepEqual(Object.keys(wp.spec), ['url', 'sha256', 'imagePullPolicy', 'pluginName', 'phase', 'failStrategy', 'selector', 'match', 'pluginConfig']);
   });
 
+  it('two patches at once cannot combine into a placement the kind cannot express (checked in the write\'s transaction)', async () => {
+    // Each alone is fine: the target (a WasmPlugin on sidecars now) may become an EEP on a Gateway, or stay on its
+    // sidecars with another selector. Together they would make an EEP with a selector.
+    const gateway = await t.admin('PATCH', `/v1/targets/${id}`, { kind: 'TrafficExtension', selector: null, targetRefs: [{ group: GW, kind: 'Gateway', name: 'public-gw' }] });
+    assert.equal(gateway.statusCode, 200, gateway.body);
+    for (let round = 0; round < 5; round++) {
+      const [toEep, toSidecars] = await Promise.all([
+        t.admin('PATCH', `/v1/targets/${id}`, { kind: 'EnvoyExtensionPolicy' }),
+        t.admin('PATCH', `/v1/targets/${id}`, { targetRefs: null, selector: { app: `orders-${round}` } }),
+      ]);
+      const codes = [toEep.statusCode, toSidecars.statusCode].sort();
+      assert.deepEqual(codes, [200, 422], `round ${round}: ${toEep.body} ${toSidecars.body}`);
+      const now = (await t.admin('GET', `/v1/targets/${id}`)).json<TargetBody>();
+      assert.ok(!(now.kind === 'EnvoyExtensionPolicy' && now.selector !== null), JSON.stringify(now));
+      const back = await t.admin('PATCH', `/v1/targets/${id}`, { kind: 'TrafficExtension', selector: null, targetRefs: [{ group: GW, kind: 'Gateway', name: 'public-gw' }] });
+      assert.equal(back.statusCode, 200, back.body);
+    }
+    assert.equal((await t.admin('PATCH', `/v1/targets/${id}`, { kind: 'WasmPlugin', targetRefs: null, selector: { app: 'orders' } })).statusCode, 200);
+    await t.app.distributor.flush();
+    assert.deepEqual(mine(), [WP_PATH]);
+  });
+
   it('deleting the target withdraws its object from every sink', async () => {
     assert.equal((await t.admin('DELETE', `/v1/targets/${id}`)).statusCode, 204);
     await t.app.distributor.flush();

@@ -1,6 +1,7 @@
 // Whether a target's placement (resource kind, selector, targetRefs) is one its kind can express: the rules of each
 // kind's CRD and controller (contracts/resources.ts), checked before anything is stored so the API server or the
 // controller never has to refuse (or silently ignore) what tollgate rendered. Pure.
+import { ProblemError } from '../../errors.js';
 import {
   ALLOWED_TARGET_REFS, MAX_TARGET_REFS, SECTION_NAME_KINDS, SELECTOR_KINDS, TARGET_REFS_REQUIRED_KINDS,
   WAYPOINT_GATEWAY_CLASS, type ResourceKind, type TargetRef,
@@ -44,6 +45,12 @@ export function placementProblems(p: Placement): string[] {
     seen.add(id);
   });
   return problems;
+}
+
+/** ProblemError 422 naming every reason the kind cannot express this placement. */
+export function assertPlacement(p: Placement): void {
+  const problems = placementProblems(p);
+  if (problems.length > 0) throw new ProblemError(422, 'Placement not possible', problems.join('; '));
 }
 
 function describe(ref: TargetRef): string {

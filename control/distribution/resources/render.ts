@@ -7,7 +7,7 @@ import type { RenderOne, RenderedResource, ResourceOptions } from './resource.js
 import { renderTrafficExtension } from './trafficextension.js';
 
 const RENDERERS: Record<ResourceKind, RenderOne> = {
-  WasmPlugin: renderWasmPlugin as RenderOne,
+  WasmPlugin: renderWasmPlugin,
   TrafficExtension: renderTrafficExtension,
   EnvoyExtensionPolicy: renderEnvoyExtensionPolicy,
 };

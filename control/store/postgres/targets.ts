@@ -5,7 +5,8 @@ import { newId } from '../../key-material.js';
 import type { TargetInput, TargetPlacement, TargetRepository } from '../repository.js';
 import type { Page, PageRequest, TargetWithCredentials } from '../types.js';
 import { targetFromRow, type TargetRow } from '../target-row.js';
-import { DEFAULT_PLACED, DEFAULT_TARGET_ID, movesDefault } from '../sqlite/targets.js';
+import { DEFAULT_PLACED, DEFAULT_TARGET_ID, movesDefault, placementOf } from '../sqlite/targets.js';
+import { assertPlacement } from '../../distribution/resources/placement.js';
 import { transaction, type Queryable } from './connection.js';
 import { recordScopeChange } from './keyfeed.js';
 import { page, uniqueName, type Clock, type OnChange } from './shared.js';
@@ -37,6 +38,8 @@ export class PostgresTargets implements TargetRepository {
 
   /** Inserts unless the id exists; returns whether it inserted. */
   private async insert(c: Queryable, id: string, input: TargetInput, reportToken: string): Promise<boolean> {
+    // The default target's placement comes from the settings, validated when they load.
+    if (id !== DEFAULT_TARGET_ID) assertPlacement(placementOf(input));
     const t = this.now();
     const r = await uniqueName('target', input.name, () => c.query(
       `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
@@ -78,6 +81,7 @@ export class PostgresTargets implements TargetRepository {
       const cur = await targetRow(c, id, true);
       if (id === DEFAULT_TARGET_ID && movesDefault(patch)) throw new ProblemError(409, 'Conflict', DEFAULT_PLACED);
       const next = { ...cur, ...patch };
+      if (id !== DEFAULT_TARGET_ID) assertPlacement(placementOf(next));
       if (patch.apiIds !== undefined) {
         await checkApis(c, patch.apiIds);
         // The target's scope changes which keys its proxies hold: they take a fresh snapshot (docs/key-feed.md).

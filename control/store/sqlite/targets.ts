@@ -8,11 +8,18 @@ import { targetFromRow, type TargetRow } from '../target-row.js';
 import type { Db } from './open.js';
 import { recordScopeChange } from './keyfeed.js';
 import { page, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
+import { DEFAULT_RESOURCE_KIND } from '../../../contracts/resources.js';
+import { assertPlacement, type Placement } from '../../distribution/resources/placement.js';
 
 export const DEFAULT_TARGET_ID = 'default';
 
 /** Why the default target's placement cannot be patched (it follows the settings at every start). */
 export const DEFAULT_PLACED = 'the default target is placed by the service settings (TOLLGATE_WASMPLUGIN_NAME, TOLLGATE_NAMESPACE, TOLLGATE_SELECTOR, TOLLGATE_TARGET_REFS) and ships as a WasmPlugin; only apiIds, denyUnmatched, passPathForms, rateLimitHeaderStyle, shadowHeader and imagePullSecret can be changed here';
+
+/** What the placement rules look at (control/distribution/resources/placement.ts). */
+export function placementOf(t: Pick<TargetInput, 'kind' | 'selector' | 'targetRefs'>): Placement {
+  return { kind: t.kind ?? DEFAULT_RESOURCE_KIND, selector: t.selector, targetRefs: t.targetRefs };
+}
 
 /** Whether a patch would change the default target's placement or resource kind. */
 export function movesDefault(patch: Partial<TargetInput>): boolean {
@@ -48,6 +55,8 @@ export class SqliteTargets implements TargetRepository {
   }
 
   private insert(id: string, input: TargetInput, reportToken: string): void {
+    // The default target's placement comes from the settings, validated when they load.
+    if (id !== DEFAULT_TARGET_ID) assertPlacement(placementOf(input));
     const t = this.now();
     uniqueName('target', input.name, () => this.db.prepare(
       `INSERT INTO targets (id, name, namespace, selector, target_refs, api_ids, deny_unmatched, pass_path_forms, report_token,
@@ -88,6 +97,7 @@ export class SqliteTargets implements TargetRepository {
       const cur = this.row(id);
       if (id === DEFAULT_TARGET_ID && movesDefault(patch)) throw new ProblemError(409, 'Conflict', DEFAULT_PLACED);
       const next = { ...cur, ...patch };
+      if (id !== DEFAULT_TARGET_ID) assertPlacement(placementOf(next));
       if (patch.apiIds !== undefined) {
         this.checkApis(patch.apiIds);
         // The target's scope changes which keys its proxies hold: they take a fresh snapshot (docs/key-feed.md).

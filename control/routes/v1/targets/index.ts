@@ -4,12 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { IdParams, NoContent, PageOf, PageQuery, ProblemResponses } from '../../../schemas/common.js';
 import { RotateReportToken, TargetCreate, TargetPatch, TargetView, TargetWithToken } from '../../../schemas/targets.js';
-import { ProblemError } from '../../../errors.js';
 import { newToken } from '../../../key-material.js';
 import { pageRequest } from '../../../pagination.js';
-import { DEFAULT_TARGET_ID, withoutCredentials } from '../../../store/sqlite/targets.js';
+import { withoutCredentials } from '../../../store/sqlite/targets.js';
 import { DEFAULT_RESOURCE_KIND } from '../../../../contracts/resources.js';
-import { placementProblems, type Placement } from '../../../distribution/resources/placement.js';
 import type { TargetWithCredentials } from '../../../store/types.js';
 import { iso, isoOrNull, pageView } from '../views.js';
 
@@ -23,19 +21,12 @@ const targetView = (t: TargetWithCredentials) => {
 };
 const withToken = (t: TargetWithCredentials) => ({ ...targetView(t), reportToken: t.reportToken, previousValidUntil: isoOrNull(t.previousValidUntil) });
 
-/** 422 naming every reason the kind cannot express this placement (control/distribution/resources/placement.ts). */
-function checkPlacement(p: Placement): void {
-  const problems = placementProblems(p);
-  if (problems.length > 0) throw new ProblemError(422, 'Placement not possible', problems.join('; '));
-}
-
 export default async function targetRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['targets'];
 
   app.post('', { schema: { tags, body: TargetCreate, response: { 201: TargetWithToken, ...ProblemResponses } } }, async (req, reply) => {
     const b = req.body;
-    checkPlacement({ kind: b.kind ?? DEFAULT_RESOURCE_KIND, selector: b.selector ?? null, targetRefs: b.targetRefs ?? null });
     const created = await app.store.targets.create({
       name: b.name, namespace: b.namespace, selector: b.selector ?? null, targetRefs: b.targetRefs ?? null,
       kind: b.kind ?? DEFAULT_RESOURCE_KIND, imagePullSecret: b.imagePullSecret ?? null,
@@ -52,17 +43,9 @@ export default async function targetRoutes(fastify: FastifyInstance): Promise<vo
     targetView(await app.store.targets.get(req.params.id)));
 
   app.patch('/:id', { schema: { tags, params: IdParams, body: TargetPatch, response: { 200: TargetView, ...ProblemResponses } } }, async (req) => {
-    const cur = await app.store.targets.get(req.params.id);
-    const b = req.body;
-    // The default target's placement is the settings' (409 from the store), so only the others are checked here.
-    if (req.params.id !== DEFAULT_TARGET_ID) {
-      checkPlacement({
-        kind: b.kind ?? cur.kind ?? DEFAULT_RESOURCE_KIND,
-        selector: b.selector === undefined ? cur.selector : b.selector,
-        targetRefs: b.targetRefs === undefined ? cur.targetRefs : b.targetRefs,
-      });
-    }
-    return targetView(await app.store.targets.update(req.params.id, b));
+    // The store checks the placement the patch leads to (422) in the same transaction as the write, so two patches
+    // at once cannot combine into one the kind cannot express.
+    return targetView(await app.store.targets.update(req.params.id, req.body));
   });
 
   app.delete('/:id', { schema: { tags, params: IdParams, response: { 204: NoContent, ...ProblemResponses } } }, async (req, reply) => {
