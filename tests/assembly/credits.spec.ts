@@ -12,6 +12,7 @@ import {
 } from "../../assembly/quota/entry";
 import { Limit } from "../../assembly/config/model";
 import { KIND_DELTA, KIND_SNAPSHOT, page, parsePage } from "../../assembly/keyfeed/page";
+import { parseReply } from "../../assembly/usage/reply";
 import { PER_DAY, PER_HOUR } from "../../assembly/window";
 
 const T0: i64 = 1767225600; // 2026-01-01T00:00:00Z
@@ -291,5 +292,36 @@ describe("credits in key feed pages", () => {
     for (let n = 0; n < ok.length; n++) expect(parse(ok.substring(0, n), KIND_SNAPSHOT)).toBe(false);
     expect(parse(ok, KIND_SNAPSHOT)).toBe(true);
     expect(page.spends.len).toBe(1 + 3 + 24);
+  });
+});
+
+let spends = 0;
+let lastGrant: u64 = 0;
+let lastFrom: f64 = 0;
+let lastOthers: f64 = 0;
+function spendSink(_s: usize, _n: usize, grant: u64, from: f64, others: f64): bool {
+  spends++; lastGrant = grant; lastFrom = from; lastOthers = others;
+  return true;
+}
+
+describe("creditSpend in usage replies", () => {
+  it("delivers valid entries, skips bad ones, and a reply parses the same without a credit sink", () => {
+    const reply = '{"version":2,"batchId":"b","duplicate":false,"fleet":[],"creditSpend":[' +
+      '{"subscription":"p/c","grant":"g1","from":1767225600,"others":12},' +
+      '{"subscription":"nope","grant":"g1","from":0,"others":1},{"subscription":"p/c","grant":"g.1","from":0,"others":1},' +
+      '{"subscription":"p/c","grant":"g1","from":-1,"others":1},{"subscription":"p/c","grant":"g1","from":0,"others":1.5},' +
+      '{"subscription":"p/c","grant":"g1","from":0},{"subscription":"p/c","grant":"g2","from":0,"others":3,"extra":[1,{"a":2}]}]}';
+    const b = String.UTF8.encode(reply);
+    spends = 0;
+    expect(parseReply(changetype<usize>(b), <usize>b.byteLength, noFleet, spendSink)).toBe(0);
+    expect(spends).toBe(2);
+    expect(lastGrant).toBe(g("g2"));
+    expect(lastFrom).toBe(0);
+    expect(lastOthers).toBe(3);
+    spends = 0;
+    expect(parseReply(changetype<usize>(b), <usize>b.byteLength, noFleet)).toBe(0);
+    expect(spends).toBe(0);
+    const cut = String.UTF8.encode(reply.substring(0, 120));
+    expect(parseReply(changetype<usize>(cut), <usize>cut.byteLength, noFleet, spendSink)).toBe(-1);
   });
 });

@@ -248,6 +248,33 @@ describe('credit balances from the key feed', () => {
     }
   });
 
+  it('a snapshot whose credit pages are cut, garbled, refused or oversize changes nothing; the served balance stays enforced', async () => {
+    control.reset(KEYS);
+    control.creditChange('set', credit(2));
+    const h = await proxy();
+    try {
+      assert.deepEqual(await statuses(h, 3), [200, 200, 429]);
+      const digestBefore = metaDigest(h);
+      // The service's store replaced (410 → a fresh snapshot) with another grant; its pages fail in turn.
+      control.credits.set(SUB, credit(50, 'g5'));
+      control.restart('ep-9');
+      control.modeFor = 'snapshot';
+      for (const mode of ['cut', 'garbage', 'down', 'oversize'] as const) {
+        control.mode = mode;
+        await tick(h, 2);
+        assert.equal(metaDigest(h), digestBefore, `${mode}: nothing applied`);
+        for (const worker of [0, 1]) assert.equal((await get(h, 'key-1', '/orders/1', worker)).status, 429, `${mode}: g1 still exhausted`);
+      }
+      control.mode = 'ok';
+      await tick(h, 3);
+      assert.equal(metaDigest(h), control.digest(), 'the snapshot completed once the pages came whole');
+      assert.deepEqual(await statuses(h, 2), [200, 200], 'the new grant (g5: 50)');
+      assert.equal(h.host.stats().vmFailures, 0);
+    } finally {
+      await h.host.close();
+    }
+  });
+
   it('a digest over balances that does not match (a balance changed without a delta) resnapshots', async () => {
     control.reset(KEYS);
     control.creditChange('set', credit(1));
