@@ -61,6 +61,11 @@ export function printCompletionScript(shell: (typeof SHELLS)[number]): void {
 
 /** Runs `tollgate <argv…>` for an admin command; resolves with the exit code. */
 export async function run(argv: string[]): Promise<number> {
+  // `tollgate usage export … | head`: a reader that went away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
   try {
     await parser(argv).parseAsync();
     return EXIT.ok;
