@@ -1,10 +1,12 @@
-// Reads a replay --config file: a JSON pluginConfig, or a (rendered) Istio WasmPlugin YAML read by the one WasmPlugin
-// reader (contracts/wasmplugin.ts: its pluginConfig, pluginName and failStrategy, refused as the sidecar refuses
+// Reads a replay --config file: a JSON pluginConfig, or a rendered resource of any kind tollgate distributes (WasmPlugin,
+// TrafficExtension, EnvoyExtensionPolicy: the last two are first mapped to their WasmPlugin equivalent by
+// contracts/resources.ts wasmPluginOf) read by the one WasmPlugin reader (contracts/wasmplugin.ts: its pluginConfig, pluginName and failStrategy, refused as the sidecar refuses
 // them). Istio hands pluginConfig (a protobuf Struct) to Envoy as compact JSON with object keys sorted; both inputs
 // are passed on that way.
 import { parse } from 'yaml';
 import { canonicalJson } from '../../contracts/canonical-json.js';
 import { readWasmPlugin } from '../../contracts/wasmplugin.js';
+import { wasmPluginOf } from '../../contracts/resources.js';
 import type { FailStrategy } from '../contract.js';
 
 export interface ReplayPlugin {
@@ -14,7 +16,7 @@ export interface ReplayPlugin {
 }
 
 export function readReplayConfig(text: string): ReplayPlugin {
-  const doc: unknown = parse(text);
+  const doc: unknown = wasmPluginOf(parse(text));
   if (typeof doc === 'object' && doc !== null && (doc as { kind?: unknown }).kind === 'WasmPlugin') {
     // A replay needs no module url: the module comes from --wasm.
     const withUrl = doc as { spec?: Record<string, unknown> };

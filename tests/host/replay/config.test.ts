@@ -23,3 +23,15 @@ test('a plain JSON file is the pluginConfig itself; FAIL_CLOSE is the WasmPlugin
 test('reads a WasmPlugin as the sidecar does: an unknown failStrategy is refused, not taken for FAIL_CLOSE', () => {
   assert.throws(() => readReplayConfig('kind: WasmPlugin\nspec:\n  failStrategy: FAIL_SOMETIMES\n'), /failStrategy FAIL_SOMETIMES is not one of FAIL_CLOSE, FAIL_OPEN, FAIL_RELOAD/);
 });
+
+test('a rendered TrafficExtension or EnvoyExtensionPolicy replays with the same pluginConfig, root id and fail strategy', () => {
+  const te = readReplayConfig(['apiVersion: extensions.istio.io/v1alpha1', 'kind: TrafficExtension', 'spec:',
+    '  targetRefs: [{group: "", kind: Service, name: orders}]', '  wasm:', '    url: oci://r.example/tollgate:1',
+    '    pluginName: tollgate', '    failStrategy: FAIL_OPEN', '    pluginConfig: {version: 1, apis: []}'].join('\n'));
+  assert.deepEqual(te, { pluginConfig: '{"apis":[],"version":1}', rootId: 'tollgate', failStrategy: 'FAIL_OPEN' });
+  const eep = readReplayConfig(['apiVersion: gateway.envoyproxy.io/v1alpha1', 'kind: EnvoyExtensionPolicy', 'spec:',
+    '  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]', '  wasm:', '  - name: tollgate',
+    '    rootID: tollgate', '    failOpen: false', '    code: {type: Image, image: {url: r.example/tollgate:1}}',
+    '    config: {version: 1, apis: []}'].join('\n'));
+  assert.deepEqual(eep, { pluginConfig: '{"apis":[],"version":1}', rootId: 'tollgate', failStrategy: 'FAIL_CLOSE' });
+});
