@@ -36,7 +36,13 @@ test('the final stage runs as the numeric non-root user the Deployment expects',
   assert.match(dockerfile, /EXPOSE 7070/);
 });
 
-test('.dockerignore sends only the bundle as build context', () => {
+test('.dockerignore sends only the bundle and the built console as build context', () => {
   const lines = readFileSync(`${root}.dockerignore`, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-  assert.deepEqual(lines, ['*', '!dist/control.js']);
+  assert.deepEqual(lines, ['*', '!dist/control.js', '!console/dist']);
+});
+
+test('the image carries the console where the bundle looks for it (../console/dist next to dist/control.js)', () => {
+  assert.ok(instructions.includes('COPY console/dist /app/console/dist'));
+  const files = readFileSync(`${root}control/console/files.ts`, 'utf8');
+  assert.match(files, /'\.\.\/console\/dist'/);
 });
