@@ -132,6 +132,7 @@ describe('fleet status', () => {
   it('a heartbeat is answered without storing a batch; a report with entries and proxy status is stored and recorded', async () => {
     const stored = async () => (await metric(t, 'tollgate_usage_batches_total', 'result="stored"')) ?? 0;
     const before = await stored();
+    const beatsBefore = (await metric(t, 'tollgate_usage_batches_total', 'result="heartbeat"')) ?? 0;
     const beat = report({ node: 'hb', configVersion: version, flushFailed: 0, feedFailed: 0, dropped: 0 }, 'f1b2c3d4e5f60718');
     for (let i = 0; i < 2; i++) {
       const r = await t.report('POST', '/v1/usage/reports', beat);
@@ -139,6 +140,7 @@ describe('fleet status', () => {
       assert.deepEqual(r.json(), { version: 2, batchId: beat.batchId, duplicate: false, fleet: [], refused: 0 });
     }
     assert.equal(await stored(), before, 'no batch stored for heartbeats');
+    assert.equal(await metric(t, 'tollgate_usage_batches_total', 'result="heartbeat"'), beatsBefore + 2, 'counted as heartbeats');
     const minute = Math.floor(Date.now() / 60_000) * 60;
     const withEntries = report({ node: 'hb', configVersion: 'd'.repeat(64), flushFailed: 0, feedFailed: 0, dropped: 0 }, 'f1b2c3d4e5f60718', {
       entries: [{ minute, keyId: '', apiId: '', outcome: 'rejected_auth', count: 2 }],

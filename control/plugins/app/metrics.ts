@@ -20,7 +20,7 @@ export function createMetrics(): ControlMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_control_' });
   return {
     registry,
-    batches: new Counter({ name: 'tollgate_usage_batches_total', help: 'usage report batches received, by result (stored, duplicate, refused)', labelNames: ['result'], registers: [registry] }),
+    batches: new Counter({ name: 'tollgate_usage_batches_total', help: 'usage report batches received, by result (stored, duplicate, refused, heartbeat: no usage, only proxy status)', labelNames: ['result'], registers: [registry] }),
     entries: new Counter({ name: 'tollgate_usage_entries_total', help: 'usage entries stored', registers: [registry] }),
     dropped: new Counter({ name: 'tollgate_usage_dropped_total', help: 'requests filters counted but could not report (their dropped field), since the store was created', registers: [registry] }),
     wouldReject: new Counter({ name: 'tollgate_usage_would_reject_total', help: 'allowed requests a shadow limit would have rejected (shadow mode), as reported', registers: [registry] }),

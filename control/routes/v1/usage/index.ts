@@ -77,6 +77,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
     const target = req.reporterTarget!;
     if (isHeartbeat(report)) {
       await app.fleet.record(target.id, report.reporter, report.proxy!);
+      app.metrics.batches.inc({ result: 'heartbeat' });
       return { version: 2, batchId: report.batchId, duplicate: false, fleet: [], refused: 0 };
     }
     const result = await app.usage.ingest(report, scopeOf(target), Math.floor(Date.now() / 1000));
