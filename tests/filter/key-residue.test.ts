@@ -78,6 +78,8 @@ class Guest {
       proxy_send_local_response: (status: number) => { this.localReplies.push(status); return 0; },
       proxy_get_buffer_bytes: (_t: number, s: number, m: number, rp: number, rl: number) => this.give(this.config.subarray(s, s + m), rp, rl),
       proxy_http_call: () => 2,
+      // The filter asks for the node id (fleet status); this host has none: NotFound.
+      proxy_get_property: () => 1,
       proxy_set_tick_period_milliseconds: () => 0,
       proxy_define_metric: (_t: number, _p: number, _n: number, rp: number) => { this.dv().setUint32(rp, 1, true); return 0; },
       proxy_increment_metric: () => 0,
