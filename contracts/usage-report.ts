@@ -61,7 +61,10 @@ export interface UsageEntry {
  * report of a filter that knows it carries it, even one with no entries (a heartbeat).
  */
 export interface ProxyStatus {
-  /** Envoy's node id (the `node.id` property; a sidecar's is `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`); "" when the host has none. */
+  /**
+   * Envoy's node id: the `xds.node.id` property (Envoy 1.33 and later), else the older `node.id`; a sidecar's is
+   * `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. "" when the host has neither.
+   */
   node: string;
   /** `configVersion` of the filter configuration this worker runs (absent: the configuration has none). */
   configVersion?: string;
