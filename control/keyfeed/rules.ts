@@ -35,16 +35,22 @@ export const digestToBuffer = (hex: string): Buffer => Buffer.from(hex, 'hex');
  * for a plan not seen yet): the old entry XORed out, the new one XORed in when the op keeps the key.
  */
 export function applyWrites(writes: readonly KeyWrite[], current: (planId: string) => string): Map<string, string> {
+  return foldDigests(current, (xor) => {
+    for (const w of writes) {
+      if (w.was !== null) xor(w.was[3], entryHash(w.was));
+      if (OP_KEEPS_KEY[w.op]) xor(w.key[3], entryHash(w.key));
+    }
+  });
+}
+
+/** The plans' digests after `fold` has XORed entries out of and into them (`xor(planId, hash)`), from their current ones. */
+function foldDigests(current: (planId: string) => string, fold: (xor: (planId: string, hash: Buffer) => void) => void): Map<string, string> {
   const acc = new Map<string, Buffer>();
-  const of = (planId: string): Buffer => {
+  fold((planId, hash) => {
     let b = acc.get(planId);
     if (b === undefined) acc.set(planId, b = digestToBuffer(current(planId)));
-    return b;
-  };
-  for (const w of writes) {
-    if (w.was !== null) xorInto(of(w.was[3]), entryHash(w.was));
-    if (OP_KEEPS_KEY[w.op]) xorInto(of(w.key[3]), entryHash(w.key));
-  }
+    xorInto(b, hash);
+  });
   return new Map([...acc].map(([p, b]) => [p, b.toString('hex')]));
 }
 
@@ -113,17 +119,12 @@ export const planOfCredit = (c: FeedCredit): string => c[0].slice(0, c[0].indexO
  * plan's keys (contracts/key-feed.ts setDigest covers both), the replaced state out, a set state in.
  */
 export function applyCreditWrites(writes: readonly CreditWrite[], current: (planId: string) => string): Map<string, string> {
-  const acc = new Map<string, Buffer>();
-  const of = (planId: string): Buffer => {
-    let b = acc.get(planId);
-    if (b === undefined) acc.set(planId, b = digestToBuffer(current(planId)));
-    return b;
-  };
-  for (const w of writes) {
-    if (w.was !== null) xorInto(of(planOfCredit(w.was)), creditHash(w.was));
-    if (w.op === 'set') xorInto(of(planOfCredit(w.credit)), creditHash(w.credit));
-  }
-  return new Map([...acc].map(([p, b]) => [p, b.toString('hex')]));
+  return foldDigests(current, (xor) => {
+    for (const w of writes) {
+      if (w.was !== null) xor(planOfCredit(w.was), creditHash(w.was));
+      if (w.op === 'set') xor(planOfCredit(w.credit), creditHash(w.credit));
+    }
+  });
 }
 
 /** A delta's balance changes: the scope's plans only, each subscription once at its latest state, in revision order. */
