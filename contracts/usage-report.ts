@@ -66,6 +66,12 @@ export interface ProxyStatus {
    * `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. "" when the host has neither.
    */
   node: string;
+  /**
+   * This VM's id, unique among the VMs of its Envoy process (the reporter): 8 lowercase hex chars the filter draws from
+   * its randomness when the VM starts, the same in every report of that VM. Absent from filters that predate it (the
+   * control service then keeps one row per process, vm ''). Additive in version 1.
+   */
+  vm?: string;
   /** `configVersion` of the filter configuration this worker runs (absent: the configuration has none). */
   configVersion?: string;
   /** The key feed this worker holds: its epoch and revision (absent: no snapshot yet, or no feed), and its key count. */

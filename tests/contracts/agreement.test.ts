@@ -122,7 +122,7 @@ describe('usage report contract', () => {
   it('the filter echoes the compiled configVersion in the contract\'s ProxyStatus, whose fields the schema lists', async () => {
     // Every ProxyStatus field, checked by the type checker: a field added to the contract must be listed here.
     const fields: Record<keyof ProxyStatus, 'required' | 'optional'> = {
-      node: 'required', configVersion: 'optional', feedEpoch: 'optional', feedRevision: 'optional', keys: 'optional',
+      node: 'required', vm: 'optional', configVersion: 'optional', feedEpoch: 'optional', feedRevision: 'optional', keys: 'optional',
       flushFailed: 'required', feedFailed: 'required', dropped: 'required',
     };
     const schema = JSON.parse(readFileSync(new URL('../../schemas/usage-report.v1.schema.json', import.meta.url), 'utf8')) as {
