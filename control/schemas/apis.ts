@@ -22,15 +22,17 @@ const Methods = Type.Array(Type.String({ pattern: '^[A-Z]{1,16}$' }), { maxItems
 export const ApiCreate = Type.Object({
   name: Name, pathPrefix: PathPrefix, hosts: Type.Optional(Hosts), methods: Type.Optional(Methods),
 }, Strict);
-export const ApiPatch = Type.Partial(ApiCreate, { ...Strict, minProperties: 1 });
+const UnknownOperation = Type.Union([Type.Literal('reject'), Type.Literal('pass')], {
+  description: 'What a request matching none of the operations gets (only with operations): reject → 404/405 after the key check',
+});
+/** A re-import sets `unknownOperation` from the document again (its x-tollgate, default reject). */
+export const ApiPatch = Type.Partial(Type.Object({ ...ApiCreate.properties, unknownOperation: UnknownOperation }), { ...Strict, minProperties: 1 });
 export const ImportSource = Type.Object({
   title: Type.String(), version: Type.String(), sha256: Type.String({ description: 'SHA-256 (hex) of the document as sent' }),
 });
 export const ApiView = Type.Object({
   id: Id, name: Type.String(), pathPrefix: Type.String(), hosts: Type.Array(Type.String()), methods: Type.Array(Type.String()),
-  unknownOperation: Type.Union([Type.Literal('reject'), Type.Literal('pass')], {
-    description: 'What a request matching none of the operations gets (only with operations): reject → 404/405 after the key check',
-  }),
+  unknownOperation: UnknownOperation,
   operationCount: Type.Integer({ description: 'list them at /v1/apis/{id}/operations' }),
   importedFrom: Type.Union([ImportSource, Type.Null()], { description: 'the OpenAPI document it was last imported from; null: made by hand' }),
   createdAt: Timestamp, updatedAt: Timestamp,

@@ -13,13 +13,15 @@ import type { DiscoveryRepository } from '../discovery/record.js';
 import type { FleetStatusRepository } from '../fleet/repository.js';
 
 export interface ApiInput { name: string; pathPrefix: string; hosts: string[]; methods: string[] }
+/** A patch of an API: any of its input fields, and what a request matching none of its operations gets. */
+export type ApiPatchInput = Partial<ApiInput> & { unknownOperation?: UnknownOperationMode };
 export interface PlanInput { name: string; limits: Limit[]; apiIds: string[]; shadow?: boolean }
 
 export interface ApiRepository {
   create(input: ApiInput): Promise<Api>;
   get(id: string): Promise<Api>;
   list(page: PageRequest): Promise<Page<Api>>;
-  update(id: string, patch: Partial<ApiInput>): Promise<Api>;
+  update(id: string, patch: ApiPatchInput): Promise<Api>;
   /** ConflictError while a plan still lists it. */
   delete(id: string): Promise<void>;
   /** The API's operations in id order (NotFoundError for an unknown API). */

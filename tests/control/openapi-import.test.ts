@@ -223,6 +223,34 @@ describe('OpenAPI import over REST', () => {
     assert.deepEqual(await state(), before);
   });
 
+  it('PATCH sets unknownOperation (reject|pass): stored, compiled into the filter configuration, other fields kept; a bad value is 400; a re-import sets it from the document again', async () => {
+    const r = (await importJson(petstore(undefined, { info: { title: 'Lenient', version: '1' } }))).json<Reply>();
+    assert.equal(r.api.unknownOperation, 'reject');
+    const compiledMode = async (): Promise<string | undefined> => {
+      await t.app.distributor.flush();
+      return t.app.distributor.current!.compiled.config.apis.find((a) => a.id === r.api.id)!.unknownOperation;
+    };
+    assert.equal(await compiledMode(), undefined, 'reject is the default: not written');
+    const passed = await t.admin('PATCH', `/v1/apis/${r.api.id}`, { unknownOperation: 'pass' });
+    assert.equal(passed.statusCode, 200, passed.body);
+    const after = passed.json<ApiV>();
+    assert.equal(after.unknownOperation, 'pass');
+    assert.deepEqual({ ...after, unknownOperation: r.api.unknownOperation, updatedAt: '' }, { ...r.api, updatedAt: '' }, 'nothing else changed');
+    assert.equal((await t.admin('GET', `/v1/apis/${r.api.id}`)).json<ApiV>().unknownOperation, 'pass');
+    assert.equal(await compiledMode(), 'pass');
+    const bad = await t.admin('PATCH', `/v1/apis/${r.api.id}`, { unknownOperation: 'allow' });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.headers['content-type'] as string, /application\/problem\+json/);
+    assert.match(bad.json<Problem>().detail, /unknownOperation/);
+    assert.equal((await t.admin('GET', `/v1/apis/${r.api.id}`)).json<ApiV>().unknownOperation, 'pass', 'a refused patch changes nothing');
+    assert.equal((await t.admin('PATCH', `/v1/apis/${r.api.id}`, { name: 'Lenient too' })).json<ApiV>().unknownOperation, 'pass', 'a patch of other fields keeps it');
+    const reimported = (await importJson(petstore(undefined, { info: { title: 'Lenient', version: '1' } }), `?apiId=${r.api.id}`)).json<Reply>();
+    assert.equal(reimported.api.unknownOperation, 'reject');
+    assert.deepEqual(reimported.diff.changes.unknownOperation, { before: 'pass', after: 'reject' });
+    assert.equal(await compiledMode(), undefined);
+    assert.equal((await t.admin('PATCH', '/v1/apis/api_missing000', { unknownOperation: 'pass' })).statusCode, 404);
+  });
+
   it('?dryRun=true returns the diff and stores nothing, for a new API and for an update', async () => {
     await t.app.distributor.flush();
     const before = await state();

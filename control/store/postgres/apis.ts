@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { newId } from '../../key-material.js';
-import type { ApiInput, ApiRepository, ImportApplied, ImportCurrent, ImportPlan, ImportTarget } from '../repository.js';
+import type { ApiInput, ApiPatchInput, ApiRepository, ImportApplied, ImportCurrent, ImportPlan, ImportTarget } from '../repository.js';
 import type { Api, ApiOperation, Page, PageRequest, UnknownOperationMode, Visibility } from '../types.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, transaction, type Queryable } from './connection.js';
 import { page, parseLimits, uniqueName, type Clock, type OnChange } from './shared.js';
@@ -62,13 +62,13 @@ export class PostgresApis implements ApiRepository {
     return page(r.rows.map(toApi), p.limit);
   }
 
-  async update(id: string, patch: Partial<ApiInput>): Promise<Api> {
+  async update(id: string, patch: ApiPatchInput): Promise<Api> {
     const api = await transaction(this.pool, async (c) => {
       // Locked: a concurrent patch of other fields is applied after this one, not overwritten by it.
       const next = { ...await apiRow(c, id, true), ...patch };
       await uniqueName('api', next.name, () => c.query(
-        'UPDATE apis SET name = $1, path_prefix = $2, hosts = $3, methods = $4, updated_at = $5 WHERE id = $6',
-        [next.name, next.pathPrefix, JSON.stringify(next.hosts), JSON.stringify(next.methods), this.now(), id]));
+        'UPDATE apis SET name = $1, path_prefix = $2, hosts = $3, methods = $4, unknown_operation = $5, updated_at = $6 WHERE id = $7',
+        [next.name, next.pathPrefix, JSON.stringify(next.hosts), JSON.stringify(next.methods), next.unknownOperation, this.now(), id]));
       return apiRow(c, id);
     });
     this.changed();

@@ -1,7 +1,7 @@
 // APIs in SQLite.
 import { ConflictError, NotFoundError } from '../../errors.js';
 import { newId } from '../../key-material.js';
-import type { ApiInput, ApiRepository, ImportApplied, ImportCurrent, ImportPlan, ImportTarget } from '../repository.js';
+import type { ApiInput, ApiPatchInput, ApiRepository, ImportApplied, ImportCurrent, ImportPlan, ImportTarget } from '../repository.js';
 import type { Api, ApiOperation, Page, PageRequest, UnknownOperationMode, Visibility } from '../types.js';
 import type { Db } from './open.js';
 import { page, parseLimits, uniqueName, type Clock, type Durable, type OnChange } from './shared.js';
@@ -63,11 +63,11 @@ export class SqliteApis implements ApiRepository {
     return page(rows.map(toApi), p.limit);
   }
 
-  async update(id: string, patch: Partial<ApiInput>): Promise<Api> {
+  async update(id: string, patch: ApiPatchInput): Promise<Api> {
     const next = { ...this.row(id), ...patch };
     uniqueName('api', next.name, () => this.db.prepare(
-      'UPDATE apis SET name = ?, path_prefix = ?, hosts = ?, methods = ?, updated_at = ? WHERE id = ?',
-    ).run(next.name, next.pathPrefix, JSON.stringify(next.hosts), JSON.stringify(next.methods), this.now(), id));
+      'UPDATE apis SET name = ?, path_prefix = ?, hosts = ?, methods = ?, unknown_operation = ?, updated_at = ? WHERE id = ?',
+    ).run(next.name, next.pathPrefix, JSON.stringify(next.hosts), JSON.stringify(next.methods), next.unknownOperation, this.now(), id));
     this.changed();
     await this.durable();
     return this.row(id);
