@@ -2,6 +2,7 @@
 // (SQLite, or PostgreSQL with TOLLGATE_TEST_STORE=postgres): plan limits scoped to an API or operation, ids, shadow,
 // operation default limits from x-tollgate, the re-import rule for operations a plan limits, the target's header
 // settings, what the compiler writes, and a store from before migration 010 carried over unchanged.
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -247,10 +248,14 @@ describe('compile: composed limits', () => {
     assert.deepEqual(config.plans[0]!.apiIds, ['a']);
   });
 
-  it('a plan without the new fields and a target with the default header settings compile to the bytes of before', () => {
+  it('a plan without the new fields and a target with the default header settings compile to the bytes of before (plus configVersion)', () => {
     const old = { apis: [api('a')], plans: [{ id: 'p', name: 'p', limits: [{ requests: 5, per: 'hour' as const }, { requests: 1, per: 'second' as const }], apiIds: ['a'], createdAt: 0, updatedAt: 0 }] };
-    const json = compile(old, { target: { apiIds: [], denyUnmatched: false, passPathForms: [], rateLimitHeaderStyle: 'legacy', shadowHeader: null } }).json;
-    assert.equal(json, '{"apis":[{"id":"a","pathPrefix":"/a"}],"plans":[{"apiIds":["a"],"id":"p","limits":[{"per":"second","requests":1},{"per":"hour","requests":5}]}],"version":1}');
+    const compiled = compile(old, { target: { apiIds: [], denyUnmatched: false, passPathForms: [], rateLimitHeaderStyle: 'legacy', shadowHeader: null } });
+    // configVersion (fleet status) is the one field every configuration gained: the SHA-256 of the bytes of before.
+    const before = '{"apis":[{"id":"a","pathPrefix":"/a"}],"plans":[{"apiIds":["a"],"id":"p","limits":[{"per":"second","requests":1},{"per":"hour","requests":5}]}],"version":1}';
+    const version = createHash('sha256').update(before).digest('hex');
+    assert.equal(compiled.json, before.replace('"plans"', `"configVersion":"${version}","plans"`));
+    assert.equal(compiled.version, version);
   });
 
   it('pure rules: every problem named, default ids per scope', () => {
