@@ -175,6 +175,8 @@ function consoleSuite(): void {
     await page.keyboard.press('Enter');
     assert.equal(await js<string>('document.activeElement?.id'), 'main');
     assert.equal(await js<string>('location.hash'), '', 'the skip link does not change the route');
+    // The usage view renders its filters once its first data calls answer: wait for them, or Tab has nowhere to go.
+    await page.locator('#usage-api').waitFor();
     await page.keyboard.press('Tab');
     assert.equal(await js<string>('document.activeElement?.id'), 'usage-api', 'then the first filter');
   });
