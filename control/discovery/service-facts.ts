@@ -9,6 +9,8 @@ export interface ServiceFacts {
   resourceVersion: string;
   annotations: Record<string, string>;
   ports: { name: string | undefined; port: number }[];
+  /** spec.type (absent: ClusterIP). */
+  type?: string;
 }
 
 export function serviceFacts(s: V1Service): ServiceFacts | undefined {
@@ -18,6 +20,7 @@ export function serviceFacts(s: V1Service): ServiceFacts | undefined {
     uid: m.uid, namespace: m.namespace, name: m.name, resourceVersion: m.resourceVersion ?? '',
     annotations: { ...(m.annotations ?? {}) },
     ports: (s.spec?.ports ?? []).map((p) => ({ name: p.name, port: p.port })),
+    ...(s.spec?.type !== undefined ? { type: s.spec.type } : {}),
   };
 }
 
@@ -58,6 +61,20 @@ export function isServiceUrlOf(url: URL, ns: string): boolean {
   if (url.username !== '' || url.password !== '') return false;
   const parts = url.hostname.split('.');
   return parts.length >= 2 && parts[1] === ns && ['', 'svc', 'svc.cluster.local'].includes(parts.slice(2).join('.'));
+}
+
+/**
+ * Why a document URL (already checked by isServiceUrlOf) must not be fetched, or undefined. Its host is only a name that
+ * the cluster's DNS resolves: an ExternalName Service is a CNAME to any host (a cloud metadata endpoint, the internet),
+ * and a name with no Service behind it can fall through the DNS search path to a public domain (a namespace named like
+ * a top-level domain: `docs.com`). So the Service must be one the watch sees in that namespace, and not ExternalName.
+ */
+export function urlServiceProblem(url: string, namespace: string, services: ReadonlyMap<string, Pick<ServiceFacts, 'type'>>): string | undefined {
+  const name = new URL(url).hostname.split('.')[0]!;
+  const target = services.get(`${namespace}/${name}`);
+  if (target === undefined) return `not fetched: ${url} names Service ${namespace}/${name}, which does not exist`;
+  if (target.type === 'ExternalName') return `not fetched: ${url} names Service ${namespace}/${name}, an ExternalName Service (a DNS alias to any host)`;
+  return undefined;
 }
 
 export function readIntent(s: ServiceFacts, prefix: string): ServiceIntent {

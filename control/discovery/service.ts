@@ -12,7 +12,7 @@ import type { Store } from '../store/repository.js';
 import type { Api, PageRequest, Page } from '../store/types.js';
 import { Applier, type ActionResult } from './applier.js';
 import { planDiscovery, type Action, type SpecOutcome } from './planner.js';
-import { readIntent, serviceFacts, type ServiceFacts } from './service-facts.js';
+import { describeRef, readIntent, serviceFacts, urlServiceProblem, type ServiceFacts } from './service-facts.js';
 import { errorText, SpecSource } from './spec-source.js';
 import { listServicesOnce, ServiceWatcher, type NamespaceWatchStatus } from './watcher.js';
 
@@ -213,7 +213,13 @@ export class Discovery {
       .map((s) => ({ s, spec: readIntent(s, this.o.annotationPrefix) }))
       .filter((x) => x.spec.exposed && x.spec.problem === undefined && x.spec.spec !== undefined);
     const specs = new Map<string, SpecOutcome>();
-    await mapLimit(wanted, 4, async ({ s, spec }) => { specs.set(s.uid, await this.specs.get(spec.spec!, s.resourceVersion)); });
+    const byName = new Map(services.map((s) => [`${s.namespace}/${s.name}`, s]));
+    await mapLimit(wanted, 4, async ({ s, spec }) => {
+      const ref = spec.spec!;
+      // A URL is fetched only from a Service the watch sees, never through an ExternalName alias (service-facts.ts).
+      const refused = ref.kind === 'url' ? urlServiceProblem(ref.url, s.namespace, byName) : undefined;
+      specs.set(s.uid, refused !== undefined ? { ok: false, ref: describeRef(ref), error: refused } : await this.specs.get(ref, s.resourceVersion));
+    });
     return planDiscovery({
       services, specs, records, apis, planRefs, namespaces: this.o.namespaces, annotationPrefix: this.o.annotationPrefix, adopt: this.o.adopt,
     });

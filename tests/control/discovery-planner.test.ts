@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiFingerprint, planDiscovery, type PlanInput } from '../../control/discovery/planner.js';
 import type { DiscoveredApi } from '../../control/discovery/record.js';
-import { readIntent, type ServiceFacts } from '../../control/discovery/service-facts.js';
+import { readIntent, serviceFacts, urlServiceProblem, type ServiceFacts } from '../../control/discovery/service-facts.js';
 import type { Api } from '../../control/store/types.js';
 
 const svc = (name: string, annotations: Record<string, string> = { 'tollgate.dev/expose': 'true' }, ns = 'shop', uid = `uid-${name}`): ServiceFacts =>
@@ -73,6 +73,17 @@ describe('discovery planner', () => {
     }
     const byPath = readIntent(svc('a', { 'tollgate.dev/expose': 'true', 'tollgate.dev/openapi-path': '/openapi.json', 'tollgate.dev/openapi-port': '9090' }), 'tollgate.dev/');
     assert.deepEqual(byPath.spec, { kind: 'url', url: 'http://a.shop.svc.cluster.local:9090/openapi.json' });
+  });
+
+  it('a document URL is fetched only when it names a non-ExternalName Service the watch sees in that namespace', () => {
+    const seen = new Map<string, Pick<ServiceFacts, 'type'>>([['shop/docs', {}], ['shop/lb', { type: 'LoadBalancer' }], ['shop/meta', { type: 'ExternalName' }], ['billing/ghost', {}]]);
+    assert.equal(urlServiceProblem('http://docs.shop:9000/spec.yaml', 'shop', seen), undefined);
+    assert.equal(urlServiceProblem('http://lb.shop.svc.cluster.local/o.json', 'shop', seen), undefined);
+    assert.match(urlServiceProblem('http://meta.shop/latest', 'shop', seen) ?? '', /ExternalName/);
+    assert.match(urlServiceProblem('http://ghost.shop/x', 'shop', seen) ?? '', /does not exist/, 'a Service of another namespace does not count');
+    // The fact is read from the Service's spec.
+    assert.equal(serviceFacts({ metadata: { uid: 'u', name: 'm', namespace: 'shop' }, spec: { type: 'ExternalName', externalName: 'x.example.com' } })?.type, 'ExternalName');
+    assert.equal(serviceFacts({ metadata: { uid: 'u', name: 'm', namespace: 'shop' }, spec: {} })?.type, undefined);
   });
 
   it('the same inputs twice give the same actions (the planner is deterministic)', () => {

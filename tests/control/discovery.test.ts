@@ -282,6 +282,38 @@ describe('discovery: annotated Services become APIs', () => {
     assert.ok(!kube.configMapGets.some((g) => !g.startsWith('shop/')), 'ConfigMaps read only in the Service\'s namespace');
   });
 
+  it('a document URL is fetched only from a Service of the namespace, never through an ExternalName alias', async () => {
+    // An ExternalName Service is a CNAME to any host (here: a cloud metadata endpoint); a name with no Service behind
+    // it can resolve outside the cluster through the DNS search path. Neither is fetched.
+    kube.apply('shop', { name: 'meta', type: 'ExternalName', externalName: '169.254.169.254', ports: [{ name: 'http', port: 80 }] });
+    const hits = docHits;
+    for (const [annotations, why] of [
+      [{ 'tollgate.dev/openapi': 'http://meta.shop/latest/meta-data' }, /not fetched: .*shop\/meta, an ExternalName Service/],
+      [{ 'tollgate.dev/openapi': 'http://ghost.shop.svc.cluster.local/openapi.json' }, /not fetched: .*shop\/ghost, which does not exist/],
+    ] as const) {
+      kube.apply('shop', { name: 'aliased', annotations: { ...EXPOSE, ...annotations } });
+      await settle(d, kube);
+      const row = d.status().services.find((r) => r.service === 'aliased')!;
+      assert.equal(row.error, true, JSON.stringify(row));
+      assert.match(row.detail, why);
+      assert.equal(await apiNamed(t.app.store, 'aliased.shop'), undefined);
+    }
+    // openapi-path on an ExternalName Service itself would go through the alias too.
+    kube.apply('shop', { name: 'meta', type: 'ExternalName', externalName: '169.254.169.254', ports: [{ name: 'http', port: 80 }], annotations: { ...EXPOSE, 'tollgate.dev/openapi-path': '/latest/meta-data' } });
+    await settle(d, kube);
+    assert.match(d.status().services.find((r) => r.service === 'meta')!.detail, /an ExternalName Service/);
+    assert.equal(docHits, hits, 'nothing was fetched');
+    // The same URL naming a ClusterIP Service of the namespace is fetched.
+    docBody = { status: 200, body: openapi('Docs', ['/d']), type: 'application/json' };
+    kube.apply('shop', { name: 'docs', ports: [{ name: 'http', port: 80 }] });
+    kube.apply('shop', { name: 'aliased', annotations: { ...EXPOSE, 'tollgate.dev/openapi': 'http://docs.shop/openapi.json' } });
+    const api = await until('aliased API', () => discovered(t.app.store, 'aliased.shop'));
+    assert.equal(api.operationCount, 1);
+    assert.ok(docHits > hits);
+    for (const name of ['aliased', 'meta', 'docs']) kube.remove('shop', name);
+    await settle(d, kube);
+  });
+
   it('Services outside the managed namespaces are not seen', async () => {
     kube.apply('other', { name: 'hidden', annotations: EXPOSE });
     await settle(d, kube);

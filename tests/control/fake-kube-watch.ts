@@ -19,12 +19,15 @@ export interface FakeService {
   name: string;
   annotations?: Record<string, string>;
   ports?: { name?: string; port: number }[];
+  /** spec.type and spec.externalName (absent: a ClusterIP Service). */
+  type?: 'ClusterIP' | 'ExternalName';
+  externalName?: string;
 }
 
 interface StoredService {
   apiVersion: 'v1'; kind: 'Service';
   metadata: { name: string; namespace: string; uid: string; resourceVersion: string; annotations?: Record<string, string> };
-  spec: { ports: { name?: string; port: number }[] };
+  spec: { ports: { name?: string; port: number }[]; type?: string; externalName?: string };
 }
 interface LoggedEvent { rv: number; namespace: string; type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: StoredService }
 interface OpenWatch { namespace: string; res: ServerResponse; socket: Socket; bookmarks: boolean }
@@ -155,7 +158,10 @@ export async function fakeKubeWatch(options: { namespaces: string[] }): Promise<
       const stored: StoredService = {
         apiVersion: 'v1', kind: 'Service',
         metadata: { name: svc.name, namespace, uid: before?.metadata.uid ?? randomUUID(), resourceVersion: String(rv), ...(svc.annotations !== undefined ? { annotations: { ...svc.annotations } } : {}) },
-        spec: { ports: svc.ports ?? [{ name: 'http', port: 8080 }] },
+        spec: {
+          ports: svc.ports ?? [{ name: 'http', port: 8080 }],
+          ...(svc.type !== undefined ? { type: svc.type } : {}), ...(svc.externalName !== undefined ? { externalName: svc.externalName } : {}),
+        },
       };
       services.set(key, stored);
       publish({ rv, namespace, type: before === undefined ? 'ADDED' : 'MODIFIED', object: stored });
