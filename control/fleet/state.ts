@@ -1,5 +1,5 @@
-// Fleet status rules (docs/control.md "Fleet status"), pure: stored proxy rows + what each target should run → one
-// item per (target, node), each target's convergence, and the gauges' numbers. Times in unix ms.
+// Fleet status rules (docs/control.md "Fleet status"), pure: stored rows (one per VM) + what each target should run →
+// one item per (target, node) with its VMs, each target's convergence, and the gauges' numbers. Times in unix ms.
 import type { ProxyRow } from './repository.js';
 
 export type NodeState = 'current' | 'behind' | 'stale';
@@ -15,15 +15,25 @@ export interface TargetHead {
   feedEpoch: string; feedHead: number;
 }
 
+/** One VM of a node (vm '': an Envoy process whose filter predates `vm`). */
+export interface VmItem {
+  reporter: string; vm: string; configVersion: string; current: boolean; lastSeen: number;
+  /** Not heard from within staleAfter: not counted in the node's state, workers or counters. */
+  stale: boolean;
+  flushFailed: number; feedFailed: number; dropped: number;
+}
+
 export interface FleetItem {
   node: string; target: string;
-  /** Envoy processes (reporter ids) of the node seen within staleAfter (0 when stale). */
+  /** VMs of the node (across its Envoy processes) seen within staleAfter (0 when stale). */
   workers: number;
-  /** The node's configuration version: a laggard process's when its processes disagree. */
+  /** The node's configuration version: a laggard VM's when its VMs disagree. */
   configVersion: string; current: boolean; versionSince: number;
   feedEpoch: string | null; feedRevision: number | null; feedLag: number; feedSync: FeedSync; keys: number | null;
   lastSeen: number; state: NodeState;
   flushFailed: number; feedFailed: number; dropped: number;
+  /** Every VM row of the node, in (reporter, vm) order. */
+  vms: VmItem[];
 }
 
 export interface Laggard { node: string; configVersion: string; lastSeen: number; behindSeconds: number }
@@ -34,6 +44,7 @@ export interface Convergence {
 }
 
 const isLive = (r: ProxyRow, now: number, staleAfterMs: number): boolean => now - r.lastSeen <= staleAfterMs;
+const byKey = (a: ProxyRow, b: ProxyRow): number => (a.reporter < b.reporter ? -1 : a.reporter > b.reporter ? 1 : a.vm < b.vm ? -1 : a.vm > b.vm ? 1 : 0);
 
 /** One item per (target, node), in target then node order. */
 export function fleetItems(rows: readonly ProxyRow[], heads: ReadonlyMap<string, TargetHead>, now: number, staleAfterMs: number): FleetItem[] {
@@ -53,7 +64,7 @@ export function fleetItems(rows: readonly ProxyRow[], heads: ReadonlyMap<string,
     const counted = live.length > 0 ? live : group;
     const behind = live.filter((r) => r.configVersion !== want).sort((a, b) => a.versionSince - b.versionSince);
     const newest = [...counted].sort((a, b) => b.lastSeen - a.lastSeen)[0]!;
-    // A node is as far along as its slowest process: show the laggard's version when there is one.
+    // A node is as far along as its slowest VM: show the laggard's version when there is one.
     const shown = behind[0] ?? newest;
     const state: NodeState = live.length === 0 ? 'stale' : behind.length > 0 ? 'behind' : 'current';
     const withFeed = counted.filter((r) => r.feedRevision !== null && r.feedEpoch !== null).sort((a, b) => a.feedRevision! - b.feedRevision!);
@@ -75,6 +86,10 @@ export function fleetItems(rows: readonly ProxyRow[], heads: ReadonlyMap<string,
       keys: feed?.keys ?? null,
       lastSeen: Math.max(...group.map((r) => r.lastSeen)), state,
       flushFailed: sum((r) => r.flushFailed), feedFailed: sum((r) => r.feedFailed), dropped: sum((r) => r.dropped),
+      vms: [...group].sort(byKey).map((r) => ({
+        reporter: r.reporter, vm: r.vm, configVersion: r.configVersion, current: want !== null && r.configVersion === want,
+        lastSeen: r.lastSeen, stale: !isLive(r, now, staleAfterMs), flushFailed: r.flushFailed, feedFailed: r.feedFailed, dropped: r.dropped,
+      })),
     });
   }
   return items.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));

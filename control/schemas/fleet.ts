@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { MAX_ROWS_PER_NODE } from '../fleet/repository.js';
 import { Id, Strict, Timestamp } from './common.js';
 
 const NodeStateSchema = Type.Union([Type.Literal('current'), Type.Literal('behind'), Type.Literal('stale')]);
@@ -8,11 +9,23 @@ export const FleetQuery = Type.Object({
   state: Type.Optional(NodeStateSchema),
 }, Strict);
 
+export const FleetVm = Type.Object({
+  reporter: Type.String({ description: 'the Envoy process (its reporter id)' }),
+  vm: Type.String({ description: "the VM's id within its process ('' for a filter that predates it: one row per process)" }),
+  configVersion: Type.String({ description: "the configuration version this VM runs ('' when none)" }),
+  current: Type.Boolean({ description: "configVersion is the target's current version" }),
+  lastSeen: Timestamp,
+  stale: Type.Boolean({ description: 'not heard from within staleAfterSeconds: left out of the node\'s state, workers and counters' }),
+  flushFailed: Type.Integer({ description: 'usage flushes failed since this VM started' }),
+  feedFailed: Type.Integer({ description: 'key-feed calls failed since this VM started' }),
+  dropped: Type.Integer({ description: 'usage entries dropped since this VM started' }),
+});
+
 export const FleetItem = Type.Object({
   node: Type.String({ description: "Envoy's node id ('' when the proxy's host has none)" }),
   target: Type.String({ description: 'the target whose reporter credential the proxy reports with' }),
-  workers: Type.Integer({ description: 'Envoy processes (reporter ids) of this node heard from within staleAfterSeconds; 0 when stale' }),
-  configVersion: Type.String({ description: "the configuration version the node runs (a laggard process's when its processes disagree; '' when none)" }),
+  workers: Type.Integer({ description: "VMs of this node (across its Envoy processes) heard from within staleAfterSeconds; 0 when stale. A filter that predates `vm` counts once per process" }),
+  configVersion: Type.String({ description: "the configuration version the node runs (a laggard VM's when its VMs disagree; '' when none)" }),
   current: Type.Boolean({ description: "configVersion is the target's current version" }),
   feedEpoch: Type.Union([Type.String(), Type.Null()]),
   feedRevision: Type.Union([Type.Integer(), Type.Null()]),
@@ -23,9 +36,10 @@ export const FleetItem = Type.Object({
   keys: Type.Union([Type.Integer(), Type.Null()]),
   lastSeen: Timestamp,
   state: NodeStateSchema,
-  flushFailed: Type.Integer({ description: 'usage flushes failed, summed over the live processes (since each VM started)' }),
+  flushFailed: Type.Integer({ description: 'usage flushes failed, summed over the live VMs (since each VM started)' }),
   feedFailed: Type.Integer({ description: 'key-feed calls failed, summed likewise' }),
   dropped: Type.Integer({ description: 'usage entries dropped, summed likewise' }),
+  vms: Type.Array(FleetVm, { description: `every VM of the node known (live and stale), in (reporter, vm) order; at most ${MAX_ROWS_PER_NODE}` }),
 });
 
 export const FleetView = Type.Object({

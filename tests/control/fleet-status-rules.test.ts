@@ -12,7 +12,7 @@ const V2 = 'v2';
 
 function row(p: Partial<ProxyRow> & Pick<ProxyRow, 'node' | 'reporter'>): ProxyRow {
   return {
-    targetId: 'default', configVersion: V2, versionSince: NOW - 60_000, feedEpoch: 'ep', feedRevision: 10, keys: 3,
+    targetId: 'default', vm: '', configVersion: V2, versionSince: NOW - 60_000, feedEpoch: 'ep', feedRevision: 10, keys: 3,
     flushFailed: 0, feedFailed: 0, dropped: 0, lastSeen: NOW - 1000, ...p,
   };
 }
@@ -43,6 +43,20 @@ describe('fleet rules', () => {
     assert.equal(items[0]!.configVersion, 'v1');
     assert.equal(items[0]!.workers, 2);
     assert.equal(items[0]!.flushFailed, 2, 'failure counters summed over live processes only');
+  });
+
+  it('per VM: one VM behind makes the node behind; every VM listed in (reporter, vm) order with its own flags and counters', () => {
+    const items = fleetItems([
+      row({ node: 'a', reporter: 'r1', vm: 'b2', lastSeen: NOW - 500 }),
+      row({ node: 'a', reporter: 'r1', vm: 'a1', configVersion: 'v1', lastSeen: NOW - 2000, flushFailed: 4 }),
+      row({ node: 'a', reporter: 'r1', vm: 'c3', configVersion: 'v0', lastSeen: NOW - STALE - 1, dropped: 50 }),
+    ], heads, NOW, STALE);
+    const [a] = items;
+    assert.deepEqual([a!.state, a!.workers, a!.configVersion, a!.flushFailed, a!.dropped], ['behind', 2, 'v1', 4, 0]);
+    assert.deepEqual(a!.vms.map((v) => [v.vm, v.configVersion, v.current, v.stale, v.flushFailed, v.dropped]), [
+      ['a1', 'v1', false, false, 4, 0], ['b2', V2, true, false, 0, 0], ['c3', 'v0', false, true, 0, 50],
+    ]);
+    assert.equal(a!.lastSeen, NOW - 500, 'the newest report of any VM');
   });
 
   it('feed lag: head minus the lowest live revision; another epoch → resnapshot with lag 0; no feed → none', () => {

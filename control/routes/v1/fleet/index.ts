@@ -10,7 +10,9 @@ export default async function fleetRoutes(fastify: FastifyInstance): Promise<voi
     const view = await app.fleet.view();
     const items = view.items
       .filter((i) => (req.query.target === undefined || i.target === req.query.target) && (req.query.state === undefined || i.state === req.query.state))
-      .map(({ versionSince: _since, ...i }) => ({ ...i, lastSeen: new Date(i.lastSeen).toISOString() }));
+      .map(({ versionSince: _since, ...i }) => ({
+        ...i, lastSeen: new Date(i.lastSeen).toISOString(), vms: i.vms.map((v) => ({ ...v, lastSeen: new Date(v.lastSeen).toISOString() })),
+      }));
     return { items, staleAfterSeconds: app.fleet.options.staleAfterSeconds, forgetAfterSeconds: app.fleet.options.forgetAfterSeconds };
   });
 }

@@ -17,5 +17,6 @@ import { fleetStatus } from './013-fleet-status.js';
 import { resourceKinds } from './014-resource-kinds.js';
 import { discoveredApis } from './015-discovered-apis.js';
 import { usageBilling } from './016-usage-billing.js';
+import { fleetVms } from './017-fleet-vms.js';
 
-export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, creditBalances, fleetStatus, resourceKinds, discoveredApis, usageBilling];
+export const POSTGRES_MIGRATIONS: Migration[] = [initial, statusClasses, targetsAndSubscriptions, asyncRollups, batchRollups, keyFeed, batchLog, apiOperations, usageUnits, composedLimits, scopedFleet, creditBalances, fleetStatus, resourceKinds, discoveredApis, usageBilling, fleetVms];
