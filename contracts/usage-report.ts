@@ -68,7 +68,7 @@ export interface ProxyStatus {
   node: string;
   /**
    * This VM's id, unique among the VMs of its Envoy process (the reporter): 8 lowercase hex chars the filter draws from
-   * its randomness when the VM starts, the same in every report of that VM. Absent from filters that predate it (the
+   * its randomness once per VM, the same in every report of that VM. Absent from filters that predate it (the
    * control service then keeps one row per process, vm ''). Additive in version 1.
    */
   vm?: string;

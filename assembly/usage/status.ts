@@ -1,10 +1,11 @@
 // The `proxy` object of a usage report (docs/usage-report.md "Proxy status"): Envoy's node id, the configuration's
-// version, the process's key set (from the feed's meta in shared data: any VM can read it, the syncing one writes it)
-// and this VM's failure counters. Written only under a configuration that carries `configVersion`: a control service
-// that versions its configurations knows the field (an older one would refuse the report as unknown).
+// version, this VM's id, the process's key set (from the feed's meta in shared data: any VM can read it, the syncing
+// one writes it) and this VM's failure counters. Written only under a configuration that carries `configVersion`: a
+// control service that versions its configurations knows the field (an older one would refuse the report as unknown).
 
-import { proxy_get_property, proxy_get_shared_data, RESULT_OK } from "../abi/imports";
-import { clearRet, RET_CAS, RET_LEN, RET_PTR } from "../abi/memory";
+import { proxy_get_current_time_nanoseconds, proxy_get_property, proxy_get_shared_data, random_get, RESULT_OK } from "../abi/imports";
+import { clearRet, RET_CAS, RET_LEN, RET_PTR, RET_U64 } from "../abi/memory";
+import { writeHex } from "../bytes";
 import { FIXED_KEY_LEN, META_COUNT, META_EPOCH, META_EPOCH_LEN, META_GEN, META_KEY, META_MAGIC, META_REVISION, META_SIZE } from "../keyfeed/layout";
 import { metricTotal, M_DROPPED, M_FEED_FAILED, M_FLUSH_FAILED } from "../metrics";
 import { ByteSink } from "../sink";
@@ -19,6 +20,27 @@ let nodeLen: usize = 0;
 let nodeRead = false;
 
 let version: ArrayBuffer = new ArrayBuffer(0);
+
+// This VM's id (`vm`): 4 random bytes as 8 hex chars, drawn once, so every report of the VM carries the same id and
+// the control service keeps a row per VM (a worker still on an old configuration is not hidden by one that moved
+// on). Random rather than a counter in shared data: no CAS round trip or retry path, and nothing shared between VMs;
+// two VMs of one process collide with probability about n²/2³³ (n = 64: 5e-7), which only merges their rows.
+const VM_RANDOM = memory.data(8);
+const VM_HEX = memory.data(8);
+let vmDrawn = false;
+
+function drawVm(): void {
+  if (vmDrawn) return;
+  vmDrawn = true;
+  if (random_get(VM_RANDOM, 4) != 0) {
+    // No randomness from the host: the clock's low bits still tell VMs started at different instants apart.
+    store<u64>(RET_U64, 0);
+    proxy_get_current_time_nanoseconds(RET_U64);
+    const t = load<u64>(RET_U64) * 0x9e3779b97f4a7c15;
+    store<u32>(VM_RANDOM, <u32>(t >> 32));
+  }
+  writeHex(VM_HEX, VM_RANDOM, 4);
+}
 
 /** The configuration's version (empty: none, and no proxy status in reports). Called on every configure. */
 export function setConfigVersion(v: ArrayBuffer): void { version = v; }
@@ -74,8 +96,11 @@ function isLowerHex(p: usize, n: usize): bool {
 /** Appends `,"proxy":{…}` (the caller closes the report). */
 export function writeProxyStatus(out: ByteSink): void {
   readNode();
+  drawVm();
   out.ascii(",\"proxy\":{\"node\":\"");
   writeNode(out);
+  out.ascii("\",\"vm\":\"");
+  out.bytes(VM_HEX, 8);
   out.ascii("\",\"configVersion\":\"");
   out.bytes(changetype<usize>(version), <usize>version.byteLength);
   out.byte(0x22);

@@ -1,7 +1,7 @@
 // The filter's proxy status in usage reports (docs/usage-report.md "Proxy status"), against a real loopback HTTP
 // server as the control cluster: under a versioned configuration every report carries `proxy` (Envoy's node id, the
-// configuration's version, failure counters since the VM started) and an idle worker reports each interval (a
-// heartbeat); without `configVersion` nothing changes (no `proxy`, no empty reports). Valid per the schema.
+// configuration's version, the VM's own id, failure counters since the VM started) and an idle worker reports each
+// interval (a heartbeat); without `configVersion` nothing changes (no `proxy`, no empty reports). Valid per the schema.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -72,6 +72,47 @@ describe('proxy status in usage reports', () => {
       assert.ok(perTick.every((n) => n === perTick[0] && n >= 2 && n <= 3), `reports per interval: ${perTick.join(', ')}`);
     } finally {
       await h.host.close();
+    }
+  });
+
+  it('each VM reports its own id (8 hex chars), the same in every report of that VM and across a reconfiguration', async () => {
+    const h = await start(config(VERSION), { properties: { 'xds.node.id': NODE }, workers: 3 });
+    const perTick: string[][] = [];
+    try {
+      const round = async (): Promise<void> => {
+        const n = control.received.length;
+        await tick(h, 1);
+        perTick.push(reports().slice(n).map((r) => r.proxy!.vm!));
+      };
+      for (let i = 0; i < 3; i++) await round();
+      for (const r of reports()) assert.ok(validateReport(r), JSON.stringify(validateReport.errors));
+      const ids = perTick[0]!;
+      assert.ok(ids.length >= 3, `one report per ticking VM: ${ids.join(', ')}`);
+      assert.ok(ids.every((id) => /^[0-9a-f]{8}$/.test(id)), ids.join(', '));
+      assert.equal(new Set(ids).size, ids.length, 'distinct per VM');
+      for (const later of perTick.slice(1)) assert.deepEqual([...later].sort(), [...ids].sort(), 'each VM keeps its id');
+      // A request's report comes from the VM that served it: one of the same ids.
+      await h.host.request({ method: 'GET', path: '/orders', headers: { 'x-api-key': 'key-alpha' }, worker: 1 });
+      await h.host.reconfigure(JSON.stringify(config('b'.repeat(64))));
+      await round();
+      const last = reports().slice(-perTick.at(-1)!.length);
+      assert.deepEqual(perTick.at(-1)!.sort(), [...ids].sort(), 'a new configuration in the same VMs keeps their ids');
+      assert.ok(last.every((r) => r.proxy!.configVersion === 'b'.repeat(64)));
+      const withEntries = reports().filter((r) => r.entries.length > 0);
+      assert.equal(withEntries.length, 1);
+      assert.ok(ids.includes(withEntries[0]!.proxy!.vm!));
+    } finally {
+      await h.host.close();
+    }
+    // Another Envoy process draws its own ids.
+    const other = await start(config(VERSION), { properties: { 'xds.node.id': NODE } });
+    try {
+      await tick(other, 1);
+      const again = reports().map((r) => r.proxy!.vm!);
+      assert.ok(again.length > 0 && again.every((id) => /^[0-9a-f]{8}$/.test(id)));
+      assert.ok(again.every((id) => !perTick[0]!.includes(id)), 'no id shared with the other process');
+    } finally {
+      await other.host.close();
     }
   });
 
