@@ -63,8 +63,35 @@ export const SELECTOR_KINDS: readonly ResourceKind[] = ['WasmPlugin', 'TrafficEx
 /** Kinds that cannot attach without targetRefs (Envoy Gateway's CRD: "either targetRef or targetRefs must be used"). */
 export const TARGET_REFS_REQUIRED_KINDS: readonly ResourceKind[] = ['EnvoyExtensionPolicy'];
 
+/**
+ * Objects rendered next to a target's own object, applied and withdrawn with it. EnvoyPatchPolicy
+ * (gateway.envoyproxy.io/v1alpha1): on Envoy Gateway, the Envoy cluster the filter reaches the control service
+ * through (Envoy Gateway creates none for a Service that no route sends to). schemas/envoy-gateway-envoypatchpolicy-crd.yaml.
+ */
+export const COMPANION_KINDS = ['EnvoyPatchPolicy'] as const;
+export type CompanionKind = (typeof COMPANION_KINDS)[number];
+export const ENVOYPATCHPOLICY_API_VERSION = 'gateway.envoyproxy.io/v1alpha1';
+export const COMPANION_PLURALS: Record<CompanionKind, string> = { EnvoyPatchPolicy: 'envoypatchpolicies' };
+
+/**
+ * The Envoy cluster an EnvoyExtensionPolicy target's filter reports usage to and pulls keys from: one per target
+ * (`tollgate/<namespace>/<name>`), so two targets on one Gateway never add the same cluster twice (Envoy would refuse
+ * the gateway's whole cluster update). Other kinds use TOLLGATE_USAGE_CLUSTER (Istio's outbound cluster).
+ */
+export function envoyGatewayControlCluster(namespace: string, name: string): string {
+  return `tollgate/${namespace}/${name}`;
+}
+
+/**
+ * The EnvoyPatchPolicy adding that cluster to the i-th Gateway the target names: `<name>-control-<i>`. The suffix
+ * ends in digits only, so two targets' names never collide.
+ */
+export function envoyPatchPolicyName(targetName: string, index: number): string {
+  return `${targetName}-control-${index}`;
+}
+
 /** `<kind-lowercase>-<name>.yaml`: a GitOps file per object (WasmPlugin's name as before kinds existed). */
-export function resourceFileName(kind: ResourceKind, name: string): string {
+export function resourceFileName(kind: ResourceKind | CompanionKind, name: string): string {
   return `${kind.toLowerCase()}-${name}.yaml`;
 }
 

@@ -17,7 +17,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (parsed.help) {
-    console.log(`usage: tollgate render [--out DIR] [options]\n\n  --out DIR  write <kind>-<name>.yaml per target (wasmplugin-, trafficextension-, envoyextensionpolicy-) into DIR (atomically) instead of printing them\n${settingsHelp()}`);
+    console.log(`usage: tollgate render [--out DIR] [options]\n\n  --out DIR  write <kind>-<name>.yaml per target (wasmplugin-, trafficextension-, envoyextensionpolicy-; an Envoy Gateway target's envoypatchpolicy- too) into DIR (atomically) instead of printing them\n${settingsHelp()}`);
     return 0;
   }
   try {
@@ -43,9 +43,10 @@ export async function run(argv: string[]): Promise<number> {
         }
         if (out !== undefined) {
           await new DirTarget(out).publish(rendered);
-          console.error(`tollgate render: wrote ${DirTarget.fileName(rendered.resource)} (version ${rendered.compiled.version})`);
+          const files = [...rendered.companions, rendered.resource].map((o) => DirTarget.fileName(o)).join(', ');
+          console.error(`tollgate render: wrote ${files} (version ${rendered.compiled.version})`);
         } else {
-          docs.push(resourceYaml(rendered.resource));
+          docs.push(...rendered.companions.map(resourceYaml), resourceYaml(rendered.resource));
         }
       }
       if (out === undefined) process.stdout.write(docs.join('---\n'));

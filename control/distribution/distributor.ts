@@ -14,8 +14,9 @@ import type { TargetWithCredentials } from '../store/types.js';
 import { DEFAULT_TARGET_ID } from '../store/sqlite/targets.js';
 import { DEFAULT_RESOURCE_KIND, type ResourceKind } from '../../contracts/resources.js';
 import { renderWasmPlugin, type PluginImage, type WasmPlugin } from './wasmplugin.js';
-import { renderResource } from './resources/render.js';
-import { RenderError, type RenderedResource, type ResourceOptions } from './resources/resource.js';
+import { renderCompanions, renderResource } from './resources/render.js';
+import { controlEndpoint, usageClusterFor } from './resources/control-cluster.js';
+import { RenderError, type CompanionResource, type RenderedResource, type ResourceOptions } from './resources/resource.js';
 import type { DistributionTarget, Rendered } from './targets/target.js';
 
 /** `target`: the sink; `wasmPlugin`: namespace/name of what went there; `kind`: its resource kind. */
@@ -45,6 +46,7 @@ export interface DistributorOptions {
  */
 export interface CurrentConfig extends Rendered {
   targetId: string; compiled: CompiledConfig; wasmPlugin: WasmPlugin; resource: RenderedResource; compiledAt: number;
+  companions: readonly CompanionResource[];
   /**
    * SHA-256 of what the sinks get. The configuration's version alone misses changes outside the configuration
    * (placement, pull secret), which must go out too.
@@ -57,17 +59,21 @@ export interface CurrentConfig extends Rendered {
  * when the target's kind cannot carry the filter image (an EnvoyExtensionPolicy with a file:// url).
  */
 export function renderTarget(snapshot: PolicySnapshot, target: TargetWithCredentials, o: { plugin: PluginImage; usage: UsageEndpoint }): CurrentConfig {
-  const compiled = compile(snapshot, { target, usage: { ...o.usage, reportToken: target.reportToken } });
+  const kind = target.kind ?? DEFAULT_RESOURCE_KIND;
+  // The cluster depends on the kind: Istio's outbound cluster, or (Envoy Gateway) one of the target's own.
+  const cluster = usageClusterFor(kind, target, o.usage.cluster);
+  const compiled = compile(snapshot, { target, usage: { ...o.usage, cluster, reportToken: target.reportToken } });
   const options: ResourceOptions = {
     ...o.plugin, name: target.name, namespace: target.namespace,
     selector: target.selector ?? undefined, targetRefs: target.targetRefs ?? undefined,
     ...(target.imagePullSecret != null ? { imagePullSecret: target.imagePullSecret } : {}),
   };
-  const kind = target.kind ?? DEFAULT_RESOURCE_KIND;
   const wasmPlugin = renderWasmPlugin(compiled.config, compiled.version, options);
   const resource = kind === 'WasmPlugin' ? wasmPlugin : renderResource(kind, compiled.config, compiled.version, options);
-  const fingerprint = createHash('sha256').update(JSON.stringify(resource)).update(resource === wasmPlugin ? '' : JSON.stringify(wasmPlugin)).digest('hex');
-  return { targetId: target.id, compiled, wasmPlugin, resource, compiledAt: Date.now(), fingerprint };
+  const companions = renderCompanions(kind, options, cluster, controlEndpoint(o.usage));
+  const fingerprint = createHash('sha256').update(JSON.stringify(resource)).update(resource === wasmPlugin ? '' : JSON.stringify(wasmPlugin))
+    .update(JSON.stringify(companions)).digest('hex');
+  return { targetId: target.id, compiled, wasmPlugin, resource, companions, compiledAt: Date.now(), fingerprint };
 }
 
 export class Distributor {
@@ -239,6 +245,10 @@ export class Distributor {
         this.placed.delete(key);
       }
       await t.publish(cur, cur.compiled.version, cur.targetId);
+      // Companions the target no longer needs (a Gateway left its targetRefs), once the new ones are in place.
+      const keep = new Set((cur.companions ?? []).map(objectKey));
+      const stale = moved ? [] : (held?.companions ?? []).filter((c) => !keep.has(objectKey(c)));
+      if (stale.length > 0) await t.withdraw?.(stale);
       Object.assign(status, { wasmPlugin: name, kind: cur.resource.kind, version: cur.compiled.version, distributedAt: Date.now(), error: null });
       this.placed.set(key, cur);
       this.o.log.info({ target: t.describe, wasmPlugin: name, version: cur.compiled.version }, 'distributed');
@@ -263,4 +273,8 @@ export class Distributor {
       this.o.log.error({ err, target: t.describe }, 'withdrawing a deleted target\'s object failed');
     }
   }
+}
+
+function objectKey(o: { kind: string; metadata: { namespace: string; name: string } }): string {
+  return `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
 }

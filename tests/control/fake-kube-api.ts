@@ -15,6 +15,7 @@ const GROUPS: Record<string, { name: string; singularName: string; kind: string 
   ],
   '/apis/gateway.envoyproxy.io/v1alpha1': [
     { name: 'envoyextensionpolicies', singularName: 'envoyextensionpolicy', kind: 'EnvoyExtensionPolicy' },
+    { name: 'envoypatchpolicies', singularName: 'envoypatchpolicy', kind: 'EnvoyPatchPolicy' },
   ],
 };
 

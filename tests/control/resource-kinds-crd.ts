@@ -132,6 +132,9 @@ export const CEL_CHECKS: Record<string, Check> = {
   'spec/wasm/[]/code If type is HTTP, http field needs to be set.': (s) => (get(s, 'type') === 'HTTP' ? has(s, 'http') : !has(s, 'http')),
   'spec/wasm/[]/code If type is Image, image field needs to be set.': (s) => (get(s, 'type') === 'Image' ? has(s, 'image') : !has(s, 'image')),
   'spec/wasm/[]/code/image/pullSecretRef only support Secret kind.': (s) => get(s, 'kind') === 'Secret',
+  // Envoy Gateway EnvoyPatchPolicy.
+  'spec/jsonPatches/[] only one of name and nameSelector can be specified': (s) => !(has(s, 'name') && has(s, 'nameSelector')),
+  'spec/jsonPatches/[] either name or nameSelector must be specified': (s) => has(s, 'name') || has(s, 'nameSelector'),
 };
 
 export interface CelResult { failed: string[]; unchecked: string[]; applied: string[] }

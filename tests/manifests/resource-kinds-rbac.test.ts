@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { API_VERSIONS, RESOURCE_PLURALS, type ResourceKind } from '../../contracts/resources.js';
+import { API_VERSIONS, COMPANION_PLURALS, ENVOYPATCHPOLICY_API_VERSION, RESOURCE_PLURALS, envoyPatchPolicyName, type ResourceKind } from '../../contracts/resources.js';
 import { findOne, loadObjects, manifestsDir } from './load-manifests.js';
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
@@ -24,7 +24,7 @@ const baseNames = (baseRole.rules as Rule[]).find((r) => r.resourceNames !== und
 const kinds: [ResourceKind, string][] = [['TrafficExtension', 'trafficextension'], ['EnvoyExtensionPolicy', 'envoyextensionpolicy']];
 
 for (const [kind, dir] of kinds) {
-  test(`${kind} component: create plus get/patch/delete of the base Role's names, on the group and resource the sink writes`, () => {
+  test(`${kind} component: create plus get/patch/delete of the base Role's names, on the group and resource the sink writes (EnvoyExtensionPolicy: and its EnvoyPatchPolicies)`, () => {
     const component = join(manifestsDir, 'components', dir);
     const k = parse(readFileSync(join(component, 'kustomization.yaml'), 'utf8')) as { kind: string; resources: string[] };
     assert.equal(k.kind, 'Component');
@@ -36,7 +36,15 @@ for (const [kind, dir] of kinds) {
     const group = API_VERSIONS[kind].split('/')[0]!;
     const res = RESOURCE_PLURALS[kind];
     const names = [...baseNames].sort().join(',');
-    assert.deepEqual(grants(role.rules), [`${group}/${res}:create`, `${group}/${res}:delete@${names}`, `${group}/${res}:get@${names}`, `${group}/${res}:patch@${names}`].sort());
+    const expected = [`${group}/${res}:create`, `${group}/${res}:delete@${names}`, `${group}/${res}:get@${names}`, `${group}/${res}:patch@${names}`];
+    if (kind === 'EnvoyExtensionPolicy') {
+      // The companions: the EnvoyPatchPolicy of each target's first Gateway, by the name the renderer gives it.
+      const eppGroup = ENVOYPATCHPOLICY_API_VERSION.split('/')[0]!;
+      const epp = COMPANION_PLURALS.EnvoyPatchPolicy;
+      const eppNames = baseNames.map((n) => envoyPatchPolicyName(n, 0)).sort().join(',');
+      expected.push(`${eppGroup}/${epp}:create`, ...['delete', 'get', 'patch'].map((v) => `${eppGroup}/${epp}:${v}@${eppNames}`));
+    }
+    assert.deepEqual(grants(role.rules), expected.sort());
     assert.equal(role.metadata.namespace, baseRole.metadata.namespace);
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
     const baseBinding = findOne(loadObjects(), 'RoleBinding') as Obj;

@@ -1,7 +1,7 @@
 // What every rendered resource kind shares: the object's shape, the options a target renders with, and its YAML.
 import { stringify } from 'yaml';
 import type { FilterConfig } from '../../../contracts/filter-config.js';
-import type { ResourceKind, TargetRef } from '../../../contracts/resources.js';
+import type { CompanionKind, ResourceKind, TargetRef } from '../../../contracts/resources.js';
 import type { FailStrategy } from '../../../contracts/wasmplugin.js';
 
 /** A namespaced Kubernetes object as tollgate renders it (WasmPlugin, TrafficExtension or EnvoyExtensionPolicy). */
@@ -11,6 +11,17 @@ export interface RenderedResource {
   metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
   spec: Record<string, unknown>;
 }
+
+/** An object rendered next to the target's own (an EnvoyPatchPolicy adding the control service's cluster). */
+export interface CompanionResource {
+  apiVersion: string;
+  kind: CompanionKind;
+  metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: Record<string, unknown>;
+}
+
+/** Anything a sink writes or deletes. */
+export type SinkObject = RenderedResource | CompanionResource;
 
 /** Where and how one target's filter runs; every kind maps these onto its own fields (docs/deploy.md). */
 export interface ResourceOptions {
@@ -32,7 +43,7 @@ export class RenderError extends Error {
 
 export type RenderOne<R extends RenderedResource = RenderedResource> = (config: FilterConfig, version: string, o: ResourceOptions) => R;
 
-export function resourceYaml(resource: RenderedResource): string {
+export function resourceYaml(resource: SinkObject): string {
   // Keys stay as rendered; lineWidth 0 keeps long digests on one line.
   return stringify(resource, { lineWidth: 0 });
 }

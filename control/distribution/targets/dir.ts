@@ -1,9 +1,10 @@
-// GitOps: each target's object as YAML in a directory, one file per object (<kind-lowercase>-<name>.yaml), replaced
-// atomically (write a temp file, fsync, rename) so a reader or a crash never sees half a file.
+// GitOps: each target's object (and its companions) as YAML in a directory, one file per object
+// (<kind-lowercase>-<name>.yaml), replaced atomically (write a temp file, fsync, rename) so a reader or a crash never
+// sees half a file.
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resourceFileName } from '../../../contracts/resources.js';
-import { resourceYaml, type RenderedResource } from '../resources/resource.js';
+import { resourceYaml, type SinkObject } from '../resources/resource.js';
 import type { DistributionTarget, Rendered } from './target.js';
 
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
@@ -26,17 +27,21 @@ export class DirTarget implements DistributionTarget {
     this.describe = `dir:${dir}`;
   }
 
-  /** wasmplugin-<name>.yaml, trafficextension-<name>.yaml, envoyextensionpolicy-<name>.yaml. */
-  static fileName(resource: Pick<RenderedResource, 'kind' | 'metadata'>): string {
+  /** wasmplugin-<name>.yaml, trafficextension-<name>.yaml, envoyextensionpolicy-<name>.yaml, envoypatchpolicy-<name>.yaml. */
+  static fileName(resource: Pick<SinkObject, 'kind' | 'metadata'>): string {
     return resourceFileName(resource.kind, resource.metadata.name);
   }
 
-  async publish(rendered: Rendered): Promise<void> {
+  async publish({ resource, companions = [] }: Rendered): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, DirTarget.fileName(rendered.resource)), resourceYaml(rendered.resource));
+    for (const object of [...companions, resource]) await writeFileAtomic(join(this.dir, DirTarget.fileName(object)), resourceYaml(object));
   }
 
-  async retract(rendered: Rendered): Promise<void> {
-    await rm(join(this.dir, DirTarget.fileName(rendered.resource)), { force: true });
+  async retract({ resource, companions = [] }: Rendered): Promise<void> {
+    await this.withdraw([resource, ...companions]);
+  }
+
+  async withdraw(objects: readonly SinkObject[]): Promise<void> {
+    for (const o of objects) await rm(join(this.dir, DirTarget.fileName(o)), { force: true });
   }
 }

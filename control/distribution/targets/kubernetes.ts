@@ -1,7 +1,9 @@
-// Server-side apply of each target's object (WasmPlugin, TrafficExtension or EnvoyExtensionPolicy: the client finds
-// each kind's API path by discovery) to the Kubernetes API. Server-side apply because a large pluginConfig does not
-// fit the 256 KiB last-applied annotation client-side apply needs; force so tollgate owns its fields.
+// Server-side apply of each target's object (WasmPlugin, TrafficExtension or EnvoyExtensionPolicy, and its companion
+// EnvoyPatchPolicies: the client finds each kind's API path by discovery) to the Kubernetes API. Server-side apply
+// because a large pluginConfig does not fit the 256 KiB last-applied annotation client-side apply needs; force so
+// tollgate owns its fields.
 import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import type { SinkObject } from '../resources/resource.js';
 import type { DistributionTarget, Rendered } from './target.js';
 
 export const FIELD_MANAGER = 'tollgate';
@@ -24,16 +26,26 @@ export class KubernetesTarget implements DistributionTarget {
     this.api = KubernetesObjectApi.makeApiClient(kc);
   }
 
-  async publish({ resource }: Rendered): Promise<void> {
-    await this.api.patch(resource as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  /** Companions first: the cluster the filter calls exists before the filter that calls it. */
+  async publish({ resource, companions = [] }: Rendered): Promise<void> {
+    for (const object of [...companions, resource]) {
+      await this.api.patch(object as unknown as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    }
   }
 
-  async retract({ resource }: Rendered): Promise<void> {
-    try {
-      await this.api.delete({ apiVersion: resource.apiVersion, kind: resource.kind, metadata: { name: resource.metadata.name, namespace: resource.metadata.namespace } });
-    } catch (err) {
-      // Already gone is what we wanted.
-      if ((err as { code?: number }).code !== 404) throw err;
+  /** The target's object first, then its companions (the filter goes before the cluster it calls). */
+  async retract({ resource, companions = [] }: Rendered): Promise<void> {
+    await this.withdraw([resource, ...companions]);
+  }
+
+  async withdraw(objects: readonly SinkObject[]): Promise<void> {
+    for (const o of objects) {
+      try {
+        await this.api.delete({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } });
+      } catch (err) {
+        // Already gone is what we wanted.
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
     }
   }
 }
