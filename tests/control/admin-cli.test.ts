@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -200,6 +201,37 @@ describe('tollgate admin CLI against a running control service', () => {
       assert.equal(dead.code, 3);
       assert.match(dead.stderr, /^error: cannot reach the control service at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\n$/);
       assert.equal((await cli(['apis', 'list', '--url', 'ftp://example'], auth())).code, 2);
+    });
+
+    it('the admin token never leaves for another origin, and is printed nowhere', async () => {
+      // A "control service" that redirects every call to another origin (another port), which records what it got.
+      const seen: (string | undefined)[] = [];
+      const other = createHttpServer((req, res) => {
+        seen.push(req.headers.authorization);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ items: [], nextCursor: null }));
+      });
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      const redirecting = createHttpServer((req, res) => {
+        res.statusCode = 307;
+        res.setHeader('location', `http://127.0.0.1:${(other.address() as AddressInfo).port}${req.url}`);
+        res.end();
+      });
+      await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+      try {
+        const r = await cli(['apis', 'list', '--output', 'json'], { TOLLGATE_URL: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`, TOLLGATE_TOKEN: ADMIN });
+        assert.ok(seen.length > 0, `the redirect was followed (${r.stderr})`);
+        for (const auth of seen) assert.equal(auth, undefined, 'no authorization header after a cross-origin redirect');
+        assert.ok(!r.stdout.includes(ADMIN) && !r.stderr.includes(ADMIN), 'the token is not printed');
+      } finally {
+        await new Promise((resolve) => redirecting.close(resolve));
+        await new Promise((resolve) => other.close(resolve));
+      }
+      // Nor in any outcome against the real service: a listing, a problem, a usage error.
+      for (const args of [['apis', 'list'], ['apis', 'get', 'api_missing'], ['apis', 'frobnicate']]) {
+        const r = await cli(args, auth());
+        assert.ok(!r.stdout.includes(ADMIN) && !r.stderr.includes(ADMIN), `${args.join(' ')} does not print the token`);
+      }
     });
 
     it('usage: a table with a total row, or JSON; usage export streams CSV (or NDJSON) to stdout', async () => {
