@@ -57,8 +57,14 @@ describe('tollgate migrate-store (SQLite → PostgreSQL)', { skip: unavailable ?
     const report = await a.inject({ method: 'POST', url: '/v1/usage/reports', headers: { authorization: `Bearer ${REPORT}` },
       payload: { version: 1, batchId: batchId(), reporter: '0123456789abcdef', dropped: 2, entries: [{ minute, keyId: key.id, apiId: api.id, outcome: 'allowed', count: 4, status: { '2xx': 4 } }] } });
     assert.equal(report.statusCode, 200);
-    const paths = ['/v1/apis', '/v1/plans', `/v1/consumers/${consumer.id}/keys`, '/v1/targets', `/v1/usage?keyId=${key.id}&granularity=minute`, `/v1/usage?granularity=day`];
+    // The billing rows (migration 016) and credit balances (012) move too: the export and the account read the same.
+    assert.equal((await a.inject({ method: 'PUT', url: `/v1/consumers/${consumer.id}/credits/${plan.id}`, payload: { balance: 100 }, headers: { authorization: `Bearer ${ADMIN}` } })).statusCode, 200);
+    const hour = Math.floor(minute / 3600) * 3600;
+    const exportPath = `/v1/usage/export?from=${new Date(hour * 1000).toISOString()}&to=${new Date((hour + 3600) * 1000).toISOString()}&granularity=hour&groupBy=consumer,plan,api&format=ndjson`;
+    const paths = ['/v1/apis', '/v1/plans', `/v1/consumers/${consumer.id}/keys`, '/v1/targets', `/v1/usage?keyId=${key.id}&granularity=minute`, `/v1/usage?granularity=day`,
+      exportPath, `/v1/consumers/${consumer.id}/credits`];
     const before = await Promise.all(paths.map((p) => get(a, p)));
+    assert.match(before[6]!, new RegExp(`"consumer_id":"${consumer.id}"`), 'the export has the reported row');
     await a.distributor.flush();
     const version = a.distributor.current!.compiled.version;
     await a.close();
