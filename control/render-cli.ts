@@ -41,6 +41,10 @@ export async function run(argv: string[]): Promise<number> {
           failed++;
           continue;
         }
+        if (rendered.resource.kind === 'EnvoyExtensionPolicy' && rendered.companions.length === 0) {
+          // Routes only: tollgate cannot see their Gateway, so nothing gives it the cluster the filter calls.
+          console.error(`tollgate render: target ${target.namespace}/${target.name} (EnvoyExtensionPolicy) names no Gateway: add Envoy cluster ${rendered.compiled.config.usage?.cluster ?? ''} to its routes' Gateway with an EnvoyPatchPolicy (docs/deploy.md, Envoy Gateway)`);
+        }
         if (out !== undefined) {
           await new DirTarget(out).publish(rendered);
           const files = [...rendered.companions, rendered.resource].map((o) => DirTarget.fileName(o)).join(', ');

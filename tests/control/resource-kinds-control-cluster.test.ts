@@ -315,6 +315,7 @@ describe('tollgate render: the EnvoyPatchPolicies too', () => {
       try {
         await seed(t);
         assert.equal((await t.admin('POST', '/v1/targets', { name: 'eg', namespace: 'edge', kind: 'EnvoyExtensionPolicy', targetRefs: [{ group: GW, kind: 'Gateway', name: 'public' }] })).statusCode, 201);
+        assert.equal((await t.admin('POST', '/v1/targets', { name: 'routes', namespace: 'shop', kind: 'EnvoyExtensionPolicy', targetRefs: [{ group: GW, kind: 'HTTPRoute', name: 'orders' }] })).statusCode, 201);
       } finally {
         await t.close();
       }
@@ -324,7 +325,10 @@ describe('tollgate render: the EnvoyPatchPolicies too', () => {
       assert.equal(printed.code, 0, printed.err);
       const objects = parseAllDocuments(printed.out).map((d) => d.toJS() as CompanionResource);
       const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
-      assert.deepEqual([...names].sort(), ['EnvoyExtensionPolicy/eg', 'EnvoyPatchPolicy/eg-control-0', 'WasmPlugin/tollgate']);
+      assert.deepEqual([...names].sort(), ['EnvoyExtensionPolicy/eg', 'EnvoyExtensionPolicy/routes', 'EnvoyPatchPolicy/eg-control-0', 'WasmPlugin/tollgate']);
+      // A target on routes only gets no EnvoyPatchPolicy; the CLI says which cluster to add by hand.
+      assert.match(printed.err, /target shop\/routes \(EnvoyExtensionPolicy\) names no Gateway: add Envoy cluster tollgate\/shop\/routes to/);
+      assert.doesNotMatch(printed.err, /target edge\/eg .*names no Gateway/);
       assert.ok(names.indexOf('EnvoyPatchPolicy/eg-control-0') < names.indexOf('EnvoyExtensionPolicy/eg'), 'the cluster before the policy, as applied');
       const epp = objects.find((o) => o.kind === 'EnvoyPatchPolicy')!;
       assert.deepEqual(eppProblems(epp), []);
@@ -332,7 +336,7 @@ describe('tollgate render: the EnvoyPatchPolicies too', () => {
         { address: 'control.ops.svc.cluster.local', port_value: 7443 }, 'the address follows TOLLGATE_USAGE_CLUSTER');
       const written = await render(['--db', db, '--out', join(dir, 'out'), ...image]);
       assert.equal(written.code, 0, written.err);
-      assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['envoyextensionpolicy-eg.yaml', 'envoypatchpolicy-eg-control-0.yaml', 'wasmplugin-tollgate.yaml']);
+      assert.deepEqual(readdirSync(join(dir, 'out')).sort(), ['envoyextensionpolicy-eg.yaml', 'envoyextensionpolicy-routes.yaml', 'envoypatchpolicy-eg-control-0.yaml', 'wasmplugin-tollgate.yaml']);
       assert.match(written.err, /wrote envoypatchpolicy-eg-control-0\.yaml, envoyextensionpolicy-eg\.yaml/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
