@@ -14,6 +14,8 @@ export interface SpecSourceOptions {
   timeoutMs: number;
   /** How long a fetched document is reused before it is fetched again (a URL's document can change on its own). */
   ttlMs: number;
+  /** Most bytes of documents kept for reuse (oldest dropped first); default CACHE_BYTES. */
+  maxCacheBytes?: number;
   /** Injected by tests (real HTTP to a loopback server standing in for the Service's DNS name). */
   fetch?: typeof fetch;
   now?: () => number;
@@ -40,10 +42,44 @@ async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> 
   return Buffer.concat(chunks);
 }
 
+/**
+ * Documents kept for reuse, in bytes. Every Service version is a new key, and whoever may annotate Services in a
+ * managed namespace decides how many there are and how large (up to maxBytes each): without a budget the kept
+ * documents could grow until the control service runs out of memory.
+ */
+export const CACHE_BYTES = 64 * 1024 * 1024;
+const CACHE_ENTRIES = 10_000;
+
 export class SpecSource {
-  private readonly cache = new Map<string, { at: number; outcome: SpecOutcome }>();
+  /** In insertion order, so the first entry is the oldest. */
+  private readonly cache = new Map<string, { at: number; outcome: SpecOutcome; bytes: number }>();
+  private cacheBytes = 0;
 
   constructor(private readonly o: SpecSourceOptions) {}
+
+  /** Bytes of the documents kept now (tests). */
+  get keptBytes(): number {
+    return this.cacheBytes;
+  }
+
+  private forget(key: string): void {
+    const old = this.cache.get(key);
+    if (old === undefined) return;
+    this.cacheBytes -= old.bytes;
+    this.cache.delete(key);
+  }
+
+  private keep(key: string, at: number, outcome: Extract<SpecOutcome, { ok: true }>): void {
+    const budget = this.o.maxCacheBytes ?? CACHE_BYTES;
+    const bytes = outcome.body.byteLength;
+    if (bytes > budget) return;
+    for (const oldest of this.cache.keys()) {
+      if (this.cacheBytes + bytes <= budget && this.cache.size < CACHE_ENTRIES) break;
+      this.forget(oldest);
+    }
+    this.cache.set(key, { at, outcome, bytes });
+    this.cacheBytes += bytes;
+  }
 
   /** The document for `ref`; `version` (the Service's resourceVersion) keys the cache with the ref. */
   async get(ref: SpecRef, version: string): Promise<SpecOutcome> {
@@ -53,9 +89,8 @@ export class SpecSource {
     if (hit !== undefined && now - hit.at < this.o.ttlMs) return hit.outcome;
     const outcome = await this.fetchOnce(ref);
     // Only successes are kept: a failure is tried again at the next sync.
-    if (outcome.ok) this.cache.set(key, { at: now, outcome });
-    else this.cache.delete(key);
-    if (this.cache.size > 10_000) this.cache.clear();
+    this.forget(key);
+    if (outcome.ok) this.keep(key, now, outcome);
     return outcome;
   }
 
