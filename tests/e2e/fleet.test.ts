@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../mesh/wait.js';
 import { admin, eventually, startMeshProcess, viaProxy, type MeshProcess } from './mesh-process.js';
 
-interface FleetItem { node: string; target: string; workers: number; configVersion: string; current: boolean; state: string; feedSync: string; feedLag: number; keys: number | null; lastSeen: string }
+interface FleetVm { reporter: string; vm: string; configVersion: string; current: boolean; stale: boolean }
+interface FleetItem { node: string; target: string; workers: number; configVersion: string; current: boolean; state: string; feedSync: string; feedLag: number; keys: number | null; lastSeen: string; vms: FleetVm[] }
 interface Fleet { items: FleetItem[]; staleAfterSeconds: number; forgetAfterSeconds: number }
 interface Convergence { target: string; version: string; proxies: number; current: number; behind: number; stale: number; oldestLaggard: { node: string; configVersion: string; behindSeconds: number } | null }
 interface Distribution { version: string; convergence: Convergence[] }
@@ -62,6 +63,10 @@ async function gauges(): Promise<Map<string, number>> {
 }
 
 const byNode = (f: Fleet, node: string) => f.items.find((i) => i.node === node);
+/** The node's VMs heard from within the stale interval. */
+const liveVms = (f: Fleet, node: string): FleetVm[] => (byNode(f, node)?.vms ?? []).filter((v) => !v.stale);
+/** A sidecar's VMs: its TOLLGATE_WORKERS (2) workers' and the main thread's. */
+const VMS = 3;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-fleet-'));
@@ -109,7 +114,10 @@ describe('fleet status through tollgate start --sidecars 2', () => {
     const f = await eventually('both nodes current on the distributed version', 20_000, async () => {
       const version = (await distribution()).version;
       const v = await fleet();
-      const ok = [node1, node2].every((n) => byNode(v, n)?.state === 'current' && byNode(v, n)?.configVersion === version && byNode(v, n)?.feedSync === 'synced');
+      // Every VM reports on its own (a configuration's canary VM too, once, while the process is not primed: its row
+      // is live until the stale interval), so wait for the sidecars' own VMs.
+      const ok = [node1, node2].every((n) => byNode(v, n)?.state === 'current' && byNode(v, n)?.configVersion === version && byNode(v, n)?.feedSync === 'synced'
+        && byNode(v, n)?.workers === VMS);
       if (ok) oldVersion = version;
       return ok ? v : undefined;
     }, 200);
@@ -117,7 +125,11 @@ describe('fleet status through tollgate start --sidecars 2', () => {
     for (const n of [node1, node2]) {
       const item = byNode(f, n)!;
       assert.equal(item.current, true);
-      assert.equal(item.workers, 1, 'one Envoy process per sidecar');
+      const live = liveVms(f, n);
+      assert.equal(new Set(item.vms.map((v) => v.reporter)).size, 1, 'one Envoy process per sidecar');
+      assert.equal(live.length, VMS);
+      assert.equal(new Set(live.map((v) => v.vm)).size, VMS, 'each VM its own id');
+      assert.ok(live.every((v) => /^[0-9a-f]{8}$/.test(v.vm) && v.current), JSON.stringify(item.vms));
       assert.equal(item.feedLag, 0);
       assert.ok((item.keys ?? 0) >= 2, 'the demo key and this test\'s');
     }
@@ -138,6 +150,7 @@ describe('fleet status through tollgate start --sidecars 2', () => {
     assert.equal(byNode(f, node1)!.configVersion, newVersion);
     assert.equal(byNode(f, node2)!.configVersion, oldVersion);
     assert.equal(byNode(f, node2)!.current, false);
+    assert.ok(liveVms(f, node2).length > 0 && liveVms(f, node2).every((v) => v.configVersion === oldVersion && !v.current), 'every VM of the held sidecar');
     // The held-back sidecar still serves (its old configuration) and keeps reporting: it stays behind, not stale.
     assert.equal((await viaProxy(proxy2(), '/fleet-shop/x', key)).status, 200);
     await new Promise((r2) => setTimeout(r2, STALE_S * 1000 + 500));
