@@ -6,6 +6,8 @@ export interface Capabilities {
   usageByOperation: boolean;
   /** GET /v1/usage/export groups by operation (the per-operation breakdown). */
   exportByOperation: boolean;
+  /** GET /v1/usage/top ranks consumers in the service (else the console reads usage once per consumer). */
+  usageTop: boolean;
 }
 
 interface OpenApiDoc { paths?: Record<string, Record<string, { parameters?: { name?: string; in?: string }[] }>> }
@@ -17,7 +19,8 @@ export function capabilitiesOf(doc: unknown): Capabilities {
     fleet: paths['/v1/fleet']?.get !== undefined,
     usageByOperation: usageParams.some((p) => p.in === 'query' && p.name === 'operationId'),
     exportByOperation: (paths['/v1/usage/export']?.get?.parameters ?? []).some((p) => p.in === 'query' && p.name === 'groupBy'),
+    usageTop: (paths['/v1/usage/top']?.get?.parameters ?? []).some((p) => p.in === 'query' && p.name === 'by'),
   };
 }
 
-export const NO_CAPABILITIES: Capabilities = { fleet: false, usageByOperation: false, exportByOperation: false };
+export const NO_CAPABILITIES: Capabilities = { fleet: false, usageByOperation: false, exportByOperation: false, usageTop: false };

@@ -18,6 +18,11 @@ export type StatusCounts = Record<StatusClass, number>;
 export interface Counts { allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; units: number; wouldReject: number }
 export interface UsagePoint extends Counts { start: string; upstreamStatus: StatusCounts }
 export interface UsageView { totals: Counts; upstreamStatus: StatusCounts; series: UsagePoint[] }
+/** GET /v1/usage/top (newer control services): groups largest first over whole UTC hours [from, to). */
+export interface UsageTopItem {
+  id: string; requests: number; allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; units: number; wouldReject: number;
+}
+export interface UsageTopView { by: string; from: string; to: string; items: UsageTopItem[] }
 
 /** GET /v1/fleet (newer control services; absent fields tolerated). */
 export interface FleetProxy {

@@ -167,6 +167,19 @@ export interface ExportGroupRow {
   keys: string[]; requests: number; units: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; wouldReject: number; status: StatusCounts;
 }
 
+/** What GET /v1/usage/top ranks (docs/control.md). */
+export type TopDimension = 'consumer' | 'key' | 'api' | 'operation' | 'plan';
+/** The hours in [from, to) (both at hour starts), of one API and one outcome when given; at most `limit` groups. */
+export interface TopQuery { by: TopDimension; from: number; to: number; limit: number; apiId?: string; outcome?: Outcome }
+/**
+ * One group's totals: `requests` (every outcome counted, or the asked one) and each outcome's count, `units`, `wouldReject`;
+ * an operation's `apiId`, a key's `consumerId`.
+ */
+export interface TopRow {
+  id: string; requests: number; allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; units: number; wouldReject: number;
+  apiId?: string; consumerId?: string;
+}
+
 /** Grouped counts of one bucket and outcome, as a usage query reads them (`units`: only meaningful for allowed). */
 export interface UsageQueryRow { start: number; outcome: string; count: number; units: number; wouldReject?: number; status: StatusCounts }
 
@@ -217,6 +230,8 @@ export interface UsageRepository {
   billingNextStart(from: number, to: number): Promise<number | null>;
   /** The billing export: one page of grouped rows, ordered by the dimensions (batches not rolled up yet included). */
   billingGroups(q: ExportGroupQuery): Promise<ExportGroupRow[]>;
+  /** GET /v1/usage/top: groups by requests, largest first, ties by id (batches not rolled up yet included). */
+  top(q: TopQuery): Promise<TopRow[]>;
   droppedTotal(): Promise<number>;
   /**
    * Retention: deletes minute usage that started before `before` (unix s). PostgreSQL drops whole daily partitions;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chartColumns, EMPTY_USAGE, OUTCOME_SERIES, STATUS_SERIES } from '../../console/src/usage-series.js';
-import { rankConsumers } from '../../console/src/top-consumers.js';
+import { NO_CONSUMER, rankConsumers, topConsumerRows } from '../../console/src/top-consumers.js';
 import { convergenceRows, fleetRows } from '../../console/src/fleet.js';
 import { capabilitiesOf } from '../../console/src/capabilities.js';
 import { hourAligned, operationBreakdown } from '../../console/src/operations.js';
@@ -41,7 +41,7 @@ describe('console: usage chart columns', () => {
   });
 });
 
-describe('console: top consumers', () => {
+describe('console: top consumers against older services', () => {
   it('ranks by all requests (allowed and denied), ties by name, drops idle consumers, keeps the top n', () => {
     const c = (id: string, name: string) => ({ id, name, createdAt: '' });
     const u = (allowed: number, quota = 0): UsageView => ({ ...EMPTY_USAGE, totals: counts(allowed, quota) });
@@ -52,6 +52,26 @@ describe('console: top consumers', () => {
       { consumer: c('i', 'idle'), usage: u(0) },
     ], 2);
     assert.deepEqual(ranked.map((r) => [r.id, r.requests, r.denied]), [['b', 10, 9], ['a', 5, 0]]);
+  });
+});
+
+describe('console: top consumers from the service', () => {
+  const item = (id: string, requests: number, allowed: number, units = allowed) => ({ id, requests, allowed, rejectedQuota: requests - allowed, rejectedAuth: 0, rejectedForbidden: 0, units, wouldReject: 0 });
+  const consumers = [{ id: 'c1', name: 'alpha', createdAt: '' }, { id: 'c2', name: 'bravo', createdAt: '' }];
+
+  it('keeps the service\'s order (not re-sorted by name), names from the catalogue, denied = requests - allowed', () => {
+    const view = { by: 'consumer', from: '', to: '', items: [item('c2', 10, 1, 3), item('c1', 10, 10), item('gone', 4, 4), item('', 2, 0)] };
+    assert.deepEqual(topConsumerRows(view, consumers, 10), [
+      { id: 'c2', name: 'bravo', requests: 10, allowed: 1, denied: 9, units: 3 },
+      { id: 'c1', name: 'alpha', requests: 10, allowed: 10, denied: 0, units: 10 },
+      { id: 'gone', name: 'gone', requests: 4, allowed: 4, denied: 0, units: 4 },
+      { id: '', name: NO_CONSUMER, requests: 2, allowed: 0, denied: 2, units: 0 },
+    ]);
+  });
+
+  it('at most n rows; an empty ranking is an empty table', () => {
+    assert.deepEqual(topConsumerRows({ by: 'consumer', from: '', to: '', items: [item('c1', 3, 3), item('c2', 2, 2)] }, consumers, 1).map((r) => r.id), ['c1']);
+    assert.deepEqual(topConsumerRows({ by: 'consumer', from: '', to: '', items: [] }, consumers, 10), []);
   });
 });
 
@@ -90,8 +110,10 @@ describe('console: capabilities and the per-operation breakdown', () => {
         '/v1/usage/export': { get: { parameters: [{ in: 'query', name: 'groupBy' }] } },
       },
     };
-    assert.deepEqual(capabilitiesOf(doc), { fleet: true, usageByOperation: false, exportByOperation: true });
-    assert.deepEqual(capabilitiesOf(undefined), { fleet: false, usageByOperation: false, exportByOperation: false });
+    assert.deepEqual(capabilitiesOf(doc), { fleet: true, usageByOperation: false, exportByOperation: true, usageTop: false });
+    assert.deepEqual(capabilitiesOf(undefined), { fleet: false, usageByOperation: false, exportByOperation: false, usageTop: false });
+    assert.equal(capabilitiesOf({ paths: { '/v1/usage/top': { get: { parameters: [{ in: 'query', name: 'by' }] } } } }).usageTop, true);
+    assert.equal(capabilitiesOf({ paths: { '/v1/usage/top': { get: {} } } }).usageTop, false, 'a path without its parameters is not the ranking');
     assert.deepEqual(capabilitiesOf({ paths: { '/v1/usage': { get: { parameters: [{ in: 'query', name: 'operationId' }] } } } }).usageByOperation, true);
   });
 

@@ -7,13 +7,15 @@ import { allPages } from '../api';
 import type { Capabilities } from '../capabilities';
 import { mapLimited, type Catalog } from '../catalog';
 import { hourAligned, operationBreakdown, type OperationUsage } from '../operations';
-import { rankConsumers, type ConsumerRank } from '../top-consumers';
-import type { KeyView, UsageView as Usage } from '../types';
+import { rankConsumers, topConsumerRows, type ConsumerRank } from '../top-consumers';
+import type { KeyView, UsageTopView, UsageView as Usage } from '../types';
 import { chartColumns, EMPTY_USAGE, OUTCOME_SERIES, RANGES, STATUS_SERIES, type Granularity, type SeriesDef } from '../usage-series';
 import { UsageChart } from './usage-chart';
 
 const REFRESH_MS = 5000;
-/** Top consumers reads one usage query per consumer; beyond this many consumers it says so instead. */
+/** Rows of the top-consumers table. */
+const TOP_CONSUMERS = 10;
+/** Against a service without GET /v1/usage/top: one usage query per consumer, beyond this many it says so instead. */
 const TOP_CONSUMERS_SCAN = 200;
 /** Export rows read for the per-operation table (hours × API × operation [× consumer]). */
 const EXPORT_ROWS = 20_000;
@@ -39,7 +41,7 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
   const [keys, setKeys] = useState<KeyView[]>([]);
   const [operations, setOperations] = useState<{ id: string; label: string }[]>([]);
   const [data, setData] = useState<{ view: Usage; from: number; to: number; at: Date } | undefined>(undefined);
-  const [top, setTop] = useState<{ rows: ConsumerRank[]; scanned: number; total: number } | undefined>(undefined);
+  const [top, setTop] = useState<{ rows: ConsumerRank[]; note: string } | { error: string } | undefined>(undefined);
   const [byOperation, setByOperation] = useState<{ rows: OperationUsage[]; from: number; to: number } | { error: string } | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const set = (patch: Partial<Filters>) => setF((old) => ({ ...old, ...patch }));
@@ -77,12 +79,27 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
     api<Usage>('GET', usagePath(f, from, to))
       .then((view) => { if (live) { setData({ view, from, to, at: new Date() }); setError(undefined); } })
       .catch((err: Error) => { if (live) setError(err.message); });
-    // Top consumers: the same range and API/operation filter, one query per consumer (no server-side ranking yet).
-    const scan = catalog.consumers.slice(0, TOP_CONSUMERS_SCAN);
-    const byConsumer = { ...f, consumerId: '', keyId: '' };
-    mapLimited(scan, 4, async (consumer) => ({ consumer, usage: await api<Usage>('GET', usagePath(byConsumer, from, to, { consumerId: consumer.id })) }))
-      .then((rows) => { if (live) setTop({ rows: rankConsumers(rows, 10), scanned: scan.length, total: catalog.consumers.length }); })
-      .catch(() => {});
+    // Top consumers: the same range and API filter, ranked by the service (whole UTC hours), or, against an older
+    // service, one usage query per consumer.
+    if (capabilities.usageTop) {
+      const q = new URLSearchParams({ by: 'consumer', from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString(), limit: String(TOP_CONSUMERS) });
+      if (f.apiId !== '') q.set('apiId', f.apiId);
+      api<UsageTopView>('GET', `/v1/usage/top?${q.toString()}`)
+        .then((view) => {
+          if (!live) return;
+          const hhmm = (t: string) => t.slice(11, 16);
+          setTop({ rows: topConsumerRows(view, catalog.consumers, TOP_CONSUMERS), note: `Whole UTC hours (${hhmm(view.from)} … ${hhmm(view.to)}); the operation and key filters do not apply here.` });
+        })
+        .catch((err: Error) => { if (live) setTop({ error: err.message }); });
+    } else {
+      const scan = catalog.consumers.slice(0, TOP_CONSUMERS_SCAN);
+      const byConsumer = { ...f, consumerId: '', keyId: '' };
+      mapLimited(scan, 4, async (consumer) => ({ consumer, usage: await api<Usage>('GET', usagePath(byConsumer, from, to, { consumerId: consumer.id })) }))
+        .then((rows) => {
+          if (live) setTop({ rows: rankConsumers(rows, TOP_CONSUMERS), note: catalog.consumers.length > scan.length ? `Ranked among the first ${scan.length} of ${catalog.consumers.length} consumers.` : '' });
+        })
+        .catch((err: Error) => { if (live) setTop({ error: err.message }); });
+    }
     // Per operation: the billing export (whole UTC hours), where the service has it; GET /v1/usage has no operations.
     if (capabilities.exportByOperation) {
       const h = hourAligned(from, to);
@@ -95,7 +112,7 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
         .catch((err: Error) => { if (live) setByOperation({ error: err.message }); });
     }
     return () => { live = false; };
-  }, [api, f, tick, catalog, capabilities.exportByOperation]);
+  }, [api, f, tick, catalog, capabilities.exportByOperation, capabilities.usageTop]);
 
   const view = data?.view ?? EMPTY_USAGE;
   const columns = useMemo(() => (data === undefined ? { x: [], outcomes: [], status: [] } : chartColumns(data.view, data.from, data.to, f.granularity)), [data]);
@@ -216,15 +233,15 @@ export function UsageView({ api, catalog, capabilities }: { api: Api; catalog: C
       )}
       <section aria-labelledby="top-title">
         <h2 id="top-title">Top consumers</h2>
-        {top !== undefined && top.total > top.scanned && (
-          <p class="muted">Ranked among the first {top.scanned} of {top.total} consumers.</p>
-        )}
+        {top !== undefined && 'error' in top && <p role="alert" class="error">Top consumers could not be read: {top.error}</p>}
+        {top !== undefined && 'note' in top && top.note !== '' && <p class="muted">{top.note}</p>}
         <div class="table-wrap">
           <table id="top-consumers">
             <caption class="visually-hidden">Consumers with the most requests in the range</caption>
             <thead><tr><th scope="col">consumer</th><th scope="col" class="num">requests</th><th scope="col" class="num">allowed</th><th scope="col" class="num">denied</th><th scope="col" class="num">units</th></tr></thead>
             <tbody>
               {top === undefined ? <tr><td colSpan={5}>Loading…</td></tr>
+                : 'error' in top ? <tr><td colSpan={5}>—</td></tr>
                 : top.rows.length === 0 ? <tr><td colSpan={5}>No traffic in this range.</td></tr>
                   : top.rows.map((r) => (
                     <tr key={r.id} data-consumer={r.id}>

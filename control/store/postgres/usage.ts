@@ -9,7 +9,10 @@
 // both or neither), so no answer lags the fold. Commits are durable (synchronous_commit on), so a resolved storeBatch is
 // on stable storage.
 import type pg from 'pg';
-import type { ExportGroupQuery, ExportGroupRow, FleetCount, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository } from '../repository.js';
+import type {
+  ExportGroupQuery, ExportGroupRow, FleetCount, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, TopQuery, TopRow, UsageQueryRow, UsageRepository,
+} from '../repository.js';
+import { TOP_SOURCE, topRows, topSql } from '../usage-top-sql.js';
 import { billingGroupRows, billingGroupsSql } from '../billing-sql.js';
 import { STATUS_CLASSES, type FleetPer, type Granularity, type OperationLimit, type UsageQuery } from '../types.js';
 import { fleetLog, minuteLog } from './batch-columns.js';
@@ -72,6 +75,13 @@ const BILLING_SOURCE = `(SELECT ${BILLING_COLUMNS} FROM usage_billing_hour UNION
 
 /** Minute rows of the batches not rolled up yet (their partial index finds them). */
 const PENDING_MINUTES = `SELECT m.* FROM usage_batches b, ${minuteLogOf('b')} WHERE NOT b.rolled_up`;
+
+/**
+ * usage_hour's rows and the pending batches' minutes in their hours, in one statement (one snapshot), for the top-keys
+ * ranking; units and would_reject NULL in rows written before they existed read as UNITS_OF says.
+ */
+const HOUR_SOURCE = `(SELECT start, key_id, api_id, outcome, consumer_id, count, ${UNITS_OF('')} AS units, COALESCE(would_reject, 0) AS would_reject FROM usage_hour
+  UNION ALL SELECT start - start % 3600, key_id, api_id, outcome, consumer_id, count, ${UNITS_OF('')}, COALESCE(would_reject, 0) FROM (${PENDING_MINUTES}) AS p) AS hours`;
 
 /**
  * Each reporter's count per fleet window matching `filter` (over plan_id, consumer_id, per, window_start): the stored
@@ -388,6 +398,11 @@ export class PostgresUsage implements UsageRepository {
   async billingGroups(q: ExportGroupQuery): Promise<ExportGroupRow[]> {
     const { text, values } = billingGroupsSql(BILLING_SOURCE, q, (i) => `$${i}`);
     return billingGroupRows(q, (await this.pool.query<Record<string, unknown>>(text, values)).rows);
+  }
+
+  async top(q: TopQuery): Promise<TopRow[]> {
+    const { text, values } = topSql(TOP_SOURCE[q.by] === 'billing' ? BILLING_SOURCE : HOUR_SOURCE, q, (i) => `$${i}`, ' COLLATE "C"');
+    return topRows(q, (await this.pool.query<Record<string, unknown>>(text, values)).rows);
   }
 
   async droppedTotal(): Promise<number> {

@@ -2,8 +2,9 @@
 // (unique) and, only when it is new, the minute/hour/day rows and the fleet additions, so a retried or concurrently
 // duplicated batch is stored once, by any number of service processes sharing the file.
 import type {
-  ExportGroupQuery, ExportGroupRow, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, UsageQueryRow, UsageRepository,
+  ExportGroupQuery, ExportGroupRow, FleetWindowKey, KeyFacts, OperationLimitFacts, PlanFacts, StoredBatch, TopQuery, TopRow, UsageQueryRow, UsageRepository,
 } from '../repository.js';
+import { TOP_SOURCE, topRows, topSql } from '../usage-top-sql.js';
 import { billingGroupRows, billingGroupsSql } from '../billing-sql.js';
 import { billingHours } from '../billing-rows.js';
 import { STATUS_CLASSES, type FleetPer, type OperationLimit, type UsageQuery } from '../types.js';
@@ -206,6 +207,14 @@ export class SqliteUsage implements UsageRepository {
   async billingGroups(q: ExportGroupQuery): Promise<ExportGroupRow[]> {
     const { text, values } = billingGroupsSql('usage_billing_hour', q, () => '?');
     return billingGroupRows(q, this.db.prepare(text).all(...values) as Record<string, unknown>[]);
+  }
+
+  async top(q: TopQuery): Promise<TopRow[]> {
+    // usage_hour's units and would_reject are NULL in rows written before they existed (read as UNITS_OF says).
+    const source = TOP_SOURCE[q.by] === 'billing' ? 'usage_billing_hour'
+      : `(SELECT start, key_id, api_id, outcome, consumer_id, count, ${UNITS_OF('')} AS units, COALESCE(would_reject, 0) AS would_reject FROM usage_hour)`;
+    const { text, values } = topSql(source, q, () => '?');
+    return topRows(q, this.db.prepare(text).all(...values) as Record<string, unknown>[]);
   }
 
   async droppedTotal(): Promise<number> {

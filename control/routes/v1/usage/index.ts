@@ -9,6 +9,7 @@ import { scopeOf } from '../../../reporter-credentials.js';
 import { impossibleReport } from '../../../usage/report-rules.js';
 import { isHeartbeat } from '../../../fleet/heartbeat.js';
 import usageExportRoutes from './export.js';
+import usageTopRoutes from './top.js';
 
 /** docs/usage-report.md: a report body is at most 4 MiB. */
 export const REPORT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -42,6 +43,7 @@ export default async function usageRoutes(fastify: FastifyInstance): Promise<voi
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['usage'];
   await fastify.register(usageExportRoutes, { prefix: '/export' });
+  await fastify.register(usageTopRoutes, { prefix: '/top' });
 
   app.get('', { schema: { tags, querystring: UsageQuery, response: { 200: UsageView, ...ProblemResponses } } }, async (req) => {
     const q = req.query;
