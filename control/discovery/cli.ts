@@ -3,6 +3,7 @@
 // /v1/discovery), printed as a table. Exit 0 on an answer (1 with --dry-run when a Service has an error), 1 when the
 // service refused or could not be reached, 2 for a usage error.
 import { parseArgs } from 'node:util';
+import { resolveConnection, UsageError, type Connection } from '../../cli/admin/config.js';
 
 const USAGE = `usage: tollgate discover [--dry-run] [--json] [--url URL] [--token T]
 
@@ -11,8 +12,9 @@ become APIs.
 
   --dry-run   list what discovery would create, update, retire or skip now; nothing is written
   --json      print the service's reply as JSON instead of a table
-  --url URL   the control service (default: TOLLGATE_URL, else http://127.0.0.1:<TOLLGATE_CONTROL_PORT or 7070>)
-  --token T   admin token (default: TOLLGATE_ADMIN_TOKEN, the first one if it lists several)`;
+  --url URL   the control service (else TOLLGATE_URL, the config file, http://127.0.0.1:<TOLLGATE_CONTROL_PORT or 7070>)
+  --token T   admin token (else TOLLGATE_TOKEN, TOLLGATE_ADMIN_TOKEN — the first if it lists several —, the config file)
+  --config F  config file (else TOLLGATE_CONFIG, ~/.config/tollgate/config.json), as for the other admin commands`;
 
 export interface Row { namespace: string; service: string; action: string; apiId: string | null; apiName: string | null; detail: string; error: boolean }
 
@@ -37,7 +39,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     values = parseArgs({
       args: argv, strict: true,
-      options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, url: { type: 'string' }, token: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, url: { type: 'string' }, token: { type: 'string' }, config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }).values;
   } catch (err) {
     console.error(`tollgate discover: ${(err as Error).message}\n\n${USAGE}`);
@@ -47,23 +52,27 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const token = values.token ?? process.env.TOLLGATE_ADMIN_TOKEN?.split(',')[0]?.trim();
-  if (token === undefined || token === '') {
-    console.error('tollgate discover: no admin token: pass --token or set TOLLGATE_ADMIN_TOKEN');
+  // The URL and token come from where the other admin commands take them (cli/admin/config.ts, docs/cli.md).
+  let conn: Connection;
+  try {
+    conn = resolveConnection({ url: values.url, token: values.token, config: values.config }, process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`tollgate discover: ${err.message}`);
     return 2;
   }
-  const base = values.url ?? process.env.TOLLGATE_URL ?? `http://127.0.0.1:${process.env.TOLLGATE_CONTROL_PORT ?? '7070'}`;
   const dry = values['dry-run'] === true;
   let url: URL;
   try {
-    url = new URL(dry ? '/v1/discovery/plan' : '/v1/discovery', base);
+    // Appended, not resolved: a service under a path (https://host/tollgate) keeps it.
+    url = new URL(`${conn.url}${dry ? '/v1/discovery/plan' : '/v1/discovery'}`);
   } catch {
-    console.error(`tollgate discover: not a URL: ${base}`);
+    console.error(`tollgate discover: not a URL: ${conn.url}`);
     return 2;
   }
   let res: Response;
   try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    res = await fetch(url, { headers: { authorization: `Bearer ${conn.token}` } });
   } catch (err) {
     console.error(`tollgate discover: cannot reach the control service at ${url.origin}: ${(err as { cause?: Error }).cause?.message ?? (err as Error).message}`);
     return 1;

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +17,10 @@ import { openapi } from './discovery-fixtures.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Run { code: number; stdout: string; stderr: string }
-function tollgate(args: string[]): Promise<Run> {
+function tollgate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [join(root, 'bin/tollgate.mjs'), 'discover', ...args], {
-      cwd: root, env: { PATH: process.env.PATH ?? '', HOME: tmpdir() }, timeout: 60_000,
+      cwd: root, env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), XDG_CONFIG_HOME: join(tmpdir(), 'tollgate-no-config'), ...env }, timeout: 60_000,
     }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }));
   });
 }
@@ -153,5 +153,26 @@ describe('discovery over REST and the CLI', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /HTTP 409: .*TOLLGATE_DISCOVERY_NAMESPACES/);
     assert.equal((await tollgate(['--bogus'])).code, 2);
+  });
+
+  it('tollgate discover finds the URL and token where the other admin commands do (environment, config file)', async () => {
+    const viaEnv = await tollgate([], { TOLLGATE_URL: c.url, TOLLGATE_TOKEN: ADMIN });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /^NAMESPACE\s+SERVICE\s+ACTION/m);
+    const config = join(dir, 'discover-config.json');
+    writeFileSync(config, JSON.stringify({ url: c.url, token: ADMIN }));
+    chmodSync(config, 0o600);
+    const viaFile = await tollgate(['--json'], { TOLLGATE_CONFIG: config });
+    assert.equal(viaFile.code, 0, viaFile.stderr);
+    assert.equal((JSON.parse(viaFile.stdout) as { enabled: boolean }).enabled, true);
+    // A token file others can read is refused, as for the other commands; no token anywhere is a usage error.
+    chmodSync(config, 0o644);
+    const open = await tollgate([], { TOLLGATE_CONFIG: config });
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /readable by others/);
+    const none = await tollgate(['--url', c.url]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no admin token/);
+    assert.ok(![viaEnv, viaFile, open, none].some((r) => `${r.stdout}${r.stderr}`.includes(ADMIN)), 'the token is printed nowhere');
   });
 });
