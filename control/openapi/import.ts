@@ -5,8 +5,12 @@ import { newId } from '../key-material.js';
 import type { ApiRepository } from '../store/repository.js';
 import type { Api, ApiOperation } from '../store/types.js';
 import { planImport, type ImportDiff } from './diff.js';
-import { DocumentRefusedError, isRefProblem, openApiProblems, parseBody, type Syntax } from './document.js';
-import { toModel, type ModelOptions } from './model.js';
+import type { Syntax } from './document.js';
+import type { ImportModel, ModelOptions } from './model.js';
+import { readModel } from './read.js';
+
+/** Bytes → model (read.ts): on the event loop, or in a worker (parse-pool.ts). */
+export type ModelReader = (body: Uint8Array, syntax: Syntax, options: ModelOptions) => Promise<ImportModel>;
 
 export interface ImportRequest extends ModelOptions {
   body: Uint8Array;
@@ -30,24 +34,11 @@ export interface ImportResult {
  * Throws DocumentSyntaxError (400: not JSON/YAML) or DocumentRefusedError (422: not OpenAPI 3.0/3.1, or breaks an
  * import rule; every problem with its pointer). Nothing is stored unless the whole document is accepted.
  */
-export async function importOpenApi(apis: ApiRepository, req: ImportRequest, now: () => number = () => Math.floor(Date.now() / 1000)): Promise<ImportResult> {
-  const doc = parseBody(req.body, req.syntax);
-  const problems = await openApiProblems(doc);
+export async function importOpenApi(
+  apis: ApiRepository, req: ImportRequest, now: () => number = () => Math.floor(Date.now() / 1000), read: ModelReader = readModel,
+): Promise<ImportResult> {
   const options = { ...(req.name !== undefined ? { name: req.name } : {}), ...(req.pathPrefix !== undefined ? { pathPrefix: req.pathPrefix } : {}) };
-  if (problems.length > 0) {
-    // The schema was met but a $ref does not resolve: our own rules still run, so every problem is listed at once.
-    if (problems.length === 1 && isRefProblem(problems[0]!)) {
-      try {
-        toModel(doc as Record<string, unknown>, options);
-      } catch (err) {
-        if (!(err instanceof DocumentRefusedError)) throw err;
-        const ours = err.problems;
-        throw new DocumentRefusedError(ours.some(isRefProblem) ? ours : [...problems, ...ours]);
-      }
-    }
-    throw new DocumentRefusedError(problems);
-  }
-  const model = toModel(doc as Record<string, unknown>, options);
+  const model = await read(req.body, req.syntax, options);
   const sha256 = createHash('sha256').update(req.body).digest('hex');
   let planned: ReturnType<typeof planImport> | undefined;
   const applied = await apis.importApi(
