@@ -47,6 +47,8 @@ export interface ControlSettings {
   staleAfterSeconds: number | undefined;
   /** Fleet status: a proxy not heard from for this long is forgotten (its row deleted). */
   forgetAfterSeconds: number;
+  /** Fleet status: most rows (VMs) kept per target; a new one past it removes the target's oldest. */
+  fleetMaxRowsPerTarget: number;
   /** Service discovery (docs/discovery.md): off by default; needs discoveryNamespaces. */
   discovery: boolean;
   discoveryNamespaces: string[];
@@ -83,6 +85,7 @@ export const SETTING_SPECS: SettingSpec[] = [
   { env: 'TOLLGATE_DEBOUNCE_MS', flag: 'debounce-ms', key: 'debounceMs', help: 'wait after a change before redistributing (default 200)' },
   { env: 'TOLLGATE_FLEET_STALE_AFTER_SECONDS', flag: 'fleet-stale-after-seconds', key: 'staleAfterSeconds', help: 'a proxy silent this long is stale in GET /v1/fleet, 1…86400 (default 3 usage flush intervals)' },
   { env: 'TOLLGATE_FLEET_FORGET_AFTER_SECONDS', flag: 'fleet-forget-after-seconds', key: 'forgetAfterSeconds', help: 'a proxy silent this long is forgotten, 2…2592000, more than the stale interval (default 3600)' },
+  { env: 'TOLLGATE_FLEET_MAX_ROWS_PER_TARGET', flag: 'fleet-max-rows-per-target', key: 'fleetMaxRowsPerTarget', help: 'fleet status rows (proxy VMs) kept per target, the newest; 10…10000000 (default 50000)' },
   { env: 'KUBECONFIG', flag: 'kubeconfig', key: 'kubeconfig', help: 'kubeconfig for kubernetes mode (default: in-cluster, then ~/.kube/config)' },
   { env: 'TOLLGATE_DISCOVERY', flag: 'discovery', key: 'discovery', help: 'true: make APIs from annotated Services (default false; docs/discovery.md)' },
   { env: 'TOLLGATE_DISCOVERY_NAMESPACES', flag: 'discovery-namespaces', key: 'discoveryNamespaces', help: 'comma list of namespaces discovery watches (required with discovery)' },
@@ -95,6 +98,11 @@ export class SettingsError extends Error {}
 const DEFAULT_SERVICE = 'tollgate-control.tollgate.svc.cluster.local';
 /** Fleet status: a proxy silent for an hour is forgotten. */
 export const DEFAULT_FORGET_AFTER_S = 3600;
+/**
+ * Fleet status rows kept per target: 50,000 VMs (some 16,000 three-VM sidecars). A leaked reporter credential can post
+ * a new node id with every report; this keeps what each GET /v1/fleet and scrape reads bounded.
+ */
+export const DEFAULT_FLEET_MAX_ROWS_PER_TARGET = 50_000;
 
 /**
  * The stale interval in effect: as set, else three usage flush intervals (a live worker reports at least once per
@@ -131,6 +139,7 @@ export function defaultSettings(cwd = process.cwd()): ControlSettings {
     kubeconfig: undefined,
     staleAfterSeconds: undefined,
     forgetAfterSeconds: DEFAULT_FORGET_AFTER_S,
+    fleetMaxRowsPerTarget: DEFAULT_FLEET_MAX_ROWS_PER_TARGET,
     discovery: false,
     discoveryNamespaces: [],
     discoveryAnnotationPrefix: 'tollgate.dev/',
@@ -221,6 +230,7 @@ function applyOne(s: ControlSettings, spec: SettingSpec, name: string, raw: stri
     case 'debounceMs': s.debounceMs = integer(name, raw, 0, 60_000); break;
     case 'staleAfterSeconds': s.staleAfterSeconds = integer(name, raw, 1, 86_400); break;
     case 'forgetAfterSeconds': s.forgetAfterSeconds = integer(name, raw, 2, 2_592_000); break;
+    case 'fleetMaxRowsPerTarget': s.fleetMaxRowsPerTarget = integer(name, raw, 10, 10_000_000); break;
     case 'distribution': s.distribution = parseDistribution(name, raw); break;
     case 'selector': s.selector = parseSelector(name, raw); break;
     case 'targetRefs': s.targetRefs = parseTargetRefs(name, raw); break;

@@ -7,7 +7,7 @@ import { MAX_ROWS_PER_NODE, proxyFromRow, rowValues, type FleetStatusRepository,
 export class PostgresFleetStatus implements FleetStatusRepository {
   constructor(private readonly pool: pg.Pool) {}
 
-  async record(targetId: string, reporter: string, status: ProxyStatus, now: number): Promise<void> {
+  async record(targetId: string, reporter: string, status: ProxyStatus, now: number, maxRowsPerTarget: number): Promise<void> {
     const v = rowValues(status);
     // xmax = 0 on the returned row: this statement inserted it (an update sets xmax to its transaction).
     const r = await this.pool.query<{ inserted: boolean }>(`
@@ -27,6 +27,10 @@ RETURNING (xmax = 0) AS inserted`,
 DELETE FROM fleet_proxies WHERE target_id = $1 AND node = $2 AND (reporter, vm) IN (
   SELECT reporter, vm FROM fleet_proxies WHERE target_id = $1 AND node = $2
   ORDER BY last_seen DESC, reporter DESC, vm DESC OFFSET ${MAX_ROWS_PER_NODE})`, [targetId, status.node]);
+    await this.pool.query(`
+DELETE FROM fleet_proxies WHERE target_id = $1 AND (node, reporter, vm) IN (
+  SELECT node, reporter, vm FROM fleet_proxies WHERE target_id = $1
+  ORDER BY last_seen DESC, node DESC, reporter DESC, vm DESC OFFSET $2)`, [targetId, maxRowsPerTarget]);
   }
 
   async all(): Promise<ProxyRow[]> {

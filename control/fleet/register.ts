@@ -16,6 +16,7 @@ export async function registerFleet(app: FastifyInstance): Promise<void> {
   const fleet = new FleetService(app.store.fleet, {
     staleAfterSeconds: fleetStaleAfterSeconds(app.settings),
     forgetAfterSeconds: app.settings.forgetAfterSeconds,
+    maxRowsPerTarget: app.settings.fleetMaxRowsPerTarget,
     heads: async () => {
       const targets = await app.store.targets.all();
       const heads = new Map<string, { version: string | null; feedEpoch: string; feedHead: number }>();

@@ -24,9 +24,10 @@ export interface ProxyRow {
 export interface FleetStatusRepository {
   /**
    * Upserts the row of (target, node, reporter, status.vm ?? ''); a duplicate batch re-records the same status
-   * (harmless). A new row beyond MAX_ROWS_PER_NODE of its node removes the node's oldest.
+   * (harmless). A new row beyond MAX_ROWS_PER_NODE of its node removes the node's oldest, and one beyond
+   * `maxRowsPerTarget` of its target the target's oldest (a flood of made-up node ids stays bounded).
    */
-  record(targetId: string, reporter: string, status: ProxyStatus, now: number): Promise<void>;
+  record(targetId: string, reporter: string, status: ProxyStatus, now: number, maxRowsPerTarget: number): Promise<void>;
   /** Every row (one per VM seen within the forget interval: a fleet's worth, not more), in key order. */
   all(): Promise<ProxyRow[]>;
   /** Deletes rows last seen before `before`; returns how many. */

@@ -10,6 +10,8 @@ export interface FleetView { items: FleetItem[]; convergence: Convergence[]; gau
 export interface FleetServiceOptions {
   staleAfterSeconds: number;
   forgetAfterSeconds: number;
+  /** Most rows kept per target (settings: fleetMaxRowsPerTarget). */
+  maxRowsPerTarget: number;
   /** Each target's current configuration version and key-feed head (version null: not compiled yet). */
   heads: () => Promise<Map<string, { version: string | null; feedEpoch: string; feedHead: number }>>;
   now?: () => number;
@@ -32,7 +34,7 @@ export class FleetService {
   /** Records a report's status (per target, node and reporter). */
   async record(targetId: string, reporter: string, status: ProxyStatus): Promise<void> {
     const now = this.now();
-    await this.repo.record(targetId, reporter, status, now);
+    await this.repo.record(targetId, reporter, status, now, this.options.maxRowsPerTarget);
     await this.maybeSweep(now);
   }
 

@@ -10,6 +10,7 @@ export class SqliteFleetStatus implements FleetStatusRepository {
   private readonly exists: Database.Statement;
   private readonly upsert: Database.Statement;
   private readonly trim: Database.Statement;
+  private readonly trimTarget: Database.Statement;
   private readonly write: (p: Record<string, unknown>) => void;
 
   constructor(private readonly db: Db) {
@@ -27,16 +28,24 @@ ON CONFLICT (target_id, node, reporter, vm) DO UPDATE SET
 DELETE FROM fleet_proxies WHERE target_id = @targetId AND node = @node AND (reporter, vm) IN (
   SELECT reporter, vm FROM fleet_proxies WHERE target_id = @targetId AND node = @node
   ORDER BY last_seen DESC, reporter DESC, vm DESC LIMIT -1 OFFSET ${MAX_ROWS_PER_NODE})`);
-    // Only a new row can take the node past the bound: an update (nearly every report) costs no trim.
+    // The target's rows past its newest @max (ties broken by key).
+    this.trimTarget = db.prepare(`
+DELETE FROM fleet_proxies WHERE target_id = @targetId AND (node, reporter, vm) IN (
+  SELECT node, reporter, vm FROM fleet_proxies WHERE target_id = @targetId
+  ORDER BY last_seen DESC, node DESC, reporter DESC, vm DESC LIMIT -1 OFFSET @max)`);
+    // Only a new row can take the node or target past a bound: an update (nearly every report) costs no trim.
     this.write = db.transaction((p: Record<string, unknown>) => {
       const isNew = this.exists.get(p) === undefined;
       this.upsert.run(p);
-      if (isNew) this.trim.run(p);
+      if (isNew) {
+        this.trim.run(p);
+        this.trimTarget.run({ targetId: p.targetId, max: p.max });
+      }
     });
   }
 
-  async record(targetId: string, reporter: string, status: ProxyStatus, now: number): Promise<void> {
-    this.write({ targetId, node: status.node, reporter, now, ...rowValues(status) });
+  async record(targetId: string, reporter: string, status: ProxyStatus, now: number, maxRowsPerTarget: number): Promise<void> {
+    this.write({ targetId, node: status.node, reporter, now, max: maxRowsPerTarget, ...rowValues(status) });
   }
 
   async all(): Promise<ProxyRow[]> {

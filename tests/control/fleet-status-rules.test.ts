@@ -124,7 +124,7 @@ describe('fleet rules', () => {
       all: async (): Promise<ProxyRow[]> => { reads++; await new Promise((r) => setTimeout(r, 10)); return [row({ node: 'a', reporter: 'r1', lastSeen: Date.now() })]; },
       forgetBefore: async (): Promise<number> => 0,
     };
-    const f = new FleetService(repo, { staleAfterSeconds: 30, forgetAfterSeconds: 3600, heads: async () => new Map([['default', { version: V2, feedEpoch: 'ep', feedHead: 10 }]]) });
+    const f = new FleetService(repo, { staleAfterSeconds: 30, forgetAfterSeconds: 3600, maxRowsPerTarget: 50_000, heads: async () => new Map([['default', { version: V2, feedEpoch: 'ep', feedHead: 10 }]]) });
     const views = await Promise.all([f.gaugeView(), f.gaugeView(), f.gaugeView(), f.gaugeView(), f.gaugeView()]);
     assert.equal(reads, 1);
     assert.ok(views.every((v) => v === views[0]));

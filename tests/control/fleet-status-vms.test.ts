@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProxyStatus, UsageReport } from '../../contracts/usage-report.js';
 import { MAX_ROWS_PER_NODE } from '../../control/fleet/repository.js';
+import { DEFAULT_FLEET_MAX_ROWS_PER_TARGET as MAX, loadSettings, SettingsError } from '../../control/settings.js';
 import { DEFAULT_TARGET_ID } from '../../control/store/sqlite/targets.js';
 import { batchId, testApp, testStoreUrl, type TestApp } from './helpers.js';
 import { storeAtVersion } from './old-store.js';
@@ -120,17 +121,17 @@ describe('fleet status per VM', () => {
     const node = 'vm-flood';
     const base = Date.now();
     const vmId = (n: number): string => n.toString(16).padStart(8, '0');
-    await fleet.record(DEFAULT_TARGET_ID, REPORTER, status('vm-neighbour', version, 'ffffffff'), base);
+    await fleet.record(DEFAULT_TARGET_ID, REPORTER, status('vm-neighbour', version, 'ffffffff'), base, MAX);
     const total = MAX_ROWS_PER_NODE + 20;
-    for (let n = 0; n < total; n++) await fleet.record(DEFAULT_TARGET_ID, REPORTER, status(node, version, vmId(n)), base + n);
+    for (let n = 0; n < total; n++) await fleet.record(DEFAULT_TARGET_ID, REPORTER, status(node, version, vmId(n)), base + n, MAX);
     let rows = (await fleet.all()).filter((r) => r.node === node);
     assert.equal(rows.length, MAX_ROWS_PER_NODE);
     assert.deepEqual(rows.map((r) => r.vm).sort(), Array.from({ length: MAX_ROWS_PER_NODE }, (_, k) => vmId(total - MAX_ROWS_PER_NODE + k)), 'the newest kept');
     assert.equal((await fleet.all()).filter((r) => r.node === 'vm-neighbour').length, 1);
     // Updating a kept row trims nothing; a trimmed VM that comes back displaces the oldest.
-    await fleet.record(DEFAULT_TARGET_ID, REPORTER, status(node, version, vmId(total - 1)), base + total);
+    await fleet.record(DEFAULT_TARGET_ID, REPORTER, status(node, version, vmId(total - 1)), base + total, MAX);
     assert.equal((await fleet.all()).filter((r) => r.node === node).length, MAX_ROWS_PER_NODE);
-    await fleet.record(DEFAULT_TARGET_ID, REPORTER, status(node, version, vmId(0)), base + total + 1);
+    await fleet.record(DEFAULT_TARGET_ID, REPORTER, status(node, version, vmId(0)), base + total + 1, MAX);
     rows = (await fleet.all()).filter((r) => r.node === node);
     assert.equal(rows.length, MAX_ROWS_PER_NODE);
     assert.ok(rows.some((r) => r.vm === vmId(0)));
@@ -193,5 +194,33 @@ describe('migration 017 (fleet rows per VM)', () => {
     } finally {
       await place.dispose();
     }
+  });
+});
+
+describe('fleet status: rows per target are bounded', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await testApp({ fleetMaxRowsPerTarget: 40 });
+    await t.app.distributor.distributeNow();
+  });
+  after(async () => t.close());
+
+  it('a flood of made-up node ids keeps the target at its newest fleetMaxRowsPerTarget rows (a leaked reporter credential cannot grow the table)', async () => {
+    const version = versionOf(t);
+    for (let n = 0; n < 55; n++) await send(t, status(`flood-${String(n).padStart(2, '0')}`, version, '0000000a'));
+    const rows = (await t.app.store.fleet.all()).filter((r) => r.targetId === DEFAULT_TARGET_ID);
+    assert.equal(rows.length, 40);
+    const nodes = rows.map((r) => r.node).sort();
+    assert.equal(nodes[0], 'flood-15', 'the oldest made room');
+    assert.equal(nodes.at(-1), 'flood-54');
+    const r = await t.admin('GET', '/v1/fleet');
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.json<{ items: unknown[] }>().items.length, 40);
+  });
+
+  it('the setting: TOLLGATE_FLEET_MAX_ROWS_PER_TARGET, 50,000 by default, refused out of range', () => {
+    assert.equal(loadSettings({}).fleetMaxRowsPerTarget, 50_000);
+    assert.equal(loadSettings({ TOLLGATE_FLEET_MAX_ROWS_PER_TARGET: '1000' }).fleetMaxRowsPerTarget, 1000);
+    assert.throws(() => loadSettings({ TOLLGATE_FLEET_MAX_ROWS_PER_TARGET: '5' }), SettingsError);
   });
 });
