@@ -20,7 +20,7 @@ import { CLUSTER_TYPE_URL, renderControlClusterPatches } from '../../control/dis
 import { renderCompanions } from '../../control/distribution/resources/render.js';
 import { RenderError, type CompanionResource, type ResourceOptions } from '../../control/distribution/resources/resource.js';
 import { RESOURCE_KINDS, envoyGatewayControlCluster, type TargetRef } from '../../contracts/resources.js';
-import { run as renderRun } from '../../control/render-cli.js';
+import { renderCaptured } from './render-captured.js';
 import { seed, tempDir, testApp, type TestApp } from './helpers.js';
 import { fakeKubeApi, type FakeKubeApi } from './fake-kube-api.js';
 import { celRules, checkCel, compileCrd, crdSchema } from './resource-kinds-crd.js';
@@ -292,20 +292,7 @@ describe('the EnvoyPatchPolicies through the service\'s sinks', () => {
 });
 
 describe('tollgate render: the EnvoyPatchPolicies too', () => {
-  async function render(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const write = process.stdout.write.bind(process.stdout);
-    const error = console.error;
-    process.stdout.write = ((chunk: string | Uint8Array): boolean => { out += String(chunk); return true; }) as typeof process.stdout.write;
-    console.error = (...args: unknown[]): void => { err += `${args.join(' ')}\n`; };
-    try {
-      return { code: await renderRun(argv), out, err };
-    } finally {
-      process.stdout.write = write;
-      console.error = error;
-    }
-  }
+  const render = renderCaptured;
 
   it('prints and writes each target\'s EnvoyPatchPolicies next to its EnvoyExtensionPolicy', async () => {
     const dir = tempDir();

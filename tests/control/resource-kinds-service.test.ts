@@ -14,7 +14,7 @@ import { seed, tempDir, testApp, testStoreUrl, type TestApp } from './helpers.js
 import { storeAtVersion } from './old-store.js';
 import { fakeKubeApi, type FakeKubeApi } from './fake-kube-api.js';
 import { celRules, checkCel, compileCrd, crdSchema } from './resource-kinds-crd.js';
-import { run as renderRun } from '../../control/render-cli.js';
+import { renderCaptured } from './render-captured.js';
 
 const GW = 'gateway.networking.k8s.io';
 const DIGEST = 'f'.repeat(64);
@@ -307,21 +307,7 @@ describe('migration 014 (resource kinds)', () => {
 });
 
 describe('tollgate render: every kind', () => {
-  /** Runs the CLI, capturing what it prints. */
-  async function render(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const write = process.stdout.write.bind(process.stdout);
-    const error = console.error;
-    process.stdout.write = ((chunk: string | Uint8Array): boolean => { out += String(chunk); return true; }) as typeof process.stdout.write;
-    console.error = (...args: unknown[]): void => { err += `${args.join(' ')}\n`; };
-    try {
-      return { code: await renderRun(argv), out, err };
-    } finally {
-      process.stdout.write = write;
-      console.error = error;
-    }
-  }
+  const render = renderCaptured;
 
   it('writes <kind>-<name>.yaml per target (or prints them all), each valid for its CRD; an unrenderable target exits 1 without holding back the others', async () => {
     const place = await testStoreUrl();
