@@ -53,7 +53,11 @@ export class MinutePartitions {
         await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY.toString()]);
         for (const day of missing) {
           const name = partitionName(day);
-          if ((await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [name])).rows[0]!.t !== null) continue;
+          // Read pg_class with this statement's snapshot, not to_regclass: that goes through the backend's catalog cache,
+          // which can still hold a "no such relation" entry from before the lock wait (invalidations from the creator
+          // that held the lock are not taken in until a relation lock), and CREATE would then fail with 42P07.
+          const exists = await c.query('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [name]);
+          if (exists.rowCount !== 0) continue;
           // CREATE … (LIKE) + ATTACH takes SHARE UPDATE EXCLUSIVE on usage_minute, which concurrent inserts do not
           // wait for; CREATE TABLE … PARTITION OF would take ACCESS EXCLUSIVE and stall every ingestion meanwhile.
           await c.query(`CREATE TABLE ${name} (LIKE usage_minute INCLUDING DEFAULTS)`);
