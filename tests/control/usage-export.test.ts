@@ -12,7 +12,8 @@ import {
 import { exportRecords } from '../../control/usage/export-reader.js';
 import { MAX_REPORT_AGE_S } from '../../control/usage/report-rules.js';
 import type { ExportDimension } from '../../control/store/repository.js';
-import { ADMIN, REPORT, batchId, currentMinute, testApp, type TestApp } from './helpers.js';
+import { ADMIN, REPORT, currentMinute, testApp, type TestApp } from './helpers.js';
+import { randomEntries, sendBatch, type Entry } from './random-usage.js';
 
 const t0 = Date.UTC(2026, 10, 29, 21, 0, 0) / 1000;
 
@@ -63,7 +64,6 @@ describe('export rules without a store', () => {
   });
 });
 
-interface Entry { minute: number; keyId: string; apiId: string; outcome: string; count: number; units?: number; wouldReject?: number; operationId?: string; status?: Record<string, number> }
 interface Row extends Record<string, string | number | boolean> { period_start: string; period_end: string; cursor: string; complete: boolean }
 interface Trailer { end: true; rows: number; next: string | null }
 
@@ -135,49 +135,17 @@ describe('GET /v1/usage/export over real HTTP', () => {
     }
 
     const random = rng(15);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const now = currentMinute();
-    const ops = ['', 'getOrder', 'listOrders'];
-    const post = (body: unknown): Promise<Response> => fetch(`${base}/v1/usage/reports`, {
-      method: 'POST', headers: { authorization: `Bearer ${REPORT}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-    });
     for (let b = 0; b < 36; b++) {
-      const seen = new Set<string>();
-      const entries: Entry[] = [];
-      const n = 1 + Math.floor(random() * 12);
-      for (let i = 0; i < n; i++) {
-        // Up to three days back, so hours, days and (near a month's start) months differ.
-        const minute = now - 60 * Math.floor(random() * 3 * 24 * 60);
-        const outcome = pick(['allowed', 'allowed', 'allowed', 'rejected_quota', 'rejected_auth', 'rejected_forbidden']);
-        const keyId = outcome === 'rejected_auth' ? '' : pick(keys);
-        const apiId = pick(apis);
-        const operationId = pick(ops);
-        const id = `${minute}/${keyId}/${apiId}/${outcome}/${operationId}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        const count = 1 + Math.floor(random() * 50);
-        const e: Entry = { minute, keyId, apiId, outcome, count, ...(operationId === '' ? {} : { operationId }) };
-        if (outcome === 'allowed') {
-          e.units = count * (1 + Math.floor(random() * 3));
-          const wouldReject = Math.floor(random() * count);
-          if (wouldReject > 0) e.wouldReject = wouldReject;
-          const ok = Math.floor(random() * (count + 1));
-          e.status = { '2xx': ok, '5xx': count - ok };
-        }
-        entries.push(e);
-      }
+      // Up to three days back, so hours, days and (near a month's start) months differ.
+      const entries = randomEntries(random, { keys, apis, operations: ['', 'getOrder', 'listOrders'], status: true, minute: () => now - 60 * Math.floor(random() * 3 * 24 * 60) });
       // Refused, never counted: an unknown key, and a minute older than a report may be.
       const refused: Entry[] = [
         { minute: now, keyId: 'no-such-key', apiId: apis[0]!, outcome: 'allowed', count: 7 },
         { minute: now - MAX_REPORT_AGE_S - 3600, keyId: keys[0]!, apiId: apis[0]!, outcome: 'allowed', count: 9 },
       ];
-      const body = { version: 1, batchId: batchId(), reporter: '0123456789abcdef', entries: [...entries, ...(b % 5 === 0 ? refused : [])], dropped: 0 };
       // Sent once, retried in sequence, or raced by concurrent copies: stored once whatever the path.
-      const copies = b % 3 === 0 ? 1 : b % 3 === 1 ? 2 : 3;
-      const replies = b % 3 === 2 ? await Promise.all(Array.from({ length: copies }, () => post(body))) : [];
-      if (b % 3 !== 2) for (let i = 0; i < copies; i++) replies.push(await post(body));
-      const answers = await Promise.all(replies.map(async (r) => { assert.equal(r.status, 200, await r.clone().text()); return r.json() as Promise<{ duplicate: boolean }>; }));
-      assert.equal(answers.filter((a) => !a.duplicate).length, 1, 'exactly one copy is stored');
+      await sendBatch(base, REPORT, [...entries, ...(b % 5 === 0 ? refused : [])], b % 3 === 0 ? 1 : b % 3 === 1 ? 2 : 3, b % 3 === 2);
       accepted.push(...entries);
       for (const e of entries) { oldest = Math.min(oldest, e.minute); newest = Math.max(newest, e.minute); }
       // On PostgreSQL: some batches folded, some still in the log when the export reads.

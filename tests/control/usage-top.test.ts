@@ -8,12 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { hourRange } from '../../control/routes/v1/usage/top.js';
-import { ADMIN, REPORT, batchId, currentMinute, testApp, type TestApp } from './helpers.js';
+import { ADMIN, REPORT, currentMinute, testApp, type TestApp } from './helpers.js';
+import { randomEntries, sendBatch, type Entry, type StoredOutcome } from './random-usage.js';
 
 type By = 'consumer' | 'key' | 'api' | 'operation' | 'plan';
 const OUTCOMES = { allowed: 'allowed', rejected_quota: 'rejectedQuota', rejected_auth: 'rejectedAuth', rejected_forbidden: 'rejectedForbidden' } as const;
-type StoredOutcome = keyof typeof OUTCOMES;
-interface Entry { minute: number; keyId: string; apiId: string; outcome: StoredOutcome; count: number; units?: number; wouldReject?: number; operationId?: string }
 interface Item {
   id: string; requests: number; allowed: number; rejectedQuota: number; rejectedAuth: number; rejectedForbidden: number; units: number; wouldReject: number;
   apiId?: string; consumerId?: string;
@@ -86,43 +85,15 @@ describe('GET /v1/usage/top over real HTTP', () => {
       owner.set(k.id, [consumers[c]!, plans[p]!]);
     }
     const random = rng(42);
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     now = currentMinute();
-    const post = (body: unknown): Promise<Response> => fetch(`${base}/v1/usage/reports`, {
-      method: 'POST', headers: { authorization: `Bearer ${REPORT}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-    });
     const send = async (entries: Entry[], copies: number, raced: boolean, extra: Entry[] = []): Promise<void> => {
-      const body = { version: 1, batchId: batchId(), reporter: '0123456789abcdef', entries: [...entries, ...extra], dropped: 0 };
-      const replies = raced ? await Promise.all(Array.from({ length: copies }, () => post(body))) : [];
-      if (!raced) for (let i = 0; i < copies; i++) replies.push(await post(body));
-      const answers = await Promise.all(replies.map(async (r) => { assert.equal(r.status, 200, await r.clone().text()); return r.json() as Promise<{ duplicate: boolean }>; }));
-      assert.equal(answers.filter((a) => !a.duplicate).length, 1, 'exactly one copy is stored');
+      await sendBatch(base, REPORT, [...entries, ...extra], copies, raced);
       accepted.push(...entries);
     };
     const ranked = keys.slice(0, 4);
     for (let b = 0; b < 30; b++) {
-      const seen = new Set<string>();
-      const entries: Entry[] = [];
-      const n = 1 + Math.floor(random() * 12);
-      for (let i = 0; i < n; i++) {
-        // Up to two days back (and the current minute now and then), so the default 24 hours and sub-ranges differ.
-        const minute = random() < 0.15 ? now : now - 60 * Math.floor(random() * 2 * 24 * 60);
-        const outcome = pick<StoredOutcome>(['allowed', 'allowed', 'allowed', 'rejected_quota', 'rejected_auth', 'rejected_forbidden']);
-        const keyId = outcome === 'rejected_auth' ? '' : pick(ranked);
-        const apiId = pick(apis);
-        const operationId = pick(['', 'getOrder', 'listOrders']);
-        const id = `${minute}/${keyId}/${apiId}/${outcome}/${operationId}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        const count = 1 + Math.floor(random() * 50);
-        const e: Entry = { minute, keyId, apiId, outcome, count, ...(operationId === '' ? {} : { operationId }) };
-        if (outcome === 'allowed') {
-          e.units = count * (1 + Math.floor(random() * 3));
-          const wouldReject = Math.floor(random() * count);
-          if (wouldReject > 0) e.wouldReject = wouldReject;
-        }
-        entries.push(e);
-      }
+      // Up to two days back (and the current minute now and then), so the default 24 hours and sub-ranges differ.
+      const entries = randomEntries(random, { keys: ranked, apis, operations: ['', 'getOrder', 'listOrders'], minute: () => (random() < 0.15 ? now : now - 60 * Math.floor(random() * 2 * 24 * 60)) });
       // Refused, never counted: an unknown key, and a minute older than a report may be.
       const refused: Entry[] = [
         { minute: now, keyId: 'no-such-key', apiId: apis[0]!, outcome: 'allowed', count: 7 },
