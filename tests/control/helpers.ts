@@ -1,6 +1,7 @@
 // Shared fixtures for the control tests: a fresh app on a fresh store per test, with its log lines captured. The store
 // is a SQLite file, or, when TOLLGATE_TEST_STORE=postgres (scripts/test.mjs runs tests/control a second time so), a
 // new PostgreSQL database dropped again on close (postgres-fixture.ts).
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,23 @@ export async function seed(t: TestApp, limits = [{ requests: 100, per: 'minute' 
   const consumer = (await t.admin('POST', '/v1/consumers', { name: 'acme' })).json<{ id: string }>();
   const key = (await t.admin('POST', `/v1/consumers/${consumer.id}/keys`, { planId: plan.id })).json<{ id: string; key: string }>();
   return { apiId: api.id, planId: plan.id, consumerId: consumer.id, keyId: key.id, key: key.key };
+}
+
+/** An admin call that must succeed (2xx); its JSON body. */
+export async function adminOk<T>(t: TestApp, method: InjectOptions['method'], url: string, body?: unknown): Promise<T> {
+  const r = await t.admin(method, url, body);
+  assert.ok(r.statusCode >= 200 && r.statusCode < 300, `${method} ${url}: ${r.statusCode} ${r.body}`);
+  return r.json<T>();
+}
+
+/**
+ * Waits until this replica leads (on PostgreSQL leadership is an advisory lock taken shortly after start; only the
+ * leader writes to shared sinks), then for its distribution.
+ */
+export async function leading(t: TestApp): Promise<void> {
+  for (let i = 0; i < 200 && !t.app.distributor.isLeader; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(t.app.distributor.isLeader, true, 'became the leader');
+  await t.app.distributor.flush();
 }
 
 let batchCounter = 0;

@@ -21,7 +21,7 @@ import { renderCompanions } from '../../control/distribution/resources/render.js
 import { RenderError, type CompanionResource, type ResourceOptions } from '../../control/distribution/resources/resource.js';
 import { RESOURCE_KINDS, envoyGatewayControlCluster, type TargetRef } from '../../contracts/resources.js';
 import { renderCaptured } from './render-captured.js';
-import { seed, tempDir, testApp, type TestApp } from './helpers.js';
+import { leading, seed, tempDir, testApp, type TestApp } from './helpers.js';
 import { fakeKubeApi, type FakeKubeApi } from './fake-kube-api.js';
 import { celRules, checkCel, compileCrd, crdSchema } from './resource-kinds-crd.js';
 import { startHost, type Harness } from '../filter/harness.js';
@@ -165,13 +165,6 @@ describe('the EnvoyPatchPolicy adding the cluster', () => {
     assert.equal(compile(snapshot as never, { usage: { cluster: 'x', authority: 'a', intervalMs: 1000, timeoutMs: 1000, reportToken: 't' } }).config.usage!.cluster, 'x');
   });
 });
-
-/** Waits until this replica leads (PostgreSQL: an advisory lock taken shortly after start), then for its distribution. */
-async function leading(t: TestApp): Promise<void> {
-  for (let i = 0; i < 200 && !t.app.distributor.isLeader; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.equal(t.app.distributor.isLeader, true, 'became the leader');
-  await t.app.distributor.flush();
-}
 
 describe('the EnvoyPatchPolicies through the service\'s sinks', () => {
   let t: TestApp;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { seed, tempDir, testApp, testStoreUrl, type TestApp } from './helpers.js';
+import { leading, seed, tempDir, testApp, testStoreUrl, type TestApp } from './helpers.js';
 import { storeAtVersion } from './old-store.js';
 import { fakeKubeApi, type FakeKubeApi } from './fake-kube-api.js';
 import { celRules, checkCel, compileCrd, crdSchema } from './resource-kinds-crd.js';
@@ -26,16 +26,6 @@ interface TargetBody {
   id: string; name: string; kind: string; selector: unknown; targetRefs: unknown; imagePullSecret: string | null; reportToken?: string;
 }
 interface Problem { status: number; title: string; detail: string }
-
-/**
- * Waits until this replica leads (on PostgreSQL leadership is an advisory lock taken shortly after start; only the
- * leader writes to shared sinks), then for its distribution.
- */
-async function leading(t: TestApp): Promise<void> {
-  for (let i = 0; i < 200 && !t.app.distributor.isLeader; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.equal(t.app.distributor.isLeader, true, 'became the leader');
-  await t.app.distributor.flush();
-}
 
 describe('resource kinds through the service', () => {
   let t: TestApp;

@@ -12,7 +12,7 @@ import {
 import { exportRecords } from '../../control/usage/export-reader.js';
 import { MAX_REPORT_AGE_S } from '../../control/usage/report-rules.js';
 import type { ExportDimension } from '../../control/store/repository.js';
-import { ADMIN, REPORT, currentMinute, testApp, type TestApp } from './helpers.js';
+import { ADMIN, REPORT, adminOk, currentMinute, testApp, type TestApp } from './helpers.js';
 import { randomEntries, sendBatch, type Entry } from './random-usage.js';
 
 const t0 = Date.UTC(2026, 10, 29, 21, 0, 0) / 1000;
@@ -111,11 +111,7 @@ describe('GET /v1/usage/export over real HTTP', () => {
     t = await testApp();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    const admin = async <T>(method: string, path: string, body: unknown): Promise<T> => {
-      const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      assert.ok(res.ok, await res.clone().text());
-      return res.json() as Promise<T>;
-    };
+    const admin = <T>(method: 'POST', path: string, body: unknown): Promise<T> => adminOk<T>(t, method, path, body);
     const apis = [
       (await admin<{ id: string }>('POST', '/v1/apis', { name: 'orders', pathPrefix: '/orders' })).id,
       (await admin<{ id: string }>('POST', '/v1/apis', { name: 'billing', pathPrefix: '/billing' })).id,

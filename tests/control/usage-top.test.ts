@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { hourRange } from '../../control/routes/v1/usage/top.js';
-import { ADMIN, REPORT, currentMinute, testApp, type TestApp } from './helpers.js';
+import { ADMIN, REPORT, adminOk, currentMinute, testApp, type TestApp } from './helpers.js';
 import { randomEntries, sendBatch, type Entry, type StoredOutcome } from './random-usage.js';
 
 type By = 'consumer' | 'key' | 'api' | 'operation' | 'plan';
@@ -62,11 +62,7 @@ describe('GET /v1/usage/top over real HTTP', () => {
     t = await testApp();
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
-    const admin = async <T>(method: string, path: string, body: unknown): Promise<T> => {
-      const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      assert.ok(res.ok, await res.clone().text());
-      return res.json() as Promise<T>;
-    };
+    const admin = <T>(method: 'POST', path: string, body: unknown): Promise<T> => adminOk<T>(t, method, path, body);
     apis = [
       (await admin<{ id: string }>('POST', '/v1/apis', { name: 'orders', pathPrefix: '/orders' })).id,
       (await admin<{ id: string }>('POST', '/v1/apis', { name: 'billing', pathPrefix: '/billing' })).id,
